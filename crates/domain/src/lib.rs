@@ -1,0 +1,15 @@
+//! onewindow's pure domain: rules that hold whatever the storage, transport or clock.
+//!
+//! Invariant: nothing here does I/O or reads the time. Functions that depend on "now" take
+//! it as an argument, so every rule is unit-tested beside its code without a database.
+
+/// Roles, permissions and organisation scope: who may do what, where.
+pub mod access;
+/// The hash-chained audit log: hashing and chain verification.
+pub mod audit;
+/// Resident ID numbers, unified social credit codes, mobile numbers; masking.
+pub mod ids;
+/// The organisation tree and its materialised paths.
+pub mod org;
+/// Field-level validation errors shared by every capability.
+pub mod validation;
