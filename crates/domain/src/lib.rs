@@ -7,6 +7,8 @@
 pub mod access;
 /// The hash-chained audit log: hashing and chain verification.
 pub mod audit;
+/// The working-day calendar: holidays, make-up days, deadlines in working days.
+pub mod calendar;
 /// Resident ID numbers, unified social credit codes, mobile numbers; masking.
 pub mod ids;
 /// The organisation tree and its materialised paths.

@@ -1,0 +1,1027 @@
+//! The working-day calendar: holidays, make-up days, and deadlines counted in working days.
+//!
+//! Promised items (承诺件) and SLA tiers are stated as "N working days from acceptance"
+//! (自受理之日起N个工作日). Whether a date is a working day cannot be computed from the date
+//! alone: every year the State Council General Office publishes the holiday arrangement
+//! (国务院办公厅关于部分节假日安排的通知), which moves weekend days around (调休). So the calendar
+//! is *data*: shipped for the years known when the product was built, and loaded by the
+//! administrator for later years. A date in a year without data is an error
+//! ([`CalendarError::YearNotCovered`](crate::calendar::CalendarError::YearNotCovered)),
+//! never a guess — a guessed deadline is a wrong deadline printed on the applicant's receipt
+//! and counted against the department.
+//!
+//! Counting rule (民法典 §201, first day not counted): the day of acceptance is day 0; the
+//! deadline is the end of the Nth working day after it. A working day is a Monday–Friday that
+//! is not a statutory holiday, or a Saturday/Sunday that is a make-up working day (调休上班).
+//!
+//! Like the rest of the domain crate this module reads no clock and no files at run time:
+//! "today" is always an argument, and the shipped arrangement is compiled in.
+
+use chrono::{Datelike, NaiveDate, Weekday};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// The arrangements known at build time. It lives inside the crate (not in the shared data
+/// folder beside the repository) so that `include_str!` resolves the same way in every
+/// checkout, CI included.
+const SHIPPED_CSV: &str = include_str!("../data/cn-holiday-arrangements-2024-2026.csv");
+
+/// The CSV header, also written by [`WorkCalendar::to_csv`] so exports can be re-imported.
+const CSV_HEADER: &str = "date,kind,festival";
+
+/// How a listed date departs from the plain Monday–Friday rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DayKind {
+    /// A day off belonging to a statutory holiday period (放假). Weekend days inside the
+    /// period are listed too, so the period reads as one block in the admin's calendar.
+    Holiday,
+    /// A Saturday or Sunday that is a working day (调休上班).
+    MakeupWorkday,
+}
+
+impl DayKind {
+    pub const ALL: [DayKind; 2] = [DayKind::Holiday, DayKind::MakeupWorkday];
+
+    /// The stable spelling used in the CSV file and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DayKind::Holiday => "holiday",
+            DayKind::MakeupWorkday => "makeup_workday",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The word shown on calendar pages.
+    pub fn label(self) -> &'static str {
+        match self {
+            DayKind::Holiday => "放假",
+            DayKind::MakeupWorkday => "调休上班",
+        }
+    }
+}
+
+impl fmt::Display for DayKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One row of a year's arrangement. The festival name is kept so pages can say *why* a day
+/// is off (or on), e.g. "10月11日 调休上班（国庆节）".
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SpecialDay {
+    pub date: NaiveDate,
+    pub kind: DayKind,
+    pub festival: String,
+}
+
+impl SpecialDay {
+    pub fn new(date: NaiveDate, kind: DayKind, festival: impl Into<String>) -> Self {
+        Self {
+            date,
+            kind,
+            festival: festival.into(),
+        }
+    }
+}
+
+/// Why the calendar refused. `code()` is stable and machine-readable; the Display text is
+/// Chinese, for pages, the CLI and the admin dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalendarError {
+    /// A computation needed a date in a year whose arrangement has not been loaded.
+    #[error("{0}年的节假日安排尚未导入，无法计算工作日")]
+    YearNotCovered(i32),
+    /// An imported CSV file is malformed; `line` is 1-based and counts the header.
+    #[error("节假日安排文件第{line}行有误：{reason}")]
+    BadCsv { line: usize, reason: String },
+    /// Rows handed to [`WorkCalendar::with_year`] are inconsistent.
+    #[error("{year}年的节假日安排有误：{reason}")]
+    BadArrangement { year: i32, reason: String },
+    /// An arrangement without a single row: it would mark the year covered while knowing
+    /// nothing about it (every real arrangement has at least 元旦).
+    #[error("节假日安排中没有任何日期")]
+    EmptyArrangement,
+    /// A clock pause that resumes before it starts.
+    #[error("暂停计时区间有误：恢复日期{until}早于暂停日期{from}")]
+    BadPause { from: NaiveDate, until: NaiveDate },
+}
+
+impl CalendarError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            CalendarError::YearNotCovered(_) => "year_not_covered",
+            CalendarError::BadCsv { .. } => "bad_csv",
+            CalendarError::BadArrangement { .. } => "bad_arrangement",
+            CalendarError::EmptyArrangement => "empty_arrangement",
+            CalendarError::BadPause { .. } => "bad_pause",
+        }
+    }
+}
+
+/// The holiday arrangements of the covered years, and the deadline arithmetic built on them.
+///
+/// A year is *covered* when the data has at least one row dated in it; coverage is what
+/// separates "an ordinary weekday" from "we do not know yet".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkCalendar {
+    years: BTreeSet<i32>,
+    days: BTreeMap<NaiveDate, SpecialDay>,
+}
+
+impl WorkCalendar {
+    /// An empty calendar covering no year: every working-day question fails until data is
+    /// loaded. Mostly useful for building a calendar year by year with [`Self::with_year`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The arrangements shipped with this build (2024–2026).
+    pub fn shipped() -> Self {
+        Self::from_csv(SHIPPED_CSV)
+            .expect("the embedded holiday arrangement is validated by the calendar unit tests")
+    }
+
+    /// Parses the `date,kind,festival` format (the shipped file's format, and what
+    /// [`Self::to_csv`] writes).
+    ///
+    /// Lenient where spreadsheets are (a UTF-8 BOM, CRLF line ends, blank lines, `#`
+    /// comments, fields wrapped in double quotes, `2025/10/1` dates), strict where a mistake
+    /// would shift deadlines: a make-up working day must be a Saturday or Sunday, a date may
+    /// appear only once, the kind must be known. Each error names its line.
+    pub fn from_csv(text: &str) -> Result<WorkCalendar, CalendarError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut calendar = WorkCalendar::new();
+        let mut line_of: BTreeMap<NaiveDate, usize> = BTreeMap::new();
+        let mut header_seen = false;
+        for (index, raw) in text.lines().enumerate() {
+            let line = index + 1;
+            let raw = raw.trim();
+            if raw.is_empty() || raw.starts_with('#') {
+                continue;
+            }
+            let bad = |reason: String| CalendarError::BadCsv { line, reason };
+            if !header_seen {
+                let fields = split_fields(raw);
+                if fields != ["date", "kind", "festival"] {
+                    return Err(bad(format!("表头应为“{CSV_HEADER}”，实际为“{raw}”")));
+                }
+                header_seen = true;
+                continue;
+            }
+            let day = parse_row(raw).map_err(bad)?;
+            check_day(&day).map_err(bad)?;
+            if let Some(&first) = line_of.get(&day.date) {
+                return Err(bad(format!("日期{}与第{first}行重复", day.date)));
+            }
+            line_of.insert(day.date, line);
+            calendar.years.insert(day.date.year());
+            calendar.days.insert(day.date, day);
+        }
+        if calendar.days.is_empty() {
+            return Err(CalendarError::EmptyArrangement);
+        }
+        Ok(calendar)
+    }
+
+    /// Writes every row, sorted by date, in the format [`Self::from_csv`] reads, so the
+    /// administrator can export, correct in a spreadsheet, and re-import.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::with_capacity(32 * (self.days.len() + 1));
+        out.push_str(CSV_HEADER);
+        out.push('\n');
+        for day in self.days.values() {
+            out.push_str(&format!(
+                "{},{},{}\n",
+                day.date.format("%Y-%m-%d"),
+                day.kind.as_str(),
+                day.festival
+            ));
+        }
+        out
+    }
+
+    /// Sets one year's arrangement, replacing whatever that year had: the State Council
+    /// publishes a year as one notice, so a corrected notice is loaded whole, never patched
+    /// row by row. Every day must be dated in `year`, at most once, and pass the same checks
+    /// as a CSV row; an empty list is refused because it would mark the year covered.
+    pub fn with_year(
+        mut self,
+        year: i32,
+        days: impl IntoIterator<Item = SpecialDay>,
+    ) -> Result<WorkCalendar, CalendarError> {
+        let bad = |reason: String| CalendarError::BadArrangement { year, reason };
+        let mut rows: BTreeMap<NaiveDate, SpecialDay> = BTreeMap::new();
+        for day in days {
+            if day.date.year() != year {
+                return Err(bad(format!("日期{}不在{year}年内", day.date)));
+            }
+            check_day(&day).map_err(bad)?;
+            if rows.contains_key(&day.date) {
+                return Err(bad(format!("日期{}重复", day.date)));
+            }
+            rows.insert(day.date, day);
+        }
+        if rows.is_empty() {
+            return Err(CalendarError::EmptyArrangement);
+        }
+        self.days.retain(|date, _| date.year() != year);
+        self.days.extend(rows);
+        self.years.insert(year);
+        Ok(self)
+    }
+
+    /// Loads every year of `other` into `self`, each replacing the same year wholesale (see
+    /// [`Self::with_year`]). Returns the years that were already covered and got replaced, so
+    /// the caller can say so in the audit log.
+    pub fn merge(&mut self, other: WorkCalendar) -> Vec<i32> {
+        let replaced: Vec<i32> = other.years.intersection(&self.years).copied().collect();
+        for year in &other.years {
+            self.days.retain(|date, _| date.year() != *year);
+        }
+        self.years.extend(other.years);
+        self.days.extend(other.days);
+        replaced
+    }
+
+    /// The covered years, ascending.
+    pub fn covered_years(&self) -> Vec<i32> {
+        self.years.iter().copied().collect()
+    }
+
+    pub fn covers(&self, year: i32) -> bool {
+        self.years.contains(&year)
+    }
+
+    /// The arrangement row for `date`, if it departs from the Monday–Friday rule.
+    pub fn special_day(&self, date: NaiveDate) -> Option<&SpecialDay> {
+        self.days.get(&date)
+    }
+
+    /// Every row, ascending by date.
+    pub fn special_days(&self) -> impl Iterator<Item = &SpecialDay> + '_ {
+        self.days.values()
+    }
+
+    /// Whether `date` is a working day; an error when its year is not covered, because an
+    /// ordinary-looking Monday may turn out to be a holiday once the arrangement is out.
+    pub fn is_workday(&self, date: NaiveDate) -> Result<bool, CalendarError> {
+        if !self.covers(date.year()) {
+            return Err(CalendarError::YearNotCovered(date.year()));
+        }
+        Ok(match self.days.get(&date).map(|d| d.kind) {
+            Some(DayKind::Holiday) => false,
+            Some(DayKind::MakeupWorkday) => true,
+            None => !is_weekend(date),
+        })
+    }
+
+    /// The deadline of "N working days from `start`": the Nth working day after `start`,
+    /// `start` itself not counted (民法典 §201). `n == 0` (即办件) returns `start` and needs no
+    /// calendar data. Fails with [`CalendarError::YearNotCovered`] as soon as a day it has to
+    /// look at lies in an uncovered year, so a deadline reaching into a year not yet loaded
+    /// is refused rather than estimated.
+    pub fn add_working_days(&self, start: NaiveDate, n: u32) -> Result<NaiveDate, CalendarError> {
+        self.due_date_with_pauses(start, n, &[])
+    }
+
+    /// The number of working days in `(from, to]`: the inverse of [`Self::add_working_days`]
+    /// (`working_days_between(d, add_working_days(d, n)?) == n`). When `to < from` the result
+    /// is the negated count of `(to, from]`, so the function is antisymmetric and additive
+    /// (`between(a, b) + between(b, c) == between(a, c)`), which keeps "days left" arithmetic
+    /// free of special cases. Every day in the interval must lie in a covered year.
+    pub fn working_days_between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<i64, CalendarError> {
+        if to >= from {
+            Ok(i64::from(self.count_working_days(from, to, &[])?))
+        } else {
+            Ok(-i64::from(self.count_working_days(to, from, &[])?))
+        }
+    }
+
+    /// The deadline of "N working days from `start`" when the clock stopped for a while
+    /// (补正、容缺补交: waiting for the applicant does not count against the department).
+    ///
+    /// Each pause `(from, until)` is the half-open interval of calendar days `[from, until)`:
+    /// the clock stops at the start of `from` and runs again from the start of `until`. A
+    /// working day inside any pause is not counted; `until` itself counts if it is a working
+    /// day. Hence a pause containing k working days (all after `start` and before the
+    /// un-paused deadline) moves the deadline by exactly k working days, and a pause over
+    /// only weekends or holidays does not move it. Pauses may overlap (a day is paused if
+    /// any pause contains it), may lie before `start` (ignored), and may be empty
+    /// (`from == until`); `until < from` is [`CalendarError::BadPause`].
+    ///
+    /// For a pause still running, pass tomorrow as `until` to get the earliest possible
+    /// deadline if the applicant answered today. `n == 0` returns `start`.
+    pub fn due_date_with_pauses(
+        &self,
+        start: NaiveDate,
+        n: u32,
+        pauses: &[(NaiveDate, NaiveDate)],
+    ) -> Result<NaiveDate, CalendarError> {
+        check_pauses(pauses)?;
+        let mut date = start;
+        let mut counted = 0;
+        while counted < n {
+            date = next_day(date)?;
+            // Classify before looking at pauses: a day in an uncovered year is an error even
+            // when paused, so the answer never depends on data we do not have.
+            if self.is_workday(date)? && !is_paused(date, pauses) {
+                counted += 1;
+            }
+        }
+        Ok(date)
+    }
+
+    /// Working days consumed by `today`: the working days in `(start, today]` outside every
+    /// pause (same pause semantics as [`Self::due_date_with_pauses`]). `today` counts in full
+    /// even while it is under way, so on the due date this equals `n`; whether a case is
+    /// overdue is decided by comparing `today` with the due date, not by this count (a
+    /// weekend after a Friday deadline adds no working day but is already late).
+    /// Before or on `start` nothing has been consumed: 0.
+    pub fn working_days_used(
+        &self,
+        start: NaiveDate,
+        today: NaiveDate,
+        pauses: &[(NaiveDate, NaiveDate)],
+    ) -> Result<u32, CalendarError> {
+        check_pauses(pauses)?;
+        if today <= start {
+            return Ok(0);
+        }
+        self.count_working_days(start, today, pauses)
+    }
+
+    /// A message for the administrator's dashboard when deadlines are about to become
+    /// uncomputable, `None` when all is well.
+    ///
+    /// From 1 December on, the next year must be loaded: a case accepted in December with a
+    /// 20-working-day limit already ends in January, and the State Council usually publishes
+    /// the next arrangement in November. If even the year of `today` is missing (the warning
+    /// was ignored), that is reported instead, at any time of the year, because deadlines
+    /// are failing right now.
+    pub fn missing_next_year_warning(&self, today: NaiveDate) -> Option<String> {
+        let year = today.year();
+        if !self.covers(year) {
+            return Some(format!(
+                "{year}年的节假日安排尚未导入，当前无法计算办理时限。\
+                 请系统管理员立即导入国务院办公厅发布的{year}年节假日安排。"
+            ));
+        }
+        let next = year + 1;
+        if today.month() == 12 && !self.covers(next) {
+            return Some(format!(
+                "{next}年的节假日安排尚未导入，截止日期跨入{next}年的办件将无法计算时限。\
+                 请系统管理员在国务院办公厅发布通知后尽快导入{next}年节假日安排。"
+            ));
+        }
+        None
+    }
+
+    /// Working days in `(from, to]` outside the pauses; `from <= to`.
+    fn count_working_days(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        pauses: &[(NaiveDate, NaiveDate)],
+    ) -> Result<u32, CalendarError> {
+        let mut count = 0;
+        let mut date = from;
+        while date < to {
+            date = next_day(date)?;
+            if self.is_workday(date)? && !is_paused(date, pauses) {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+}
+
+fn is_weekend(date: NaiveDate) -> bool {
+    matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+fn weekday_zh(weekday: Weekday) -> &'static str {
+    match weekday {
+        Weekday::Mon => "星期一",
+        Weekday::Tue => "星期二",
+        Weekday::Wed => "星期三",
+        Weekday::Thu => "星期四",
+        Weekday::Fri => "星期五",
+        Weekday::Sat => "星期六",
+        Weekday::Sun => "星期日",
+    }
+}
+
+/// The following day. Only the last representable date has none; no year that far out can
+/// be covered, so reporting it as uncovered is accurate.
+fn next_day(date: NaiveDate) -> Result<NaiveDate, CalendarError> {
+    date.succ_opt()
+        .ok_or(CalendarError::YearNotCovered(date.year().saturating_add(1)))
+}
+
+fn is_paused(date: NaiveDate, pauses: &[(NaiveDate, NaiveDate)]) -> bool {
+    pauses
+        .iter()
+        .any(|&(from, until)| from <= date && date < until)
+}
+
+fn check_pauses(pauses: &[(NaiveDate, NaiveDate)]) -> Result<(), CalendarError> {
+    match pauses.iter().find(|(from, until)| until < from) {
+        Some(&(from, until)) => Err(CalendarError::BadPause { from, until }),
+        None => Ok(()),
+    }
+}
+
+/// Splits a CSV line on commas, trimming each field and one pair of surrounding double
+/// quotes (spreadsheets quote text cells on export).
+fn split_fields(line: &str) -> Vec<&str> {
+    line.split(',')
+        .map(|field| {
+            let field = field.trim();
+            field
+                .strip_prefix('"')
+                .and_then(|f| f.strip_suffix('"'))
+                .unwrap_or(field)
+                .trim()
+        })
+        .collect()
+}
+
+fn parse_row(line: &str) -> Result<SpecialDay, String> {
+    let fields = split_fields(line);
+    let [date, kind, festival] = fields[..] else {
+        return Err(format!(
+            "应有3列（date,kind,festival），实际为{}列",
+            fields.len()
+        ));
+    };
+    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(date, "%Y/%m/%d"))
+        .map_err(|_| format!("日期“{date}”无效，应为YYYY-MM-DD格式的真实日期"))?;
+    let kind = DayKind::parse(kind).ok_or_else(|| {
+        format!("类型“{kind}”未知，应为holiday（放假）或makeup_workday（调休上班）")
+    })?;
+    Ok(SpecialDay::new(date, kind, festival))
+}
+
+/// The checks every row passes, whether it comes from a CSV file or from the admin form.
+fn check_day(day: &SpecialDay) -> Result<(), String> {
+    if day.festival.trim().is_empty() {
+        return Err(format!("日期{}缺少节日名称", day.date));
+    }
+    if day.festival.contains([',', '"', '\n', '\r']) {
+        return Err(format!(
+            "节日名称“{}”不能包含逗号、引号或换行",
+            day.festival
+        ));
+    }
+    // A make-up working day on a weekday changes nothing and almost always means a typo
+    // in the date (or a holiday entered with the wrong kind) — both would shift deadlines.
+    if day.kind == DayKind::MakeupWorkday && !is_weekend(day.date) {
+        return Err(format!(
+            "{}是{}，调休上班日只能是星期六或星期日",
+            day.date,
+            weekday_zh(day.date.weekday())
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn cal() -> WorkCalendar {
+        WorkCalendar::shipped()
+    }
+
+    // --- shipped data -------------------------------------------------------------------
+
+    #[test]
+    fn shipped_data_covers_2024_to_2026_and_round_trips() {
+        let c = cal();
+        assert_eq!(c.covered_years(), vec![2024, 2025, 2026]);
+        assert_eq!(WorkCalendar::from_csv(&c.to_csv()).unwrap(), c);
+        for year in [2024, 2025, 2026] {
+            let new_year = c.special_day(d(year, 1, 1)).unwrap();
+            assert_eq!(new_year.kind, DayKind::Holiday);
+            assert_eq!(new_year.festival, "元旦");
+        }
+    }
+
+    #[test]
+    fn weekdays_weekends_holidays_and_makeup_days() {
+        let c = cal();
+        assert!(c.is_workday(d(2025, 9, 26)).unwrap()); // Friday
+        assert!(!c.is_workday(d(2025, 9, 27)).unwrap()); // plain Saturday
+        assert!(c.is_workday(d(2025, 9, 28)).unwrap()); // Sunday, 调休上班
+        assert!(!c.is_workday(d(2025, 10, 6)).unwrap()); // Monday, 中秋节
+        assert!(c.is_workday(d(2025, 10, 11)).unwrap()); // Saturday, 调休上班
+        assert!(c.is_workday(d(2026, 1, 4)).unwrap()); // Sunday, 元旦调休
+        assert_eq!(c.special_day(d(2025, 10, 6)).unwrap().festival, "中秋节");
+        assert_eq!(c.special_day(d(2025, 10, 9)), None);
+    }
+
+    // --- deadlines on the real arrangements ---------------------------------------------
+
+    #[test]
+    fn national_day_and_mid_autumn_2025() {
+        // Fri 09-26 accepted; Sun 09-28 is a make-up day (1), 09-29 (2), 09-30 (3),
+        // 10-01..10-08 off, 10-09 (4), 10-10 (5); Sat 10-11 is a make-up day (6).
+        let c = cal();
+        let start = d(2025, 9, 26);
+        assert_eq!(c.add_working_days(start, 1).unwrap(), d(2025, 9, 28));
+        assert_eq!(c.add_working_days(start, 3).unwrap(), d(2025, 9, 30));
+        assert_eq!(c.add_working_days(start, 4).unwrap(), d(2025, 10, 9));
+        assert_eq!(c.add_working_days(start, 5).unwrap(), d(2025, 10, 10));
+        assert_eq!(c.add_working_days(start, 6).unwrap(), d(2025, 10, 11));
+        assert_eq!(c.add_working_days(start, 7).unwrap(), d(2025, 10, 13));
+        assert_eq!(c.working_days_between(start, d(2025, 10, 10)).unwrap(), 5);
+    }
+
+    #[test]
+    fn spring_festival_2026() {
+        // Thu 02-12 accepted: 02-13 Fri (1), 02-14 Sat make-up (2), 02-15..02-23 off,
+        // 02-24 Tue (3), 02-25 (4), 02-26 (5), 02-27 (6), 02-28 Sat make-up (7), 03-02 (8).
+        let c = cal();
+        let start = d(2026, 2, 12);
+        assert_eq!(c.add_working_days(start, 1).unwrap(), d(2026, 2, 13));
+        assert_eq!(c.add_working_days(start, 2).unwrap(), d(2026, 2, 14));
+        assert_eq!(c.add_working_days(start, 3).unwrap(), d(2026, 2, 24));
+        assert_eq!(c.add_working_days(start, 7).unwrap(), d(2026, 2, 28));
+        assert_eq!(c.add_working_days(start, 8).unwrap(), d(2026, 3, 2));
+    }
+
+    #[test]
+    fn spring_festival_2025() {
+        // Fri 01-24 accepted: Sun 01-26 make-up (1), 01-27 Mon (2), 01-28..02-04 off,
+        // 02-05 Wed (3); Sat 02-08 make-up follows 02-05..02-07 (3..5) as (6).
+        let c = cal();
+        let start = d(2025, 1, 24);
+        assert_eq!(c.add_working_days(start, 1).unwrap(), d(2025, 1, 26));
+        assert_eq!(c.add_working_days(start, 2).unwrap(), d(2025, 1, 27));
+        assert_eq!(c.add_working_days(start, 3).unwrap(), d(2025, 2, 5));
+        assert_eq!(c.add_working_days(start, 6).unwrap(), d(2025, 2, 8));
+    }
+
+    #[test]
+    fn across_new_year_2026() {
+        // 2026-01-01 (Thu) to 01-03 off, Sun 01-04 is a make-up working day.
+        let c = cal();
+        assert_eq!(
+            c.add_working_days(d(2025, 12, 31), 1).unwrap(),
+            d(2026, 1, 4)
+        );
+        assert_eq!(
+            c.add_working_days(d(2025, 12, 31), 2).unwrap(),
+            d(2026, 1, 5)
+        );
+        assert_eq!(
+            c.add_working_days(d(2025, 12, 30), 2).unwrap(),
+            d(2026, 1, 4)
+        );
+        assert_eq!(
+            c.working_days_between(d(2025, 12, 31), d(2026, 1, 5))
+                .unwrap(),
+            2
+        );
+    }
+
+    #[test]
+    fn zero_days_is_the_acceptance_day_itself() {
+        let c = cal();
+        // Even on a holiday, and even in a year without data: nothing is counted.
+        assert_eq!(
+            c.add_working_days(d(2025, 10, 1), 0).unwrap(),
+            d(2025, 10, 1)
+        );
+        assert_eq!(c.add_working_days(d(2030, 5, 6), 0).unwrap(), d(2030, 5, 6));
+        assert_eq!(
+            c.working_days_between(d(2025, 10, 1), d(2025, 10, 1))
+                .unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn between_is_antisymmetric_and_counts_the_end_not_the_start() {
+        let c = cal();
+        // (Sat 10-04, Thu 10-09]: only 10-09 is a working day.
+        assert_eq!(
+            c.working_days_between(d(2025, 10, 4), d(2025, 10, 9))
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            c.working_days_between(d(2025, 10, 9), d(2025, 10, 4))
+                .unwrap(),
+            -1
+        );
+        // A whole ordinary week, Mon to Mon: Tue..Fri plus the following Monday.
+        assert_eq!(
+            c.working_days_between(d(2025, 3, 3), d(2025, 3, 10))
+                .unwrap(),
+            5
+        );
+    }
+
+    // --- clock pauses -------------------------------------------------------------------
+
+    #[test]
+    fn pause_on_working_days_pushes_the_deadline_by_that_many_working_days() {
+        let c = cal();
+        let start = d(2025, 3, 3); // Monday, an ordinary week
+        assert_eq!(c.add_working_days(start, 5).unwrap(), d(2025, 3, 10));
+        // [Wed 03-05, Fri 03-07) pauses Wed and Thu: two working days.
+        let pause = [(d(2025, 3, 5), d(2025, 3, 7))];
+        let due = c.due_date_with_pauses(start, 5, &pause).unwrap();
+        assert_eq!(due, d(2025, 3, 12));
+        assert_eq!(due, c.add_working_days(start, 7).unwrap());
+        assert_eq!(c.working_days_used(start, due, &pause).unwrap(), 5);
+        // Half-open: the resume day counts. [03-05, 03-06) pauses one day only.
+        let one = [(d(2025, 3, 5), d(2025, 3, 6))];
+        assert_eq!(
+            c.due_date_with_pauses(start, 5, &one).unwrap(),
+            d(2025, 3, 11)
+        );
+    }
+
+    #[test]
+    fn pauses_over_non_working_days_change_nothing() {
+        let c = cal();
+        let start = d(2025, 3, 3);
+        let due = c.add_working_days(start, 5).unwrap();
+        let weekend = [(d(2025, 3, 8), d(2025, 3, 10))];
+        let empty = [(d(2025, 3, 5), d(2025, 3, 5))];
+        let before_start = [(d(2025, 2, 20), d(2025, 3, 4))]; // ends on 03-04: 03-04 counts
+        assert_eq!(c.due_date_with_pauses(start, 5, &weekend).unwrap(), due);
+        assert_eq!(c.due_date_with_pauses(start, 5, &empty).unwrap(), due);
+        assert_eq!(
+            c.due_date_with_pauses(start, 5, &before_start).unwrap(),
+            due
+        );
+    }
+
+    #[test]
+    fn pause_across_a_holiday_only_skips_its_working_days() {
+        // Accepted Fri 2025-09-26, 5 working days, waiting for the applicant
+        // [09-29, 10-09): Sun 09-28 (1) counts, 09-29 and 09-30 are paused (the holiday in
+        // between was never counted), 10-09 (2), 10-10 (3), Sat 10-11 make-up (4), 10-13 (5).
+        let c = cal();
+        let start = d(2025, 9, 26);
+        let pause = [(d(2025, 9, 29), d(2025, 10, 9))];
+        let due = c.due_date_with_pauses(start, 5, &pause).unwrap();
+        assert_eq!(due, d(2025, 10, 13));
+        assert_eq!(due, c.add_working_days(start, 7).unwrap());
+        assert_eq!(
+            c.working_days_used(start, d(2025, 10, 8), &pause).unwrap(),
+            1
+        );
+        assert_eq!(
+            c.working_days_used(start, d(2025, 10, 10), &pause).unwrap(),
+            3
+        );
+    }
+
+    #[test]
+    fn overlapping_pauses_count_each_day_once() {
+        let c = cal();
+        let start = d(2025, 3, 3);
+        let pauses = [
+            (d(2025, 3, 4), d(2025, 3, 6)),
+            (d(2025, 3, 5), d(2025, 3, 7)),
+        ];
+        // Tue, Wed, Thu paused once each: three working days.
+        assert_eq!(
+            c.due_date_with_pauses(start, 5, &pauses).unwrap(),
+            c.add_working_days(start, 8).unwrap()
+        );
+    }
+
+    #[test]
+    fn working_days_used_before_start_is_zero_and_bad_pauses_are_refused() {
+        let c = cal();
+        assert_eq!(
+            c.working_days_used(d(2025, 3, 3), d(2025, 3, 1), &[])
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            c.working_days_used(d(2025, 3, 3), d(2025, 3, 3), &[])
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            c.working_days_used(d(2025, 3, 3), d(2025, 3, 4), &[])
+                .unwrap(),
+            1
+        );
+        let backwards = [(d(2025, 3, 7), d(2025, 3, 5))];
+        let err = c
+            .due_date_with_pauses(d(2025, 3, 3), 5, &backwards)
+            .unwrap_err();
+        assert_eq!(err.code(), "bad_pause");
+        assert_eq!(
+            err,
+            CalendarError::BadPause {
+                from: d(2025, 3, 7),
+                until: d(2025, 3, 5)
+            }
+        );
+        assert!(c
+            .working_days_used(d(2025, 3, 3), d(2025, 3, 9), &backwards)
+            .is_err());
+    }
+
+    // --- uncovered years ----------------------------------------------------------------
+
+    #[test]
+    fn a_year_without_data_is_an_error_never_a_guess() {
+        let c = cal();
+        let err = c.is_workday(d(2027, 3, 1)).unwrap_err();
+        assert_eq!(err, CalendarError::YearNotCovered(2027));
+        assert_eq!(err.code(), "year_not_covered");
+        assert_eq!(
+            err.to_string(),
+            "2027年的节假日安排尚未导入，无法计算工作日"
+        );
+        assert_eq!(
+            c.is_workday(d(2023, 6, 1)),
+            Err(CalendarError::YearNotCovered(2023))
+        );
+    }
+
+    #[test]
+    fn a_span_from_late_2026_into_2027_is_an_error() {
+        let c = cal();
+        let start = d(2026, 12, 25); // Friday: 12-28 (1) .. 12-31 (4), then 2027
+        assert_eq!(c.add_working_days(start, 4).unwrap(), d(2026, 12, 31));
+        assert_eq!(
+            c.add_working_days(start, 5),
+            Err(CalendarError::YearNotCovered(2027))
+        );
+        assert_eq!(
+            c.working_days_between(start, d(2027, 1, 5)),
+            Err(CalendarError::YearNotCovered(2027))
+        );
+        assert_eq!(
+            c.working_days_used(start, d(2027, 1, 5), &[]),
+            Err(CalendarError::YearNotCovered(2027))
+        );
+        // A pause does not hide the missing data either.
+        let pause = [(d(2026, 12, 28), d(2027, 2, 1))];
+        assert_eq!(
+            c.due_date_with_pauses(start, 1, &pause),
+            Err(CalendarError::YearNotCovered(2027))
+        );
+    }
+
+    #[test]
+    fn loading_the_next_year_makes_the_span_computable() {
+        // Test data only, not the real 2027 arrangement.
+        let c = cal()
+            .with_year(
+                2027,
+                [
+                    SpecialDay::new(d(2027, 1, 1), DayKind::Holiday, "元旦"),
+                    SpecialDay::new(d(2027, 1, 2), DayKind::Holiday, "元旦"),
+                    SpecialDay::new(d(2027, 1, 3), DayKind::Holiday, "元旦"),
+                ],
+            )
+            .unwrap();
+        assert_eq!(c.covered_years(), vec![2024, 2025, 2026, 2027]);
+        // 2026-12-25 Fri: 12-28..12-31 (1..4), 2027-01-01 Fri off, 01-04 Mon (5).
+        assert_eq!(
+            c.add_working_days(d(2026, 12, 25), 5).unwrap(),
+            d(2027, 1, 4)
+        );
+    }
+
+    #[test]
+    fn with_year_replaces_the_year_and_checks_rows() {
+        let c = cal()
+            .with_year(
+                2026,
+                [SpecialDay::new(d(2026, 1, 1), DayKind::Holiday, "元旦")],
+            )
+            .unwrap();
+        // The 2026 Spring Festival rows are gone: the corrected notice replaced the year.
+        assert!(c.is_workday(d(2026, 2, 16)).unwrap());
+        assert!(c.special_day(d(2025, 10, 1)).is_some());
+
+        let wrong_year = cal()
+            .with_year(
+                2027,
+                [SpecialDay::new(d(2026, 1, 1), DayKind::Holiday, "元旦")],
+            )
+            .unwrap_err();
+        assert_eq!(wrong_year.code(), "bad_arrangement");
+        let weekday_makeup = cal()
+            .with_year(
+                2027,
+                [SpecialDay::new(
+                    d(2027, 1, 4),
+                    DayKind::MakeupWorkday,
+                    "元旦",
+                )],
+            )
+            .unwrap_err();
+        assert_eq!(
+            weekday_makeup.to_string(),
+            "2027年的节假日安排有误：2027-01-04是星期一，调休上班日只能是星期六或星期日"
+        );
+        let duplicate = cal()
+            .with_year(
+                2027,
+                [
+                    SpecialDay::new(d(2027, 1, 1), DayKind::Holiday, "元旦"),
+                    SpecialDay::new(d(2027, 1, 1), DayKind::Holiday, "元旦"),
+                ],
+            )
+            .unwrap_err();
+        assert_eq!(duplicate.code(), "bad_arrangement");
+        assert_eq!(
+            cal().with_year(2027, []).unwrap_err(),
+            CalendarError::EmptyArrangement
+        );
+    }
+
+    #[test]
+    fn merge_adds_years_and_replaces_existing_ones_whole() {
+        let mut c = cal();
+        let update = WorkCalendar::from_csv(
+            "date,kind,festival\n2026-01-01,holiday,元旦\n2027-01-01,holiday,元旦\n",
+        )
+        .unwrap();
+        assert_eq!(c.merge(update), vec![2026]);
+        assert_eq!(c.covered_years(), vec![2024, 2025, 2026, 2027]);
+        assert!(c.is_workday(d(2026, 2, 16)).unwrap());
+        assert!(!c.is_workday(d(2027, 1, 1)).unwrap());
+        assert!(!c.is_workday(d(2024, 10, 1)).unwrap());
+    }
+
+    #[test]
+    fn dashboard_warning_from_december_when_next_year_is_missing() {
+        let c = cal();
+        assert_eq!(c.missing_next_year_warning(d(2026, 11, 30)), None);
+        let warning = c.missing_next_year_warning(d(2026, 12, 1)).unwrap();
+        assert!(warning.contains("2027年的节假日安排尚未导入"), "{warning}");
+        assert!(c.missing_next_year_warning(d(2026, 12, 31)).is_some());
+        assert_eq!(c.missing_next_year_warning(d(2025, 12, 15)), None); // 2026 shipped
+        let current = c.missing_next_year_warning(d(2027, 3, 1)).unwrap();
+        assert!(current.contains("2027年"), "{current}");
+
+        let loaded = c
+            .with_year(
+                2027,
+                [SpecialDay::new(d(2027, 1, 1), DayKind::Holiday, "元旦")],
+            )
+            .unwrap();
+        assert_eq!(loaded.missing_next_year_warning(d(2026, 12, 1)), None);
+    }
+
+    // --- CSV import ---------------------------------------------------------------------
+
+    fn csv_err(text: &str) -> (usize, String) {
+        match WorkCalendar::from_csv(text).unwrap_err() {
+            CalendarError::BadCsv { line, reason } => (line, reason),
+            other => panic!("expected BadCsv, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn csv_errors_name_the_line() {
+        let (line, reason) =
+            csv_err("date,kind,festival\n2025-01-01,holiday,元旦\n2025-13-01,holiday,元旦\n");
+        assert_eq!(line, 3);
+        assert!(reason.contains("2025-13-01"), "{reason}");
+
+        let (line, reason) = csv_err("date,kind,festival\n2025-01-01,day_off,元旦\n");
+        assert_eq!(line, 2);
+        assert!(reason.contains("day_off"), "{reason}");
+
+        // 2025-10-09 is a Thursday.
+        let (line, reason) = csv_err(
+            "date,kind,festival\n2025-10-01,holiday,国庆节\n2025-10-09,makeup_workday,国庆节\n",
+        );
+        assert_eq!(line, 3);
+        assert!(reason.contains("星期四"), "{reason}");
+
+        let (line, reason) =
+            csv_err("date,kind,festival\n2025-01-01,holiday,元旦\n\n2025-01-01,holiday,元旦\n");
+        assert_eq!(line, 4);
+        assert!(reason.contains("第2行重复"), "{reason}");
+
+        let (line, _) = csv_err("datum,art,fest\n2025-01-01,holiday,元旦\n");
+        assert_eq!(line, 1);
+        let (line, reason) = csv_err("date,kind,festival\n2025-01-01,holiday\n");
+        assert_eq!((line, reason.contains("2列")), (2, true));
+        let (line, _) = csv_err("date,kind,festival\n2025-01-01,holiday,\n");
+        assert_eq!(line, 2);
+
+        let err =
+            WorkCalendar::from_csv("date,kind,festival\n2025-02-30,holiday,春节\n").unwrap_err();
+        assert_eq!(err.code(), "bad_csv");
+        assert!(
+            err.to_string().starts_with("节假日安排文件第2行有误："),
+            "{err}"
+        );
+        assert_eq!(
+            WorkCalendar::from_csv("date,kind,festival\n").unwrap_err(),
+            CalendarError::EmptyArrangement
+        );
+        assert_eq!(
+            WorkCalendar::from_csv("").unwrap_err().code(),
+            "empty_arrangement"
+        );
+    }
+
+    #[test]
+    fn csv_accepts_what_spreadsheets_write() {
+        let text = "\u{feff}date,kind,festival\r\n# 2027 test data\r\n\"2027/1/1\",\"holiday\",\"元旦\"\r\n\r\n 2027-02-07 , makeup_workday , 春节 \r\n";
+        let c = WorkCalendar::from_csv(text).unwrap();
+        assert_eq!(c.covered_years(), vec![2027]);
+        assert_eq!(
+            c.to_csv(),
+            "date,kind,festival\n2027-01-01,holiday,元旦\n2027-02-07,makeup_workday,春节\n"
+        );
+    }
+
+    // --- properties ---------------------------------------------------------------------
+
+    fn covered_date(offset: i64) -> NaiveDate {
+        d(2024, 1, 1) + chrono::Duration::days(offset)
+    }
+
+    proptest! {
+        #[test]
+        fn add_then_between_is_identity(offset in 0i64..1096, n in 0u32..60) {
+            let c = cal();
+            let start = covered_date(offset);
+            match (c.add_working_days(start, n), c.add_working_days(start, n + 1)) {
+                (Ok(due), Ok(next)) => {
+                    prop_assert_eq!(c.working_days_between(start, due).unwrap(), i64::from(n));
+                    prop_assert_eq!(c.working_days_between(due, start).unwrap(), -i64::from(n));
+                    if n > 0 {
+                        prop_assert!(c.is_workday(due).unwrap());
+                        prop_assert!(due > start);
+                    }
+                    prop_assert!(next > due);
+                    prop_assert_eq!(c.working_days_between(due, next).unwrap(), 1);
+                }
+                // The only acceptable failure: running past the last shipped year.
+                (_, Err(e)) | (Err(e), _) => {
+                    prop_assert_eq!(e, CalendarError::YearNotCovered(2027));
+                    prop_assert!(start.year() == 2026 && start.month() >= 9);
+                }
+            }
+        }
+
+        #[test]
+        fn a_pause_inside_the_term_adds_exactly_its_working_days(
+            offset in 0i64..1000,
+            n in 1u32..40,
+            pause_start in 1i64..40,
+            pause_len in 0i64..20,
+        ) {
+            let c = cal();
+            let start = covered_date(offset);
+            let plain = c.add_working_days(start, n);
+            prop_assume!(plain.is_ok());
+            let plain = plain.unwrap();
+            let from = start + chrono::Duration::days(pause_start);
+            let until = from + chrono::Duration::days(pause_len);
+            // Keep the pause within (start, plain deadline].
+            prop_assume!(until <= plain + chrono::Duration::days(1));
+            let pause = [(from, until)];
+            let paused_working_days = c
+                .working_days_between(from - chrono::Duration::days(1), until - chrono::Duration::days(1))
+                .unwrap();
+            let k = u32::try_from(paused_working_days).unwrap();
+            match c.add_working_days(start, n + k) {
+                Ok(expected) => {
+                    let due = c.due_date_with_pauses(start, n, &pause).unwrap();
+                    prop_assert_eq!(due, expected);
+                    prop_assert!(c.is_workday(due).unwrap());
+                    prop_assert!(!(from <= due && due < until));
+                    prop_assert_eq!(c.working_days_used(start, due, &pause).unwrap(), n);
+                }
+                Err(e) => prop_assert_eq!(e, CalendarError::YearNotCovered(2027)),
+            }
+        }
+    }
+}
