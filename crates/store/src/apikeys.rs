@@ -1,0 +1,131 @@
+//! API keys for machines (Open311 clients, imports). A key acts as the user who owns it,
+//! with that user's roles and scope. Shown once at creation; stored as SHA-256.
+
+use crate::audit::{self, Who};
+use crate::sessions::{random_token, token_hash};
+use crate::users::{self, User};
+use crate::{path_upper_bound, Backend, Result, StoreError};
+use onewindow_domain::org::OrgPath;
+use sqlx::any::AnyRow;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::{AnyConnection, Row};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKey {
+    pub id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub name: String,
+    /// The first characters of the key, to recognise it in a list.
+    pub prefix: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// Creates a key for `user_id` and returns it with the secret, which is never stored.
+pub async fn create(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    now: i64,
+    who: &Who,
+    user_id: i64,
+    name: &str,
+) -> Result<(ApiKey, String)> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 60 {
+        return Err(StoreError::invalid("name", "required", "请填写密钥用途（60字以内）"));
+    }
+    let secret = format!("ow_{}", random_token());
+    let prefix: String = secret.chars().take(10).collect();
+    let id: i64 = sqlx::query(
+        "INSERT INTO api_keys (user_id, name, prefix, key_hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(name)
+    .bind(&prefix)
+    .bind(token_hash(&secret))
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?
+    .get("id");
+    audit::append(
+        &mut *conn,
+        backend,
+        now,
+        who,
+        "apikey.create",
+        "api_key",
+        &id.to_string(),
+        &json!({ "user_id": user_id, "name": name, "prefix": prefix }),
+    )
+    .await?;
+    let (key, _) = get(conn, id).await?;
+    Ok((key, secret))
+}
+
+const SELECT: &str = "SELECT k.id, k.user_id, u.username, k.name, k.prefix, k.created_at, k.revoked_at, \
+     o.path AS org_path FROM api_keys k JOIN users u ON u.id = k.user_id JOIN orgs o ON o.id = u.org_id";
+
+fn from_row(r: &AnyRow) -> ApiKey {
+    ApiKey {
+        id: r.get("id"),
+        user_id: r.get("user_id"),
+        username: r.get("username"),
+        name: r.get("name"),
+        prefix: r.get("prefix"),
+        created_at: r.get("created_at"),
+        revoked_at: r.get("revoked_at"),
+    }
+}
+
+/// One key with the organisation path of its owner (for the scope check).
+pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<(ApiKey, OrgPath)> {
+    sqlx::query(&format!("{SELECT} WHERE k.id = $1"))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .map(|r| (from_row(&r), OrgPath::from_stored(r.get("org_path"))))
+    .ok_or(StoreError::NotFound)
+}
+
+/// Keys of users whose organisation lies inside `scope`, newest first.
+pub async fn list_in_scope(conn: &mut AnyConnection, scope: &OrgPath) -> Result<Vec<ApiKey>> {
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE o.path >= $1 AND o.path < $2 ORDER BY k.id DESC LIMIT 500"
+    ))
+    .bind(scope.as_str())
+    .bind(path_upper_bound(scope.as_str()))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.iter().map(from_row).collect())
+}
+
+/// The active user a presented key stands for, if the key is valid and not revoked.
+pub async fn authenticate(conn: &mut AnyConnection, secret: &str) -> Result<Option<User>> {
+    let Some(row) = sqlx::query(
+        "SELECT k.user_id FROM api_keys k JOIN users u ON u.id = k.user_id \
+         WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.active = 1",
+    )
+    .bind(token_hash(secret))
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(users::get(conn, row.get("user_id")).await?))
+}
+
+pub async fn revoke(conn: &mut AnyConnection, backend: Backend, now: i64, who: &Who, id: i64) -> Result<()> {
+    let changed = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    audit::append(conn, backend, now, who, "apikey.revoke", "api_key", &id.to_string(), &json!({})).await?;
+    Ok(())
+}

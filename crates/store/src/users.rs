@@ -1,0 +1,464 @@
+//! Staff accounts: identity, organisation, roles, login state and preferences.
+
+use crate::audit::{self, Who};
+use crate::{flag, orgs, path_upper_bound, Backend, Result, StoreError};
+use onewindow_domain::access::{Actor, Role};
+use onewindow_domain::org::OrgPath;
+use onewindow_domain::validation::FieldErrors;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, Executor, Row};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub org_id: i64,
+    pub org_name: String,
+    pub org_path: OrgPath,
+    pub username: String,
+    pub display_name: String,
+    pub active: bool,
+    pub failed_logins: i64,
+    pub locked_until: Option<i64>,
+    pub large_text: bool,
+    pub roles: Vec<Role>,
+    pub version: i64,
+}
+
+impl User {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: self.id,
+            org_path: self.org_path.clone(),
+            roles: self.roles.clone(),
+        }
+    }
+
+    pub fn who(&self) -> Who {
+        Who::user(self.id, &self.username)
+    }
+
+    pub fn is_locked(&self, now: i64) -> bool {
+        self.locked_until.is_some_and(|t| t > now)
+    }
+}
+
+const SELECT: &str = "SELECT u.id, u.org_id, o.name AS org_name, o.path AS org_path, u.username, \
+     u.display_name, u.active, u.failed_logins, u.locked_until, u.large_text, u.version \
+     FROM users u JOIN orgs o ON o.id = u.org_id";
+
+fn from_row(r: &AnyRow) -> User {
+    User {
+        id: r.get("id"),
+        org_id: r.get("org_id"),
+        org_name: r.get("org_name"),
+        org_path: OrgPath::from_stored(r.get("org_path")),
+        username: r.get("username"),
+        display_name: r.get("display_name"),
+        active: flag(r, "active"),
+        failed_logins: r.get("failed_logins"),
+        locked_until: r.get("locked_until"),
+        large_text: flag(r, "large_text"),
+        roles: Vec::new(),
+        version: r.get("version"),
+    }
+}
+
+async fn roles_of<'c, E: Executor<'c, Database = Any>>(e: E, user_id: i64) -> Result<Vec<Role>> {
+    let rows = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+        .bind(user_id)
+        .fetch_all(e)
+        .await?;
+    let mut roles: Vec<Role> = rows
+        .iter()
+        .filter_map(|r| Role::parse(&r.get::<String, _>("role")))
+        .collect();
+    roles.sort();
+    Ok(roles)
+}
+
+/// One user with roles. Takes a connection because it runs two queries.
+pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<User> {
+    let row = sqlx::query(&format!("{SELECT} WHERE u.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let mut user = from_row(&row);
+    user.roles = roles_of(&mut *conn, id).await?;
+    Ok(user)
+}
+
+/// The user and stored password hash for a login attempt.
+pub async fn find_for_login(
+    conn: &mut AnyConnection,
+    username: &str,
+) -> Result<Option<(User, String)>> {
+    let Some(row) = sqlx::query("SELECT id, password_hash FROM users WHERE username = $1")
+        .bind(username.trim())
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let user = get(conn, row.get("id")).await?;
+    Ok(Some((user, row.get("password_hash"))))
+}
+
+pub async fn find_id_by_username(conn: &mut AnyConnection, username: &str) -> Result<Option<i64>> {
+    Ok(sqlx::query("SELECT id FROM users WHERE username = $1")
+        .bind(username.trim())
+        .fetch_optional(conn)
+        .await?
+        .map(|r| r.get("id")))
+}
+
+/// Users whose organisation lies inside `scope`, ordered by organisation then username.
+pub async fn list_in_scope(conn: &mut AnyConnection, scope: &OrgPath) -> Result<Vec<User>> {
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE o.path >= $1 AND o.path < $2 ORDER BY o.path, u.username LIMIT 1000"
+    ))
+    .bind(scope.as_str())
+    .bind(path_upper_bound(scope.as_str()))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut users: Vec<User> = rows.iter().map(from_row).collect();
+    let role_rows = sqlx::query(
+        "SELECT r.user_id, r.role FROM user_roles r JOIN users u ON u.id = r.user_id \
+         JOIN orgs o ON o.id = u.org_id WHERE o.path >= $1 AND o.path < $2",
+    )
+    .bind(scope.as_str())
+    .bind(path_upper_bound(scope.as_str()))
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in role_rows {
+        let uid: i64 = r.get("user_id");
+        if let (Some(u), Some(role)) = (
+            users.iter_mut().find(|u| u.id == uid),
+            Role::parse(&r.get::<String, _>("role")),
+        ) {
+            u.roles.push(role);
+        }
+    }
+    for u in &mut users {
+        u.roles.sort();
+    }
+    Ok(users)
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub org_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+}
+
+pub fn check_username(e: &mut FieldErrors, username: &str) {
+    let ok = (3..=32).contains(&username.len())
+        && username
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if !ok {
+        e.add(
+            "username",
+            "format",
+            "用户名为3至32位小写字母、数字或._-",
+        );
+    }
+}
+
+/// Creates a staff account. The password arrives hashed; policy is checked by the caller
+/// on the clear text.
+pub async fn create(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    now: i64,
+    who: &Who,
+    new: &NewUser,
+    password_hash: &str,
+) -> Result<User> {
+    let mut e = FieldErrors::new();
+    let username = new.username.trim();
+    check_username(&mut e, username);
+    let name = e.required("display_name", "姓名", &new.display_name);
+    e.max_chars("display_name", "姓名", name, 40);
+    if new.roles.is_empty() {
+        e.add("roles", "required", "至少选择一个角色");
+    }
+    match orgs::get(&mut *conn, new.org_id).await {
+        Ok(_) => {}
+        Err(StoreError::NotFound) => e.add("org_id", "not_found", "所属机构不存在"),
+        Err(err) => return Err(err),
+    }
+    if e.is_empty() && find_id_by_username(&mut *conn, username).await?.is_some() {
+        e.add("username", "duplicate", "该用户名已被使用");
+    }
+    e.into_result().map_err(StoreError::Invalid)?;
+    let id: i64 = sqlx::query(
+        "INSERT INTO users (org_id, username, display_name, password_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+    )
+    .bind(new.org_id)
+    .bind(username)
+    .bind(name)
+    .bind(password_hash)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|err| {
+        let err = StoreError::from(err);
+        if err.is_unique_violation() {
+            StoreError::invalid("username", "duplicate", "该用户名已被使用")
+        } else {
+            err
+        }
+    })?
+    .get("id");
+    insert_roles(&mut *conn, id, &new.roles).await?;
+    let user = get(&mut *conn, id).await?;
+    audit::append(
+        conn,
+        backend,
+        now,
+        who,
+        "user.create",
+        "user",
+        &id.to_string(),
+        &json!({ "after": &user }),
+    )
+    .await?;
+    Ok(user)
+}
+
+async fn insert_roles(conn: &mut AnyConnection, id: i64, roles: &[Role]) -> Result<()> {
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    for role in roles {
+        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+            .bind(id)
+            .bind(role.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// What an administrator may change on an account in one go.
+#[derive(Debug, Clone)]
+pub struct UserChange {
+    pub display_name: String,
+    pub roles: Vec<Role>,
+    pub active: bool,
+}
+
+/// Updates name, roles and active flag if the row is still at `expected_version`.
+pub async fn update(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    now: i64,
+    who: &Who,
+    id: i64,
+    expected_version: i64,
+    change: &UserChange,
+) -> Result<User> {
+    let mut e = FieldErrors::new();
+    let name = e.required("display_name", "姓名", &change.display_name);
+    e.max_chars("display_name", "姓名", name, 40);
+    if change.roles.is_empty() {
+        e.add("roles", "required", "至少选择一个角色");
+    }
+    e.into_result().map_err(StoreError::Invalid)?;
+    let before = get(&mut *conn, id).await?;
+    bump_version(
+        &mut *conn,
+        id,
+        expected_version,
+        "display_name = $3, active = $4, updated_at = $5",
+        (name, i64::from(change.active), now),
+    )
+    .await?;
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    insert_roles(&mut *conn, id, &change.roles).await?;
+    if !change.active {
+        crate::sessions::delete_for_user(&mut *conn, id).await?;
+    }
+    let after = get(&mut *conn, id).await?;
+    audit::append(
+        conn,
+        backend,
+        now,
+        who,
+        "user.update",
+        "user",
+        &id.to_string(),
+        &json!({ "before": &before, "after": &after }),
+    )
+    .await?;
+    Ok(after)
+}
+
+async fn bump_version(
+    conn: &mut AnyConnection,
+    id: i64,
+    expected_version: i64,
+    set: &str,
+    (name, active, now): (&str, i64, i64),
+) -> Result<()> {
+    let changed = sqlx::query(&format!(
+        "UPDATE users SET {set}, version = version + 1 WHERE id = $1 AND version = $2"
+    ))
+    .bind(id)
+    .bind(expected_version)
+    .bind(name)
+    .bind(active)
+    .bind(now)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(StoreError::Conflict {
+            code: "version_conflict",
+            message: "该账号已被他人修改，请刷新后重试".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Sets a new password hash, clears any lock-out and ends the user's other sessions.
+pub async fn set_password(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    now: i64,
+    who: &Who,
+    id: i64,
+    password_hash: &str,
+    keep_session: Option<&str>,
+) -> Result<()> {
+    let changed = sqlx::query(
+        "UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL, \
+         updated_at = $2, version = version + 1 WHERE id = $3",
+    )
+    .bind(password_hash)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    crate::sessions::delete_for_user_except(&mut *conn, id, keep_session).await?;
+    audit::append(
+        conn,
+        backend,
+        now,
+        who,
+        "user.password",
+        "user",
+        &id.to_string(),
+        &json!({ "password": "changed", "sessions": "ended" }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Login policy: how many failures in a row lock the account, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct Lockout {
+    pub max_failures: i64,
+    pub lock_secs: i64,
+}
+
+impl Default for Lockout {
+    fn default() -> Self {
+        Lockout {
+            max_failures: 5,
+            lock_secs: 15 * 60,
+        }
+    }
+}
+
+/// Counts a failed password; locks the account when the limit is reached. Returns whether
+/// the account is now locked.
+pub async fn record_failed_login(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    now: i64,
+    user: &User,
+    policy: Lockout,
+) -> Result<bool> {
+    let failures = user.failed_logins + 1;
+    let locked_until = (failures >= policy.max_failures).then_some(now + policy.lock_secs * 1_000_000);
+    sqlx::query("UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3")
+        .bind(if locked_until.is_some() { 0 } else { failures })
+        .bind(locked_until)
+        .bind(user.id)
+        .execute(&mut *conn)
+        .await?;
+    audit::append(
+        conn,
+        backend,
+        now,
+        &Who::user(user.id, &user.username),
+        if locked_until.is_some() { "auth.locked" } else { "auth.login_failed" },
+        "user",
+        &user.id.to_string(),
+        &json!({ "failures": failures, "locked_until": locked_until }),
+    )
+    .await?;
+    Ok(locked_until.is_some())
+}
+
+/// Clears the failure count after a good password.
+pub async fn record_login(conn: &mut AnyConnection, backend: Backend, now: i64, user: &User) -> Result<()> {
+    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+        .bind(user.id)
+        .execute(&mut *conn)
+        .await?;
+    audit::append(
+        conn,
+        backend,
+        now,
+        &user.who(),
+        "auth.login",
+        "user",
+        &user.id.to_string(),
+        &json!({}),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Remembers the large-text (适老化) preference so it follows the user to any device.
+pub async fn set_large_text(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    now: i64,
+    user: &User,
+    on: bool,
+) -> Result<()> {
+    sqlx::query("UPDATE users SET large_text = $1, updated_at = $2 WHERE id = $3")
+        .bind(i64::from(on))
+        .bind(now)
+        .bind(user.id)
+        .execute(&mut *conn)
+        .await?;
+    audit::append(
+        conn,
+        backend,
+        now,
+        &user.who(),
+        "user.preference",
+        "user",
+        &user.id.to_string(),
+        &json!({ "large_text": on }),
+    )
+    .await?;
+    Ok(())
+}
