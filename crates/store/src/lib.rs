@@ -23,6 +23,7 @@ pub mod users;
 
 pub use error::StoreError;
 pub use sqlx::AnyConnection;
+pub use sqlx::Error as SqlxError;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor};

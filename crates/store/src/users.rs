@@ -384,35 +384,52 @@ impl Default for Lockout {
     }
 }
 
-/// Counts a failed password; locks the account when the limit is reached. Returns whether
-/// the account is now locked.
+/// Counts a failed password (atomically, so parallel attempts all count) and locks the
+/// account when the limit is reached. Returns the lock's end when it locked.
 pub async fn record_failed_login(
     conn: &mut AnyConnection,
     backend: Backend,
     now: i64,
     user: &User,
     policy: Lockout,
-) -> Result<bool> {
-    let failures = user.failed_logins + 1;
+) -> Result<Option<i64>> {
+    let failures: i64 = sqlx::query(
+        "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
+    )
+    .bind(user.id)
+    .fetch_one(&mut *conn)
+    .await?
+    .get("failed_logins");
     let locked_until = (failures >= policy.max_failures).then_some(now + policy.lock_secs * 1_000_000);
-    sqlx::query("UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3")
-        .bind(if locked_until.is_some() { 0 } else { failures })
-        .bind(locked_until)
-        .bind(user.id)
-        .execute(&mut *conn)
-        .await?;
+    if let Some(until) = locked_until {
+        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = $1 WHERE id = $2")
+            .bind(until)
+            .bind(user.id)
+            .execute(&mut *conn)
+            .await?;
+    }
     audit::append(
         conn,
         backend,
         now,
-        &Who::user(user.id, &user.username),
+        &user.who(),
         if locked_until.is_some() { "auth.locked" } else { "auth.login_failed" },
         "user",
         &user.id.to_string(),
         &json!({ "failures": failures, "locked_until": locked_until }),
     )
     .await?;
-    Ok(locked_until.is_some())
+    Ok(locked_until)
+}
+
+/// Lifts a lock-out early (an administrator's decision).
+pub async fn unlock(conn: &mut AnyConnection, backend: Backend, now: i64, who: &Who, id: i64) -> Result<()> {
+    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    audit::append(conn, backend, now, who, "user.unlock", "user", &id.to_string(), &json!({})).await?;
+    Ok(())
 }
 
 /// Clears the failure count after a good password.

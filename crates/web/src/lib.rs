@@ -1,1 +1,156 @@
-//! placeholder
+//! onewindow's HTTP layer: axum router, request context, one error type, pages and API.
+//!
+//! A request flows: metrics → request id → trace span → [`context::middleware`] (resolves
+//! the session or API key, checks CSRF on writes, reads the large-text preference) → the
+//! capability's router → a thin handler that calls the capability's operation (authorize,
+//! one transaction, audit) → JSON or an askama page.
+
+pub mod apikeys;
+pub mod audit_log;
+pub mod auth;
+pub mod chrome;
+pub mod context;
+pub mod error;
+pub mod form;
+pub mod home;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod orgs;
+pub mod pages;
+pub mod users;
+pub mod validate;
+
+use axum::Router;
+use onewindow_store::clock::Clock;
+use onewindow_store::users::Lockout;
+use onewindow_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, AppError, PageError};
+
+/// Settings the web layer needs; all have safe defaults.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Demo mode shows the demo accounts on the login page.
+    pub demo: bool,
+    /// Mark cookies `Secure` (behind HTTPS).
+    pub secure_cookies: bool,
+    pub session_ttl_secs: i64,
+    pub lockout: Lockout,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            demo: false,
+            secure_cookies: false,
+            session_ttl_secs: 12 * 3600,
+            lockout: Lockout::default(),
+        }
+    }
+}
+
+/// Everything a handler can reach. Cheap to clone; holds no per-user state, so any number
+/// of instances can serve the same database.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<WebConfig>,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, config: WebConfig) -> AppState {
+        AppState {
+            store,
+            clock,
+            config: Arc::new(config),
+            metrics: Arc::new(metrics::Metrics::default()),
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}
+
+/// The whole application: every capability's router plus the shared layers.
+pub fn router(state: AppState) -> Router {
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(ops::router())
+        .merge(pages::router())
+        .merge(auth::router())
+        .merge(home::router())
+        .merge(orgs::router())
+        .merge(users::router())
+        .merge(apikeys::router())
+        .merge(audit_log::router())
+        .merge(validate::router())
+        .merge(openapi::router())
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            context::middleware,
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::middleware,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
+        .with_state(state)
+}
+
+/// Serves the app on `listener` until `shutdown` completes, then lets in-flight requests
+/// finish. Used by `onewindow serve` and by the tests (on port 0).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Periodic, idempotent upkeep (expired sessions). Safe with several instances: each run
+/// is a single DELETE of rows that are already dead.
+pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let purge = async {
+                let mut tx = state.store.begin().await?;
+                let n = onewindow_store::sessions::purge_expired(&mut tx, state.now()).await?;
+                tx.commit().await?;
+                Ok::<u64, onewindow_store::StoreError>(n)
+            };
+            match purge.await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "expired sessions removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            }
+        }
+    })
+}

@@ -1,0 +1,127 @@
+//! API keys for machine clients: created by administrators for an account in scope, shown
+//! once, revocable.
+
+use crate::chrome::Chrome;
+use crate::context::{ApiUser, Ctx, PageUser, Principal};
+use crate::error::{ApiResult, AppError, PageResult};
+use crate::form::FormData;
+use crate::pages::render;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use onewindow_domain::access::Permission;
+use onewindow_domain::validation::FieldError;
+use onewindow_store::apikeys::{self, ApiKey};
+use onewindow_store::clock::format_local;
+use onewindow_store::users;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/api-keys", get(list_page).post(create_form))
+        .route("/admin/api-keys/{id}/revoke", post(revoke_form))
+        .route("/api/v1/api-keys", get(list_api).post(create_api))
+        .route("/api/v1/api-keys/{id}", axum::routing::delete(revoke_api))
+}
+
+pub async fn list(state: &AppState, p: &Principal) -> Result<Vec<ApiKey>, AppError> {
+    p.require(Permission::ManageApiKeys)?;
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(apikeys::list_in_scope(&mut conn, &p.user.org_path).await?)
+}
+
+/// Creates a key acting as `user_id` (the caller when absent). Returns the secret once.
+pub async fn create(state: &AppState, p: &Principal, user_id: Option<i64>, name: &str) -> Result<(ApiKey, String), AppError> {
+    p.require(Permission::ManageApiKeys)?;
+    let mut tx = state.store.begin().await?;
+    let owner = users::get(&mut tx, user_id.unwrap_or(p.user.id)).await.map_err(|e| match e {
+        onewindow_store::StoreError::NotFound => AppError::invalid("user_id", "not_found", "账号不存在"),
+        e => e.into(),
+    })?;
+    p.authorize(Permission::ManageApiKeys, &owner.org_path)?;
+    let created = apikeys::create(&mut tx, state.store.backend(), state.now(), &p.user.who(), owner.id, name).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+pub async fn revoke(state: &AppState, p: &Principal, id: i64) -> Result<(), AppError> {
+    p.require(Permission::ManageApiKeys)?;
+    let mut tx = state.store.begin().await?;
+    let (_, owner_path) = apikeys::get(&mut tx, id).await?;
+    p.authorize(Permission::ManageApiKeys, &owner_path)?;
+    apikeys::revoke(&mut tx, state.store.backend(), state.now(), &p.user.who(), id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub struct KeyRow {
+    pub key: ApiKey,
+    pub created: String,
+    pub revoked: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "apikeys.html")]
+struct KeysPage {
+    chrome: Chrome,
+    rows: Vec<KeyRow>,
+    users: Vec<(i64, String)>,
+    secret: Option<String>,
+    errors: Vec<FieldError>,
+}
+
+async fn keys_page(state: &AppState, p: &Principal, ctx: &Ctx, secret: Option<String>, errors: Vec<FieldError>) -> PageResult {
+    let rows = list(state, p)
+        .await?
+        .into_iter()
+        .map(|k| KeyRow { created: format_local(k.created_at), revoked: k.revoked_at.map(format_local), key: k })
+        .collect();
+    let users = crate::users::list(state, p).await?.into_iter().map(|u| (u.id, format!("{}（{}）", u.display_name, u.username))).collect();
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let mut res = render(&KeysPage { chrome: Chrome::new(state, ctx, "API密钥"), rows, users, secret, errors })?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn list_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
+    keys_page(&state, &p, &ctx, None, vec![]).await
+}
+
+async fn create_form(State(state): State<AppState>, PageUser(p, ctx): PageUser, form: FormData) -> PageResult {
+    let user_id = form.get("user_id").parse().ok();
+    match create(&state, &p, user_id, form.get("name")).await {
+        Ok((_, secret)) => keys_page(&state, &p, &ctx, Some(secret), vec![]).await,
+        Err(AppError::Invalid(f)) => keys_page(&state, &p, &ctx, None, f.0).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn revoke_form(State(state): State<AppState>, PageUser(p, _): PageUser, Path(id): Path<i64>) -> PageResult {
+    revoke(&state, &p, id).await?;
+    Ok(Redirect::to("/admin/api-keys").into_response())
+}
+
+async fn list_api(State(state): State<AppState>, ApiUser(p): ApiUser) -> ApiResult<Json<Vec<ApiKey>>> {
+    Ok(Json(list(&state, &p).await?))
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    name: String,
+    user_id: Option<i64>,
+}
+
+async fn create_api(State(state): State<AppState>, ApiUser(p): ApiUser, Json(b): Json<CreateBody>) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (key, secret) = create(&state, &p, b.user_id, &b.name).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "key": key, "secret": secret }))))
+}
+
+async fn revoke_api(State(state): State<AppState>, ApiUser(p): ApiUser, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    revoke(&state, &p, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

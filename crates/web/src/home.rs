@@ -1,0 +1,85 @@
+//! The signed-in home page: one workbench section per role the user holds.
+
+use crate::chrome::Chrome;
+use crate::context::PageUser;
+use crate::error::PageResult;
+use crate::pages::render;
+use crate::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use onewindow_domain::access::{Permission, Role};
+use onewindow_store::{audit, orgs};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/home", get(home))
+}
+
+/// What a role's workbench says it is for, and the links it offers now.
+pub struct Workbench {
+    pub role: &'static str,
+    pub title: &'static str,
+    pub duty: &'static str,
+    pub links: Vec<(&'static str, &'static str)>,
+}
+
+fn duty(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "维护机构、人员、角色与系统设置，管理API密钥，核验审计日志。",
+        Role::Supervisor => "查看管辖范围内的办件时效、满意度与超期预警，核查审计记录。",
+        Role::GuideDesk => "引导群众取号、预审材料，帮助老年人和特殊群体办事。",
+        Role::WindowClerk => "叫号、综合受理各类事项申请，统一出件。",
+        Role::Approver => "审批分派到本部门的办件：通过、不予通过或退回补正。",
+        Role::FallbackOfficer => "受理“办不成事”反映，首接负责，协调相关部门直至办结。",
+        Role::GridWorker => "巡查网格，上报事件（位置、照片、描述），确认处置结果。",
+        Role::DeptHandler => "签收派发到本部门的事件与诉求，处置并反馈。",
+    }
+}
+
+fn links(role: Role) -> Vec<(&'static str, &'static str)> {
+    let mut l = vec![("/admin/orgs", "查看机构")];
+    if [Role::Admin, Role::Supervisor].contains(&role) {
+        l.push(("/admin/users", "人员与角色"));
+        l.push(("/admin/audit", "审计日志"));
+    }
+    if role == Role::Admin {
+        l.push(("/admin/api-keys", "API密钥"));
+    }
+    l
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    chrome: Chrome,
+    display_name: String,
+    org_name: String,
+    org_count: usize,
+    workbenches: Vec<Workbench>,
+    audit_head: Option<i64>,
+}
+
+async fn home(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
+    let mut conn = state.store.reader().acquire().await?;
+    let org_count = orgs::subtree(&mut *conn, &p.user.org_path).await?.len();
+    let audit_head = if p.actor().may(Permission::ViewAudit) {
+        audit::list(state.store.reader(), None, None, 1).await?.first().map(|e| e.seq)
+    } else {
+        None
+    };
+    let workbenches = p
+        .user
+        .roles
+        .iter()
+        .map(|r| Workbench { role: r.as_str(), title: r.workbench(), duty: duty(*r), links: links(*r) })
+        .collect();
+    render(&HomePage {
+        chrome: Chrome::new(&state, &ctx, "工作台"),
+        display_name: p.user.display_name.clone(),
+        org_name: p.user.org_name.clone(),
+        org_count,
+        workbenches,
+        audit_head,
+    })
+}

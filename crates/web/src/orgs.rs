@@ -1,0 +1,216 @@
+//! Organisations: view the tree within scope; administrators add and rename units.
+
+use crate::chrome::Chrome;
+use crate::context::{ApiUser, PageUser, Principal};
+use crate::error::{ApiResult, AppError, PageResult};
+use crate::form::FormData;
+use crate::pages::render;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+use axum::{Json, Router};
+use onewindow_domain::access::Permission;
+use onewindow_domain::org::OrgKind;
+use onewindow_domain::validation::FieldError;
+use onewindow_store::orgs::{self, NewOrg, Org};
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/orgs", get(list_page).post(create_form))
+        .route("/admin/orgs/{id}", get(edit_page).post(edit_form))
+        .route("/api/v1/orgs", get(list_api).post(create_api))
+        .route("/api/v1/orgs/{id}", get(get_api).patch(update_api))
+}
+
+// ---- operations: authorisation and the transaction, shared by pages and API ----
+
+pub async fn list(state: &AppState, p: &Principal) -> Result<Vec<Org>, AppError> {
+    p.require(Permission::ViewOrgs)?;
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(orgs::subtree(&mut *conn, &p.user.org_path).await?)
+}
+
+pub async fn get_one(state: &AppState, p: &Principal, id: i64) -> Result<Org, AppError> {
+    let org = orgs::get(state.store.reader(), id).await?;
+    p.authorize(Permission::ViewOrgs, &org.path)?;
+    Ok(org)
+}
+
+pub async fn create(state: &AppState, p: &Principal, new: NewOrg) -> Result<Org, AppError> {
+    p.require(Permission::ManageOrgs)?;
+    let Some(parent_id) = new.parent_id else {
+        return Err(AppError::invalid("parent_id", "required", "请选择上级机构"));
+    };
+    let mut tx = state.store.begin().await?;
+    let parent = match orgs::get(&mut *tx, parent_id).await {
+        Ok(p) => p,
+        Err(onewindow_store::StoreError::NotFound) => {
+            return Err(AppError::invalid("parent_id", "not_found", "上级机构不存在"))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    p.authorize(Permission::ManageOrgs, &parent.path)?;
+    let org = orgs::create(&mut tx, state.store.backend(), state.now(), &p.user.who(), &new).await?;
+    tx.commit().await?;
+    Ok(org)
+}
+
+pub async fn update(state: &AppState, p: &Principal, id: i64, version: i64, name: &str, code: Option<&str>) -> Result<Org, AppError> {
+    p.require(Permission::ManageOrgs)?;
+    let mut tx = state.store.begin().await?;
+    let org = orgs::get(&mut *tx, id).await?;
+    p.authorize(Permission::ManageOrgs, &org.path)?;
+    let org = orgs::update(&mut tx, state.store.backend(), state.now(), &p.user.who(), id, version, name, code).await?;
+    tx.commit().await?;
+    Ok(org)
+}
+
+fn parse_kind(s: &str) -> Result<OrgKind, AppError> {
+    OrgKind::parse(s).ok_or_else(|| AppError::invalid("kind", "unknown", "机构类型无效"))
+}
+
+// ---- pages ----
+
+pub struct OrgRow {
+    pub org: Org,
+    pub indent: usize,
+    pub kind_label: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "orgs.html")]
+struct OrgsPage {
+    chrome: Chrome,
+    rows: Vec<OrgRow>,
+    can_manage: bool,
+    kinds: Vec<(&'static str, &'static str)>,
+    errors: Vec<FieldError>,
+    form_name: String,
+    form_code: String,
+    form_parent: i64,
+    form_kind: String,
+}
+
+async fn orgs_page(state: &AppState, p: &Principal, ctx: &crate::context::Ctx, errors: Vec<FieldError>, form: Option<&FormData>) -> PageResult {
+    let orgs = list(state, p).await?;
+    let rows = orgs
+        .into_iter()
+        .map(|o| OrgRow { indent: o.depth().saturating_sub(p.user.org_path.ids().len() - 1), kind_label: o.kind.label(), org: o })
+        .collect();
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let page = OrgsPage {
+        chrome: Chrome::new(state, ctx, "机构管理"),
+        rows,
+        can_manage: p.actor().may(Permission::ManageOrgs),
+        kinds: OrgKind::ALL.iter().filter(|k| **k != OrgKind::City).map(|k| (k.as_str(), k.label())).collect(),
+        errors,
+        form_name: form.map(|f| f.get("name").to_string()).unwrap_or_default(),
+        form_code: form.map(|f| f.get("code").to_string()).unwrap_or_default(),
+        form_parent: form.and_then(|f| f.get("parent_id").parse().ok()).unwrap_or(0),
+        form_kind: form.map(|f| f.get("kind").to_string()).unwrap_or_default(),
+    };
+    let mut res = render(&page)?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn list_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
+    orgs_page(&state, &p, &ctx, vec![], None).await
+}
+
+async fn create_form(State(state): State<AppState>, PageUser(p, ctx): PageUser, form: FormData) -> PageResult {
+    let attempt = async {
+        let new = NewOrg {
+            parent_id: Some(form.int("parent_id", "上级机构")?),
+            kind: parse_kind(form.get("kind"))?,
+            name: form.get("name").to_string(),
+            code: Some(form.get("code").to_string()),
+        };
+        create(&state, &p, new).await
+    };
+    match attempt.await {
+        Ok(_) => Ok(Redirect::to("/admin/orgs").into_response()),
+        Err(AppError::Invalid(f)) => orgs_page(&state, &p, &ctx, f.0, Some(&form)).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "org_edit.html")]
+struct OrgEditPage {
+    chrome: Chrome,
+    org: Org,
+    kind_label: &'static str,
+    can_manage: bool,
+    errors: Vec<FieldError>,
+}
+
+async fn edit_page(State(state): State<AppState>, PageUser(p, ctx): PageUser, Path(id): Path<i64>) -> PageResult {
+    let org = get_one(&state, &p, id).await?;
+    render(&OrgEditPage {
+        chrome: Chrome::new(&state, &ctx, org.name.clone()),
+        kind_label: org.kind.label(),
+        can_manage: p.actor().may(Permission::ManageOrgs),
+        org,
+        errors: vec![],
+    })
+}
+
+async fn edit_form(State(state): State<AppState>, PageUser(p, ctx): PageUser, Path(id): Path<i64>, form: FormData) -> PageResult {
+    let version = form.int("version", "版本")?;
+    let code = form.get("code");
+    match update(&state, &p, id, version, form.get("name"), Some(code)).await {
+        Ok(_) => Ok(Redirect::to("/admin/orgs").into_response()),
+        Err(AppError::Invalid(f)) => {
+            let org = get_one(&state, &p, id).await?;
+            let mut res = render(&OrgEditPage {
+                chrome: Chrome::new(&state, &ctx, org.name.clone()),
+                kind_label: org.kind.label(),
+                can_manage: true,
+                org,
+                errors: f.0,
+            })?;
+            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(res)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---- API ----
+
+async fn list_api(State(state): State<AppState>, ApiUser(p): ApiUser) -> ApiResult<Json<Vec<Org>>> {
+    Ok(Json(list(&state, &p).await?))
+}
+
+async fn get_api(State(state): State<AppState>, ApiUser(p): ApiUser, Path(id): Path<i64>) -> ApiResult<Json<Org>> {
+    Ok(Json(get_one(&state, &p, id).await?))
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    parent_id: Option<i64>,
+    kind: String,
+    name: String,
+    code: Option<String>,
+}
+
+async fn create_api(State(state): State<AppState>, ApiUser(p): ApiUser, Json(b): Json<CreateBody>) -> ApiResult<(StatusCode, Json<Org>)> {
+    let new = NewOrg { parent_id: b.parent_id, kind: parse_kind(&b.kind)?, name: b.name, code: b.code };
+    Ok((StatusCode::CREATED, Json(create(&state, &p, new).await?)))
+}
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    name: String,
+    code: Option<String>,
+    version: i64,
+}
+
+async fn update_api(State(state): State<AppState>, ApiUser(p): ApiUser, Path(id): Path<i64>, Json(b): Json<UpdateBody>) -> ApiResult<Json<Org>> {
+    Ok(Json(update(&state, &p, id, b.version, &b.name, b.code.as_deref()).await?))
+}

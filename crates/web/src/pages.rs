@@ -1,0 +1,80 @@
+//! Shared page plumbing: the public front page, 404, the large-text switch, HTML escaping.
+
+use crate::chrome::Chrome;
+use crate::context::{safe_next, set_cookie, Ctx, LARGE_TEXT_COOKIE};
+use crate::error::{AppError, PageResult};
+use crate::form::FormData;
+use crate::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use onewindow_store::users;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/prefs/large-text", post(large_text))
+}
+
+/// Renders a template into a response.
+pub fn render<T: Template>(t: &T) -> PageResult {
+    Ok(Html(t.render().map_err(AppError::from)?).into_response())
+}
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage {
+    chrome: Chrome,
+}
+
+async fn index(State(state): State<AppState>, ctx: Ctx) -> PageResult {
+    render(&IndexPage {
+        chrome: Chrome::new(&state, &ctx, "首页"),
+    })
+}
+
+pub async fn not_found(ctx: Option<axum::Extension<Ctx>>) -> Response {
+    match ctx {
+        Some(axum::Extension(ctx)) if ctx.path.starts_with("/api/") => AppError::NotFound.into_problem(),
+        _ => AppError::NotFound.into_page(),
+    }
+}
+
+/// Switches large-text mode (适老化). Kept in a cookie for everyone and, for a signed-in
+/// user, on the account too, so it follows them to another window or device.
+async fn large_text(State(state): State<AppState>, ctx: Ctx, form: FormData) -> PageResult {
+    let on = form.checked("on");
+    if let Some(p) = &ctx.principal {
+        let mut tx = state.store.begin().await?;
+        users::set_large_text(&mut tx, state.store.backend(), state.now(), &p.user, on).await?;
+        tx.commit().await?;
+    }
+    let cookie = set_cookie(&state, LARGE_TEXT_COOKIE, if on { "1" } else { "0" }, Some(400 * 86400), false);
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(safe_next(form.get("next")))).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(super::escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    }
+}
