@@ -1,0 +1,275 @@
+//! Test kit: the real server on port 0 over a fresh database per test — an SQLite file in a
+//! temp dir, or a PostgreSQL database cloned from a migrated template — with a manual clock.
+#![allow(dead_code)]
+
+use onewindow_store::clock::ManualClock;
+use onewindow_store::{demo, Store, StoreOptions};
+use onewindow_web::{AppState, WebConfig};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::Connection;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use tokio::sync::{oneshot, Mutex, OnceCell};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// 2026-11-23 09:00 Beijing time: a Monday morning in the hall.
+pub const START_MICROS: i64 = 1_795_395_600_000_000;
+
+pub struct TestApp {
+    pub base: String,
+    pub db_url: String,
+    pub store: Store,
+    pub clock: ManualClock,
+    pub backend: Db,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: Option<Arc<tempfile::TempDir>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("ONEWINDOW_TEST_PG_URL").expect(
+        "ONEWINDOW_TEST_PG_URL is not set: run the tests through scripts/test, which starts a throwaway PostgreSQL",
+    )
+}
+
+fn with_db(url: &str, db: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("URL has a database part");
+    format!("{base}/{db}")
+}
+
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+static CREATE_LOCK: Mutex<()> = Mutex::const_new(());
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A migrated template database, made once per test binary; each test clones it, which
+/// is much faster than migrating a fresh database every time.
+async fn pg_template() -> &'static str {
+    TEMPLATE
+        .get_or_init(|| async {
+            let admin = pg_admin_url();
+            let name = format!("ow_tpl_{}", std::process::id());
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to test PostgreSQL");
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut conn).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+            let store = Store::open(&with_db(&admin, &name), &StoreOptions::default()).await.expect("migrate template");
+            store.close().await;
+            name
+        })
+        .await
+}
+
+/// A fresh PostgreSQL database URL for one test.
+pub async fn fresh_pg_url() -> String {
+    let template = pg_template().await;
+    let admin = pg_admin_url();
+    let name = format!("ow_t_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+    let _guard = CREATE_LOCK.lock().await;
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to test PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {template}")).execute(&mut conn).await.expect("clone template");
+    conn.close().await.unwrap();
+    with_db(&admin, &name)
+}
+
+pub async fn spawn_app(db: Db) -> TestApp {
+    let (url, dir) = match db {
+        Db::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("onewindow.db").display());
+            (url, Some(Arc::new(dir)))
+        }
+        Db::Postgres => (fresh_pg_url().await, None),
+    };
+    let app = spawn_app_on(&url, db, ManualClock::at(START_MICROS), dir).await;
+    demo::seed(&app.store, app.clock_now()).await.expect("seed demo");
+    app
+}
+
+/// Another app instance over an existing database (same clock given by the caller).
+pub async fn spawn_app_on(url: &str, db: Db, clock: ManualClock, dir: Option<Arc<tempfile::TempDir>>) -> TestApp {
+    let opts = StoreOptions { max_connections: 4, ..StoreOptions::default() };
+    let store = Store::open(url, &opts).await.expect("open store");
+    let config = WebConfig { demo: true, ..WebConfig::default() };
+    let state = AppState::new(store.clone(), Arc::new(clock.clone()), config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(onewindow_web::serve(listener, state, async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        base: format!("http://{addr}"),
+        db_url: url.to_string(),
+        store,
+        clock,
+        backend: db,
+        shutdown: Some(tx),
+        task: Some(task),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn clock_now(&self) -> i64 {
+        use onewindow_store::clock::Clock;
+        self.clock.now()
+    }
+
+    pub fn dir(&self) -> Option<Arc<tempfile::TempDir>> {
+        self._dir.clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A cookie-keeping client that does not follow redirects.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Logs in through the API; the client then carries the session cookie.
+    pub async fn login(&self, username: &str) -> Api {
+        self.login_with(username, demo::DEMO_PASSWORD).await.expect("login")
+    }
+
+    pub async fn login_with(&self, username: &str, password: &str) -> Result<Api, Value> {
+        let client = self.browser();
+        let res = client
+            .post(self.url("/api/v1/login"))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        if status != StatusCode::OK {
+            return Err(body);
+        }
+        Ok(Api {
+            base: self.base.clone(),
+            client,
+            csrf: body["csrf_token"].as_str().unwrap().to_string(),
+            bearer: None,
+            user: body["user"].clone(),
+        })
+    }
+
+    pub fn with_key(&self, secret: &str) -> Api {
+        Api { base: self.base.clone(), client: self.browser(), csrf: String::new(), bearer: Some(secret.to_string()), user: Value::Null }
+    }
+
+    pub async fn audit_head(&self) -> i64 {
+        use sqlx::Row;
+        sqlx::query("SELECT seq FROM audit_head WHERE id = 1").fetch_one(self.store.reader()).await.unwrap().get("seq")
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        use sqlx::Row;
+        sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}")).fetch_one(self.store.reader()).await.unwrap().get("n")
+    }
+
+    /// Id of a demo organisation by its code.
+    pub async fn org_id(&self, code: &str) -> i64 {
+        onewindow_store::orgs::find_by_code(self.store.reader(), code).await.unwrap().expect("org exists").id
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+        self.store.close().await;
+    }
+}
+
+/// A signed-in API client: a session with its CSRF token, or an API key.
+#[derive(Debug)]
+pub struct Api {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub csrf: String,
+    pub bearer: Option<String>,
+    pub user: Value,
+}
+
+impl Api {
+    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut r = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(b) = &self.bearer {
+            r = r.bearer_auth(b);
+        } else {
+            r = r.header("x-csrf-token", &self.csrf);
+        }
+        r
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        Self::done(self.req(reqwest::Method::GET, path).send().await.unwrap()).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        Self::done(self.req(reqwest::Method::POST, path).json(&body).send().await.unwrap()).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        Self::done(self.req(reqwest::Method::PATCH, path).json(&body).send().await.unwrap()).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        Self::done(self.req(reqwest::Method::DELETE, path).send().await.unwrap()).await
+    }
+
+    async fn done(res: reqwest::Response) -> (StatusCode, Value) {
+        let status = res.status();
+        let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let text = res.text().await.unwrap();
+        if status.is_client_error() || status.is_server_error() {
+            assert_eq!(ct, "application/problem+json", "API errors are problem+json: {text}");
+        }
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+/// Runs each named `async fn(TestApp)` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::common::spawn_app(super::common::Db::Sqlite).await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::common::spawn_app(super::common::Db::Postgres).await).await
+                }
+            )*
+        }
+    };
+}
