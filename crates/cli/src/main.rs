@@ -7,7 +7,7 @@ use onewindow_domain::access::Role;
 use onewindow_domain::calendar::WorkCalendar;
 use onewindow_domain::ids::IdentifierKind;
 use onewindow_domain::org::OrgKind;
-use onewindow_store::audit::Who;
+use onewindow_store::audit::{Change, Who};
 use onewindow_store::clock::{local_date, Clock, SystemClock};
 use onewindow_store::{apikeys, demo, orgs, passwords, users, SqliteSync, Store, StoreOptions};
 use onewindow_web::{AppState, WebConfig};
@@ -17,7 +17,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "onewindow", version, about = "一窗通办 — one-window government service platform")]
+#[command(
+    name = "onewindow",
+    version,
+    about = "一窗通办 — one-window government service platform"
+)]
 struct Cli {
     #[command(flatten)]
     db: DbArgs,
@@ -28,20 +32,40 @@ struct Cli {
 #[derive(Args, Clone)]
 struct DbArgs {
     /// Database URL: sqlite://FILE (default, created if missing) or postgres://…
-    #[arg(long = "database", env = "ONEWINDOW_DATABASE_URL", default_value = "sqlite://onewindow.db", global = true)]
+    #[arg(
+        long = "database",
+        env = "ONEWINDOW_DATABASE_URL",
+        default_value = "sqlite://onewindow.db",
+        global = true
+    )]
     url: String,
     /// SQLite durability: normal (survives a crash) or full (survives power loss too).
-    #[arg(long, env = "ONEWINDOW_SQLITE_SYNC", default_value = "normal", global = true)]
+    #[arg(
+        long,
+        env = "ONEWINDOW_SQLITE_SYNC",
+        default_value = "normal",
+        global = true
+    )]
     sqlite_sync: SqliteSync,
     /// Maximum database connections (PostgreSQL) or reader connections (SQLite).
-    #[arg(long, env = "ONEWINDOW_DB_CONNECTIONS", default_value_t = 8, global = true)]
+    #[arg(
+        long,
+        env = "ONEWINDOW_DB_CONNECTIONS",
+        default_value_t = 8,
+        global = true
+    )]
     db_connections: u32,
 }
 
 impl DbArgs {
     async fn open(&self) -> Result<Store> {
-        let opts = StoreOptions { max_connections: self.db_connections, sqlite_sync: self.sqlite_sync };
-        Store::open(&self.url, &opts).await.with_context(|| format!("opening database {}", redact(&self.url)))
+        let opts = StoreOptions {
+            max_connections: self.db_connections,
+            sqlite_sync: self.sqlite_sync,
+        };
+        Store::open(&self.url, &opts)
+            .await
+            .with_context(|| format!("opening database {}", redact(&self.url)))
     }
 }
 
@@ -171,19 +195,28 @@ fn read_password(from_stdin: bool) -> Result<String> {
         std::io::stdin().read_to_string(&mut s)?;
         return Ok(s.trim_end_matches(['\r', '\n']).to_string());
     }
-    std::env::var("ONEWINDOW_PASSWORD").context("give the password with --password-stdin or in ONEWINDOW_PASSWORD")
+    std::env::var("ONEWINDOW_PASSWORD")
+        .context("give the password with --password-stdin or in ONEWINDOW_PASSWORD")
 }
 
-fn cli_who() -> Who {
+/// Changes made from the command line are audited as `cli:<os user>`.
+fn cli_change(store: &Store) -> Change {
     let os_user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    Who::system(&format!("cli:{os_user}"))
+    Change {
+        backend: store.backend(),
+        at: SystemClock.now(),
+        who: Who::system(&format!("cli:{os_user}")),
+    }
 }
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let json = std::env::var("ONEWINDOW_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -217,54 +250,113 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo => {
             let store = cli.db.open().await?;
             let seeded = demo::seed(&store, clock.now()).await?;
-            println!("{}", if seeded { "demo data created" } else { "database not empty: demo data not created" });
+            println!(
+                "{}",
+                if seeded {
+                    "demo data created"
+                } else {
+                    "database not empty: demo data not created"
+                }
+            );
             print_demo_accounts();
         }
-        Command::Org(OrgCommand::Create { name, kind, parent, code }) => {
+        Command::Org(OrgCommand::Create {
+            name,
+            kind,
+            parent,
+            code,
+        }) => {
             let store = cli.db.open().await?;
             let kind = OrgKind::parse(&kind).with_context(|| format!("unknown kind {kind:?}"))?;
             let mut tx = store.begin().await?;
             let parent_id = match parent {
-                Some(c) => Some(orgs::find_by_code(&mut *tx, &c).await?.with_context(|| format!("no organisation with code {c:?}"))?.id),
+                Some(c) => Some(
+                    orgs::find_by_code(&mut *tx, &c)
+                        .await?
+                        .with_context(|| format!("no organisation with code {c:?}"))?
+                        .id,
+                ),
                 None => None,
             };
-            let org = orgs::create(&mut tx, store.backend(), clock.now(), &cli_who(), &orgs::NewOrg { parent_id, kind, name, code })
-                .await
-                .map_err(describe)?;
+            let org = orgs::create(
+                &mut tx,
+                &cli_change(&store),
+                &orgs::NewOrg {
+                    parent_id,
+                    kind,
+                    name,
+                    code,
+                },
+            )
+            .await
+            .map_err(describe)?;
             tx.commit().await?;
             println!("created organisation {} ({})", org.id, org.name);
         }
-        Command::User(UserCommand::Create { username, name, org, roles, password_stdin }) => {
+        Command::User(UserCommand::Create {
+            username,
+            name,
+            org,
+            roles,
+            password_stdin,
+        }) => {
             let store = cli.db.open().await?;
             let password = read_password(password_stdin)?;
-            passwords::check_policy("password", &password, &username).map_err(|e| anyhow::anyhow!(field_errors(&e)))?;
+            passwords::check_policy("password", &password, &username)
+                .map_err(|e| anyhow::anyhow!(field_errors(&e)))?;
             let roles = roles
                 .iter()
                 .map(|r| Role::parse(r).with_context(|| format!("unknown role {r:?}")))
                 .collect::<Result<Vec<_>>>()?;
             let mut tx = store.begin().await?;
-            let org = orgs::find_by_code(&mut *tx, &org).await?.with_context(|| format!("no organisation with code {org:?}"))?;
+            let org = orgs::find_by_code(&mut *tx, &org)
+                .await?
+                .with_context(|| format!("no organisation with code {org:?}"))?;
             let hash = passwords::hash(&password);
-            let new = users::NewUser { org_id: org.id, username, display_name: name, roles };
-            let user = users::create(&mut tx, store.backend(), clock.now(), &cli_who(), &new, &hash).await.map_err(describe)?;
+            let new = users::NewUser {
+                org_id: org.id,
+                username,
+                display_name: name,
+                roles,
+            };
+            let user = users::create(&mut tx, &cli_change(&store), &new, &hash)
+                .await
+                .map_err(describe)?;
             tx.commit().await?;
             println!("created user {} ({})", user.username, user.id);
         }
-        Command::User(UserCommand::Passwd { username, password_stdin }) => {
+        Command::User(UserCommand::Passwd {
+            username,
+            password_stdin,
+        }) => {
             let store = cli.db.open().await?;
             let password = read_password(password_stdin)?;
-            passwords::check_policy("password", &password, &username).map_err(|e| anyhow::anyhow!(field_errors(&e)))?;
+            passwords::check_policy("password", &password, &username)
+                .map_err(|e| anyhow::anyhow!(field_errors(&e)))?;
             let mut tx = store.begin().await?;
-            let id = users::find_id_by_username(&mut tx, &username).await?.with_context(|| format!("no user {username:?}"))?;
-            users::set_password(&mut tx, store.backend(), clock.now(), &cli_who(), id, &passwords::hash(&password), None).await?;
+            let id = users::find_id_by_username(&mut tx, &username)
+                .await?
+                .with_context(|| format!("no user {username:?}"))?;
+            users::set_password(
+                &mut tx,
+                &cli_change(&store),
+                id,
+                &passwords::hash(&password),
+                None,
+            )
+            .await?;
             tx.commit().await?;
             println!("password changed for {username}");
         }
         Command::ApiKey(ApiKeyCommand::Create { user, name }) => {
             let store = cli.db.open().await?;
             let mut tx = store.begin().await?;
-            let id = users::find_id_by_username(&mut tx, &user).await?.with_context(|| format!("no user {user:?}"))?;
-            let (_, secret) = apikeys::create(&mut tx, store.backend(), clock.now(), &cli_who(), id, &name).await.map_err(describe)?;
+            let id = users::find_id_by_username(&mut tx, &user)
+                .await?
+                .with_context(|| format!("no user {user:?}"))?;
+            let (_, secret) = apikeys::create(&mut tx, &cli_change(&store), id, &name)
+                .await
+                .map_err(describe)?;
             tx.commit().await?;
             println!("{secret}");
         }
@@ -273,7 +365,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let v = onewindow_store::audit::verify(store.reader()).await?;
             return Ok(match v.broken {
                 None => {
-                    println!("audit chain intact: {} events verified (head {})", v.checked, v.head_seq);
+                    println!(
+                        "audit chain intact: {} events verified (head {})",
+                        v.checked, v.head_seq
+                    );
                     ExitCode::SUCCESS
                 }
                 Some(b) => {
@@ -284,7 +379,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             });
         }
         Command::Validate { kind, values } => {
-            let kind = IdentifierKind::from_name(&kind).with_context(|| format!("unknown kind {kind:?}: use id-card, credit-code or mobile"))?;
+            let kind = IdentifierKind::from_name(&kind).with_context(|| {
+                format!("unknown kind {kind:?}: use id-card, credit-code or mobile")
+            })?;
             if values.is_empty() {
                 bail!("give at least one value");
             }
@@ -299,14 +396,25 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             }
-            return Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+            return Ok(if all_ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
         }
         Command::Calendar(cmd) => {
             let cal = WorkCalendar::shipped();
             match cmd {
                 CalendarCommand::Due { date, n } => println!("{}", cal.add_working_days(date, n)?),
                 CalendarCommand::IsWorkday { date } => {
-                    println!("{}", if cal.is_workday(date)? { "workday" } else { "holiday" })
+                    println!(
+                        "{}",
+                        if cal.is_workday(date)? {
+                            "workday"
+                        } else {
+                            "holiday"
+                        }
+                    )
                 }
             }
         }
@@ -315,7 +423,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn field_errors(e: &onewindow_domain::validation::FieldErrors) -> String {
-    e.0.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+    e.0.iter()
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn describe(e: onewindow_store::StoreError) -> anyhow::Error {
@@ -326,7 +437,10 @@ fn describe(e: onewindow_store::StoreError) -> anyhow::Error {
 }
 
 fn print_demo_accounts() {
-    println!("演示账号 demo accounts (password for all: {}):", demo::DEMO_PASSWORD);
+    println!(
+        "演示账号 demo accounts (password for all: {}):",
+        demo::DEMO_PASSWORD
+    );
     for a in &demo::ACCOUNTS {
         println!("  {:<16} {:<10} {}", a.username, a.role.label(), a.org);
     }
@@ -341,11 +455,20 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> Result<()> {
         }
         print_demo_accounts();
     }
-    let config = WebConfig { demo: args.demo, secure_cookies: args.secure_cookies, ..WebConfig::default() };
+    let config = WebConfig {
+        demo: args.demo,
+        secure_cookies: args.secure_cookies,
+        ..WebConfig::default()
+    };
     let state = AppState::new(store.clone(), clock, config);
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
-    println!("onewindow listening on http://{addr} ({} database)", store.backend().name());
+    println!(
+        "onewindow listening on http://{addr} ({} database)",
+        store.backend().name()
+    );
     let housekeeping = onewindow_web::spawn_housekeeping(state.clone());
     onewindow_web::serve(listener, state, shutdown_signal()).await?;
     housekeeping.abort();
@@ -361,7 +484,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -28,15 +28,42 @@ async fn health_metrics_and_request_ids(app: TestApp) {
     let c = app.browser();
     let res = c.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.headers().get("x-request-id").is_some(), "every response carries a request id");
+    assert!(
+        res.headers().get("x-request-id").is_some(),
+        "every response carries a request id"
+    );
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["status"], "ok");
-    assert_eq!(body["database"], if app.backend == common::Db::Sqlite { "sqlite" } else { "postgres" });
+    assert_eq!(
+        body["database"],
+        if app.backend == common::Db::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    );
     // A given request id is echoed back.
-    let res = c.get(app.url("/")).header("x-request-id", "trace-me-42").send().await.unwrap();
+    let res = c
+        .get(app.url("/"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["x-request-id"], "trace-me-42");
-    let metrics = c.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("onewindow_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"), "{metrics}");
+    let metrics = c
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "onewindow_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"
+        ),
+        "{metrics}"
+    );
     assert!(metrics.contains("onewindow_http_request_duration_seconds_bucket{method=\"GET\",route=\"/\",status=\"200\",le=\"+Inf\"} 1"));
 }
 
@@ -61,20 +88,40 @@ async fn login_me_logout(app: TestApp) {
 
 async fn wrong_passwords_lock_the_account_until_time_passes(app: TestApp) {
     for _ in 0..4 {
-        assert_eq!(app.login_with("guide", "wrong-password").await.unwrap_err()["code"], "invalid_credentials");
+        assert_eq!(
+            app.login_with("guide", "wrong-password").await.unwrap_err()["code"],
+            "invalid_credentials"
+        );
     }
-    assert_eq!(app.login_with("guide", "wrong-password").await.unwrap_err()["code"], "account_locked");
+    assert_eq!(
+        app.login_with("guide", "wrong-password").await.unwrap_err()["code"],
+        "account_locked"
+    );
     // Locked: even the right password is refused.
-    let err = app.login_with("guide", onewindow_store::demo::DEMO_PASSWORD).await.unwrap_err();
+    let err = app
+        .login_with("guide", onewindow_store::demo::DEMO_PASSWORD)
+        .await
+        .unwrap_err();
     assert_eq!(err["code"], "account_locked");
     // Fifteen minutes later it opens again; no sleeping, the clock moves.
     app.clock.advance_secs(15 * 60 + 1);
     app.login("guide").await;
     let admin = app.login("admin").await;
     let (_, events) = admin.get("/api/v1/audit?entity=user&limit=50").await;
-    let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert!(actions.contains(&"auth.locked"), "{actions:?}");
-    assert_eq!(actions.iter().filter(|a| **a == "auth.login_failed").count(), 4);
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "auth.login_failed")
+            .count(),
+        4
+    );
 }
 
 async fn session_writes_need_the_csrf_token(app: TestApp) {
@@ -83,16 +130,40 @@ async fn session_writes_need_the_csrf_token(app: TestApp) {
     let head = app.audit_head().await;
     let good = std::mem::take(&mut api.csrf);
     api.csrf = "0".repeat(64);
-    let (s, body) = api.post("/api/v1/orgs", json!({"parent_id": street, "kind": "community", "name": "新建社区"})).await;
+    let (s, body) = api
+        .post(
+            "/api/v1/orgs",
+            json!({"parent_id": street, "kind": "community", "name": "新建社区"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(body["code"], "csrf_failed");
-    assert_eq!(app.audit_head().await, head, "refused request wrote nothing");
+    assert_eq!(
+        app.audit_head().await,
+        head,
+        "refused request wrote nothing"
+    );
     // A page form without the token is refused too.
-    let res = api.client.post(app.url("/admin/orgs")).form(&[("parent_id", street.to_string()), ("kind", "community".into()), ("name", "表单社区".into())]).send().await.unwrap();
+    let res = api
+        .client
+        .post(app.url("/admin/orgs"))
+        .form(&[
+            ("parent_id", street.to_string()),
+            ("kind", "community".into()),
+            ("name", "表单社区".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.audit_head().await, head);
     api.csrf = good;
-    let (s, _) = api.post("/api/v1/orgs", json!({"parent_id": street, "kind": "community", "name": "新建社区"})).await;
+    let (s, _) = api
+        .post(
+            "/api/v1/orgs",
+            json!({"parent_id": street, "kind": "community", "name": "新建社区"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
 }
 
@@ -108,17 +179,28 @@ async fn admin_creates_org_and_user_with_audit_events(app: TestApp) {
     assert_eq!(s, StatusCode::CREATED, "{user}");
     assert_eq!(user["roles"], json!(["guide_desk", "window_clerk"]));
     // The new account can log in at once.
-    let new = app.login_with("chunhui.clerk", "spring-2026").await.unwrap();
+    let new = app
+        .login_with("chunhui.clerk", "spring-2026")
+        .await
+        .unwrap();
     assert_eq!(new.user["org_name"], "春晖社区");
     let (_, events) = admin.get("/api/v1/audit?limit=10").await;
     let events = events.as_array().unwrap();
-    let create_user = events.iter().find(|e| e["action"] == "user.create").expect("user.create audited");
+    let create_user = events
+        .iter()
+        .find(|e| e["action"] == "user.create")
+        .expect("user.create audited");
     assert_eq!(create_user["actor"], "admin");
     assert_eq!(create_user["entity_id"], user["id"].to_string());
-    let detail: serde_json::Value = serde_json::from_str(create_user["detail"].as_str().unwrap()).unwrap();
+    let detail: serde_json::Value =
+        serde_json::from_str(create_user["detail"].as_str().unwrap()).unwrap();
     assert_eq!(detail["after"]["username"], "chunhui.clerk");
-    assert!(!create_user["detail"].as_str().unwrap().contains("argon2"), "no password hash in the audit log");
-    assert!(events.iter().any(|e| e["action"] == "org.create" && e["entity_id"] == org["id"].to_string()));
+    assert!(
+        !create_user["detail"].as_str().unwrap().contains("argon2"),
+        "no password hash in the audit log"
+    );
+    assert!(events.iter().any(|e| e["action"] == "org.create"
+        && e["entity_id"].as_str() == Some(org["id"].to_string().as_str())));
 }
 
 async fn invalid_input_names_the_fields_and_writes_nothing(app: TestApp) {
@@ -131,8 +213,18 @@ async fn invalid_input_names_the_fields_and_writes_nothing(app: TestApp) {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], "validation_failed");
-    let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
-    assert!(fields.contains(&"username") && fields.contains(&"display_name") && fields.contains(&"roles"), "{fields:?}");
+    let fields: Vec<&str> = body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"username")
+            && fields.contains(&"display_name")
+            && fields.contains(&"roles"),
+        "{fields:?}"
+    );
     let (s, body) = admin
         .post("/api/v1/users", json!({"org_id": street, "username": "short.pw", "display_name": "某人", "roles": ["window_clerk"], "password": "1234567"}))
         .await;
@@ -146,7 +238,12 @@ async fn invalid_input_names_the_fields_and_writes_nothing(app: TestApp) {
     assert_eq!(body["fields"][0]["code"], "duplicate");
     // A grid cannot hold a community.
     let grid = app.org_id("yangguang-g1").await;
-    let (s, body) = admin.post("/api/v1/orgs", json!({"parent_id": grid, "kind": "community", "name": "错层社区"})).await;
+    let (s, body) = admin
+        .post(
+            "/api/v1/orgs",
+            json!({"parent_id": grid, "kind": "community", "name": "错层社区"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["fields"][0]["field"], "kind");
     assert_eq!(app.audit_head().await, head);
@@ -160,15 +257,50 @@ async fn refusals_by_role_return_403_and_write_nothing(app: TestApp) {
     let (orgs_before, users_before) = (app.count("orgs").await, app.count("users").await);
     // (who, method, path, body) that their role does not allow.
     let cases = [
-        ("clerk", "POST", "/api/v1/users".to_string(), json!({"org_id": street, "username": "sneaky", "display_name": "x", "roles": ["admin"], "password": "spring-2026"})),
-        ("clerk", "POST", "/api/v1/orgs".to_string(), json!({"parent_id": street, "kind": "community", "name": "越权社区"})),
-        ("supervisor", "PATCH", format!("/api/v1/users/{clerk_id}"), json!({"display_name": "x", "roles": ["admin"], "active": true, "version": 1})),
-        ("supervisor", "POST", format!("/api/v1/users/{clerk_id}/password"), json!({"password": "taken-over-1"})),
+        (
+            "clerk",
+            "POST",
+            "/api/v1/users".to_string(),
+            json!({"org_id": street, "username": "sneaky", "display_name": "x", "roles": ["admin"], "password": "spring-2026"}),
+        ),
+        (
+            "clerk",
+            "POST",
+            "/api/v1/orgs".to_string(),
+            json!({"parent_id": street, "kind": "community", "name": "越权社区"}),
+        ),
+        (
+            "supervisor",
+            "PATCH",
+            format!("/api/v1/users/{clerk_id}"),
+            json!({"display_name": "x", "roles": ["admin"], "active": true, "version": 1}),
+        ),
+        (
+            "supervisor",
+            "POST",
+            format!("/api/v1/users/{clerk_id}/password"),
+            json!({"password": "taken-over-1"}),
+        ),
         ("approver", "GET", "/api/v1/audit".to_string(), json!(null)),
         ("approver", "GET", "/api/v1/users".to_string(), json!(null)),
-        ("grid", "POST", "/api/v1/api-keys".to_string(), json!({"name": "x"})),
-        ("handler", "GET", "/api/v1/audit/verify".to_string(), json!(null)),
-        ("guide", "POST", format!("/api/v1/users/{clerk_id}/unlock"), json!({})),
+        (
+            "grid",
+            "POST",
+            "/api/v1/api-keys".to_string(),
+            json!({"name": "x"}),
+        ),
+        (
+            "handler",
+            "GET",
+            "/api/v1/audit/verify".to_string(),
+            json!(null),
+        ),
+        (
+            "guide",
+            "POST",
+            format!("/api/v1/users/{clerk_id}/unlock"),
+            json!({}),
+        ),
     ];
     for (who, method, path, body) in cases {
         let api = app.login(who).await;
@@ -209,26 +341,57 @@ async fn refusals_by_scope_return_403_and_write_nothing(app: TestApp) {
     let (s, body) = yg_admin
         .post("/api/v1/users", json!({"org_id": heping, "username": "heping.x", "display_name": "和平某", "roles": ["window_clerk"], "password": "peace-2026"}))
         .await;
-    assert_eq!((s, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden_scope")));
-    let (s, body) = yg_admin.post("/api/v1/orgs", json!({"parent_id": heping, "kind": "grid", "name": "越界网格"})).await;
-    assert_eq!((s, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden_scope")));
-    let (s, _) = yg_admin.patch(&format!("/api/v1/orgs/{street}"), json!({"name": "改名街道", "version": 1})).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden_scope"))
+    );
+    let (s, body) = yg_admin
+        .post(
+            "/api/v1/orgs",
+            json!({"parent_id": heping, "kind": "grid", "name": "越界网格"}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden_scope"))
+    );
+    let (s, _) = yg_admin
+        .patch(
+            &format!("/api/v1/orgs/{street}"),
+            json!({"name": "改名街道", "version": 1}),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = yg_admin.get(&format!("/api/v1/orgs/{heping_grid}")).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // The street clerk is above the community: out of reach for a community admin.
     let (s, _) = yg_admin.get(&format!("/api/v1/users/{clerk_id}")).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = yg_admin.post(&format!("/api/v1/users/{clerk_id}/password"), json!({"password": "taken-over-1"})).await;
+    let (s, _) = yg_admin
+        .post(
+            &format!("/api/v1/users/{clerk_id}/password"),
+            json!({"password": "taken-over-1"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // A community clerk never sees another community.
     let yg_clerk = app.login("clerk-yangguang").await;
     let (s, body) = yg_clerk.get(&format!("/api/v1/orgs/{heping}")).await;
-    assert_eq!((s, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden_scope")));
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden_scope"))
+    );
     // The audit log is global: only the root can read it.
     let (s, body) = yg_admin.get("/api/v1/audit").await;
-    assert_eq!((s, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden_scope")));
-    assert_eq!(app.audit_head().await, head + 1, "only the clerk-yangguang login was written");
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden_scope"))
+    );
+    assert_eq!(
+        app.audit_head().await,
+        head + 1,
+        "only the clerk-yangguang login was written"
+    );
     assert_eq!(app.count("users").await, users_before);
     // Inside its own community the same admin may act.
     let yangguang = app.org_id("yangguang").await;
@@ -241,15 +404,31 @@ async fn refusals_by_scope_return_403_and_write_nothing(app: TestApp) {
 async fn lists_are_limited_to_scope(app: TestApp) {
     let yg_admin = community_admin(&app).await;
     let (_, orgs) = yg_admin.get("/api/v1/orgs").await;
-    let names: Vec<&str> = orgs.as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
-    assert_eq!(names, vec!["阳光社区", "阳光社区第一网格", "阳光社区第二网格"]);
+    let names: Vec<&str> = orgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["阳光社区", "阳光社区第一网格", "阳光社区第二网格"]
+    );
     let (_, users) = yg_admin.get("/api/v1/users").await;
-    let mut usernames: Vec<&str> = users.as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    let mut usernames: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
     usernames.sort();
     assert_eq!(usernames, vec!["clerk-yangguang", "grid", "yg.admin"]);
     let city = app.login("admin").await;
     let (_, all) = city.get("/api/v1/orgs").await;
-    assert_eq!(all.as_array().unwrap().len(), app.count("orgs").await as usize);
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        app.count("orgs").await as usize
+    );
 }
 
 async fn concurrent_edits_one_wins_one_conflicts(app: TestApp) {
@@ -260,13 +439,27 @@ async fn concurrent_edits_one_wins_one_conflicts(app: TestApp) {
     let version = org["version"].as_i64().unwrap();
     let path = format!("/api/v1/orgs/{yangguang}");
     let (ra, rb) = tokio::join!(
-        a.patch(&path, json!({"name": "阳光社区（甲）", "code": "yangguang", "version": version})),
-        b.patch(&path, json!({"name": "阳光社区（乙）", "code": "yangguang", "version": version})),
+        a.patch(
+            &path,
+            json!({"name": "阳光社区（甲）", "code": "yangguang", "version": version})
+        ),
+        b.patch(
+            &path,
+            json!({"name": "阳光社区（乙）", "code": "yangguang", "version": version})
+        ),
     );
     let mut statuses = [ra.0, rb.0];
     statuses.sort();
-    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT], "{ra:?} {rb:?}");
-    let loser = if ra.0 == StatusCode::CONFLICT { &ra.1 } else { &rb.1 };
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{ra:?} {rb:?}"
+    );
+    let loser = if ra.0 == StatusCode::CONFLICT {
+        &ra.1
+    } else {
+        &rb.1
+    };
     assert_eq!(loser["code"], "version_conflict");
     let winner = if ra.0 == StatusCode::OK { &ra.1 } else { &rb.1 };
     let (_, now) = a.get(&path).await;
@@ -277,7 +470,12 @@ async fn concurrent_edits_one_wins_one_conflicts(app: TestApp) {
 async fn api_keys_authenticate_and_can_be_revoked(app: TestApp) {
     let admin = app.login("admin").await;
     let clerk_id = app.login("clerk").await.user["id"].clone();
-    let (s, created) = admin.post("/api/v1/api-keys", json!({"name": "12345热线对接", "user_id": clerk_id})).await;
+    let (s, created) = admin
+        .post(
+            "/api/v1/api-keys",
+            json!({"name": "12345热线对接", "user_id": clerk_id}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{created}");
     let secret = created["secret"].as_str().unwrap();
     assert!(secret.starts_with("ow_"));
@@ -288,10 +486,15 @@ async fn api_keys_authenticate_and_can_be_revoked(app: TestApp) {
     // A key acts with its user's roles: a clerk key cannot create users.
     let (s, _) = machine.post("/api/v1/users", json!({"org_id": 1, "username": "k", "display_name": "k", "roles": ["admin"], "password": "spring-2026"})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = admin.delete(&format!("/api/v1/api-keys/{}", created["key"]["id"])).await;
+    let (s, _) = admin
+        .delete(&format!("/api/v1/api-keys/{}", created["key"]["id"]))
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, body) = machine.get("/api/v1/me").await;
-    assert_eq!((s, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")));
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
+    );
     let (s, _) = app.with_key("ow_not-a-key").get("/api/v1/me").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
@@ -304,7 +507,10 @@ async fn audit_verify_names_the_tampered_event(app: TestApp) {
     let head = v["head_seq"].as_i64().unwrap();
     assert_eq!(v["checked"].as_i64().unwrap(), head);
     // Edit one row behind the application's back.
-    sqlx::query("UPDATE audit_events SET detail = '{\"forged\":true}' WHERE seq = 5").execute(app.store.reader()).await.unwrap();
+    sqlx::query("UPDATE audit_events SET detail = '{\"forged\":true}' WHERE seq = 5")
+        .execute(app.store.reader())
+        .await
+        .unwrap();
     let (_, v) = admin.get("/api/v1/audit/verify").await;
     assert_eq!(v["broken"], json!({"kind": "altered", "seq": 5}));
     assert_eq!(v["checked"], 4);
@@ -313,45 +519,110 @@ async fn audit_verify_names_the_tampered_event(app: TestApp) {
 async fn password_change_ends_other_sessions(app: TestApp) {
     let first = app.login("approver").await;
     let second = app.login("approver").await;
-    let (s, body) = second.post("/api/v1/me/password", json!({"current_password": "wrong", "new_password": "approve-2027"})).await;
+    let (s, body) = second
+        .post(
+            "/api/v1/me/password",
+            json!({"current_password": "wrong", "new_password": "approve-2027"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["fields"][0]["field"], "current_password");
     let (s, _) = second.post("/api/v1/me/password", json!({"current_password": onewindow_store::demo::DEMO_PASSWORD, "new_password": "approve-2027"})).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(first.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED, "the other session ended");
-    assert_eq!(second.get("/api/v1/me").await.0, StatusCode::OK, "the changing session stays");
-    assert!(app.login_with("approver", onewindow_store::demo::DEMO_PASSWORD).await.is_err());
+    assert_eq!(
+        first.get("/api/v1/me").await.0,
+        StatusCode::UNAUTHORIZED,
+        "the other session ended"
+    );
+    assert_eq!(
+        second.get("/api/v1/me").await.0,
+        StatusCode::OK,
+        "the changing session stays"
+    );
+    assert!(app
+        .login_with("approver", onewindow_store::demo::DEMO_PASSWORD)
+        .await
+        .is_err());
     app.login_with("approver", "approve-2027").await.unwrap();
 }
 
 async fn every_documented_path_is_routed(app: TestApp) {
     let c = app.browser();
-    let doc: serde_json::Value = c.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: serde_json::Value = c
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 18);
     for (path, ops) in paths {
         let concrete = path.replace("{id}", "1");
-        for method in ops.as_object().unwrap().keys().filter(|m| *m != "parameters") {
+        for method in ops
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|m| *m != "parameters")
+        {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let res = c.request(m, app.url(&concrete)).header("content-type", "application/json").body("{}").send().await.unwrap();
-            assert_ne!(res.status(), StatusCode::NOT_FOUND, "{method} {path} is documented but not routed");
-            assert_ne!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            let res = c
+                .request(m, app.url(&concrete))
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert_ne!(
+                res.status(),
+                StatusCode::NOT_FOUND,
+                "{method} {path} is documented but not routed"
+            );
+            assert_ne!(
+                res.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
         }
     }
 }
 
 async fn validate_endpoint_checks_identifiers(app: TestApp) {
     let api = app.login("clerk").await;
-    let (_, v) = api.post("/api/v1/validate", json!({"kind": "id-card", "value": "11010519491231002x"})).await;
+    let (_, v) = api
+        .post(
+            "/api/v1/validate",
+            json!({"kind": "id-card", "value": "11010519491231002x"}),
+        )
+        .await;
     assert_eq!(v["valid"], true);
     assert_eq!(v["normalized"], "11010519491231002X");
     assert_eq!(v["masked"], "110105********002X");
-    let (_, v) = api.post("/api/v1/validate", json!({"kind": "id-card", "value": "110105194912310021"})).await;
-    assert_eq!((v["valid"].as_bool(), v["code"].as_str()), (Some(false), Some("check_character")));
-    let (_, v) = api.post("/api/v1/validate", json!({"kind": "mobile", "value": "13800138000"})).await;
+    let (_, v) = api
+        .post(
+            "/api/v1/validate",
+            json!({"kind": "id-card", "value": "110105194912310021"}),
+        )
+        .await;
+    assert_eq!(
+        (v["valid"].as_bool(), v["code"].as_str()),
+        (Some(false), Some("check_character"))
+    );
+    let (_, v) = api
+        .post(
+            "/api/v1/validate",
+            json!({"kind": "mobile", "value": "13800138000"}),
+        )
+        .await;
     assert_eq!(v["masked"], "138****8000");
-    let (s, v) = api.post("/api/v1/validate", json!({"kind": "passport", "value": "x"})).await;
+    let (s, v) = api
+        .post(
+            "/api/v1/validate",
+            json!({"kind": "passport", "value": "x"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["fields"][0]["field"], "kind");
 }

@@ -25,27 +25,45 @@ impl Drop for Driver {
 }
 
 async fn start_driver() -> Driver {
-    let bin = std::env::var("ONEWINDOW_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let bin =
+        std::env::var("ONEWINDOW_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(&bin)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e} (scripts/test installs chromium-driver)"));
+        .unwrap_or_else(|e| {
+            panic!("cannot start {bin}: {e} (scripts/test installs chromium-driver)")
+        });
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Driver { child, url: format!("http://127.0.0.1:{port}"), _profiles: tempfile::tempdir().unwrap() }
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _profiles: tempfile::tempdir().unwrap(),
+    }
 }
 
 /// A new browser with an empty profile (no cookies): a fresh device.
 async fn browser(driver: &Driver) -> Client {
-    let chromium = std::env::var("ONEWINDOW_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let profile = tempfile::Builder::new().tempdir_in(driver._profiles.path()).unwrap().keep();
+    let chromium =
+        std::env::var("ONEWINDOW_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let profile = tempfile::Builder::new()
+        .tempdir_in(driver._profiles.path())
+        .unwrap()
+        .keep();
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -59,22 +77,50 @@ async fn browser(driver: &Driver) -> Client {
     );
     // Both ring and aws-lc end up in the dependency tree; pick one for the WebDriver client.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    ClientBuilder::rustls().expect("rustls").capabilities(caps).connect(&driver.url).await.expect("connect to chromedriver")
+    ClientBuilder::rustls()
+        .expect("rustls")
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("connect to chromedriver")
 }
 
 async fn wait_css(c: &Client, css: &str) -> fantoccini::elements::Element {
-    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
 }
 
 async fn html_class(c: &Client) -> String {
-    c.execute("return document.documentElement.className", vec![]).await.unwrap().as_str().unwrap_or("").to_string()
+    c.execute("return document.documentElement.className", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or("")
+        .to_string()
 }
 
 async fn login(c: &Client, app: &TestApp, username: &str) {
     c.goto(&app.url("/login")).await.unwrap();
-    wait_css(c, "#username").await.send_keys(username).await.unwrap();
-    c.find(Locator::Css("#password")).await.unwrap().send_keys(DEMO_PASSWORD).await.unwrap();
-    c.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+    wait_css(c, "#username")
+        .await
+        .send_keys(username)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(DEMO_PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }
 
 fn screenshot_dir() -> std::path::PathBuf {
@@ -88,15 +134,34 @@ async fn every_role_sees_its_workbench(app: TestApp) {
     let c = browser(&driver).await;
     for account in &ACCOUNTS {
         login(&c, &app, account.username).await;
-        let title = wait_css(&c, "h1.workbench-title").await.text().await.unwrap();
+        let title = wait_css(&c, "h1.workbench-title")
+            .await
+            .text()
+            .await
+            .unwrap();
         assert_eq!(title, account.role.workbench(), "{}", account.username);
-        let who = c.find(Locator::Css("#current-user")).await.unwrap().text().await.unwrap();
+        let who = c
+            .find(Locator::Css("#current-user"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(who.contains(account.org), "{who}");
         if app.backend == Db::Sqlite {
             let png = c.screenshot().await.unwrap();
-            std::fs::write(screenshot_dir().join(format!("home-{}.png", account.username)), png).unwrap();
+            std::fs::write(
+                screenshot_dir().join(format!("home-{}.png", account.username)),
+                png,
+            )
+            .unwrap();
         }
-        c.find(Locator::Css("#logout")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Css("#logout"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         wait_css(&c, "#login-submit").await;
     }
     c.close().await.unwrap();
@@ -108,17 +173,42 @@ async fn large_text_switches_on_and_persists(app: TestApp) {
     login(&c, &app, "clerk").await;
     wait_css(&c, "h1.workbench-title").await;
     assert!(!html_class(&c).await.contains("large-text"));
-    let before: f64 = c.execute("return parseFloat(getComputedStyle(document.querySelector('h1')).fontSize)", vec![]).await.unwrap().as_f64().unwrap();
-    c.find(Locator::Css("#large-text-toggle")).await.unwrap().click().await.unwrap();
+    let before: f64 = c
+        .execute(
+            "return parseFloat(getComputedStyle(document.querySelector('h1')).fontSize)",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    c.find(Locator::Css("#large-text-toggle"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_css(&c, "html.large-text").await;
-    let after: f64 = c.execute("return parseFloat(getComputedStyle(document.querySelector('h1')).fontSize)", vec![]).await.unwrap().as_f64().unwrap();
+    let after: f64 = c
+        .execute(
+            "return parseFloat(getComputedStyle(document.querySelector('h1')).fontSize)",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
     assert!(after >= before * 1.25, "text grows: {before} → {after}");
     // Another page, a reload: still large.
     c.goto(&app.url("/admin/orgs")).await.unwrap();
     wait_css(&c, "#org-tree").await;
     assert!(html_class(&c).await.contains("large-text"));
     if app.backend == Db::Sqlite {
-        std::fs::write(screenshot_dir().join("orgs-large-text.png"), c.screenshot().await.unwrap()).unwrap();
+        std::fs::write(
+            screenshot_dir().join("orgs-large-text.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
     }
     c.close().await.unwrap();
     // A different device: the account remembers it.
@@ -127,8 +217,19 @@ async fn large_text_switches_on_and_persists(app: TestApp) {
     wait_css(&other, "h1.workbench-title").await;
     assert!(html_class(&other).await.contains("large-text"));
     // Switching off works the same way.
-    other.find(Locator::Css("#large-text-toggle")).await.unwrap().click().await.unwrap();
-    other.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("html:not(.large-text) #large-text-toggle")).await.unwrap();
+    other
+        .find(Locator::Css("#large-text-toggle"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    other
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("html:not(.large-text) #large-text-toggle"))
+        .await
+        .unwrap();
     other.close().await.unwrap();
 }
 
@@ -141,10 +242,20 @@ async fn the_login_form_works_by_keyboard_alone(app: TestApp) {
     focused.send_keys("supervisor").await.unwrap();
     focused.send_keys(&Key::Tab.to_string()).await.unwrap();
     let pw = wait_css(&c, "#password:focus").await;
-    pw.send_keys(&format!("{DEMO_PASSWORD}{}", Key::Enter)).await.unwrap();
-    let title = wait_css(&c, "h1.workbench-title").await.text().await.unwrap();
+    pw.send_keys(&format!("{DEMO_PASSWORD}{}", Key::Enter))
+        .await
+        .unwrap();
+    let title = wait_css(&c, "h1.workbench-title")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(title, "督查监管工作台");
     c.close().await.unwrap();
 }
 
-on_both_backends!(every_role_sees_its_workbench, large_text_switches_on_and_persists, the_login_form_works_by_keyboard_alone);
+on_both_backends!(
+    every_role_sees_its_workbench,
+    large_text_switches_on_and_persists,
+    the_login_form_works_by_keyboard_alone
+);

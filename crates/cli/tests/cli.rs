@@ -3,7 +3,10 @@
 use std::process::{Command, Output};
 
 fn onewindow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_onewindow")).args(args).output().expect("run onewindow")
+    Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args(args)
+        .output()
+        .expect("run onewindow")
 }
 
 fn stdout(o: &Output) -> String {
@@ -12,12 +15,22 @@ fn stdout(o: &Output) -> String {
 
 #[test]
 fn validate_prints_one_line_per_value_and_fails_if_any_is_invalid() {
-    let o = onewindow(&["validate", "id-card", "11010519491231002X", "110105194912310021", "11010519491231002x"]);
+    let o = onewindow(&[
+        "validate",
+        "id-card",
+        "11010519491231002X",
+        "110105194912310021",
+        "11010519491231002x",
+    ]);
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0], "11010519491231002X\tvalid");
-    assert!(lines[1].starts_with("110105194912310021\tinvalid\t"), "{}", lines[1]);
+    assert!(
+        lines[1].starts_with("110105194912310021\tinvalid\t"),
+        "{}",
+        lines[1]
+    );
     assert!(lines[1].contains("check_character"));
     assert_eq!(lines[2], "11010519491231002x\tvalid");
     assert!(!o.status.success());
@@ -26,7 +39,12 @@ fn validate_prints_one_line_per_value_and_fails_if_any_is_invalid() {
     assert!(o.status.success());
     assert_eq!(stdout(&o), "13800138000\tvalid\n19912345678\tvalid\n");
 
-    let o = onewindow(&["validate", "credit-code", "91350100M000100Y43", "91350100M000100YI0"]);
+    let o = onewindow(&[
+        "validate",
+        "credit-code",
+        "91350100M000100Y43",
+        "91350100M000100YI0",
+    ]);
     let out = stdout(&o);
     assert!(out.contains("91350100M000100YI0\tinvalid\t"), "{out}");
     assert!(!o.status.success());
@@ -58,16 +76,46 @@ fn bootstrap_a_fresh_install_then_detect_a_tampered_audit_log() {
     let run = |args: &[&str]| {
         let mut full = vec!["--database", db.as_str()];
         full.extend_from_slice(args);
-        Command::new(env!("CARGO_BIN_EXE_onewindow")).args(&full).env("ONEWINDOW_PASSWORD", "bootstrap-2026").output().unwrap()
+        Command::new(env!("CARGO_BIN_EXE_onewindow"))
+            .args(&full)
+            .env("ONEWINDOW_PASSWORD", "bootstrap-2026")
+            .output()
+            .unwrap()
     };
     assert!(run(&["migrate"]).status.success());
-    let o = run(&["org", "create", "--name", "某市", "--kind", "city", "--code", "city"]);
+    let o = run(&[
+        "org", "create", "--name", "某市", "--kind", "city", "--code", "city",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = run(&["org", "create", "--name", "某区", "--kind", "district", "--parent", "city", "--code", "d1"]);
+    let o = run(&[
+        "org", "create", "--name", "某区", "--kind", "district", "--parent", "city", "--code", "d1",
+    ]);
     assert!(o.status.success());
-    let o = run(&["user", "create", "--username", "root", "--name", "管理员", "--org", "city", "--role", "admin"]);
+    let o = run(&[
+        "user",
+        "create",
+        "--username",
+        "root",
+        "--name",
+        "管理员",
+        "--org",
+        "city",
+        "--role",
+        "admin",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = run(&["user", "create", "--username", "root", "--name", "重复", "--org", "city", "--role", "admin"]);
+    let o = run(&[
+        "user",
+        "create",
+        "--username",
+        "root",
+        "--name",
+        "重复",
+        "--org",
+        "city",
+        "--role",
+        "admin",
+    ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("username"));
     let o = run(&["apikey", "create", "--user", "root", "--name", "导入"]);
@@ -80,18 +128,26 @@ fn bootstrap_a_fresh_install_then_detect_a_tampered_audit_log() {
     let tamper = |sql: &str| {
         let sql = sql.to_string();
         let db = db.clone();
-        tokio::runtime::Runtime::new().unwrap().block_on(async move {
-            let store = onewindow_store::Store::connect(&db, &Default::default()).await.unwrap();
-            let mut tx = store.begin().await.unwrap();
-            sqlx::query(&sql).execute(&mut *tx).await.unwrap();
-            tx.commit().await.unwrap();
-            store.close().await;
-        })
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async move {
+                let store = onewindow_store::Store::connect(&db, &Default::default())
+                    .await
+                    .unwrap();
+                let mut tx = store.begin().await.unwrap();
+                sqlx::query(&sql).execute(&mut *tx).await.unwrap();
+                tx.commit().await.unwrap();
+                store.close().await;
+            })
     };
     tamper("UPDATE audit_events SET actor = 'someone-else' WHERE seq = 2");
     let o = run(&["audit", "verify"]);
     assert!(!o.status.success());
-    assert!(stdout(&o).contains("event 2: content does not match"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("event 2: content does not match"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -101,18 +157,25 @@ fn deleting_or_reordering_audit_rows_is_named() {
     let run = |args: &[&str]| {
         let mut full = vec!["--database", db.as_str()];
         full.extend_from_slice(args);
-        Command::new(env!("CARGO_BIN_EXE_onewindow")).args(&full).output().unwrap()
+        Command::new(env!("CARGO_BIN_EXE_onewindow"))
+            .args(&full)
+            .output()
+            .unwrap()
     };
     assert!(run(&["demo"]).status.success());
     let exec = |sql: &str| {
         let (sql, db) = (sql.to_string(), db.clone());
-        tokio::runtime::Runtime::new().unwrap().block_on(async move {
-            let store = onewindow_store::Store::connect(&db, &Default::default()).await.unwrap();
-            let mut tx = store.begin().await.unwrap();
-            sqlx::query(&sql).execute(&mut *tx).await.unwrap();
-            tx.commit().await.unwrap();
-            store.close().await;
-        })
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async move {
+                let store = onewindow_store::Store::connect(&db, &Default::default())
+                    .await
+                    .unwrap();
+                let mut tx = store.begin().await.unwrap();
+                sqlx::query(&sql).execute(&mut *tx).await.unwrap();
+                tx.commit().await.unwrap();
+                store.close().await;
+            })
     };
     // Swap two rows' positions (reorder): move 7 aside, 8 into 7, 7 into 8.
     exec("UPDATE audit_events SET seq = -7 WHERE seq = 7");
@@ -120,7 +183,11 @@ fn deleting_or_reordering_audit_rows_is_named() {
     exec("UPDATE audit_events SET seq = 8 WHERE seq = -7");
     let o = run(&["audit", "verify"]);
     assert!(!o.status.success());
-    assert!(stdout(&o).contains("event 7: does not link"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("event 7: does not link"),
+        "{}",
+        stdout(&o)
+    );
     // Put them back, then delete one in the middle.
     exec("UPDATE audit_events SET seq = -7 WHERE seq = 8");
     exec("UPDATE audit_events SET seq = 8 WHERE seq = 7");
@@ -129,6 +196,10 @@ fn deleting_or_reordering_audit_rows_is_named() {
     exec("DELETE FROM audit_events WHERE seq = 12");
     let o = run(&["audit", "verify"]);
     assert!(!o.status.success());
-    assert!(stdout(&o).contains("event 13: does not link"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("event 13: does not link"),
+        "{}",
+        stdout(&o)
+    );
     assert!(stdout(&o).contains("expected event 12"), "{}", stdout(&o));
 }

@@ -19,11 +19,19 @@ async fn a_session_from_one_instance_is_honoured_by_the_other() {
     // A write through the second instance is seen by the first, and the CSRF token issued
     // by the first is accepted by the second.
     let street = first.org_id("xingfu").await;
-    let (s, org) = api.post("/api/v1/orgs", json!({"parent_id": street, "kind": "community", "name": "双实例社区"})).await;
+    let (s, org) = api
+        .post(
+            "/api/v1/orgs",
+            json!({"parent_id": street, "kind": "community", "name": "双实例社区"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{org}");
     api.base = first.base.clone();
     let (s, seen) = api.get(&format!("/api/v1/orgs/{}", org["id"])).await;
-    assert_eq!((s, seen["name"].as_str()), (StatusCode::OK, Some("双实例社区")));
+    assert_eq!(
+        (s, seen["name"].as_str()),
+        (StatusCode::OK, Some("双实例社区"))
+    );
     // Logging out on one ends the session on both.
     api.post("/api/v1/logout", json!({})).await;
     api.base = second.base.clone();

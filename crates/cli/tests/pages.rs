@@ -16,11 +16,23 @@ on_both_backends!(
 /// Logs in through the HTML form; returns the cookie-keeping client.
 async fn form_login(app: &TestApp, username: &str) -> reqwest::Client {
     let c = app.browser();
-    let page = c.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let page = c
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let csrf = csrf_of(&page);
     let res = c
         .post(app.url("/login"))
-        .form(&[("_csrf", csrf.as_str()), ("username", username), ("password", onewindow_store::demo::DEMO_PASSWORD), ("next", "/home")])
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("username", username),
+            ("password", onewindow_store::demo::DEMO_PASSWORD),
+            ("next", "/home"),
+        ])
         .send()
         .await
         .unwrap();
@@ -29,7 +41,10 @@ async fn form_login(app: &TestApp, username: &str) -> reqwest::Client {
 }
 
 fn csrf_of(html: &str) -> String {
-    let i = html.find("name=\"_csrf\" value=\"").expect("form has a CSRF field") + 20;
+    let i = html
+        .find("name=\"_csrf\" value=\"")
+        .expect("form has a CSRF field")
+        + 20;
     html[i..i + 64].to_string()
 }
 
@@ -42,7 +57,10 @@ async fn anonymous_visitors_are_sent_to_login(app: TestApp) {
     let c = app.browser();
     let res = c.get(app.url("/admin/users?x=1")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()["location"], "/login?next=%2Fadmin%2Fusers%3Fx%3D1");
+    assert_eq!(
+        res.headers()["location"],
+        "/login?next=%2Fadmin%2Fusers%3Fx%3D1"
+    );
     let (s, html) = page(&c, &app, "/").await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("欢迎使用一窗通办"));
@@ -53,11 +71,23 @@ async fn anonymous_visitors_are_sent_to_login(app: TestApp) {
 
 async fn form_login_shows_the_role_workbench(app: TestApp) {
     let c = app.browser();
-    let page1 = c.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let page1 = c
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let csrf = csrf_of(&page1);
     let res = c
         .post(app.url("/login"))
-        .form(&[("_csrf", csrf.as_str()), ("username", "approver"), ("password", "wrong-one"), ("next", "/home")])
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("username", "approver"),
+            ("password", "wrong-one"),
+            ("next", "/home"),
+        ])
         .send()
         .await
         .unwrap();
@@ -93,14 +123,26 @@ async fn admin_creates_a_user_through_the_form(app: TestApp) {
     let users_before = app.count("users").await;
     let res = c
         .post(app.url("/admin/users"))
-        .form(&[("_csrf", csrf.as_str()), ("username", "df.clerk"), ("display_name", ""), ("org_id", org.as_str()), ("password", "east-wind-1")])
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("username", "df.clerk"),
+            ("display_name", ""),
+            ("org_id", org.as_str()),
+            ("password", "east-wind-1"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
-    assert!(html.contains("请填写姓名") && html.contains("至少选择一个角色"), "errors are listed in Chinese");
-    assert!(html.contains("value=\"df.clerk\""), "what was typed is kept");
+    assert!(
+        html.contains("请填写姓名") && html.contains("至少选择一个角色"),
+        "errors are listed in Chinese"
+    );
+    assert!(
+        html.contains("value=\"df.clerk\""),
+        "what was typed is kept"
+    );
     assert_eq!(app.count("users").await, users_before);
     let res = c
         .post(app.url("/admin/users"))
@@ -119,7 +161,10 @@ async fn admin_creates_a_user_through_the_form(app: TestApp) {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let location = res.headers()["location"].to_str().unwrap().to_string();
     let (_, html) = page(&c, &app, &location).await;
-    assert!(html.contains("综合受理窗口人员") && html.contains("导办人员"), "both roles saved");
+    assert!(
+        html.contains("综合受理窗口人员") && html.contains("导办人员"),
+        "both roles saved"
+    );
     assert!(html.contains("东风社区"));
 }
 
@@ -129,12 +174,20 @@ async fn large_text_mode_is_remembered_for_the_account(app: TestApp) {
     assert!(!html.contains("class=\"large-text\""));
     let res = c
         .post(app.url("/prefs/large-text"))
-        .form(&[("_csrf", csrf_of(&html).as_str()), ("on", "1"), ("next", "/home")])
+        .form(&[
+            ("_csrf", csrf_of(&html).as_str()),
+            ("on", "1"),
+            ("next", "/home"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert!(res.headers().get_all("set-cookie").iter().any(|v| v.to_str().unwrap().starts_with("ow_large=1")));
+    assert!(res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|v| v.to_str().unwrap().starts_with("ow_large=1")));
     let (_, html) = page(&c, &app, "/admin/orgs").await;
     assert!(html.contains("<html lang=\"zh-CN\" class=\"large-text\">"));
     // A fresh device (no cookie) gets it from the account after login.

@@ -186,7 +186,17 @@ mod tests {
         let here = OrgPath::root(1).child(2);
         // (role, permission, allowed) for every pair: the table written out.
         let expected: &[(Role, &[Permission])] = &[
-            (Admin, &[ViewOrgs, ManageOrgs, ViewUsers, ManageUsers, ViewAudit, ManageApiKeys]),
+            (
+                Admin,
+                &[
+                    ViewOrgs,
+                    ManageOrgs,
+                    ViewUsers,
+                    ManageUsers,
+                    ViewAudit,
+                    ManageApiKeys,
+                ],
+            ),
             (Supervisor, &[ViewOrgs, ViewUsers, ViewAudit]),
             (GuideDesk, &[ViewOrgs]),
             (WindowClerk, &[ViewOrgs]),
@@ -213,7 +223,10 @@ mod tests {
         let community_a = street.child(10);
         let community_b = street.child(11);
         let admin_a = actor(&community_a, &[Role::Admin]);
-        assert_eq!(authorize(&admin_a, Permission::ManageUsers, &community_a), Ok(()));
+        assert_eq!(
+            authorize(&admin_a, Permission::ManageUsers, &community_a),
+            Ok(())
+        );
         assert_eq!(
             authorize(&admin_a, Permission::ManageUsers, &community_a.child(99)),
             Ok(())
@@ -227,7 +240,10 @@ mod tests {
             Err(Denied::Scope)
         );
         let street_admin = actor(&street, &[Role::Admin]);
-        assert_eq!(authorize(&street_admin, Permission::ManageUsers, &community_b), Ok(()));
+        assert_eq!(
+            authorize(&street_admin, Permission::ManageUsers, &community_b),
+            Ok(())
+        );
     }
 
     #[test]
@@ -235,7 +251,10 @@ mod tests {
         let a = OrgPath::root(1).child(2);
         let b = OrgPath::root(1).child(3);
         let clerk = actor(&a, &[Role::WindowClerk]);
-        assert_eq!(authorize(&clerk, Permission::ManageUsers, &b), Err(Denied::Role));
+        assert_eq!(
+            authorize(&clerk, Permission::ManageUsers, &b),
+            Err(Denied::Role)
+        );
     }
 
     #[test]

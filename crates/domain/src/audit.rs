@@ -211,7 +211,10 @@ mod tests {
         c.remove(1);
         assert_eq!(
             verify(&c, (5, &head)),
-            Err(ChainBreak::Unlinked { seq: 3, expected_seq: 2 })
+            Err(ChainBreak::Unlinked {
+                seq: 3,
+                expected_seq: 2
+            })
         );
     }
 
@@ -222,7 +225,10 @@ mod tests {
         c.pop();
         assert_eq!(
             verify(&c, (5, &head)),
-            Err(ChainBreak::Truncated { head_seq: 5, last_seq: 4 })
+            Err(ChainBreak::Truncated {
+                head_seq: 5,
+                last_seq: 4
+            })
         );
     }
 
@@ -236,7 +242,10 @@ mod tests {
         c[2] = AuditEvent { seq: 3, ..a };
         assert_eq!(
             verify(&c, (5, &head)),
-            Err(ChainBreak::Unlinked { seq: 2, expected_seq: 2 })
+            Err(ChainBreak::Unlinked {
+                seq: 2,
+                expected_seq: 2
+            })
         );
     }
 
@@ -256,6 +265,9 @@ mod tests {
             action: "bc",
             ..a.clone()
         };
-        assert_ne!(event_hash(1, GENESIS_HASH, &a), event_hash(1, GENESIS_HASH, &b));
+        assert_ne!(
+            event_hash(1, GENESIS_HASH, &a),
+            event_hash(1, GENESIS_HASH, &b)
+        );
     }
 }

@@ -148,7 +148,9 @@ pub fn mask_id_card(value: &str) -> String {
 }
 
 const CREDIT_CHARSET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-const CREDIT_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const CREDIT_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 
 fn credit_value(c: char) -> Option<u32> {
     CREDIT_CHARSET.find(c).map(|i| i as u32)
@@ -369,12 +371,12 @@ mod tests {
         assert!(CreditCode::parse(&valid).is_ok());
         assert!(CreditCode::parse(&valid.to_lowercase()).is_ok());
         // Wrong check char: strict parse fails, lenient keeps a warning.
-        let other = CREDIT_CHARSET
-            .chars()
-            .find(|c| *c != check)
-            .unwrap();
+        let other = CREDIT_CHARSET.chars().find(|c| *c != check).unwrap();
         let wrong = format!("{first17}{other}");
-        assert_eq!(CreditCode::parse(&wrong).unwrap_err().code(), "check_character");
+        assert_eq!(
+            CreditCode::parse(&wrong).unwrap_err().code(),
+            "check_character"
+        );
         let lenient = CreditCode::parse_lenient(&wrong).unwrap();
         assert_eq!(lenient.check_warning().unwrap().code(), "check_character");
         // I, O, S, V, Z are not in the charset.

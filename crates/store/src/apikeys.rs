@@ -1,14 +1,14 @@
 //! API keys for machines (Open311 clients, imports). A key acts as the user who owns it,
 //! with that user's roles and scope. Shown once at creation; stored as SHA-256.
 
-use crate::audit::{self, Who};
+use crate::audit::{self, Change};
 use crate::sessions::{random_token, token_hash};
 use crate::users::{self, User};
-use crate::{path_upper_bound, Backend, Result, StoreError};
+use crate::{path_upper_bound, Result, StoreError};
 use onewindow_domain::org::OrgPath;
-use sqlx::any::AnyRow;
 use serde::Serialize;
 use serde_json::json;
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 #[derive(Debug, Clone, Serialize)]
@@ -26,15 +26,17 @@ pub struct ApiKey {
 /// Creates a key for `user_id` and returns it with the secret, which is never stored.
 pub async fn create(
     conn: &mut AnyConnection,
-    backend: Backend,
-    now: i64,
-    who: &Who,
+    change: &Change,
     user_id: i64,
     name: &str,
 ) -> Result<(ApiKey, String)> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 60 {
-        return Err(StoreError::invalid("name", "required", "请填写密钥用途（60字以内）"));
+        return Err(StoreError::invalid(
+            "name",
+            "required",
+            "请填写密钥用途（60字以内）",
+        ));
     }
     let secret = format!("ow_{}", random_token());
     let prefix: String = secret.chars().take(10).collect();
@@ -45,15 +47,13 @@ pub async fn create(
     .bind(name)
     .bind(&prefix)
     .bind(token_hash(&secret))
-    .bind(now)
+    .bind(change.at)
     .fetch_one(&mut *conn)
     .await?
     .get("id");
     audit::append(
         &mut *conn,
-        backend,
-        now,
-        who,
+        change,
         "apikey.create",
         "api_key",
         &id.to_string(),
@@ -82,11 +82,11 @@ fn from_row(r: &AnyRow) -> ApiKey {
 /// One key with the organisation path of its owner (for the scope check).
 pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<(ApiKey, OrgPath)> {
     sqlx::query(&format!("{SELECT} WHERE k.id = $1"))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .map(|r| (from_row(&r), OrgPath::from_stored(r.get("org_path"))))
-    .ok_or(StoreError::NotFound)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .map(|r| (from_row(&r), OrgPath::from_stored(r.get("org_path"))))
+        .ok_or(StoreError::NotFound)
 }
 
 /// Keys of users whose organisation lies inside `scope`, newest first.
@@ -116,16 +116,25 @@ pub async fn authenticate(conn: &mut AnyConnection, secret: &str) -> Result<Opti
     Ok(Some(users::get(conn, row.get("user_id")).await?))
 }
 
-pub async fn revoke(conn: &mut AnyConnection, backend: Backend, now: i64, who: &Who, id: i64) -> Result<()> {
-    let changed = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+pub async fn revoke(conn: &mut AnyConnection, change: &Change, id: i64) -> Result<()> {
+    let changed =
+        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(change.at)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
     if changed == 0 {
         return Err(StoreError::NotFound);
     }
-    audit::append(conn, backend, now, who, "apikey.revoke", "api_key", &id.to_string(), &json!({})).await?;
+    audit::append(
+        conn,
+        change,
+        "apikey.revoke",
+        "api_key",
+        &id.to_string(),
+        &json!({}),
+    )
+    .await?;
     Ok(())
 }

@@ -29,13 +29,21 @@ impl Who {
     }
 }
 
+/// What every audited write needs besides the connection: who acts, when, and which
+/// database is underneath (for its locking).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub backend: Backend,
+    /// UTC microseconds: the time the change is recorded with.
+    pub at: i64,
+    pub who: Who,
+}
+
 /// Appends one event to the chain inside the caller's transaction. On PostgreSQL the
 /// chain-head row is locked until commit, which serialises appends across instances.
 pub async fn append(
     conn: &mut AnyConnection,
-    backend: Backend,
-    at: i64,
-    who: &Who,
+    change: &Change,
     action: &str,
     entity: &str,
     entity_id: &str,
@@ -43,7 +51,7 @@ pub async fn append(
 ) -> Result<i64> {
     let head = sqlx::query(&format!(
         "SELECT seq, hash FROM audit_head WHERE id = 1{}",
-        backend.for_update()
+        change.backend.for_update()
     ))
     .fetch_one(&mut *conn)
     .await?;
@@ -51,6 +59,7 @@ pub async fn append(
     let prev_hash: String = head.get("hash");
     let seq = prev_seq + 1;
     let detail = detail.to_string();
+    let (at, who) = (change.at, &change.who);
     let new = NewAuditEvent {
         at,
         actor_user_id: who.user_id,

@@ -51,12 +51,15 @@ pub fn china() -> FixedOffset {
 
 /// The local (Beijing) time of a stored timestamp.
 pub fn to_local(micros: Micros) -> DateTime<FixedOffset> {
-    china().timestamp_micros(micros).single().unwrap_or_else(|| {
-        china()
-            .timestamp_opt(0, 0)
-            .single()
-            .expect("epoch is valid")
-    })
+    china()
+        .timestamp_micros(micros)
+        .single()
+        .unwrap_or_else(|| {
+            china()
+                .timestamp_opt(0, 0)
+                .single()
+                .expect("epoch is valid")
+        })
 }
 
 /// The local calendar date of a stored timestamp: what "today" means in a hall.
@@ -76,8 +79,14 @@ mod tests {
     #[test]
     fn local_date_is_beijing() {
         // 2026-11-23 17:30 UTC is already 24 November in Beijing.
-        let t = Utc.with_ymd_and_hms(2026, 11, 23, 17, 30, 0).unwrap().timestamp_micros();
-        assert_eq!(local_date(t), NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
+        let t = Utc
+            .with_ymd_and_hms(2026, 11, 23, 17, 30, 0)
+            .unwrap()
+            .timestamp_micros();
+        assert_eq!(
+            local_date(t),
+            NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
+        );
         assert_eq!(format_local(t), "2026-11-24 01:30");
     }
 

@@ -2,7 +2,7 @@
 //! departments, and one account per role. Each capability adds its own seed function
 //! here and to [`seed`], which runs once, in one transaction, on an empty database.
 
-use crate::audit::Who;
+use crate::audit::{Change, Who};
 use crate::orgs::{self, NewOrg, Org};
 use crate::users::{self, NewUser};
 use crate::{passwords, Result, Store};
@@ -22,15 +22,51 @@ pub struct DemoAccount {
 
 /// The accounts the demo creates, one per role (plus a community clerk to show scope).
 pub const ACCOUNTS: [DemoAccount; 9] = [
-    DemoAccount { username: "admin", role: Role::Admin, org: "示范市" },
-    DemoAccount { username: "supervisor", role: Role::Supervisor, org: "示范区" },
-    DemoAccount { username: "guide", role: Role::GuideDesk, org: "幸福街道" },
-    DemoAccount { username: "clerk", role: Role::WindowClerk, org: "幸福街道" },
-    DemoAccount { username: "approver", role: Role::Approver, org: "区民政局" },
-    DemoAccount { username: "fallback", role: Role::FallbackOfficer, org: "幸福街道" },
-    DemoAccount { username: "grid", role: Role::GridWorker, org: "阳光社区第一网格" },
-    DemoAccount { username: "handler", role: Role::DeptHandler, org: "区城市管理局" },
-    DemoAccount { username: "clerk-yangguang", role: Role::WindowClerk, org: "阳光社区" },
+    DemoAccount {
+        username: "admin",
+        role: Role::Admin,
+        org: "示范市",
+    },
+    DemoAccount {
+        username: "supervisor",
+        role: Role::Supervisor,
+        org: "示范区",
+    },
+    DemoAccount {
+        username: "guide",
+        role: Role::GuideDesk,
+        org: "幸福街道",
+    },
+    DemoAccount {
+        username: "clerk",
+        role: Role::WindowClerk,
+        org: "幸福街道",
+    },
+    DemoAccount {
+        username: "approver",
+        role: Role::Approver,
+        org: "区民政局",
+    },
+    DemoAccount {
+        username: "fallback",
+        role: Role::FallbackOfficer,
+        org: "幸福街道",
+    },
+    DemoAccount {
+        username: "grid",
+        role: Role::GridWorker,
+        org: "阳光社区第一网格",
+    },
+    DemoAccount {
+        username: "handler",
+        role: Role::DeptHandler,
+        org: "区城市管理局",
+    },
+    DemoAccount {
+        username: "clerk-yangguang",
+        role: Role::WindowClerk,
+        org: "阳光社区",
+    },
 ];
 
 fn display_name(username: &str) -> &'static str {
@@ -53,8 +89,11 @@ pub async fn seed(store: &Store, now: i64) -> Result<bool> {
     if orgs::count(&mut *tx).await? > 0 {
         return Ok(false);
     }
-    let who = Who::system("demo");
-    let b = store.backend();
+    let change = Change {
+        backend: store.backend(),
+        at: now,
+        who: Who::system("demo"),
+    };
     let mut created: Vec<Org> = Vec::new();
     let add = |parent: Option<i64>, kind: OrgKind, name: &str, code: &str| NewOrg {
         parent_id: parent,
@@ -62,19 +101,46 @@ pub async fn seed(store: &Store, now: i64) -> Result<bool> {
         name: name.to_string(),
         code: Some(code.to_string()),
     };
-    let city = orgs::create(&mut tx, b, now, &who, &add(None, OrgKind::City, "示范市", "city")).await?;
-    let district = orgs::create(&mut tx, b, now, &who, &add(Some(city.id), OrgKind::District, "示范区", "district")).await?;
-    let street = orgs::create(&mut tx, b, now, &who, &add(Some(district.id), OrgKind::Street, "幸福街道", "xingfu")).await?;
+    let city = orgs::create(
+        &mut tx,
+        &change,
+        &add(None, OrgKind::City, "示范市", "city"),
+    )
+    .await?;
+    let district = orgs::create(
+        &mut tx,
+        &change,
+        &add(Some(city.id), OrgKind::District, "示范区", "district"),
+    )
+    .await?;
+    let street = orgs::create(
+        &mut tx,
+        &change,
+        &add(Some(district.id), OrgKind::Street, "幸福街道", "xingfu"),
+    )
+    .await?;
     created.extend([city, district.clone(), street.clone()]);
-    for (code, name) in [("yangguang", "阳光社区"), ("heping", "和平社区"), ("dongfeng", "东风社区")] {
-        let community = orgs::create(&mut tx, b, now, &who, &add(Some(street.id), OrgKind::Community, name, code)).await?;
+    for (code, name) in [
+        ("yangguang", "阳光社区"),
+        ("heping", "和平社区"),
+        ("dongfeng", "东风社区"),
+    ] {
+        let community = orgs::create(
+            &mut tx,
+            &change,
+            &add(Some(street.id), OrgKind::Community, name, code),
+        )
+        .await?;
         for (n, label) in [(1, "第一网格"), (2, "第二网格")] {
             let grid = orgs::create(
                 &mut tx,
-                b,
-                now,
-                &who,
-                &add(Some(community.id), OrgKind::Grid, &format!("{name}{label}"), &format!("{code}-g{n}")),
+                &change,
+                &add(
+                    Some(community.id),
+                    OrgKind::Grid,
+                    &format!("{name}{label}"),
+                    &format!("{code}-g{n}"),
+                ),
             )
             .await?;
             created.push(grid);
@@ -94,15 +160,28 @@ pub async fn seed(store: &Store, now: i64) -> Result<bool> {
         ("cl", "区残疾人联合会"),
     ];
     for (code, name) in departments {
-        let d = orgs::create(&mut tx, b, now, &who, &add(Some(district.id), OrgKind::Department, name, &format!("dept-{code}"))).await?;
+        let d = orgs::create(
+            &mut tx,
+            &change,
+            &add(
+                Some(district.id),
+                OrgKind::Department,
+                name,
+                &format!("dept-{code}"),
+            ),
+        )
+        .await?;
         created.push(d);
     }
     let hall = orgs::create(
         &mut tx,
-        b,
-        now,
-        &who,
-        &add(Some(street.id), OrgKind::Department, "幸福街道便民服务中心", "xingfu-hall"),
+        &change,
+        &add(
+            Some(street.id),
+            OrgKind::Department,
+            "幸福街道便民服务中心",
+            "xingfu-hall",
+        ),
     )
     .await?;
     created.push(hall);
@@ -116,9 +195,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<bool> {
             .expect("demo org exists");
         users::create(
             &mut tx,
-            b,
-            now,
-            &who,
+            &change,
             &NewUser {
                 org_id: org.id,
                 username: account.username.to_string(),

@@ -85,7 +85,9 @@ impl FromStr for SqliteSync {
         match s.to_ascii_lowercase().as_str() {
             "normal" => Ok(SqliteSync::Normal),
             "full" => Ok(SqliteSync::Full),
-            other => Err(format!("unknown SQLite synchronous mode {other:?} (normal|full)")),
+            other => Err(format!(
+                "unknown SQLite synchronous mode {other:?} (normal|full)"
+            )),
         }
     }
 }
@@ -270,8 +272,14 @@ mod tests {
     #[test]
     fn backend_from_url() {
         assert_eq!(Backend::from_url("sqlite://x.db"), Some(Backend::Sqlite));
-        assert_eq!(Backend::from_url("postgres://u@h/db"), Some(Backend::Postgres));
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db"),
+            Some(Backend::Postgres)
+        );
         assert_eq!(Backend::from_url("mysql://h"), None);
-        assert_eq!(sqlite_url_with_create("sqlite://a.db"), "sqlite://a.db?mode=rwc");
+        assert_eq!(
+            sqlite_url_with_create("sqlite://a.db"),
+            "sqlite://a.db?mode=rwc"
+        );
     }
 }

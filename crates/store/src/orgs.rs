@@ -1,7 +1,7 @@
 //! Organisations: the tree every scope check stands on.
 
-use crate::audit::{self, Who};
-use crate::{path_upper_bound, Backend, Result, StoreError};
+use crate::audit::{self, Change};
+use crate::{path_upper_bound, Result, StoreError};
 use onewindow_domain::org::{OrgKind, OrgPath};
 use onewindow_domain::validation::FieldErrors;
 use serde::Serialize;
@@ -55,15 +55,20 @@ pub async fn find_by_code<'c, E: Executor<'c, Database = Any>>(
     e: E,
     code: &str,
 ) -> Result<Option<Org>> {
-    Ok(sqlx::query(&format!("SELECT {COLUMNS} FROM orgs WHERE code = $1"))
-        .bind(code)
-        .fetch_optional(e)
-        .await?
-        .map(|r| from_row(&r)))
+    Ok(
+        sqlx::query(&format!("SELECT {COLUMNS} FROM orgs WHERE code = $1"))
+            .bind(code)
+            .fetch_optional(e)
+            .await?
+            .map(|r| from_row(&r)),
+    )
 }
 
 /// The organisation at `root` and everything below it, in tree order.
-pub async fn subtree<'c, E: Executor<'c, Database = Any>>(e: E, root: &OrgPath) -> Result<Vec<Org>> {
+pub async fn subtree<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    root: &OrgPath,
+) -> Result<Vec<Org>> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM orgs WHERE path >= $1 AND path < $2 ORDER BY path"
     ))
@@ -100,20 +105,18 @@ fn check_fields(name: &str, code: Option<&str>) -> FieldErrors {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             || code.len() > 32
         {
-            e.add("code", "format", "机构编码只能包含字母、数字、-、_，且不超过32位");
+            e.add(
+                "code",
+                "format",
+                "机构编码只能包含字母、数字、-、_，且不超过32位",
+            );
         }
     }
     e
 }
 
 /// Creates an organisation under `parent_id` (a city when there is no parent).
-pub async fn create(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    now: i64,
-    who: &Who,
-    new: &NewOrg,
-) -> Result<Org> {
+pub async fn create(conn: &mut AnyConnection, change: &Change, new: &NewOrg) -> Result<Org> {
     let code = new.code.as_deref().map(str::trim).filter(|c| !c.is_empty());
     let mut errors = check_fields(&new.name, code);
     let parent = match new.parent_id {
@@ -145,7 +148,7 @@ pub async fn create(
     .bind(new.kind.as_str())
     .bind(name)
     .bind(code)
-    .bind(now)
+    .bind(change.at)
     .fetch_one(&mut *conn)
     .await
     .map_err(|e| unique_to_field(e.into()))?
@@ -162,9 +165,7 @@ pub async fn create(
     let org = get(&mut *conn, id).await?;
     audit::append(
         conn,
-        backend,
-        now,
-        who,
+        change,
         "org.create",
         "org",
         &id.to_string(),
@@ -177,9 +178,7 @@ pub async fn create(
 /// Renames an organisation or changes its code, if nobody changed it since `version`.
 pub async fn update(
     conn: &mut AnyConnection,
-    backend: Backend,
-    now: i64,
-    who: &Who,
+    change: &Change,
     id: i64,
     expected_version: i64,
     name: &str,
@@ -210,9 +209,7 @@ pub async fn update(
     let after = get(&mut *conn, id).await?;
     audit::append(
         conn,
-        backend,
-        now,
-        who,
+        change,
         "org.update",
         "org",
         &id.to_string(),
@@ -231,7 +228,11 @@ async fn check_code_free(
     if let Some(code) = code {
         if let Some(other) = find_by_code(conn, code).await? {
             if Some(other.id) != own_id {
-                errors.add("code", "duplicate", format!("机构编码已被“{}”使用", other.name));
+                errors.add(
+                    "code",
+                    "duplicate",
+                    format!("机构编码已被“{}”使用", other.name),
+                );
             }
         }
     }

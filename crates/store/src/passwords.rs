@@ -2,7 +2,9 @@
 //! Hashing costs tens of milliseconds of CPU: callers on the async runtime run it in
 //! `spawn_blocking`.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use onewindow_domain::validation::FieldErrors;
 

@@ -24,7 +24,12 @@ pub struct NewSession {
     pub csrf_token: String,
 }
 
-pub async fn create(conn: &mut AnyConnection, user_id: i64, now: i64, ttl_secs: i64) -> Result<NewSession> {
+pub async fn create(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    now: i64,
+    ttl_secs: i64,
+) -> Result<NewSession> {
     let token = random_token();
     let csrf_token = random_token();
     sqlx::query(
@@ -41,7 +46,11 @@ pub async fn create(conn: &mut AnyConnection, user_id: i64, now: i64, ttl_secs: 
 }
 
 /// The live session's user (active, with roles) and its CSRF token.
-pub async fn lookup(conn: &mut AnyConnection, token: &str, now: i64) -> Result<Option<(User, String)>> {
+pub async fn lookup(
+    conn: &mut AnyConnection,
+    token: &str,
+    now: i64,
+) -> Result<Option<(User, String)>> {
     let Some(row) = sqlx::query(
         "SELECT s.user_id, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active = 1",
@@ -70,7 +79,11 @@ pub async fn delete_for_user(conn: &mut AnyConnection, user_id: i64) -> Result<(
 }
 
 /// Ends every session of a user but the one given (the one changing the password).
-pub async fn delete_for_user_except(conn: &mut AnyConnection, user_id: i64, keep_token: Option<&str>) -> Result<()> {
+pub async fn delete_for_user_except(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    keep_token: Option<&str>,
+) -> Result<()> {
     let keep = keep_token.map(token_hash).unwrap_or_default();
     sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
         .bind(user_id)

@@ -1,7 +1,7 @@
 //! Staff accounts: identity, organisation, roles, login state and preferences.
 
-use crate::audit::{self, Who};
-use crate::{flag, orgs, path_upper_bound, Backend, Result, StoreError};
+use crate::audit::{self, Change, Who};
+use crate::{flag, orgs, path_upper_bound, Result, StoreError};
 use onewindow_domain::access::{Actor, Role};
 use onewindow_domain::org::OrgPath;
 use onewindow_domain::validation::FieldErrors;
@@ -161,11 +161,7 @@ pub fn check_username(e: &mut FieldErrors, username: &str) {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
     if !ok {
-        e.add(
-            "username",
-            "format",
-            "用户名为3至32位小写字母、数字或._-",
-        );
+        e.add("username", "format", "用户名为3至32位小写字母、数字或._-");
     }
 }
 
@@ -173,9 +169,7 @@ pub fn check_username(e: &mut FieldErrors, username: &str) {
 /// on the clear text.
 pub async fn create(
     conn: &mut AnyConnection,
-    backend: Backend,
-    now: i64,
-    who: &Who,
+    change: &Change,
     new: &NewUser,
     password_hash: &str,
 ) -> Result<User> {
@@ -204,7 +198,7 @@ pub async fn create(
     .bind(username)
     .bind(name)
     .bind(password_hash)
-    .bind(now)
+    .bind(change.at)
     .fetch_one(&mut *conn)
     .await
     .map_err(|err| {
@@ -220,9 +214,7 @@ pub async fn create(
     let user = get(&mut *conn, id).await?;
     audit::append(
         conn,
-        backend,
-        now,
-        who,
+        change,
         "user.create",
         "user",
         &id.to_string(),
@@ -257,43 +249,49 @@ pub struct UserChange {
 /// Updates name, roles and active flag if the row is still at `expected_version`.
 pub async fn update(
     conn: &mut AnyConnection,
-    backend: Backend,
-    now: i64,
-    who: &Who,
+    change: &Change,
     id: i64,
     expected_version: i64,
-    change: &UserChange,
+    edit: &UserChange,
 ) -> Result<User> {
     let mut e = FieldErrors::new();
-    let name = e.required("display_name", "姓名", &change.display_name);
+    let name = e.required("display_name", "姓名", &edit.display_name);
     e.max_chars("display_name", "姓名", name, 40);
-    if change.roles.is_empty() {
+    if edit.roles.is_empty() {
         e.add("roles", "required", "至少选择一个角色");
     }
     e.into_result().map_err(StoreError::Invalid)?;
     let before = get(&mut *conn, id).await?;
-    bump_version(
-        &mut *conn,
-        id,
-        expected_version,
-        "display_name = $3, active = $4, updated_at = $5",
-        (name, i64::from(change.active), now),
+    let changed = sqlx::query(
+        "UPDATE users SET display_name = $1, active = $2, updated_at = $3, version = version + 1 \
+         WHERE id = $4 AND version = $5",
     )
-    .await?;
+    .bind(name)
+    .bind(i64::from(edit.active))
+    .bind(change.at)
+    .bind(id)
+    .bind(expected_version)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(StoreError::Conflict {
+            code: "version_conflict",
+            message: "该账号已被他人修改，请刷新后重试".into(),
+        });
+    }
     sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
         .bind(id)
         .execute(&mut *conn)
         .await?;
-    insert_roles(&mut *conn, id, &change.roles).await?;
-    if !change.active {
+    insert_roles(&mut *conn, id, &edit.roles).await?;
+    if !edit.active {
         crate::sessions::delete_for_user(&mut *conn, id).await?;
     }
     let after = get(&mut *conn, id).await?;
     audit::append(
         conn,
-        backend,
-        now,
-        who,
+        change,
         "user.update",
         "user",
         &id.to_string(),
@@ -303,39 +301,10 @@ pub async fn update(
     Ok(after)
 }
 
-async fn bump_version(
-    conn: &mut AnyConnection,
-    id: i64,
-    expected_version: i64,
-    set: &str,
-    (name, active, now): (&str, i64, i64),
-) -> Result<()> {
-    let changed = sqlx::query(&format!(
-        "UPDATE users SET {set}, version = version + 1 WHERE id = $1 AND version = $2"
-    ))
-    .bind(id)
-    .bind(expected_version)
-    .bind(name)
-    .bind(active)
-    .bind(now)
-    .execute(conn)
-    .await?
-    .rows_affected();
-    if changed == 0 {
-        return Err(StoreError::Conflict {
-            code: "version_conflict",
-            message: "该账号已被他人修改，请刷新后重试".into(),
-        });
-    }
-    Ok(())
-}
-
 /// Sets a new password hash, clears any lock-out and ends the user's other sessions.
 pub async fn set_password(
     conn: &mut AnyConnection,
-    backend: Backend,
-    now: i64,
-    who: &Who,
+    change: &Change,
     id: i64,
     password_hash: &str,
     keep_session: Option<&str>,
@@ -345,7 +314,7 @@ pub async fn set_password(
          updated_at = $2, version = version + 1 WHERE id = $3",
     )
     .bind(password_hash)
-    .bind(now)
+    .bind(change.at)
     .bind(id)
     .execute(&mut *conn)
     .await?
@@ -356,9 +325,7 @@ pub async fn set_password(
     crate::sessions::delete_for_user_except(&mut *conn, id, keep_session).await?;
     audit::append(
         conn,
-        backend,
-        now,
-        who,
+        change,
         "user.password",
         "user",
         &id.to_string(),
@@ -388,8 +355,7 @@ impl Default for Lockout {
 /// account when the limit is reached. Returns the lock's end when it locked.
 pub async fn record_failed_login(
     conn: &mut AnyConnection,
-    backend: Backend,
-    now: i64,
+    change: &Change,
     user: &User,
     policy: Lockout,
 ) -> Result<Option<i64>> {
@@ -400,7 +366,8 @@ pub async fn record_failed_login(
     .fetch_one(&mut *conn)
     .await?
     .get("failed_logins");
-    let locked_until = (failures >= policy.max_failures).then_some(now + policy.lock_secs * 1_000_000);
+    let locked_until =
+        (failures >= policy.max_failures).then_some(change.at + policy.lock_secs * 1_000_000);
     if let Some(until) = locked_until {
         sqlx::query("UPDATE users SET failed_logins = 0, locked_until = $1 WHERE id = $2")
             .bind(until)
@@ -410,10 +377,12 @@ pub async fn record_failed_login(
     }
     audit::append(
         conn,
-        backend,
-        now,
-        &user.who(),
-        if locked_until.is_some() { "auth.locked" } else { "auth.login_failed" },
+        change,
+        if locked_until.is_some() {
+            "auth.locked"
+        } else {
+            "auth.login_failed"
+        },
         "user",
         &user.id.to_string(),
         &json!({ "failures": failures, "locked_until": locked_until }),
@@ -423,26 +392,32 @@ pub async fn record_failed_login(
 }
 
 /// Lifts a lock-out early (an administrator's decision).
-pub async fn unlock(conn: &mut AnyConnection, backend: Backend, now: i64, who: &Who, id: i64) -> Result<()> {
+pub async fn unlock(conn: &mut AnyConnection, change: &Change, id: i64) -> Result<()> {
     sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
         .bind(id)
         .execute(&mut *conn)
         .await?;
-    audit::append(conn, backend, now, who, "user.unlock", "user", &id.to_string(), &json!({})).await?;
+    audit::append(
+        conn,
+        change,
+        "user.unlock",
+        "user",
+        &id.to_string(),
+        &json!({}),
+    )
+    .await?;
     Ok(())
 }
 
 /// Clears the failure count after a good password.
-pub async fn record_login(conn: &mut AnyConnection, backend: Backend, now: i64, user: &User) -> Result<()> {
+pub async fn record_login(conn: &mut AnyConnection, change: &Change, user: &User) -> Result<()> {
     sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
         .bind(user.id)
         .execute(&mut *conn)
         .await?;
     audit::append(
         conn,
-        backend,
-        now,
-        &user.who(),
+        change,
         "auth.login",
         "user",
         &user.id.to_string(),
@@ -455,22 +430,19 @@ pub async fn record_login(conn: &mut AnyConnection, backend: Backend, now: i64, 
 /// Remembers the large-text (适老化) preference so it follows the user to any device.
 pub async fn set_large_text(
     conn: &mut AnyConnection,
-    backend: Backend,
-    now: i64,
+    change: &Change,
     user: &User,
     on: bool,
 ) -> Result<()> {
     sqlx::query("UPDATE users SET large_text = $1, updated_at = $2 WHERE id = $3")
         .bind(i64::from(on))
-        .bind(now)
+        .bind(change.at)
         .bind(user.id)
         .execute(&mut *conn)
         .await?;
     audit::append(
         conn,
-        backend,
-        now,
-        &user.who(),
+        change,
         "user.preference",
         "user",
         &user.id.to_string(),

@@ -36,15 +36,24 @@ pub async fn list(state: &AppState, p: &Principal) -> Result<Vec<ApiKey>, AppErr
 }
 
 /// Creates a key acting as `user_id` (the caller when absent). Returns the secret once.
-pub async fn create(state: &AppState, p: &Principal, user_id: Option<i64>, name: &str) -> Result<(ApiKey, String), AppError> {
+pub async fn create(
+    state: &AppState,
+    p: &Principal,
+    user_id: Option<i64>,
+    name: &str,
+) -> Result<(ApiKey, String), AppError> {
     p.require(Permission::ManageApiKeys)?;
     let mut tx = state.store.begin().await?;
-    let owner = users::get(&mut tx, user_id.unwrap_or(p.user.id)).await.map_err(|e| match e {
-        onewindow_store::StoreError::NotFound => AppError::invalid("user_id", "not_found", "账号不存在"),
-        e => e.into(),
-    })?;
+    let owner = users::get(&mut tx, user_id.unwrap_or(p.user.id))
+        .await
+        .map_err(|e| match e {
+            onewindow_store::StoreError::NotFound => {
+                AppError::invalid("user_id", "not_found", "账号不存在")
+            }
+            e => e.into(),
+        })?;
     p.authorize(Permission::ManageApiKeys, &owner.org_path)?;
-    let created = apikeys::create(&mut tx, state.store.backend(), state.now(), &p.user.who(), owner.id, name).await?;
+    let created = apikeys::create(&mut tx, &state.change(p.user.who()), owner.id, name).await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -54,7 +63,7 @@ pub async fn revoke(state: &AppState, p: &Principal, id: i64) -> Result<(), AppE
     let mut tx = state.store.begin().await?;
     let (_, owner_path) = apikeys::get(&mut tx, id).await?;
     p.authorize(Permission::ManageApiKeys, &owner_path)?;
-    apikeys::revoke(&mut tx, state.store.backend(), state.now(), &p.user.who(), id).await?;
+    apikeys::revoke(&mut tx, &state.change(p.user.who()), id).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -75,15 +84,39 @@ struct KeysPage {
     errors: Vec<FieldError>,
 }
 
-async fn keys_page(state: &AppState, p: &Principal, ctx: &Ctx, secret: Option<String>, errors: Vec<FieldError>) -> PageResult {
+async fn keys_page(
+    state: &AppState,
+    p: &Principal,
+    ctx: &Ctx,
+    secret: Option<String>,
+    errors: Vec<FieldError>,
+) -> PageResult {
     let rows = list(state, p)
         .await?
         .into_iter()
-        .map(|k| KeyRow { created: format_local(k.created_at), revoked: k.revoked_at.map(format_local), key: k })
+        .map(|k| KeyRow {
+            created: format_local(k.created_at),
+            revoked: k.revoked_at.map(format_local),
+            key: k,
+        })
         .collect();
-    let users = crate::users::list(state, p).await?.into_iter().map(|u| (u.id, format!("{}（{}）", u.display_name, u.username))).collect();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    let mut res = render(&KeysPage { chrome: Chrome::new(state, ctx, "API密钥"), rows, users, secret, errors })?;
+    let users = crate::users::list(state, p)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, format!("{}（{}）", u.display_name, u.username)))
+        .collect();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut res = render(&KeysPage {
+        chrome: Chrome::new(state, ctx, "API密钥"),
+        rows,
+        users,
+        secret,
+        errors,
+    })?;
     *res.status_mut() = status;
     Ok(res)
 }
@@ -92,7 +125,11 @@ async fn list_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) ->
     keys_page(&state, &p, &ctx, None, vec![]).await
 }
 
-async fn create_form(State(state): State<AppState>, PageUser(p, ctx): PageUser, form: FormData) -> PageResult {
+async fn create_form(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    form: FormData,
+) -> PageResult {
     let user_id = form.get("user_id").parse().ok();
     match create(&state, &p, user_id, form.get("name")).await {
         Ok((_, secret)) => keys_page(&state, &p, &ctx, Some(secret), vec![]).await,
@@ -101,12 +138,19 @@ async fn create_form(State(state): State<AppState>, PageUser(p, ctx): PageUser, 
     }
 }
 
-async fn revoke_form(State(state): State<AppState>, PageUser(p, _): PageUser, Path(id): Path<i64>) -> PageResult {
+async fn revoke_form(
+    State(state): State<AppState>,
+    PageUser(p, _): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
     revoke(&state, &p, id).await?;
     Ok(Redirect::to("/admin/api-keys").into_response())
 }
 
-async fn list_api(State(state): State<AppState>, ApiUser(p): ApiUser) -> ApiResult<Json<Vec<ApiKey>>> {
+async fn list_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+) -> ApiResult<Json<Vec<ApiKey>>> {
     Ok(Json(list(&state, &p).await?))
 }
 
@@ -116,12 +160,23 @@ struct CreateBody {
     user_id: Option<i64>,
 }
 
-async fn create_api(State(state): State<AppState>, ApiUser(p): ApiUser, Json(b): Json<CreateBody>) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn create_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Json(b): Json<CreateBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let (key, secret) = create(&state, &p, b.user_id, &b.name).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "key": key, "secret": secret }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "key": key, "secret": secret })),
+    ))
 }
 
-async fn revoke_api(State(state): State<AppState>, ApiUser(p): ApiUser, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+async fn revoke_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     revoke(&state, &p, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -59,28 +59,62 @@ struct AuditPage {
     next_before: Option<i64>,
 }
 
-async fn page(State(state): State<AppState>, PageUser(p, ctx): PageUser, Query(q): Query<ListQuery>) -> PageResult {
+async fn page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
     require_audit(&p)?;
-    let events = audit::list(state.store.reader(), q.before, q.entity.as_deref().filter(|e| !e.is_empty()), 100).await?;
-    let next_before = (events.len() == 100).then(|| events.last().map(|e| e.seq)).flatten();
-    let verification = if q.verify.is_some() { Some(audit::verify(state.store.reader()).await?) } else { None };
-    let broken_text = verification.as_ref().and_then(|v| v.broken.as_ref()).map(|b| b.to_string());
+    let events = audit::list(
+        state.store.reader(),
+        q.before,
+        q.entity.as_deref().filter(|e| !e.is_empty()),
+        100,
+    )
+    .await?;
+    let next_before = (events.len() == 100)
+        .then(|| events.last().map(|e| e.seq))
+        .flatten();
+    let verification = if q.verify.is_some() {
+        Some(audit::verify(state.store.reader()).await?)
+    } else {
+        None
+    };
+    let broken_text = verification
+        .as_ref()
+        .and_then(|v| v.broken.as_ref())
+        .map(|b| b.to_string());
     render(&AuditPage {
         chrome: Chrome::new(&state, &ctx, "审计日志"),
-        rows: events.into_iter().map(|e| EventRow { at: format_local(e.at), event: e }).collect(),
+        rows: events
+            .into_iter()
+            .map(|e| EventRow {
+                at: format_local(e.at),
+                event: e,
+            })
+            .collect(),
         verification,
         broken_text,
         next_before,
     })
 }
 
-async fn list_api(State(state): State<AppState>, ApiUser(p): ApiUser, Query(q): Query<ListQuery>) -> ApiResult<Json<Vec<AuditEvent>>> {
+async fn list_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Vec<AuditEvent>>> {
     require_audit(&p)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(Json(audit::list(state.store.reader(), q.before, q.entity.as_deref(), limit).await?))
+    Ok(Json(
+        audit::list(state.store.reader(), q.before, q.entity.as_deref(), limit).await?,
+    ))
 }
 
-async fn verify_api(State(state): State<AppState>, ApiUser(p): ApiUser) -> ApiResult<Json<Verification>> {
+async fn verify_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+) -> ApiResult<Json<Verification>> {
     require_audit(&p)?;
     Ok(Json(audit::verify(state.store.reader()).await?))
 }

@@ -1,7 +1,9 @@
 //! Login, logout, password change: pages and API over one set of operations.
 
 use crate::chrome::Chrome;
-use crate::context::{safe_next, set_cookie, ApiUser, Ctx, PageUser, Principal, LARGE_TEXT_COOKIE, SESSION_COOKIE};
+use crate::context::{
+    safe_next, set_cookie, ApiUser, Ctx, PageUser, Principal, LARGE_TEXT_COOKIE, SESSION_COOKIE,
+};
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::FormData;
 use crate::pages::render;
@@ -47,7 +49,11 @@ const BAD_CREDENTIALS: &str = "用户名或密码错误";
 /// Checks credentials, applies the lock-out policy and opens a session.
 /// The password is verified outside the write transaction, so a slow hash never holds
 /// the database's write lock.
-pub async fn login(state: &AppState, username: &str, password: &str) -> Result<(User, sessions::NewSession), AppError> {
+pub async fn login(
+    state: &AppState,
+    username: &str,
+    password: &str,
+) -> Result<(User, sessions::NewSession), AppError> {
     let now = state.now();
     let found = {
         let mut conn = state.store.reader().acquire().await?;
@@ -56,7 +62,10 @@ pub async fn login(state: &AppState, username: &str, password: &str) -> Result<(
     let Some((user, hash)) = found else {
         // Same work as a real check, so timing does not reveal which usernames exist.
         verify_password(password.to_string(), passwords::dummy_hash().to_string()).await?;
-        return Err(AppError::Login { code: "invalid_credentials", message: BAD_CREDENTIALS.into() });
+        return Err(AppError::Login {
+            code: "invalid_credentials",
+            message: BAD_CREDENTIALS.into(),
+        });
     };
     if user.is_locked(now) {
         let until = format_local(user.locked_until.unwrap_or(now));
@@ -69,7 +78,13 @@ pub async fn login(state: &AppState, username: &str, password: &str) -> Result<(
     let mut tx = state.store.begin().await?;
     if !ok {
         let locked = if user.active {
-            users::record_failed_login(&mut tx, state.store.backend(), now, &user, state.config.lockout).await?
+            users::record_failed_login(
+                &mut tx,
+                &state.change(user.who()),
+                &user,
+                state.config.lockout,
+            )
+            .await?
         } else {
             None
         };
@@ -77,12 +92,18 @@ pub async fn login(state: &AppState, username: &str, password: &str) -> Result<(
         return Err(match locked {
             Some(until) => AppError::Login {
                 code: "account_locked",
-                message: format!("连续登录失败次数过多，账号已锁定至{}，请稍后重试或联系管理员", format_local(until)),
+                message: format!(
+                    "连续登录失败次数过多，账号已锁定至{}，请稍后重试或联系管理员",
+                    format_local(until)
+                ),
             },
-            None => AppError::Login { code: "invalid_credentials", message: BAD_CREDENTIALS.into() },
+            None => AppError::Login {
+                code: "invalid_credentials",
+                message: BAD_CREDENTIALS.into(),
+            },
         });
     }
-    users::record_login(&mut tx, state.store.backend(), now, &user).await?;
+    users::record_login(&mut tx, &state.change(user.who()), &user).await?;
     let session = sessions::create(&mut tx, user.id, now, state.config.session_ttl_secs).await?;
     tx.commit().await?;
     Ok((user, session))
@@ -90,9 +111,15 @@ pub async fn login(state: &AppState, username: &str, password: &str) -> Result<(
 
 fn session_cookies(state: &AppState, user: &User, token: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.append(header::SET_COOKIE, set_cookie(state, SESSION_COOKIE, token, None, true));
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(state, SESSION_COOKIE, token, None, true),
+    );
     if user.large_text {
-        h.append(header::SET_COOKIE, set_cookie(state, LARGE_TEXT_COOKIE, "1", Some(400 * 86400), false));
+        h.append(
+            header::SET_COOKIE,
+            set_cookie(state, LARGE_TEXT_COOKIE, "1", Some(400 * 86400), false),
+        );
     }
     h
 }
@@ -107,9 +134,7 @@ async fn logout(state: &AppState, p: &Principal) -> Result<(), AppError> {
         sessions::delete(&mut tx, token).await?;
         onewindow_store::audit::append(
             &mut tx,
-            state.store.backend(),
-            state.now(),
-            &p.user.who(),
+            &state.change(p.user.who()),
             "auth.logout",
             "user",
             &p.user.id.to_string(),
@@ -122,7 +147,13 @@ async fn logout(state: &AppState, p: &Principal) -> Result<(), AppError> {
 }
 
 /// Changes the caller's own password after checking the current one.
-async fn change_password(state: &AppState, p: &Principal, current: &str, new: &str, confirm: Option<&str>) -> Result<(), AppError> {
+async fn change_password(
+    state: &AppState,
+    p: &Principal,
+    current: &str,
+    new: &str,
+    confirm: Option<&str>,
+) -> Result<(), AppError> {
     let mut errors = onewindow_domain::validation::FieldErrors::new();
     if let Err(e) = passwords::check_policy("new_password", new, &p.user.username) {
         errors.0.extend(e.0);
@@ -132,7 +163,10 @@ async fn change_password(state: &AppState, p: &Principal, current: &str, new: &s
     }
     let hash = {
         let mut conn = state.store.reader().acquire().await?;
-        users::find_for_login(&mut conn, &p.user.username).await?.map(|(_, h)| h).unwrap_or_default()
+        users::find_for_login(&mut conn, &p.user.username)
+            .await?
+            .map(|(_, h)| h)
+            .unwrap_or_default()
     };
     if !verify_password(current.to_string(), hash).await? {
         errors.add("current_password", "wrong", "当前密码不正确");
@@ -140,7 +174,14 @@ async fn change_password(state: &AppState, p: &Principal, current: &str, new: &s
     errors.into_result()?;
     let new_hash = hash_password(new.to_string()).await?;
     let mut tx = state.store.begin().await?;
-    users::set_password(&mut tx, state.store.backend(), state.now(), &p.user.who(), p.user.id, &new_hash, p.session_token()).await?;
+    users::set_password(
+        &mut tx,
+        &state.change(p.user.who()),
+        p.user.id,
+        &new_hash,
+        p.session_token(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -158,14 +199,23 @@ struct LoginPage {
     demo_accounts: Vec<(&'static str, &'static str, &'static str)>,
 }
 
-fn login_view(state: &AppState, ctx: &Ctx, error: Option<String>, next: &str, username: &str) -> PageResult {
+fn login_view(
+    state: &AppState,
+    ctx: &Ctx,
+    error: Option<String>,
+    next: &str,
+    username: &str,
+) -> PageResult {
     render(&LoginPage {
         chrome: Chrome::new(state, ctx, "工作人员登录"),
         error,
         next: safe_next(next).to_string(),
         username: username.to_string(),
         demo_password: demo::DEMO_PASSWORD,
-        demo_accounts: demo::ACCOUNTS.iter().map(|a| (a.username, a.role.label(), a.org)).collect(),
+        demo_accounts: demo::ACCOUNTS
+            .iter()
+            .map(|a| (a.username, a.role.label(), a.org))
+            .collect(),
     })
 }
 
@@ -174,7 +224,11 @@ struct NextQuery {
     next: Option<String>,
 }
 
-async fn login_page(State(state): State<AppState>, ctx: Ctx, Query(q): Query<NextQuery>) -> PageResult {
+async fn login_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<NextQuery>,
+) -> PageResult {
     if ctx.principal.is_some() {
         return Ok(Redirect::to("/home").into_response());
     }
@@ -201,7 +255,11 @@ async fn logout_form(State(state): State<AppState>, ctx: Ctx) -> PageResult {
     if let Some(p) = &ctx.principal {
         logout(&state, p).await?;
     }
-    Ok(([(header::SET_COOKIE, clear_session_cookie(&state))], Redirect::to("/login")).into_response())
+    Ok((
+        [(header::SET_COOKIE, clear_session_cookie(&state))],
+        Redirect::to("/login"),
+    )
+        .into_response())
 }
 
 #[derive(Template)]
@@ -213,10 +271,18 @@ struct PasswordPage {
 }
 
 async fn password_page(State(state): State<AppState>, PageUser(_, ctx): PageUser) -> PageResult {
-    render(&PasswordPage { chrome: Chrome::new(&state, &ctx, "修改密码"), errors: vec![], done: false })
+    render(&PasswordPage {
+        chrome: Chrome::new(&state, &ctx, "修改密码"),
+        errors: vec![],
+        done: false,
+    })
 }
 
-async fn password_form(State(state): State<AppState>, PageUser(p, ctx): PageUser, form: FormData) -> PageResult {
+async fn password_form(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    form: FormData,
+) -> PageResult {
     let result = change_password(
         &state,
         &p,
@@ -230,7 +296,11 @@ async fn password_form(State(state): State<AppState>, PageUser(p, ctx): PageUser
         Err(AppError::Invalid(f)) => (f.0, false),
         Err(e) => return Err(e.into()),
     };
-    let mut res = render(&PasswordPage { chrome: Chrome::new(&state, &ctx, "修改密码"), errors: errors.clone(), done })?;
+    let mut res = render(&PasswordPage {
+        chrome: Chrome::new(&state, &ctx, "修改密码"),
+        errors: errors.clone(),
+        done,
+    })?;
     if !errors.is_empty() {
         *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
     }
@@ -261,15 +331,26 @@ pub fn user_json(u: &User) -> serde_json::Value {
     })
 }
 
-async fn login_api(State(state): State<AppState>, Json(body): Json<LoginBody>) -> ApiResult<Response> {
+async fn login_api(
+    State(state): State<AppState>,
+    Json(body): Json<LoginBody>,
+) -> ApiResult<Response> {
     let (user, session) = login(&state, &body.username, &body.password).await?;
     let headers = session_cookies(&state, &user, &session.token);
-    Ok((headers, Json(json!({ "user": user_json(&user), "csrf_token": session.csrf_token }))).into_response())
+    Ok((
+        headers,
+        Json(json!({ "user": user_json(&user), "csrf_token": session.csrf_token })),
+    )
+        .into_response())
 }
 
 async fn logout_api(State(state): State<AppState>, ApiUser(p): ApiUser) -> ApiResult<Response> {
     logout(&state, &p).await?;
-    Ok(([(header::SET_COOKIE, clear_session_cookie(&state))], Json(json!({ "ok": true }))).into_response())
+    Ok((
+        [(header::SET_COOKIE, clear_session_cookie(&state))],
+        Json(json!({ "ok": true })),
+    )
+        .into_response())
 }
 
 async fn me_api(ApiUser(p): ApiUser) -> Json<serde_json::Value> {
@@ -282,7 +363,11 @@ struct PasswordBody {
     new_password: String,
 }
 
-async fn password_api(State(state): State<AppState>, ApiUser(p): ApiUser, Json(b): Json<PasswordBody>) -> ApiResult<Json<serde_json::Value>> {
+async fn password_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Json(b): Json<PasswordBody>,
+) -> ApiResult<Json<serde_json::Value>> {
     change_password(&state, &p, &b.current_password, &b.new_password, None).await?;
     Ok(Json(json!({ "ok": true })))
 }

@@ -16,7 +16,11 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("/home", "工作台", None),
     ("/admin/orgs", "机构", Some(Permission::ViewOrgs)),
     ("/admin/users", "人员", Some(Permission::ViewUsers)),
-    ("/admin/api-keys", "API密钥", Some(Permission::ManageApiKeys)),
+    (
+        "/admin/api-keys",
+        "API密钥",
+        Some(Permission::ManageApiKeys),
+    ),
     ("/admin/audit", "审计日志", Some(Permission::ViewAudit)),
 ];
 

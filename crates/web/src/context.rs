@@ -25,7 +25,10 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 #[derive(Debug, Clone)]
 pub enum Via {
     /// A browser session: the cookie token (needed to log out) and its CSRF token.
-    Session { token: String, csrf: String },
+    Session {
+        token: String,
+        csrf: String,
+    },
     ApiKey,
 }
 
@@ -79,7 +82,13 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// A `Set-Cookie` value with the flags every cookie of ours carries.
-pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: Option<i64>, http_only: bool) -> HeaderValue {
+pub fn set_cookie(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    max_age_secs: Option<i64>,
+    http_only: bool,
+) -> HeaderValue {
     let mut c = format!("{name}={value}; Path=/; SameSite=Lax");
     if http_only {
         c.push_str("; HttpOnly");
@@ -106,7 +115,11 @@ fn reject(path: &str, e: AppError) -> Response {
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Requests that may change data without a CSRF token: the JSON login (nothing to forge
@@ -128,11 +141,19 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let resolved = async {
-        let mut conn = state.store.reader().acquire().await.map_err(AppError::from)?;
+        let mut conn = state
+            .store
+            .reader()
+            .acquire()
+            .await
+            .map_err(AppError::from)?;
         if let Some(key) = bearer {
             match apikeys::authenticate(&mut conn, key.trim()).await? {
                 Some(user) => {
-                    return Ok::<_, AppError>(Some(Principal { user, via: Via::ApiKey }))
+                    return Ok::<_, AppError>(Some(Principal {
+                        user,
+                        via: Via::ApiKey,
+                    }))
                 }
                 None => return Err(AppError::Unauthenticated),
             }
@@ -140,7 +161,10 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         if let Some(token) = cookie(&headers, SESSION_COOKIE) {
             if let Some((user, csrf)) = sessions::lookup(&mut conn, token, now).await? {
                 let token = token.to_string();
-                return Ok(Some(Principal { user, via: Via::Session { token, csrf } }));
+                return Ok(Some(Principal {
+                    user,
+                    via: Via::Session { token, csrf },
+                }));
             }
         }
         Ok(None)
@@ -152,7 +176,10 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     };
 
     let session_csrf = match &principal {
-        Some(Principal { via: Via::Session { csrf, .. }, .. }) => Some(csrf.clone()),
+        Some(Principal {
+            via: Via::Session { csrf, .. },
+            ..
+        }) => Some(csrf.clone()),
         _ => None,
     };
     let anon_csrf = cookie(&headers, CSRF_COOKIE).map(str::to_string);
@@ -169,7 +196,13 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
 
     let mut req = req;
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let via_key = matches!(principal, Some(Principal { via: Via::ApiKey, .. }));
+    let via_key = matches!(
+        principal,
+        Some(Principal {
+            via: Via::ApiKey,
+            ..
+        })
+    );
     if unsafe_method && !via_key && !csrf_exempt(&path) {
         let header_token = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
         let ok = if let Some(t) = header_token {
@@ -216,11 +249,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Ctx>()
-            .cloned()
-            .ok_or_else(|| PageError(AppError::Internal(anyhow::anyhow!("context middleware missing"))))
+        parts.extensions.get::<Ctx>().cloned().ok_or_else(|| {
+            PageError(AppError::Internal(anyhow::anyhow!(
+                "context middleware missing"
+            )))
+        })
     }
 }
 
@@ -231,7 +264,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PageUser {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, Self::Rejection> {
-        let ctx = Ctx::from_request_parts(parts, s).await.map_err(IntoResponse::into_response)?;
+        let ctx = Ctx::from_request_parts(parts, s)
+            .await
+            .map_err(IntoResponse::into_response)?;
         match ctx.principal.clone() {
             Some(p) => Ok(PageUser(p, ctx)),
             None => {
@@ -293,7 +328,10 @@ mod tests {
     #[test]
     fn cookies_parse() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; ow_session=abc; b=2"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; ow_session=abc; b=2"),
+        );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&h, "zzz"), None);
     }

@@ -9,11 +9,7 @@ pub struct FormData(pub Vec<(String, String)>);
 
 impl FormData {
     pub fn parse(body: &[u8]) -> FormData {
-        FormData(
-            form_urlencoded_pairs(body)
-                .into_iter()
-                .collect(),
-        )
+        FormData(form_urlencoded_pairs(body).into_iter().collect())
     }
 
     /// The first value of `name`, or "" when absent.

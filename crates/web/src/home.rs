@@ -64,7 +64,10 @@ async fn home(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> Page
     let mut conn = state.store.reader().acquire().await?;
     let org_count = orgs::subtree(&mut *conn, &p.user.org_path).await?.len();
     let audit_head = if p.actor().may(Permission::ViewAudit) {
-        audit::list(state.store.reader(), None, None, 1).await?.first().map(|e| e.seq)
+        audit::list(state.store.reader(), None, None, 1)
+            .await?
+            .first()
+            .map(|e| e.seq)
     } else {
         None
     };
@@ -72,7 +75,12 @@ async fn home(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> Page
         .user
         .roles
         .iter()
-        .map(|r| Workbench { role: r.as_str(), title: r.workbench(), duty: duty(*r), links: links(*r) })
+        .map(|r| Workbench {
+            role: r.as_str(),
+            title: r.workbench(),
+            duty: duty(*r),
+            links: links(*r),
+        })
         .collect();
     render(&HomePage {
         chrome: Chrome::new(&state, &ctx, "工作台"),

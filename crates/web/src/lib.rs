@@ -154,3 +154,14 @@ pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+impl AppState {
+    /// The audit context of a change made now by `who`.
+    pub fn change(&self, who: onewindow_store::audit::Who) -> onewindow_store::audit::Change {
+        onewindow_store::audit::Change {
+            backend: self.store.backend(),
+            at: self.now(),
+            who,
+        }
+    }
+}

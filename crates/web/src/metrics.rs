@@ -10,7 +10,9 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Instant;
 
-const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 #[derive(Debug, Default, Clone)]
 struct Series {
@@ -44,7 +46,9 @@ impl Metrics {
     pub fn render(&self) -> String {
         let map = self.series.lock().expect("metrics lock").clone();
         let mut out = String::new();
-        out.push_str("# HELP onewindow_http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str(
+            "# HELP onewindow_http_requests_total HTTP requests by method, route and status.\n",
+        );
         out.push_str("# TYPE onewindow_http_requests_total counter\n");
         for ((m, r, st), s) in &map {
             let _ = writeln!(
@@ -69,8 +73,16 @@ impl Metrics {
                 "onewindow_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
                 s.count
             );
-            let _ = writeln!(out, "onewindow_http_request_duration_seconds_sum{{{labels}}} {}", s.sum_secs);
-            let _ = writeln!(out, "onewindow_http_request_duration_seconds_count{{{labels}}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "onewindow_http_request_duration_seconds_sum{{{labels}}} {}",
+                s.sum_secs
+            );
+            let _ = writeln!(
+                out,
+                "onewindow_http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
         }
         out
     }
@@ -85,9 +97,12 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let res = next.run(req).await;
-    state
-        .metrics
-        .observe(&method, &route, res.status().as_u16(), start.elapsed().as_secs_f64());
+    state.metrics.observe(
+        &method,
+        &route,
+        res.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
     res
 }
 

@@ -12,7 +12,10 @@ const BASE: &str = include_str!("../openapi/base.json");
 const FRAGMENTS: &[&str] = &[include_str!("../openapi/foundation.json")];
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/openapi.json", get(|| async { Json(document().clone()) }))
+    Router::new().route(
+        "/api/v1/openapi.json",
+        get(|| async { Json(document().clone()) }),
+    )
 }
 
 pub fn document() -> &'static Value {
@@ -22,7 +25,10 @@ pub fn document() -> &'static Value {
         for fragment in FRAGMENTS {
             let f: Value = serde_json::from_str(fragment).expect("OpenAPI fragment is valid JSON");
             for (section, target) in [("paths", "/paths"), ("schemas", "/components/schemas")] {
-                if let (Some(src), Some(dst)) = (f.get(section).and_then(Value::as_object), doc.pointer_mut(target).and_then(Value::as_object_mut)) {
+                if let (Some(src), Some(dst)) = (
+                    f.get(section).and_then(Value::as_object),
+                    doc.pointer_mut(target).and_then(Value::as_object_mut),
+                ) {
                     for (k, v) in src {
                         dst.insert(k.clone(), v.clone());
                     }
@@ -43,7 +49,7 @@ mod tests {
         while let Some(i) = rest.find("\"$ref\":\"#/") {
             let tail = &rest[i + 9..];
             let end = tail.find('"').unwrap();
-            let pointer = &tail[1..end];
+            let pointer = &tail[..end];
             assert!(doc.pointer(pointer).is_some(), "dangling $ref {pointer}");
             rest = &tail[end..];
         }

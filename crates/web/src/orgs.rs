@@ -49,22 +49,41 @@ pub async fn create(state: &AppState, p: &Principal, new: NewOrg) -> Result<Org,
     let parent = match orgs::get(&mut *tx, parent_id).await {
         Ok(p) => p,
         Err(onewindow_store::StoreError::NotFound) => {
-            return Err(AppError::invalid("parent_id", "not_found", "上级机构不存在"))
+            return Err(AppError::invalid(
+                "parent_id",
+                "not_found",
+                "上级机构不存在",
+            ))
         }
         Err(e) => return Err(e.into()),
     };
     p.authorize(Permission::ManageOrgs, &parent.path)?;
-    let org = orgs::create(&mut tx, state.store.backend(), state.now(), &p.user.who(), &new).await?;
+    let org = orgs::create(&mut tx, &state.change(p.user.who()), &new).await?;
     tx.commit().await?;
     Ok(org)
 }
 
-pub async fn update(state: &AppState, p: &Principal, id: i64, version: i64, name: &str, code: Option<&str>) -> Result<Org, AppError> {
+pub async fn update(
+    state: &AppState,
+    p: &Principal,
+    id: i64,
+    version: i64,
+    name: &str,
+    code: Option<&str>,
+) -> Result<Org, AppError> {
     p.require(Permission::ManageOrgs)?;
     let mut tx = state.store.begin().await?;
     let org = orgs::get(&mut *tx, id).await?;
     p.authorize(Permission::ManageOrgs, &org.path)?;
-    let org = orgs::update(&mut tx, state.store.backend(), state.now(), &p.user.who(), id, version, name, code).await?;
+    let org = orgs::update(
+        &mut tx,
+        &state.change(p.user.who()),
+        id,
+        version,
+        name,
+        code,
+    )
+    .await?;
     tx.commit().await?;
     Ok(org)
 }
@@ -95,22 +114,42 @@ struct OrgsPage {
     form_kind: String,
 }
 
-async fn orgs_page(state: &AppState, p: &Principal, ctx: &crate::context::Ctx, errors: Vec<FieldError>, form: Option<&FormData>) -> PageResult {
+async fn orgs_page(
+    state: &AppState,
+    p: &Principal,
+    ctx: &crate::context::Ctx,
+    errors: Vec<FieldError>,
+    form: Option<&FormData>,
+) -> PageResult {
     let orgs = list(state, p).await?;
     let rows = orgs
         .into_iter()
-        .map(|o| OrgRow { indent: o.depth().saturating_sub(p.user.org_path.ids().len() - 1), kind_label: o.kind.label(), org: o })
+        .map(|o| OrgRow {
+            indent: o.depth().saturating_sub(p.user.org_path.ids().len() - 1),
+            kind_label: o.kind.label(),
+            org: o,
+        })
         .collect();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let page = OrgsPage {
         chrome: Chrome::new(state, ctx, "机构管理"),
         rows,
         can_manage: p.actor().may(Permission::ManageOrgs),
-        kinds: OrgKind::ALL.iter().filter(|k| **k != OrgKind::City).map(|k| (k.as_str(), k.label())).collect(),
+        kinds: OrgKind::ALL
+            .iter()
+            .filter(|k| **k != OrgKind::City)
+            .map(|k| (k.as_str(), k.label()))
+            .collect(),
         errors,
         form_name: form.map(|f| f.get("name").to_string()).unwrap_or_default(),
         form_code: form.map(|f| f.get("code").to_string()).unwrap_or_default(),
-        form_parent: form.and_then(|f| f.get("parent_id").parse().ok()).unwrap_or(0),
+        form_parent: form
+            .and_then(|f| f.get("parent_id").parse().ok())
+            .unwrap_or(0),
         form_kind: form.map(|f| f.get("kind").to_string()).unwrap_or_default(),
     };
     let mut res = render(&page)?;
@@ -122,7 +161,11 @@ async fn list_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) ->
     orgs_page(&state, &p, &ctx, vec![], None).await
 }
 
-async fn create_form(State(state): State<AppState>, PageUser(p, ctx): PageUser, form: FormData) -> PageResult {
+async fn create_form(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    form: FormData,
+) -> PageResult {
     let attempt = async {
         let new = NewOrg {
             parent_id: Some(form.int("parent_id", "上级机构")?),
@@ -149,7 +192,11 @@ struct OrgEditPage {
     errors: Vec<FieldError>,
 }
 
-async fn edit_page(State(state): State<AppState>, PageUser(p, ctx): PageUser, Path(id): Path<i64>) -> PageResult {
+async fn edit_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
     let org = get_one(&state, &p, id).await?;
     render(&OrgEditPage {
         chrome: Chrome::new(&state, &ctx, org.name.clone()),
@@ -160,7 +207,12 @@ async fn edit_page(State(state): State<AppState>, PageUser(p, ctx): PageUser, Pa
     })
 }
 
-async fn edit_form(State(state): State<AppState>, PageUser(p, ctx): PageUser, Path(id): Path<i64>, form: FormData) -> PageResult {
+async fn edit_form(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> PageResult {
     let version = form.int("version", "版本")?;
     let code = form.get("code");
     match update(&state, &p, id, version, form.get("name"), Some(code)).await {
@@ -187,7 +239,11 @@ async fn list_api(State(state): State<AppState>, ApiUser(p): ApiUser) -> ApiResu
     Ok(Json(list(&state, &p).await?))
 }
 
-async fn get_api(State(state): State<AppState>, ApiUser(p): ApiUser, Path(id): Path<i64>) -> ApiResult<Json<Org>> {
+async fn get_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Org>> {
     Ok(Json(get_one(&state, &p, id).await?))
 }
 
@@ -199,8 +255,17 @@ struct CreateBody {
     code: Option<String>,
 }
 
-async fn create_api(State(state): State<AppState>, ApiUser(p): ApiUser, Json(b): Json<CreateBody>) -> ApiResult<(StatusCode, Json<Org>)> {
-    let new = NewOrg { parent_id: b.parent_id, kind: parse_kind(&b.kind)?, name: b.name, code: b.code };
+async fn create_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Json(b): Json<CreateBody>,
+) -> ApiResult<(StatusCode, Json<Org>)> {
+    let new = NewOrg {
+        parent_id: b.parent_id,
+        kind: parse_kind(&b.kind)?,
+        name: b.name,
+        code: b.code,
+    };
     Ok((StatusCode::CREATED, Json(create(&state, &p, new).await?)))
 }
 
@@ -211,6 +276,13 @@ struct UpdateBody {
     version: i64,
 }
 
-async fn update_api(State(state): State<AppState>, ApiUser(p): ApiUser, Path(id): Path<i64>, Json(b): Json<UpdateBody>) -> ApiResult<Json<Org>> {
-    Ok(Json(update(&state, &p, id, b.version, &b.name, b.code.as_deref()).await?))
+async fn update_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<UpdateBody>,
+) -> ApiResult<Json<Org>> {
+    Ok(Json(
+        update(&state, &p, id, b.version, &b.name, b.code.as_deref()).await?,
+    ))
 }

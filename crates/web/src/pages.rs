@@ -53,7 +53,9 @@ async fn index(State(state): State<AppState>, ctx: Ctx) -> PageResult {
 
 pub async fn not_found(ctx: Option<axum::Extension<Ctx>>) -> Response {
     match ctx {
-        Some(axum::Extension(ctx)) if ctx.path.starts_with("/api/") => AppError::NotFound.into_problem(),
+        Some(axum::Extension(ctx)) if ctx.path.starts_with("/api/") => {
+            AppError::NotFound.into_problem()
+        }
         _ => AppError::NotFound.into_page(),
     }
 }
@@ -64,17 +66,30 @@ async fn large_text(State(state): State<AppState>, ctx: Ctx, form: FormData) -> 
     let on = form.checked("on");
     if let Some(p) = &ctx.principal {
         let mut tx = state.store.begin().await?;
-        users::set_large_text(&mut tx, state.store.backend(), state.now(), &p.user, on).await?;
+        users::set_large_text(&mut tx, &state.change(p.user.who()), &p.user, on).await?;
         tx.commit().await?;
     }
-    let cookie = set_cookie(&state, LARGE_TEXT_COOKIE, if on { "1" } else { "0" }, Some(400 * 86400), false);
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(safe_next(form.get("next")))).into_response())
+    let cookie = set_cookie(
+        &state,
+        LARGE_TEXT_COOKIE,
+        if on { "1" } else { "0" },
+        Some(400 * 86400),
+        false,
+    );
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Redirect::to(safe_next(form.get("next"))),
+    )
+        .into_response())
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn escapes_markup() {
-        assert_eq!(super::escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            super::escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 }

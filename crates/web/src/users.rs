@@ -53,18 +53,30 @@ pub async fn get_one(state: &AppState, p: &Principal, id: i64) -> Result<User, A
 pub fn parse_roles<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Vec<Role>, AppError> {
     names
         .into_iter()
-        .map(|n| Role::parse(n).ok_or_else(|| AppError::invalid("roles", "unknown", format!("未知角色：{n}"))))
+        .map(|n| {
+            Role::parse(n)
+                .ok_or_else(|| AppError::invalid("roles", "unknown", format!("未知角色：{n}")))
+        })
         .collect()
 }
 
-pub async fn create(state: &AppState, p: &Principal, new: NewUser, password: &str) -> Result<User, AppError> {
+pub async fn create(
+    state: &AppState,
+    p: &Principal,
+    new: NewUser,
+    password: &str,
+) -> Result<User, AppError> {
     p.require(Permission::ManageUsers)?;
     {
         // Scope first: refusing must not depend on whether the rest of the input is valid.
-        let org = orgs::get(state.store.reader(), new.org_id).await.map_err(|e| match e {
-            onewindow_store::StoreError::NotFound => AppError::invalid("org_id", "not_found", "所属机构不存在"),
-            e => e.into(),
-        })?;
+        let org = orgs::get(state.store.reader(), new.org_id)
+            .await
+            .map_err(|e| match e {
+                onewindow_store::StoreError::NotFound => {
+                    AppError::invalid("org_id", "not_found", "所属机构不存在")
+                }
+                e => e.into(),
+            })?;
         p.authorize(Permission::ManageUsers, &org.path)?;
     }
     passwords::check_policy("password", password, &new.username)?;
@@ -72,31 +84,46 @@ pub async fn create(state: &AppState, p: &Principal, new: NewUser, password: &st
     let mut tx = state.store.begin().await?;
     let org = orgs::get(&mut *tx, new.org_id).await?;
     p.authorize(Permission::ManageUsers, &org.path)?;
-    let user = users::create(&mut tx, state.store.backend(), state.now(), &p.user.who(), &new, &hash).await?;
+    let user = users::create(&mut tx, &state.change(p.user.who()), &new, &hash).await?;
     tx.commit().await?;
     Ok(user)
 }
 
-pub async fn update(state: &AppState, p: &Principal, id: i64, version: i64, change: UserChange) -> Result<User, AppError> {
+pub async fn update(
+    state: &AppState,
+    p: &Principal,
+    id: i64,
+    version: i64,
+    change: UserChange,
+) -> Result<User, AppError> {
     p.require(Permission::ManageUsers)?;
     let mut tx = state.store.begin().await?;
     let target = users::get(&mut tx, id).await?;
     p.authorize(Permission::ManageUsers, &target.org_path)?;
     if id == p.user.id && (!change.active || !change.roles.contains(&Role::Admin)) {
-        return Err(AppError::invalid("roles", "self_lockout", "不能停用自己的账号或取消自己的管理员角色"));
+        return Err(AppError::invalid(
+            "roles",
+            "self_lockout",
+            "不能停用自己的账号或取消自己的管理员角色",
+        ));
     }
-    let user = users::update(&mut tx, state.store.backend(), state.now(), &p.user.who(), id, version, &change).await?;
+    let user = users::update(&mut tx, &state.change(p.user.who()), id, version, &change).await?;
     tx.commit().await?;
     Ok(user)
 }
 
-pub async fn reset_password(state: &AppState, p: &Principal, id: i64, password: &str) -> Result<(), AppError> {
+pub async fn reset_password(
+    state: &AppState,
+    p: &Principal,
+    id: i64,
+    password: &str,
+) -> Result<(), AppError> {
     let target = get_one(state, p, id).await?;
     p.authorize(Permission::ManageUsers, &target.org_path)?;
     passwords::check_policy("password", password, &target.username)?;
     let hash = hash_password(password.to_string()).await?;
     let mut tx = state.store.begin().await?;
-    users::set_password(&mut tx, state.store.backend(), state.now(), &p.user.who(), id, &hash, None).await?;
+    users::set_password(&mut tx, &state.change(p.user.who()), id, &hash, None).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -105,7 +132,7 @@ pub async fn unlock(state: &AppState, p: &Principal, id: i64) -> Result<(), AppE
     let target = get_one(state, p, id).await?;
     p.authorize(Permission::ManageUsers, &target.org_path)?;
     let mut tx = state.store.begin().await?;
-    users::unlock(&mut tx, state.store.backend(), state.now(), &p.user.who(), id).await?;
+    users::unlock(&mut tx, &state.change(p.user.who()), id).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -126,7 +153,16 @@ fn row(u: User, now: i64) -> UserRow {
     } else {
         "正常".to_string()
     };
-    UserRow { roles: u.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join("、"), status, user: u }
+    UserRow {
+        roles: u
+            .roles
+            .iter()
+            .map(|r| r.label())
+            .collect::<Vec<_>>()
+            .join("、"),
+        status,
+        user: u,
+    }
 }
 
 #[derive(Template)]
@@ -148,23 +184,44 @@ struct FormEcho {
     org_id: i64,
 }
 
-async fn users_page(state: &AppState, p: &Principal, ctx: &Ctx, errors: Vec<FieldError>, form: Option<&FormData>) -> PageResult {
+async fn users_page(
+    state: &AppState,
+    p: &Principal,
+    ctx: &Ctx,
+    errors: Vec<FieldError>,
+    form: Option<&FormData>,
+) -> PageResult {
     let now = state.now();
-    let rows = list(state, p).await?.into_iter().map(|u| row(u, now)).collect();
+    let rows = list(state, p)
+        .await?
+        .into_iter()
+        .map(|u| row(u, now))
+        .collect();
     let can_manage = p.actor().may(Permission::ManageUsers);
     let orgs = if can_manage {
-        crate::orgs::list(state, p).await?.into_iter().map(|o| (o.id, format!("{}（{}）", o.name, o.kind.label()))).collect()
+        crate::orgs::list(state, p)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, format!("{}（{}）", o.name, o.kind.label())))
+            .collect()
     } else {
         vec![]
     };
     let chosen: Vec<&str> = form.map(|f| f.all("roles")).unwrap_or_default();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let mut res = render(&UsersPage {
         chrome: Chrome::new(state, ctx, "人员管理"),
         rows,
         can_manage,
         orgs,
-        roles: Role::ALL.iter().map(|r| (r.as_str(), r.label(), chosen.contains(&r.as_str()))).collect(),
+        roles: Role::ALL
+            .iter()
+            .map(|r| (r.as_str(), r.label(), chosen.contains(&r.as_str())))
+            .collect(),
         errors,
         form: form
             .map(|f| FormEcho {
@@ -182,7 +239,11 @@ async fn list_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) ->
     users_page(&state, &p, &ctx, vec![], None).await
 }
 
-async fn create_form(State(state): State<AppState>, PageUser(p, ctx): PageUser, form: FormData) -> PageResult {
+async fn create_form(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    form: FormData,
+) -> PageResult {
     let attempt = async {
         let new = NewUser {
             org_id: form.int("org_id", "所属机构")?,
@@ -211,11 +272,25 @@ struct UserEditPage {
     notice: Option<&'static str>,
 }
 
-async fn user_edit(state: &AppState, p: &Principal, ctx: &Ctx, id: i64, errors: Vec<FieldError>, notice: Option<&'static str>) -> PageResult {
+async fn user_edit(
+    state: &AppState,
+    p: &Principal,
+    ctx: &Ctx,
+    id: i64,
+    errors: Vec<FieldError>,
+    notice: Option<&'static str>,
+) -> PageResult {
     let user = get_one(state, p, id).await?;
     let now = state.now();
-    let roles = Role::ALL.iter().map(|r| (r.as_str(), r.label(), user.roles.contains(r))).collect();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let roles = Role::ALL
+        .iter()
+        .map(|r| (r.as_str(), r.label(), user.roles.contains(r)))
+        .collect();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let mut res = render(&UserEditPage {
         chrome: Chrome::new(state, ctx, user.display_name.clone()),
         can_manage: p.authorize(Permission::ManageUsers, &user.org_path).is_ok(),
@@ -229,11 +304,20 @@ async fn user_edit(state: &AppState, p: &Principal, ctx: &Ctx, id: i64, errors: 
     Ok(res)
 }
 
-async fn edit_page(State(state): State<AppState>, PageUser(p, ctx): PageUser, Path(id): Path<i64>) -> PageResult {
+async fn edit_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
     user_edit(&state, &p, &ctx, id, vec![], None).await
 }
 
-async fn edit_form(State(state): State<AppState>, PageUser(p, ctx): PageUser, Path(id): Path<i64>, form: FormData) -> PageResult {
+async fn edit_form(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> PageResult {
     let attempt = async {
         let change = UserChange {
             display_name: form.get("display_name").to_string(),
@@ -249,26 +333,54 @@ async fn edit_form(State(state): State<AppState>, PageUser(p, ctx): PageUser, Pa
     }
 }
 
-async fn reset_password_form(State(state): State<AppState>, PageUser(p, ctx): PageUser, Path(id): Path<i64>, form: FormData) -> PageResult {
+async fn reset_password_form(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> PageResult {
     match reset_password(&state, &p, id, form.get("password")).await {
-        Ok(()) => user_edit(&state, &p, &ctx, id, vec![], Some("密码已重置，该用户的登录已全部退出")).await,
+        Ok(()) => {
+            user_edit(
+                &state,
+                &p,
+                &ctx,
+                id,
+                vec![],
+                Some("密码已重置，该用户的登录已全部退出"),
+            )
+            .await
+        }
         Err(AppError::Invalid(f)) => user_edit(&state, &p, &ctx, id, f.0, None).await,
         Err(e) => Err(e.into()),
     }
 }
 
-async fn unlock_form(State(state): State<AppState>, PageUser(p, ctx): PageUser, Path(id): Path<i64>) -> PageResult {
+async fn unlock_form(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
     unlock(&state, &p, id).await?;
     user_edit(&state, &p, &ctx, id, vec![], Some("已解除锁定")).await
 }
 
 // ---- API ----
 
-async fn list_api(State(state): State<AppState>, ApiUser(p): ApiUser) -> ApiResult<Json<Vec<Value>>> {
-    Ok(Json(list(&state, &p).await?.iter().map(user_json).collect()))
+async fn list_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+) -> ApiResult<Json<Vec<Value>>> {
+    Ok(Json(
+        list(&state, &p).await?.iter().map(user_json).collect(),
+    ))
 }
 
-async fn get_api(State(state): State<AppState>, ApiUser(p): ApiUser, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+async fn get_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(user_json(&get_one(&state, &p, id).await?)))
 }
 
@@ -281,7 +393,11 @@ struct CreateBody {
     password: String,
 }
 
-async fn create_api(State(state): State<AppState>, ApiUser(p): ApiUser, Json(b): Json<CreateBody>) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn create_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Json(b): Json<CreateBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let new = NewUser {
         org_id: b.org_id,
         username: b.username,
@@ -300,9 +416,20 @@ struct UpdateBody {
     version: i64,
 }
 
-async fn update_api(State(state): State<AppState>, ApiUser(p): ApiUser, Path(id): Path<i64>, Json(b): Json<UpdateBody>) -> ApiResult<Json<Value>> {
-    let change = UserChange { display_name: b.display_name, roles: parse_roles(b.roles.iter().map(String::as_str))?, active: b.active };
-    Ok(Json(user_json(&update(&state, &p, id, b.version, change).await?)))
+async fn update_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<UpdateBody>,
+) -> ApiResult<Json<Value>> {
+    let change = UserChange {
+        display_name: b.display_name,
+        roles: parse_roles(b.roles.iter().map(String::as_str))?,
+        active: b.active,
+    };
+    Ok(Json(user_json(
+        &update(&state, &p, id, b.version, change).await?,
+    )))
 }
 
 #[derive(Deserialize)]
@@ -310,13 +437,21 @@ struct PasswordBody {
     password: String,
 }
 
-async fn reset_password_api(State(state): State<AppState>, ApiUser(p): ApiUser, Path(id): Path<i64>, Json(b): Json<PasswordBody>) -> ApiResult<Json<Value>> {
+async fn reset_password_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<PasswordBody>,
+) -> ApiResult<Json<Value>> {
     reset_password(&state, &p, id, &b.password).await?;
     Ok(Json(serde_json::json!({ "ok": true })))
 }
 
-async fn unlock_api(State(state): State<AppState>, ApiUser(p): ApiUser, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+async fn unlock_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
     unlock(&state, &p, id).await?;
     Ok(Json(serde_json::json!({ "ok": true })))
 }
-

@@ -23,20 +23,33 @@ struct Body {
 /// `{"valid": true, "normalized": …, "masked": …}` or `{"valid": false, "code", "message"}`.
 /// A credit code whose check character fails is `valid: true` with a `warning`, since a
 /// clerk may accept it with a recorded reason.
-async fn validate_api(axum::extract::State(state): axum::extract::State<AppState>, ApiUser(_): ApiUser, Json(b): Json<Body>) -> ApiResult<Json<Value>> {
+async fn validate_api(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    ApiUser(_): ApiUser,
+    Json(b): Json<Body>,
+) -> ApiResult<Json<Value>> {
     let today = local_date(state.now());
-    let kind = IdentifierKind::from_name(&b.kind)
-        .ok_or_else(|| AppError::invalid("kind", "unknown", "kind 应为 id-card、credit-code 或 mobile"))?;
+    let kind = IdentifierKind::from_name(&b.kind).ok_or_else(|| {
+        AppError::invalid(
+            "kind",
+            "unknown",
+            "kind 应为 id-card、credit-code 或 mobile",
+        )
+    })?;
     let out = match kind {
         IdentifierKind::IdCard => match IdCardNumber::parse(&b.value, today) {
             Ok(id) => json!({ "valid": true, "normalized": id.as_str(), "masked": id.masked(),
                               "birth_date": id.birth_date().to_string(), "sex": if id.is_male() { "male" } else { "female" } }),
-            Err(e) => json!({ "valid": false, "code": e.code(), "message": e.to_string(), "masked": mask_id_card(b.value.trim()) }),
+            Err(e) => {
+                json!({ "valid": false, "code": e.code(), "message": e.to_string(), "masked": mask_id_card(b.value.trim()) })
+            }
         },
         IdentifierKind::CreditCode => match CreditCode::parse_lenient(&b.value) {
             Ok(c) => match c.check_warning() {
                 None => json!({ "valid": true, "normalized": c.as_str() }),
-                Some(w) => json!({ "valid": true, "normalized": c.as_str(), "warning": { "code": w.code(), "message": w.to_string() } }),
+                Some(w) => {
+                    json!({ "valid": true, "normalized": c.as_str(), "warning": { "code": w.code(), "message": w.to_string() } })
+                }
             },
             Err(e) => json!({ "valid": false, "code": e.code(), "message": e.to_string() }),
         },

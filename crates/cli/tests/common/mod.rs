@@ -62,11 +62,21 @@ async fn pg_template() -> &'static str {
         .get_or_init(|| async {
             let admin = pg_admin_url();
             let name = format!("ow_tpl_{}", std::process::id());
-            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to test PostgreSQL");
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut conn).await.unwrap();
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("connect to test PostgreSQL");
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
             conn.close().await.unwrap();
-            let store = Store::open(&with_db(&admin, &name), &StoreOptions::default()).await.expect("migrate template");
+            let store = Store::open(&with_db(&admin, &name), &StoreOptions::default())
+                .await
+                .expect("migrate template");
             store.close().await;
             name
         })
@@ -77,10 +87,19 @@ async fn pg_template() -> &'static str {
 pub async fn fresh_pg_url() -> String {
     let template = pg_template().await;
     let admin = pg_admin_url();
-    let name = format!("ow_t_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+    let name = format!(
+        "ow_t_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
     let _guard = CREATE_LOCK.lock().await;
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to test PostgreSQL");
-    sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {template}")).execute(&mut conn).await.expect("clone template");
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to test PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+        .execute(&mut conn)
+        .await
+        .expect("clone template");
     conn.close().await.unwrap();
     with_db(&admin, &name)
 }
@@ -95,15 +114,28 @@ pub async fn spawn_app(db: Db) -> TestApp {
         Db::Postgres => (fresh_pg_url().await, None),
     };
     let app = spawn_app_on(&url, db, ManualClock::at(START_MICROS), dir).await;
-    demo::seed(&app.store, app.clock_now()).await.expect("seed demo");
+    demo::seed(&app.store, app.clock_now())
+        .await
+        .expect("seed demo");
     app
 }
 
 /// Another app instance over an existing database (same clock given by the caller).
-pub async fn spawn_app_on(url: &str, db: Db, clock: ManualClock, dir: Option<Arc<tempfile::TempDir>>) -> TestApp {
-    let opts = StoreOptions { max_connections: 4, ..StoreOptions::default() };
+pub async fn spawn_app_on(
+    url: &str,
+    db: Db,
+    clock: ManualClock,
+    dir: Option<Arc<tempfile::TempDir>>,
+) -> TestApp {
+    let opts = StoreOptions {
+        max_connections: 4,
+        ..StoreOptions::default()
+    };
     let store = Store::open(url, &opts).await.expect("open store");
-    let config = WebConfig { demo: true, ..WebConfig::default() };
+    let config = WebConfig {
+        demo: true,
+        ..WebConfig::default()
+    };
     let state = AppState::new(store.clone(), Arc::new(clock.clone()), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -148,7 +180,9 @@ impl TestApp {
 
     /// Logs in through the API; the client then carries the session cookie.
     pub async fn login(&self, username: &str) -> Api {
-        self.login_with(username, demo::DEMO_PASSWORD).await.expect("login")
+        self.login_with(username, demo::DEMO_PASSWORD)
+            .await
+            .expect("login")
     }
 
     pub async fn login_with(&self, username: &str, password: &str) -> Result<Api, Value> {
@@ -174,22 +208,40 @@ impl TestApp {
     }
 
     pub fn with_key(&self, secret: &str) -> Api {
-        Api { base: self.base.clone(), client: self.browser(), csrf: String::new(), bearer: Some(secret.to_string()), user: Value::Null }
+        Api {
+            base: self.base.clone(),
+            client: self.browser(),
+            csrf: String::new(),
+            bearer: Some(secret.to_string()),
+            user: Value::Null,
+        }
     }
 
     pub async fn audit_head(&self) -> i64 {
         use sqlx::Row;
-        sqlx::query("SELECT seq FROM audit_head WHERE id = 1").fetch_one(self.store.reader()).await.unwrap().get("seq")
+        sqlx::query("SELECT seq FROM audit_head WHERE id = 1")
+            .fetch_one(self.store.reader())
+            .await
+            .unwrap()
+            .get("seq")
     }
 
     pub async fn count(&self, table: &str) -> i64 {
         use sqlx::Row;
-        sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}")).fetch_one(self.store.reader()).await.unwrap().get("n")
+        sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            .fetch_one(self.store.reader())
+            .await
+            .unwrap()
+            .get("n")
     }
 
     /// Id of a demo organisation by its code.
     pub async fn org_id(&self, code: &str) -> i64 {
-        onewindow_store::orgs::find_by_code(self.store.reader(), code).await.unwrap().expect("org exists").id
+        onewindow_store::orgs::find_by_code(self.store.reader(), code)
+            .await
+            .unwrap()
+            .expect("org exists")
+            .id
     }
 
     pub async fn stop(mut self) {
@@ -215,7 +267,9 @@ pub struct Api {
 
 impl Api {
     fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let mut r = self.client.request(method, format!("{}{}", self.base, path));
+        let mut r = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
         if let Some(b) = &self.bearer {
             r = r.bearer_auth(b);
         } else {
@@ -229,23 +283,51 @@ impl Api {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        Self::done(self.req(reqwest::Method::POST, path).json(&body).send().await.unwrap()).await
+        Self::done(
+            self.req(reqwest::Method::POST, path)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        Self::done(self.req(reqwest::Method::PATCH, path).json(&body).send().await.unwrap()).await
+        Self::done(
+            self.req(reqwest::Method::PATCH, path)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
-        Self::done(self.req(reqwest::Method::DELETE, path).send().await.unwrap()).await
+        Self::done(
+            self.req(reqwest::Method::DELETE, path)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     async fn done(res: reqwest::Response) -> (StatusCode, Value) {
         let status = res.status();
-        let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let ct = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let text = res.text().await.unwrap();
         if status.is_client_error() || status.is_server_error() {
-            assert_eq!(ct, "application/problem+json", "API errors are problem+json: {text}");
+            assert_eq!(
+                ct, "application/problem+json",
+                "API errors are problem+json: {text}"
+            );
         }
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
