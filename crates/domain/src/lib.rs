@@ -9,6 +9,8 @@ pub mod access;
 pub mod audit;
 /// The working-day calendar: holidays, make-up days, deadlines in working days.
 pub mod calendar;
+/// The case lifecycle: one explicit state machine for intake to issuance.
+pub mod cases;
 /// Resident ID numbers, unified social credit codes, mobile numbers; masking.
 pub mod ids;
 /// The organisation tree and its materialised paths.

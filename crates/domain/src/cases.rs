@@ -1,0 +1,2400 @@
+//! The one-window case lifecycle (一窗受理、后台审批、统一出件) as one explicit state machine.
+//!
+//! A case is taken in at the comprehensive window (前台综合受理), routed to the responsible
+//! department (后台分类审批), decided there, and comes back to one window for issuance
+//! (统一窗口出件). Every change of state goes through [`apply`], which checks, in this order:
+//!
+//! 1. the performer: may this role (or the system) do this action at all? A wrong role always
+//!    gets [`CaseError::RoleNotAllowed`], whatever the state, so a clerk who presses an
+//!    approver's button learns that it is not theirs rather than "not now";
+//! 2. the state graph: is the action legal in the current state? If not,
+//!    [`CaseError::IllegalTransition`] — never a silent change (SPEC C2);
+//! 3. the guards: the payload and the case facts (reasons filled in, a tracking number for
+//!    mail, the 容缺 deadline passed before a lapse …). If not, [`CaseError::Invalid`] naming
+//!    the field.
+//!
+//! [`apply`] is pure: it reads [`CaseFacts`] (including "today", passed in) and returns a
+//! [`Transition`] saying what the storage layer must change — the new state, whether the
+//! legal clock pauses or resumes, whether the 容缺 supplement is set or cleared. Storing the
+//! change, attributing it to a user and auditing it are the caller's job; deciding whether it
+//! is allowed is only ever this module's.
+//!
+//! The clock: the time limit (自受理之日起N个工作日) runs from acceptance to the decision and
+//! stops while the case waits for the applicant in [`CaseState::Returned`] (补正). Pauses are
+//! half-open date intervals `[from, until)` as in [`WorkCalendar::due_date_with_pauses`];
+//! [`due_date`] turns acceptance date, limit and pauses into the deadline and [`light`] into
+//! the red/yellow/green light (红黄绿灯) of electronic supervision.
+//!
+//! [`apply`]: crate::cases::apply
+//! [`CaseError::RoleNotAllowed`]: crate::cases::CaseError::RoleNotAllowed
+//! [`CaseError::IllegalTransition`]: crate::cases::CaseError::IllegalTransition
+//! [`CaseError::Invalid`]: crate::cases::CaseError::Invalid
+//! [`CaseFacts`]: crate::cases::CaseFacts
+//! [`Transition`]: crate::cases::Transition
+//! [`CaseState::Returned`]: crate::cases::CaseState::Returned
+//! [`WorkCalendar::due_date_with_pauses`]: crate::calendar::WorkCalendar::due_date_with_pauses
+//! [`due_date`]: crate::cases::due_date
+//! [`light`]: crate::cases::light
+
+use crate::access::Role;
+use crate::calendar::{CalendarError, WorkCalendar};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+// --- states ---------------------------------------------------------------------------------
+
+/// Where a case stands. The spelling of [`CaseState::as_str`] is what the database stores
+/// and the API returns; [`CaseState::label`] is for staff pages and
+/// [`CaseState::resident_text`] for the public tracking page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseState {
+    /// Being checked at the window, not yet accepted (预审). No clock runs.
+    Draft,
+    /// Refused with a one-time notice of everything missing (一次性告知). Terminal: the
+    /// applicant comes back with a new application, not this one.
+    Refused,
+    /// Accepted at the window; the time limit starts on this day (day 0).
+    Accepted,
+    /// Routed to the responsible department's queue.
+    Routed,
+    /// An approver has taken the case and is reviewing it.
+    InReview,
+    /// Returned to the applicant for correction (补正); the clock is paused.
+    Returned,
+    /// Approved; the result (licence, certificate, payment decision) is being produced.
+    Approved,
+    /// Not approved (不予批准); the written decision still has to be delivered.
+    Rejected,
+    /// The result is ready to be handed over at the window, mailed, or issued electronically.
+    ResultReady,
+    /// The result (or the written rejection) has been handed over.
+    Issued,
+    /// Finished (办结). Terminal.
+    Closed,
+    /// Withdrawn by the applicant. Terminal.
+    Withdrawn,
+    /// Accepted with missing non-core materials (容缺) that were not supplied by the agreed
+    /// date; the case ends. Terminal.
+    Lapsed,
+}
+
+impl CaseState {
+    pub const ALL: [CaseState; 13] = [
+        CaseState::Draft,
+        CaseState::Refused,
+        CaseState::Accepted,
+        CaseState::Routed,
+        CaseState::InReview,
+        CaseState::Returned,
+        CaseState::Approved,
+        CaseState::Rejected,
+        CaseState::ResultReady,
+        CaseState::Issued,
+        CaseState::Closed,
+        CaseState::Withdrawn,
+        CaseState::Lapsed,
+    ];
+
+    /// The stable spelling stored in the database and used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseState::Draft => "draft",
+            CaseState::Refused => "refused",
+            CaseState::Accepted => "accepted",
+            CaseState::Routed => "routed",
+            CaseState::InReview => "in_review",
+            CaseState::Returned => "returned",
+            CaseState::Approved => "approved",
+            CaseState::Rejected => "rejected",
+            CaseState::ResultReady => "result_ready",
+            CaseState::Issued => "issued",
+            CaseState::Closed => "closed",
+            CaseState::Withdrawn => "withdrawn",
+            CaseState::Lapsed => "lapsed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+
+    /// The short Chinese name staff see in lists and on the case page.
+    pub fn label(self) -> &'static str {
+        match self {
+            CaseState::Draft => "预审中",
+            CaseState::Refused => "已不予受理(一次性告知)",
+            CaseState::Accepted => "已受理",
+            CaseState::Routed => "已分办",
+            CaseState::InReview => "审查中",
+            CaseState::Returned => "退回补正",
+            CaseState::Approved => "审批通过",
+            CaseState::Rejected => "不予批准",
+            CaseState::ResultReady => "待出件",
+            CaseState::Issued => "已出件",
+            CaseState::Closed => "已办结",
+            CaseState::Withdrawn => "已撤回",
+            CaseState::Lapsed => "容缺逾期终止",
+        }
+    }
+
+    /// One plain sentence for the public tracking page: what is happening and what, if
+    /// anything, the applicant has to do. Written for a resident of seventy — no internal
+    /// words such as 分办 or 领办.
+    pub fn resident_text(self) -> &'static str {
+        match self {
+            CaseState::Draft => "工作人员正在核对您的材料，还没有正式受理。",
+            CaseState::Refused => {
+                "材料还不齐全，这次没有受理，请按一次性告知书列出的材料准备齐全后再来办理。"
+            }
+            CaseState::Accepted => "您的申请已经受理，我们会在承诺的时间内办好。",
+            CaseState::Routed => "您的申请已经送到负责审批的部门，正在等待审批。",
+            CaseState::InReview => "审批部门正在审查您的申请，请耐心等待，不需要您再跑一趟。",
+            CaseState::Returned => {
+                "材料需要补正，请按通知补齐后到窗口提交，补正期间办理时限暂停计算。"
+            }
+            CaseState::Approved => "您的申请已经审批通过，正在制作证件或办理结果。",
+            CaseState::Rejected => "您的申请没有获得批准，我们会把写明原因和依据的决定书交给您。",
+            CaseState::ResultReady => "办理结果已经准备好，请按您选择的方式领取。",
+            CaseState::Issued => "办理结果已经交给您或已经寄出，请注意查收。",
+            CaseState::Closed => "这件事已经全部办完，欢迎您对我们的服务作出评价。",
+            CaseState::Withdrawn => "您已经撤回了这次申请，如果还需要办理，可以重新申请。",
+            CaseState::Lapsed => {
+                "缺少的材料没有在约定日期前补交，这次申请已经终止，如需办理请带齐材料重新申请。"
+            }
+        }
+    }
+
+    /// No action changes a terminal case again. A resident who comes back after a refusal,
+    /// a withdrawal or a lapse starts a new case, so the old one keeps an honest history.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            CaseState::Refused | CaseState::Closed | CaseState::Withdrawn | CaseState::Lapsed
+        )
+    }
+
+    /// Whether the legal time limit is running in this state.
+    ///
+    /// The limit (自受理之日起N个工作日) is the time the administration has to *decide*
+    /// (行政许可法 §42), so it runs in [`Accepted`](CaseState::Accepted),
+    /// [`Routed`](CaseState::Routed) and [`InReview`](CaseState::InReview) and stops at the
+    /// decision: it does **not** run in [`Approved`](CaseState::Approved) or
+    /// [`Rejected`](CaseState::Rejected) — producing and delivering the result has its own
+    /// limit (§44) and is supervised separately. It is paused in
+    /// [`Returned`](CaseState::Returned), while the case waits for the applicant (补正), and
+    /// has not started in [`Draft`](CaseState::Draft).
+    pub fn clock_running(self) -> bool {
+        matches!(
+            self,
+            CaseState::Accepted | CaseState::Routed | CaseState::InReview
+        )
+    }
+
+    /// Whether the clock is paused waiting for the applicant: exactly the state in which a
+    /// pause interval is open.
+    pub fn is_paused(self) -> bool {
+        self == CaseState::Returned
+    }
+
+    /// The names ([`CaseAction::name`]) of the actions that have an edge out of this state
+    /// in the state graph, before roles and guards are checked — for laying out buttons.
+    /// Whether a given performer may press one is still decided by [`apply`].
+    pub fn actions(self) -> &'static [&'static str] {
+        match self {
+            CaseState::Draft => &["accept", "refuse", "withdraw"],
+            CaseState::Accepted => &[
+                "route",
+                "complete_at_window",
+                "withdraw",
+                "lapse",
+                "supplement_received",
+            ],
+            CaseState::Routed => &["take", "withdraw", "lapse", "supplement_received"],
+            CaseState::InReview => &[
+                "approve",
+                "reject",
+                "return",
+                "withdraw",
+                "lapse",
+                "supplement_received",
+            ],
+            CaseState::Returned => &["resubmit", "withdraw", "supplement_received"],
+            CaseState::Approved => &["result_ready"],
+            CaseState::Rejected => &["issue"],
+            CaseState::ResultReady => &["issue"],
+            CaseState::Issued => &["close"],
+            CaseState::Refused | CaseState::Closed | CaseState::Withdrawn | CaseState::Lapsed => {
+                &[]
+            }
+        }
+    }
+}
+
+impl fmt::Display for CaseState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// --- acceptance and issuance ---------------------------------------------------------------
+
+/// How a case was accepted. The catalog decides which kinds an item allows; the case records
+/// which one the clerk used.
+// NOTE: `crate::catalog` did not exist when this module was written. When it defines the
+// same enum, replace this definition with `pub use crate::catalog::AcceptanceKind;` — this
+// module and its tests use only the three variants and the snake_case serde spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AcceptanceKind {
+    /// All materials present (正常受理).
+    Normal,
+    /// Non-core materials missing, to be supplied by a date (容缺受理).
+    Tolerance,
+    /// Accepted on the applicant's written commitment (告知承诺).
+    Commitment,
+}
+
+impl AcceptanceKind {
+    pub const ALL: [AcceptanceKind; 3] = [
+        AcceptanceKind::Normal,
+        AcceptanceKind::Tolerance,
+        AcceptanceKind::Commitment,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AcceptanceKind::Normal => "normal",
+            AcceptanceKind::Tolerance => "tolerance",
+            AcceptanceKind::Commitment => "commitment",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AcceptanceKind::Normal => "正常受理",
+            AcceptanceKind::Tolerance => "容缺受理",
+            AcceptanceKind::Commitment => "告知承诺",
+        }
+    }
+}
+
+/// How the result reaches the applicant (统一窗口出件).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueMethod {
+    /// Picked up at the window (窗口领取).
+    Window,
+    /// Sent by post (邮寄); needs the tracking number so the resident can follow it.
+    Mail,
+    /// Issued as an electronic certificate (电子证照); needs its number.
+    Electronic,
+}
+
+impl IssueMethod {
+    pub const ALL: [IssueMethod; 3] = [
+        IssueMethod::Window,
+        IssueMethod::Mail,
+        IssueMethod::Electronic,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueMethod::Window => "window",
+            IssueMethod::Mail => "mail",
+            IssueMethod::Electronic => "electronic",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            IssueMethod::Window => "窗口领取",
+            IssueMethod::Mail => "邮寄",
+            IssueMethod::Electronic => "电子证照",
+        }
+    }
+}
+
+// --- actions --------------------------------------------------------------------------------
+
+/// Everything that can happen to a case, with the data each action needs. The serde form
+/// (`{"action": "return", "reasons": …, "items": […]}`) is the JSON API's request body; the
+/// `action` tag equals [`CaseAction::name`], which is also what the audit log records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum CaseAction {
+    /// Accept the application. `supplement_due` is required iff `kind` is
+    /// [`AcceptanceKind::Tolerance`]: the date by which the missing materials must arrive.
+    Accept {
+        kind: AcceptanceKind,
+        supplement_due: Option<NaiveDate>,
+    },
+    /// Refuse with a one-time notice (一次性告知书) listing *everything* missing — never a
+    /// partial list, so the list must not be empty.
+    Refuse { missing: Vec<String> },
+    /// Route to the responsible department (manually, or by the system's routing rule).
+    Route,
+    /// An approver takes the case from the department queue (领办).
+    Take,
+    /// Approve. The opinion is recorded as written; it may be empty ("同意" is implied).
+    Approve { opinion: String },
+    /// Reject: both the reasons and the legal basis are required, because the written
+    /// decision must state them (行政许可法 §38).
+    Reject {
+        reasons: String,
+        legal_basis: String,
+    },
+    /// Return for correction (补正); reasons required. The clock pauses.
+    Return { reasons: String, items: Vec<String> },
+    /// The corrected materials arrived; the case goes back to the approver and the clock
+    /// resumes.
+    Resubmit,
+    /// The 容缺 materials were supplied: not a change of state, clears the pending supplement.
+    SupplementReceived,
+    /// 即办: the clerk decides at once (only for immediate items): Accepted → ResultReady.
+    CompleteAtWindow { opinion: String },
+    /// The result (licence, certificate …) has been produced: Approved → ResultReady.
+    ResultReady,
+    /// Hand the result — or the written rejection — to the applicant.
+    Issue {
+        method: IssueMethod,
+        /// Required iff `method` is [`IssueMethod::Mail`]; refused for other methods.
+        tracking_no: Option<String>,
+        /// Required iff `method` is [`IssueMethod::Electronic`]; optional otherwise (a paper
+        /// licence handed over at the window has a number too). For a rejection issued
+        /// electronically it is the number of the electronic decision document.
+        certificate_no: Option<String>,
+    },
+    /// Close a case whose result has been issued.
+    Close,
+    /// The applicant withdraws (at the window); the reason is required.
+    Withdraw { reason: String },
+    /// The system ends a 容缺 case whose supplement deadline has passed.
+    Lapse,
+}
+
+impl CaseAction {
+    /// The stable snake_case name: the JSON `action` tag and the audit log's action.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CaseAction::Accept { .. } => "accept",
+            CaseAction::Refuse { .. } => "refuse",
+            CaseAction::Route => "route",
+            CaseAction::Take => "take",
+            CaseAction::Approve { .. } => "approve",
+            CaseAction::Reject { .. } => "reject",
+            CaseAction::Return { .. } => "return",
+            CaseAction::Resubmit => "resubmit",
+            CaseAction::SupplementReceived => "supplement_received",
+            CaseAction::CompleteAtWindow { .. } => "complete_at_window",
+            CaseAction::ResultReady => "result_ready",
+            CaseAction::Issue { .. } => "issue",
+            CaseAction::Close => "close",
+            CaseAction::Withdraw { .. } => "withdraw",
+            CaseAction::Lapse => "lapse",
+        }
+    }
+
+    /// The Chinese verb shown on buttons, in the case history and in error messages.
+    pub fn label(&self) -> &'static str {
+        match self {
+            CaseAction::Accept { .. } => "受理",
+            CaseAction::Refuse { .. } => "不予受理",
+            CaseAction::Route => "分办",
+            CaseAction::Take => "领办",
+            CaseAction::Approve { .. } => "审批通过",
+            CaseAction::Reject { .. } => "不予批准",
+            CaseAction::Return { .. } => "退回补正",
+            CaseAction::Resubmit => "重新提交",
+            CaseAction::SupplementReceived => "补齐容缺材料",
+            CaseAction::CompleteAtWindow { .. } => "即办办结",
+            CaseAction::ResultReady => "出证",
+            CaseAction::Issue { .. } => "出件",
+            CaseAction::Close => "办结",
+            CaseAction::Withdraw { .. } => "撤回",
+            CaseAction::Lapse => "容缺逾期终止",
+        }
+    }
+}
+
+// --- performers -----------------------------------------------------------------------------
+
+/// Who performs an action: a staff role, or the system (background jobs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Performer {
+    Staff(Role),
+    System,
+}
+
+impl Performer {
+    /// The name used in error messages and the case history.
+    pub fn label(self) -> &'static str {
+        match self {
+            Performer::Staff(role) => role.label(),
+            Performer::System => "系统",
+        }
+    }
+}
+
+const CLERK: &[Performer] = &[Performer::Staff(Role::WindowClerk)];
+const CLERK_OR_SYSTEM: &[Performer] = &[Performer::Staff(Role::WindowClerk), Performer::System];
+const APPROVER: &[Performer] = &[Performer::Staff(Role::Approver)];
+const SYSTEM_ONLY: &[Performer] = &[Performer::System];
+
+/// Which performers may do which action: the whole role table, as one match.
+///
+/// The window clerk does everything that happens at the window (front desk in, front desk
+/// out); the department's approver does everything that is a decision; the system routes
+/// by rule, closes issued cases after the rating period, and lapses overdue 容缺 cases. The
+/// guide desk, supervisors and administrators have no action here: pre-checking happens
+/// before a case exists, and supervision watches cases without changing them.
+pub fn allowed_performers(action: &CaseAction) -> &'static [Performer] {
+    match action {
+        CaseAction::Accept { .. }
+        | CaseAction::Refuse { .. }
+        | CaseAction::Resubmit
+        | CaseAction::SupplementReceived
+        | CaseAction::CompleteAtWindow { .. }
+        | CaseAction::Issue { .. }
+        | CaseAction::Withdraw { .. } => CLERK,
+        CaseAction::Route | CaseAction::Close => CLERK_OR_SYSTEM,
+        CaseAction::Take
+        | CaseAction::Approve { .. }
+        | CaseAction::Reject { .. }
+        | CaseAction::Return { .. }
+        | CaseAction::ResultReady => APPROVER,
+        CaseAction::Lapse => SYSTEM_ONLY,
+    }
+}
+
+/// Whether `performer` may do `action` in some state: [`allowed_performers`] as a predicate.
+pub fn may_perform(performer: Performer, action: &CaseAction) -> bool {
+    allowed_performers(action).contains(&performer)
+}
+
+// --- the machine ----------------------------------------------------------------------------
+
+/// What the machine needs to know about a case to decide a transition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseFacts {
+    pub state: CaseState,
+    /// The item is an immediate item (即办件).
+    pub immediate: bool,
+    /// 容缺 materials are still owed.
+    pub supplement_pending: bool,
+    /// The date by which they are owed (the last day on which they may still be supplied).
+    pub supplement_due: Option<NaiveDate>,
+    /// The Beijing date of "now".
+    pub today: NaiveDate,
+}
+
+/// The outcome of a legal action: the new state and what changes on the case.
+///
+/// `from == to` only for [`CaseAction::SupplementReceived`]. The caller opens a pause
+/// interval on `today` when `pause_starts` and closes the open one on `today` when
+/// `pause_ends`; both happen only at the edges of [`CaseState::Returned`], so a case has at
+/// most one open pause, and has one exactly while it is Returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub from: CaseState,
+    pub to: CaseState,
+    /// Entering Returned: open a clock pause from today.
+    pub pause_starts: bool,
+    /// Leaving Returned: close the open pause at today.
+    pub pause_ends: bool,
+    /// The 容缺 supplement has been received: clear `supplement_pending`.
+    pub clears_supplement: bool,
+    /// Accepted under 容缺: set `supplement_pending` and this due date.
+    pub sets_supplement_due: Option<NaiveDate>,
+}
+
+/// Why an action was refused. `code()` is stable for the API; the Display text is Chinese.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaseError {
+    /// The action has no edge out of the current state. Both fields are Chinese labels.
+    #[error("当前状态“{state}”下不能执行“{action}”")]
+    IllegalTransition {
+        state: &'static str,
+        action: &'static str,
+    },
+    /// The performer may never do this action. Both fields are Chinese labels.
+    #[error("{role}无权执行“{action}”")]
+    RoleNotAllowed {
+        role: &'static str,
+        action: &'static str,
+    },
+    /// A guard failed: a required field is missing or blank, a date is in the past, the case
+    /// facts do not allow it yet. `field` names the payload field or [`CaseFacts`] field.
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+}
+
+impl CaseError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            CaseError::IllegalTransition { .. } => "illegal_transition",
+            CaseError::RoleNotAllowed { .. } => "role_not_allowed",
+            CaseError::Invalid { .. } => "invalid",
+        }
+    }
+
+    /// The failing field, for [`CaseError::Invalid`].
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            CaseError::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> CaseError {
+    CaseError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// The state graph: where `action` leads from `state`, before roles and guards. `None` means
+/// the action is illegal in that state. This match is the only definition of the graph.
+pub fn next_state(state: CaseState, action: &CaseAction) -> Option<CaseState> {
+    use CaseState as S;
+    let to = match (state, action) {
+        (S::Draft, CaseAction::Accept { .. }) => S::Accepted,
+        (S::Draft, CaseAction::Refuse { .. }) => S::Refused,
+        (S::Accepted, CaseAction::Route) => S::Routed,
+        (S::Accepted, CaseAction::CompleteAtWindow { .. }) => S::ResultReady,
+        (S::Routed, CaseAction::Take) => S::InReview,
+        (S::InReview, CaseAction::Approve { .. }) => S::Approved,
+        (S::InReview, CaseAction::Reject { .. }) => S::Rejected,
+        (S::InReview, CaseAction::Return { .. }) => S::Returned,
+        (S::Returned, CaseAction::Resubmit) => S::InReview,
+        (S::Approved, CaseAction::ResultReady) => S::ResultReady,
+        // A rejection is issued too: the written decision (不予许可决定书) must reach the
+        // applicant, with the reasons and the right to appeal.
+        (S::ResultReady | S::Rejected, CaseAction::Issue { .. }) => S::Issued,
+        (S::Issued, CaseAction::Close) => S::Closed,
+        (
+            S::Draft | S::Accepted | S::Routed | S::InReview | S::Returned,
+            CaseAction::Withdraw { .. },
+        ) => S::Withdrawn,
+        (S::Accepted | S::Routed | S::InReview, CaseAction::Lapse) => S::Lapsed,
+        (S::Accepted | S::Routed | S::InReview | S::Returned, CaseAction::SupplementReceived) => {
+            state
+        }
+        _ => return None,
+    };
+    Some(to)
+}
+
+/// THE state machine: checks the performer, then the state, then the guards, and returns the
+/// transition or why not. Pure: the same facts, performer and action always give the same
+/// answer, and nothing is changed — the caller stores the [`Transition`].
+pub fn apply(
+    facts: &CaseFacts,
+    performer: Performer,
+    action: &CaseAction,
+) -> Result<Transition, CaseError> {
+    if !may_perform(performer, action) {
+        return Err(CaseError::RoleNotAllowed {
+            role: performer.label(),
+            action: action.label(),
+        });
+    }
+    let from = facts.state;
+    let to = next_state(from, action).ok_or(CaseError::IllegalTransition {
+        state: from.label(),
+        action: action.label(),
+    })?;
+    let sets_supplement_due = check_guards(facts, action)?;
+    Ok(Transition {
+        from,
+        to,
+        pause_starts: to == CaseState::Returned && from != CaseState::Returned,
+        pause_ends: from == CaseState::Returned && to != CaseState::Returned,
+        clears_supplement: matches!(action, CaseAction::SupplementReceived),
+        sets_supplement_due,
+    })
+}
+
+fn is_blank(s: &str) -> bool {
+    s.trim().is_empty()
+}
+
+/// `Some` non-blank text, with blank strings counted as absent (web forms send "" for an
+/// empty input).
+fn present(value: &Option<String>) -> bool {
+    value.as_deref().is_some_and(|s| !is_blank(s))
+}
+
+/// Every entry of a list non-blank; `what` names the list in the message.
+fn check_items(field: &'static str, what: &str, items: &[String]) -> Result<(), CaseError> {
+    match items.iter().position(|item| is_blank(item)) {
+        Some(index) => Err(invalid(field, format!("{what}第{}项为空", index + 1))),
+        None => Ok(()),
+    }
+}
+
+/// The guards of the action, once role and state are known to be right. Returns the 容缺
+/// due date to set, if any.
+fn check_guards(facts: &CaseFacts, action: &CaseAction) -> Result<Option<NaiveDate>, CaseError> {
+    match action {
+        CaseAction::Accept {
+            kind,
+            supplement_due,
+        } => match (kind, supplement_due) {
+            (AcceptanceKind::Tolerance, None) => Err(invalid(
+                "supplement_due",
+                "容缺受理须填写补交材料的截止日期",
+            )),
+            (AcceptanceKind::Tolerance, Some(due)) if *due < facts.today => Err(invalid(
+                "supplement_due",
+                format!("补交材料的截止日期{due}早于今天（{}）", facts.today),
+            )),
+            (AcceptanceKind::Tolerance, Some(due)) => Ok(Some(*due)),
+            (_, Some(_)) => Err(invalid(
+                "supplement_due",
+                "只有容缺受理才需要填写补交材料的截止日期",
+            )),
+            (_, None) => Ok(None),
+        },
+        CaseAction::Refuse { missing } => {
+            if missing.is_empty() {
+                return Err(invalid(
+                    "missing",
+                    "一次性告知书须列明缺少的全部材料，至少一项",
+                ));
+            }
+            check_items("missing", "一次性告知书所列材料", missing)?;
+            Ok(None)
+        }
+        CaseAction::Reject {
+            reasons,
+            legal_basis,
+        } => {
+            if is_blank(reasons) {
+                return Err(invalid("reasons", "请填写不予批准的理由"));
+            }
+            if is_blank(legal_basis) {
+                return Err(invalid("legal_basis", "请填写不予批准的法律依据"));
+            }
+            Ok(None)
+        }
+        CaseAction::Return { reasons, items } => {
+            if is_blank(reasons) {
+                return Err(invalid("reasons", "请填写退回补正的原因"));
+            }
+            check_items("items", "需补正的材料", items)?;
+            Ok(None)
+        }
+        CaseAction::CompleteAtWindow { .. } => {
+            if facts.immediate {
+                Ok(None)
+            } else {
+                Err(invalid(
+                    "immediate",
+                    "该事项不是即办件，不能在窗口即办办结，请分办到部门审批",
+                ))
+            }
+        }
+        CaseAction::Issue {
+            method,
+            tracking_no,
+            certificate_no,
+        } => {
+            let mail = *method == IssueMethod::Mail;
+            if mail && !present(tracking_no) {
+                return Err(invalid("tracking_no", "邮寄出件须填写快递单号"));
+            }
+            if !mail && present(tracking_no) {
+                return Err(invalid(
+                    "tracking_no",
+                    format!("{}不填写快递单号，只有邮寄出件才需要", method.label()),
+                ));
+            }
+            if *method == IssueMethod::Electronic && !present(certificate_no) {
+                return Err(invalid("certificate_no", "电子证照出件须填写证照编号"));
+            }
+            Ok(None)
+        }
+        CaseAction::Withdraw { reason } => {
+            if is_blank(reason) {
+                Err(invalid("reason", "请填写撤回原因"))
+            } else {
+                Ok(None)
+            }
+        }
+        CaseAction::SupplementReceived => {
+            if facts.supplement_pending {
+                Ok(None)
+            } else {
+                Err(invalid("supplement_pending", "该办件没有待补交的容缺材料"))
+            }
+        }
+        CaseAction::Lapse => {
+            if !facts.supplement_pending {
+                return Err(invalid(
+                    "supplement_pending",
+                    "该办件没有待补交的容缺材料，不能按容缺逾期终止",
+                ));
+            }
+            match facts.supplement_due {
+                None => Err(invalid(
+                    "supplement_due",
+                    "该办件没有记录容缺材料的补交期限",
+                )),
+                // The due date itself is still in time: the applicant may come that day.
+                Some(due) if due >= facts.today => Err(invalid(
+                    "supplement_due",
+                    format!("容缺材料的补交期限{due}尚未届满，不能终止"),
+                )),
+                Some(_) => Ok(None),
+            }
+        }
+        CaseAction::Route
+        | CaseAction::Take
+        | CaseAction::Approve { .. }
+        | CaseAction::Resubmit
+        | CaseAction::ResultReady
+        | CaseAction::Close => Ok(None),
+    }
+}
+
+// --- deadlines and lights -------------------------------------------------------------------
+
+/// The due date: `n` working days after the acceptance date (the acceptance day is day 0,
+/// 民法典 §201), extended by every pause. `n == 0` (即办) gives the acceptance date.
+///
+/// Each pause is the half-open date interval `[from, until)` of
+/// [`WorkCalendar::due_date_with_pauses`]. A pause still open (`until == None`, the case is
+/// Returned) is counted as if it ended tomorrow — that is, as if the applicant brought the
+/// corrections today, today itself being paused. The result is the earliest deadline still
+/// possible; it moves one working day later for every working day the pause stays open, so
+/// callers recompute it and pages should say "暂停计时" rather than show it as final. An open
+/// pause starting after tomorrow (not expected) counts as empty.
+pub fn due_date(
+    cal: &WorkCalendar,
+    accepted_on: NaiveDate,
+    n: u32,
+    pauses: &[(NaiveDate, Option<NaiveDate>)],
+    today: NaiveDate,
+) -> Result<NaiveDate, CalendarError> {
+    let tomorrow = today.succ_opt().unwrap_or(today);
+    let closed: Vec<(NaiveDate, NaiveDate)> = pauses
+        .iter()
+        .map(|&(from, until)| (from, until.unwrap_or_else(|| tomorrow.max(from))))
+        .collect();
+    cal.due_date_with_pauses(accepted_on, n, &closed)
+}
+
+/// Default threshold for a yellow light: two working days or fewer left.
+pub const DEFAULT_YELLOW_DAYS: u32 = 2;
+/// Default threshold for a red light: one working day or fewer left (due tomorrow or today).
+pub const DEFAULT_RED_DAYS: u32 = 1;
+
+/// The traffic light of electronic supervision (红黄绿灯).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Light {
+    Green,
+    Yellow,
+    Red,
+    Overdue,
+}
+
+impl Light {
+    pub const ALL: [Light; 4] = [Light::Green, Light::Yellow, Light::Red, Light::Overdue];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Light::Green => "green",
+            Light::Yellow => "yellow",
+            Light::Red => "red",
+            Light::Overdue => "overdue",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Light::Green => "正常",
+            Light::Yellow => "临近",
+            Light::Red => "紧急",
+            Light::Overdue => "超期",
+        }
+    }
+}
+
+/// The light by working days left until `due`, counted with the calendar, today not counted
+/// (the working days in `(today, due]`): [`Light::Overdue`] once `today > due` (a weekend
+/// after a Friday deadline adds no working day but is already late); otherwise
+/// [`Light::Red`] when `left <= red_days`, [`Light::Yellow`] when `left <= yellow_days`,
+/// else [`Light::Green`]. On the due day itself `left == 0`. Red is checked first, so a red
+/// threshold above the yellow one simply makes yellow unreachable.
+///
+/// Purely by dates: whether a paused or finished case gets a light at all is the caller's
+/// decision. Fails when a day between today and the due date lies in an uncovered year.
+pub fn light(
+    cal: &WorkCalendar,
+    today: NaiveDate,
+    due: NaiveDate,
+    yellow_days: u32,
+    red_days: u32,
+) -> Result<Light, CalendarError> {
+    if today > due {
+        return Ok(Light::Overdue);
+    }
+    let left = u64::try_from(cal.working_days_between(today, due)?).unwrap_or(0);
+    Ok(if left <= u64::from(red_days) {
+        Light::Red
+    } else if left <= u64::from(yellow_days) {
+        Light::Yellow
+    } else {
+        Light::Green
+    })
+}
+
+// --- case numbers and query codes -----------------------------------------------------------
+
+/// The case number: `YC` + the acceptance (or creation) date `yyyymmdd` + a 6-digit daily
+/// sequence, e.g. `YC20261123000042`. Sortable by date, readable over the phone, and the date
+/// tells a clerk at a glance how old a case is. A sequence above 999 999 (a million cases in
+/// one hall in one day) widens the number rather than wrapping, so numbers stay unique.
+pub fn case_number(date: NaiveDate, daily_seq: u32) -> String {
+    format!("YC{}{daily_seq:06}", date.format("%Y%m%d"))
+}
+
+/// Reads a case number written by [`case_number`] back into its date and sequence; `None`
+/// for anything else (surrounding spaces and lower case are tolerated).
+pub fn parse_case_number(s: &str) -> Option<(NaiveDate, u32)> {
+    let s = s.trim().to_ascii_uppercase();
+    let rest = s.strip_prefix("YC")?;
+    if rest.len() < 14 || !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let date = NaiveDate::parse_from_str(&rest[..8], "%Y%m%d").ok()?;
+    let seq = rest[8..].parse().ok()?;
+    Some((date, seq))
+}
+
+/// The query-code alphabet: digits and upper-case letters without the look-alikes 0/O, 1/I/L,
+/// so a code read aloud or copied from a paper receipt by an elderly resident is typed right.
+pub const QUERY_CODE_ALPHABET: &[u8; 31] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+/// Query codes have six characters: 31⁶ ≈ 8.9 × 10⁸ codes.
+pub const QUERY_CODE_LEN: usize = 6;
+
+/// The query code printed on the receipt: with the case number it lets the applicant track
+/// the case online without logging in. Derived from `entropy`, which must come from a secure
+/// random source — the code is the only secret protecting the tracking page. The value is
+/// first passed through a bijective mixer (the splitmix64 finaliser), so even neighbouring
+/// inputs give unrelated codes; that hides nothing from someone who knows the input, it only
+/// keeps a weak source from producing visibly sequential codes.
+pub fn query_code(entropy: u64) -> String {
+    let mut z = entropy;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    let base = QUERY_CODE_ALPHABET.len() as u64;
+    (0..QUERY_CODE_LEN)
+        .map(|_| {
+            let c = QUERY_CODE_ALPHABET[(z % base) as usize] as char;
+            z /= base;
+            c
+        })
+        .collect()
+}
+
+/// A query code as typed by a resident, normalised: spaces and dashes dropped, lower case
+/// raised. `None` unless exactly six characters of [`QUERY_CODE_ALPHABET`] remain.
+pub fn normalize_query_code(input: &str) -> Option<String> {
+    let code: String = input
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let valid = code.chars().count() == QUERY_CODE_LEN
+        && code.bytes().all(|b| QUERY_CODE_ALPHABET.contains(&b));
+    valid.then_some(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{BTreeSet, HashSet, VecDeque};
+    use CaseState as S;
+    use Performer as P;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn days(n: i64) -> chrono::Duration {
+        chrono::Duration::days(n)
+    }
+
+    /// A Wednesday in an ordinary week.
+    fn today() -> NaiveDate {
+        d(2025, 3, 12)
+    }
+
+    // --- the expected behaviour, written out once as data -------------------------------
+
+    /// The state graph: (from, action name, to). Written from the issue, independently of
+    /// `next_state`, so the cross-product test compares the code with the specification.
+    const EDGES: &[(S, &str, S)] = &[
+        (S::Draft, "accept", S::Accepted),
+        (S::Draft, "refuse", S::Refused),
+        (S::Accepted, "route", S::Routed),
+        (S::Routed, "take", S::InReview),
+        (S::InReview, "approve", S::Approved),
+        (S::InReview, "reject", S::Rejected),
+        (S::InReview, "return", S::Returned),
+        (S::Returned, "resubmit", S::InReview),
+        (S::Accepted, "complete_at_window", S::ResultReady),
+        (S::Approved, "result_ready", S::ResultReady),
+        (S::ResultReady, "issue", S::Issued),
+        (S::Rejected, "issue", S::Issued),
+        (S::Issued, "close", S::Closed),
+        (S::Draft, "withdraw", S::Withdrawn),
+        (S::Accepted, "withdraw", S::Withdrawn),
+        (S::Routed, "withdraw", S::Withdrawn),
+        (S::InReview, "withdraw", S::Withdrawn),
+        (S::Returned, "withdraw", S::Withdrawn),
+        (S::Accepted, "lapse", S::Lapsed),
+        (S::Routed, "lapse", S::Lapsed),
+        (S::InReview, "lapse", S::Lapsed),
+        (S::Accepted, "supplement_received", S::Accepted),
+        (S::Routed, "supplement_received", S::Routed),
+        (S::InReview, "supplement_received", S::InReview),
+        (S::Returned, "supplement_received", S::Returned),
+    ];
+
+    const CLERK_: P = P::Staff(Role::WindowClerk);
+    const APPROVER_: P = P::Staff(Role::Approver);
+    const SYSTEM_: P = P::System;
+
+    /// The role table: action name → who may perform it. Nobody else may.
+    const ROLE_TABLE: &[(&str, &[P])] = &[
+        ("accept", &[CLERK_]),
+        ("refuse", &[CLERK_]),
+        ("route", &[CLERK_, SYSTEM_]),
+        ("take", &[APPROVER_]),
+        ("approve", &[APPROVER_]),
+        ("reject", &[APPROVER_]),
+        ("return", &[APPROVER_]),
+        ("resubmit", &[CLERK_]),
+        ("supplement_received", &[CLERK_]),
+        ("complete_at_window", &[CLERK_]),
+        ("result_ready", &[APPROVER_]),
+        ("issue", &[CLERK_]),
+        ("close", &[CLERK_, SYSTEM_]),
+        ("withdraw", &[CLERK_]),
+        ("lapse", &[SYSTEM_]),
+    ];
+
+    fn edge(state: S, name: &str) -> Option<S> {
+        EDGES
+            .iter()
+            .find(|(from, action, _)| *from == state && *action == name)
+            .map(|(_, _, to)| *to)
+    }
+
+    fn role_ok(performer: P, name: &str) -> bool {
+        ROLE_TABLE
+            .iter()
+            .find(|(action, _)| *action == name)
+            .unwrap_or_else(|| panic!("{name} missing from ROLE_TABLE"))
+            .1
+            .contains(&performer)
+    }
+
+    fn all_performers() -> Vec<P> {
+        Role::ALL
+            .into_iter()
+            .map(P::Staff)
+            .chain([P::System])
+            .collect()
+    }
+
+    fn s(text: &str) -> String {
+        text.to_string()
+    }
+
+    /// At least one action per variant, each with a payload that passes its guards.
+    fn valid_actions(today: NaiveDate, supplement_offset: i64) -> Vec<CaseAction> {
+        vec![
+            CaseAction::Accept {
+                kind: AcceptanceKind::Normal,
+                supplement_due: None,
+            },
+            CaseAction::Accept {
+                kind: AcceptanceKind::Tolerance,
+                supplement_due: Some(today + days(supplement_offset.max(0))),
+            },
+            CaseAction::Accept {
+                kind: AcceptanceKind::Commitment,
+                supplement_due: None,
+            },
+            CaseAction::Refuse {
+                missing: vec![s("户口簿原件"), s("近期免冠照片2张")],
+            },
+            CaseAction::Route,
+            CaseAction::Take,
+            CaseAction::Approve {
+                opinion: s("同意")
+            },
+            CaseAction::Approve { opinion: s("") },
+            CaseAction::Reject {
+                reasons: s("申请人不符合低保条件"),
+                legal_basis: s("《社会救助暂行办法》第九条"),
+            },
+            CaseAction::Return {
+                reasons: s("收入证明缺少单位盖章"),
+                items: vec![s("收入证明")],
+            },
+            CaseAction::Return {
+                reasons: s("表格填写不完整"),
+                items: vec![],
+            },
+            CaseAction::Resubmit,
+            CaseAction::SupplementReceived,
+            CaseAction::CompleteAtWindow {
+                opinion: s("即办")
+            },
+            CaseAction::ResultReady,
+            CaseAction::Issue {
+                method: IssueMethod::Window,
+                tracking_no: None,
+                certificate_no: None,
+            },
+            CaseAction::Issue {
+                method: IssueMethod::Window,
+                tracking_no: Some(s("")),
+                certificate_no: Some(s("京民证2025第0001号")),
+            },
+            CaseAction::Issue {
+                method: IssueMethod::Mail,
+                tracking_no: Some(s("SF1234567890")),
+                certificate_no: None,
+            },
+            CaseAction::Issue {
+                method: IssueMethod::Electronic,
+                tracking_no: None,
+                certificate_no: Some(s("DZZZ-2025-000123")),
+            },
+            CaseAction::Close,
+            CaseAction::Withdraw {
+                reason: s("申请人不再需要办理"),
+            },
+            CaseAction::Lapse,
+        ]
+    }
+
+    /// Actions whose payload fails a guard whatever the case facts.
+    fn invalid_payload_actions(today: NaiveDate) -> Vec<CaseAction> {
+        vec![
+            CaseAction::Accept {
+                kind: AcceptanceKind::Tolerance,
+                supplement_due: None,
+            },
+            CaseAction::Accept {
+                kind: AcceptanceKind::Tolerance,
+                supplement_due: Some(today - days(1)),
+            },
+            CaseAction::Accept {
+                kind: AcceptanceKind::Normal,
+                supplement_due: Some(today + days(5)),
+            },
+            CaseAction::Accept {
+                kind: AcceptanceKind::Commitment,
+                supplement_due: Some(today),
+            },
+            CaseAction::Refuse { missing: vec![] },
+            CaseAction::Refuse {
+                missing: vec![s("户口簿"), s("  ")],
+            },
+            CaseAction::Reject {
+                reasons: s(" "),
+                legal_basis: s("《行政许可法》第三十八条"),
+            },
+            CaseAction::Reject {
+                reasons: s("不符合条件"),
+                legal_basis: s(""),
+            },
+            CaseAction::Return {
+                reasons: s(""),
+                items: vec![s("收入证明")],
+            },
+            CaseAction::Return {
+                reasons: s("材料不全"),
+                items: vec![s("")],
+            },
+            CaseAction::Issue {
+                method: IssueMethod::Mail,
+                tracking_no: None,
+                certificate_no: None,
+            },
+            CaseAction::Issue {
+                method: IssueMethod::Mail,
+                tracking_no: Some(s("  ")),
+                certificate_no: None,
+            },
+            CaseAction::Issue {
+                method: IssueMethod::Electronic,
+                tracking_no: None,
+                certificate_no: None,
+            },
+            CaseAction::Issue {
+                method: IssueMethod::Window,
+                tracking_no: Some(s("SF1234567890")),
+                certificate_no: None,
+            },
+            CaseAction::Withdraw { reason: s("\t") },
+        ]
+    }
+
+    /// The payload rules of the issue, restated independently of `check_guards`.
+    fn payload_ok(action: &CaseAction, today: NaiveDate) -> bool {
+        let filled = |t: &str| !t.trim().is_empty();
+        let filled_opt = |t: &Option<String>| t.as_deref().is_some_and(filled);
+        match action {
+            CaseAction::Accept {
+                kind: AcceptanceKind::Tolerance,
+                supplement_due,
+            } => supplement_due.is_some_and(|due| due >= today),
+            CaseAction::Accept { supplement_due, .. } => supplement_due.is_none(),
+            CaseAction::Refuse { missing } => {
+                !missing.is_empty() && missing.iter().all(|m| filled(m))
+            }
+            CaseAction::Reject {
+                reasons,
+                legal_basis,
+            } => filled(reasons) && filled(legal_basis),
+            CaseAction::Return { reasons, items } => {
+                filled(reasons) && items.iter().all(|i| filled(i))
+            }
+            CaseAction::Issue {
+                method,
+                tracking_no,
+                certificate_no,
+            } => {
+                (*method == IssueMethod::Mail) == filled_opt(tracking_no)
+                    && (*method != IssueMethod::Electronic || filled_opt(certificate_no))
+            }
+            CaseAction::Withdraw { reason } => filled(reason),
+            _ => true,
+        }
+    }
+
+    /// The fact guards of the issue, restated.
+    fn facts_ok(facts: &CaseFacts, name: &str) -> bool {
+        match name {
+            "complete_at_window" => facts.immediate,
+            "supplement_received" => facts.supplement_pending,
+            "lapse" => {
+                facts.supplement_pending && facts.supplement_due.is_some_and(|d| d < facts.today)
+            }
+            _ => true,
+        }
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    enum Outcome {
+        To(S),
+        RoleNotAllowed,
+        IllegalTransition,
+        Invalid,
+    }
+
+    fn expected(facts: &CaseFacts, performer: P, action: &CaseAction) -> Outcome {
+        let name = action.name();
+        if !role_ok(performer, name) {
+            return Outcome::RoleNotAllowed;
+        }
+        let Some(to) = edge(facts.state, name) else {
+            return Outcome::IllegalTransition;
+        };
+        if !payload_ok(action, facts.today) || !facts_ok(facts, name) {
+            return Outcome::Invalid;
+        }
+        Outcome::To(to)
+    }
+
+    /// Runs `apply` and checks everything about the answer beyond its kind: the error
+    /// fields, and the flags of a transition.
+    fn actual(facts: &CaseFacts, performer: P, action: &CaseAction) -> Outcome {
+        match apply(facts, performer, action) {
+            Ok(t) => {
+                assert_eq!(t.from, facts.state);
+                assert_eq!(t.pause_starts, t.to == S::Returned && t.from != S::Returned);
+                assert_eq!(t.pause_ends, t.from == S::Returned && t.to != S::Returned);
+                assert_eq!(
+                    t.clears_supplement,
+                    matches!(action, CaseAction::SupplementReceived)
+                );
+                let expected_due = match action {
+                    CaseAction::Accept {
+                        kind: AcceptanceKind::Tolerance,
+                        supplement_due,
+                    } => *supplement_due,
+                    _ => None,
+                };
+                assert_eq!(t.sets_supplement_due, expected_due);
+                Outcome::To(t.to)
+            }
+            Err(e @ CaseError::RoleNotAllowed { role, action: a }) => {
+                assert_eq!((role, a), (performer.label(), action.label()));
+                assert_eq!(e.code(), "role_not_allowed");
+                Outcome::RoleNotAllowed
+            }
+            Err(e @ CaseError::IllegalTransition { state, action: a }) => {
+                assert_eq!((state, a), (facts.state.label(), action.label()));
+                assert_eq!(e.code(), "illegal_transition");
+                Outcome::IllegalTransition
+            }
+            Err(e @ CaseError::Invalid { .. }) => {
+                assert_eq!(e.code(), "invalid");
+                assert!(!e.to_string().trim().is_empty());
+                Outcome::Invalid
+            }
+        }
+    }
+
+    fn facts_in(state: S, guards_hold: bool) -> CaseFacts {
+        CaseFacts {
+            state,
+            immediate: guards_hold,
+            supplement_pending: guards_hold,
+            supplement_due: Some(today() - days(1)),
+            today: today(),
+        }
+    }
+
+    // --- 1. every action × every state × every performer --------------------------------
+
+    #[test]
+    fn the_samples_cover_every_action_and_the_tables_every_name() {
+        let names: BTreeSet<&str> = valid_actions(today(), 3)
+            .iter()
+            .map(CaseAction::name)
+            .collect();
+        let table: BTreeSet<&str> = ROLE_TABLE.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names.len(), 15);
+        assert_eq!(names, table);
+        assert_eq!(ROLE_TABLE.len(), 15, "an action listed twice");
+        for (_, name, _) in EDGES {
+            assert!(names.contains(name), "{name}");
+        }
+        for action in valid_actions(today(), 3) {
+            assert!(payload_ok(&action, today()), "{action:?}");
+        }
+        for action in invalid_payload_actions(today()) {
+            assert!(!payload_ok(&action, today()), "{action:?}");
+        }
+    }
+
+    #[test]
+    fn every_action_in_every_state_for_every_performer() {
+        let mut seen: HashSet<Outcome> = HashSet::new();
+        let mut checked = 0;
+        let actions: Vec<CaseAction> = valid_actions(today(), 3)
+            .into_iter()
+            .chain(invalid_payload_actions(today()))
+            .collect();
+        for guards_hold in [true, false] {
+            for state in S::ALL {
+                let facts = facts_in(state, guards_hold);
+                for performer in all_performers() {
+                    for action in &actions {
+                        let want = expected(&facts, performer, action);
+                        let got = actual(&facts, performer, action);
+                        assert_eq!(
+                            got, want,
+                            "{performer:?} {action:?} in {state:?} (guards hold: {guards_hold})"
+                        );
+                        seen.insert(got);
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 2 * 13 * 9 * actions.len());
+        // Every outcome kind occurs, and every edge of the graph was taken.
+        assert!(seen.contains(&Outcome::RoleNotAllowed));
+        assert!(seen.contains(&Outcome::IllegalTransition));
+        assert!(seen.contains(&Outcome::Invalid));
+        for (from, _, to) in EDGES {
+            assert!(seen.contains(&Outcome::To(*to)), "{from:?} → {to:?}");
+        }
+    }
+
+    #[test]
+    fn the_role_table_matches_allowed_performers_and_may_perform() {
+        for action in valid_actions(today(), 3) {
+            let mut listed: Vec<P> = allowed_performers(&action).to_vec();
+            listed.sort_by_key(|p| format!("{p:?}"));
+            let mut want: Vec<P> = all_performers()
+                .into_iter()
+                .filter(|p| role_ok(*p, action.name()))
+                .collect();
+            want.sort_by_key(|p| format!("{p:?}"));
+            assert_eq!(listed, want, "{}", action.name());
+            for p in all_performers() {
+                assert_eq!(may_perform(p, &action), role_ok(p, action.name()));
+            }
+        }
+        // Roles with no part in the case lifecycle can do nothing at all.
+        for role in [
+            Role::Admin,
+            Role::Supervisor,
+            Role::GuideDesk,
+            Role::FallbackOfficer,
+            Role::GridWorker,
+            Role::DeptHandler,
+        ] {
+            for action in valid_actions(today(), 3) {
+                assert!(!may_perform(P::Staff(role), &action), "{role:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn next_state_and_actions_list_match_the_graph() {
+        for state in S::ALL {
+            let mut from_graph: BTreeSet<&str> = BTreeSet::new();
+            for action in valid_actions(today(), 3) {
+                assert_eq!(
+                    next_state(state, &action),
+                    edge(state, action.name()),
+                    "{state:?} {action:?}"
+                );
+                if edge(state, action.name()).is_some() {
+                    from_graph.insert(action.name());
+                }
+            }
+            let listed: BTreeSet<&str> = state.actions().iter().copied().collect();
+            assert_eq!(listed, from_graph, "{state:?}");
+            assert_eq!(
+                listed.len(),
+                state.actions().len(),
+                "duplicate in {state:?}"
+            );
+        }
+    }
+
+    /// States reachable from Draft along the graph.
+    fn reachable_from_draft() -> BTreeSet<&'static str> {
+        let mut seen = BTreeSet::from([S::Draft.as_str()]);
+        let mut queue = VecDeque::from([S::Draft]);
+        while let Some(state) = queue.pop_front() {
+            for (from, _, to) in EDGES {
+                if *from == state && seen.insert(to.as_str()) {
+                    queue.push_back(*to);
+                }
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn every_state_is_reachable_and_every_open_case_can_finish() {
+        assert_eq!(reachable_from_draft().len(), 13);
+        for state in S::ALL {
+            let outgoing = EDGES
+                .iter()
+                .filter(|(from, _, to)| *from == state && *to != state);
+            if state.is_terminal() {
+                assert_eq!(outgoing.count(), 0, "{state:?} is terminal");
+                assert!(state.actions().is_empty());
+                continue;
+            }
+            // No dead ends: some terminal state is reachable from every open state.
+            let mut seen = BTreeSet::from([state.as_str()]);
+            let mut queue = VecDeque::from([state]);
+            let mut finishes = false;
+            while let Some(current) = queue.pop_front() {
+                finishes |= current.is_terminal();
+                for (from, _, to) in EDGES {
+                    if *from == current && seen.insert(to.as_str()) {
+                        queue.push_back(*to);
+                    }
+                }
+            }
+            assert!(finishes, "{state:?} cannot reach a terminal state");
+        }
+    }
+
+    // --- 2. guards ----------------------------------------------------------------------
+
+    fn clerk(facts: &CaseFacts, action: CaseAction) -> Result<Transition, CaseError> {
+        apply(facts, CLERK_, &action)
+    }
+
+    fn approver(facts: &CaseFacts, action: CaseAction) -> Result<Transition, CaseError> {
+        apply(facts, APPROVER_, &action)
+    }
+
+    fn field_of(result: Result<Transition, CaseError>) -> &'static str {
+        let err = result.expect_err("expected a refusal");
+        err.field()
+            .unwrap_or_else(|| panic!("not Invalid: {err:?}"))
+    }
+
+    fn plain(state: S) -> CaseFacts {
+        CaseFacts {
+            state,
+            immediate: false,
+            supplement_pending: false,
+            supplement_due: None,
+            today: today(),
+        }
+    }
+
+    #[test]
+    fn tolerance_acceptance_needs_a_supplement_date_not_in_the_past() {
+        let facts = plain(S::Draft);
+        let accept = |kind, supplement_due| CaseAction::Accept {
+            kind,
+            supplement_due,
+        };
+        let err = clerk(&facts, accept(AcceptanceKind::Tolerance, None)).unwrap_err();
+        assert_eq!(err.field(), Some("supplement_due"));
+        assert_eq!(err.to_string(), "容缺受理须填写补交材料的截止日期");
+        let err = clerk(
+            &facts,
+            accept(AcceptanceKind::Tolerance, Some(d(2025, 3, 11))),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "补交材料的截止日期2025-03-11早于今天（2025-03-12）"
+        );
+        // Today itself is allowed: the applicant may bring it this afternoon.
+        let t = clerk(&facts, accept(AcceptanceKind::Tolerance, Some(today()))).unwrap();
+        assert_eq!((t.to, t.sets_supplement_due), (S::Accepted, Some(today())));
+        let later = d(2025, 3, 19);
+        let t = clerk(&facts, accept(AcceptanceKind::Tolerance, Some(later))).unwrap();
+        assert_eq!(t.sets_supplement_due, Some(later));
+        assert!(!t.clears_supplement && !t.pause_starts && !t.pause_ends);
+        // The other kinds must not carry a date.
+        for kind in [AcceptanceKind::Normal, AcceptanceKind::Commitment] {
+            assert_eq!(
+                field_of(clerk(&facts, accept(kind, Some(later)))),
+                "supplement_due"
+            );
+            let t = clerk(&facts, accept(kind, None)).unwrap();
+            assert_eq!((t.to, t.sets_supplement_due), (S::Accepted, None));
+        }
+    }
+
+    #[test]
+    fn refusal_lists_everything_missing() {
+        let facts = plain(S::Draft);
+        let err = clerk(&facts, CaseAction::Refuse { missing: vec![] }).unwrap_err();
+        assert_eq!(err.field(), Some("missing"));
+        assert_eq!(err.code(), "invalid");
+        let err = clerk(
+            &facts,
+            CaseAction::Refuse {
+                missing: vec![s("户口簿"), s(" ")],
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "一次性告知书所列材料第2项为空");
+        let t = clerk(
+            &facts,
+            CaseAction::Refuse {
+                missing: vec![s("户口簿")],
+            },
+        )
+        .unwrap();
+        assert_eq!(t.to, S::Refused);
+        assert!(t.to.is_terminal());
+    }
+
+    #[test]
+    fn rejection_needs_reasons_and_legal_basis() {
+        let facts = plain(S::InReview);
+        let reject = |reasons: &str, legal_basis: &str| CaseAction::Reject {
+            reasons: s(reasons),
+            legal_basis: s(legal_basis),
+        };
+        assert_eq!(field_of(approver(&facts, reject("", "第九条"))), "reasons");
+        assert_eq!(
+            field_of(approver(&facts, reject(" \n", "第九条"))),
+            "reasons"
+        );
+        assert_eq!(
+            field_of(approver(&facts, reject("不符合条件", "  "))),
+            "legal_basis"
+        );
+        let err = approver(&facts, reject("", "")).unwrap_err();
+        assert_eq!(err.to_string(), "请填写不予批准的理由");
+        assert_eq!(
+            approver(&facts, reject("不符合条件", "第九条")).unwrap().to,
+            S::Rejected
+        );
+    }
+
+    #[test]
+    fn return_needs_reasons_and_pauses_the_clock() {
+        let facts = plain(S::InReview);
+        let err = approver(
+            &facts,
+            CaseAction::Return {
+                reasons: s(""),
+                items: vec![s("收入证明")],
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.field(), Some("reasons"));
+        assert_eq!(err.to_string(), "请填写退回补正的原因");
+        assert_eq!(
+            field_of(approver(
+                &facts,
+                CaseAction::Return {
+                    reasons: s("缺盖章"),
+                    items: vec![s("收入证明"), s("")],
+                },
+            )),
+            "items"
+        );
+        let t = approver(
+            &facts,
+            CaseAction::Return {
+                reasons: s("缺盖章"),
+                items: vec![s("收入证明")],
+            },
+        )
+        .unwrap();
+        assert_eq!(t.to, S::Returned);
+        assert!(t.pause_starts && !t.pause_ends);
+        assert!(!S::Returned.clock_running() && S::Returned.is_paused());
+
+        let t = clerk(&plain(S::Returned), CaseAction::Resubmit).unwrap();
+        assert_eq!(t.to, S::InReview);
+        assert!(t.pause_ends && !t.pause_starts);
+        // Withdrawing while returned closes the pause too.
+        let t = clerk(
+            &plain(S::Returned),
+            CaseAction::Withdraw {
+                reason: s("不办了"),
+            },
+        )
+        .unwrap();
+        assert_eq!(t.to, S::Withdrawn);
+        assert!(t.pause_ends);
+    }
+
+    #[test]
+    fn issuing_needs_the_tracking_or_certificate_number() {
+        let facts = plain(S::ResultReady);
+        let issue = |method, tracking: Option<&str>, certificate: Option<&str>| CaseAction::Issue {
+            method,
+            tracking_no: tracking.map(s),
+            certificate_no: certificate.map(s),
+        };
+        let err = clerk(&facts, issue(IssueMethod::Mail, None, None)).unwrap_err();
+        assert_eq!(err.field(), Some("tracking_no"));
+        assert_eq!(err.to_string(), "邮寄出件须填写快递单号");
+        assert_eq!(
+            field_of(clerk(&facts, issue(IssueMethod::Mail, Some(""), None))),
+            "tracking_no"
+        );
+        let err = clerk(&facts, issue(IssueMethod::Electronic, None, None)).unwrap_err();
+        assert_eq!(err.field(), Some("certificate_no"));
+        assert_eq!(err.to_string(), "电子证照出件须填写证照编号");
+        assert_eq!(
+            field_of(clerk(
+                &facts,
+                issue(IssueMethod::Electronic, Some("SF1"), Some("DZ1"))
+            )),
+            "tracking_no"
+        );
+        assert_eq!(
+            field_of(clerk(&facts, issue(IssueMethod::Window, Some("SF1"), None))),
+            "tracking_no"
+        );
+        for action in [
+            issue(IssueMethod::Window, None, None),
+            issue(IssueMethod::Window, None, Some("京民证0001")),
+            issue(IssueMethod::Mail, Some("SF1234567890"), None),
+            issue(IssueMethod::Electronic, None, Some("DZZZ-1")),
+        ] {
+            assert_eq!(clerk(&facts, action.clone()).unwrap().to, S::Issued);
+            // The written rejection is delivered the same way.
+            assert_eq!(clerk(&plain(S::Rejected), action).unwrap().to, S::Issued);
+        }
+    }
+
+    #[test]
+    fn complete_at_window_only_for_immediate_items() {
+        let action = CaseAction::CompleteAtWindow {
+            opinion: s("符合条件，当场办结"),
+        };
+        let err = clerk(&plain(S::Accepted), action.clone()).unwrap_err();
+        assert_eq!(err.field(), Some("immediate"));
+        assert_eq!(
+            err.to_string(),
+            "该事项不是即办件，不能在窗口即办办结，请分办到部门审批"
+        );
+        let immediate = CaseFacts {
+            immediate: true,
+            ..plain(S::Accepted)
+        };
+        assert_eq!(
+            clerk(&immediate, action.clone()).unwrap().to,
+            S::ResultReady
+        );
+        // Only straight after acceptance: once routed it belongs to the department.
+        let routed = CaseFacts {
+            state: S::Routed,
+            ..immediate
+        };
+        assert_eq!(
+            clerk(&routed, action).unwrap_err().code(),
+            "illegal_transition"
+        );
+    }
+
+    #[test]
+    fn lapse_only_after_the_supplement_deadline() {
+        let owing = |due: Option<NaiveDate>| CaseFacts {
+            supplement_pending: true,
+            supplement_due: due,
+            ..plain(S::Routed)
+        };
+        let lapse = |facts: &CaseFacts| apply(facts, SYSTEM_, &CaseAction::Lapse);
+        // Nothing owed.
+        let nothing = CaseFacts {
+            supplement_due: Some(d(2025, 3, 1)),
+            ..plain(S::Routed)
+        };
+        assert_eq!(field_of(lapse(&nothing)), "supplement_pending");
+        // Owed, but no date recorded.
+        assert_eq!(field_of(lapse(&owing(None))), "supplement_due");
+        // The due day itself is still in time; so is any later day.
+        let err = lapse(&owing(Some(today()))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "容缺材料的补交期限2025-03-12尚未届满，不能终止"
+        );
+        assert_eq!(
+            field_of(lapse(&owing(Some(d(2025, 3, 20))))),
+            "supplement_due"
+        );
+        let t = lapse(&owing(Some(d(2025, 3, 11)))).unwrap();
+        assert_eq!(t.to, S::Lapsed);
+        assert!(!t.clears_supplement);
+        // A clerk cannot end a case this way, whatever its state.
+        assert_eq!(
+            apply(&owing(Some(d(2025, 3, 11))), CLERK_, &CaseAction::Lapse)
+                .unwrap_err()
+                .to_string(),
+            "综合受理窗口人员无权执行“容缺逾期终止”"
+        );
+    }
+
+    #[test]
+    fn supplement_received_clears_without_changing_state() {
+        for state in [S::Accepted, S::Routed, S::InReview, S::Returned] {
+            let owing = CaseFacts {
+                supplement_pending: true,
+                supplement_due: Some(d(2025, 3, 20)),
+                ..plain(state)
+            };
+            let t = clerk(&owing, CaseAction::SupplementReceived).unwrap();
+            assert_eq!((t.from, t.to), (state, state));
+            assert!(t.clears_supplement && !t.pause_starts && !t.pause_ends);
+            assert_eq!(
+                field_of(clerk(&plain(state), CaseAction::SupplementReceived)),
+                "supplement_pending"
+            );
+        }
+    }
+
+    #[test]
+    fn withdrawal_needs_a_reason() {
+        let err = clerk(&plain(S::Accepted), CaseAction::Withdraw { reason: s("") }).unwrap_err();
+        assert_eq!(
+            (err.field(), err.to_string()),
+            (Some("reason"), s("请填写撤回原因"))
+        );
+    }
+
+    #[test]
+    fn role_is_checked_before_state_and_state_before_guards() {
+        // A guide-desk user pressing "reject" with no reasons on a closed case: the role.
+        let bad_reject = CaseAction::Reject {
+            reasons: s(""),
+            legal_basis: s(""),
+        };
+        let err = apply(&plain(S::Closed), P::Staff(Role::GuideDesk), &bad_reject).unwrap_err();
+        assert_eq!(err.code(), "role_not_allowed");
+        assert_eq!(err.to_string(), "导办人员无权执行“不予批准”");
+        // The right role on a closed case: the state.
+        let err = approver(&plain(S::Closed), bad_reject.clone()).unwrap_err();
+        assert_eq!(err.code(), "illegal_transition");
+        assert_eq!(err.to_string(), "当前状态“已办结”下不能执行“不予批准”");
+        assert_eq!(err.field(), None);
+        // The right role in the right state: the guard.
+        assert_eq!(
+            approver(&plain(S::InReview), bad_reject)
+                .unwrap_err()
+                .code(),
+            "invalid"
+        );
+        let err = apply(&plain(S::Draft), SYSTEM_, &CaseAction::Take).unwrap_err();
+        assert_eq!(err.to_string(), "系统无权执行“领办”");
+    }
+
+    // --- labels, spellings, serde -------------------------------------------------------
+
+    #[test]
+    fn state_spellings_labels_and_texts() {
+        let labels: Vec<&str> = S::ALL.iter().map(|st| st.label()).collect();
+        assert_eq!(
+            labels,
+            [
+                "预审中",
+                "已不予受理(一次性告知)",
+                "已受理",
+                "已分办",
+                "审查中",
+                "退回补正",
+                "审批通过",
+                "不予批准",
+                "待出件",
+                "已出件",
+                "已办结",
+                "已撤回",
+                "容缺逾期终止"
+            ]
+        );
+        let mut spellings = BTreeSet::new();
+        for state in S::ALL {
+            assert_eq!(S::parse(state.as_str()), Some(state));
+            assert_eq!(state.to_string(), state.as_str());
+            assert!(spellings.insert(state.as_str()));
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::json!(state.as_str())
+            );
+            let text = state.resident_text();
+            assert!(text.ends_with('。'), "{text}");
+            for jargon in ["分办", "领办", "容缺受理", "state"] {
+                assert!(!text.contains(jargon), "{state:?}: {text}");
+            }
+        }
+        assert_eq!(S::parse("InReview"), None);
+        assert_eq!(
+            S::Returned.resident_text(),
+            "材料需要补正，请按通知补齐后到窗口提交，补正期间办理时限暂停计算。"
+        );
+        let terminal: Vec<S> = S::ALL.into_iter().filter(|st| st.is_terminal()).collect();
+        assert_eq!(terminal, [S::Refused, S::Closed, S::Withdrawn, S::Lapsed]);
+        let running: Vec<S> = S::ALL.into_iter().filter(|st| st.clock_running()).collect();
+        assert_eq!(running, [S::Accepted, S::Routed, S::InReview]);
+    }
+
+    #[test]
+    fn action_names_are_the_json_tags_and_labels_are_the_verbs() {
+        let actions = valid_actions(today(), 3);
+        let mut labels = BTreeSet::new();
+        for action in &actions {
+            let json = serde_json::to_value(action).unwrap();
+            assert_eq!(json["action"], action.name(), "{json}");
+            let back: CaseAction = serde_json::from_value(json).unwrap();
+            assert_eq!(&back, action);
+            labels.insert(action.label());
+        }
+        assert_eq!(labels.len(), 15);
+        let verbs = [
+            "受理",
+            "不予受理",
+            "分办",
+            "领办",
+            "审批通过",
+            "不予批准",
+            "退回补正",
+            "重新提交",
+            "补齐容缺材料",
+            "即办办结",
+            "出证",
+            "出件",
+            "办结",
+            "撤回",
+            "容缺逾期终止",
+        ];
+        assert_eq!(labels, verbs.into_iter().collect());
+
+        let parsed: CaseAction = serde_json::from_str(
+            r#"{"action":"accept","kind":"tolerance","supplement_due":"2025-03-20"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            parsed,
+            CaseAction::Accept {
+                kind: AcceptanceKind::Tolerance,
+                supplement_due: Some(d(2025, 3, 20))
+            }
+        );
+        let route: CaseAction = serde_json::from_str(r#"{"action":"route"}"#).unwrap();
+        assert_eq!(route, CaseAction::Route);
+        let issue = serde_json::to_string(&CaseAction::Issue {
+            method: IssueMethod::Mail,
+            tracking_no: Some(s("SF1")),
+            certificate_no: None,
+        })
+        .unwrap();
+        assert_eq!(
+            issue,
+            r#"{"action":"issue","method":"mail","tracking_no":"SF1","certificate_no":null}"#
+        );
+        assert!(serde_json::from_str::<CaseAction>(r#"{"action":"approve_all"}"#).is_err());
+    }
+
+    #[test]
+    fn small_enums_round_trip() {
+        // Only the variants and the serde spelling: the API the catalog's enum shares.
+        for (kind, spelling) in [
+            (AcceptanceKind::Normal, "normal"),
+            (AcceptanceKind::Tolerance, "tolerance"),
+            (AcceptanceKind::Commitment, "commitment"),
+        ] {
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(spelling)
+            );
+            assert_eq!(
+                serde_json::from_value::<AcceptanceKind>(serde_json::json!(spelling)).unwrap(),
+                kind
+            );
+        }
+        for method in IssueMethod::ALL {
+            assert_eq!(IssueMethod::parse(method.as_str()), Some(method));
+            assert_eq!(
+                serde_json::to_value(method).unwrap(),
+                serde_json::json!(method.as_str())
+            );
+        }
+        let light_labels: Vec<&str> = Light::ALL.iter().map(|l| l.label()).collect();
+        assert_eq!(light_labels, ["正常", "临近", "紧急", "超期"]);
+        for l in Light::ALL {
+            assert_eq!(Light::parse(l.as_str()), Some(l));
+            assert_eq!(
+                serde_json::to_value(l).unwrap(),
+                serde_json::json!(l.as_str())
+            );
+        }
+        let facts = facts_in(S::InReview, true);
+        let json = serde_json::to_value(&facts).unwrap();
+        assert_eq!(json["state"], "in_review");
+        assert_eq!(json["supplement_due"], "2025-03-11");
+        assert_eq!(serde_json::from_value::<CaseFacts>(json).unwrap(), facts);
+    }
+
+    // --- 4. due dates -------------------------------------------------------------------
+
+    #[test]
+    fn due_date_counts_working_days_across_the_national_day_holiday() {
+        let cal = WorkCalendar::shipped();
+        let accepted = d(2025, 9, 26); // Friday before 国庆节
+                                       // Sun 09-28 (make-up) 1, 09-29 2, 09-30 3, holiday 10-01..10-08, 10-09 4, 10-10 5.
+        assert_eq!(
+            due_date(&cal, accepted, 5, &[], d(2025, 9, 26)).unwrap(),
+            d(2025, 10, 10)
+        );
+        // Returned 09-29, resubmitted 10-01: two working days paused → two working days
+        // later: Sat 10-11 (make-up), Mon 10-13.
+        let pause = [(d(2025, 9, 29), Some(d(2025, 10, 1)))];
+        let due = due_date(&cal, accepted, 5, &pause, d(2025, 10, 2)).unwrap();
+        assert_eq!(due, d(2025, 10, 13));
+        assert_eq!(due, cal.add_working_days(d(2025, 10, 10), 2).unwrap());
+        // A pause lying only over the holiday moves nothing.
+        let holiday_pause = [(d(2025, 10, 1), Some(d(2025, 10, 8)))];
+        assert_eq!(
+            due_date(&cal, accepted, 5, &holiday_pause, d(2025, 10, 9)).unwrap(),
+            d(2025, 10, 10)
+        );
+    }
+
+    #[test]
+    fn an_open_pause_counts_as_ending_tomorrow() {
+        let cal = WorkCalendar::shipped();
+        let accepted = d(2025, 9, 26);
+        let open = [(d(2025, 10, 9), None)];
+        // Returned on 10-09 and still waiting that day: 10-09 paused, 10-10 is day 4,
+        // Sat 10-11 (make-up) day 5.
+        let on_the_day = due_date(&cal, accepted, 5, &open, d(2025, 10, 9)).unwrap();
+        assert_eq!(on_the_day, d(2025, 10, 11));
+        assert_eq!(
+            on_the_day,
+            due_date(
+                &cal,
+                accepted,
+                5,
+                &[(d(2025, 10, 9), Some(d(2025, 10, 10)))],
+                d(2025, 10, 9)
+            )
+            .unwrap()
+        );
+        // Still waiting the next day: the deadline moves with it.
+        assert_eq!(
+            due_date(&cal, accepted, 5, &open, d(2025, 10, 10)).unwrap(),
+            d(2025, 10, 13)
+        );
+        // An open pause dated after tomorrow (not expected) is empty, not an error.
+        let future = [(d(2025, 10, 20), None)];
+        assert_eq!(
+            due_date(&cal, accepted, 5, &future, d(2025, 10, 9)).unwrap(),
+            d(2025, 10, 10)
+        );
+        // Several pauses, one closed and one open.
+        let both = [
+            (d(2025, 9, 29), Some(d(2025, 10, 1))),
+            (d(2025, 10, 13), None),
+        ];
+        assert_eq!(
+            due_date(&cal, accepted, 5, &both, d(2025, 10, 13)).unwrap(),
+            d(2025, 10, 14)
+        );
+    }
+
+    #[test]
+    fn due_date_edge_cases() {
+        let cal = WorkCalendar::shipped();
+        // 即办: the acceptance date, even where no calendar data exists.
+        assert_eq!(
+            due_date(&cal, d(2030, 5, 6), 0, &[], d(2030, 5, 6)).unwrap(),
+            d(2030, 5, 6)
+        );
+        assert_eq!(
+            due_date(&cal, d(2026, 12, 25), 5, &[], d(2026, 12, 25)),
+            Err(CalendarError::YearNotCovered(2027))
+        );
+        let backwards = [(d(2025, 3, 7), Some(d(2025, 3, 5)))];
+        assert_eq!(
+            due_date(&cal, d(2025, 3, 3), 5, &backwards, d(2025, 3, 10))
+                .unwrap_err()
+                .code(),
+            "bad_pause"
+        );
+    }
+
+    // --- 5. lights ----------------------------------------------------------------------
+
+    fn light_default(today: NaiveDate, due: NaiveDate) -> Light {
+        light(
+            &WorkCalendar::shipped(),
+            today,
+            due,
+            DEFAULT_YELLOW_DAYS,
+            DEFAULT_RED_DAYS,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn lights_around_the_thresholds() {
+        let due = d(2025, 3, 14); // Friday
+        assert_eq!(light_default(d(2025, 3, 10), due), Light::Green); // 4 left
+        assert_eq!(light_default(d(2025, 3, 11), due), Light::Green); // 3 left
+        assert_eq!(light_default(d(2025, 3, 12), due), Light::Yellow); // 2 left
+        assert_eq!(light_default(d(2025, 3, 13), due), Light::Red); // 1 left
+        assert_eq!(light_default(d(2025, 3, 14), due), Light::Red); // due today
+        assert_eq!(light_default(d(2025, 3, 15), due), Light::Overdue); // Saturday after
+        assert_eq!(light_default(d(2025, 4, 30), due), Light::Overdue);
+        // Over a weekend: Friday with a Monday deadline has one working day left.
+        let monday = d(2025, 3, 17);
+        assert_eq!(light_default(d(2025, 3, 13), monday), Light::Yellow);
+        assert_eq!(light_default(d(2025, 3, 14), monday), Light::Red);
+        assert_eq!(light_default(d(2025, 3, 16), monday), Light::Red);
+        // Over a holiday: a week of calendar days but one working day.
+        let after_holiday = d(2025, 10, 9);
+        assert_eq!(light_default(d(2025, 9, 26), after_holiday), Light::Green); // 4 left
+        assert_eq!(light_default(d(2025, 9, 29), after_holiday), Light::Yellow); // 2 left
+        assert_eq!(light_default(d(2025, 9, 30), after_holiday), Light::Red); // 1 left
+    }
+
+    #[test]
+    fn light_thresholds_are_settings() {
+        let cal = WorkCalendar::shipped();
+        let due = d(2025, 3, 14);
+        let at = |today, yellow, red| light(&cal, today, due, yellow, red).unwrap();
+        assert_eq!(at(d(2025, 3, 7), 5, 2), Light::Yellow); // 5 left
+        assert_eq!(at(d(2025, 3, 6), 5, 2), Light::Green); // 6 left
+        assert_eq!(at(d(2025, 3, 12), 5, 2), Light::Red); // 2 left
+        assert_eq!(at(d(2025, 3, 14), 0, 0), Light::Red);
+        assert_eq!(at(d(2025, 3, 13), 0, 0), Light::Green);
+        // A red threshold above the yellow one: red wins, yellow is never shown.
+        assert_eq!(at(d(2025, 3, 12), 1, 3), Light::Red);
+        assert_eq!(at(d(2025, 3, 10), 1, 3), Light::Green);
+    }
+
+    #[test]
+    fn light_needs_calendar_data_only_before_the_deadline() {
+        let cal = WorkCalendar::shipped();
+        assert_eq!(
+            light(&cal, d(2026, 12, 30), d(2027, 1, 5), 2, 1),
+            Err(CalendarError::YearNotCovered(2027))
+        );
+        assert_eq!(
+            light(&cal, d(2027, 1, 6), d(2027, 1, 5), 2, 1),
+            Ok(Light::Overdue)
+        );
+    }
+
+    // --- 6. case numbers and query codes ------------------------------------------------
+
+    #[test]
+    fn case_numbers() {
+        let date = d(2026, 11, 23);
+        assert_eq!(case_number(date, 42), "YC20261123000042");
+        assert_eq!(case_number(date, 0), "YC20261123000000");
+        assert_eq!(case_number(date, 999_999), "YC20261123999999");
+        assert_eq!(case_number(date, 1_000_000), "YC202611231000000");
+        assert_eq!(case_number(date, 42).len(), 16);
+        assert_eq!(parse_case_number("YC20261123000042"), Some((date, 42)));
+        assert_eq!(parse_case_number(" yc20261123000042 "), Some((date, 42)));
+        assert_eq!(
+            parse_case_number("YC202611231000000"),
+            Some((date, 1_000_000))
+        );
+        for bad in [
+            "",
+            "YC",
+            "YC2026112300004",
+            "YC20261323000042",
+            "YC20260230000042",
+            "XC20261123000042",
+            "YC2026112300004A",
+            "YC-20261123000042",
+        ] {
+            assert_eq!(parse_case_number(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn query_codes() {
+        assert_eq!(QUERY_CODE_ALPHABET.len(), 31);
+        let distinct: BTreeSet<u8> = QUERY_CODE_ALPHABET.iter().copied().collect();
+        assert_eq!(distinct.len(), 31);
+        for ambiguous in b"0O1IL" {
+            assert!(!QUERY_CODE_ALPHABET.contains(ambiguous));
+        }
+        assert_eq!(query_code(7), query_code(7));
+        assert_ne!(query_code(0), query_code(1));
+        // Neighbouring inputs do not give visibly sequential codes, and collisions are rare.
+        let codes: BTreeSet<String> = (0..10_000u64).map(query_code).collect();
+        assert!(codes.len() >= 9_990, "{}", codes.len());
+        let code = query_code(0xdead_beef);
+        assert_eq!(normalize_query_code(&code), Some(code.clone()));
+        let typed = format!(" {}-{} ", &code[..3], &code[3..]).to_lowercase();
+        assert_eq!(normalize_query_code(&typed), Some(code));
+        for bad in [
+            "", "ABCDE", "ABCDEFG", "ABCDE0", "abcdel", "ABCDEÉ", "ABC DE",
+        ] {
+            assert_eq!(normalize_query_code(bad), None, "{bad}");
+        }
+        assert_eq!(normalize_query_code("abc def"), Some(s("ABCDEF")));
+    }
+
+    // --- 3. random walks through the machine --------------------------------------------
+
+    /// A case as the storage layer would keep it, driven only by `Transition`s.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Model {
+        facts: CaseFacts,
+        accepted_on: Option<NaiveDate>,
+        pauses: Vec<(NaiveDate, Option<NaiveDate>)>,
+        /// A decision was made: Approved, Rejected, or completed at the window.
+        decided: bool,
+        path: Vec<S>,
+    }
+
+    impl Model {
+        fn new(immediate: bool) -> Model {
+            Model {
+                facts: CaseFacts {
+                    state: S::Draft,
+                    immediate,
+                    supplement_pending: false,
+                    supplement_due: None,
+                    today: d(2025, 3, 3),
+                },
+                accepted_on: None,
+                pauses: Vec::new(),
+                decided: false,
+                path: vec![S::Draft],
+            }
+        }
+
+        fn open_pauses(&self) -> usize {
+            self.pauses
+                .iter()
+                .filter(|(_, until)| until.is_none())
+                .count()
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    struct Step {
+        advance: i64,
+        supplement_offset: i64,
+        legal_bias: bool,
+        pick: usize,
+        right_role: bool,
+        performer: usize,
+    }
+
+    fn step_strategy() -> impl Strategy<Value = Step> {
+        (
+            0i64..3,
+            -2i64..6,
+            prop::bool::weighted(0.75),
+            any::<usize>(),
+            prop::bool::weighted(0.85),
+            0usize..9,
+        )
+            .prop_map(
+                |(advance, supplement_offset, legal_bias, pick, right_role, performer)| Step {
+                    advance,
+                    supplement_offset,
+                    legal_bias,
+                    pick,
+                    right_role,
+                    performer,
+                },
+            )
+    }
+
+    /// Applies one step to the model, checking every invariant; returns the outcome.
+    fn run_step(model: &mut Model, step: &Step, reachable: &BTreeSet<&str>) -> Outcome {
+        model.facts.today += days(step.advance);
+        let today = model.facts.today;
+        let mut menu = valid_actions(today, step.supplement_offset);
+        // A tolerance acceptance with a date possibly in the past.
+        menu.push(CaseAction::Accept {
+            kind: AcceptanceKind::Tolerance,
+            supplement_due: Some(today + days(step.supplement_offset)),
+        });
+        menu.extend(invalid_payload_actions(today));
+        if step.legal_bias {
+            let legal: Vec<CaseAction> = menu
+                .iter()
+                .filter(|a| edge(model.facts.state, a.name()).is_some())
+                .cloned()
+                .collect();
+            if !legal.is_empty() {
+                menu = legal;
+            }
+        }
+        let action = menu[step.pick % menu.len()].clone();
+        let performer = if step.right_role {
+            let allowed = allowed_performers(&action);
+            allowed[step.performer % allowed.len()]
+        } else {
+            all_performers()[step.performer]
+        };
+
+        let before = model.clone();
+        let want = expected(&model.facts, performer, &action);
+        let result = apply(&model.facts, performer, &action);
+        let got = actual(&model.facts, performer, &action);
+        assert_eq!(got, want, "{performer:?} {action:?} on {:?}", model.facts);
+        let t = match result {
+            Err(_) => {
+                assert_eq!(*model, before, "an error changed the case");
+                return got;
+            }
+            Ok(t) => t,
+        };
+
+        // Terminal states never change again.
+        assert!(!t.from.is_terminal(), "{:?} left a terminal state", t);
+        // Pauses open only on entering Returned and close only on leaving it.
+        if t.pause_starts {
+            assert_eq!(t.to, S::Returned);
+            assert_eq!(model.open_pauses(), 0);
+            model.pauses.push((today, None));
+        }
+        if t.pause_ends {
+            assert_eq!(t.from, S::Returned);
+            let open = model.pauses.last_mut().expect("a pause to close");
+            assert_eq!(open.1, None);
+            open.1 = Some(today);
+        }
+        // The supplement is cleared only by SupplementReceived, set only by a 容缺 acceptance.
+        if t.clears_supplement {
+            assert_eq!(action, CaseAction::SupplementReceived);
+            assert!(model.facts.supplement_pending);
+            model.facts.supplement_pending = false;
+        }
+        if let Some(due) = t.sets_supplement_due {
+            assert!(matches!(
+                action,
+                CaseAction::Accept {
+                    kind: AcceptanceKind::Tolerance,
+                    ..
+                }
+            ));
+            assert!(due >= today);
+            model.facts.supplement_pending = true;
+            model.facts.supplement_due = Some(due);
+        }
+        if t.to == S::Lapsed {
+            assert!(model.facts.supplement_pending);
+            assert!(model.facts.supplement_due.is_some_and(|due| due < today));
+        }
+        if t.to == S::Accepted && t.from == S::Draft {
+            model.accepted_on = Some(today);
+        }
+        if t.to == S::ResultReady {
+            assert!(
+                t.from == S::Approved || (t.from == S::Accepted && model.facts.immediate),
+                "{t:?}"
+            );
+        }
+        if matches!(t.to, S::Approved | S::Rejected)
+            || matches!(action, CaseAction::CompleteAtWindow { .. })
+        {
+            model.decided = true;
+        }
+        // Issued only after a decision, from ResultReady or Rejected.
+        if t.to == S::Issued {
+            assert!(matches!(t.from, S::ResultReady | S::Rejected));
+            assert!(model.decided);
+            assert!(model.path.contains(&S::ResultReady) || model.path.contains(&S::Rejected));
+        }
+        model.facts.state = t.to;
+        model.path.push(t.to);
+
+        // Invariants of the new state.
+        let state = model.facts.state;
+        assert!(reachable.contains(state.as_str()));
+        assert!(model.open_pauses() <= 1);
+        assert_eq!(model.open_pauses() == 1, state == S::Returned);
+        assert_eq!(state.is_paused(), state == S::Returned);
+        if state.clock_running() {
+            assert!(model.accepted_on.is_some() && !model.decided);
+        }
+        got
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn random_walks_keep_the_invariants(
+            immediate in any::<bool>(),
+            steps in prop::collection::vec(step_strategy(), 0..=40),
+        ) {
+            let reachable = reachable_from_draft();
+            let mut model = Model::new(immediate);
+            for step in &steps {
+                run_step(&mut model, step, &reachable);
+            }
+            // The clock of any accepted case can be computed from its pauses, and pauses
+            // only ever push the deadline later.
+            if let Some(accepted) = model.accepted_on {
+                let cal = WorkCalendar::shipped();
+                let plain = cal.add_working_days(accepted, 10).unwrap();
+                let due = due_date(&cal, accepted, 10, &model.pauses, model.facts.today).unwrap();
+                prop_assert!(due >= plain);
+                if model.pauses.is_empty() {
+                    prop_assert_eq!(due, plain);
+                }
+            }
+        }
+
+        #[test]
+        fn any_entropy_gives_a_valid_query_code(entropy in any::<u64>()) {
+            let code = query_code(entropy);
+            prop_assert_eq!(code.len(), QUERY_CODE_LEN);
+            prop_assert!(code.bytes().all(|b| QUERY_CODE_ALPHABET.contains(&b)));
+            prop_assert_eq!(normalize_query_code(&code.to_lowercase()), Some(code));
+        }
+
+        #[test]
+        fn case_numbers_round_trip(offset in 0i64..40_000, seq in 0u32..2_000_000) {
+            let date = d(2000, 1, 1) + days(offset);
+            prop_assert_eq!(parse_case_number(&case_number(date, seq)), Some((date, seq)));
+        }
+
+        #[test]
+        fn overdue_exactly_after_the_due_date(offset in 0i64..700, ahead in -30i64..30) {
+            let cal = WorkCalendar::shipped();
+            let due = d(2025, 1, 1) + days(offset);
+            let today = due - days(ahead);
+            let l = light(&cal, today, due, DEFAULT_YELLOW_DAYS, DEFAULT_RED_DAYS).unwrap();
+            prop_assert_eq!(l == Light::Overdue, today > due);
+        }
+    }
+
+    #[test]
+    fn the_happy_paths_walk_through() {
+        // A promised item: accept, route, take, return, resubmit, approve, produce, mail, close.
+        let mut facts = plain(S::Draft);
+        let steps: Vec<(P, CaseAction, S)> = vec![
+            (
+                CLERK_,
+                CaseAction::Accept {
+                    kind: AcceptanceKind::Normal,
+                    supplement_due: None,
+                },
+                S::Accepted,
+            ),
+            (SYSTEM_, CaseAction::Route, S::Routed),
+            (APPROVER_, CaseAction::Take, S::InReview),
+            (
+                APPROVER_,
+                CaseAction::Return {
+                    reasons: s("缺盖章"),
+                    items: vec![s("收入证明")],
+                },
+                S::Returned,
+            ),
+            (CLERK_, CaseAction::Resubmit, S::InReview),
+            (
+                APPROVER_,
+                CaseAction::Approve {
+                    opinion: s("同意")
+                },
+                S::Approved,
+            ),
+            (APPROVER_, CaseAction::ResultReady, S::ResultReady),
+            (
+                CLERK_,
+                CaseAction::Issue {
+                    method: IssueMethod::Mail,
+                    tracking_no: Some(s("SF1234567890")),
+                    certificate_no: None,
+                },
+                S::Issued,
+            ),
+            (SYSTEM_, CaseAction::Close, S::Closed),
+        ];
+        for (performer, action, to) in steps {
+            let t = apply(&facts, performer, &action).unwrap();
+            assert_eq!(t.to, to, "{action:?}");
+            facts.state = t.to;
+        }
+        assert!(facts.state.is_terminal());
+    }
+}
