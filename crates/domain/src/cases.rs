@@ -10,8 +10,8 @@
 //! 2. the state graph: is the action legal in the current state? If not,
 //!    [`CaseError::IllegalTransition`] — never a silent change (SPEC C2);
 //! 3. the guards: the payload and the case facts (reasons filled in, a tracking number for
-//!    mail, the 容缺 deadline passed before a lapse …). If not, [`CaseError::Invalid`] naming
-//!    the field.
+//!    mail, the 容缺 deadline passed before a lapse, no 容缺 materials still owed before a
+//!    result is issued …). If not, [`CaseError::Invalid`] naming the field.
 //!
 //! [`apply`] is pure: it reads [`CaseFacts`] (including "today", passed in) and returns a
 //! [`Transition`] saying what the storage layer must change — the new state, whether the
@@ -25,6 +25,14 @@
 //! [`due_date`] turns acceptance date, limit and pauses into the deadline and [`light`] into
 //! the red/yellow/green light (红黄绿灯) of electronic supervision.
 //!
+//! 容缺: a case accepted with non-core materials missing ([`AcceptanceKind::Tolerance`]) owes
+//! them from acceptance until the result is handed over. Up to then — in Accepted, Routed,
+//! InReview, Returned, Approved and ResultReady — they can arrive
+//! ([`CaseAction::SupplementReceived`]), and once their date has passed the system can end
+//! the case ([`CaseAction::Lapse`], in the same states except Returned). A result is not
+//! issued from ResultReady while they are owed; a written rejection is, since the applicant
+//! must learn of the decision either way.
+//!
 //! [`apply`]: crate::cases::apply
 //! [`CaseError::RoleNotAllowed`]: crate::cases::CaseError::RoleNotAllowed
 //! [`CaseError::IllegalTransition`]: crate::cases::CaseError::IllegalTransition
@@ -35,6 +43,9 @@
 //! [`WorkCalendar::due_date_with_pauses`]: crate::calendar::WorkCalendar::due_date_with_pauses
 //! [`due_date`]: crate::cases::due_date
 //! [`light`]: crate::cases::light
+//! [`AcceptanceKind::Tolerance`]: crate::cases::AcceptanceKind::Tolerance
+//! [`CaseAction::SupplementReceived`]: crate::cases::CaseAction::SupplementReceived
+//! [`CaseAction::Lapse`]: crate::cases::CaseAction::Lapse
 
 use crate::access::Role;
 use crate::calendar::{CalendarError, WorkCalendar};
@@ -67,7 +78,8 @@ pub enum CaseState {
     Approved,
     /// Not approved (不予批准); the written decision still has to be delivered.
     Rejected,
-    /// The result is ready to be handed over at the window, mailed, or issued electronically.
+    /// The result is ready to be handed over at the window, mailed, or issued electronically
+    /// — once any 容缺 materials still owed have been supplied.
     ResultReady,
     /// The result (or the written rejection) has been handed over.
     Issued,
@@ -76,7 +88,9 @@ pub enum CaseState {
     /// Withdrawn by the applicant. Terminal.
     Withdrawn,
     /// Accepted with missing non-core materials (容缺) that were not supplied by the agreed
-    /// date; the case ends. Terminal.
+    /// date; the case ends. Terminal. Possible at any point from acceptance until the result
+    /// is handed over (Accepted, Routed, InReview, Approved, ResultReady), but not while the
+    /// case is Returned: then it waits for the applicant anyway.
     Lapsed,
 }
 
@@ -221,9 +235,9 @@ impl CaseState {
                 "supplement_received",
             ],
             CaseState::Returned => &["resubmit", "withdraw", "supplement_received"],
-            CaseState::Approved => &["result_ready"],
+            CaseState::Approved => &["result_ready", "lapse", "supplement_received"],
             CaseState::Rejected => &["issue"],
-            CaseState::ResultReady => &["issue"],
+            CaseState::ResultReady => &["issue", "lapse", "supplement_received"],
             CaseState::Issued => &["close"],
             CaseState::Refused | CaseState::Closed | CaseState::Withdrawn | CaseState::Lapsed => {
                 &[]
@@ -359,12 +373,16 @@ pub enum CaseAction {
     /// resumes.
     Resubmit,
     /// The 容缺 materials were supplied: not a change of state, clears the pending supplement.
+    /// Possible in every state from Accepted up to ResultReady (Returned included): the
+    /// materials are owed until the result is handed over.
     SupplementReceived,
     /// 即办: the clerk decides at once (only for immediate items): Accepted → ResultReady.
     CompleteAtWindow { opinion: String },
     /// The result (licence, certificate …) has been produced: Approved → ResultReady.
     ResultReady,
-    /// Hand the result — or the written rejection — to the applicant.
+    /// Hand the result — or the written rejection — to the applicant. A result
+    /// (from [`CaseState::ResultReady`]) is not handed over while 容缺 materials are still
+    /// owed; a written rejection is, because the applicant must learn of it either way.
     Issue {
         method: IssueMethod,
         /// Required iff `method` is [`IssueMethod::Mail`]; refused for other methods.
@@ -378,7 +396,8 @@ pub enum CaseAction {
     Close,
     /// The applicant withdraws (at the window); the reason is required.
     Withdraw { reason: String },
-    /// The system ends a 容缺 case whose supplement deadline has passed.
+    /// The system ends a 容缺 case whose supplement deadline has passed and whose result has
+    /// not been handed over yet (Accepted, Routed, InReview, Approved or ResultReady).
     Lapse,
 }
 
@@ -589,10 +608,16 @@ pub fn next_state(state: CaseState, action: &CaseAction) -> Option<CaseState> {
             S::Draft | S::Accepted | S::Routed | S::InReview | S::Returned,
             CaseAction::Withdraw { .. },
         ) => S::Withdrawn,
-        (S::Accepted | S::Routed | S::InReview, CaseAction::Lapse) => S::Lapsed,
-        (S::Accepted | S::Routed | S::InReview | S::Returned, CaseAction::SupplementReceived) => {
-            state
-        }
+        // 容缺 materials are owed until the result is handed over: the case can still lapse,
+        // and the owed materials can still arrive, up to issuance.
+        (
+            S::Accepted | S::Routed | S::InReview | S::Approved | S::ResultReady,
+            CaseAction::Lapse,
+        ) => S::Lapsed,
+        (
+            S::Accepted | S::Routed | S::InReview | S::Returned | S::Approved | S::ResultReady,
+            CaseAction::SupplementReceived,
+        ) => state,
         _ => return None,
     };
     Some(to)
@@ -713,6 +738,14 @@ fn check_guards(facts: &CaseFacts, action: &CaseAction) -> Result<Option<NaiveDa
             tracking_no,
             certificate_no,
         } => {
+            // A result is not handed over while 容缺 materials are still owed (a rejection
+            // decision is: the applicant must learn of it either way).
+            if facts.state == CaseState::ResultReady && facts.supplement_pending {
+                return Err(invalid(
+                    "supplement_pending",
+                    "容缺材料尚未补齐，须补齐后才能出件",
+                ));
+            }
             let mail = *method == IssueMethod::Mail;
             if mail && !present(tracking_no) {
                 return Err(invalid("tracking_no", "邮寄出件须填写快递单号"));
@@ -978,6 +1011,10 @@ mod tests {
         (S::Accepted, "lapse", S::Lapsed),
         (S::Routed, "lapse", S::Lapsed),
         (S::InReview, "lapse", S::Lapsed),
+        (S::Approved, "lapse", S::Lapsed),
+        (S::ResultReady, "lapse", S::Lapsed),
+        (S::Approved, "supplement_received", S::Approved),
+        (S::ResultReady, "supplement_received", S::ResultReady),
         (S::Accepted, "supplement_received", S::Accepted),
         (S::Routed, "supplement_received", S::Routed),
         (S::InReview, "supplement_received", S::InReview),
@@ -1209,6 +1246,13 @@ mod tests {
             "lapse" => {
                 facts.supplement_pending && facts.supplement_due.is_some_and(|d| d < facts.today)
             }
+            // 容缺 materials are owed until issuance: a result waits for them, a written
+            // rejection does not.
+            "issue" => match facts.state {
+                S::ResultReady => !facts.supplement_pending,
+                S::Rejected => true,
+                other => panic!("issue has no edge from {other:?}"),
+            },
             _ => true,
         }
     }
@@ -1712,7 +1756,14 @@ mod tests {
 
     #[test]
     fn supplement_received_clears_without_changing_state() {
-        for state in [S::Accepted, S::Routed, S::InReview, S::Returned] {
+        for state in [
+            S::Accepted,
+            S::Routed,
+            S::InReview,
+            S::Returned,
+            S::Approved,
+            S::ResultReady,
+        ] {
             let owing = CaseFacts {
                 supplement_pending: true,
                 supplement_due: Some(d(2025, 3, 20)),
@@ -1725,6 +1776,214 @@ mod tests {
                 field_of(clerk(&plain(state), CaseAction::SupplementReceived)),
                 "supplement_pending"
             );
+        }
+    }
+
+    /// What the storage layer does with a transition, as far as the facts go.
+    fn commit(facts: &mut CaseFacts, t: &Transition) {
+        assert_eq!(t.from, facts.state);
+        facts.state = t.to;
+        if t.clears_supplement {
+            facts.supplement_pending = false;
+        }
+        if let Some(due) = t.sets_supplement_due {
+            facts.supplement_pending = true;
+            facts.supplement_due = Some(due);
+        }
+    }
+
+    #[test]
+    fn supplement_is_owed_after_the_decision_until_issuance() {
+        let owing = |state, due| CaseFacts {
+            supplement_pending: true,
+            supplement_due: Some(due),
+            ..plain(state)
+        };
+        let overdue = d(2025, 3, 11);
+        for state in [S::Approved, S::ResultReady] {
+            assert!(state.actions().contains(&"lapse"), "{state:?}");
+            assert!(
+                state.actions().contains(&"supplement_received"),
+                "{state:?}"
+            );
+            // Lapse: by the system, once the due date has passed, with the same guards as
+            // before the decision.
+            let t = apply(&owing(state, overdue), SYSTEM_, &CaseAction::Lapse).unwrap();
+            assert_eq!((t.from, t.to), (state, S::Lapsed));
+            assert!(!t.clears_supplement && !t.pause_starts && !t.pause_ends);
+            assert_eq!(t.sets_supplement_due, None);
+            let err = apply(&owing(state, today()), SYSTEM_, &CaseAction::Lapse).unwrap_err();
+            assert_eq!(
+                (err.field(), err.to_string()),
+                (
+                    Some("supplement_due"),
+                    s("容缺材料的补交期限2025-03-12尚未届满，不能终止")
+                )
+            );
+            let nothing = CaseFacts {
+                supplement_due: Some(overdue),
+                ..plain(state)
+            };
+            assert_eq!(
+                field_of(apply(&nothing, SYSTEM_, &CaseAction::Lapse)),
+                "supplement_pending"
+            );
+            let no_date = CaseFacts {
+                supplement_due: None,
+                ..owing(state, overdue)
+            };
+            assert_eq!(
+                field_of(apply(&no_date, SYSTEM_, &CaseAction::Lapse)),
+                "supplement_due"
+            );
+            assert_eq!(
+                apply(&owing(state, overdue), CLERK_, &CaseAction::Lapse)
+                    .unwrap_err()
+                    .code(),
+                "role_not_allowed"
+            );
+            // SupplementReceived: a self-transition that clears the supplement, even when
+            // the due date has passed (the case has not been ended yet).
+            for due in [overdue, today(), d(2025, 3, 20)] {
+                let t = clerk(&owing(state, due), CaseAction::SupplementReceived).unwrap();
+                assert_eq!((t.from, t.to), (state, state));
+                assert!(t.clears_supplement && !t.pause_starts && !t.pause_ends);
+            }
+            assert_eq!(
+                field_of(clerk(&plain(state), CaseAction::SupplementReceived)),
+                "supplement_pending"
+            );
+            assert_eq!(
+                approver(&owing(state, overdue), CaseAction::SupplementReceived)
+                    .unwrap_err()
+                    .code(),
+                "role_not_allowed"
+            );
+        }
+        // After a rejection, and once the result is handed over, neither exists any more.
+        for state in [S::Rejected, S::Issued, S::Closed] {
+            let facts = owing(state, overdue);
+            assert_eq!(
+                apply(&facts, SYSTEM_, &CaseAction::Lapse)
+                    .unwrap_err()
+                    .code(),
+                "illegal_transition",
+                "{state:?}"
+            );
+            assert_eq!(
+                clerk(&facts, CaseAction::SupplementReceived)
+                    .unwrap_err()
+                    .code(),
+                "illegal_transition",
+                "{state:?}"
+            );
+        }
+        // Still not while Returned: the case waits for the applicant anyway.
+        assert_eq!(
+            apply(&owing(S::Returned, overdue), SYSTEM_, &CaseAction::Lapse)
+                .unwrap_err()
+                .code(),
+            "illegal_transition"
+        );
+    }
+
+    #[test]
+    fn no_result_is_issued_while_supplement_is_owed_but_a_rejection_is() {
+        let issues = [
+            CaseAction::Issue {
+                method: IssueMethod::Window,
+                tracking_no: None,
+                certificate_no: None,
+            },
+            CaseAction::Issue {
+                method: IssueMethod::Mail,
+                tracking_no: Some(s("SF1234567890")),
+                certificate_no: None,
+            },
+            CaseAction::Issue {
+                method: IssueMethod::Electronic,
+                tracking_no: None,
+                certificate_no: Some(s("DZZZ-1")),
+            },
+        ];
+        let bad_mail = CaseAction::Issue {
+            method: IssueMethod::Mail,
+            tracking_no: None,
+            certificate_no: None,
+        };
+
+        // A 容缺 case walked from acceptance to a ready result, the materials still owed.
+        let mut facts = plain(S::Draft);
+        let walk: Vec<(P, CaseAction)> = vec![
+            (
+                CLERK_,
+                CaseAction::Accept {
+                    kind: AcceptanceKind::Tolerance,
+                    supplement_due: Some(d(2025, 3, 20)),
+                },
+            ),
+            (SYSTEM_, CaseAction::Route),
+            (APPROVER_, CaseAction::Take),
+            (
+                APPROVER_,
+                CaseAction::Approve {
+                    opinion: s("同意")
+                },
+            ),
+            (APPROVER_, CaseAction::ResultReady),
+        ];
+        for (performer, action) in walk {
+            let t = apply(&facts, performer, &action).unwrap();
+            commit(&mut facts, &t);
+        }
+        assert_eq!(facts.state, S::ResultReady);
+        assert!(facts.supplement_pending);
+
+        // Blocked while owed, whatever the method — before the due date, on it, after it.
+        for today in [d(2025, 3, 13), d(2025, 3, 20), d(2025, 3, 21)] {
+            let facts = CaseFacts {
+                today,
+                ..facts.clone()
+            };
+            for action in &issues {
+                let err = clerk(&facts, action.clone()).unwrap_err();
+                assert_eq!(err.code(), "invalid");
+                assert_eq!(err.field(), Some("supplement_pending"), "{action:?}");
+                assert_eq!(err.to_string(), "容缺材料尚未补齐，须补齐后才能出件");
+            }
+            // The owed materials are named before the payload is checked.
+            assert_eq!(
+                field_of(clerk(&facts, bad_mail.clone())),
+                "supplement_pending"
+            );
+        }
+
+        // Once the clerk records the materials, the result goes out.
+        let t = clerk(&facts, CaseAction::SupplementReceived).unwrap();
+        assert_eq!((t.from, t.to), (S::ResultReady, S::ResultReady));
+        commit(&mut facts, &t);
+        assert!(!facts.supplement_pending);
+        assert_eq!(field_of(clerk(&facts, bad_mail.clone())), "tracking_no");
+        for action in &issues {
+            let t = clerk(&facts, action.clone()).unwrap();
+            assert_eq!((t.from, t.to), (S::ResultReady, S::Issued));
+            assert!(!t.clears_supplement);
+        }
+
+        // A written rejection is handed over while the materials are still owed, even
+        // after their due date; its payload guards still apply.
+        for due in [d(2025, 3, 20), d(2025, 3, 1)] {
+            let rejected = CaseFacts {
+                supplement_pending: true,
+                supplement_due: Some(due),
+                ..plain(S::Rejected)
+            };
+            for action in &issues {
+                let t = clerk(&rejected, action.clone()).unwrap();
+                assert_eq!((t.from, t.to), (S::Rejected, S::Issued));
+                assert!(!t.clears_supplement);
+            }
+            assert_eq!(field_of(clerk(&rejected, bad_mail.clone())), "tracking_no");
         }
     }
 
@@ -2261,11 +2520,18 @@ mod tests {
         if t.to == S::Lapsed {
             assert!(model.facts.supplement_pending);
             assert!(model.facts.supplement_due.is_some_and(|due| due < today));
+            // 容缺 materials are owed, and can lapse, only until the result is handed over.
+            assert!(!model.path.contains(&S::Issued), "{:?}", model.path);
         }
         if t.to == S::Accepted && t.from == S::Draft {
             model.accepted_on = Some(today);
         }
-        if t.to == S::ResultReady {
+        // Only SupplementReceived leaves the state as it is.
+        if t.from == t.to {
+            assert_eq!(action, CaseAction::SupplementReceived, "{t:?}");
+        }
+        // ResultReady is entered only from Approved or by an immediate item at the window.
+        if t.to == S::ResultReady && t.from != S::ResultReady {
             assert!(
                 t.from == S::Approved || (t.from == S::Accepted && model.facts.immediate),
                 "{t:?}"
@@ -2281,6 +2547,11 @@ mod tests {
             assert!(matches!(t.from, S::ResultReady | S::Rejected));
             assert!(model.decided);
             assert!(model.path.contains(&S::ResultReady) || model.path.contains(&S::Rejected));
+            // A result is handed over only once no 容缺 materials are owed; a written
+            // rejection may be handed over while they are.
+            if t.from == S::ResultReady {
+                assert!(!model.facts.supplement_pending, "{:?}", model.facts);
+            }
         }
         model.facts.state = t.to;
         model.path.push(t.to);
