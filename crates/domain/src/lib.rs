@@ -11,6 +11,8 @@ pub mod audit;
 pub mod calendar;
 /// The case lifecycle: one explicit state machine for intake to issuance.
 pub mod cases;
+/// The service item catalog: items, materials, bundles, intake decisions, CSV.
+pub mod catalog;
 /// Resident ID numbers, unified social credit codes, mobile numbers; masking.
 pub mod ids;
 /// The organisation tree and its materialised paths.
