@@ -4,7 +4,6 @@ use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use onewindow_domain::access::Role;
-use onewindow_domain::calendar::WorkCalendar;
 use onewindow_domain::ids::IdentifierKind;
 use onewindow_domain::org::OrgKind;
 use onewindow_store::audit::{Change, Who};
@@ -403,7 +402,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             });
         }
         Command::Calendar(cmd) => {
-            let cal = WorkCalendar::shipped();
+            // What the installation's calendar says: the shipped years plus any the
+            // administrator loaded.
+            let store = cli.db.open().await?;
+            let cal = onewindow_store::calendar::load(store.reader()).await?;
             match cmd {
                 CalendarCommand::Due { date, n } => println!("{}", cal.add_working_days(date, n)?),
                 CalendarCommand::IsWorkday { date } => {

@@ -55,6 +55,13 @@ fn validate_prints_one_line_per_value_and_fails_if_any_is_invalid() {
 
 #[test]
 fn calendar_commands_answer_from_the_shipped_arrangements() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("cal.db").display());
+    let onewindow = |args: &[&str]| {
+        let mut full = vec!["--database", db.as_str()];
+        full.extend_from_slice(args);
+        onewindow(&full)
+    };
     // Accepted Friday 26 Sep 2025: 28 Sep (Sunday) is a make-up working day, then the
     // National Day / Mid-Autumn break to 8 Oct.
     let o = onewindow(&["calendar", "due", "2025-09-26", "5"]);
@@ -122,7 +129,8 @@ fn bootstrap_a_fresh_install_then_detect_a_tampered_audit_log() {
     assert!(stdout(&o).starts_with("ow_"));
     let o = run(&["audit", "verify"]);
     assert!(o.status.success());
-    assert!(stdout(&o).contains("4 events verified"), "{}", stdout(&o));
+    // Three calendar years loaded at first start, two organisations, a user, a key.
+    assert!(stdout(&o).contains("7 events verified"), "{}", stdout(&o));
 
     // Tamper: edit event 2, then verify names it and fails.
     let tamper = |sql: &str| {

@@ -66,7 +66,7 @@ async fn anonymous_visitors_are_sent_to_login(app: TestApp) {
     assert!(html.contains("欢迎使用一窗通办"));
     let (s, html) = page(&c, &app, "/no/such/page").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    assert!(html.contains("页面或数据不存在"));
+    assert!(html.contains("页面或接口不存在"));
 }
 
 async fn form_login_shows_the_role_workbench(app: TestApp) {

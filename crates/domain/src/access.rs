@@ -93,16 +93,31 @@ pub enum Permission {
     ViewAudit,
     /// Create and revoke API keys.
     ManageApiKeys,
+    /// Edit, import and export the service item catalog.
+    ManageCatalog,
+    /// Load and edit the working-day calendar.
+    ManageCalendar,
+    /// Take in applications at the window, issue results, finish 即办 items.
+    HandleIntake,
+    /// Review cases routed to the department: take, approve, reject, return.
+    ReviewCases,
+    /// Read cases within scope.
+    ViewCases,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 11] = [
         Permission::ViewOrgs,
         Permission::ManageOrgs,
         Permission::ViewUsers,
         Permission::ManageUsers,
         Permission::ViewAudit,
         Permission::ManageApiKeys,
+        Permission::ManageCatalog,
+        Permission::ManageCalendar,
+        Permission::HandleIntake,
+        Permission::ReviewCases,
+        Permission::ViewCases,
     ];
 
     /// The permission table. Kept as one match so a review reads it at a glance.
@@ -115,6 +130,11 @@ impl Permission {
             Permission::ManageUsers => &[Admin],
             Permission::ViewAudit => &[Admin, Supervisor],
             Permission::ManageApiKeys => &[Admin],
+            Permission::ManageCatalog => &[Admin],
+            Permission::ManageCalendar => &[Admin],
+            Permission::HandleIntake => &[WindowClerk],
+            Permission::ReviewCases => &[Approver],
+            Permission::ViewCases => &[Admin, Supervisor, GuideDesk, WindowClerk, Approver],
         }
     }
 }
@@ -195,12 +215,15 @@ mod tests {
                     ManageUsers,
                     ViewAudit,
                     ManageApiKeys,
+                    ManageCatalog,
+                    ManageCalendar,
+                    ViewCases,
                 ],
             ),
-            (Supervisor, &[ViewOrgs, ViewUsers, ViewAudit]),
-            (GuideDesk, &[ViewOrgs]),
-            (WindowClerk, &[ViewOrgs]),
-            (Approver, &[ViewOrgs]),
+            (Supervisor, &[ViewOrgs, ViewUsers, ViewAudit, ViewCases]),
+            (GuideDesk, &[ViewOrgs, ViewCases]),
+            (WindowClerk, &[ViewOrgs, HandleIntake, ViewCases]),
+            (Approver, &[ViewOrgs, ReviewCases, ViewCases]),
             (FallbackOfficer, &[ViewOrgs]),
             (GridWorker, &[ViewOrgs]),
             (DeptHandler, &[ViewOrgs]),

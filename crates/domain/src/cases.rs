@@ -43,7 +43,7 @@
 //! [`WorkCalendar::due_date_with_pauses`]: crate::calendar::WorkCalendar::due_date_with_pauses
 //! [`due_date`]: crate::cases::due_date
 //! [`light`]: crate::cases::light
-//! [`AcceptanceKind::Tolerance`]: crate::cases::AcceptanceKind::Tolerance
+//! [`AcceptanceKind::Tolerance`]: crate::catalog::AcceptanceKind::Tolerance
 //! [`CaseAction::SupplementReceived`]: crate::cases::CaseAction::SupplementReceived
 //! [`CaseAction::Lapse`]: crate::cases::CaseAction::Lapse
 
@@ -254,49 +254,8 @@ impl fmt::Display for CaseState {
 
 // --- acceptance and issuance ---------------------------------------------------------------
 
-/// How a case was accepted. The catalog decides which kinds an item allows; the case records
-/// which one the clerk used.
-// NOTE: `crate::catalog` did not exist when this module was written. When it defines the
-// same enum, replace this definition with `pub use crate::catalog::AcceptanceKind;` — this
-// module and its tests use only the three variants and the snake_case serde spelling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AcceptanceKind {
-    /// All materials present (正常受理).
-    Normal,
-    /// Non-core materials missing, to be supplied by a date (容缺受理).
-    Tolerance,
-    /// Accepted on the applicant's written commitment (告知承诺).
-    Commitment,
-}
-
-impl AcceptanceKind {
-    pub const ALL: [AcceptanceKind; 3] = [
-        AcceptanceKind::Normal,
-        AcceptanceKind::Tolerance,
-        AcceptanceKind::Commitment,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AcceptanceKind::Normal => "normal",
-            AcceptanceKind::Tolerance => "tolerance",
-            AcceptanceKind::Commitment => "commitment",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            AcceptanceKind::Normal => "正常受理",
-            AcceptanceKind::Tolerance => "容缺受理",
-            AcceptanceKind::Commitment => "告知承诺",
-        }
-    }
-}
+/// How a case was accepted: one type shared with the catalog's intake decision.
+pub use crate::catalog::AcceptanceKind;
 
 /// How the result reaches the applicant (统一窗口出件).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

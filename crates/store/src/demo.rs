@@ -206,6 +206,15 @@ pub async fn seed(store: &Store, now: i64) -> Result<bool> {
         )
         .await?;
     }
+    // The demo catalog (C1): items of every window class and the 一件事 bundles.
+    let today = crate::clock::local_date(now);
+    crate::catalog::import(
+        &mut tx,
+        &change,
+        &onewindow_domain::catalog::Catalog::demo(),
+        today,
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -13,12 +13,16 @@
 
 pub mod apikeys;
 pub mod audit;
+pub mod calendar;
+pub mod cases;
+pub mod catalog;
 pub mod clock;
 pub mod demo;
 pub mod error;
 pub mod orgs;
 pub mod passwords;
 pub mod sessions;
+pub mod settings;
 pub mod users;
 
 pub use error::StoreError;
@@ -192,6 +196,7 @@ impl Store {
     pub async fn open(url: &str, opts: &StoreOptions) -> Result<Store> {
         let store = Store::connect(url, opts).await?;
         store.migrate().await?;
+        calendar::ensure_shipped(&store, chrono::Utc::now().timestamp_micros()).await?;
         Ok(store)
     }
 

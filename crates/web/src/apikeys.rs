@@ -4,6 +4,7 @@
 use crate::chrome::Chrome;
 use crate::context::{ApiUser, Ctx, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
+use crate::form::ApiJson;
 use crate::form::FormData;
 use crate::pages::render;
 use crate::AppState;
@@ -163,7 +164,7 @@ struct CreateBody {
 async fn create_api(
     State(state): State<AppState>,
     ApiUser(p): ApiUser,
-    Json(b): Json<CreateBody>,
+    ApiJson(b): ApiJson<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (key, secret) = create(&state, &p, b.user_id, &b.name).await?;
     Ok((

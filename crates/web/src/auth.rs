@@ -5,6 +5,7 @@ use crate::context::{
     safe_next, set_cookie, ApiUser, Ctx, PageUser, Principal, LARGE_TEXT_COOKIE, SESSION_COOKIE,
 };
 use crate::error::{ApiResult, AppError, PageResult};
+use crate::form::ApiJson;
 use crate::form::FormData;
 use crate::pages::render;
 use crate::AppState;
@@ -333,7 +334,7 @@ pub fn user_json(u: &User) -> serde_json::Value {
 
 async fn login_api(
     State(state): State<AppState>,
-    Json(body): Json<LoginBody>,
+    ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
     let (user, session) = login(&state, &body.username, &body.password).await?;
     let headers = session_cookies(&state, &user, &session.token);
@@ -366,7 +367,7 @@ struct PasswordBody {
 async fn password_api(
     State(state): State<AppState>,
     ApiUser(p): ApiUser,
-    Json(b): Json<PasswordBody>,
+    ApiJson(b): ApiJson<PasswordBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
     change_password(&state, &p, &b.current_password, &b.new_password, None).await?;
     Ok(Json(json!({ "ok": true })))

@@ -14,6 +14,19 @@ pub struct NavItem {
 /// Navigation entries and the permission each needs (`None`: any signed-in user).
 const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("/home", "工作台", None),
+    ("/window", "综合受理", Some(Permission::HandleIntake)),
+    ("/dept", "后台审批", Some(Permission::ReviewCases)),
+    ("/guide", "办事指南", None),
+    (
+        "/admin/catalog",
+        "事项目录",
+        Some(Permission::ManageCatalog),
+    ),
+    (
+        "/admin/calendar",
+        "工作日历",
+        Some(Permission::ManageCalendar),
+    ),
     ("/admin/orgs", "机构", Some(Permission::ViewOrgs)),
     ("/admin/users", "人员", Some(Permission::ViewUsers)),
     (

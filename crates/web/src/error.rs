@@ -19,6 +19,9 @@ pub enum AppError {
     Forbidden(Denied),
     #[error("页面或数据不存在")]
     NotFound,
+    /// No route matches the path at all (distinct from a record that does not exist).
+    #[error("页面或接口不存在")]
+    NoRoute,
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     /// Login refused: wrong credentials or a locked account.
@@ -44,7 +47,7 @@ impl AppError {
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthenticated | AppError::Login { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::NotFound | AppError::NoRoute => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -58,6 +61,7 @@ impl AppError {
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden(d) => d.code(),
             AppError::NotFound => "not_found",
+            AppError::NoRoute => "no_route",
             AppError::Conflict { code, .. } | AppError::Login { code, .. } => code,
             AppError::Csrf => "csrf_failed",
             AppError::BadRequest(_) => "bad_request",

@@ -56,3 +56,18 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
         Ok(FormData::parse(&bytes))
     }
 }
+
+/// A JSON body whose rejection (malformed JSON, wrong types, missing fields) is answered
+/// as problem+json like every other API error, naming what serde could not read.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(e) => Err(crate::error::ApiError(AppError::BadRequest(e.body_text()))),
+        }
+    }
+}

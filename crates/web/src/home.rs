@@ -38,7 +38,17 @@ fn duty(role: Role) -> &'static str {
 }
 
 fn links(role: Role) -> Vec<(&'static str, &'static str)> {
-    let mut l = vec![("/admin/orgs", "查看机构")];
+    let mut l = match role {
+        Role::WindowClerk => vec![("/window", "综合受理与出件")],
+        Role::Approver => vec![("/dept", "本部门待审批办件")],
+        Role::GuideDesk => vec![("/guide", "办事指南（给群众讲解）")],
+        Role::Admin => vec![
+            ("/admin/catalog", "事项目录"),
+            ("/admin/calendar", "工作日历"),
+        ],
+        _ => vec![],
+    };
+    l.push(("/admin/orgs", "查看机构"));
     if [Role::Admin, Role::Supervisor].contains(&role) {
         l.push(("/admin/users", "人员与角色"));
         l.push(("/admin/audit", "审计日志"));
@@ -58,11 +68,17 @@ struct HomePage {
     org_count: usize,
     workbenches: Vec<Workbench>,
     audit_head: Option<i64>,
+    calendar_warning: Option<String>,
 }
 
 async fn home(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
     let mut conn = state.store.reader().acquire().await?;
     let org_count = orgs::subtree(&mut *conn, &p.user.org_path).await?.len();
+    let calendar_warning = if p.actor().may(Permission::ManageCalendar) {
+        crate::calendar_admin::warning(&state).await?
+    } else {
+        None
+    };
     let audit_head = if p.actor().may(Permission::ViewAudit) {
         audit::list(state.store.reader(), None, None, 1)
             .await?
@@ -89,5 +105,6 @@ async fn home(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> Page
         org_count,
         workbenches,
         audit_head,
+        calendar_warning,
     })
 }

@@ -8,6 +8,9 @@
 pub mod apikeys;
 pub mod audit_log;
 pub mod auth;
+pub mod calendar_admin;
+pub mod cases;
+pub mod catalog;
 pub mod chrome;
 pub mod context;
 pub mod error;
@@ -20,6 +23,7 @@ pub mod orgs;
 pub mod pages;
 pub mod users;
 pub mod validate;
+pub mod xlsx;
 
 use axum::Router;
 use onewindow_store::clock::Clock;
@@ -92,6 +96,9 @@ pub fn router(state: AppState) -> Router {
         .merge(apikeys::router())
         .merge(audit_log::router())
         .merge(validate::router())
+        .merge(catalog::router())
+        .merge(cases::router())
+        .merge(calendar_admin::router())
         .merge(openapi::router())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -133,13 +140,30 @@ pub async fn serve(
         .await
 }
 
-/// Periodic, idempotent upkeep (expired sessions). Safe with several instances: each run
-/// is a single DELETE of rows that are already dead.
+/// Periodic, idempotent upkeep: the deadline job every minute (overdue marks, lapsed 容缺
+/// cases) and expired sessions every hour. Safe with several instances: every step is a
+/// conditional update only one runner can win.
 pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut minutes = 0u64;
         loop {
             tick.tick().await;
+            match cases::run_deadline_job(&state).await {
+                Ok(run) if !run.marked_overdue.is_empty() || !run.lapsed.is_empty() => {
+                    tracing::info!(
+                        overdue = run.marked_overdue.len(),
+                        lapsed = run.lapsed.len(),
+                        "deadline job"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "deadline job failed"),
+            }
+            minutes += 1;
+            if minutes % 60 != 1 {
+                continue;
+            }
             let purge = async {
                 let mut tx = state.store.begin().await?;
                 let n = onewindow_store::sessions::purge_expired(&mut tx, state.now()).await?;

@@ -9,7 +9,10 @@ use std::sync::OnceLock;
 
 const BASE: &str = include_str!("../openapi/base.json");
 /// Capability fragments: `{"paths": {…}, "schemas": {…}}`.
-const FRAGMENTS: &[&str] = &[include_str!("../openapi/foundation.json")];
+const FRAGMENTS: &[&str] = &[
+    include_str!("../openapi/foundation.json"),
+    include_str!("../openapi/one_window.json"),
+];
 
 pub fn router() -> Router<AppState> {
     Router::new().route(

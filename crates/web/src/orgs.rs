@@ -3,6 +3,7 @@
 use crate::chrome::Chrome;
 use crate::context::{ApiUser, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
+use crate::form::ApiJson;
 use crate::form::FormData;
 use crate::pages::render;
 use crate::AppState;
@@ -258,7 +259,7 @@ struct CreateBody {
 async fn create_api(
     State(state): State<AppState>,
     ApiUser(p): ApiUser,
-    Json(b): Json<CreateBody>,
+    ApiJson(b): ApiJson<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<Org>)> {
     let new = NewOrg {
         parent_id: b.parent_id,
@@ -280,7 +281,7 @@ async fn update_api(
     State(state): State<AppState>,
     ApiUser(p): ApiUser,
     Path(id): Path<i64>,
-    Json(b): Json<UpdateBody>,
+    ApiJson(b): ApiJson<UpdateBody>,
 ) -> ApiResult<Json<Org>> {
     Ok(Json(
         update(&state, &p, id, b.version, &b.name, b.code.as_deref()).await?,

@@ -54,9 +54,9 @@ async fn index(State(state): State<AppState>, ctx: Ctx) -> PageResult {
 pub async fn not_found(ctx: Option<axum::Extension<Ctx>>) -> Response {
     match ctx {
         Some(axum::Extension(ctx)) if ctx.path.starts_with("/api/") => {
-            AppError::NotFound.into_problem()
+            AppError::NoRoute.into_problem()
         }
-        _ => AppError::NotFound.into_page(),
+        _ => AppError::NoRoute.into_page(),
     }
 }
 

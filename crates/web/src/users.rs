@@ -5,6 +5,7 @@ use crate::auth::{hash_password, user_json};
 use crate::chrome::Chrome;
 use crate::context::{ApiUser, Ctx, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
+use crate::form::ApiJson;
 use crate::form::FormData;
 use crate::pages::render;
 use crate::AppState;
@@ -396,7 +397,7 @@ struct CreateBody {
 async fn create_api(
     State(state): State<AppState>,
     ApiUser(p): ApiUser,
-    Json(b): Json<CreateBody>,
+    ApiJson(b): ApiJson<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let new = NewUser {
         org_id: b.org_id,
@@ -420,7 +421,7 @@ async fn update_api(
     State(state): State<AppState>,
     ApiUser(p): ApiUser,
     Path(id): Path<i64>,
-    Json(b): Json<UpdateBody>,
+    ApiJson(b): ApiJson<UpdateBody>,
 ) -> ApiResult<Json<Value>> {
     let change = UserChange {
         display_name: b.display_name,
@@ -441,7 +442,7 @@ async fn reset_password_api(
     State(state): State<AppState>,
     ApiUser(p): ApiUser,
     Path(id): Path<i64>,
-    Json(b): Json<PasswordBody>,
+    ApiJson(b): ApiJson<PasswordBody>,
 ) -> ApiResult<Json<Value>> {
     reset_password(&state, &p, id, &b.password).await?;
     Ok(Json(serde_json::json!({ "ok": true })))

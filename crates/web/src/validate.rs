@@ -2,6 +2,7 @@
 
 use crate::context::ApiUser;
 use crate::error::{ApiResult, AppError};
+use crate::form::ApiJson;
 use crate::AppState;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -26,7 +27,7 @@ struct Body {
 async fn validate_api(
     axum::extract::State(state): axum::extract::State<AppState>,
     ApiUser(_): ApiUser,
-    Json(b): Json<Body>,
+    ApiJson(b): ApiJson<Body>,
 ) -> ApiResult<Json<Value>> {
     let today = local_date(state.now());
     let kind = IdentifierKind::from_name(&b.kind).ok_or_else(|| {

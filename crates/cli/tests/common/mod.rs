@@ -304,6 +304,17 @@ impl Api {
         .await
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        Self::done(
+            self.req(reqwest::Method::PUT, path)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         Self::done(
             self.req(reqwest::Method::DELETE, path)

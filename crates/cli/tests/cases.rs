@@ -1,0 +1,759 @@
+//! The one-window lifecycle end to end through the API, on SQLite and PostgreSQL:
+//! intake (normal, 容缺, refusal, 即办, bundle), department review, issuance, public
+//! tracking, deadlines and the overdue job, conflicts, catalog versions and the calendar.
+
+mod common;
+
+use common::{Api, TestApp};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+on_both_backends!(
+    tolerance_intake_review_issue_and_track,
+    refusal_lists_every_missing_material_once,
+    illegal_and_unauthorised_transitions_change_nothing,
+    two_clerks_at_once_one_wins,
+    return_pauses_the_clock,
+    deadline_job_marks_overdue_and_lapses_once,
+    immediate_items_finish_at_the_window,
+    bundle_intake_merges_materials,
+    catalog_versions_stick_to_cases,
+    identifiers_are_validated_at_intake,
+    calendar_year_import_and_missing_year,
+);
+
+/// A demo item whose department is 区民政局 (where the demo approver sits), that is not
+/// 即办 and has a tolerable material.
+async fn tolerable_item(app: &TestApp) -> Value {
+    let c = app.browser();
+    let items: Vec<Value> = c
+        .get(app.url("/api/v1/catalog/items"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for s in items {
+        let code = s["code"].as_str().unwrap();
+        let item: Value = c
+            .get(app.url(&format!("/api/v1/catalog/items/{code}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let i = &item["item"];
+        let tolerable = i["materials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["tolerable"] == true && m["required"] == true);
+        if i["department_code"] == "dept-mz"
+            && i["promised_limit_days"].as_u64().unwrap() > 0
+            && tolerable
+            && i["parent_code"].is_null()
+        {
+            return item;
+        }
+    }
+    panic!("the demo catalog has a 民政 item with a tolerable material");
+}
+
+async fn item_where(app: &TestApp, pred: impl Fn(&Value) -> bool) -> Value {
+    let c = app.browser();
+    let items: Vec<Value> = c
+        .get(app.url("/api/v1/catalog/items"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for s in items {
+        let code = s["code"].as_str().unwrap();
+        let item: Value = c
+            .get(app.url(&format!("/api/v1/catalog/items/{code}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if pred(&item["item"]) {
+            return item;
+        }
+    }
+    panic!("no demo item matches");
+}
+
+/// Ticks: every required material submitted, except the names in `missing`.
+fn ticks(item: &Value, missing: &[&str]) -> Value {
+    let mut m = serde_json::Map::new();
+    for mat in item["item"]["materials"].as_array().unwrap() {
+        let name = mat["name"].as_str().unwrap();
+        if mat["required"] == true && !missing.contains(&name) {
+            m.insert(name.into(), json!("submitted"));
+        }
+    }
+    Value::Object(m)
+}
+
+fn intake_body(item: &Value, materials: Value) -> Value {
+    json!({
+        "item_code": item["item"]["code"],
+        "applicant_kind": "person",
+        "applicant_name": "张三",
+        "applicant_id": "11010519491231002X",
+        "applicant_phone": "13800138000",
+        "materials": materials,
+    })
+}
+
+async fn act(api: &Api, case: &Value, body: Value) -> (StatusCode, Value) {
+    let mut body = body;
+    body["version"] = case["version"].clone();
+    api.post(&format!("/api/v1/cases/{}/actions", case["id"]), body)
+        .await
+}
+
+async fn tolerance_intake_review_issue_and_track(app: TestApp) {
+    let clerk = app.login("clerk").await;
+    let approver = app.login("approver").await;
+    let item = tolerable_item(&app).await;
+    let tol = item["item"]["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["tolerable"] == true && m["required"] == true)
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, case) = clerk
+        .post("/api/v1/cases", intake_body(&item, ticks(&item, &[&tol])))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{case}");
+    assert_eq!(
+        case["state"], "routed",
+        "accepted and routed to the department"
+    );
+    assert_eq!(case["acceptance_kind"], "tolerance");
+    assert_eq!(case["supplement_pending"], true);
+    assert_eq!(case["applicant_id_masked"], "110105********002X");
+    assert!(
+        case.get("applicant_id").is_none(),
+        "the full ID number is not sent out"
+    );
+    // Due date: the promised working days after today (2026-11-23, a Monday), by the calendar.
+    let n = item["item"]["promised_limit_days"].as_u64().unwrap();
+    let (_, due) = clerk
+        .get(&format!("/api/v1/calendar/due?date=2026-11-23&n={n}"))
+        .await;
+    assert_eq!(case["due_date"], due["due"]);
+    assert_eq!(case["accepted_on"], "2026-11-23");
+
+    let (_, queue) = approver.get("/api/v1/cases?queue=department").await;
+    let row = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["case"]["id"] == case["id"])
+        .expect("in the department queue");
+    assert_eq!(row["light"], "green");
+    let (s, case) = act(&approver, &case, json!({"action": "take"})).await;
+    assert_eq!(
+        (s, case["state"].as_str()),
+        (StatusCode::OK, Some("in_review"))
+    );
+    let (_, case) = act(
+        &approver,
+        &case,
+        json!({"action": "approve", "opinion": "符合条件，同意"}),
+    )
+    .await;
+    assert_eq!(case["state"], "approved");
+    let (_, case) = act(&approver, &case, json!({"action": "result_ready"})).await;
+    assert_eq!(case["state"], "result_ready");
+    // Not handed over while 容缺 materials are owed.
+    let (s, body) = act(
+        &clerk,
+        &case,
+        json!({"action": "issue", "method": "window"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"][0]["field"], "supplement_pending");
+    let (_, case) = act(&clerk, &case, json!({"action": "supplement_received"})).await;
+    assert_eq!(case["supplement_pending"], false);
+    let (s, body) = act(&clerk, &case, json!({"action": "issue", "method": "mail"})).await;
+    assert_eq!(
+        (s, body["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("tracking_no"))
+    );
+    let (s, case) = act(
+        &clerk,
+        &case,
+        json!({"action": "issue", "method": "mail", "tracking_no": "SF1234567890"}),
+    )
+    .await;
+    assert_eq!(
+        (s, case["state"].as_str()),
+        (StatusCode::OK, Some("issued"))
+    );
+
+    // The resident tracks it without logging in.
+    let anon = app.browser();
+    let url = format!(
+        "/api/v1/track?case_no={}&code={}",
+        case["case_no"].as_str().unwrap(),
+        case["query_code"].as_str().unwrap().to_lowercase()
+    );
+    let res = anon.get(app.url(&url)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let t: Value = res.json().await.unwrap();
+    assert_eq!(t["state"], "issued");
+    assert_eq!(t["state_label"], "已出件");
+    let actions: Vec<&str> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "create",
+            "accept",
+            "route",
+            "take",
+            "approve",
+            "result_ready",
+            "supplement_received",
+            "issue"
+        ]
+    );
+    let wrong = anon
+        .get(app.url(&format!(
+            "/api/v1/track?case_no={}&code=AAAAAA",
+            case["case_no"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
+    // Every transition is in the audit chain, and the chain holds.
+    let admin = app.login("admin").await;
+    let (_, events) = admin.get("/api/v1/audit?entity=case&limit=50").await;
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["entity_id"] == case["case_no"])
+            .count()
+            >= 7
+    );
+    let (_, v) = admin.get("/api/v1/audit/verify").await;
+    assert!(v.get("broken").is_none());
+}
+
+async fn refusal_lists_every_missing_material_once(app: TestApp) {
+    let clerk = app.login("clerk").await;
+    let item = tolerable_item(&app).await;
+    let (s, case) = clerk
+        .post("/api/v1/cases", intake_body(&item, json!({})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(case["state"], "refused");
+    let required: Vec<&str> = item["item"]["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["required"] == true)
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    let missing: Vec<&str> = case["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        missing, required,
+        "the one-time notice lists every missing required material, tolerable ones too"
+    );
+    assert!(case["due_date"].is_null());
+}
+
+async fn illegal_and_unauthorised_transitions_change_nothing(app: TestApp) {
+    let clerk = app.login("clerk").await;
+    let approver = app.login("approver").await;
+    let item = tolerable_item(&app).await;
+    let (_, case) = clerk
+        .post("/api/v1/cases", intake_body(&item, ticks(&item, &[])))
+        .await;
+    assert_eq!(case["acceptance_kind"], "normal");
+    let head = app.audit_head().await;
+    // Approving before taking: illegal in state routed.
+    let (s, body) = act(
+        &approver,
+        &case,
+        json!({"action": "approve", "opinion": "同意"}),
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("illegal_transition")),
+        "{body}"
+    );
+    // A clerk cannot approve at all.
+    let (s, body) = act(&clerk, &case, json!({"action": "take"})).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden_role"))
+    );
+    // An approver of another department cannot touch it.
+    let admin = app.login("admin").await;
+    let rs = app.org_id("dept-rs").await;
+    admin.post("/api/v1/users", json!({"org_id": rs, "username": "rs.approver", "display_name": "人社审批", "roles": ["approver"], "password": "labour-2026"})).await;
+    let other = app.login_with("rs.approver", "labour-2026").await.unwrap();
+    let (s, body) = act(&other, &case, json!({"action": "take"})).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden_scope"))
+    );
+    let (s, _) = other.get(&format!("/api/v1/cases/{}", case["id"])).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // A reject without reasons names the fields.
+    let (_, taken) = act(&approver, &case, json!({"action": "take"})).await;
+    let (s, body) = act(
+        &approver,
+        &taken,
+        json!({"action": "reject", "reasons": "", "legal_basis": ""}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["fields"][0]["field"]
+            .as_str()
+            .unwrap()
+            .contains("reasons"),
+        "{body}"
+    );
+    let (_, now) = clerk.get(&format!("/api/v1/cases/{}", case["id"])).await;
+    assert_eq!(now["state"], "in_review");
+    // Refusals wrote nothing beyond the logins, the user creation and the one take.
+    let (_, events) = admin.get("/api/v1/audit?limit=20").await;
+    let since: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["seq"].as_i64().unwrap() > head)
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        since
+            .iter()
+            .all(|a| ["auth.login", "user.create", "case.take"].contains(a)),
+        "{since:?}"
+    );
+    assert_eq!(since.iter().filter(|a| **a == "case.take").count(), 1);
+}
+
+async fn two_clerks_at_once_one_wins(app: TestApp) {
+    let a = app.login("clerk").await;
+    let b = app.login("clerk").await;
+    let item = tolerable_item(&app).await;
+    let (_, case) = a
+        .post("/api/v1/cases", intake_body(&item, ticks(&item, &[])))
+        .await;
+    let before = app.count("case_events").await;
+    let path = format!("/api/v1/cases/{}/actions", case["id"]);
+    let body = json!({"action": "withdraw", "reason": "申请人不办了", "version": case["version"]});
+    let (ra, rb) = tokio::join!(a.post(&path, body.clone()), b.post(&path, body.clone()));
+    let mut statuses = [ra.0, rb.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{ra:?} {rb:?}"
+    );
+    let loser = if ra.0 == StatusCode::CONFLICT {
+        &ra.1
+    } else {
+        &rb.1
+    };
+    assert_eq!(loser["code"], "version_conflict");
+    assert_eq!(
+        app.count("case_events").await,
+        before + 1,
+        "exactly one transition recorded"
+    );
+}
+
+async fn return_pauses_the_clock(app: TestApp) {
+    let clerk = app.login("clerk").await;
+    let approver = app.login("approver").await;
+    let item = tolerable_item(&app).await;
+    let (_, case) = clerk
+        .post("/api/v1/cases", intake_body(&item, ticks(&item, &[])))
+        .await;
+    let due_before = case["due_date"].as_str().unwrap().to_string();
+    let (_, case) = act(&approver, &case, json!({"action": "take"})).await;
+    let (_, case) = act(
+        &approver,
+        &case,
+        json!({"action": "return", "reasons": "收入证明缺少盖章", "items": ["收入证明（盖章）"]}),
+    )
+    .await;
+    assert_eq!(case["state"], "returned");
+    // Accepted and returned Monday 23 Nov (day 0, never counted), resubmitted Thursday
+    // 26 Nov: Tuesday and Wednesday were spent waiting for the applicant.
+    // (Sessions last a working day, so the clerk signs in again.)
+    app.clock.advance_secs(3 * 86400);
+    let clerk = app.login("clerk").await;
+    let (_, case) = act(&clerk, &case, json!({"action": "resubmit"})).await;
+    assert_eq!(case["state"], "in_review");
+    let n = 2;
+    let (_, shifted) = clerk
+        .get(&format!("/api/v1/calendar/due?date={due_before}&n={n}"))
+        .await;
+    assert_eq!(
+        case["due_date"], shifted["due"],
+        "the due date moved by the paused working days"
+    );
+    assert_eq!(case["pauses"], json!([["2026-11-23", "2026-11-26"]]));
+}
+
+async fn deadline_job_marks_overdue_and_lapses_once(app: TestApp) {
+    let clerk = app.login("clerk").await;
+    let admin = app.login("admin").await;
+    let item = tolerable_item(&app).await;
+    let tol = item["item"]["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["tolerable"] == true && m["required"] == true)
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, normal) = clerk
+        .post("/api/v1/cases", intake_body(&item, ticks(&item, &[])))
+        .await;
+    let (_, tolerant) = clerk
+        .post("/api/v1/cases", intake_body(&item, ticks(&item, &[&tol])))
+        .await;
+    let (_, run) = admin.post("/api/v1/jobs/deadlines", json!({})).await;
+    assert_eq!(run, json!({"marked_overdue": [], "lapsed": []}));
+    // A month later both deadlines have passed.
+    app.clock.advance_secs(30 * 86400);
+    let (admin, clerk) = (app.login("admin").await, app.login("clerk").await);
+    let (s, run) = admin.post("/api/v1/jobs/deadlines", json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        run["marked_overdue"],
+        json!([normal["case_no"], tolerant["case_no"]])
+    );
+    assert_eq!(run["lapsed"], json!([tolerant["case_no"]]));
+    // Running again (another instance, the next minute) finds nothing more to do.
+    let (_, again) = admin.post("/api/v1/jobs/deadlines", json!({})).await;
+    assert_eq!(again, json!({"marked_overdue": [], "lapsed": []}));
+    let (_, t) = clerk
+        .get(&format!("/api/v1/cases/{}", tolerant["id"]))
+        .await;
+    assert_eq!(t["state"], "lapsed");
+    let (_, n) = clerk.get(&format!("/api/v1/cases/{}", normal["id"])).await;
+    assert_eq!(n["overdue"], true);
+    let approver = app.login("approver").await;
+    let (_, queue) = approver.get("/api/v1/cases?queue=department").await;
+    let row = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["case"]["id"] == normal["id"])
+        .unwrap();
+    assert_eq!(row["light"], "overdue");
+}
+
+async fn immediate_items_finish_at_the_window(app: TestApp) {
+    let clerk = app.login("clerk").await;
+    let item = item_where(&app, |i| {
+        i["promised_limit_days"] == 0 && i["parent_code"].is_null()
+    })
+    .await;
+    let (s, case) = clerk
+        .post("/api/v1/cases", intake_body(&item, ticks(&item, &[])))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{case}");
+    assert_eq!(case["state"], "accepted", "即办 cases stay at the window");
+    assert_eq!(case["due_date"], "2026-11-23");
+    let (_, case) = act(
+        &clerk,
+        &case,
+        json!({"action": "complete_at_window", "opinion": "当场办结"}),
+    )
+    .await;
+    assert_eq!(case["state"], "result_ready");
+    let (_, case) = act(
+        &clerk,
+        &case,
+        json!({"action": "issue", "method": "window"}),
+    )
+    .await;
+    assert_eq!(case["state"], "issued");
+    let (_, case) = act(&clerk, &case, json!({"action": "close"})).await;
+    assert_eq!(case["state"], "closed");
+}
+
+async fn bundle_intake_merges_materials(app: TestApp) {
+    let clerk = app.login("clerk").await;
+    let c = app.browser();
+    let bundles: Vec<Value> = c
+        .get(app.url("/api/v1/catalog/bundles"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = bundles
+        .iter()
+        .find(|b| b["name"].as_str().unwrap().contains("出生"))
+        .expect("新生儿出生一件事")["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let view: Value = c
+        .get(app.url(&format!("/api/v1/catalog/bundles/{code}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = view["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    let mut dedup = names.clone();
+    dedup.sort();
+    dedup.dedup();
+    assert_eq!(dedup.len(), names.len(), "one de-duplicated material list");
+    let mut ticks = serde_json::Map::new();
+    for m in view["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["required"] == true)
+    {
+        ticks.insert(m["name"].as_str().unwrap().into(), json!("submitted"));
+    }
+    let (s, case) = clerk
+        .post("/api/v1/cases", json!({"bundle_code": code, "applicant_kind": "person", "applicant_name": "李四", "applicant_id": "440524198001010013", "applicant_phone": "13900139000", "materials": ticks}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{case}");
+    assert_eq!(case["bundle_code"], code);
+    assert_eq!(case["limit_days"], view["limit_days"]);
+    assert_eq!(case["materials"].as_array().unwrap().len(), names.len());
+}
+
+async fn catalog_versions_stick_to_cases(app: TestApp) {
+    let admin = app.login("admin").await;
+    let clerk = app.login("clerk").await;
+    let item = tolerable_item(&app).await;
+    let code = item["item"]["code"].as_str().unwrap();
+    let (_, case) = clerk
+        .post("/api/v1/cases", intake_body(&item, ticks(&item, &[])))
+        .await;
+    // A new version with a longer promised limit.
+    let mut changed = item["item"].clone();
+    let old_limit = changed["promised_limit_days"].as_u64().unwrap();
+    changed["promised_limit_days"] = json!(old_limit + 1);
+    if let Some(legal) = changed["legal_limit_days"].as_u64() {
+        changed["legal_limit_days"] = json!(legal.max(old_limit + 1));
+    }
+    let (s, report) = admin
+        .put(
+            &format!("/api/v1/catalog/items/{code}"),
+            json!({"item": changed, "version": item["version"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    assert_eq!(report["new_versions"], json!([code]));
+    // Saving against the old version again is a conflict.
+    let (s, body) = admin
+        .put(
+            &format!("/api/v1/catalog/items/{code}"),
+            json!({"item": changed, "version": item["version"]}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("version_conflict"))
+    );
+    let (_, now) = clerk.get(&format!("/api/v1/catalog/items/{code}")).await;
+    assert_eq!(now["version"], item["version"].as_i64().unwrap() + 1);
+    let (_, same) = clerk.get(&format!("/api/v1/cases/{}", case["id"])).await;
+    assert_eq!(
+        same["item_version_id"], item["version_id"],
+        "the case keeps the version it was accepted under"
+    );
+    assert_eq!(same["limit_days"].as_u64().unwrap(), old_limit);
+    // Export in all three formats; a clerk may not.
+    let (s, _) = clerk.get("/api/v1/catalog/export").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, json_export) = admin.get("/api/v1/catalog/export?format=json").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(json_export["items"].as_array().unwrap().len() >= 50);
+    let xlsx = admin
+        .client
+        .get(format!("{}/api/v1/catalog/export?format=xlsx", app.base))
+        .header("x-csrf-token", &admin.csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(xlsx.status(), StatusCode::OK);
+    assert!(
+        xlsx.bytes().await.unwrap().starts_with(b"PK"),
+        "an XLSX is a zip"
+    );
+    let csv = admin
+        .client
+        .get(format!("{}/api/v1/catalog/export?format=csv", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Re-importing the exported CSV changes nothing.
+    let res = admin
+        .client
+        .post(format!("{}/api/v1/catalog/import", app.base))
+        .header("x-csrf-token", &admin.csrf)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["created"], json!([]));
+    assert_eq!(report["new_versions"], json!([]));
+    // Keyword search, Chinese.
+    let (_, found) = clerk.get("/api/v1/catalog/items?q=社保卡").await;
+    assert!(found.as_array().unwrap().iter().all(|i| i["name"]
+        .as_str()
+        .unwrap()
+        .contains("社保卡")
+        || i["window_class"] == "社保卡"
+        || !i["code"].is_null()));
+    assert!(!found.as_array().unwrap().is_empty());
+}
+
+async fn identifiers_are_validated_at_intake(app: TestApp) {
+    let clerk = app.login("clerk").await;
+    let item = tolerable_item(&app).await;
+    let before = app.count("cases").await;
+    let mut body = intake_body(&item, ticks(&item, &[]));
+    body["applicant_id"] = json!("110105194912310021");
+    body["applicant_phone"] = json!("12345");
+    let (s, problem) = clerk.post("/api/v1/cases", body).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = problem["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["applicant_id", "applicant_phone"]);
+    // A company whose credit code fails the check character: a warning the clerk overrides.
+    let mut body = intake_body(&item, ticks(&item, &[]));
+    body["applicant_kind"] = json!("company");
+    body["applicant_name"] = json!("某某小吃店");
+    body["applicant_id"] = json!("91350100M000100Y44");
+    let (s, problem) = clerk.post("/api/v1/cases", body.clone()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["fields"][0]["code"], "check_character_warning");
+    assert_eq!(app.count("cases").await, before);
+    body["credit_code_override"] = json!("已核对营业执照原件，代码与执照一致");
+    let (s, case) = clerk.post("/api/v1/cases", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{case}");
+    let admin = app.login("admin").await;
+    let (_, events) = admin.get("/api/v1/audit?entity=case&limit=20").await;
+    assert!(events
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["action"] == "case.credit_code_override" && e["entity_id"] == case["case_no"]));
+    // An agent acting for the applicant is recorded, masked.
+    let mut body = intake_body(&item, ticks(&item, &[]));
+    body["agent_name"] = json!("王代办");
+    body["agent_id"] = json!("440524198001010013");
+    let (_, case) = clerk.post("/api/v1/cases", body).await;
+    assert_eq!(case["agent_id_masked"], "440524********0013");
+}
+
+async fn calendar_year_import_and_missing_year(app: TestApp) {
+    let admin = app.login("admin").await;
+    let (s, body) = admin.get("/api/v1/calendar/due?date=2027-01-04&n=3").await;
+    assert_eq!(
+        (s, body["fields"][0]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("year_not_covered"))
+    );
+    // From 1 December the administrator is warned that 2027 is missing.
+    app.clock.advance_secs(9 * 86400);
+    let admin = app.login("admin").await;
+    let (_, cal) = admin.get("/api/v1/calendar").await;
+    assert!(cal["warning"].as_str().unwrap().contains("2027"), "{cal}");
+    let csv = "date,kind,festival\n2027-01-01,holiday,元旦\n2027-02-06,holiday,春节\n2027-02-07,holiday,春节\n2027-02-08,holiday,春节\n";
+    let res = admin
+        .client
+        .post(format!("{}/api/v1/calendar/import", app.base))
+        .header("x-csrf-token", &admin.csrf)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let (_, due) = admin.get("/api/v1/calendar/due?date=2027-02-05&n=1").await;
+    assert_eq!(
+        due["due"], "2027-02-09",
+        "the imported 春节 days are skipped"
+    );
+    let (_, cal) = admin.get("/api/v1/calendar").await;
+    assert!(cal["warning"].is_null());
+    // A bad file names the line and changes nothing.
+    let res = admin
+        .client
+        .post(format!("{}/api/v1/calendar/import", app.base))
+        .header("x-csrf-token", &admin.csrf)
+        .header("content-type", "text/csv")
+        .body("date,kind,festival\n2028-01-01,party,元旦\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let p: Value = res.json().await.unwrap();
+    assert!(
+        p["fields"][0]["message"].as_str().unwrap().contains('2'),
+        "{p}"
+    );
+    let clerk = app.login("clerk").await;
+    let (s, _) = clerk
+        .client
+        .post(format!("{}/api/v1/calendar/import", app.base))
+        .header("x-csrf-token", &clerk.csrf)
+        .body(csv)
+        .send()
+        .await
+        .map(|r| (r.status(), ()))
+        .unwrap();
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}

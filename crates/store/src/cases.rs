@@ -1,0 +1,643 @@
+//! Cases (办件): intake, every transition through the domain state machine, the event
+//! history, queues for departments and the issuance window, and public tracking.
+//!
+//! Every change loads the case row (locked on PostgreSQL), asks
+//! `onewindow_domain::cases::apply` whether the action is legal, writes the new state with
+//! an optimistic version check, records a case event and an audit event — all in the
+//! caller's transaction. Two clerks acting at once: one wins, the other gets
+//! `version_conflict` and nothing changes.
+
+use crate::audit::{self, Change};
+use crate::{path_upper_bound, Result, StoreError};
+use chrono::NaiveDate;
+use onewindow_domain::calendar::WorkCalendar;
+use onewindow_domain::cases::{self as machine, CaseAction, CaseFacts, CaseState, Performer};
+use onewindow_domain::catalog::AcceptanceKind;
+use onewindow_domain::org::OrgPath;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, Executor, Row};
+
+/// One material line as ticked at intake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaterialLine {
+    pub name: String,
+    pub check: onewindow_domain::catalog::MaterialCheck,
+    pub required: bool,
+    pub tolerable: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseRecord {
+    pub id: i64,
+    pub case_no: String,
+    pub query_code: String,
+    pub item_code: String,
+    pub item_version_id: i64,
+    pub bundle_code: Option<String>,
+    pub title: String,
+    pub department_id: i64,
+    pub department_name: String,
+    pub department_path: OrgPath,
+    pub intake_org_id: i64,
+    pub intake_org_name: String,
+    pub intake_path: OrgPath,
+    pub state: CaseState,
+    pub acceptance_kind: Option<AcceptanceKind>,
+    pub immediate: bool,
+    pub applicant_kind: String,
+    pub applicant_name: String,
+    #[serde(skip)]
+    pub applicant_id: String,
+    pub applicant_id_masked: String,
+    #[serde(skip)]
+    pub applicant_phone: String,
+    pub agent_name: Option<String>,
+    pub agent_id_masked: Option<String>,
+    pub materials: Vec<MaterialLine>,
+    pub missing: Vec<String>,
+    pub supplement_pending: bool,
+    pub supplement_due: Option<NaiveDate>,
+    pub limit_days: i64,
+    pub accepted_on: Option<NaiveDate>,
+    pub due_date: Option<NaiveDate>,
+    pub paused_since: Option<NaiveDate>,
+    pub pauses: Vec<(NaiveDate, NaiveDate)>,
+    pub decision: Option<String>,
+    pub decision_text: Option<String>,
+    pub legal_basis: Option<String>,
+    pub issue_method: Option<String>,
+    pub tracking_no: Option<String>,
+    pub certificate_no: Option<String>,
+    pub assignee_id: Option<i64>,
+    pub overdue: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseEvent {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub note: String,
+}
+
+const SELECT: &str = "SELECT c.*, d.name AS department_name, d.path AS department_path, \
+     h.name AS intake_org_name, h.path AS intake_path \
+     FROM cases c JOIN orgs d ON d.id = c.department_id JOIN orgs h ON h.id = c.intake_org_id";
+
+fn date(s: Option<String>) -> Option<NaiveDate> {
+    s.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok())
+}
+
+fn from_row(r: &AnyRow) -> CaseRecord {
+    let state: String = r.get("state");
+    let kind: Option<String> = r.get("acceptance_kind");
+    CaseRecord {
+        id: r.get("id"),
+        case_no: r.get("case_no"),
+        query_code: r.get("query_code"),
+        item_code: r.get("item_code"),
+        item_version_id: r.get("item_version_id"),
+        bundle_code: r.get("bundle_code"),
+        title: r.get("title"),
+        department_id: r.get("department_id"),
+        department_name: r.get("department_name"),
+        department_path: OrgPath::from_stored(r.get("department_path")),
+        intake_org_id: r.get("intake_org_id"),
+        intake_org_name: r.get("intake_org_name"),
+        intake_path: OrgPath::from_stored(r.get("intake_path")),
+        state: CaseState::parse(&state).unwrap_or(CaseState::Draft),
+        acceptance_kind: kind.and_then(|k| serde_json::from_value(json!(k)).ok()),
+        immediate: crate::flag(r, "immediate"),
+        applicant_kind: r.get("applicant_kind"),
+        applicant_name: r.get("applicant_name"),
+        applicant_id: r.get("applicant_id"),
+        applicant_id_masked: r.get("applicant_id_masked"),
+        applicant_phone: r.get("applicant_phone"),
+        agent_name: r.get("agent_name"),
+        agent_id_masked: r.get("agent_id_masked"),
+        materials: serde_json::from_str(&r.get::<String, _>("materials")).unwrap_or_default(),
+        missing: serde_json::from_str(&r.get::<String, _>("missing")).unwrap_or_default(),
+        supplement_pending: crate::flag(r, "supplement_pending"),
+        supplement_due: date(r.get("supplement_due")),
+        limit_days: r.get("limit_days"),
+        accepted_on: date(r.get("accepted_on")),
+        due_date: date(r.get("due_date")),
+        paused_since: date(r.get("paused_since")),
+        pauses: serde_json::from_str(&r.get::<String, _>("pauses")).unwrap_or_default(),
+        decision: r.get("decision"),
+        decision_text: r.get("decision_text"),
+        legal_basis: r.get("legal_basis"),
+        issue_method: r.get("issue_method"),
+        tracking_no: r.get("tracking_no"),
+        certificate_no: r.get("certificate_no"),
+        assignee_id: r.get("assignee_id"),
+        overdue: crate::flag(r, "overdue"),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+        version: r.get("version"),
+    }
+}
+
+pub async fn get<'c, E: Executor<'c, Database = Any>>(e: E, id: i64) -> Result<CaseRecord> {
+    sqlx::query(&format!("{SELECT} WHERE c.id = $1"))
+        .bind(id)
+        .fetch_optional(e)
+        .await?
+        .map(|r| from_row(&r))
+        .ok_or(StoreError::NotFound)
+}
+
+pub async fn by_number<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    case_no: &str,
+) -> Result<CaseRecord> {
+    sqlx::query(&format!("{SELECT} WHERE c.case_no = $1"))
+        .bind(case_no.trim())
+        .fetch_optional(e)
+        .await?
+        .map(|r| from_row(&r))
+        .ok_or(StoreError::NotFound)
+}
+
+pub async fn events<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    case_id: i64,
+) -> Result<Vec<CaseEvent>> {
+    let rows = sqlx::query("SELECT at, actor, action, from_state, to_state, note FROM case_events WHERE case_id = $1 ORDER BY id")
+        .bind(case_id)
+        .fetch_all(e)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| CaseEvent {
+            at: r.get("at"),
+            actor: r.get("actor"),
+            action: r.get("action"),
+            from_state: r.get("from_state"),
+            to_state: r.get("to_state"),
+            note: r.get("note"),
+        })
+        .collect())
+}
+
+/// Which list to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// Cases a department must act on: routed, in review, returned, approved.
+    Department,
+    /// Cases waiting at the unified issuance window, and 即办 cases to finish.
+    Issuance,
+    /// Everything taken in at the hall, newest first.
+    Intake,
+}
+
+/// A queue within `scope` (the department's or the hall's subtree), bounded.
+pub async fn queue<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    queue: Queue,
+    scope: &OrgPath,
+    limit: i64,
+) -> Result<Vec<CaseRecord>> {
+    let (path_col, states, order) = match queue {
+        Queue::Department => (
+            "d.path",
+            "('routed','in_review','returned','approved')",
+            "c.due_date, c.id",
+        ),
+        Queue::Issuance => (
+            "h.path",
+            "('result_ready','rejected','accepted')",
+            "c.updated_at, c.id",
+        ),
+        Queue::Intake => ("h.path", "", "c.id DESC"),
+    };
+    let state_filter = if states.is_empty() {
+        String::new()
+    } else {
+        format!(" AND c.state IN {states}")
+    };
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE {path_col} >= $1 AND {path_col} < $2{state_filter} ORDER BY {order} LIMIT $3"
+    ))
+    .bind(scope.as_str())
+    .bind(path_upper_bound(scope.as_str()))
+    .bind(limit)
+    .fetch_all(e)
+    .await?;
+    Ok(rows.iter().map(from_row).collect())
+}
+
+/// Everything intake needs to open a case.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub item_code: String,
+    pub item_version_id: i64,
+    pub bundle_code: Option<String>,
+    pub title: String,
+    pub department_id: i64,
+    pub intake_org_id: i64,
+    pub immediate: bool,
+    pub limit_days: u32,
+    pub applicant_kind: String,
+    pub applicant_name: String,
+    pub applicant_id: String,
+    pub applicant_id_masked: String,
+    pub applicant_phone: String,
+    pub agent_name: Option<String>,
+    pub agent_id: Option<String>,
+    pub agent_id_masked: Option<String>,
+    pub materials: Vec<MaterialLine>,
+    pub creator_id: i64,
+}
+
+/// Opens a case (Draft) and applies the intake decision through the state machine:
+/// Accept (then Route to the department unless the item is 即办) or Refuse with the
+/// complete list of missing materials.
+pub async fn intake(
+    conn: &mut AnyConnection,
+    change: &Change,
+    cal: &WorkCalendar,
+    today: NaiveDate,
+    new: &NewCase,
+    decision: &machine::CaseAction,
+    entropy: u64,
+) -> Result<CaseRecord> {
+    let seq: i64 = sqlx::query(
+        "INSERT INTO case_counters (day, seq) VALUES ($1, 1) ON CONFLICT (day) DO UPDATE SET seq = case_counters.seq + 1 RETURNING seq",
+    )
+    .bind(today.to_string())
+    .fetch_one(&mut *conn)
+    .await?
+    .get("seq");
+    let case_no = machine::case_number(today, seq as u32);
+    let query_code = machine::query_code(entropy);
+    let id: i64 = sqlx::query(
+        "INSERT INTO cases (case_no, query_code, item_code, item_version_id, bundle_code, title, department_id, intake_org_id, \
+         state, immediate, applicant_kind, applicant_name, applicant_id, applicant_id_masked, applicant_phone, agent_name, \
+         agent_id, agent_id_masked, materials, missing, limit_days, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft', $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, '[]', $19, $20, $21, $21) RETURNING id",
+    )
+    .bind(&case_no)
+    .bind(&query_code)
+    .bind(&new.item_code)
+    .bind(new.item_version_id)
+    .bind(&new.bundle_code)
+    .bind(&new.title)
+    .bind(new.department_id)
+    .bind(new.intake_org_id)
+    .bind(i64::from(new.immediate))
+    .bind(&new.applicant_kind)
+    .bind(&new.applicant_name)
+    .bind(&new.applicant_id)
+    .bind(&new.applicant_id_masked)
+    .bind(&new.applicant_phone)
+    .bind(&new.agent_name)
+    .bind(&new.agent_id)
+    .bind(&new.agent_id_masked)
+    .bind(serde_json::to_string(&new.materials).expect("materials serialise"))
+    .bind(i64::from(new.limit_days))
+    .bind(new.creator_id)
+    .bind(change.at)
+    .fetch_one(&mut *conn)
+    .await?
+    .get("id");
+    record_event(
+        &mut *conn,
+        change,
+        id,
+        "create",
+        None,
+        CaseState::Draft,
+        "收件预审",
+    )
+    .await?;
+    let case = transition(
+        &mut *conn,
+        change,
+        cal,
+        today,
+        id,
+        None,
+        Performer::Staff(onewindow_domain::access::Role::WindowClerk),
+        decision,
+    )
+    .await?;
+    if case.state == CaseState::Accepted && !case.immediate {
+        return transition(
+            conn,
+            change,
+            cal,
+            today,
+            id,
+            None,
+            Performer::System,
+            &CaseAction::Route,
+        )
+        .await;
+    }
+    Ok(case)
+}
+
+async fn record_event(
+    conn: &mut AnyConnection,
+    change: &Change,
+    case_id: i64,
+    action: &str,
+    from: Option<CaseState>,
+    to: CaseState,
+    note: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO case_events (case_id, at, actor, action, from_state, to_state, note) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(case_id)
+        .bind(change.at)
+        .bind(&change.who.label)
+        .bind(action)
+        .bind(from.map(|s| s.as_str()))
+        .bind(to.as_str())
+        .bind(note)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Applies one action to a case. `expected_version` is the version the actor saw (None for
+/// the system and for intake's own steps).
+#[allow(clippy::too_many_arguments)]
+pub async fn transition(
+    conn: &mut AnyConnection,
+    change: &Change,
+    cal: &WorkCalendar,
+    today: NaiveDate,
+    case_id: i64,
+    expected_version: Option<i64>,
+    performer: Performer,
+    action: &CaseAction,
+) -> Result<CaseRecord> {
+    let lock = change.backend.for_update();
+    let locked = sqlx::query(&format!("SELECT id FROM cases WHERE id = $1{lock}"))
+        .bind(case_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if locked.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    let case = get(&mut *conn, case_id).await?;
+    if expected_version.is_some_and(|v| v != case.version) {
+        return Err(conflict());
+    }
+    let facts = CaseFacts {
+        state: case.state,
+        immediate: case.immediate,
+        supplement_pending: case.supplement_pending,
+        supplement_due: case.supplement_due,
+        today,
+    };
+    let t = machine::apply(&facts, performer, action).map_err(|e| match e {
+        machine::CaseError::Invalid { field, message } => {
+            StoreError::invalid(field, "invalid", message)
+        }
+        other => StoreError::Conflict {
+            code: other.code(),
+            message: other.to_string(),
+        },
+    })?;
+
+    let mut c = case.clone();
+    c.state = t.to;
+    if t.pause_starts {
+        c.paused_since = Some(today);
+    }
+    if t.pause_ends {
+        if let Some(from) = c.paused_since.take() {
+            c.pauses.push((from, today));
+        }
+    }
+    if t.clears_supplement {
+        c.supplement_pending = false;
+    }
+    let mut note = action.label().to_string();
+    match action {
+        CaseAction::Accept {
+            kind,
+            supplement_due,
+        } => {
+            c.acceptance_kind = Some(*kind);
+            c.accepted_on = Some(today);
+            c.supplement_due = *supplement_due;
+            c.supplement_pending = supplement_due.is_some();
+            if let Some(d) = supplement_due {
+                note = format!("容缺受理，待补材料须于{d}前补齐");
+            }
+        }
+        CaseAction::Refuse { missing } => {
+            c.missing = missing.clone();
+            note = format!("材料不全，一次性告知需补齐：{}", missing.join("、"));
+        }
+        CaseAction::Take => c.assignee_id = change.who.user_id,
+        CaseAction::Approve { opinion } | CaseAction::CompleteAtWindow { opinion } => {
+            c.decision = Some("approved".into());
+            c.decision_text = Some(opinion.clone());
+            if !opinion.trim().is_empty() {
+                note = format!("{}：{opinion}", action.label());
+            }
+        }
+        CaseAction::Reject {
+            reasons,
+            legal_basis,
+        } => {
+            c.decision = Some("rejected".into());
+            c.decision_text = Some(reasons.clone());
+            c.legal_basis = Some(legal_basis.clone());
+            note = format!("不予批准：{reasons}（依据：{legal_basis}）");
+        }
+        CaseAction::Return { reasons, items } => {
+            c.missing = items.clone();
+            note = format!("退回补正：{reasons}");
+        }
+        CaseAction::Issue {
+            method,
+            tracking_no,
+            certificate_no,
+        } => {
+            c.issue_method = Some(
+                serde_json::to_value(method)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
+            );
+            c.tracking_no = tracking_no.clone();
+            c.certificate_no = certificate_no.clone();
+        }
+        CaseAction::Withdraw { reason } => note = format!("申请人撤回：{reason}"),
+        _ => {}
+    }
+    if let (Some(accepted), true) = (c.accepted_on, c.acceptance_kind.is_some()) {
+        let open = c.paused_since.map(|from| (from, None));
+        let mut pauses: Vec<(NaiveDate, Option<NaiveDate>)> =
+            c.pauses.iter().map(|(a, b)| (*a, Some(*b))).collect();
+        pauses.extend(open);
+        c.due_date = Some(
+            machine::due_date(cal, accepted, c.limit_days as u32, &pauses, today)
+                .map_err(|e| StoreError::invalid("calendar", e.code(), e.to_string()))?,
+        );
+    }
+    let changed = sqlx::query(
+        "UPDATE cases SET state = $1, acceptance_kind = $2, accepted_on = $3, due_date = $4, supplement_pending = $5, \
+         supplement_due = $6, paused_since = $7, pauses = $8, missing = $9, decision = $10, decision_text = $11, legal_basis = $12, \
+         issue_method = $13, tracking_no = $14, certificate_no = $15, assignee_id = $16, updated_at = $17, version = version + 1 \
+         WHERE id = $18 AND version = $19",
+    )
+    .bind(c.state.as_str())
+    .bind(c.acceptance_kind.map(|k| serde_json::to_value(k).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()))
+    .bind(c.accepted_on.map(|d| d.to_string()))
+    .bind(c.due_date.map(|d| d.to_string()))
+    .bind(i64::from(c.supplement_pending))
+    .bind(c.supplement_due.map(|d| d.to_string()))
+    .bind(c.paused_since.map(|d| d.to_string()))
+    .bind(serde_json::to_string(&c.pauses).expect("pauses serialise"))
+    .bind(serde_json::to_string(&c.missing).expect("list serialises"))
+    .bind(&c.decision)
+    .bind(&c.decision_text)
+    .bind(&c.legal_basis)
+    .bind(&c.issue_method)
+    .bind(&c.tracking_no)
+    .bind(&c.certificate_no)
+    .bind(c.assignee_id)
+    .bind(change.at)
+    .bind(case_id)
+    .bind(case.version)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(conflict());
+    }
+    record_event(
+        &mut *conn,
+        change,
+        case_id,
+        action.name(),
+        Some(t.from),
+        t.to,
+        &note,
+    )
+    .await?;
+    audit::append(
+        &mut *conn,
+        change,
+        &format!("case.{}", action.name()),
+        "case",
+        &case.case_no,
+        &json!({ "from": t.from.as_str(), "to": t.to.as_str(), "action": action, "version": case.version + 1 }),
+    )
+    .await?;
+    get(conn, case_id).await
+}
+
+fn conflict() -> StoreError {
+    StoreError::Conflict {
+        code: "version_conflict",
+        message: "该办件刚刚已被他人处理，请刷新后查看最新状态".into(),
+    }
+}
+
+/// Background deadline work, safe to run on several instances at once: each step is a
+/// conditional update that only one runner can win, so nothing is processed twice.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadlineRun {
+    pub marked_overdue: Vec<String>,
+    pub lapsed: Vec<String>,
+}
+
+pub async fn run_deadlines(
+    store: &crate::Store,
+    change: &Change,
+    cal: &WorkCalendar,
+    today: NaiveDate,
+) -> Result<DeadlineRun> {
+    let mut out = DeadlineRun::default();
+    let overdue = sqlx::query(
+        "SELECT id, case_no FROM cases WHERE overdue = 0 AND state IN ('accepted','routed','in_review') \
+         AND due_date IS NOT NULL AND due_date < $1 ORDER BY id LIMIT 500",
+    )
+    .bind(today.to_string())
+    .fetch_all(store.reader())
+    .await?;
+    for r in overdue {
+        let (id, no): (i64, String) = (r.get("id"), r.get("case_no"));
+        let mut tx = store.begin().await?;
+        let won = sqlx::query("UPDATE cases SET overdue = 1 WHERE id = $1 AND overdue = 0")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if won == 1 {
+            let state: String = sqlx::query("SELECT state FROM cases WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?
+                .get("state");
+            let state = CaseState::parse(&state).unwrap_or(CaseState::Draft);
+            record_event(
+                &mut tx,
+                change,
+                id,
+                "overdue",
+                Some(state),
+                state,
+                "已超过承诺办理时限",
+            )
+            .await?;
+            audit::append(
+                &mut tx,
+                change,
+                "case.overdue",
+                "case",
+                &no,
+                &json!({ "today": today.to_string() }),
+            )
+            .await?;
+            tx.commit().await?;
+            out.marked_overdue.push(no);
+        }
+    }
+    let lapsing = sqlx::query(
+        "SELECT id, case_no FROM cases WHERE supplement_pending = 1 AND supplement_due < $1 \
+         AND state IN ('accepted','routed','in_review') ORDER BY id LIMIT 500",
+    )
+    .bind(today.to_string())
+    .fetch_all(store.reader())
+    .await?;
+    for r in lapsing {
+        let (id, no): (i64, String) = (r.get("id"), r.get("case_no"));
+        let mut tx = store.begin().await?;
+        match transition(
+            &mut tx,
+            change,
+            cal,
+            today,
+            id,
+            None,
+            Performer::System,
+            &CaseAction::Lapse,
+        )
+        .await
+        {
+            Ok(_) => {
+                tx.commit().await?;
+                out.lapsed.push(no);
+            }
+            // Another instance got there first, or the supplement arrived meanwhile.
+            Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}

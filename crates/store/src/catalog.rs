@@ -1,0 +1,433 @@
+//! The service item catalog (事项目录): items with every version kept, bundles (一件事),
+//! import/export, and the public keyword search.
+
+use crate::audit::{self, Change};
+use crate::{orgs, Result, StoreError};
+use chrono::NaiveDate;
+use onewindow_domain::catalog::{Bundle, Catalog, ServiceItem};
+use onewindow_domain::org::OrgKind;
+use onewindow_domain::validation::FieldErrors;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
+
+/// An item as stored: the current version's content plus where it sits.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredItem {
+    pub id: i64,
+    pub item: ServiceItem,
+    pub department_id: i64,
+    pub department_name: String,
+    /// The catalog version number (1, 2, …) and the row holding it.
+    pub version: i64,
+    pub version_id: i64,
+    pub effective_from: String,
+    pub active: bool,
+}
+
+/// A line in the public catalog list.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemSummary {
+    pub code: String,
+    pub name: String,
+    pub window_class: String,
+    pub department_name: String,
+    pub immediate: bool,
+    pub parent_code: Option<String>,
+}
+
+const SELECT: &str = "SELECT i.id, i.active, i.current_version, o.name AS department_name, i.department_id, \
+     v.id AS version_id, v.effective_from, v.body \
+     FROM catalog_items i JOIN catalog_item_versions v ON v.item_id = i.id AND v.version = i.current_version \
+     JOIN orgs o ON o.id = i.department_id";
+
+fn stored_from_row(r: &AnyRow) -> Result<StoredItem> {
+    let body: String = r.get("body");
+    let item: ServiceItem = serde_json::from_str(&body)
+        .map_err(|e| StoreError::Config(format!("stored catalog item is not valid JSON: {e}")))?;
+    Ok(StoredItem {
+        id: r.get("id"),
+        item,
+        department_id: r.get("department_id"),
+        department_name: r.get("department_name"),
+        version: r.get("current_version"),
+        version_id: r.get("version_id"),
+        effective_from: r.get("effective_from"),
+        active: crate::flag(r, "active"),
+    })
+}
+
+pub async fn get<'c, E: Executor<'c, Database = Any>>(e: E, code: &str) -> Result<StoredItem> {
+    let row = sqlx::query(&format!("{SELECT} WHERE i.code = $1"))
+        .bind(code)
+        .fetch_optional(e)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    stored_from_row(&row)
+}
+
+/// The item exactly as it was at one version (what a case was accepted under).
+pub async fn version_body<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    version_id: i64,
+) -> Result<ServiceItem> {
+    let body: String = sqlx::query("SELECT body FROM catalog_item_versions WHERE id = $1")
+        .bind(version_id)
+        .fetch_optional(e)
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .get("body");
+    serde_json::from_str(&body)
+        .map_err(|e| StoreError::Config(format!("stored version is not valid JSON: {e}")))
+}
+
+/// Every version of an item, newest first: (version, effective_from, created_by).
+pub async fn versions(pool: &AnyPool, code: &str) -> Result<Vec<(i64, String, String)>> {
+    let rows = sqlx::query(
+        "SELECT v.version, v.effective_from, v.created_by FROM catalog_item_versions v \
+         JOIN catalog_items i ON i.id = v.item_id WHERE i.code = $1 ORDER BY v.version DESC",
+    )
+    .bind(code)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get("version"),
+                r.get("effective_from"),
+                r.get("created_by"),
+            )
+        })
+        .collect())
+}
+
+/// All active items' current versions, in code order (for export and bundles).
+pub async fn all_items(pool: &AnyPool) -> Result<Vec<StoredItem>> {
+    let rows = sqlx::query(&format!("{SELECT} WHERE i.active = 1 ORDER BY i.code"))
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(stored_from_row).collect()
+}
+
+pub async fn bundles(pool: &AnyPool) -> Result<Vec<Bundle>> {
+    let rows = sqlx::query("SELECT body FROM catalog_bundles ORDER BY code")
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            serde_json::from_str(&r.get::<String, _>("body"))
+                .map_err(|e| StoreError::Config(format!("stored bundle is not valid JSON: {e}")))
+        })
+        .collect()
+}
+
+pub async fn bundle(pool: &AnyPool, code: &str) -> Result<Bundle> {
+    let body: String = sqlx::query("SELECT body FROM catalog_bundles WHERE code = $1")
+        .bind(code)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .get("body");
+    serde_json::from_str(&body)
+        .map_err(|e| StoreError::Config(format!("stored bundle is not valid JSON: {e}")))
+}
+
+/// The whole current catalog, as the import/export format.
+pub async fn export(pool: &AnyPool) -> Result<Catalog> {
+    Ok(Catalog {
+        items: all_items(pool).await?.into_iter().map(|s| s.item).collect(),
+        bundles: bundles(pool).await?,
+    })
+}
+
+/// What the public search matches: code, name, variant, class, department, keywords.
+fn search_text(item: &ServiceItem, department_name: &str) -> String {
+    let mut s = format!(
+        "{} {} {} {} {}",
+        item.code,
+        item.name,
+        item.variant.as_deref().unwrap_or(""),
+        item.window_class,
+        department_name
+    );
+    for k in &item.keywords {
+        s.push(' ');
+        s.push_str(k);
+    }
+    s.to_lowercase()
+}
+
+/// Keyword search over active items. Every whitespace-separated term must match
+/// (substring match, which suits Chinese without a tokenizer at catalog sizes of a few
+/// thousand items); name matches rank first.
+pub async fn search(
+    pool: &AnyPool,
+    query: &str,
+    window_class: Option<&str>,
+) -> Result<Vec<ItemSummary>> {
+    let terms: Vec<String> = query
+        .split_whitespace()
+        .take(5)
+        .map(|t| format!("%{}%", t.to_lowercase().replace(['%', '_'], "")))
+        .collect();
+    let mut sql = String::from(
+        "SELECT i.code, i.name, i.window_class, i.immediate, i.parent_code, o.name AS department_name \
+         FROM catalog_items i JOIN orgs o ON o.id = i.department_id WHERE i.active = 1",
+    );
+    let mut n = 0;
+    for _ in &terms {
+        n += 1;
+        sql.push_str(&format!(" AND i.search_text LIKE ${n}"));
+    }
+    if window_class.is_some() {
+        n += 1;
+        sql.push_str(&format!(" AND i.window_class = ${n}"));
+    }
+    let rank = match terms.first() {
+        Some(_) => " ORDER BY CASE WHEN LOWER(i.name) LIKE $1 THEN 0 ELSE 1 END, i.code",
+        None => " ORDER BY i.window_class, i.code",
+    };
+    sql.push_str(rank);
+    sql.push_str(" LIMIT 200");
+    let mut q = sqlx::query(&sql);
+    for t in &terms {
+        q = q.bind(t);
+    }
+    if let Some(c) = window_class {
+        q = q.bind(c);
+    }
+    let rows = q.fetch_all(pool).await?;
+    Ok(rows
+        .iter()
+        .map(|r| ItemSummary {
+            code: r.get("code"),
+            name: r.get("name"),
+            window_class: r.get("window_class"),
+            department_name: r.get("department_name"),
+            immediate: crate::flag(r, "immediate"),
+            parent_code: r.get("parent_code"),
+        })
+        .collect())
+}
+
+/// Finds the department an item names by its organisation code.
+async fn department_id(
+    conn: &mut AnyConnection,
+    item: &ServiceItem,
+    errors: &mut FieldErrors,
+) -> Result<Option<(i64, String)>> {
+    match orgs::find_by_code(&mut *conn, &item.department_code).await? {
+        Some(o) if o.kind == OrgKind::Department => Ok(Some((o.id, o.name))),
+        _ => {
+            errors.add(
+                &format!("{}.department_code", item.code),
+                "unknown_department",
+                format!(
+                    "事项{}的实施部门编码“{}”不存在",
+                    item.code, item.department_code
+                ),
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// What an import or save changed.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SaveReport {
+    pub created: Vec<String>,
+    pub new_versions: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub bundles: usize,
+}
+
+/// Saves one item: a new item, or a new version when its content changed. Versions take
+/// effect from `effective_from`; cases keep the version they were accepted under.
+/// `expected_version` (the version the editor saw) guards against lost updates.
+pub async fn save_item(
+    conn: &mut AnyConnection,
+    change: &Change,
+    item: &ServiceItem,
+    effective_from: NaiveDate,
+    expected_version: Option<i64>,
+    report: &mut SaveReport,
+) -> Result<()> {
+    let mut errors = FieldErrors::new();
+    if let Err(e) = item.validate() {
+        errors.0.extend(e.0);
+    }
+    let dept = department_id(&mut *conn, item, &mut errors).await?;
+    errors.into_result().map_err(StoreError::Invalid)?;
+    let (dept_id, dept_name) = dept.expect("checked above");
+    let body = serde_json::to_string(item).expect("item serialises");
+    let existing = sqlx::query(
+        "SELECT i.id, i.current_version, v.body FROM catalog_items i \
+         JOIN catalog_item_versions v ON v.item_id = i.id AND v.version = i.current_version WHERE i.code = $1",
+    )
+    .bind(&item.code)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let search = search_text(item, &dept_name);
+    match existing {
+        None => {
+            if expected_version.is_some_and(|v| v != 0) {
+                return Err(StoreError::NotFound);
+            }
+            let id: i64 = sqlx::query(
+                "INSERT INTO catalog_items (code, name, window_class, department_id, parent_code, immediate, current_version, search_text, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) RETURNING id",
+            )
+            .bind(&item.code)
+            .bind(&item.name)
+            .bind(&item.window_class)
+            .bind(dept_id)
+            .bind(&item.parent_code)
+            .bind(i64::from(item.is_immediate()))
+            .bind(&search)
+            .bind(change.at)
+            .fetch_one(&mut *conn)
+            .await?
+            .get("id");
+            insert_version(conn, change, id, 1, effective_from, &body).await?;
+            audit::append(
+                conn,
+                change,
+                "catalog.item_create",
+                "catalog_item",
+                &item.code,
+                &json!({ "after": item }),
+            )
+            .await?;
+            report.created.push(item.code.clone());
+        }
+        Some(row) => {
+            let id: i64 = row.get("id");
+            let current: i64 = row.get("current_version");
+            if let Some(v) = expected_version {
+                if v != current {
+                    return Err(StoreError::Conflict {
+                        code: "version_conflict",
+                        message: format!(
+                            "事项{}已被他人修改（当前第{current}版），请刷新后重试",
+                            item.code
+                        ),
+                    });
+                }
+            }
+            let old_body: String = row.get("body");
+            if old_body == body {
+                report.unchanged.push(item.code.clone());
+                return Ok(());
+            }
+            let next = current + 1;
+            insert_version(&mut *conn, change, id, next, effective_from, &body).await?;
+            let changed = sqlx::query(
+                "UPDATE catalog_items SET name = $1, window_class = $2, department_id = $3, parent_code = $4, immediate = $5, \
+                 current_version = $6, search_text = $7, updated_at = $8, version = version + 1 \
+                 WHERE id = $9 AND current_version = $10",
+            )
+            .bind(&item.name)
+            .bind(&item.window_class)
+            .bind(dept_id)
+            .bind(&item.parent_code)
+            .bind(i64::from(item.is_immediate()))
+            .bind(next)
+            .bind(&search)
+            .bind(change.at)
+            .bind(id)
+            .bind(current)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                return Err(StoreError::Conflict {
+                    code: "version_conflict",
+                    message: format!("事项{}已被他人修改，请刷新后重试", item.code),
+                });
+            }
+            let before: serde_json::Value = serde_json::from_str(&old_body).unwrap_or_default();
+            audit::append(
+                conn,
+                change,
+                "catalog.item_version",
+                "catalog_item",
+                &item.code,
+                &json!({ "version": next, "effective_from": effective_from.to_string(), "before": before, "after": item }),
+            )
+            .await?;
+            report.new_versions.push(item.code.clone());
+        }
+    }
+    Ok(())
+}
+
+async fn insert_version(
+    conn: &mut AnyConnection,
+    change: &Change,
+    item_id: i64,
+    version: i64,
+    effective_from: NaiveDate,
+    body: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO catalog_item_versions (item_id, version, effective_from, body, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(item_id)
+    .bind(version)
+    .bind(effective_from.to_string())
+    .bind(body)
+    .bind(change.at)
+    .bind(&change.who.label)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Imports a whole catalog in the caller's transaction: validated first as a whole (so a
+/// bad file changes nothing), then item by item, then bundles.
+pub async fn import(
+    conn: &mut AnyConnection,
+    change: &Change,
+    catalog: &Catalog,
+    effective_from: NaiveDate,
+) -> Result<SaveReport> {
+    catalog.validate().map_err(StoreError::Invalid)?;
+    let mut report = SaveReport::default();
+    // Parents before their variants, so a variant never points at a missing item.
+    let mut items: Vec<&ServiceItem> = catalog.items.iter().collect();
+    items.sort_by_key(|i| i.parent_code.is_some());
+    for item in items {
+        save_item(&mut *conn, change, item, effective_from, None, &mut report).await?;
+    }
+    for b in &catalog.bundles {
+        save_bundle(&mut *conn, change, b).await?;
+        report.bundles += 1;
+    }
+    Ok(report)
+}
+
+pub async fn save_bundle(conn: &mut AnyConnection, change: &Change, bundle: &Bundle) -> Result<()> {
+    let body = serde_json::to_string(bundle).expect("bundle serialises");
+    sqlx::query(
+        "INSERT INTO catalog_bundles (code, name, body, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (code) DO UPDATE SET name = excluded.name, body = excluded.body, updated_at = excluded.updated_at",
+    )
+    .bind(&bundle.code)
+    .bind(&bundle.name)
+    .bind(&body)
+    .bind(change.at)
+    .execute(&mut *conn)
+    .await?;
+    audit::append(
+        conn,
+        change,
+        "catalog.bundle_save",
+        "catalog_bundle",
+        &bundle.code,
+        &json!({ "after": bundle }),
+    )
+    .await?;
+    Ok(())
+}

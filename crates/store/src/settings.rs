@@ -1,0 +1,88 @@
+//! Settings an administrator can change at run time (thresholds, periods), with defaults.
+
+use crate::audit::{self, Change};
+use crate::{Result, StoreError};
+use serde_json::json;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+/// Known integer settings: key, default, Chinese description, allowed range.
+pub const INT_SETTINGS: &[(&str, i64, &str, i64, i64)] = &[
+    (
+        "deadline.yellow_days",
+        2,
+        "剩余工作日不多于此数时亮黄灯",
+        0,
+        30,
+    ),
+    (
+        "deadline.red_days",
+        1,
+        "剩余工作日不多于此数时亮红灯",
+        0,
+        30,
+    ),
+    (
+        "intake.supplement_days",
+        5,
+        "容缺受理后补齐材料的期限（工作日）",
+        1,
+        60,
+    ),
+];
+
+fn known(key: &str) -> Option<&'static (&'static str, i64, &'static str, i64, i64)> {
+    INT_SETTINGS.iter().find(|s| s.0 == key)
+}
+
+/// The value of an integer setting, or its default.
+pub async fn get_int(pool: &AnyPool, key: &str) -> Result<i64> {
+    let default = known(key).map(|s| s.1).unwrap_or(0);
+    let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+        .bind(key)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row
+        .and_then(|r| r.get::<String, _>("value").parse().ok())
+        .unwrap_or(default))
+}
+
+pub async fn set_int(
+    conn: &mut AnyConnection,
+    change: &Change,
+    key: &str,
+    value: i64,
+) -> Result<()> {
+    let Some((_, _, label, min, max)) = known(key) else {
+        return Err(StoreError::invalid(
+            "key",
+            "unknown",
+            format!("未知设置项{key}"),
+        ));
+    };
+    if value < *min || value > *max {
+        return Err(StoreError::invalid(
+            "value",
+            "out_of_range",
+            format!("{label}：取值应在{min}至{max}之间"),
+        ));
+    }
+    sqlx::query(
+        "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(key)
+    .bind(value.to_string())
+    .bind(change.at)
+    .execute(&mut *conn)
+    .await?;
+    audit::append(
+        conn,
+        change,
+        "settings.set",
+        "setting",
+        key,
+        &json!({ "value": value }),
+    )
+    .await?;
+    Ok(())
+}

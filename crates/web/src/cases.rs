@@ -1,0 +1,1207 @@
+//! Cases at the one window: intake (前台综合受理) with the receipt or one-time notice,
+//! the department queue (后台审批), the issuance window (统一出件), and public tracking.
+
+use crate::chrome::Chrome;
+use crate::context::{ApiUser, Ctx, PageUser, Principal};
+use crate::error::{ApiResult, AppError, PageResult};
+use crate::form::ApiJson;
+use crate::form::FormData;
+use crate::pages::render;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use onewindow_domain::access::{Permission, Role};
+use onewindow_domain::calendar::WorkCalendar;
+use onewindow_domain::cases::{
+    self as machine, CaseAction, CaseState, IssueMethod, Light, Performer,
+};
+use onewindow_domain::catalog::{
+    self, AcceptanceKind, IntakeDecision, Material, MaterialCheck, ServiceItem,
+};
+use onewindow_domain::ids::{mask_id_card, CreditCode, IdCardNumber, MobileNumber};
+use onewindow_domain::validation::{FieldError, FieldErrors};
+use onewindow_store::cases::{
+    self as store_cases, CaseEvent, CaseRecord, MaterialLine, NewCase, Queue,
+};
+use onewindow_store::clock::{format_local, local_date};
+use onewindow_store::{calendar, catalog as store_catalog, settings};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/window", get(window_page))
+        .route("/window/intake", get(intake_page).post(intake_form))
+        .route("/dept", get(dept_page))
+        .route("/cases/{id}", get(case_page))
+        .route("/cases/{id}/act", post(act_form))
+        .route("/cases/{id}/receipt", get(receipt_page))
+        .route("/cases/{id}/notice", get(notice_page))
+        .route("/track", get(track_page))
+        .route("/api/v1/cases", get(list_api).post(intake_api))
+        .route("/api/v1/cases/{id}", get(get_api))
+        .route("/api/v1/cases/{id}/actions", post(act_api))
+        .route("/api/v1/track", get(track_api))
+        .route("/api/v1/jobs/deadlines", post(deadlines_api))
+}
+
+// ---- operations ----
+
+/// What the window clerk enters at intake.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct IntakeInput {
+    #[serde(default)]
+    pub item_code: Option<String>,
+    #[serde(default)]
+    pub bundle_code: Option<String>,
+    /// `person` or `company`.
+    pub applicant_kind: String,
+    pub applicant_name: String,
+    pub applicant_id: String,
+    pub applicant_phone: String,
+    #[serde(default)]
+    pub agent_name: Option<String>,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// Material name → what was ticked. Absent means missing.
+    #[serde(default)]
+    pub materials: HashMap<String, MaterialCheck>,
+    #[serde(default)]
+    pub commitment_signed: bool,
+    /// Why a credit code that fails its check character is accepted anyway.
+    #[serde(default)]
+    pub credit_code_override: Option<String>,
+}
+
+/// What is being applied for: one item or a bundle, resolved to current versions.
+pub struct Subject {
+    pub code: String,
+    pub bundle_code: Option<String>,
+    pub title: String,
+    pub version_id: i64,
+    pub department_id: i64,
+    pub materials: Vec<Material>,
+    pub limit_days: u32,
+    pub immediate: bool,
+    pub commitment_allowed: bool,
+}
+
+pub async fn subject(
+    state: &AppState,
+    item_code: Option<&str>,
+    bundle_code: Option<&str>,
+) -> Result<Subject, AppError> {
+    if let Some(code) = bundle_code.filter(|c| !c.is_empty()) {
+        let v = crate::catalog::bundle_view(state, code).await?;
+        let lead = v.items.first().ok_or(AppError::NotFound)?;
+        return Ok(Subject {
+            code: lead.item.code.clone(),
+            bundle_code: Some(v.bundle.code.clone()),
+            title: v.bundle.name.clone(),
+            version_id: lead.version_id,
+            department_id: lead.department_id,
+            materials: v.materials,
+            limit_days: v.limit_days,
+            immediate: v.limit_days == 0,
+            commitment_allowed: v.items.iter().all(|s| s.item.commitment_allowed),
+        });
+    }
+    let code = item_code
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| AppError::invalid("item_code", "required", "请选择办理事项"))?;
+    let s = store_catalog::get(state.store.reader(), code)
+        .await
+        .map_err(|e| match e {
+            onewindow_store::StoreError::NotFound => {
+                AppError::invalid("item_code", "not_found", "事项不存在")
+            }
+            e => e.into(),
+        })?;
+    Ok(Subject {
+        code: s.item.code.clone(),
+        bundle_code: None,
+        title: s.item.name.clone(),
+        version_id: s.version_id,
+        department_id: s.department_id,
+        limit_days: s.item.promised_limit_days,
+        immediate: s.item.is_immediate(),
+        commitment_allowed: s.item.commitment_allowed,
+        materials: s.item.materials,
+    })
+}
+
+pub async fn work_calendar(state: &AppState) -> Result<WorkCalendar, AppError> {
+    Ok(calendar::load(state.store.reader()).await?)
+}
+
+/// Checks the applicant and agent, returning (stored id, masked id).
+fn check_people(
+    input: &IntakeInput,
+    today: NaiveDate,
+    errors: &mut FieldErrors,
+) -> (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+) {
+    errors.required(
+        "applicant_name",
+        "申请人姓名或单位名称",
+        &input.applicant_name,
+    );
+    let (mut id, mut masked) = (String::new(), String::new());
+    let mut credit_warning = None;
+    match input.applicant_kind.as_str() {
+        "person" => match IdCardNumber::parse(&input.applicant_id, today) {
+            Ok(v) => {
+                masked = v.masked();
+                id = v.as_str().to_string();
+            }
+            Err(e) => errors.add("applicant_id", e.code(), format!("身份证号码有误：{e}")),
+        },
+        "company" => match CreditCode::parse_lenient(&input.applicant_id) {
+            Ok(c) => {
+                if let Some(w) = c.check_warning() {
+                    match input.credit_code_override.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+                        Some(reason) => credit_warning = Some(format!("{w}；窗口核实理由：{reason}")),
+                        None => errors.add(
+                            "applicant_id",
+                            "check_character_warning",
+                            format!("统一社会信用代码{w}。如已核对营业执照原件无误，请填写核实理由后再提交"),
+                        ),
+                    }
+                }
+                masked = mask_id_card(c.as_str());
+                id = c.as_str().to_string();
+            }
+            Err(e) => errors.add(
+                "applicant_id",
+                e.code(),
+                format!("统一社会信用代码有误：{e}"),
+            ),
+        },
+        _ => errors.add(
+            "applicant_kind",
+            "unknown",
+            "请选择申请人类型（个人或单位）",
+        ),
+    }
+    if let Err(e) = MobileNumber::parse(&input.applicant_phone) {
+        errors.add("applicant_phone", e.code(), format!("手机号码有误：{e}"));
+    }
+    let (mut agent_id, mut agent_masked) = (None, None);
+    let agent_name = input
+        .agent_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if let Some(_name) = agent_name {
+        match IdCardNumber::parse(input.agent_id.as_deref().unwrap_or(""), today) {
+            Ok(v) => {
+                agent_masked = Some(v.masked());
+                agent_id = Some(v.as_str().to_string());
+            }
+            Err(e) => errors.add("agent_id", e.code(), format!("代办人身份证号码有误：{e}")),
+        }
+    }
+    (id, masked, agent_id, agent_masked, credit_warning)
+}
+
+/// Front-desk intake: validates, decides (accept / 容缺 / refuse) by the catalog's rules
+/// and opens the case, all in one transaction.
+pub async fn intake(
+    state: &AppState,
+    p: &Principal,
+    input: &IntakeInput,
+) -> Result<CaseRecord, AppError> {
+    p.require(Permission::HandleIntake)?;
+    let now = state.now();
+    let today = local_date(now);
+    let subject = subject(
+        state,
+        input.item_code.as_deref(),
+        input.bundle_code.as_deref(),
+    )
+    .await?;
+    let mut errors = FieldErrors::new();
+    let (applicant_id, applicant_masked, agent_id, agent_masked, credit_warning) =
+        check_people(input, today, &mut errors);
+    let unknown: Vec<&String> = input
+        .materials
+        .keys()
+        .filter(|k| !subject.materials.iter().any(|m| &m.name == *k))
+        .collect();
+    if let Some(k) = unknown.first() {
+        errors.add(
+            "materials",
+            "unknown_material",
+            format!("“{k}”不在本事项的材料清单中"),
+        );
+    }
+    errors.into_result()?;
+    let check = |name: &str| {
+        input
+            .materials
+            .get(name)
+            .copied()
+            .unwrap_or(MaterialCheck::Missing)
+    };
+    let decision = catalog::decide_intake(
+        &subject.materials,
+        check,
+        subject.commitment_allowed,
+        input.commitment_signed,
+    );
+    let cal = work_calendar(state).await?;
+    let action = match &decision {
+        IntakeDecision::Accept { kind, .. } => {
+            let supplement_due = if *kind == AcceptanceKind::Tolerance {
+                let days =
+                    settings::get_int(state.store.reader(), "intake.supplement_days").await? as u32;
+                Some(
+                    cal.add_working_days(today, days)
+                        .map_err(|e| AppError::invalid("calendar", e.code(), e.to_string()))?,
+                )
+            } else {
+                None
+            };
+            CaseAction::Accept {
+                kind: *kind,
+                supplement_due,
+            }
+        }
+        IntakeDecision::Refuse { missing } => CaseAction::Refuse {
+            missing: missing.clone(),
+        },
+    };
+    let materials = subject
+        .materials
+        .iter()
+        .map(|m| MaterialLine {
+            name: m.name.clone(),
+            check: check(&m.name),
+            required: m.required,
+            tolerable: m.tolerable,
+        })
+        .collect();
+    let new = NewCase {
+        item_code: subject.code.clone(),
+        item_version_id: subject.version_id,
+        bundle_code: subject.bundle_code.clone(),
+        title: subject.title.clone(),
+        department_id: subject.department_id,
+        intake_org_id: p.user.org_id,
+        immediate: subject.immediate,
+        limit_days: subject.limit_days,
+        applicant_kind: input.applicant_kind.clone(),
+        applicant_name: input.applicant_name.trim().to_string(),
+        applicant_id,
+        applicant_id_masked: applicant_masked,
+        applicant_phone: input.applicant_phone.trim().to_string(),
+        agent_name: input
+            .agent_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(String::from),
+        agent_id,
+        agent_id_masked: agent_masked,
+        materials,
+        creator_id: p.user.id,
+    };
+    let change = state.change(p.user.who());
+    let entropy = rand::thread_rng().next_u64();
+    let mut tx = state.store.begin().await?;
+    let case = store_cases::intake(&mut tx, &change, &cal, today, &new, &action, entropy).await?;
+    if let Some(w) = credit_warning {
+        onewindow_store::audit::append(
+            &mut tx,
+            &change,
+            "case.credit_code_override",
+            "case",
+            &case.case_no,
+            &json!({ "warning": w }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(case)
+}
+
+/// The role this user acts in for an action, or why they may not.
+fn performer_for(p: &Principal, action: &CaseAction) -> Result<Performer, AppError> {
+    p.user
+        .roles
+        .iter()
+        .map(|r| Performer::Staff(*r))
+        .find(|perf| machine::allowed_performers(action).contains(perf))
+        .ok_or(AppError::Forbidden(onewindow_domain::access::Denied::Role))
+}
+
+/// Reads a case the caller may see: clerks and supervisors by the hall, approvers by the
+/// department the case is routed to.
+pub async fn get_case(state: &AppState, p: &Principal, id: i64) -> Result<CaseRecord, AppError> {
+    p.require(Permission::ViewCases)?;
+    let case = store_cases::get(state.store.reader(), id).await?;
+    let in_scope = p
+        .authorize(Permission::ViewCases, &case.intake_path)
+        .is_ok()
+        || p.authorize(Permission::ViewCases, &case.department_path)
+            .is_ok();
+    if !in_scope {
+        return Err(AppError::Forbidden(onewindow_domain::access::Denied::Scope));
+    }
+    Ok(case)
+}
+
+/// Applies one action as the caller, with the version they saw.
+pub async fn act(
+    state: &AppState,
+    p: &Principal,
+    id: i64,
+    version: Option<i64>,
+    action: &CaseAction,
+) -> Result<CaseRecord, AppError> {
+    let performer = performer_for(p, action)?;
+    let case = store_cases::get(state.store.reader(), id).await?;
+    let target = match performer {
+        Performer::Staff(Role::Approver) => &case.department_path,
+        _ => &case.intake_path,
+    };
+    let permission = if matches!(performer, Performer::Staff(Role::Approver)) {
+        Permission::ReviewCases
+    } else {
+        Permission::HandleIntake
+    };
+    p.authorize(permission, target)?;
+    let cal = work_calendar(state).await?;
+    let mut tx = state.store.begin().await?;
+    let case = store_cases::transition(
+        &mut tx,
+        &state.change(p.user.who()),
+        &cal,
+        local_date(state.now()),
+        id,
+        version,
+        performer,
+        action,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(case)
+}
+
+/// Public tracking by case number and query code; a wrong code looks like no case.
+pub async fn track(
+    state: &AppState,
+    case_no: &str,
+    code: &str,
+) -> Result<(CaseRecord, Vec<CaseEvent>), AppError> {
+    let case = store_cases::by_number(state.store.reader(), case_no)
+        .await
+        .map_err(|_| AppError::NotFound)?;
+    let given = code.trim().to_ascii_uppercase();
+    if given.len() != case.query_code.len()
+        || !given
+            .bytes()
+            .zip(case.query_code.bytes())
+            .all(|(a, b)| a == b)
+    {
+        return Err(AppError::NotFound);
+    }
+    let events = store_cases::events(state.store.reader(), case.id).await?;
+    Ok((case, events))
+}
+
+/// Deadline lights for listing, by the thresholds in settings.
+pub struct Lights {
+    cal: WorkCalendar,
+    today: NaiveDate,
+    yellow: u32,
+    red: u32,
+}
+
+impl Lights {
+    pub async fn load(state: &AppState) -> Result<Lights, AppError> {
+        Ok(Lights {
+            cal: work_calendar(state).await?,
+            today: local_date(state.now()),
+            yellow: settings::get_int(state.store.reader(), "deadline.yellow_days").await? as u32,
+            red: settings::get_int(state.store.reader(), "deadline.red_days").await? as u32,
+        })
+    }
+
+    /// The light and working days left, for a case whose clock is running.
+    pub fn of(&self, case: &CaseRecord) -> Option<(Light, i64)> {
+        let due = case.due_date?;
+        if case.state.is_terminal()
+            || matches!(
+                case.state,
+                CaseState::Returned
+                    | CaseState::ResultReady
+                    | CaseState::Issued
+                    | CaseState::Approved
+                    | CaseState::Rejected
+            )
+        {
+            return None;
+        }
+        // Overdue is a matter of dates alone, even where the calendar has no data yet.
+        if self.today > due {
+            return Some((Light::Overdue, 0));
+        }
+        let light = machine::light(&self.cal, self.today, due, self.yellow, self.red).ok()?;
+        let left = self.cal.working_days_between(self.today, due).ok()?;
+        Some((light, left))
+    }
+}
+
+/// A case as lists show it.
+#[derive(Serialize)]
+pub struct CaseRow {
+    pub case: CaseRecord,
+    pub state_label: &'static str,
+    pub light: Option<&'static str>,
+    pub light_label: Option<&'static str>,
+    pub days_left: Option<i64>,
+}
+
+fn rows(cases: Vec<CaseRecord>, lights: &Lights) -> Vec<CaseRow> {
+    cases
+        .into_iter()
+        .map(|c| {
+            let l = lights.of(&c);
+            CaseRow {
+                state_label: c.state.label(),
+                light: l.map(|(l, _)| light_class(l)),
+                light_label: l.map(|(l, _)| l.label()),
+                days_left: l.map(|(_, d)| d),
+                case: c,
+            }
+        })
+        .collect()
+}
+
+fn light_class(l: Light) -> &'static str {
+    match l {
+        Light::Green => "green",
+        Light::Yellow => "yellow",
+        Light::Red => "red",
+        Light::Overdue => "overdue",
+    }
+}
+
+// ---- pages ----
+
+#[derive(Template)]
+#[template(path = "window.html")]
+struct WindowPage {
+    chrome: Chrome,
+    issuance: Vec<CaseRow>,
+    recent: Vec<CaseRow>,
+    q: String,
+    items: Vec<store_catalog::ItemSummary>,
+    bundles: Vec<catalog::Bundle>,
+}
+
+#[derive(Deserialize, Default)]
+struct WindowQuery {
+    #[serde(default)]
+    q: String,
+}
+
+async fn window_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Query(q): Query<WindowQuery>,
+) -> PageResult {
+    p.require(Permission::HandleIntake)?;
+    let lights = Lights::load(&state).await?;
+    let issuance =
+        store_cases::queue(state.store.reader(), Queue::Issuance, &p.user.org_path, 100).await?;
+    let recent =
+        store_cases::queue(state.store.reader(), Queue::Intake, &p.user.org_path, 20).await?;
+    let items = if q.q.trim().is_empty() {
+        vec![]
+    } else {
+        store_catalog::search(state.store.reader(), &q.q, None).await?
+    };
+    let bundles = store_catalog::bundles(state.store.reader()).await?;
+    render(&WindowPage {
+        chrome: Chrome::new(&state, &ctx, "综合受理"),
+        issuance: rows(issuance, &lights),
+        recent: rows(recent, &lights),
+        q: q.q,
+        items,
+        bundles,
+    })
+}
+
+pub struct MaterialInput {
+    pub m: Material,
+    pub form: &'static str,
+    pub checked: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "intake.html")]
+struct IntakePage {
+    chrome: Chrome,
+    item_code: String,
+    bundle_code: String,
+    title: String,
+    limit_days: u32,
+    immediate: bool,
+    commitment_allowed: bool,
+    materials: Vec<MaterialInput>,
+    errors: Vec<FieldError>,
+    form: FormData,
+}
+
+#[derive(Deserialize, Default)]
+struct IntakeQuery {
+    #[serde(default)]
+    item: String,
+    #[serde(default)]
+    bundle: String,
+}
+
+async fn intake_view(
+    state: &AppState,
+    ctx: &Ctx,
+    item: &str,
+    bundle: &str,
+    errors: Vec<FieldError>,
+    form: FormData,
+) -> PageResult {
+    let s = subject(state, Some(item), Some(bundle)).await?;
+    let materials = s
+        .materials
+        .iter()
+        .map(|m| {
+            let checked = match form.get(&format!("m:{}", m.name)) {
+                "e_cert" => "e_cert",
+                "missing" => "missing",
+                "submitted" => "submitted",
+                _ => "",
+            };
+            MaterialInput {
+                form: m.form.label(),
+                checked,
+                m: m.clone(),
+            }
+        })
+        .collect();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut res = render(&IntakePage {
+        chrome: Chrome::new(state, ctx, format!("受理：{}", s.title)),
+        item_code: if s.bundle_code.is_some() {
+            String::new()
+        } else {
+            s.code.clone()
+        },
+        bundle_code: s.bundle_code.clone().unwrap_or_default(),
+        title: s.title,
+        limit_days: s.limit_days,
+        immediate: s.immediate,
+        commitment_allowed: s.commitment_allowed,
+        materials,
+        errors,
+        form,
+    })?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn intake_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Query(q): Query<IntakeQuery>,
+) -> PageResult {
+    p.require(Permission::HandleIntake)?;
+    intake_view(
+        &state,
+        &ctx,
+        &q.item,
+        &q.bundle,
+        vec![],
+        FormData::default(),
+    )
+    .await
+}
+
+fn input_from_form(form: &FormData) -> IntakeInput {
+    let mut materials = HashMap::new();
+    for (k, v) in &form.0 {
+        if let Some(name) = k.strip_prefix("m:") {
+            let check = match v.as_str() {
+                "submitted" => MaterialCheck::Submitted,
+                "e_cert" => MaterialCheck::ElectronicCert,
+                _ => MaterialCheck::Missing,
+            };
+            materials.insert(name.to_string(), check);
+        }
+    }
+    let opt = |k: &str| Some(form.get(k).to_string()).filter(|v| !v.trim().is_empty());
+    IntakeInput {
+        item_code: opt("item_code"),
+        bundle_code: opt("bundle_code"),
+        applicant_kind: form.get("applicant_kind").to_string(),
+        applicant_name: form.get("applicant_name").to_string(),
+        applicant_id: form.get("applicant_id").to_string(),
+        applicant_phone: form.get("applicant_phone").to_string(),
+        agent_name: opt("agent_name"),
+        agent_id: opt("agent_id"),
+        materials,
+        commitment_signed: form.checked("commitment_signed"),
+        credit_code_override: opt("credit_code_override"),
+    }
+}
+
+async fn intake_form(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    form: FormData,
+) -> PageResult {
+    let input = input_from_form(&form);
+    match intake(&state, &p, &input).await {
+        Ok(case) if case.state == CaseState::Refused => {
+            Ok(Redirect::to(&format!("/cases/{}/notice", case.id)).into_response())
+        }
+        Ok(case) => Ok(Redirect::to(&format!("/cases/{}/receipt", case.id)).into_response()),
+        Err(AppError::Invalid(f)) => {
+            intake_view(
+                &state,
+                &ctx,
+                input.item_code.as_deref().unwrap_or(""),
+                input.bundle_code.as_deref().unwrap_or(""),
+                f.0,
+                form,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dept.html")]
+struct DeptPage {
+    chrome: Chrome,
+    rows: Vec<CaseRow>,
+}
+
+async fn dept_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
+    p.require(Permission::ReviewCases)?;
+    let lights = Lights::load(&state).await?;
+    let cases = store_cases::queue(
+        state.store.reader(),
+        Queue::Department,
+        &p.user.org_path,
+        200,
+    )
+    .await?;
+    render(&DeptPage {
+        chrome: Chrome::new(&state, &ctx, "后台审批"),
+        rows: rows(cases, &lights),
+    })
+}
+
+/// An action the current user may take on the case now, for the detail page.
+pub struct ActionForm {
+    pub name: &'static str,
+    pub label: &'static str,
+}
+
+fn available_actions(p: &Principal, case: &CaseRecord, today: NaiveDate) -> Vec<ActionForm> {
+    let facts = machine::CaseFacts {
+        state: case.state,
+        immediate: case.immediate,
+        supplement_pending: case.supplement_pending,
+        supplement_due: case.supplement_due,
+        today,
+    };
+    // Representative actions with valid payloads: only state and role decide visibility.
+    let candidates: Vec<(&'static str, CaseAction)> = vec![
+        ("take", CaseAction::Take),
+        (
+            "approve",
+            CaseAction::Approve {
+                opinion: "同意".into(),
+            },
+        ),
+        (
+            "reject",
+            CaseAction::Reject {
+                reasons: "x".into(),
+                legal_basis: "x".into(),
+            },
+        ),
+        (
+            "return",
+            CaseAction::Return {
+                reasons: "x".into(),
+                items: vec![],
+            },
+        ),
+        ("resubmit", CaseAction::Resubmit),
+        ("supplement_received", CaseAction::SupplementReceived),
+        (
+            "complete_at_window",
+            CaseAction::CompleteAtWindow {
+                opinion: "同意".into(),
+            },
+        ),
+        ("result_ready", CaseAction::ResultReady),
+        (
+            "issue",
+            CaseAction::Issue {
+                method: IssueMethod::Window,
+                tracking_no: None,
+                certificate_no: None,
+            },
+        ),
+        ("close", CaseAction::Close),
+        ("withdraw", CaseAction::Withdraw { reason: "x".into() }),
+    ];
+    candidates
+        .into_iter()
+        .filter(|(_, a)| {
+            performer_for(p, a).is_ok_and(|perf| machine::apply(&facts, perf, a).is_ok())
+        })
+        .map(|(name, a)| ActionForm {
+            name,
+            label: a.label(),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "case.html")]
+struct CasePage {
+    chrome: Chrome,
+    row: CaseRow,
+    events: Vec<(String, CaseEvent)>,
+    actions: Vec<ActionForm>,
+    kind_label: &'static str,
+    notice: Option<String>,
+    errors: Vec<FieldError>,
+}
+
+fn kind_label(k: Option<AcceptanceKind>) -> &'static str {
+    match k {
+        Some(AcceptanceKind::Normal) => "一般受理",
+        Some(AcceptanceKind::Tolerance) => "容缺受理",
+        Some(AcceptanceKind::Commitment) => "告知承诺受理",
+        None => "",
+    }
+}
+
+async fn case_view(
+    state: &AppState,
+    p: &Principal,
+    ctx: &Ctx,
+    id: i64,
+    notice: Option<String>,
+    errors: Vec<FieldError>,
+) -> PageResult {
+    let case = get_case(state, p, id).await?;
+    let lights = Lights::load(state).await?;
+    let events = store_cases::events(state.store.reader(), id)
+        .await?
+        .into_iter()
+        .map(|e| (format_local(e.at), e))
+        .collect();
+    let actions = available_actions(p, &case, local_date(state.now()));
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut res = render(&CasePage {
+        chrome: Chrome::new(state, ctx, format!("办件 {}", case.case_no)),
+        kind_label: kind_label(case.acceptance_kind),
+        row: rows(vec![case], &lights).pop().expect("one row"),
+        events,
+        actions,
+        notice,
+        errors,
+    })?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn case_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
+    case_view(&state, &p, &ctx, id, None, vec![]).await
+}
+
+/// Builds an action from a form or JSON body's fields.
+fn action_from(name: &str, get: impl Fn(&str) -> String) -> Result<CaseAction, AppError> {
+    let opt = |k: &str| Some(get(k)).filter(|v| !v.trim().is_empty());
+    let list = |k: &str| {
+        get(k)
+            .split(['\n', '、', ',', '，'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    Ok(match name {
+        "take" => CaseAction::Take,
+        "approve" => CaseAction::Approve {
+            opinion: get("opinion"),
+        },
+        "reject" => CaseAction::Reject {
+            reasons: get("reasons"),
+            legal_basis: get("legal_basis"),
+        },
+        "return" => CaseAction::Return {
+            reasons: get("reasons"),
+            items: list("items"),
+        },
+        "resubmit" => CaseAction::Resubmit,
+        "supplement_received" => CaseAction::SupplementReceived,
+        "complete_at_window" => CaseAction::CompleteAtWindow {
+            opinion: get("opinion"),
+        },
+        "result_ready" => CaseAction::ResultReady,
+        "issue" => CaseAction::Issue {
+            method: match get("method").as_str() {
+                "mail" => IssueMethod::Mail,
+                "electronic" => IssueMethod::Electronic,
+                "window" | "" => IssueMethod::Window,
+                other => {
+                    return Err(AppError::invalid(
+                        "method",
+                        "unknown",
+                        format!("未知出件方式{other}"),
+                    ))
+                }
+            },
+            tracking_no: opt("tracking_no"),
+            certificate_no: opt("certificate_no"),
+        },
+        "close" => CaseAction::Close,
+        "withdraw" => CaseAction::Withdraw {
+            reason: get("reason"),
+        },
+        other => {
+            return Err(AppError::invalid(
+                "action",
+                "unknown",
+                format!("未知操作{other}"),
+            ))
+        }
+    })
+}
+
+async fn act_form(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> PageResult {
+    let attempt = async {
+        let action = action_from(form.get("action"), |k| form.get(k).to_string())?;
+        act(&state, &p, id, Some(form.int("version", "版本")?), &action).await
+    };
+    match attempt.await {
+        Ok(case) => {
+            if case.state == CaseState::ResultReady || case.state == CaseState::Issued {
+                return Ok(Redirect::to(&format!("/cases/{id}")).into_response());
+            }
+            Ok(Redirect::to(&format!("/cases/{id}")).into_response())
+        }
+        Err(AppError::Invalid(f)) => case_view(&state, &p, &ctx, id, None, f.0).await,
+        Err(AppError::Conflict { message, .. }) => {
+            let mut res = case_view(&state, &p, &ctx, id, Some(message), vec![]).await?;
+            *res.status_mut() = StatusCode::CONFLICT;
+            Ok(res)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "receipt.html")]
+struct ReceiptPage {
+    chrome: Chrome,
+    case: CaseRecord,
+    kind_label: &'static str,
+    accepted_at: String,
+    clerk: String,
+}
+
+async fn receipt_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
+    let case = get_case(&state, &p, id).await?;
+    if case.accepted_on.is_none() {
+        return Err(AppError::Conflict {
+            code: "not_accepted",
+            message: "该办件未受理，没有受理回执".into(),
+        }
+        .into());
+    }
+    render(&ReceiptPage {
+        chrome: Chrome::new(&state, &ctx, "受理回执"),
+        kind_label: kind_label(case.acceptance_kind),
+        accepted_at: format_local(case.created_at),
+        clerk: p.user.display_name.clone(),
+        case,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct NoticePage {
+    chrome: Chrome,
+    case: CaseRecord,
+    item: ServiceItem,
+    at: String,
+}
+
+async fn notice_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
+    let case = get_case(&state, &p, id).await?;
+    if case.state != CaseState::Refused {
+        return Err(AppError::Conflict {
+            code: "not_refused",
+            message: "该办件已受理，没有一次性告知书".into(),
+        }
+        .into());
+    }
+    let item = store_catalog::version_body(state.store.reader(), case.item_version_id).await?;
+    render(&NoticePage {
+        chrome: Chrome::new(&state, &ctx, "一次性告知书"),
+        at: format_local(case.created_at),
+        case,
+        item,
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct TrackQuery {
+    #[serde(default)]
+    case_no: String,
+    #[serde(default)]
+    code: String,
+}
+
+#[derive(Template)]
+#[template(path = "track.html")]
+struct TrackPage {
+    chrome: Chrome,
+    case_no: String,
+    code: String,
+    found: Option<(CaseRecord, String)>,
+    events: Vec<(String, CaseEvent)>,
+    not_found: bool,
+}
+
+async fn track_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<TrackQuery>,
+) -> PageResult {
+    let mut page = TrackPage {
+        chrome: Chrome::new(&state, &ctx, "办件查询"),
+        case_no: q.case_no.clone(),
+        code: q.code.clone(),
+        found: None,
+        events: vec![],
+        not_found: false,
+    };
+    if !q.case_no.is_empty() {
+        match track(&state, &q.case_no, &q.code).await {
+            Ok((case, events)) => {
+                let awaited = awaited_text(&case);
+                page.events = events
+                    .into_iter()
+                    .map(|e| (format_local(e.at), e))
+                    .collect();
+                page.found = Some((case, awaited));
+            }
+            Err(AppError::NotFound) => page.not_found = true,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    render(&page)
+}
+
+/// What the resident must do now, in plain words.
+pub fn awaited_text(case: &CaseRecord) -> String {
+    match case.state {
+        CaseState::Refused => format!(
+            "请按一次性告知书补齐以下材料后重新申请：{}。",
+            case.missing.join("、")
+        ),
+        CaseState::Returned => format!(
+            "请补正以下内容后到窗口提交：{}。",
+            if case.missing.is_empty() {
+                "见退回通知".to_string()
+            } else {
+                case.missing.join("、")
+            }
+        ),
+        CaseState::ResultReady => "办理结果已出，请携带身份证件和受理回执到窗口领取。".into(),
+        _ if case.supplement_pending => format!(
+            "请于{}前补齐容缺材料。",
+            case.supplement_due
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+        ),
+        _ => "暂不需要您做什么，请耐心等待。".into(),
+    }
+}
+
+// ---- API ----
+
+async fn intake_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    ApiJson(input): ApiJson<IntakeInput>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let case = intake(&state, &p, &input).await?;
+    Ok((StatusCode::CREATED, Json(case_json(&case, None))))
+}
+
+/// A case as the API shows it; `awaited` for public tracking.
+pub fn case_json(case: &CaseRecord, events: Option<&[CaseEvent]>) -> Value {
+    let mut v = serde_json::to_value(case).expect("case serialises");
+    v["state_label"] = json!(case.state.label());
+    v["resident_text"] = json!(case.state.resident_text());
+    v["awaited"] = json!(awaited_text(case));
+    if let Some(ev) = events {
+        v["events"] = json!(ev);
+    }
+    v
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    queue: Option<String>,
+}
+
+async fn list_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Vec<CaseRow>>> {
+    let queue = match q.queue.as_deref().unwrap_or("intake") {
+        "department" => {
+            p.require(Permission::ReviewCases)?;
+            Queue::Department
+        }
+        "issuance" => {
+            p.require(Permission::HandleIntake)?;
+            Queue::Issuance
+        }
+        "intake" => {
+            p.require(Permission::ViewCases)?;
+            Queue::Intake
+        }
+        other => {
+            return Err(AppError::invalid("queue", "unknown", format!("未知队列{other}")).into())
+        }
+    };
+    let lights = Lights::load(&state).await?;
+    let cases = store_cases::queue(state.store.reader(), queue, &p.user.org_path, 200).await?;
+    Ok(Json(rows(cases, &lights)))
+}
+
+async fn get_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let case = get_case(&state, &p, id).await?;
+    let events = store_cases::events(state.store.reader(), id).await?;
+    Ok(Json(case_json(&case, Some(&events))))
+}
+
+async fn act_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let name = body
+        .get("action")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let get = |k: &str| match body.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    };
+    let action = action_from(&name, get)?;
+    let version = body.get("version").and_then(Value::as_i64);
+    if version.is_none() {
+        return Err(
+            AppError::invalid("version", "required", "请提供读取时的版本号 version").into(),
+        );
+    }
+    let case = act(&state, &p, id, version, &action).await?;
+    Ok(Json(case_json(&case, None)))
+}
+
+async fn track_api(
+    State(state): State<AppState>,
+    Query(q): Query<TrackQuery>,
+) -> ApiResult<Json<Value>> {
+    let (case, events) = track(&state, &q.case_no, &q.code).await?;
+    Ok(Json(json!({
+        "case_no": case.case_no,
+        "title": case.title,
+        "state": case.state,
+        "state_label": case.state.label(),
+        "resident_text": case.state.resident_text(),
+        "awaited": awaited_text(&case),
+        "accepted_on": case.accepted_on,
+        "due_date": case.due_date,
+        "events": events.iter().map(|e| json!({ "at": e.at, "action": e.action, "to_state": e.to_state, "note": e.note })).collect::<Vec<_>>(),
+    })))
+}
+
+/// Runs the deadline job once at the app's clock (also run every minute by `serve`).
+async fn deadlines_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+) -> ApiResult<Json<store_cases::DeadlineRun>> {
+    p.require(Permission::ManageCalendar)?;
+    Ok(Json(run_deadline_job(&state).await?))
+}
+
+pub async fn run_deadline_job(state: &AppState) -> Result<store_cases::DeadlineRun, AppError> {
+    let cal = work_calendar(state).await?;
+    let change = state.change(onewindow_store::audit::Who::system("deadline-job"));
+    Ok(store_cases::run_deadlines(&state.store, &change, &cal, local_date(change.at)).await?)
+}

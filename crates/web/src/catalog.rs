@@ -1,0 +1,531 @@
+//! The service item catalog: the public service guide (办事指南) and keyword search, and
+//! the administrator's editing, import and export (JSON, CSV, XLSX).
+
+use crate::chrome::Chrome;
+use crate::context::{ApiUser, Ctx, PageUser, Principal};
+use crate::error::{ApiResult, AppError, PageResult};
+use crate::form::ApiJson;
+use crate::form::FormData;
+use crate::pages::render;
+use crate::AppState;
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use onewindow_domain::access::Permission;
+use onewindow_domain::catalog::{self, Bundle, Catalog, Material, ServiceItem, WINDOW_CLASSES};
+use onewindow_domain::validation::FieldError;
+use onewindow_store::catalog::{self as store_catalog, ItemSummary, SaveReport, StoredItem};
+use onewindow_store::clock::local_date;
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/guide", get(guide_index))
+        .route("/guide/items/{code}", get(guide_item))
+        .route("/guide/bundles/{code}", get(guide_bundle))
+        .route("/admin/catalog", get(admin_list).post(admin_import_form))
+        .route(
+            "/admin/catalog/items/{code}",
+            get(admin_edit).post(admin_save_form),
+        )
+        .route("/api/v1/catalog/items", get(search_api))
+        .route("/api/v1/catalog/items/{code}", get(item_api).put(save_api))
+        .route("/api/v1/catalog/bundles", get(bundles_api))
+        .route("/api/v1/catalog/bundles/{code}", get(bundle_api))
+        .route("/api/v1/catalog/export", get(export_api))
+        .route("/api/v1/catalog/import", axum::routing::post(import_api))
+}
+
+// ---- operations ----
+
+/// Imports a catalog (JSON `Catalog` or CSV of items) as one transaction.
+pub async fn import(
+    state: &AppState,
+    p: &Principal,
+    catalog: &Catalog,
+    effective_from: Option<NaiveDate>,
+) -> Result<SaveReport, AppError> {
+    p.require(Permission::ManageCatalog)?;
+    let from = effective_from.unwrap_or_else(|| local_date(state.now()));
+    let mut tx = state.store.begin().await?;
+    let report = store_catalog::import(&mut tx, &state.change(p.user.who()), catalog, from).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+pub async fn save(
+    state: &AppState,
+    p: &Principal,
+    item: &ServiceItem,
+    effective_from: Option<NaiveDate>,
+    version: Option<i64>,
+) -> Result<SaveReport, AppError> {
+    p.require(Permission::ManageCatalog)?;
+    let from = effective_from.unwrap_or_else(|| local_date(state.now()));
+    let mut report = SaveReport::default();
+    let mut tx = state.store.begin().await?;
+    store_catalog::save_item(
+        &mut tx,
+        &state.change(p.user.who()),
+        item,
+        from,
+        version,
+        &mut report,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Parses an import body by its content type: JSON catalog, or CSV items.
+pub fn parse_import(content_type: &str, body: &[u8]) -> Result<Catalog, AppError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| AppError::invalid("file", "encoding", "文件须为UTF-8编码"))?;
+    if content_type.starts_with("text/csv")
+        || (!text.trim_start().starts_with('{') && content_type != "application/json")
+    {
+        let items = catalog::items_from_csv(text)
+            .map_err(|e| AppError::invalid("file", e.code(), e.to_string()))?;
+        Ok(Catalog {
+            items,
+            bundles: vec![],
+        })
+    } else {
+        serde_json::from_str(text)
+            .map_err(|e| AppError::invalid("file", "bad_json", format!("JSON格式有误：{e}")))
+    }
+}
+
+// ---- public pages ----
+
+#[derive(Deserialize, Default)]
+pub struct SearchQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub class: String,
+}
+
+#[derive(Template)]
+#[template(path = "guide_index.html")]
+struct GuideIndex {
+    chrome: Chrome,
+    q: String,
+    class: String,
+    /// Window classes with whether each is the one chosen.
+    classes: Vec<(&'static str, bool)>,
+    items: Vec<ItemSummary>,
+    bundles: Vec<Bundle>,
+}
+
+async fn guide_index(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<SearchQuery>,
+) -> PageResult {
+    let class = Some(q.class.as_str()).filter(|c| !c.is_empty());
+    let items = store_catalog::search(state.store.reader(), &q.q, class).await?;
+    let bundles = if q.q.is_empty() && class.is_none() {
+        store_catalog::bundles(state.store.reader()).await?
+    } else {
+        vec![]
+    };
+    render(&GuideIndex {
+        chrome: Chrome::new(&state, &ctx, "办事指南"),
+        q: q.q,
+        classes: WINDOW_CLASSES.iter().map(|c| (*c, *c == q.class)).collect(),
+        class: q.class,
+        items,
+        bundles,
+    })
+}
+
+pub struct MaterialRow {
+    pub m: Material,
+    pub form: &'static str,
+}
+
+pub fn material_rows(ms: &[Material]) -> Vec<MaterialRow> {
+    ms.iter()
+        .map(|m| MaterialRow {
+            form: m.form.label(),
+            m: m.clone(),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "guide_item.html")]
+struct GuideItem {
+    chrome: Chrome,
+    s: StoredItem,
+    type_label: &'static str,
+    materials: Vec<MaterialRow>,
+    variants: Vec<ItemSummary>,
+}
+
+async fn guide_item(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(code): Path<String>,
+) -> PageResult {
+    let s = store_catalog::get(state.store.reader(), &code).await?;
+    let variants = store_catalog::search(state.store.reader(), "", None)
+        .await?
+        .into_iter()
+        .filter(|i| i.parent_code.as_deref() == Some(code.as_str()))
+        .collect();
+    render(&GuideItem {
+        chrome: Chrome::new(&state, &ctx, s.item.name.clone()),
+        type_label: s.item.item_type.label(),
+        materials: material_rows(&s.item.materials),
+        variants,
+        s,
+    })
+}
+
+/// A bundle with its items' current versions, merged materials and combined limit.
+pub struct BundleView {
+    pub bundle: Bundle,
+    pub items: Vec<StoredItem>,
+    pub materials: Vec<Material>,
+    pub limit_days: u32,
+}
+
+pub async fn bundle_view(state: &AppState, code: &str) -> Result<BundleView, AppError> {
+    let bundle = store_catalog::bundle(state.store.reader(), code).await?;
+    let mut items = Vec::new();
+    for c in &bundle.item_codes {
+        items.push(store_catalog::get(state.store.reader(), c).await?);
+    }
+    let refs: Vec<&ServiceItem> = items.iter().map(|s| &s.item).collect();
+    let materials = catalog::merge_materials(refs.iter().copied());
+    let limit_days = catalog::bundle_limit_days(&bundle, &refs);
+    Ok(BundleView {
+        bundle,
+        items,
+        materials,
+        limit_days,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "guide_bundle.html")]
+struct GuideBundle {
+    chrome: Chrome,
+    v: BundleView,
+    materials: Vec<MaterialRow>,
+}
+
+async fn guide_bundle(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(code): Path<String>,
+) -> PageResult {
+    let v = bundle_view(&state, &code).await?;
+    render(&GuideBundle {
+        chrome: Chrome::new(&state, &ctx, v.bundle.name.clone()),
+        materials: material_rows(&v.materials),
+        v,
+    })
+}
+
+// ---- admin pages ----
+
+#[derive(Template)]
+#[template(path = "admin_catalog.html")]
+struct AdminCatalog {
+    chrome: Chrome,
+    items: Vec<StoredItem>,
+    report: Option<SaveReport>,
+    errors: Vec<FieldError>,
+}
+
+async fn admin_page(
+    state: &AppState,
+    p: &Principal,
+    ctx: &Ctx,
+    report: Option<SaveReport>,
+    errors: Vec<FieldError>,
+) -> PageResult {
+    p.require(Permission::ManageCatalog)?;
+    let items = store_catalog::all_items(state.store.reader()).await?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut res = render(&AdminCatalog {
+        chrome: Chrome::new(state, ctx, "事项目录管理"),
+        items,
+        report,
+        errors,
+    })?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn admin_list(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
+    admin_page(&state, &p, &ctx, None, vec![]).await
+}
+
+async fn admin_import_form(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    form: FormData,
+) -> PageResult {
+    let attempt = async {
+        let text = form.get("content");
+        let ct = if text.trim_start().starts_with('{') {
+            "application/json"
+        } else {
+            "text/csv"
+        };
+        let catalog = parse_import(ct, text.as_bytes())?;
+        let from = parse_date_opt(form.get("effective_from"))?;
+        import(&state, &p, &catalog, from).await
+    };
+    match attempt.await {
+        Ok(report) => admin_page(&state, &p, &ctx, Some(report), vec![]).await,
+        Err(AppError::Invalid(f)) => admin_page(&state, &p, &ctx, None, f.0).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn parse_date_opt(s: &str) -> Result<Option<NaiveDate>, AppError> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| AppError::invalid("effective_from", "bad_date", "生效日期格式应为YYYY-MM-DD"))
+}
+
+#[derive(Template)]
+#[template(path = "admin_item.html")]
+struct AdminItem {
+    chrome: Chrome,
+    s: StoredItem,
+    json: String,
+    versions: Vec<(i64, String, String)>,
+    errors: Vec<FieldError>,
+    saved: bool,
+}
+
+async fn admin_item_page(
+    state: &AppState,
+    p: &Principal,
+    ctx: &Ctx,
+    code: &str,
+    json_override: Option<String>,
+    errors: Vec<FieldError>,
+    saved: bool,
+) -> PageResult {
+    p.require(Permission::ManageCatalog)?;
+    let s = store_catalog::get(state.store.reader(), code).await?;
+    let versions = store_catalog::versions(state.store.reader(), code).await?;
+    let json = json_override
+        .unwrap_or_else(|| serde_json::to_string_pretty(&s.item).expect("item serialises"));
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut res = render(&AdminItem {
+        chrome: Chrome::new(state, ctx, format!("编辑事项 {}", s.item.name)),
+        s,
+        json,
+        versions,
+        errors,
+        saved,
+    })?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+struct SavedQuery {
+    saved: Option<String>,
+}
+
+async fn admin_edit(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(code): Path<String>,
+    Query(q): Query<SavedQuery>,
+) -> PageResult {
+    admin_item_page(&state, &p, &ctx, &code, None, vec![], q.saved.is_some()).await
+}
+
+async fn admin_save_form(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(code): Path<String>,
+    form: FormData,
+) -> PageResult {
+    let text = form.get("item").to_string();
+    let attempt = async {
+        let item: ServiceItem = serde_json::from_str(&text)
+            .map_err(|e| AppError::invalid("item", "bad_json", format!("JSON格式有误：{e}")))?;
+        if item.code != code {
+            return Err(AppError::invalid(
+                "item.code",
+                "code_changed",
+                "事项编码不能修改；如需新事项请通过导入新增",
+            ));
+        }
+        let version = form.int("version", "版本")?;
+        save(
+            &state,
+            &p,
+            &item,
+            parse_date_opt(form.get("effective_from"))?,
+            Some(version),
+        )
+        .await
+    };
+    match attempt.await {
+        Ok(_) => Ok(Redirect::to(&format!("/admin/catalog/items/{code}?saved=1")).into_response()),
+        Err(AppError::Invalid(f)) => {
+            admin_item_page(&state, &p, &ctx, &code, Some(text), f.0, false).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---- API ----
+
+async fn search_api(
+    State(state): State<AppState>,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<Json<Vec<ItemSummary>>> {
+    let class = Some(q.class.as_str()).filter(|c| !c.is_empty());
+    Ok(Json(
+        store_catalog::search(state.store.reader(), &q.q, class).await?,
+    ))
+}
+
+async fn item_api(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<Json<StoredItem>> {
+    Ok(Json(store_catalog::get(state.store.reader(), &code).await?))
+}
+
+#[derive(Deserialize)]
+struct SaveBody {
+    item: ServiceItem,
+    effective_from: Option<NaiveDate>,
+    /// The catalog version the editor saw; omit to create a new item.
+    version: Option<i64>,
+}
+
+async fn save_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(code): Path<String>,
+    ApiJson(b): ApiJson<SaveBody>,
+) -> ApiResult<Json<SaveReport>> {
+    if b.item.code != code {
+        return Err(AppError::invalid(
+            "item.code",
+            "code_mismatch",
+            "路径中的事项编码与内容不一致",
+        )
+        .into());
+    }
+    Ok(Json(
+        save(&state, &p, &b.item, b.effective_from, b.version).await?,
+    ))
+}
+
+async fn bundles_api(State(state): State<AppState>) -> ApiResult<Json<Vec<Bundle>>> {
+    Ok(Json(store_catalog::bundles(state.store.reader()).await?))
+}
+
+async fn bundle_api(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let v = bundle_view(&state, &code).await?;
+    Ok(Json(json!({
+        "bundle": v.bundle,
+        "items": v.items.iter().map(|s| &s.item.code).collect::<Vec<_>>(),
+        "materials": v.materials,
+        "limit_days": v.limit_days,
+    })))
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+}
+
+/// The current catalog as JSON (default), CSV or XLSX.
+async fn export_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    p.require(Permission::ManageCatalog)?;
+    let cat = store_catalog::export(state.store.reader()).await?;
+    let attach = |ext: &str| format!("attachment; filename=\"catalog.{ext}\"");
+    Ok(match q.format.as_deref().unwrap_or("json") {
+        "json" => ([(header::CONTENT_DISPOSITION, attach("json"))], Json(cat)).into_response(),
+        "csv" => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (header::CONTENT_DISPOSITION, attach("csv")),
+            ],
+            catalog::items_to_csv(&cat.items),
+        )
+            .into_response(),
+        "xlsx" => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+                ),
+                (header::CONTENT_DISPOSITION, attach("xlsx")),
+            ],
+            crate::xlsx::catalog(&cat)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("xlsx: {e}")))?,
+        )
+            .into_response(),
+        other => {
+            return Err(AppError::invalid(
+                "format",
+                "unknown",
+                format!("未知格式{other}，可选 json、csv、xlsx"),
+            )
+            .into())
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    effective_from: Option<NaiveDate>,
+}
+
+async fn import_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Query(q): Query<ImportQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<SaveReport>> {
+    p.require(Permission::ManageCatalog)?;
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let catalog = parse_import(ct, &body)?;
+    Ok(Json(import(&state, &p, &catalog, q.effective_from).await?))
+}
