@@ -69,3 +69,46 @@ async fn concurrent_writes_through_two_instances_keep_one_unbroken_audit_chain()
     second.stop().await;
     first.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_deadline_job_on_two_instances_marks_each_case_once() {
+    let first = common::spawn_app(Db::Postgres).await;
+    let second = spawn_app_on(&first.db_url, Db::Postgres, first.clock.clone(), None).await;
+    let clerk = first.login("clerk").await;
+    let mut ticks = serde_json::Map::new();
+    let (_, item) = clerk.get("/api/v1/catalog/items/MZ-0101").await;
+    for m in item["item"]["materials"].as_array().unwrap() {
+        if m["required"] == true {
+            ticks.insert(m["name"].as_str().unwrap().into(), json!("submitted"));
+        }
+    }
+    for n in 0..12 {
+        let (s, case) = clerk
+            .post("/api/v1/cases", json!({"item_code": "MZ-0101", "applicant_kind": "person", "applicant_name": format!("申请人{n}"), "applicant_id": "11010519491231002X", "applicant_phone": "13800138000", "materials": ticks}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{case}");
+    }
+    first.clock.advance_secs(35 * 86400);
+    let a = first.login("admin").await;
+    let mut b = first.login("admin").await;
+    b.base = second.base.clone();
+    let ((_, ra), (_, rb)) = tokio::join!(
+        a.post("/api/v1/jobs/deadlines", json!({})),
+        b.post("/api/v1/jobs/deadlines", json!({}))
+    );
+    let marked = ra["marked_overdue"].as_array().unwrap().len()
+        + rb["marked_overdue"].as_array().unwrap().len();
+    assert_eq!(
+        marked, 12,
+        "every case marked once across both runners: {ra} {rb}"
+    );
+    use sqlx::Row;
+    let events: i64 = sqlx::query("SELECT COUNT(*) AS n FROM case_events WHERE action = 'overdue'")
+        .fetch_one(first.store.reader())
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(events, 12, "no double processing");
+    second.stop().await;
+    first.stop().await;
+}

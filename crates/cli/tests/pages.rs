@@ -11,6 +11,9 @@ on_both_backends!(
     pages_refuse_other_roles_with_a_chinese_403,
     admin_creates_a_user_through_the_form,
     large_text_mode_is_remembered_for_the_account,
+    residents_search_and_read_the_service_guide,
+    admins_edit_the_catalog_and_the_calendar_through_pages,
+    workbenches_of_the_one_window_respect_roles,
 );
 
 /// Logs in through the HTML form; returns the cookie-keeping client.
@@ -194,4 +197,128 @@ async fn large_text_mode_is_remembered_for_the_account(app: TestApp) {
     let other = form_login(&app, "grid").await;
     let (_, html) = page(&other, &app, "/home").await;
     assert!(html.contains("class=\"large-text\""));
+}
+
+async fn residents_search_and_read_the_service_guide(app: TestApp) {
+    let c = app.browser();
+    let (s, html) = page(&c, &app, "/guide?q=%E7%A4%BE%E4%BF%9D%E5%8D%A1").await; // 社保卡
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("社保卡") && html.contains("data-code=\"RS-04"),
+        "search finds the 社保卡 items"
+    );
+    let (_, html) = page(
+        &c,
+        &app,
+        "/guide?q=%E4%B8%8D%E5%AD%98%E5%9C%A8%E7%9A%84%E4%BA%8B%E9%A1%B9",
+    )
+    .await;
+    assert!(html.contains("没有找到相关事项"));
+    let (s, html) = page(&c, &app, "/guide/items/MZ-0101").await;
+    assert_eq!(s, StatusCode::OK);
+    for text in [
+        "最低生活保障",
+        "设定依据",
+        "受理条件",
+        "申请材料",
+        "家庭成员收入证明",
+        "可容缺后补",
+        "不收费",
+        "办理流程",
+    ] {
+        assert!(html.contains(text), "the guide shows {text}");
+    }
+    let (s, html) = page(&c, &app, "/guide/bundles/YJS-01").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("新生儿出生一件事") && html.contains("一套材料"));
+}
+
+async fn admins_edit_the_catalog_and_the_calendar_through_pages(app: TestApp) {
+    let c = form_login(&app, "admin").await;
+    let (s, html) = page(&c, &app, "/admin/catalog/items/MZ-0101").await;
+    assert_eq!(s, StatusCode::OK);
+    let csrf = csrf_of(&html);
+    // Break the JSON: the error names the field, nothing is saved.
+    let res = c
+        .post(app.url("/admin/catalog/items/MZ-0101"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("version", "1"),
+            ("item", "{not json"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("JSON格式有误"));
+    // A blank fee is refused by the catalog rule (收费 never blank).
+    let (_, item) = app
+        .login("admin")
+        .await
+        .get("/api/v1/catalog/items/MZ-0101")
+        .await;
+    let mut broken = item["item"].clone();
+    broken["fee"] = serde_json::json!("");
+    let res = c
+        .post(app.url("/admin/catalog/items/MZ-0101"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("version", "1"),
+            ("item", &broken.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let mut fixed = item["item"].clone();
+    fixed["hours"] = serde_json::json!("周一至周五 9:00-17:00");
+    let res = c
+        .post(app.url("/admin/catalog/items/MZ-0101"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("version", "1"),
+            ("item", &fixed.to_string()),
+            ("effective_from", "2026-12-01"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&c, &app, "/admin/catalog/items/MZ-0101?saved=1").await;
+    assert!(html.contains("已保存为第2版") && html.contains("2026-12-01"));
+    let (s, html) = page(&c, &app, "/admin/calendar").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("2026") && html.contains("调休上班"));
+    let res = c
+        .post(app.url("/admin/calendar"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("csv", "date,kind,festival\n2027-01-01,holiday,元旦\n"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("已导入2027年"));
+}
+
+async fn workbenches_of_the_one_window_respect_roles(app: TestApp) {
+    let approver = form_login(&app, "approver").await;
+    let (s, _) = page(&approver, &app, "/window").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, html) = page(&approver, &app, "/dept").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("后台审批"));
+    let clerk = form_login(&app, "clerk").await;
+    let (s, _) = page(&clerk, &app, "/dept").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, html) = page(&clerk, &app, "/window?q=%E4%BD%8F%E6%88%BF").await; // 住房
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("/window/intake?item="),
+        "search offers items to take in"
+    );
+    let (s, html) = page(&clerk, &app, "/window/intake?item=MZ-0101").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("材料核验") && html.contains("家庭成员收入证明"));
 }

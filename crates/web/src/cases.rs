@@ -978,6 +978,8 @@ struct NoticePage {
     case: CaseRecord,
     item: ServiceItem,
     at: String,
+    /// Each missing material with how to bring it (原件1份, source, note).
+    missing: Vec<(String, String)>,
 }
 
 async fn notice_page(
@@ -994,11 +996,35 @@ async fn notice_page(
         .into());
     }
     let item = store_catalog::version_body(state.store.reader(), case.item_version_id).await?;
+    // How to bring each missing material (原件1份; source; note). A bundle's list spans
+    // several items; materials the lead item does not know are listed by name alone.
+    let missing = case
+        .missing
+        .iter()
+        .map(|name| {
+            let how = item
+                .materials
+                .iter()
+                .find(|m| &m.name == name)
+                .map(|m| {
+                    let mut parts = vec![format!("{}{}份", m.form.label(), m.copies)];
+                    parts.extend(
+                        [m.source.clone(), m.note.clone()]
+                            .into_iter()
+                            .filter(|s| !s.is_empty()),
+                    );
+                    parts.join("；")
+                })
+                .unwrap_or_default();
+            (name.clone(), how)
+        })
+        .collect();
     render(&NoticePage {
         chrome: Chrome::new(&state, &ctx, "一次性告知书"),
         at: format_local(case.created_at),
         case,
         item,
+        missing,
     })
 }
 
