@@ -20,6 +20,7 @@ on_both_backends!(
     catalog_versions_stick_to_cases,
     identifiers_are_validated_at_intake,
     calendar_year_import_and_missing_year,
+    a_future_catalog_version_waits_for_its_date,
 );
 
 /// A demo item whose department is 区民政局 (where the demo approver sits), that is not
@@ -756,4 +757,35 @@ async fn calendar_year_import_and_missing_year(app: TestApp) {
         .map(|r| (r.status(), ()))
         .unwrap();
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+async fn a_future_catalog_version_waits_for_its_date(app: TestApp) {
+    let admin = app.login("admin").await;
+    let item = tolerable_item(&app).await;
+    let code = item["item"]["code"].as_str().unwrap();
+    let old_limit = item["item"]["promised_limit_days"].as_u64().unwrap();
+    let mut next = item["item"].clone();
+    next["promised_limit_days"] = json!(old_limit - 1);
+    let (s, _) = admin
+        .put(
+            &format!("/api/v1/catalog/items/{code}"),
+            json!({"item": next, "version": item["version"], "effective_from": "2026-12-01"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // Today (23 Nov) intake still runs on the version in force.
+    let clerk = app.login("clerk").await;
+    let (_, today) = clerk
+        .post("/api/v1/cases", intake_body(&item, ticks(&item, &[])))
+        .await;
+    assert_eq!(today["limit_days"].as_u64().unwrap(), old_limit);
+    assert_eq!(today["item_version_id"], item["version_id"]);
+    // From 1 December the new version applies.
+    app.clock.advance_secs(8 * 86400);
+    let clerk = app.login("clerk").await;
+    let (_, later) = clerk
+        .post("/api/v1/cases", intake_body(&item, ticks(&item, &[])))
+        .await;
+    assert_eq!(later["limit_days"].as_u64().unwrap(), old_limit - 1);
+    assert_ne!(later["item_version_id"], item["version_id"]);
 }

@@ -67,6 +67,28 @@ pub async fn get<'c, E: Executor<'c, Database = Any>>(e: E, code: &str) -> Resul
     stored_from_row(&row)
 }
 
+/// The version in force on `day`: the newest whose effective date has come. A version
+/// saved today to take effect next month leaves today's intake on the previous one.
+pub async fn get_effective<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    code: &str,
+    day: NaiveDate,
+) -> Result<StoredItem> {
+    let row = sqlx::query(
+        "SELECT i.id, i.active, v.version AS current_version, o.name AS department_name, i.department_id, \
+         v.id AS version_id, v.effective_from, v.body \
+         FROM catalog_items i JOIN catalog_item_versions v ON v.item_id = i.id \
+         JOIN orgs o ON o.id = i.department_id \
+         WHERE i.code = $1 AND v.effective_from <= $2 ORDER BY v.version DESC LIMIT 1",
+    )
+    .bind(code)
+    .bind(day.to_string())
+    .fetch_optional(e)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    stored_from_row(&row)
+}
+
 /// The item exactly as it was at one version (what a case was accepted under).
 pub async fn version_body<'c, E: Executor<'c, Database = Any>>(
     e: E,

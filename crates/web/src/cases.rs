@@ -116,7 +116,7 @@ pub async fn subject(
     let code = item_code
         .filter(|c| !c.is_empty())
         .ok_or_else(|| AppError::invalid("item_code", "required", "请选择办理事项"))?;
-    let s = store_catalog::get(state.store.reader(), code)
+    let s = store_catalog::get_effective(state.store.reader(), code, local_date(state.now()))
         .await
         .map_err(|e| match e {
             onewindow_store::StoreError::NotFound => {

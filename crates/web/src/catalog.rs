@@ -175,7 +175,8 @@ async fn guide_item(
     ctx: Ctx,
     Path(code): Path<String>,
 ) -> PageResult {
-    let s = store_catalog::get(state.store.reader(), &code).await?;
+    let s =
+        store_catalog::get_effective(state.store.reader(), &code, local_date(state.now())).await?;
     let variants = store_catalog::search(state.store.reader(), "", None)
         .await?
         .into_iter()
@@ -202,7 +203,9 @@ pub async fn bundle_view(state: &AppState, code: &str) -> Result<BundleView, App
     let bundle = store_catalog::bundle(state.store.reader(), code).await?;
     let mut items = Vec::new();
     for c in &bundle.item_codes {
-        items.push(store_catalog::get(state.store.reader(), c).await?);
+        items.push(
+            store_catalog::get_effective(state.store.reader(), c, local_date(state.now())).await?,
+        );
     }
     let refs: Vec<&ServiceItem> = items.iter().map(|s| &s.item).collect();
     let materials = catalog::merge_materials(refs.iter().copied());
