@@ -17,5 +17,7 @@ pub mod catalog;
 pub mod ids;
 /// The organisation tree and its materialised paths.
 pub mod org;
+/// Queue tickets, window calling, appointments and waiting-time estimates.
+pub mod queue;
 /// Field-level validation errors shared by every capability.
 pub mod validation;
