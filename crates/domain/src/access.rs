@@ -103,10 +103,14 @@ pub enum Permission {
     ReviewCases,
     /// Read cases within scope.
     ViewCases,
+    /// Issue queue tickets, check in and book appointments for people at the desk.
+    IssueTickets,
+    /// Open, pause and close a window; call, recall, skip, transfer, finish tickets.
+    OperateWindow,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 13] = [
         Permission::ViewOrgs,
         Permission::ManageOrgs,
         Permission::ViewUsers,
@@ -118,6 +122,8 @@ impl Permission {
         Permission::HandleIntake,
         Permission::ReviewCases,
         Permission::ViewCases,
+        Permission::IssueTickets,
+        Permission::OperateWindow,
     ];
 
     /// The permission table. Kept as one match so a review reads it at a glance.
@@ -135,6 +141,8 @@ impl Permission {
             Permission::HandleIntake => &[WindowClerk],
             Permission::ReviewCases => &[Approver],
             Permission::ViewCases => &[Admin, Supervisor, GuideDesk, WindowClerk, Approver],
+            Permission::IssueTickets => &[GuideDesk, WindowClerk],
+            Permission::OperateWindow => &[WindowClerk],
         }
     }
 }
@@ -221,8 +229,17 @@ mod tests {
                 ],
             ),
             (Supervisor, &[ViewOrgs, ViewUsers, ViewAudit, ViewCases]),
-            (GuideDesk, &[ViewOrgs, ViewCases]),
-            (WindowClerk, &[ViewOrgs, HandleIntake, ViewCases]),
+            (GuideDesk, &[ViewOrgs, ViewCases, IssueTickets]),
+            (
+                WindowClerk,
+                &[
+                    ViewOrgs,
+                    HandleIntake,
+                    ViewCases,
+                    IssueTickets,
+                    OperateWindow,
+                ],
+            ),
             (Approver, &[ViewOrgs, ReviewCases, ViewCases]),
             (FallbackOfficer, &[ViewOrgs]),
             (GridWorker, &[ViewOrgs]),

@@ -184,7 +184,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<bool> {
         ),
     )
     .await?;
-    created.push(hall);
+    created.push(hall.clone());
 
     // One hash for all demo accounts: Argon2 is deliberately slow.
     let hash = passwords::hash(DEMO_PASSWORD);
@@ -215,6 +215,143 @@ pub async fn seed(store: &Store, now: i64) -> Result<bool> {
         today,
     )
     .await?;
+    // The hall's queue (C3): classes, windows and a few weeks of ticket history.
+    seed_queue(&mut tx, &change, hall.id, now).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// The demo hall's business classes (prefix, name) and windows (number, name, classes).
+pub const QUEUE_CLASSES: [(&str, &str); 6] = [
+    ("A", "社会保险与社保卡"),
+    ("B", "就业与退休服务"),
+    ("C", "民政救济与残疾人保障"),
+    ("D", "居住证与计划生育"),
+    ("E", "经济服务与税务代征"),
+    ("F", "综合受理"),
+];
+
+const WINDOWS: [(i64, &str, &[&str]); 8] = [
+    (1, "社保窗口", &["A"]),
+    (2, "社保窗口", &["A", "F"]),
+    (3, "就业窗口", &["B"]),
+    (4, "民政窗口", &["C"]),
+    (5, "民政窗口", &["C", "D"]),
+    (6, "居住证窗口", &["D"]),
+    (7, "经济服务窗口", &["E"]),
+    (8, "综合窗口（办不成事）", &["A", "B", "C", "D", "E", "F"]),
+];
+
+async fn seed_queue(
+    conn: &mut sqlx::AnyConnection,
+    change: &crate::audit::Change,
+    hall_id: i64,
+    now: i64,
+) -> Result<()> {
+    use rand::{Rng, SeedableRng};
+    for (code, name) in QUEUE_CLASSES {
+        sqlx::query(
+            "INSERT INTO queue_classes (hall_id, code, name, slot_capacity) VALUES ($1, $2, $3, 4)",
+        )
+        .bind(hall_id)
+        .bind(code)
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for (number, name, classes) in WINDOWS {
+        sqlx::query("INSERT INTO service_windows (hall_id, number, name, classes, state, updated_at) VALUES ($1, $2, $3, $4, 'closed', $5)")
+            .bind(hall_id)
+            .bind(number)
+            .bind(name)
+            .bind(serde_json::to_string(classes).expect("list serialises"))
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+    }
+    // Three weeks of history on working days, so waiting-time figures mean something:
+    // Monday is the busiest day; arrivals peak mid-morning and over the lunch break.
+    let cal = onewindow_domain::calendar::WorkCalendar::shipped();
+    let today = crate::clock::local_date(now);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
+    let mut total = 0u32;
+    for back in 1..=28 {
+        let day = today - chrono::Duration::days(back);
+        if !cal.is_workday(day).unwrap_or(false) {
+            continue;
+        }
+        let monday = chrono::Datelike::weekday(&day) == chrono::Weekday::Mon;
+        let arrivals = if monday { 190 } else { 130 } + rng.gen_range(0..30);
+        // Minutes after 09:00 at which people arrive, shaped by two peaks.
+        let mut minutes: Vec<i64> = (0..arrivals)
+            .map(|_| match rng.gen_range(0..10) {
+                0..=4 => rng.gen_range(0..150),   // 09:00–11:30 morning peak
+                5..=6 => rng.gen_range(180..270), // 12:00–13:30 lunch-break peak
+                _ => rng.gen_range(270..480),     // afternoon until 17:00
+            })
+            .collect();
+        minutes.sort_unstable();
+        let mut seqs = std::collections::HashMap::new();
+        let day_start = chrono::NaiveDateTime::new(
+            day,
+            chrono::NaiveTime::from_hms_opt(1, 0, 0).expect("valid"),
+        )
+        .and_utc()
+        .timestamp_micros(); // 09:00 Beijing = 01:00 UTC
+        for m in minutes {
+            let (code, _) = QUEUE_CLASSES[[0, 0, 0, 1, 2, 2, 3, 3, 4, 5][rng.gen_range(0..10)]];
+            let seq = seqs.entry(code).or_insert(0);
+            *seq += 1;
+            let issued = day_start + m * 60_000_000 + rng.gen_range(0..60) * 1_000_000;
+            // Busier at peaks: longer waits then.
+            let peak = (m < 150) || (180..270).contains(&m);
+            let wait = rng.gen_range(
+                3..if peak {
+                    if monday {
+                        45
+                    } else {
+                        32
+                    }
+                } else {
+                    18
+                },
+            ) * 60_000_000;
+            let handling = rng.gen_range(4..16) * 60_000_000;
+            let priority = rng.gen_range(0..10) == 0;
+            let number = WINDOWS
+                .iter()
+                .find(|w| w.2.contains(&code))
+                .map(|w| w.0)
+                .expect("a window serves each class");
+            sqlx::query(
+                "INSERT INTO tickets (hall_id, class_code, day, seq, number, priority, priority_reason, source, state, order_key, issued_at, called_at, served_at, finished_at, window_number) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'desk', 'done', $8, $8, $9, $10, $11, $12)",
+            )
+            .bind(hall_id)
+            .bind(code)
+            .bind(day.to_string())
+            .bind(*seq as i64)
+            .bind(onewindow_domain::queue::ticket_number(code, *seq))
+            .bind(i64::from(priority))
+            .bind(priority.then_some("elderly"))
+            .bind(issued)
+            .bind(issued + wait)
+            .bind(issued + wait + 30_000_000)
+            .bind(issued + wait + 30_000_000 + handling)
+            .bind(number)
+            .execute(&mut *conn)
+            .await?;
+            total += 1;
+        }
+    }
+    crate::audit::append(
+        conn,
+        change,
+        "queue.demo_history",
+        "hall",
+        &hall_id.to_string(),
+        &serde_json::json!({ "tickets": total }),
+    )
+    .await?;
+    Ok(())
 }

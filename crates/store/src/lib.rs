@@ -12,6 +12,7 @@
 //!   beside the single writer connection, so reads never wait for a write lock.
 
 pub mod apikeys;
+pub mod appointments;
 pub mod audit;
 pub mod calendar;
 pub mod cases;
@@ -21,6 +22,7 @@ pub mod demo;
 pub mod error;
 pub mod orgs;
 pub mod passwords;
+pub mod queue;
 pub mod sessions;
 pub mod settings;
 pub mod users;
@@ -118,6 +120,8 @@ pub struct Store {
     backend: Backend,
     read: AnyPool,
     write: AnyPool,
+    /// Kept for the few things a pool cannot do (PostgreSQL LISTEN).
+    url: String,
 }
 
 static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -174,6 +178,7 @@ impl Store {
                     backend,
                     read,
                     write,
+                    url: url.to_string(),
                 })
             }
             Backend::Postgres => {
@@ -186,6 +191,7 @@ impl Store {
                     backend,
                     read: pool.clone(),
                     write: pool,
+                    url: url.to_string(),
                 })
             }
         }
@@ -214,6 +220,10 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Pool for reads outside a write transaction.

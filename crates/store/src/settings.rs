@@ -28,6 +28,21 @@ pub const INT_SETTINGS: &[(&str, i64, &str, i64, i64)] = &[
         1,
         60,
     ),
+    (
+        "queue.priority_boost_minutes",
+        30,
+        "爱心通道：优先号按提前多少分钟取号排序（0为不优先）",
+        0,
+        1440,
+    ),
+    ("queue.max_recalls", 2, "同一个号最多重复呼叫次数", 0, 10),
+    (
+        "queue.no_show_limit",
+        3,
+        "90天内预约未到达到此次数后暂停在线预约（0为不限）",
+        0,
+        20,
+    ),
 ];
 
 fn known(key: &str) -> Option<&'static (&'static str, i64, &'static str, i64, i64)> {
@@ -36,7 +51,10 @@ fn known(key: &str) -> Option<&'static (&'static str, i64, &'static str, i64, i6
 
 /// The value of an integer setting, or its default.
 pub async fn get_int(pool: &AnyPool, key: &str) -> Result<i64> {
-    let default = known(key).map(|s| s.1).unwrap_or(0);
+    // An unknown key is a programming error: fail loudly rather than read a silent 0.
+    let default = known(key)
+        .map(|s| s.1)
+        .ok_or_else(|| StoreError::Config(format!("unknown setting {key}")))?;
     let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
         .bind(key)
         .fetch_optional(pool)
@@ -66,6 +84,42 @@ pub async fn set_int(
             format!("{label}：取值应在{min}至{max}之间"),
         ));
     }
+    sqlx::query(
+        "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(key)
+    .bind(value.to_string())
+    .bind(change.at)
+    .execute(&mut *conn)
+    .await?;
+    audit::append(
+        conn,
+        change,
+        "settings.set",
+        "setting",
+        key,
+        &json!({ "value": value }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A JSON setting (e.g. a hall's opening hours), if set.
+pub async fn get_json(pool: &AnyPool, key: &str) -> Result<Option<serde_json::Value>> {
+    let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+        .bind(key)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.and_then(|r| serde_json::from_str(&r.get::<String, _>("value")).ok()))
+}
+
+pub async fn set_json(
+    conn: &mut AnyConnection,
+    change: &Change,
+    key: &str,
+    value: &serde_json::Value,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",

@@ -1223,6 +1223,7 @@ async fn deadlines_api(
     ApiUser(p): ApiUser,
 ) -> ApiResult<Json<store_cases::DeadlineRun>> {
     p.require(Permission::ManageCalendar)?;
+    crate::queue::mark_no_shows(&state).await?;
     Ok(Json(run_deadline_job(&state).await?))
 }
 

@@ -203,7 +203,14 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
             ..
         })
     );
-    if unsafe_method && !via_key && !csrf_exempt(&path) {
+    // Anonymous JSON needs no token: there is no ambient authority to abuse, and browsers
+    // cannot send cross-site JSON without a CORS preflight, which we never grant.
+    let anonymous_json = principal.is_none()
+        && headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/json"));
+    if unsafe_method && !via_key && !anonymous_json && !csrf_exempt(&path) {
         let header_token = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
         let ok = if let Some(t) = header_token {
             constant_time_eq(t, &csrf_token)

@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod ops;
 pub mod orgs;
 pub mod pages;
+pub mod queue;
 pub mod users;
 pub mod validate;
 pub mod xlsx;
@@ -66,6 +67,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<WebConfig>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Queue events for the live display screens of this instance.
+    pub queue_events: tokio::sync::broadcast::Sender<onewindow_store::queue::QueueEvent>,
+    /// The last queue event id broadcast (SQLite: one writer, so ids commit in order).
+    pumped: Arc<tokio::sync::Mutex<Option<i64>>>,
 }
 
 impl AppState {
@@ -75,11 +80,43 @@ impl AppState {
             clock,
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
+            queue_events: tokio::sync::broadcast::channel(4096).0,
+            pumped: Arc::new(tokio::sync::Mutex::new(None)),
         }
     }
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// After a queue change commits: on SQLite, broadcast the new events to this
+    /// instance's screens (on PostgreSQL the LISTEN relay does it for every instance).
+    pub fn publish_local(&self, _hall_id: i64) {
+        if self.store.backend() != onewindow_store::Backend::Sqlite {
+            return;
+        }
+        let state = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = state.pump_events().await {
+                tracing::warn!(error = %e, "queue event pump failed");
+            }
+        });
+    }
+
+    /// Broadcasts queue events newer than the last one sent (SQLite). The first call only
+    /// places the cursor at the end of the log: what happened before start is history.
+    async fn pump_events(&self) -> Result<(), onewindow_store::StoreError> {
+        let mut last = self.pumped.lock().await;
+        match *last {
+            None => *last = Some(onewindow_store::queue::last_event_id(self.store.reader()).await?),
+            Some(from) => {
+                for e in onewindow_store::queue::events_since(self.store.reader(), from).await? {
+                    *last = Some(e.id);
+                    let _ = self.queue_events.send(e);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -99,6 +136,7 @@ pub fn router(state: AppState) -> Router {
         .merge(catalog::router())
         .merge(cases::router())
         .merge(calendar_admin::router())
+        .merge(queue::router())
         .merge(openapi::router())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -135,6 +173,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if state.store.backend() == onewindow_store::Backend::Postgres {
+        queue::spawn_pg_relay(state.clone());
+    } else {
+        // Start the cursor at the current end of the log.
+        let _ = state.pump_events().await;
+    }
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
@@ -149,6 +193,9 @@ pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
         let mut minutes = 0u64;
         loop {
             tick.tick().await;
+            if let Err(e) = queue::mark_no_shows(&state).await {
+                tracing::warn!(error = %e, "no-show marking failed");
+            }
             match cases::run_deadline_job(&state).await {
                 Ok(run) if !run.marked_overdue.is_empty() || !run.lapsed.is_empty() => {
                     tracing::info!(

@@ -14,6 +14,7 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
+        .route("/static/display.js", get(display_js))
 }
 
 /// 200 when the database answers on both pools, 503 otherwise.
@@ -47,6 +48,16 @@ async fn css() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
         include_str!("../static/app.css"),
+    )
+}
+
+async fn display_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../static/display.js"),
     )
 }
 

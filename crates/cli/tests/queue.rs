@@ -1,0 +1,684 @@
+//! Queue tickets, window calling, the live display stream and appointments, on SQLite and
+//! PostgreSQL (and two instances over one PostgreSQL).
+
+mod common;
+
+use common::{spawn_app_on, Api, Db, TestApp};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+on_both_backends!(
+    tickets_are_numbered_per_class_and_day,
+    priority_then_issue_order_and_the_window_actions,
+    concurrent_windows_call_every_ticket_exactly_once,
+    the_last_place_in_a_slot_is_booked_once,
+    booking_follows_opening_hours_and_the_calendar,
+    display_stream_receives_calls_live,
+    guide_desk_and_kiosk_pages_issue_tickets,
+);
+
+async fn hall(app: &TestApp) -> i64 {
+    app.org_id("xingfu-hall").await
+}
+
+async fn window_ids(app: &TestApp) -> Vec<(i64, i64)> {
+    use sqlx::Row;
+    sqlx::query("SELECT id, number FROM service_windows ORDER BY number")
+        .fetch_all(app.store.reader())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get("id"), r.get("number")))
+        .collect()
+}
+
+async fn issue(api: &Api, hall: i64, class: &str, priority: Option<&str>) -> Value {
+    let (s, t) = api
+        .post(
+            &format!("/api/v1/queue/halls/{hall}/tickets"),
+            json!({"class": class, "priority": priority}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    t
+}
+
+async fn tickets_are_numbered_per_class_and_day(app: TestApp) {
+    let guide = app.login("guide").await;
+    let h = hall(&app).await;
+    let a1 = issue(&guide, h, "A", None).await;
+    let a2 = issue(&guide, h, "A", None).await;
+    let c1 = issue(&guide, h, "C", Some("elderly")).await;
+    assert_eq!(
+        (
+            a1["number"].as_str(),
+            a2["number"].as_str(),
+            c1["number"].as_str()
+        ),
+        (Some("A001"), Some("A002"), Some("C001"))
+    );
+    assert_eq!(c1["priority"], true);
+    assert_eq!(c1["priority_reason"], "elderly");
+    let (s, body) = guide
+        .post(
+            &format!("/api/v1/queue/halls/{h}/tickets"),
+            json!({"class": "Z"}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("class_code"))
+    );
+    // The next day starts again at 001.
+    app.clock.advance_secs(86400);
+    let guide = app.login("guide").await;
+    let next = issue(&guide, h, "A", None).await;
+    assert_eq!(next["number"], "A001");
+    // Every issue is in the audit chain.
+    let admin = app.login("admin").await;
+    let (_, events) = admin.get("/api/v1/audit?entity=ticket&limit=10").await;
+    assert_eq!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "ticket.issue")
+            .count(),
+        4
+    );
+    // A grid worker may not issue tickets.
+    let grid = app.login("grid").await;
+    let (s, _) = grid
+        .post(
+            &format!("/api/v1/queue/halls/{h}/tickets"),
+            json!({"class": "A"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+async fn priority_then_issue_order_and_the_window_actions(app: TestApp) {
+    let guide = app.login("guide").await;
+    let clerk = app.login("clerk").await;
+    let h = hall(&app).await;
+    let windows = window_ids(&app).await;
+    let (w1, w1_number) = windows[0]; // serves A only
+    let first = issue(&guide, h, "A", None).await;
+    app.clock.advance_secs(60);
+    let second = issue(&guide, h, "A", None).await;
+    app.clock.advance_secs(60);
+    let elderly = issue(&guide, h, "A", Some("elderly")).await;
+    // Calling a closed window is refused.
+    let (s, body) = clerk
+        .post(&format!("/api/v1/queue/windows/{w1}/call-next"), json!({}))
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("window_not_open"))
+    );
+    let (s, _) = clerk
+        .post(
+            &format!("/api/v1/queue/windows/{w1}/state"),
+            json!({"state": "open"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // The priority lane goes first (issued 2 minutes later, boosted by 30), then FIFO.
+    let (_, called) = clerk
+        .post(&format!("/api/v1/queue/windows/{w1}/call-next"), json!({}))
+        .await;
+    assert_eq!(called["ticket"]["number"], elderly["number"]);
+    assert_eq!(called["ticket"]["window_number"], w1_number);
+    // A busy window cannot call again before finishing or skipping.
+    let (s, body) = clerk
+        .post(&format!("/api/v1/queue/windows/{w1}/call-next"), json!({}))
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("window_busy"))
+    );
+    let t = called["ticket"]["id"].clone();
+    let act = |action: Value| {
+        let clerk = &clerk;
+        let t = t.clone();
+        async move {
+            clerk
+                .post(&format!("/api/v1/queue/tickets/{t}/actions"), action)
+                .await
+        }
+    };
+    let (_, r) = act(json!({"action": "recall"})).await;
+    assert_eq!(r["recall_count"], 1);
+    act(json!({"action": "start_service"})).await;
+    let (s, done) = act(json!({"action": "finish", "case_nos": ["YC20261123000001"]})).await;
+    assert_eq!((s, done["state"].as_str()), (StatusCode::OK, Some("done")));
+    assert_eq!(done["case_nos"], json!(["YC20261123000001"]));
+    // Next: the first ordinary ticket; it does not show up.
+    let (_, called) = clerk
+        .post(&format!("/api/v1/queue/windows/{w1}/call-next"), json!({}))
+        .await;
+    assert_eq!(called["ticket"]["number"], first["number"]);
+    let skipped = called["ticket"]["id"].clone();
+    let (_, r) = clerk
+        .post(
+            &format!("/api/v1/queue/tickets/{skipped}/actions"),
+            json!({"action": "no_show"}),
+        )
+        .await;
+    assert_eq!(r["state"], "no_show");
+    // Re-queued once, behind those already waiting; a second time is refused.
+    let (_, r) = clerk
+        .post(
+            &format!("/api/v1/queue/tickets/{skipped}/actions"),
+            json!({"action": "requeue"}),
+        )
+        .await;
+    assert_eq!(r["state"], "waiting");
+    let (_, called) = clerk
+        .post(&format!("/api/v1/queue/windows/{w1}/call-next"), json!({}))
+        .await;
+    assert_eq!(called["ticket"]["number"], second["number"]);
+    // Transfer the second ticket to class C (another window serves it).
+    let sid = called["ticket"]["id"].clone();
+    let (s, r) = clerk
+        .post(
+            &format!("/api/v1/queue/tickets/{sid}/actions"),
+            json!({"action": "transfer", "to_class": "C"}),
+        )
+        .await;
+    assert_eq!(
+        (s, r["class_code"].as_str(), r["state"].as_str()),
+        (StatusCode::OK, Some("C"), Some("waiting"))
+    );
+    let (_, called) = clerk
+        .post(&format!("/api/v1/queue/windows/{w1}/call-next"), json!({}))
+        .await;
+    assert_eq!(called["ticket"]["id"], skipped);
+    clerk
+        .post(
+            &format!("/api/v1/queue/tickets/{skipped}/actions"),
+            json!({"action": "no_show"}),
+        )
+        .await;
+    let (s, body) = clerk
+        .post(
+            &format!("/api/v1/queue/tickets/{skipped}/actions"),
+            json!({"action": "requeue"}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("requeue_limit"))
+    );
+    // The audit trail of the skipped ticket tells its whole story, in order.
+    let admin = app.login("admin").await;
+    let (_, events) = admin.get("/api/v1/audit?entity=ticket&limit=50").await;
+    let story: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .filter(|e| e["entity_id"].as_str() == Some(skipped.to_string().as_str()))
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        story,
+        [
+            "ticket.issue",
+            "ticket.call",
+            "ticket.no_show",
+            "ticket.requeue",
+            "ticket.call",
+            "ticket.no_show"
+        ]
+    );
+    let (_, v) = admin.get("/api/v1/audit/verify").await;
+    assert!(v.get("broken").is_none());
+}
+
+async fn concurrent_windows_call_every_ticket_exactly_once(app: TestApp) {
+    call_everything_once(&app, &app, 4).await;
+}
+
+/// Opens every window, issues tickets, then lets all windows call at once through the
+/// given instances until the queue is empty: each ticket is called by exactly one window.
+async fn call_everything_once(app: &TestApp, other: &TestApp, rounds: usize) {
+    let guide = app.login("guide").await;
+    let h = hall(app).await;
+    let mut issued = Vec::new();
+    for i in 0..30 {
+        let class = ["A", "C", "F"][i % 3];
+        issued.push(
+            issue(
+                &guide,
+                h,
+                class,
+                if i % 7 == 0 { Some("disabled") } else { None },
+            )
+            .await["id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    let windows = window_ids(app).await;
+    let mut tasks = Vec::new();
+    for (n, (wid, _)) in windows.into_iter().enumerate() {
+        let target = if n % 2 == 0 { app } else { other };
+        let mut clerk = app.login("clerk").await;
+        clerk.base = target.base.clone();
+        clerk
+            .post(
+                &format!("/api/v1/queue/windows/{wid}/state"),
+                json!({"state": "open"}),
+            )
+            .await;
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            for _ in 0..(rounds * 30) {
+                let (s, r) = clerk
+                    .post(&format!("/api/v1/queue/windows/{wid}/call-next"), json!({}))
+                    .await;
+                assert_eq!(s, StatusCode::OK, "{r}");
+                let Some(id) = r["ticket"]["id"].as_i64() else {
+                    break;
+                };
+                mine.push(id);
+                let (s, f) = clerk
+                    .post(
+                        &format!("/api/v1/queue/tickets/{id}/actions"),
+                        json!({"action": "start_service"}),
+                    )
+                    .await;
+                assert_eq!(s, StatusCode::OK, "{f}");
+                clerk
+                    .post(
+                        &format!("/api/v1/queue/tickets/{id}/actions"),
+                        json!({"action": "finish"}),
+                    )
+                    .await;
+            }
+            mine
+        }));
+    }
+    let mut called = Vec::new();
+    for t in tasks {
+        called.extend(t.await.unwrap());
+    }
+    called.sort_unstable();
+    issued.sort_unstable();
+    assert_eq!(
+        called, issued,
+        "every ticket called exactly once, none skipped"
+    );
+}
+
+async fn the_last_place_in_a_slot_is_booked_once(app: TestApp) {
+    let h = hall(&app).await;
+    sqlx::query("UPDATE queue_classes SET slot_capacity = 1")
+        .execute(app.store.reader())
+        .await
+        .unwrap();
+    let c = app.browser();
+    // Wednesday 25 November: a working day.
+    let slots: Vec<Value> = c
+        .get(app.url(&format!(
+            "/api/v1/queue/halls/{h}/slots?class=A&date=2026-11-25"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let slot = slots[0]["id"].as_i64().unwrap();
+    assert_eq!(slots[0]["capacity"], 1);
+    let people = [
+        "11010519491231002X",
+        "440524198001010013",
+        "110105198001010016",
+        "110105199001010010",
+        "110105197001010011",
+        "110105196001010017",
+    ];
+    let mut tasks = Vec::new();
+    for (i, id) in people.iter().enumerate() {
+        let (c, url) = (
+            c.clone(),
+            app.url(&format!("/api/v1/queue/halls/{h}/appointments")),
+        );
+        let body = json!({"slot_id": slot, "name": format!("居民{i}"), "id_number": id, "phone": format!("1380013800{i}")});
+        tasks.push(tokio::spawn(async move {
+            let r = c.post(url).json(&body).send().await.unwrap();
+            let s = r.status();
+            (s, r.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let (s, body) = t.await.unwrap();
+        match s {
+            StatusCode::CREATED => ok += 1,
+            StatusCode::CONFLICT => assert_eq!(body["code"], "slot_full"),
+            StatusCode::UNPROCESSABLE_ENTITY => panic!("bad test data: {body}"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(ok, 1, "exactly one booking takes the last place");
+    use sqlx::Row;
+    let booked: i64 = sqlx::query("SELECT booked FROM appointment_slots WHERE id = $1")
+        .bind(slot)
+        .fetch_one(app.store.reader())
+        .await
+        .unwrap()
+        .get("booked");
+    assert_eq!(booked, 1);
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM appointments")
+        .fetch_one(app.store.reader())
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(n, 1);
+}
+
+async fn booking_follows_opening_hours_and_the_calendar(app: TestApp) {
+    let h = hall(&app).await;
+    let c = app.browser();
+    let slots = |date: &'static str| {
+        let c = c.clone();
+        let url = app.url(&format!(
+            "/api/v1/queue/halls/{h}/slots?class=A&date={date}"
+        ));
+        async move {
+            c.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let weekday = slots("2026-11-25").await;
+    let saturday = slots("2026-11-28").await;
+    assert!(weekday.as_array().unwrap().len() > saturday.as_array().unwrap().len());
+    assert!(
+        !saturday.as_array().unwrap().is_empty(),
+        "周末不打烊: Saturday sessions"
+    );
+    // National Day 2026 is a holiday: no slots; the past cannot be booked.
+    let r = c
+        .get(app.url(&format!(
+            "/api/v1/queue/halls/{h}/slots?class=A&date=2026-11-20"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Book, refuse a duplicate, cancel with the phone, book again.
+    let slot = weekday[0]["id"].as_i64().unwrap();
+    let book = |body: Value| {
+        let c = c.clone();
+        let url = app.url(&format!("/api/v1/queue/halls/{h}/appointments"));
+        async move {
+            let r = c.post(url).json(&body).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let me = json!({"slot_id": slot, "name": "王奶奶", "id_number": "11010519491231002X", "phone": "13800138000"});
+    let (s, a) = book(me.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    assert_eq!(a["id_masked"], "110105********002X");
+    let (s, body) = book(me.clone()).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("already_booked"))
+    );
+    let code = a["code"].as_str().unwrap();
+    let r = c
+        .post(app.url(&format!("/api/v1/queue/appointments/{code}/cancel")))
+        .json(&json!({"phone": "13900000000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "the wrong phone cannot cancel"
+    );
+    let r = c
+        .post(app.url(&format!("/api/v1/queue/appointments/{code}/cancel")))
+        .json(&json!({"phone": "13800138000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (s, a) = book(me.clone()).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let code = a["code"].as_str().unwrap().to_string();
+    // Check-in only on the day; it gives a priority ticket.
+    let guide = app.login("guide").await;
+    let (s, body) = guide
+        .post(
+            &format!("/api/v1/queue/appointments/{code}/check-in"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("wrong_day"))
+    );
+    app.clock.advance_secs(2 * 86400);
+    let guide = app.login("guide").await;
+    let (s, t) = guide
+        .post(
+            &format!("/api/v1/queue/appointments/{code}/check-in"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    assert_eq!(
+        (t["priority"].as_bool(), t["priority_reason"].as_str()),
+        (Some(true), Some("appointment"))
+    );
+    // Three no-shows block online booking (the limit is a setting, default 3).
+    for (i, day) in ["2026-11-26", "2026-11-27", "2026-11-30"]
+        .iter()
+        .enumerate()
+    {
+        let s: Vec<Value> = c
+            .get(app.url(&format!("/api/v1/queue/halls/{h}/slots?class=B&date={day}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (st, body) = book(json!({"slot_id": s[i]["id"], "name": "李四", "id_number": "440524198001010013", "phone": "13900139000"})).await;
+        assert_eq!(st, StatusCode::CREATED, "{body}");
+    }
+    app.clock.advance_secs(10 * 86400);
+    let admin = app.login("admin").await;
+    admin.post("/api/v1/jobs/deadlines", json!({})).await;
+    let s: Vec<Value> = c
+        .get(app.url(&format!(
+            "/api/v1/queue/halls/{h}/slots?class=B&date=2026-12-09"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (st, body) = book(json!({"slot_id": s[0]["id"], "name": "李四", "id_number": "440524198001010013", "phone": "13900139000"})).await;
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("no_show_limit")),
+        "{body}"
+    );
+}
+
+/// Reads server-sent events until one of `kind` arrives, with a deadline.
+async fn next_event(
+    stream: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    kind: &str,
+    within: Duration,
+) -> Value {
+    use futures_util::StreamExt;
+    let mut buf = String::new();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} event within {within:?}"));
+        buf.push_str(std::str::from_utf8(&chunk.unwrap().unwrap()).unwrap());
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let event = block
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .unwrap_or("");
+            if event == kind {
+                let data = block
+                    .lines()
+                    .find_map(|l| l.strip_prefix("data: "))
+                    .unwrap();
+                return serde_json::from_str(data).unwrap();
+            }
+        }
+    }
+}
+
+async fn display_stream_receives_calls_live(app: TestApp) {
+    stream_across(&app, &app).await;
+}
+
+/// Connects a display to `screen`, makes a call through `caller`: the call arrives live.
+async fn stream_across(caller: &TestApp, screen: &TestApp) {
+    let h = hall(caller).await;
+    let sse = reqwest::Client::new()
+        .get(screen.url(&format!("/halls/{h}/events")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.headers()["content-type"], "text/event-stream");
+    let mut stream = sse.bytes_stream();
+    let guide = caller.login("guide").await;
+    let clerk = caller.login("clerk").await;
+    let t = issue(&guide, h, "A", None).await;
+    let issued = next_event(&mut stream, "issued", Duration::from_secs(5)).await;
+    assert_eq!(issued["ticket"], t["number"]);
+    assert_eq!(issued["waiting"]["A"], 1);
+    let (w1, _) = window_ids(caller).await[0];
+    clerk
+        .post(
+            &format!("/api/v1/queue/windows/{w1}/state"),
+            json!({"state": "open"}),
+        )
+        .await;
+    let started = tokio::time::Instant::now();
+    clerk
+        .post(&format!("/api/v1/queue/windows/{w1}/call-next"), json!({}))
+        .await;
+    let called = next_event(&mut stream, "called", Duration::from_secs(1)).await;
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(called["ticket"], t["number"]);
+    assert_eq!(
+        called["text"],
+        format!("请{}号到1号窗口办理", t["number"].as_str().unwrap())
+    );
+    assert_eq!(called["waiting"]["A"], 0);
+    // A screen that reconnects with Last-Event-ID gets what it missed.
+    let (_, snap) = guide
+        .get(&format!("/api/v1/queue/halls/{h}/snapshot"))
+        .await;
+    assert_eq!(snap["windows"][0]["ticket"], t["number"]);
+    let last = snap["last_event_id"].as_i64().unwrap();
+    issue(&guide, h, "B", None).await;
+    let again = reqwest::Client::new()
+        .get(screen.url(&format!("/halls/{h}/events")))
+        .header("last-event-id", (last).to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut again = again.bytes_stream();
+    let missed = next_event(&mut again, "issued", Duration::from_secs(5)).await;
+    assert_eq!(missed["class"], "B");
+}
+
+async fn guide_desk_and_kiosk_pages_issue_tickets(app: TestApp) {
+    let h = hall(&app).await;
+    let c = app.browser();
+    let page = c
+        .get(app.url(&format!("/halls/{h}/kiosk")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("自助取号") && page.contains("class=\"large-text\""),
+        "the kiosk is always in large text"
+    );
+    let i = page.find("name=\"_csrf\" value=\"").unwrap() + 20;
+    let csrf = page[i..i + 64].to_string();
+    let r = c
+        .post(app.url(&format!("/halls/{h}/kiosk")))
+        .form(&[("_csrf", csrf.as_str()), ("class", "D"), ("priority", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let slip = c
+        .get(app.url(r.headers()["location"].to_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(slip.contains("D001") && slip.contains("爱心通道") && slip.contains("您前面还有"));
+    let (s, display) = (
+        StatusCode::OK,
+        c.get(app.url(&format!("/halls/{h}/display")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(s, StatusCode::OK);
+    assert!(display.contains("等候人数") && display.contains("/static/display.js"));
+    let (_, stats) = app
+        .login("guide")
+        .await
+        .get(&format!("/api/v1/queue/halls/{h}/stats"))
+        .await;
+    let d = stats["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "D")
+        .unwrap();
+    assert_eq!(d["waiting"], 1);
+    assert!(
+        d["avg_handling_secs"].as_f64().unwrap() > 0.0,
+        "the demo history gives handling times"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_call_every_ticket_exactly_once() {
+    let first = common::spawn_app(Db::Postgres).await;
+    let second = spawn_app_on(&first.db_url, Db::Postgres, first.clock.clone(), None).await;
+    call_everything_once(&first, &second, 4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_through_one_instance_reaches_a_screen_on_the_other() {
+    let first = common::spawn_app(Db::Postgres).await;
+    let second = spawn_app_on(&first.db_url, Db::Postgres, first.clock.clone(), None).await;
+    stream_across(&first, &second).await;
+}

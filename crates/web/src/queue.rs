@@ -1,0 +1,1245 @@
+//! Queue and appointments (取号、叫号、预约): the guide desk and kiosk issue tickets, the
+//! window calls them, the display screen shows calls live (server-sent events, relayed
+//! between instances through PostgreSQL LISTEN/NOTIFY), residents book and cancel.
+
+use crate::chrome::Chrome;
+use crate::context::{ApiUser, Ctx, PageUser, Principal};
+use crate::error::{ApiResult, AppError, PageResult};
+use crate::form::{ApiJson, FormData};
+use crate::pages::render;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use onewindow_domain::access::Permission;
+use onewindow_domain::ids::{IdCardNumber, MobileNumber};
+use onewindow_domain::queue::{
+    self as rules, OpeningHours, PriorityReason, PriorityRule, TicketAction, WindowState,
+};
+use onewindow_domain::validation::{FieldError, FieldErrors};
+use onewindow_store::appointments::{self, Appointment, Booker, Slot};
+use onewindow_store::clock::{format_local, local_date};
+use onewindow_store::queue::{
+    self as store_queue, ClassStats, QueueClass, QueueEvent, ServiceWindow, Snapshot, Ticket,
+};
+use onewindow_store::{calendar, orgs, settings};
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::convert::Infallible;
+use tokio_stream::StreamExt;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/halls/{hall}/display", get(display_page))
+        .route("/halls/{hall}/events", get(events_sse))
+        .route("/halls/{hall}/kiosk", get(kiosk_page).post(kiosk_issue))
+        .route("/halls/{hall}/tickets/{id}", get(ticket_page))
+        .route("/halls/{hall}/book", get(book_page).post(book_form))
+        .route("/halls/{hall}/book/cancel", post(cancel_form))
+        .route("/counter", get(counter_page))
+        .route("/counter/{window}", get(window_page).post(window_form))
+        .route("/desk", get(desk_page).post(desk_form))
+        .route("/api/v1/queue/halls", get(halls_api))
+        .route("/api/v1/queue/halls/{hall}/snapshot", get(snapshot_api))
+        .route("/api/v1/queue/halls/{hall}/stats", get(stats_api))
+        .route("/api/v1/queue/halls/{hall}/tickets", post(issue_api))
+        .route("/api/v1/queue/halls/{hall}/slots", get(slots_api))
+        .route("/api/v1/queue/halls/{hall}/appointments", post(book_api))
+        .route("/api/v1/queue/appointments/{code}/cancel", post(cancel_api))
+        .route(
+            "/api/v1/queue/appointments/{code}/check-in",
+            post(check_in_api),
+        )
+        .route("/api/v1/queue/windows/{id}/state", post(window_state_api))
+        .route("/api/v1/queue/windows/{id}/call-next", post(call_next_api))
+        .route(
+            "/api/v1/queue/tickets/{id}/actions",
+            post(ticket_action_api),
+        )
+}
+
+// ---- settings and helpers ----
+
+async fn rule(state: &AppState) -> Result<PriorityRule, AppError> {
+    Ok(PriorityRule {
+        boost_minutes: settings::get_int(state.store.reader(), "queue.priority_boost_minutes")
+            .await?,
+    })
+}
+
+async fn max_recalls(state: &AppState) -> Result<u32, AppError> {
+    Ok(settings::get_int(state.store.reader(), "queue.max_recalls").await? as u32)
+}
+
+/// The hall's opening hours (a setting stored as JSON; the demo hours by default).
+pub async fn opening_hours(state: &AppState, hall_id: i64) -> Result<OpeningHours, AppError> {
+    Ok(
+        settings::get_json(state.store.reader(), &format!("queue.hours.{hall_id}"))
+            .await?
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_else(OpeningHours::demo),
+    )
+}
+
+fn today(state: &AppState) -> NaiveDate {
+    local_date(state.now())
+}
+
+async fn hall_name(state: &AppState, hall_id: i64) -> Result<String, AppError> {
+    let classes = store_queue::classes(state.store.reader(), hall_id).await?;
+    if classes.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    Ok(orgs::get(state.store.reader(), hall_id).await?.name)
+}
+
+/// Staff act on a hall inside their scope only.
+async fn authorize_hall(
+    state: &AppState,
+    p: &Principal,
+    permission: Permission,
+    hall_id: i64,
+) -> Result<(), AppError> {
+    let hall = orgs::get(state.store.reader(), hall_id).await?;
+    p.authorize(permission, &hall.path)
+}
+
+/// The halls a staff member works in: halls inside their scope.
+async fn my_halls(state: &AppState, p: &Principal) -> Result<Vec<(i64, String)>, AppError> {
+    let mut out = Vec::new();
+    for (id, name) in store_queue::halls(state.store.reader()).await? {
+        if authorize_hall(state, p, Permission::IssueTickets, id)
+            .await
+            .is_ok()
+        {
+            out.push((id, name));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_reason(s: &str) -> Result<Option<PriorityReason>, AppError> {
+    match s.trim() {
+        "" | "none" => Ok(None),
+        other => PriorityReason::parse(other)
+            .map(Some)
+            .ok_or_else(|| AppError::invalid("priority", "unknown", "优先原因无效")),
+    }
+}
+
+// ---- operations ----
+
+pub async fn issue(
+    state: &AppState,
+    hall_id: i64,
+    class_code: &str,
+    priority: Option<PriorityReason>,
+    source: &str,
+    who: onewindow_store::audit::Who,
+) -> Result<Ticket, AppError> {
+    let rule = rule(state).await?;
+    let mut tx = state.store.begin().await?;
+    let t = store_queue::issue(
+        &mut tx,
+        &state.change(who),
+        hall_id,
+        class_code,
+        today(state),
+        priority,
+        source,
+        rule,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    state.publish_local(hall_id);
+    Ok(t)
+}
+
+pub async fn call_next(
+    state: &AppState,
+    p: &Principal,
+    window_id: i64,
+) -> Result<Option<Ticket>, AppError> {
+    let w = store_queue::window(state.store.reader(), window_id).await?;
+    authorize_hall(state, p, Permission::OperateWindow, w.hall_id).await?;
+    let mut tx = state.store.begin().await?;
+    let t = store_queue::call_next(
+        &mut tx,
+        &state.change(p.user.who()),
+        window_id,
+        today(state),
+    )
+    .await?;
+    tx.commit().await?;
+    state.publish_local(w.hall_id);
+    Ok(t)
+}
+
+pub async fn ticket_action(
+    state: &AppState,
+    p: &Principal,
+    ticket_id: i64,
+    action: &TicketAction,
+    case_nos: &[String],
+) -> Result<Ticket, AppError> {
+    let t = store_queue::ticket(state.store.reader(), ticket_id).await?;
+    authorize_hall(state, p, Permission::OperateWindow, t.hall_id).await?;
+    let max = max_recalls(state).await?;
+    let mut tx = state.store.begin().await?;
+    let t = store_queue::act(
+        &mut tx,
+        &state.change(p.user.who()),
+        ticket_id,
+        action,
+        max,
+        case_nos,
+    )
+    .await?;
+    tx.commit().await?;
+    state.publish_local(t.hall_id);
+    Ok(t)
+}
+
+pub async fn set_window(
+    state: &AppState,
+    p: &Principal,
+    window_id: i64,
+    to: WindowState,
+) -> Result<ServiceWindow, AppError> {
+    let w = store_queue::window(state.store.reader(), window_id).await?;
+    authorize_hall(state, p, Permission::OperateWindow, w.hall_id).await?;
+    let clerk = (to != WindowState::Closed).then_some(p.user.id);
+    let mut tx = state.store.begin().await?;
+    let w =
+        store_queue::set_window_state(&mut tx, &state.change(p.user.who()), window_id, to, clerk)
+            .await?;
+    tx.commit().await?;
+    state.publish_local(w.hall_id);
+    Ok(w)
+}
+
+/// Slots of a class on a day, by the hall's hours and the working-day calendar.
+pub async fn slots(
+    state: &AppState,
+    hall_id: i64,
+    class_code: &str,
+    day: NaiveDate,
+) -> Result<Vec<Slot>, AppError> {
+    let class = store_queue::classes(state.store.reader(), hall_id)
+        .await?
+        .into_iter()
+        .find(|c| c.code == class_code)
+        .ok_or_else(|| AppError::invalid("class", "unknown", "没有这个业务类别"))?;
+    if day < today(state) {
+        return Err(AppError::invalid("date", "past", "不能预约已经过去的日期"));
+    }
+    let cal = calendar::load(state.store.reader()).await?;
+    let hours = opening_hours(state, hall_id).await?;
+    let sessions = rules::slots_on(&hours, &cal, day)
+        .map_err(|e| AppError::invalid("date", e.code(), e.to_string()))?;
+    let mut tx = state.store.begin().await?;
+    let out = appointments::slots_for(
+        &mut tx,
+        hall_id,
+        class_code,
+        day,
+        &sessions,
+        class.slot_capacity,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// The booking input, from the online form or a clerk taking a phone call.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BookingInput {
+    pub slot_id: i64,
+    pub name: String,
+    pub id_number: String,
+    pub phone: String,
+}
+
+pub async fn book(
+    state: &AppState,
+    hall_id: i64,
+    input: &BookingInput,
+    booked_by: &str,
+    who: onewindow_store::audit::Who,
+) -> Result<Appointment, AppError> {
+    let mut e = FieldErrors::new();
+    e.required("name", "姓名", &input.name);
+    let id = match IdCardNumber::parse(&input.id_number, today(state)) {
+        Ok(id) => Some(id),
+        Err(err) => {
+            e.add("id_number", err.code(), format!("身份证号码有误：{err}"));
+            None
+        }
+    };
+    if let Err(err) = MobileNumber::parse(&input.phone) {
+        e.add("phone", err.code(), format!("手机号码有误：{err}"));
+    }
+    e.into_result()?;
+    let id = id.expect("checked");
+    let slot = appointments::slot(state.store.reader(), input.slot_id)
+        .await
+        .map_err(|_| AppError::invalid("slot_id", "unknown", "请选择预约时段"))?;
+    if slot_hall(state, &slot).await? != hall_id {
+        return Err(AppError::invalid(
+            "slot_id",
+            "unknown",
+            "请选择本大厅的预约时段",
+        ));
+    }
+    let limit = settings::get_int(state.store.reader(), "queue.no_show_limit").await? as u32;
+    let since = today(state) - chrono::Duration::days(90);
+    let code = booking_code();
+    let booker = Booker {
+        name: input.name.clone(),
+        id_number: id.as_str().to_string(),
+        id_masked: id.masked(),
+        phone: input.phone.trim().to_string(),
+        booked_by: booked_by.to_string(),
+    };
+    let mut tx = state.store.begin().await?;
+    let a = appointments::book(
+        &mut tx,
+        &state.change(who),
+        input.slot_id,
+        &booker,
+        &code,
+        limit,
+        since,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(a)
+}
+
+async fn slot_hall(state: &AppState, slot: &Slot) -> Result<i64, AppError> {
+    use sqlx::Row;
+    Ok(
+        sqlx::query("SELECT hall_id FROM appointment_slots WHERE id = $1")
+            .bind(slot.id)
+            .fetch_one(state.store.reader())
+            .await?
+            .get("hall_id"),
+    )
+}
+
+/// 8 characters from an unambiguous alphabet: read out over the phone without confusion.
+fn booking_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 8];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// Bookings of past days nobody checked in for become no-shows (idempotent; run by the
+/// housekeeping task and by the deadline job endpoint).
+pub async fn mark_no_shows(state: &AppState) -> Result<u64, AppError> {
+    let mut tx = state.store.begin().await?;
+    let n = appointments::mark_no_shows(
+        &mut tx,
+        &state.change(onewindow_store::audit::Who::system("no-show-job")),
+        today(state),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+pub async fn check_in(
+    state: &AppState,
+    code: &str,
+    who: onewindow_store::audit::Who,
+) -> Result<Ticket, AppError> {
+    let rule = rule(state).await?;
+    let mut tx = state.store.begin().await?;
+    let t = appointments::check_in(&mut tx, &state.change(who), code, today(state), rule)
+        .await
+        .map_err(|e| match e {
+            onewindow_store::StoreError::NotFound => {
+                AppError::invalid("code", "unknown", "预约码不存在，请核对")
+            }
+            e => e.into(),
+        })?;
+    tx.commit().await?;
+    state.publish_local(t.hall_id);
+    Ok(t)
+}
+
+// ---- live events ----
+
+#[derive(Deserialize, Default)]
+struct EventsQuery {
+    after: Option<i64>,
+}
+
+/// Server-sent events for a hall's display. A reconnecting screen sends Last-Event-ID and
+/// gets what it missed from the event log before the live stream continues.
+async fn events_sse(
+    State(state): State<AppState>,
+    Path(hall): Path<i64>,
+    Query(q): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    let after: Option<i64> = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .or(q.after);
+    // Subscribe before reading the backlog, so nothing falls between the two; events in
+    // both are sent once.
+    let rx = state.queue_events.subscribe();
+    let backlog = match after {
+        Some(a) => store_queue::events_after(state.store.reader(), hall, a).await?,
+        None => vec![],
+    };
+    let sent: std::collections::HashSet<i64> = backlog.iter().map(|e| e.id).collect();
+    let floor = after.unwrap_or(i64::MIN);
+    let live = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |msg| match msg {
+        Ok(e) if e.hall_id == hall && e.id > floor && !sent.contains(&e.id) => Some(e),
+        _ => None,
+    });
+    let stream = tokio_stream::iter(backlog)
+        .chain(live)
+        .map(|e: QueueEvent| {
+            Ok::<_, Infallible>(
+                Event::default()
+                    .id(e.id.to_string())
+                    .event(e.kind.clone())
+                    .data(e.payload.to_string()),
+            )
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+// ---- pages: display, kiosk, ticket, booking ----
+
+#[derive(Template)]
+#[template(path = "display.html")]
+struct DisplayPage {
+    hall_id: i64,
+    hall: String,
+    snap: Snapshot,
+}
+
+/// The public display screen of a hall (no login: it hangs on the wall).
+async fn display_page(State(state): State<AppState>, Path(hall): Path<i64>) -> PageResult {
+    let name = hall_name(&state, hall).await?;
+    let snap = store_queue::snapshot(state.store.reader(), hall, today(&state)).await?;
+    render(&DisplayPage {
+        hall_id: hall,
+        hall: name,
+        snap,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "kiosk.html")]
+struct KioskPage {
+    chrome: Chrome,
+    hall_id: i64,
+    hall: String,
+    stats: Vec<ClassStats>,
+    errors: Vec<FieldError>,
+}
+
+async fn kiosk_view(state: &AppState, ctx: &Ctx, hall: i64, errors: Vec<FieldError>) -> PageResult {
+    let name = hall_name(state, hall).await?;
+    let (stats, _) = store_queue::stats(state.store.reader(), hall, today(state)).await?;
+    let mut chrome = Chrome::new(state, ctx, format!("{name} 自助取号"));
+    // The kiosk is for everyone: large text always.
+    chrome.large_text = true;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut res = render(&KioskPage {
+        chrome,
+        hall_id: hall,
+        hall: name,
+        stats,
+        errors,
+    })?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn kiosk_page(State(state): State<AppState>, ctx: Ctx, Path(hall): Path<i64>) -> PageResult {
+    kiosk_view(&state, &ctx, hall, vec![]).await
+}
+
+async fn kiosk_issue(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(hall): Path<i64>,
+    form: FormData,
+) -> PageResult {
+    hall_name(&state, hall).await?;
+    let attempt = async {
+        if !form.get("appointment").trim().is_empty() {
+            return check_in(
+                &state,
+                form.get("appointment"),
+                onewindow_store::audit::Who::system("kiosk"),
+            )
+            .await;
+        }
+        let reason = if form.checked("priority") {
+            Some(PriorityReason::Other)
+        } else {
+            None
+        };
+        issue(
+            &state,
+            hall,
+            form.get("class"),
+            reason,
+            "kiosk",
+            onewindow_store::audit::Who::system("kiosk"),
+        )
+        .await
+    };
+    match attempt.await {
+        Ok(t) => Ok(Redirect::to(&format!("/halls/{hall}/tickets/{}", t.id)).into_response()),
+        Err(AppError::Invalid(f)) => kiosk_view(&state, &ctx, hall, f.0).await,
+        Err(AppError::Conflict { code, message }) => {
+            kiosk_view(
+                &state,
+                &ctx,
+                hall,
+                vec![FieldError {
+                    field: "appointment".into(),
+                    code: code.into(),
+                    message,
+                }],
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ticket.html")]
+struct TicketPage {
+    chrome: Chrome,
+    hall: String,
+    t: Ticket,
+    class_name: String,
+    ahead: i64,
+    estimate: Option<u32>,
+    issued: String,
+}
+
+async fn ticket_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((hall, id)): Path<(i64, i64)>,
+) -> PageResult {
+    let name = hall_name(&state, hall).await?;
+    let t = store_queue::ticket(state.store.reader(), id).await?;
+    if t.hall_id != hall {
+        return Err(AppError::NotFound.into());
+    }
+    let (stats, _) = store_queue::stats(state.store.reader(), hall, today(&state)).await?;
+    let s = stats.iter().find(|s| s.code == t.class_code);
+    let ahead = ahead_of(&state, &t).await?;
+    let mut chrome = Chrome::new(&state, &ctx, format!("{} 号", t.number));
+    chrome.large_text = true;
+    render(&TicketPage {
+        chrome,
+        hall: name,
+        class_name: s.map(|s| s.name.clone()).unwrap_or_default(),
+        estimate: s.and_then(|s| {
+            rules::estimate_wait_minutes(
+                ahead as u32,
+                s.avg_handling_secs.unwrap_or(600.0),
+                s.windows_open.max(1) as u32,
+            )
+        }),
+        ahead,
+        issued: format_local(t.issued_at),
+        t,
+    })
+}
+
+/// How many waiting tickets of the same class will be called before this one.
+async fn ahead_of(state: &AppState, t: &Ticket) -> Result<i64, AppError> {
+    use sqlx::Row;
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM tickets o JOIN tickets me ON me.id = $1 \
+         WHERE o.hall_id = me.hall_id AND o.day = me.day AND o.class_code = me.class_code AND o.state = 'waiting' \
+         AND (o.order_key < me.order_key OR (o.order_key = me.order_key AND o.id < me.id))",
+    )
+    .bind(t.id)
+    .fetch_one(state.store.reader())
+    .await?;
+    Ok(row.get("n"))
+}
+
+#[derive(Template)]
+#[template(path = "book.html")]
+struct BookPage {
+    chrome: Chrome,
+    hall_id: i64,
+    hall: String,
+    classes: Vec<QueueClass>,
+    class: String,
+    days: Vec<(String, String)>,
+    date: String,
+    slots: Vec<Slot>,
+    errors: Vec<FieldError>,
+    booked: Option<Appointment>,
+    cancelled: bool,
+    form: FormData,
+}
+
+#[derive(Deserialize, Default)]
+struct BookQuery {
+    #[serde(default)]
+    class: String,
+    #[serde(default)]
+    date: String,
+}
+
+/// What the booking page shows besides the slots: the choice, and the outcome of a post.
+#[derive(Default)]
+struct BookOutcome {
+    class: String,
+    date: String,
+    errors: Vec<FieldError>,
+    booked: Option<Appointment>,
+    cancelled: bool,
+    form: FormData,
+}
+
+async fn book_view(state: &AppState, ctx: &Ctx, hall: i64, o: BookOutcome) -> PageResult {
+    let name = hall_name(state, hall).await?;
+    let classes = store_queue::classes(state.store.reader(), hall).await?;
+    let BookOutcome {
+        class,
+        date,
+        errors,
+        booked,
+        cancelled,
+        form,
+    } = o;
+    let class = if class.is_empty() {
+        classes.first().map(|c| c.code.clone()).unwrap_or_default()
+    } else {
+        class
+    };
+    let cal = calendar::load(state.store.reader()).await?;
+    let hours = opening_hours(state, hall).await?;
+    let weekdays = ["一", "二", "三", "四", "五", "六", "日"];
+    let mut days = Vec::new();
+    let mut d = today(state);
+    for _ in 0..21 {
+        if rules::sessions_on(&hours, &cal, d).is_ok_and(|s| !s.is_empty()) {
+            use chrono::Datelike;
+            days.push((
+                d.to_string(),
+                format!(
+                    "{}月{}日 周{}",
+                    d.month(),
+                    d.day(),
+                    weekdays[d.weekday().num_days_from_monday() as usize]
+                ),
+            ));
+        }
+        if days.len() >= 10 {
+            break;
+        }
+        d = d.succ_opt().expect("date in range");
+    }
+    let date = if date.is_empty() {
+        days.first().map(|d| d.0.clone()).unwrap_or_default()
+    } else {
+        date.to_string()
+    };
+    let slots = match NaiveDate::parse_from_str(&date, "%Y-%m-%d") {
+        Ok(day) => slots(state, hall, &class, day).await.unwrap_or_default(),
+        Err(_) => vec![],
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut res = render(&BookPage {
+        chrome: Chrome::new(state, ctx, format!("{name} 预约")),
+        hall_id: hall,
+        hall: name,
+        classes,
+        class,
+        days,
+        date,
+        slots,
+        errors,
+        booked,
+        cancelled,
+        form,
+    })?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn book_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(hall): Path<i64>,
+    Query(q): Query<BookQuery>,
+) -> PageResult {
+    book_view(
+        &state,
+        &ctx,
+        hall,
+        BookOutcome {
+            class: q.class,
+            date: q.date,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+async fn book_form(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(hall): Path<i64>,
+    form: FormData,
+) -> PageResult {
+    let input = BookingInput {
+        slot_id: form.get("slot_id").parse().unwrap_or(0),
+        name: form.get("name").into(),
+        id_number: form.get("id_number").into(),
+        phone: form.get("phone").into(),
+    };
+    let (by, who) = match &ctx.principal {
+        Some(p) => (p.user.username.clone(), p.user.who()),
+        None => (
+            "online".to_string(),
+            onewindow_store::audit::Who::system("online"),
+        ),
+    };
+    let retry = |errors: Vec<FieldError>| BookOutcome {
+        class: form.get("class").into(),
+        date: form.get("date").into(),
+        errors,
+        form: form.clone(),
+        ..Default::default()
+    };
+    let outcome = match book(&state, hall, &input, &by, who).await {
+        Ok(a) => BookOutcome {
+            class: a.class_code.clone(),
+            date: a.day.clone(),
+            booked: Some(a),
+            ..Default::default()
+        },
+        Err(AppError::Invalid(f)) => retry(f.0),
+        Err(AppError::Conflict { code, message }) => retry(vec![FieldError {
+            field: "slot_id".into(),
+            code: code.into(),
+            message,
+        }]),
+        Err(e) => return Err(e.into()),
+    };
+    book_view(&state, &ctx, hall, outcome).await
+}
+
+async fn cancel_form(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(hall): Path<i64>,
+    form: FormData,
+) -> PageResult {
+    let mut tx = state.store.begin().await?;
+    let r = appointments::cancel(
+        &mut tx,
+        &state.change(onewindow_store::audit::Who::system("online")),
+        form.get("code"),
+        form.get("phone"),
+    )
+    .await;
+    let outcome = match r {
+        Ok(_) => {
+            tx.commit().await?;
+            BookOutcome {
+                cancelled: true,
+                ..Default::default()
+            }
+        }
+        Err(onewindow_store::StoreError::NotFound) => BookOutcome {
+            errors: vec![FieldError {
+                field: "code".into(),
+                code: "unknown".into(),
+                message: "预约码或手机号不正确".into(),
+            }],
+            ..Default::default()
+        },
+        Err(e) => return Err(AppError::from(e).into()),
+    };
+    book_view(&state, &ctx, hall, outcome).await
+}
+
+// ---- pages: window (counter) and guide desk ----
+
+#[derive(Template)]
+#[template(path = "counter.html")]
+struct CounterPage {
+    chrome: Chrome,
+    halls: Vec<(i64, String, Vec<ServiceWindow>)>,
+}
+
+async fn counter_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
+    p.require(Permission::OperateWindow)?;
+    let mut halls = Vec::new();
+    for (id, name) in my_halls(&state, &p).await? {
+        halls.push((
+            id,
+            name,
+            store_queue::windows(state.store.reader(), id).await?,
+        ));
+    }
+    render(&CounterPage {
+        chrome: Chrome::new(&state, &ctx, "窗口叫号"),
+        halls,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "window_control.html")]
+struct WindowControlPage {
+    chrome: Chrome,
+    w: ServiceWindow,
+    current: Option<Ticket>,
+    classes: Vec<QueueClass>,
+    skipped: Vec<Ticket>,
+    stats: Vec<ClassStats>,
+    notice: Option<String>,
+}
+
+async fn window_view(
+    state: &AppState,
+    p: &Principal,
+    ctx: &Ctx,
+    window_id: i64,
+    notice: Option<String>,
+) -> PageResult {
+    p.require(Permission::OperateWindow)?;
+    let w = store_queue::window(state.store.reader(), window_id).await?;
+    authorize_hall(state, p, Permission::OperateWindow, w.hall_id).await?;
+    let current = match w.current_ticket_id {
+        Some(id) => Some(store_queue::ticket(state.store.reader(), id).await?).filter(|t| {
+            matches!(
+                t.state,
+                rules::TicketState::Called | rules::TicketState::Serving
+            )
+        }),
+        None => None,
+    };
+    let skipped = store_queue::tickets_today(state.store.reader(), w.hall_id, today(state), 200)
+        .await?
+        .into_iter()
+        .filter(|t| {
+            t.state == rules::TicketState::NoShow
+                && t.requeue_count == 0
+                && t.window_id == Some(w.id)
+        })
+        .collect();
+    let classes = store_queue::classes(state.store.reader(), w.hall_id).await?;
+    let (stats, _) = store_queue::stats(state.store.reader(), w.hall_id, today(state)).await?;
+    render(&WindowControlPage {
+        chrome: Chrome::new(state, ctx, format!("{}号窗口", w.number)),
+        w,
+        current,
+        classes,
+        skipped,
+        stats,
+        notice,
+    })
+}
+
+async fn window_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(window_id): Path<i64>,
+) -> PageResult {
+    window_view(&state, &p, &ctx, window_id, None).await
+}
+
+async fn window_form(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(window_id): Path<i64>,
+    form: FormData,
+) -> PageResult {
+    let ticket_id = form.get("ticket_id").parse::<i64>().ok();
+    let attempt = async {
+        match form.get("op") {
+            "open" => set_window(&state, &p, window_id, WindowState::Open)
+                .await
+                .map(|_| None),
+            "pause" => set_window(&state, &p, window_id, WindowState::Paused)
+                .await
+                .map(|_| None),
+            "close" => set_window(&state, &p, window_id, WindowState::Closed)
+                .await
+                .map(|_| None),
+            "call" => Ok(Some(match call_next(&state, &p, window_id).await? {
+                Some(t) => format!("已叫号：{}", t.number),
+                None => "当前没有等候的号".to_string(),
+            })),
+            op => {
+                let id = ticket_id
+                    .ok_or_else(|| AppError::invalid("ticket_id", "required", "没有选中的号"))?;
+                let action = match op {
+                    "recall" => TicketAction::Recall,
+                    "start" => TicketAction::StartService,
+                    "finish" => TicketAction::Finish,
+                    "no_show" => TicketAction::NoShow,
+                    "requeue" => TicketAction::Requeue,
+                    "transfer" => TicketAction::Transfer {
+                        to_class: form.get("to_class").to_string(),
+                    },
+                    other => {
+                        return Err(AppError::invalid(
+                            "op",
+                            "unknown",
+                            format!("未知操作{other}"),
+                        ))
+                    }
+                };
+                let cases: Vec<String> = form
+                    .get("case_nos")
+                    .split([',', '，', ' ', '\n'])
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect();
+                ticket_action(&state, &p, id, &action, &cases)
+                    .await
+                    .map(|_| None)
+            }
+        }
+    };
+    match attempt.await {
+        Ok(notice) => window_view(&state, &p, &ctx, window_id, notice).await,
+        Err(AppError::Conflict { message, .. }) => {
+            window_view(&state, &p, &ctx, window_id, Some(message)).await
+        }
+        Err(AppError::Invalid(f)) => {
+            window_view(
+                &state,
+                &p,
+                &ctx,
+                window_id,
+                f.0.first().map(|e| e.message.clone()),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "desk.html")]
+struct DeskPage {
+    chrome: Chrome,
+    halls: Vec<(i64, String, Vec<QueueClass>, Vec<Ticket>)>,
+    issued: Option<Ticket>,
+    errors: Vec<FieldError>,
+}
+
+async fn desk_view(
+    state: &AppState,
+    p: &Principal,
+    ctx: &Ctx,
+    issued: Option<Ticket>,
+    errors: Vec<FieldError>,
+) -> PageResult {
+    p.require(Permission::IssueTickets)?;
+    let mut halls = Vec::new();
+    for (id, name) in my_halls(state, p).await? {
+        let classes = store_queue::classes(state.store.reader(), id).await?;
+        let recent = store_queue::tickets_today(state.store.reader(), id, today(state), 15).await?;
+        halls.push((id, name, classes, recent));
+    }
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut res = render(&DeskPage {
+        chrome: Chrome::new(state, ctx, "导办取号"),
+        halls,
+        issued,
+        errors,
+    })?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn desk_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
+    desk_view(&state, &p, &ctx, None, vec![]).await
+}
+
+async fn desk_form(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    form: FormData,
+) -> PageResult {
+    let attempt = async {
+        p.require(Permission::IssueTickets)?;
+        if !form.get("appointment").trim().is_empty() {
+            return check_in(&state, form.get("appointment"), p.user.who()).await;
+        }
+        let hall = form.int("hall_id", "大厅")?;
+        authorize_hall(&state, &p, Permission::IssueTickets, hall).await?;
+        issue(
+            &state,
+            hall,
+            form.get("class"),
+            parse_reason(form.get("priority"))?,
+            "desk",
+            p.user.who(),
+        )
+        .await
+    };
+    match attempt.await {
+        Ok(t) => desk_view(&state, &p, &ctx, Some(t), vec![]).await,
+        Err(AppError::Invalid(f)) => desk_view(&state, &p, &ctx, None, f.0).await,
+        Err(AppError::Conflict { code, message }) => {
+            desk_view(
+                &state,
+                &p,
+                &ctx,
+                None,
+                vec![FieldError {
+                    field: "appointment".into(),
+                    code: code.into(),
+                    message,
+                }],
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---- API ----
+
+async fn halls_api(State(state): State<AppState>) -> ApiResult<Json<Vec<Value>>> {
+    let halls = store_queue::halls(state.store.reader()).await?;
+    Ok(Json(
+        halls
+            .into_iter()
+            .map(|(id, name)| json!({ "id": id, "name": name }))
+            .collect(),
+    ))
+}
+
+async fn snapshot_api(
+    State(state): State<AppState>,
+    Path(hall): Path<i64>,
+) -> ApiResult<Json<Snapshot>> {
+    hall_name(&state, hall).await?;
+    Ok(Json(
+        store_queue::snapshot(state.store.reader(), hall, today(&state)).await?,
+    ))
+}
+
+async fn stats_api(State(state): State<AppState>, Path(hall): Path<i64>) -> ApiResult<Json<Value>> {
+    hall_name(&state, hall).await?;
+    let (classes, hall_avg) = store_queue::stats(state.store.reader(), hall, today(&state)).await?;
+    Ok(Json(
+        json!({ "classes": classes, "avg_wait_today_secs": hall_avg }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct IssueBody {
+    class: String,
+    #[serde(default)]
+    priority: Option<String>,
+}
+
+async fn issue_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(hall): Path<i64>,
+    ApiJson(b): ApiJson<IssueBody>,
+) -> ApiResult<(StatusCode, Json<Ticket>)> {
+    authorize_hall(&state, &p, Permission::IssueTickets, hall).await?;
+    let reason = parse_reason(b.priority.as_deref().unwrap_or(""))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(issue(&state, hall, &b.class, reason, "desk", p.user.who()).await?),
+    ))
+}
+
+#[derive(Deserialize)]
+struct SlotsQuery {
+    class: String,
+    date: NaiveDate,
+}
+
+async fn slots_api(
+    State(state): State<AppState>,
+    Path(hall): Path<i64>,
+    Query(q): Query<SlotsQuery>,
+) -> ApiResult<Json<Vec<Slot>>> {
+    hall_name(&state, hall).await?;
+    Ok(Json(slots(&state, hall, &q.class, q.date).await?))
+}
+
+/// Online booking (no login) or a clerk booking for a caller (logged in).
+async fn book_api(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(hall): Path<i64>,
+    ApiJson(b): ApiJson<BookingInput>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    hall_name(&state, hall).await?;
+    let (by, who) = match &ctx.principal {
+        Some(p) => (p.user.username.clone(), p.user.who()),
+        None => (
+            "online".to_string(),
+            onewindow_store::audit::Who::system("online"),
+        ),
+    };
+    let a = book(&state, hall, &b, &by, who).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({ "code": a.code, "day": a.day, "start_time": a.start_time, "class_code": a.class_code, "state": a.state, "id_masked": a.id_masked }),
+        ),
+    ))
+}
+
+#[derive(Deserialize)]
+struct CancelBody {
+    phone: String,
+}
+
+async fn cancel_api(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    ApiJson(b): ApiJson<CancelBody>,
+) -> ApiResult<Json<Value>> {
+    let mut tx = state.store.begin().await?;
+    let a = appointments::cancel(
+        &mut tx,
+        &state.change(onewindow_store::audit::Who::system("online")),
+        &code,
+        &b.phone,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "code": a.code, "state": a.state })))
+}
+
+async fn check_in_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(code): Path<String>,
+) -> ApiResult<(StatusCode, Json<Ticket>)> {
+    p.require(Permission::IssueTickets)?;
+    let a = appointments::by_code(state.store.reader(), &code).await?;
+    authorize_hall(&state, &p, Permission::IssueTickets, a.hall_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(check_in(&state, &code, p.user.who()).await?),
+    ))
+}
+
+#[derive(Deserialize)]
+struct WindowStateBody {
+    state: String,
+}
+
+async fn window_state_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<WindowStateBody>,
+) -> ApiResult<Json<ServiceWindow>> {
+    let to = WindowState::parse(&b.state).ok_or_else(|| {
+        AppError::invalid("state", "unknown", "state 应为 open、paused 或 closed")
+    })?;
+    Ok(Json(set_window(&state, &p, id, to).await?))
+}
+
+async fn call_next_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "ticket": call_next(&state, &p, id).await? })))
+}
+
+#[derive(Deserialize)]
+struct TicketActionBody {
+    #[serde(flatten)]
+    action: TicketAction,
+    #[serde(default)]
+    case_nos: Vec<String>,
+}
+
+async fn ticket_action_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<TicketActionBody>,
+) -> ApiResult<Json<Ticket>> {
+    Ok(Json(
+        ticket_action(&state, &p, id, &b.action, &b.case_nos).await?,
+    ))
+}
+
+/// On PostgreSQL, every instance listens for queue events committed by any instance and
+/// broadcasts them to its own display screens. Reconnects after a dropped connection.
+pub fn spawn_pg_relay(state: AppState) {
+    tokio::spawn(async move {
+        loop {
+            match relay_once(&state).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "queue relay lost its connection; reconnecting");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
+}
+
+async fn relay_once(state: &AppState) -> Result<(), sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect(state.store.url()).await?;
+    listener.listen("onewindow_queue").await?;
+    loop {
+        let n = listener.recv().await?;
+        let Ok(id) = n.payload().parse::<i64>() else {
+            continue;
+        };
+        match store_queue::event(state.store.reader(), id).await {
+            Ok(e) => {
+                let _ = state.queue_events.send(e);
+            }
+            Err(e) => tracing::warn!(error = %e, event = id, "queue event not readable"),
+        }
+    }
+}
