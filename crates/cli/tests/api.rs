@@ -576,6 +576,7 @@ async fn every_documented_path_is_routed(app: TestApp) {
         .json()
         .await
         .unwrap();
+    let hall = app.org_id("xingfu-hall").await;
     let (item, bundle) = (
         items[0]["code"].as_str().unwrap(),
         bundles[0]["code"].as_str().unwrap(),
@@ -589,7 +590,8 @@ async fn every_documented_path_is_routed(app: TestApp) {
         let concrete = path
             .replace("{id}", "1")
             .replace("{code}", code)
-            .replace("{key}", "deadline.red_days");
+            .replace("{key}", "deadline.red_days")
+            .replace("{hall}", &hall.to_string());
         for method in ops
             .as_object()
             .unwrap()

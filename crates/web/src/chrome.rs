@@ -16,6 +16,8 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("/home", "工作台", None),
     ("/window", "综合受理", Some(Permission::HandleIntake)),
     ("/dept", "后台审批", Some(Permission::ReviewCases)),
+    ("/counter", "窗口叫号", Some(Permission::OperateWindow)),
+    ("/desk", "导办取号", Some(Permission::IssueTickets)),
     ("/guide", "办事指南", None),
     (
         "/admin/catalog",

@@ -39,9 +39,12 @@ fn duty(role: Role) -> &'static str {
 
 fn links(role: Role) -> Vec<(&'static str, &'static str)> {
     let mut l = match role {
-        Role::WindowClerk => vec![("/window", "综合受理与出件")],
+        Role::WindowClerk => vec![("/counter", "窗口叫号"), ("/window", "综合受理与出件")],
         Role::Approver => vec![("/dept", "本部门待审批办件")],
-        Role::GuideDesk => vec![("/guide", "办事指南（给群众讲解）")],
+        Role::GuideDesk => vec![
+            ("/desk", "取号、预约签到"),
+            ("/guide", "办事指南（给群众讲解）"),
+        ],
         Role::Admin => vec![
             ("/admin/catalog", "事项目录"),
             ("/admin/calendar", "工作日历"),

@@ -12,6 +12,7 @@ const BASE: &str = include_str!("../openapi/base.json");
 const FRAGMENTS: &[&str] = &[
     include_str!("../openapi/foundation.json"),
     include_str!("../openapi/one_window.json"),
+    include_str!("../openapi/queue.json"),
 ];
 
 pub fn router() -> Router<AppState> {

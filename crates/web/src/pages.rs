@@ -43,11 +43,14 @@ pub fn escape(s: &str) -> String {
 #[template(path = "index.html")]
 struct IndexPage {
     chrome: Chrome,
+    /// Service halls with a queue: (id, name), for booking and the display.
+    halls: Vec<(i64, String)>,
 }
 
 async fn index(State(state): State<AppState>, ctx: Ctx) -> PageResult {
     render(&IndexPage {
         chrome: Chrome::new(&state, &ctx, "首页"),
+        halls: onewindow_store::queue::halls(state.store.reader()).await?,
     })
 }
 

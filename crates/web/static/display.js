@@ -45,6 +45,9 @@
     if (ev.type === "window") setWindow(d.window, d.state === "open" ? "—" : (d.state === "paused" ? "暂停" : "关闭"));
   }
   var es = new EventSource("/halls/" + hall + "/events?after=" + after);
+  // Marks the screen live (also what a test or a technician can check).
+  es.onopen = function () { body.setAttribute("data-live", "1"); };
+  es.onerror = function () { body.setAttribute("data-live", "0"); };
   es.addEventListener("called", onCall);
   es.addEventListener("recalled", onCall);
   ["issued", "finish", "no_show", "requeue", "transfer", "start", "cancel", "window"].forEach(function (k) {

@@ -2,6 +2,8 @@
 //! temp dir, or a PostgreSQL database cloned from a migrated template — with a manual clock.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use onewindow_store::clock::ManualClock;
 use onewindow_store::{demo, Store, StoreOptions};
 use onewindow_web::{AppState, WebConfig};

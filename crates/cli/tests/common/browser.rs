@@ -1,0 +1,126 @@
+//! Driving Debian's chromium through chromedriver (fantoccini), shared by the browser tests.
+
+use super::TestApp;
+use fantoccini::{Client, ClientBuilder, Locator};
+use onewindow_store::demo::DEMO_PASSWORD;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A chromedriver process on a free port, killed on drop.
+pub struct Driver {
+    child: Child,
+    url: String,
+    _profiles: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn start_driver() -> Driver {
+    let bin =
+        std::env::var("ONEWINDOW_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(&bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start {bin}: {e} (scripts/test installs chromium-driver)")
+        });
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _profiles: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// A new browser with an empty profile (no cookies): a fresh device.
+pub async fn browser(driver: &Driver) -> Client {
+    let chromium =
+        std::env::var("ONEWINDOW_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let profile = tempfile::Builder::new()
+        .tempdir_in(driver._profiles.path())
+        .unwrap()
+        .keep();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--no-first-run", "--disable-quic", "--window-size=1280,1000",
+                     format!("--user-data-dir={}", profile.display())]
+        }),
+    );
+    // Both ring and aws-lc end up in the dependency tree; pick one for the WebDriver client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    ClientBuilder::rustls()
+        .expect("rustls")
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("connect to chromedriver")
+}
+
+pub async fn wait_css(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
+}
+
+pub async fn html_class(c: &Client) -> String {
+    c.execute("return document.documentElement.className", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+pub async fn login(c: &Client, app: &TestApp, username: &str) {
+    c.goto(&app.url("/login")).await.unwrap();
+    wait_css(c, "#username")
+        .await
+        .send_keys(username)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(DEMO_PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+pub fn screenshot_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
