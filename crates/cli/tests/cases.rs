@@ -26,40 +26,18 @@ on_both_backends!(
 /// A demo item whose department is 区民政局 (where the demo approver sits), that is not
 /// 即办 and has a tolerable material.
 async fn tolerable_item(app: &TestApp) -> Value {
-    let c = app.browser();
-    let items: Vec<Value> = c
-        .get(app.url("/api/v1/catalog/items"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    for s in items {
-        let code = s["code"].as_str().unwrap();
-        let item: Value = c
-            .get(app.url(&format!("/api/v1/catalog/items/{code}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let i = &item["item"];
+    item_where(app, |i| {
         let tolerable = i["materials"]
             .as_array()
             .unwrap()
             .iter()
             .any(|m| m["tolerable"] == true && m["required"] == true);
-        if i["department_code"] == "dept-mz"
+        i["department_code"] == "dept-mz"
             && i["promised_limit_days"].as_u64().unwrap() > 0
             && tolerable
             && i["parent_code"].is_null()
-        {
-            return item;
-        }
-    }
-    panic!("the demo catalog has a 民政 item with a tolerable material");
+    })
+    .await
 }
 
 async fn item_where(app: &TestApp, pred: impl Fn(&Value) -> bool) -> Value {

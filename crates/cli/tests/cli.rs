@@ -9,6 +9,46 @@ fn onewindow(args: &[&str]) -> Output {
         .expect("run onewindow")
 }
 
+/// A scratch installation: a fresh SQLite file the commands run against.
+struct Scratch {
+    _dir: tempfile::TempDir,
+    db: String,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}", dir.path().join("ow.db").display());
+        Scratch { _dir: dir, db }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut full = vec!["--database", self.db.as_str()];
+        full.extend_from_slice(args);
+        Command::new(env!("CARGO_BIN_EXE_onewindow"))
+            .args(&full)
+            .env("ONEWINDOW_PASSWORD", "bootstrap-2026")
+            .output()
+            .unwrap()
+    }
+
+    /// Changes the database behind the application's back (a tamperer with SQL access).
+    fn sql(&self, sql: &str) {
+        let (sql, db) = (sql.to_string(), self.db.clone());
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async move {
+                let store = onewindow_store::Store::connect(&db, &Default::default())
+                    .await
+                    .unwrap();
+                let mut tx = store.begin().await.unwrap();
+                sqlx::query(&sql).execute(&mut *tx).await.unwrap();
+                tx.commit().await.unwrap();
+                store.close().await;
+            })
+    }
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -55,13 +95,8 @@ fn validate_prints_one_line_per_value_and_fails_if_any_is_invalid() {
 
 #[test]
 fn calendar_commands_answer_from_the_shipped_arrangements() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("cal.db").display());
-    let onewindow = |args: &[&str]| {
-        let mut full = vec!["--database", db.as_str()];
-        full.extend_from_slice(args);
-        onewindow(&full)
-    };
+    let scratch = Scratch::new();
+    let onewindow = |args: &[&str]| scratch.run(args);
     // Accepted Friday 26 Sep 2025: 28 Sep (Sunday) is a make-up working day, then the
     // National Day / Mid-Autumn break to 8 Oct.
     let o = onewindow(&["calendar", "due", "2025-09-26", "5"]);
@@ -78,17 +113,8 @@ fn calendar_commands_answer_from_the_shipped_arrangements() {
 
 #[test]
 fn bootstrap_a_fresh_install_then_detect_a_tampered_audit_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("ow.db").display());
-    let run = |args: &[&str]| {
-        let mut full = vec!["--database", db.as_str()];
-        full.extend_from_slice(args);
-        Command::new(env!("CARGO_BIN_EXE_onewindow"))
-            .args(&full)
-            .env("ONEWINDOW_PASSWORD", "bootstrap-2026")
-            .output()
-            .unwrap()
-    };
+    let scratch = Scratch::new();
+    let run = |args: &[&str]| scratch.run(args);
     assert!(run(&["migrate"]).status.success());
     let o = run(&[
         "org", "create", "--name", "某市", "--kind", "city", "--code", "city",
@@ -133,22 +159,7 @@ fn bootstrap_a_fresh_install_then_detect_a_tampered_audit_log() {
     assert!(stdout(&o).contains("7 events verified"), "{}", stdout(&o));
 
     // Tamper: edit event 2, then verify names it and fails.
-    let tamper = |sql: &str| {
-        let sql = sql.to_string();
-        let db = db.clone();
-        tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(async move {
-                let store = onewindow_store::Store::connect(&db, &Default::default())
-                    .await
-                    .unwrap();
-                let mut tx = store.begin().await.unwrap();
-                sqlx::query(&sql).execute(&mut *tx).await.unwrap();
-                tx.commit().await.unwrap();
-                store.close().await;
-            })
-    };
-    tamper("UPDATE audit_events SET actor = 'someone-else' WHERE seq = 2");
+    scratch.sql("UPDATE audit_events SET actor = 'someone-else' WHERE seq = 2");
     let o = run(&["audit", "verify"]);
     assert!(!o.status.success());
     assert!(
@@ -160,31 +171,10 @@ fn bootstrap_a_fresh_install_then_detect_a_tampered_audit_log() {
 
 #[test]
 fn deleting_or_reordering_audit_rows_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("ow.db").display());
-    let run = |args: &[&str]| {
-        let mut full = vec!["--database", db.as_str()];
-        full.extend_from_slice(args);
-        Command::new(env!("CARGO_BIN_EXE_onewindow"))
-            .args(&full)
-            .output()
-            .unwrap()
-    };
+    let scratch = Scratch::new();
+    let run = |args: &[&str]| scratch.run(args);
     assert!(run(&["demo"]).status.success());
-    let exec = |sql: &str| {
-        let (sql, db) = (sql.to_string(), db.clone());
-        tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(async move {
-                let store = onewindow_store::Store::connect(&db, &Default::default())
-                    .await
-                    .unwrap();
-                let mut tx = store.begin().await.unwrap();
-                sqlx::query(&sql).execute(&mut *tx).await.unwrap();
-                tx.commit().await.unwrap();
-                store.close().await;
-            })
-    };
+    let exec = |sql: &str| scratch.sql(sql);
     // Swap two rows' positions (reorder): move 7 aside, 8 into 7, 7 into 8.
     exec("UPDATE audit_events SET seq = -7 WHERE seq = 7");
     exec("UPDATE audit_events SET seq = 7 WHERE seq = 8");
