@@ -242,8 +242,13 @@ pub async fn slots(
     }
     let cal = calendar::load(state.store.reader()).await?;
     let hours = opening_hours(state, hall_id).await?;
-    let sessions = rules::slots_on(&hours, &cal, day)
+    let mut sessions = rules::slots_on(&hours, &cal, day)
         .map_err(|e| AppError::invalid("date", e.code(), e.to_string()))?;
+    if day == today(state) {
+        // Slots that have already begun today are not offered.
+        let now = onewindow_store::clock::to_local(state.now()).time();
+        sessions.retain(|s| s.start > now);
+    }
     let mut tx = state.store.begin().await?;
     let out = appointments::slots_for(
         &mut tx,
