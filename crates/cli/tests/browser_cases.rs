@@ -466,7 +466,8 @@ async fn tolerance_case_from_window_to_resident(app: TestApp) {
                const method = document.createElement('input');
                method.type = 'hidden'; method.name = 'method'; method.value = 'window';
                f.appendChild(method);
-               fetch(f.action, { method: 'POST', body: new URLSearchParams(new FormData(f)) })
+               // Not f.action: the form's field named "action" shadows that property.
+               fetch(f.getAttribute('action'), { method: 'POST', body: new URLSearchParams(new FormData(f)) })
                  .then(async r => done([r.status, await r.text()]));"#,
             vec![],
         )
@@ -571,7 +572,17 @@ async fn nothing_brought_gives_the_one_time_notice(app: TestApp) {
         .await
         .unwrap()
     {
-        listed.push(li.text().await.unwrap());
+        let name = li
+            .find(Locator::Css("strong"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let line = li.text().await.unwrap();
+        // Each material with how to bring it: 原件1份 and where it comes from.
+        assert!(line.starts_with(&format!("{name}（原件1份；")), "{line}");
+        listed.push(name);
     }
     assert_eq!(
         listed,
