@@ -5,11 +5,11 @@
 
 mod common;
 
+use common::browser::{browser, screenshot_dir, start_driver, Driver};
 use common::{Db, TestApp};
 use fantoccini::elements::Element;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use onewindow_store::demo::DEMO_PASSWORD;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// The demo item: 最低生活保障申请, handled by 区民政局 (where `approver` sits).
@@ -66,83 +66,6 @@ fn required_materials() -> Vec<String> {
         .filter(|m| m.required)
         .map(|m| m.name)
         .collect()
-}
-
-// ---- driver and browser (as in browser.rs) ----
-
-/// A chromedriver process on a free port, killed on drop.
-struct Driver {
-    child: Child,
-    url: String,
-    _profiles: tempfile::TempDir,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_driver() -> Driver {
-    let bin =
-        std::env::var("ONEWINDOW_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(&bin)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start {bin}: {e} (scripts/test installs chromium-driver)")
-        });
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        _profiles: tempfile::tempdir().unwrap(),
-    }
-}
-
-/// A new browser with an empty profile (no cookies): a fresh device.
-async fn browser(driver: &Driver) -> Client {
-    let chromium =
-        std::env::var("ONEWINDOW_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let profile = tempfile::Builder::new()
-        .tempdir_in(driver._profiles.path())
-        .unwrap()
-        .keep();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--no-first-run", "--disable-quic", "--window-size=1280,1000",
-                     format!("--user-data-dir={}", profile.display())]
-        }),
-    );
-    // Both ring and aws-lc end up in the dependency tree; pick one for the WebDriver client.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    ClientBuilder::rustls()
-        .expect("rustls")
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("connect to chromedriver")
 }
 
 // ---- small page helpers ----
@@ -225,12 +148,6 @@ async fn login(c: &Client, app: &TestApp, username: &str) {
     fill(c, "#password", DEMO_PASSWORD).await;
     click(c, "#login-submit").await;
     wait_css(c, "h1.workbench-title").await;
-}
-
-fn screenshot_dir() -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// A PNG of the whole page (the window is stretched to the page's height for the shot).

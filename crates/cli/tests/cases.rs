@@ -155,6 +155,21 @@ async fn tolerance_intake_review_issue_and_track(app: TestApp) {
     assert_eq!(case["state"], "approved");
     let (_, case) = act(&approver, &case, json!({"action": "result_ready"})).await;
     assert_eq!(case["state"], "result_ready");
+    // The resident is told which material to bring before collecting.
+    let anon = app.browser();
+    let t: Value = anon
+        .get(app.url(&format!(
+            "/api/v1/track?case_no={}&code={}",
+            case["case_no"].as_str().unwrap(),
+            case["query_code"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(t["awaited"].as_str().unwrap().contains(&tol), "{t}");
     // Not handed over while 容缺 materials are owed.
     let (s, body) = act(
         &clerk,
@@ -183,7 +198,7 @@ async fn tolerance_intake_review_issue_and_track(app: TestApp) {
     );
 
     // The resident tracks it without logging in.
-    let anon = app.browser();
+
     let url = format!(
         "/api/v1/track?case_no={}&code={}",
         case["case_no"].as_str().unwrap(),
@@ -213,6 +228,29 @@ async fn tolerance_intake_review_issue_and_track(app: TestApp) {
             "issue"
         ]
     );
+    // Typed the way people type: lower case, a space and a dash, full-width characters.
+    let code = case["query_code"].as_str().unwrap();
+    let sloppy_no: String = case["case_no"].as_str().unwrap().to_lowercase();
+    let fullwidth: String = code
+        .chars()
+        .map(|c| char::from_u32(c as u32 + 0xFEE0).unwrap())
+        .collect();
+    for (no, code) in [
+        (sloppy_no.clone(), format!("{}-{}", &code[..3], &code[3..])),
+        (
+            format!(" {sloppy_no} "),
+            format!("{} {}", &code[..3], &code[3..]),
+        ),
+        (sloppy_no.clone(), fullwidth),
+    ] {
+        let r = anon
+            .get(app.url("/api/v1/track"))
+            .query(&[("case_no", no.as_str()), ("code", code.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{no} / {code}");
+    }
     let wrong = anon
         .get(app.url(&format!(
             "/api/v1/track?case_no={}&code=AAAAAA",

@@ -20,7 +20,7 @@ pub enum IdError {
     BirthDate(String),
     #[error("出生日期{0}晚于今天")]
     FutureBirthDate(String),
-    #[error("校验码应为{expected}，实际为{found}")]
+    #[error("号码校验未通过（末位校验码与前面各位不符），请与证件逐位核对，常见是中间某位输错")]
     CheckCharacter { expected: char, found: char },
     #[error("手机号应以1开头、第二位为3至9")]
     MobilePrefix,

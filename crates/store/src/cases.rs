@@ -72,6 +72,8 @@ pub struct CaseRecord {
     pub certificate_no: Option<String>,
     pub assignee_id: Option<i64>,
     pub overdue: bool,
+    /// The clerk who took the application in (经办人 on the receipt).
+    pub creator_name: String,
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
@@ -88,8 +90,9 @@ pub struct CaseEvent {
 }
 
 const SELECT: &str = "SELECT c.*, d.name AS department_name, d.path AS department_path, \
-     h.name AS intake_org_name, h.path AS intake_path \
-     FROM cases c JOIN orgs d ON d.id = c.department_id JOIN orgs h ON h.id = c.intake_org_id";
+     h.name AS intake_org_name, h.path AS intake_path, u.display_name AS creator_name \
+     FROM cases c JOIN orgs d ON d.id = c.department_id JOIN orgs h ON h.id = c.intake_org_id \
+     JOIN users u ON u.id = c.created_by";
 
 fn date(s: Option<String>) -> Option<NaiveDate> {
     s.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok())
@@ -139,6 +142,7 @@ fn from_row(r: &AnyRow) -> CaseRecord {
         certificate_no: r.get("certificate_no"),
         assignee_id: r.get("assignee_id"),
         overdue: crate::flag(r, "overdue"),
+        creator_name: r.get("creator_name"),
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
         version: r.get("version"),

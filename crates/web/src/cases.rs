@@ -406,20 +406,37 @@ pub async fn track(
     case_no: &str,
     code: &str,
 ) -> Result<(CaseRecord, Vec<CaseEvent>), AppError> {
-    let case = store_cases::by_number(state.store.reader(), case_no)
+    // Residents type on phones and Chinese input methods: full-width digits, spaces,
+    // dashes and lower case are all accepted.
+    let case_no = halfwidth(case_no).trim().to_ascii_uppercase();
+    if machine::parse_case_number(&case_no).is_none() {
+        return Err(AppError::NotFound);
+    }
+    let given = machine::normalize_query_code(&halfwidth(code)).ok_or(AppError::NotFound)?;
+    let case = store_cases::by_number(state.store.reader(), &case_no)
         .await
         .map_err(|_| AppError::NotFound)?;
-    let given = code.trim().to_ascii_uppercase();
     if given.len() != case.query_code.len()
         || !given
             .bytes()
             .zip(case.query_code.bytes())
-            .all(|(a, b)| a == b)
+            .fold(true, |ok, (a, b)| ok & (a == b))
     {
         return Err(AppError::NotFound);
     }
     let events = store_cases::events(state.store.reader(), case.id).await?;
     Ok((case, events))
+}
+
+/// Full-width ASCII (Ａ１２, the ideographic space) to its half-width form.
+fn halfwidth(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{3000}' => ' ',
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            c => c,
+        })
+        .collect()
 }
 
 /// Deadline lights for listing, by the thresholds in settings.
@@ -966,7 +983,7 @@ async fn receipt_page(
         chrome: Chrome::new(&state, &ctx, "受理回执"),
         kind_label: kind_label(case.acceptance_kind),
         accepted_at: format_local(case.created_at),
-        clerk: p.user.display_name.clone(),
+        clerk: case.creator_name.clone(),
         case,
     })
 }
@@ -1079,6 +1096,16 @@ async fn track_page(
 
 /// What the resident must do now, in plain words.
 pub fn awaited_text(case: &CaseRecord) -> String {
+    let owed: Vec<&str> = case
+        .materials
+        .iter()
+        .filter(|m| m.required && m.tolerable && m.check == MaterialCheck::Missing)
+        .map(|m| m.name.as_str())
+        .collect();
+    let due = case
+        .supplement_due
+        .map(|d| d.to_string())
+        .unwrap_or_default();
     match case.state {
         CaseState::Refused => format!(
             "请按一次性告知书补齐以下材料后重新申请：{}。",
@@ -1092,13 +1119,23 @@ pub fn awaited_text(case: &CaseRecord) -> String {
                 case.missing.join("、")
             }
         ),
-        CaseState::ResultReady => "办理结果已出，请携带身份证件和受理回执到窗口领取。".into(),
-        _ if case.supplement_pending => format!(
-            "请于{}前补齐容缺材料。",
-            case.supplement_due
-                .map(|d| d.to_string())
-                .unwrap_or_default()
+        // Owed 容缺 materials come first: without them the result is not handed over.
+        _ if case.supplement_pending && !case.state.is_terminal() => format!(
+            "请于{due}前把{}送到受理窗口{}。",
+            if owed.is_empty() {
+                "容缺材料".to_string()
+            } else {
+                owed.join("、")
+            },
+            if case.state == CaseState::ResultReady {
+                "，补齐后即可领取办理结果"
+            } else {
+                ""
+            }
         ),
+        CaseState::ResultReady => "办理结果已出，请携带身份证件和受理回执到窗口领取。".into(),
+        CaseState::Issued | CaseState::Closed => "已办结，办理结果已交付，无需再做什么。".into(),
+        CaseState::Withdrawn | CaseState::Lapsed => "本次申请已终止。如需办理，请重新申请。".into(),
         _ => "暂不需要您做什么，请耐心等待。".into(),
     }
 }

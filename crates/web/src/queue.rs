@@ -299,7 +299,11 @@ pub async fn book(
     let now = onewindow_store::clock::to_local(state.now());
     let starts = format!("{} {}", slot.day, slot.start_time);
     if starts <= now.format("%Y-%m-%d %H:%M").to_string() {
-        return Err(AppError::invalid("slot_id", "past", "该时段已经开始或已过去，请选择其他时段"));
+        return Err(AppError::invalid(
+            "slot_id",
+            "past",
+            "该时段已经开始或已过去，请选择其他时段",
+        ));
     }
     if slot_hall(state, &slot).await? != hall_id {
         return Err(AppError::invalid(

@@ -9,7 +9,8 @@ use std::time::Duration;
 /// A chromedriver process on a free port, killed on drop.
 pub struct Driver {
     child: Child,
-    url: String,
+    /// chromedriver's base URL, for commands fantoccini has no call for (print to PDF).
+    pub url: String,
     _profiles: tempfile::TempDir,
 }
 
