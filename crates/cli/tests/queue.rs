@@ -233,6 +233,24 @@ async fn priority_then_issue_order_and_the_window_actions(app: TestApp) {
             "ticket.no_show"
         ]
     );
+    let served: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .filter(|e| e["entity_id"].as_str() == Some(elderly["id"].to_string().as_str()))
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        served,
+        [
+            "ticket.issue",
+            "ticket.call",
+            "ticket.recall",
+            "ticket.start",
+            "ticket.finish"
+        ]
+    );
     let (_, v) = admin.get("/api/v1/audit/verify").await;
     assert!(v.get("broken").is_none());
 }
@@ -415,6 +433,52 @@ async fn booking_follows_opening_hours_and_the_calendar(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // The administrator closes Saturdays and halves capacity: the slots follow.
+    let admin = app.login("admin").await;
+    let (_, mut hours) = admin.get(&format!("/api/v1/queue/halls/{h}/hours")).await;
+    hours["weekend"] = json!([]);
+    let (s, _) = admin
+        .put(&format!("/api/v1/queue/halls/{h}/hours"), hours.clone())
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        slots("2026-12-05").await.as_array().unwrap().is_empty(),
+        "no Saturday sessions any more"
+    );
+    hours["slot_minutes"] = json!(1);
+    let (s, body) = admin
+        .put(&format!("/api/v1/queue/halls/{h}/hours"), hours)
+        .await;
+    assert_eq!(
+        (s, body["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("slot_minutes"))
+    );
+    let (s, _) = admin
+        .put(
+            &format!("/api/v1/queue/halls/{h}/classes/B"),
+            json!({"slot_capacity": 2}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let b: Vec<Value> = c
+        .get(app.url(&format!(
+            "/api/v1/queue/halls/{h}/slots?class=B&date=2026-12-02"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b[0]["capacity"], 2);
+    let clerk = app.login("clerk").await;
+    let (s, _) = clerk
+        .put(
+            &format!("/api/v1/queue/halls/{h}/classes/B"),
+            json!({"slot_capacity": 9}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
     // Book, refuse a duplicate, cancel with the phone, book again.
     let slot = weekday[0]["id"].as_i64().unwrap();
     let book = |body: Value| {

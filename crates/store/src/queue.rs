@@ -823,3 +823,35 @@ pub async fn tickets_today<'c, E: Executor<'c, Database = Any>>(
     .await?;
     Ok(rows.iter().map(ticket_from_row).collect())
 }
+
+/// How many appointments one slot of a class takes (future slots take the new capacity;
+/// slots already materialised keep theirs, so nobody booked is pushed out).
+pub async fn set_slot_capacity(
+    conn: &mut AnyConnection,
+    change: &Change,
+    hall_id: i64,
+    code: &str,
+    capacity: i64,
+) -> Result<()> {
+    let changed =
+        sqlx::query("UPDATE queue_classes SET slot_capacity = $1 WHERE hall_id = $2 AND code = $3")
+            .bind(capacity)
+            .bind(hall_id)
+            .bind(code)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    audit::append(
+        conn,
+        change,
+        "queue.class_capacity",
+        "queue_class",
+        &format!("{hall_id}:{code}"),
+        &json!({ "slot_capacity": capacity }),
+    )
+    .await?;
+    Ok(())
+}

@@ -46,6 +46,14 @@ pub fn router() -> Router<AppState> {
         .route("/counter/{window}", get(window_page).post(window_form))
         .route("/desk", get(desk_page).post(desk_form))
         .route("/api/v1/queue/halls", get(halls_api))
+        .route(
+            "/api/v1/queue/halls/{hall}/hours",
+            get(hours_api).put(set_hours_api),
+        )
+        .route(
+            "/api/v1/queue/halls/{hall}/classes/{code}",
+            axum::routing::put(set_class_api),
+        )
         .route("/api/v1/queue/halls/{hall}/snapshot", get(snapshot_api))
         .route("/api/v1/queue/halls/{hall}/stats", get(stats_api))
         .route("/api/v1/queue/halls/{hall}/tickets", post(issue_api))
@@ -609,6 +617,8 @@ async fn ahead_of(state: &AppState, t: &Ticket) -> Result<i64, AppError> {
 #[template(path = "book.html")]
 struct BookPage {
     chrome: Chrome,
+    /// Today's queue per class, so a resident can choose between booking and coming now.
+    stats: Vec<ClassStats>,
     hall_id: i64,
     hall: String,
     classes: Vec<QueueClass>,
@@ -698,6 +708,9 @@ async fn book_view(state: &AppState, ctx: &Ctx, hall: i64, o: BookOutcome) -> Pa
         chrome: Chrome::new(state, ctx, format!("{name} 预约")),
         hall_id: hall,
         hall: name,
+        stats: store_queue::stats(state.store.reader(), hall, today(state))
+            .await?
+            .0,
         classes,
         class,
         days,
@@ -1256,4 +1269,71 @@ async fn relay_once(state: &AppState) -> Result<(), sqlx::Error> {
             Err(e) => tracing::warn!(error = %e, event = id, "queue event not readable"),
         }
     }
+}
+
+async fn hours_api(
+    State(state): State<AppState>,
+    Path(hall): Path<i64>,
+) -> ApiResult<Json<OpeningHours>> {
+    hall_name(&state, hall).await?;
+    Ok(Json(opening_hours(&state, hall).await?))
+}
+
+/// Sets a hall's opening hours (workday sessions, evening extras, weekend sessions,
+/// explicitly opened dates, slot length). Administrators of the hall's scope.
+async fn set_hours_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(hall): Path<i64>,
+    ApiJson(hours): ApiJson<OpeningHours>,
+) -> ApiResult<Json<OpeningHours>> {
+    hall_name(&state, hall).await?;
+    authorize_hall(&state, &p, Permission::ManageCalendar, hall).await?;
+    hours.validate()?;
+    let mut tx = state.store.begin().await?;
+    settings::set_json(
+        &mut tx,
+        &state.change(p.user.who()),
+        &format!("queue.hours.{hall}"),
+        &serde_json::to_value(&hours).expect("hours serialise"),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(hours))
+}
+
+#[derive(Deserialize)]
+struct ClassBody {
+    slot_capacity: i64,
+}
+
+/// Sets how many appointments one slot of a class takes.
+async fn set_class_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path((hall, code)): Path<(i64, String)>,
+    ApiJson(b): ApiJson<ClassBody>,
+) -> ApiResult<Json<Value>> {
+    authorize_hall(&state, &p, Permission::ManageCalendar, hall).await?;
+    if !(0..=500).contains(&b.slot_capacity) {
+        return Err(AppError::invalid(
+            "slot_capacity",
+            "out_of_range",
+            "每个时段可预约人数应在0至500之间",
+        )
+        .into());
+    }
+    let mut tx = state.store.begin().await?;
+    store_queue::set_slot_capacity(
+        &mut tx,
+        &state.change(p.user.who()),
+        hall,
+        &code,
+        b.slot_capacity,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(
+        json!({ "class": code, "slot_capacity": b.slot_capacity }),
+    ))
 }
