@@ -334,9 +334,14 @@ pub async fn intake(
     )
     .await?;
     if case.state == CaseState::Accepted && !case.immediate {
+        // Routing follows from the catalog, not from a person: the system is the actor.
+        let routed_by = Change {
+            who: crate::audit::Who::system("系统"),
+            ..change.clone()
+        };
         return transition(
             conn,
-            change,
+            &routed_by,
             cal,
             today,
             id,
