@@ -574,7 +574,14 @@ pub async fn act(
             .await?
         }
         _ => {
-            let waiting = waiting_map(&mut *conn, t.hall_id, &t.day).await?;
+            // Only these actions change who is waiting; the others carry no counts
+            // (the display keeps the counts it has).
+            let waiting = match action {
+                TicketAction::Requeue | TicketAction::Transfer { .. } | TicketAction::Cancel => {
+                    waiting_map(&mut *conn, t.hall_id, &t.day).await?
+                }
+                _ => serde_json::Value::Null,
+            };
             record_event(
                 &mut *conn,
                 change.backend,
