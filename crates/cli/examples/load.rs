@@ -5,19 +5,50 @@
 //!
 //!     cargo run --release --example load -- --database sqlite:///tmp/ow-load.db --scenario me
 //!     cargo run --release --example load -- --database postgres://…/db --scenario write
+//!
+//! `--scenario lifecycle`: each virtual user takes a case through the JSON API from intake
+//! to issuance — intake as `clerk` (item `--item`, default MZ-0101 of 区民政局, every
+//! required material ticked, so it is accepted and routed), take, approve and result_ready
+//! as `approver`, issue at the window as `clerk` — five requests per case, `--requests`
+//! rounded down to whole cases. The app clock is fixed on 2026-11-23 (plus the time
+//! elapsed) so the shipped calendar covers "today". Prints the totals and p50/p99 per
+//! operation.
 
 use onewindow_store::clock::{Clock, SystemClock};
-use onewindow_store::{apikeys, audit, demo, users, Store, StoreOptions};
+use onewindow_store::{apikeys, audit, catalog, demo, users, Store, StoreOptions};
 use onewindow_web::{AppState, WebConfig};
+use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// The operations of `--scenario lifecycle`, in order: (action, account, state after).
+const LIFECYCLE: [(&str, &str, &str); 5] = [
+    ("intake", "clerk", "routed"),
+    ("take", "approver", "in_review"),
+    ("approve", "approver", "approved"),
+    ("result_ready", "approver", "result_ready"),
+    ("issue", "clerk", "issued"),
+];
+
+/// 2026-11-23 10:00 Beijing time plus the time elapsed: "today" stays inside the shipped
+/// calendar whenever the benchmark is run.
+#[derive(Debug)]
+struct BenchClock(Instant);
+
+impl Clock for BenchClock {
+    fn now(&self) -> i64 {
+        // 2026-11-23T02:00:00Z in microseconds.
+        1_795_399_200_000_000 + self.0.elapsed().as_micros() as i64
+    }
+}
 
 struct Args {
     database: String,
     scenario: String,
     connections: usize,
     requests: usize,
+    item: String,
 }
 
 fn args() -> Args {
@@ -26,6 +57,7 @@ fn args() -> Args {
         scenario: "me".into(),
         connections: 64,
         requests: 20_000,
+        item: "MZ-0101".into(),
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     for pair in v.chunks(2) {
@@ -35,6 +67,7 @@ fn args() -> Args {
             "--scenario" => a.scenario = val,
             "--connections" => a.connections = val.parse().expect("--connections N"),
             "--requests" => a.requests = val.parse().expect("--requests N"),
+            "--item" => a.item = val,
             other => panic!("unknown argument {other}"),
         }
     }
@@ -51,31 +84,65 @@ async fn main() {
     let store = Store::open(&a.database, &opts)
         .await
         .expect("open database");
-    let clock = SystemClock;
-    demo::seed(&store, clock.now()).await.expect("seed");
-    let secret = {
-        let mut tx = store.begin().await.unwrap();
-        let id = users::find_id_by_username(&mut tx, "admin")
-            .await
-            .unwrap()
-            .unwrap();
-        let change = audit::Change {
-            backend: store.backend(),
-            at: clock.now(),
-            who: audit::Who::system("load"),
-        };
-        let (_, secret) = apikeys::create(&mut tx, &change, id, "load generator")
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        secret
+    let lifecycle = a.scenario == "lifecycle";
+    let clock: Arc<dyn Clock> = if lifecycle {
+        Arc::new(BenchClock(Instant::now()))
+    } else {
+        Arc::new(SystemClock)
     };
+    demo::seed(&store, clock.now()).await.expect("seed");
+    // One API key each for the admin (the foundation scenarios), the window clerk and the
+    // approver (the lifecycle).
+    let mut keys = std::collections::HashMap::new();
+    {
+        let mut tx = store.begin().await.unwrap();
+        for username in ["admin", "clerk", "approver"] {
+            let id = users::find_id_by_username(&mut tx, username)
+                .await
+                .unwrap()
+                .unwrap();
+            let change = audit::Change {
+                backend: store.backend(),
+                at: clock.now(),
+                who: audit::Who::system("load"),
+            };
+            let (_, secret) = apikeys::create(&mut tx, &change, id, "load generator")
+                .await
+                .unwrap();
+            keys.insert(username, secret);
+        }
+        tx.commit().await.unwrap();
+    }
+    let secret = keys["admin"].clone();
     let street = onewindow_store::orgs::find_by_code(store.reader(), "xingfu")
         .await
         .unwrap()
         .unwrap()
         .id;
-    let state = AppState::new(store.clone(), Arc::new(clock), WebConfig::default());
+    // Every required material of the lifecycle's item, ticked as submitted.
+    let intake_body = if lifecycle {
+        let item = catalog::get(store.reader(), &a.item).await.expect("item");
+        assert!(!item.item.is_immediate(), "pick an item that is not 即办");
+        let materials: serde_json::Map<String, Value> = item
+            .item
+            .materials
+            .iter()
+            .filter(|m| m.required)
+            .map(|m| (m.name.clone(), json!("submitted")))
+            .collect();
+        json!({
+            "item_code": a.item,
+            "applicant_kind": "person",
+            "applicant_name": "张三",
+            "applicant_id": "11010519491231002X",
+            "applicant_phone": "13800138000",
+            "materials": materials,
+        })
+    } else {
+        Value::Null
+    };
+    let keys = Arc::new(keys);
+    let state = AppState::new(store.clone(), clock, WebConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -88,23 +155,60 @@ async fn main() {
         .build()
         .unwrap();
     let next = Arc::new(AtomicUsize::new(0));
+    // Units of work: requests, or whole cases (five requests each) for the lifecycle.
+    let units = if lifecycle {
+        a.requests / LIFECYCLE.len()
+    } else {
+        a.requests
+    };
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..a.connections {
-        let (client, next, base, secret, scenario) = (
+        let (client, next, base, secret, scenario, keys, intake_body) = (
             client.clone(),
             next.clone(),
             base.clone(),
             secret.clone(),
             a.scenario.clone(),
+            keys.clone(),
+            intake_body.clone(),
         );
-        let total = a.requests;
         tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
+            // Latencies (µs) per operation; one operation except for the lifecycle.
+            let mut lat: Vec<Vec<u64>> = vec![Vec::new(); LIFECYCLE.len()];
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= total {
+                if i >= units {
                     break;
+                }
+                if scenario == "lifecycle" {
+                    let mut case = Value::Null;
+                    for (k, (op, who, expect)) in LIFECYCLE.iter().enumerate() {
+                        let t = Instant::now();
+                        let req = if k == 0 {
+                            client
+                                .post(format!("{base}/api/v1/cases"))
+                                .json(&intake_body)
+                        } else {
+                            let mut body = json!({ "action": op, "version": case["version"] });
+                            if *op == "approve" {
+                                body["opinion"] = json!("符合条件，同意");
+                            }
+                            if *op == "issue" {
+                                body["method"] = json!("window");
+                            }
+                            client
+                                .post(format!("{base}/api/v1/cases/{}/actions", case["id"]))
+                                .json(&body)
+                        };
+                        let res = req.bearer_auth(&keys[who]).send().await.expect("request");
+                        let status = res.status();
+                        case = res.json().await.expect("JSON body");
+                        assert!(status.is_success(), "{op}: {status} {case}");
+                        assert_eq!(case["state"], *expect, "{op}");
+                        lat[k].push(t.elapsed().as_micros() as u64);
+                    }
+                    continue;
                 }
                 let t = Instant::now();
                 let req = match scenario.as_str() {
@@ -119,18 +223,22 @@ async fn main() {
                 let res = req.bearer_auth(&secret).send().await.expect("request");
                 assert!(res.status().is_success(), "{}", res.status());
                 let _ = res.bytes().await;
-                lat.push(t.elapsed().as_micros() as u64);
+                lat[0].push(t.elapsed().as_micros() as u64);
             }
             lat
         }));
     }
-    let mut all = Vec::with_capacity(a.requests);
+    let mut per_op: Vec<Vec<u64>> = vec![Vec::new(); LIFECYCLE.len()];
     for t in tasks {
-        all.extend(t.await.unwrap());
+        for (all, lat) in per_op.iter_mut().zip(t.await.unwrap()) {
+            all.extend(lat);
+        }
     }
     let secs = started.elapsed().as_secs_f64();
+    let mut all: Vec<u64> = per_op.concat();
     all.sort_unstable();
-    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)] as f64 / 1000.0;
+    let pct =
+        |v: &[u64], p: f64| v[((v.len() as f64 * p) as usize).min(v.len() - 1)] as f64 / 1000.0;
     println!(
         "{:<9} {:<8} conns={:<3} n={:<6} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms",
         store.backend().name(),
@@ -138,10 +246,26 @@ async fn main() {
         a.connections,
         all.len(),
         all.len() as f64 / secs,
-        pct(0.50),
-        pct(0.99),
+        pct(&all, 0.50),
+        pct(&all, 0.99),
         *all.last().unwrap() as f64 / 1000.0
     );
+    if lifecycle {
+        println!(
+            "  {} cases in {secs:.1} s: {:.0} cases/s",
+            per_op[0].len(),
+            per_op[0].len() as f64 / secs
+        );
+        for ((op, _, _), lat) in LIFECYCLE.iter().zip(per_op.iter_mut()) {
+            lat.sort_unstable();
+            println!(
+                "  {op:<12} p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms",
+                pct(lat, 0.50),
+                pct(lat, 0.99),
+                *lat.last().unwrap() as f64 / 1000.0
+            );
+        }
+    }
     let _ = stop_tx.send(());
     server.await.unwrap().unwrap();
     let v = audit::verify(store.reader()).await.unwrap();
