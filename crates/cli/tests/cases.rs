@@ -21,6 +21,7 @@ on_both_backends!(
     identifiers_are_validated_at_intake,
     calendar_year_import_and_missing_year,
     a_future_catalog_version_waits_for_its_date,
+    intake_list_is_newest_first_within_scope,
 );
 
 /// A demo item whose department is 区民政局 (where the demo approver sits), that is not
@@ -804,4 +805,45 @@ async fn a_future_catalog_version_waits_for_its_date(app: TestApp) {
         .await;
     assert_eq!(later["limit_days"].as_u64().unwrap(), old_limit - 1);
     assert_ne!(later["item_version_id"], item["version_id"]);
+}
+
+/// The window's "recently taken in" list merges every intake organisation in the
+/// caller's subtree, newest first, and never shows another subtree's cases.
+async fn intake_list_is_newest_first_within_scope(app: TestApp) {
+    let street_clerk = app.login("clerk").await;
+    let community_clerk = app.login("clerk-yangguang").await;
+    let item = tolerable_item(&app).await;
+    let body = intake_body(&item, ticks(&item, &[]));
+    let mut taken = Vec::new();
+    for clerk in [
+        &street_clerk,
+        &community_clerk,
+        &street_clerk,
+        &community_clerk,
+    ] {
+        let (s, case) = clerk.post("/api/v1/cases", body.clone()).await;
+        assert_eq!(s, StatusCode::CREATED, "{case}");
+        taken.push(case["case_no"].as_str().unwrap().to_string());
+    }
+    let numbers = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["case"]["case_no"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (s, street) = street_clerk.get("/api/v1/cases?queue=intake").await;
+    assert_eq!(s, StatusCode::OK, "{street}");
+    let newest_first: Vec<String> = taken.iter().rev().cloned().collect();
+    assert_eq!(
+        numbers(&street),
+        newest_first,
+        "the street sees its own and its community's intake, newest first"
+    );
+    let (_, community) = community_clerk.get("/api/v1/cases?queue=intake").await;
+    assert_eq!(
+        numbers(&community),
+        vec![taken[3].clone(), taken[1].clone()],
+        "the community sees only what it took in"
+    );
 }

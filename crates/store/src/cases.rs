@@ -17,7 +17,7 @@ use onewindow_domain::org::OrgPath;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyConnection, Executor, Row};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
 
 /// One material line as ticked at intake.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,12 +203,15 @@ pub enum Queue {
 }
 
 /// A queue within `scope` (the department's or the hall's subtree), bounded.
-pub async fn queue<'c, E: Executor<'c, Database = Any>>(
-    e: E,
+pub async fn queue(
+    pool: &AnyPool,
     queue: Queue,
     scope: &OrgPath,
     limit: i64,
 ) -> Result<Vec<CaseRecord>> {
+    if queue == Queue::Intake {
+        return recent_intake(pool, scope, limit).await;
+    }
     let (path_col, states, order) = match queue {
         Queue::Department => (
             "d.path",
@@ -220,22 +223,50 @@ pub async fn queue<'c, E: Executor<'c, Database = Any>>(
             "('result_ready','rejected','accepted')",
             "c.updated_at, c.id",
         ),
-        Queue::Intake => ("h.path", "", "c.id DESC"),
-    };
-    let state_filter = if states.is_empty() {
-        String::new()
-    } else {
-        format!(" AND c.state IN {states}")
+        Queue::Intake => unreachable!("answered by recent_intake"),
     };
     let rows = sqlx::query(&format!(
-        "{SELECT} WHERE {path_col} >= $1 AND {path_col} < $2{state_filter} ORDER BY {order} LIMIT $3"
+        "{SELECT} WHERE {path_col} >= $1 AND {path_col} < $2 AND c.state IN {states} \
+         ORDER BY {order} LIMIT $3"
     ))
     .bind(scope.as_str())
     .bind(path_upper_bound(scope.as_str()))
     .bind(limit)
-    .fetch_all(e)
+    .fetch_all(pool)
     .await?;
     Ok(rows.iter().map(from_row).collect())
+}
+
+/// The newest cases taken in anywhere in `scope`, newest first.
+///
+/// Why one query per intake organisation: a hall keeps every case it ever took in, and
+/// "newest N across a subtree" written as one join makes both planners gather all of the
+/// subtree's cases and sort them (measured: 250 ms at 100,000 cases on SQLite, growing
+/// with the archive). Per organisation, `cases_intake_recent` (intake_org_id, id) hands
+/// back the newest N directly; merging a few dozen short lists costs nothing.
+async fn recent_intake(pool: &AnyPool, scope: &OrgPath, limit: i64) -> Result<Vec<CaseRecord>> {
+    let mut conn = pool.acquire().await?;
+    let org_ids: Vec<i64> = sqlx::query("SELECT id FROM orgs WHERE path >= $1 AND path < $2")
+        .bind(scope.as_str())
+        .bind(path_upper_bound(scope.as_str()))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.get("id"))
+        .collect();
+    let per_org = format!("{SELECT} WHERE c.intake_org_id = $1 ORDER BY c.id DESC LIMIT $2");
+    let mut cases = Vec::new();
+    for org_id in org_ids {
+        let rows = sqlx::query(&per_org)
+            .bind(org_id)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?;
+        cases.extend(rows.iter().map(from_row));
+    }
+    cases.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+    cases.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(cases)
 }
 
 /// Everything intake needs to open a case.
@@ -538,6 +569,9 @@ pub async fn transition(
         &note,
     )
     .await?;
+    // Read back before the audit append: the append locks the chain head until commit,
+    // and every write in the product waits on that lock, so nothing else goes after it.
+    let after = get(&mut *conn, case_id).await?;
     audit::append(
         &mut *conn,
         change,
@@ -547,7 +581,7 @@ pub async fn transition(
         &json!({ "from": t.from.as_str(), "to": t.to.as_str(), "action": action, "version": case.version + 1 }),
     )
     .await?;
-    get(conn, case_id).await
+    Ok(after)
 }
 
 fn conflict() -> StoreError {
