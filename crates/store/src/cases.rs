@@ -264,7 +264,7 @@ async fn recent_intake(pool: &AnyPool, scope: &OrgPath, limit: i64) -> Result<Ve
             .await?;
         cases.extend(rows.iter().map(from_row));
     }
-    cases.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+    cases.sort_unstable_by_key(|c| std::cmp::Reverse(c.id));
     cases.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(cases)
 }

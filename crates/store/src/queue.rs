@@ -13,7 +13,7 @@ use onewindow_domain::queue::{
     self as rules, PriorityReason, PriorityRule, TicketAction, TicketFacts, TicketState,
     WindowState,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
@@ -65,7 +65,7 @@ pub struct Ticket {
 }
 
 /// One thing the display screens show: an issue, a call, a recall, a change of counts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueEvent {
     pub id: i64,
     pub hall_id: i64,
@@ -196,12 +196,55 @@ pub async fn record_event(
         .await?
         .get("id");
     if backend == Backend::Postgres {
+        let event = QueueEvent {
+            id,
+            hall_id,
+            at,
+            kind: kind.to_string(),
+            payload: payload.clone(),
+        };
         sqlx::query("SELECT pg_notify('onewindow_queue', $1)")
-            .bind(id.to_string())
+            .bind(notification_payload(&event))
             .execute(&mut *conn)
             .await?;
     }
     Ok(id)
+}
+
+/// PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more; stay well below.
+const NOTIFY_PAYLOAD_MAX: usize = 7_000;
+
+/// What a queue notification carries: the whole event, so every instance can put it on
+/// its screens without a read (a read through the shared pool queued behind busy windows
+/// and made screens lag ~100 ms, as measured in BENCHMARKS.md) — or, for an event too big
+/// for a notification, only its id, to be read from `queue_events`.
+pub fn notification_payload(event: &QueueEvent) -> String {
+    let whole = serde_json::to_string(event).expect("queue events serialise");
+    if whole.len() <= NOTIFY_PAYLOAD_MAX {
+        whole
+    } else {
+        event.id.to_string()
+    }
+}
+
+/// What a received queue notification says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notified {
+    /// The whole event.
+    Event(QueueEvent),
+    /// Only the id of an event to read from `queue_events`.
+    Id(i64),
+    /// Something this version does not understand (ignored, and logged by the caller).
+    Unknown,
+}
+
+pub fn parse_notification(payload: &str) -> Notified {
+    if let Ok(id) = payload.parse::<i64>() {
+        return Notified::Id(id);
+    }
+    serde_json::from_str(payload)
+        .map(Notified::Event)
+        .unwrap_or(Notified::Unknown)
 }
 
 /// Waiting counts per class of a hall's day, for event payloads: a display updates its
@@ -861,4 +904,42 @@ pub async fn set_slot_capacity(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(payload: serde_json::Value) -> QueueEvent {
+        QueueEvent {
+            id: 42,
+            hall_id: 3,
+            at: 1_795_000_000,
+            kind: "called".into(),
+            payload,
+        }
+    }
+
+    #[test]
+    fn a_notification_carries_the_whole_event() {
+        let e = event(json!({ "ticket": "A001", "window": 5, "text": "请A001号到5号窗口" }));
+        assert_eq!(
+            parse_notification(&notification_payload(&e)),
+            Notified::Event(e)
+        );
+    }
+
+    #[test]
+    fn an_event_too_big_for_a_notification_is_sent_by_id() {
+        let e = event(json!({ "text": "叫".repeat(NOTIFY_PAYLOAD_MAX) }));
+        let payload = notification_payload(&e);
+        assert!(payload.len() < 8_000, "PostgreSQL's NOTIFY limit");
+        assert_eq!(parse_notification(&payload), Notified::Id(42));
+    }
+
+    #[test]
+    fn a_notification_from_another_version_is_ignored() {
+        assert_eq!(parse_notification("{\"unexpected\":1}"), Notified::Unknown);
+        assert_eq!(parse_notification(""), Notified::Unknown);
+    }
 }

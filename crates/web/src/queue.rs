@@ -429,11 +429,7 @@ async fn events_sse(
         None => vec![],
     };
     let sent: std::collections::HashSet<i64> = backlog.iter().map(|e| e.id).collect();
-    let floor = after.unwrap_or(i64::MIN);
-    let live = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |msg| match msg {
-        Ok(e) if e.hall_id == hall && e.id > floor && !sent.contains(&e.id) => Some(e),
-        _ => None,
-    });
+    let live = live_events(rx, hall, after.unwrap_or(i64::MIN), sent);
     let stream = tokio_stream::iter(backlog)
         .chain(live)
         .map(|e: QueueEvent| {
@@ -445,6 +441,31 @@ async fn events_sse(
             )
         });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// The live part of a hall's display stream: its events after `floor` not already `sent`.
+///
+/// A screen that fell so far behind that the broadcast dropped events for it must not
+/// carry on with a gap: the stream ends, the browser's EventSource reconnects with
+/// Last-Event-ID, and the backlog read from the event log fills the gap.
+fn live_events(
+    rx: tokio::sync::broadcast::Receiver<QueueEvent>,
+    hall: i64,
+    floor: i64,
+    sent: std::collections::HashSet<i64>,
+) -> impl tokio_stream::Stream<Item = QueueEvent> {
+    tokio_stream::wrappers::BroadcastStream::new(rx)
+        .take_while(move |msg| match msg {
+            Ok(_) => true,
+            Err(lagged) => {
+                tracing::info!(error = %lagged, hall, "display stream lagged; asking it to reconnect");
+                false
+            }
+        })
+        .filter_map(move |msg| match msg {
+            Ok(e) if e.hall_id == hall && e.id > floor && !sent.contains(&e.id) => Some(e),
+            _ => None,
+        })
 }
 
 // ---- pages: display, kiosk, ticket, booking ----
@@ -1259,14 +1280,21 @@ async fn relay_once(state: &AppState) -> Result<(), sqlx::Error> {
     listener.listen("onewindow_queue").await?;
     loop {
         let n = listener.recv().await?;
-        let Ok(id) = n.payload().parse::<i64>() else {
-            continue;
-        };
-        match store_queue::event(state.store.reader(), id).await {
-            Ok(e) => {
+        match store_queue::parse_notification(n.payload()) {
+            store_queue::Notified::Event(e) => {
                 let _ = state.queue_events.send(e);
             }
-            Err(e) => tracing::warn!(error = %e, event = id, "queue event not readable"),
+            store_queue::Notified::Id(id) => {
+                match store_queue::event(state.store.reader(), id).await {
+                    Ok(e) => {
+                        let _ = state.queue_events.send(e);
+                    }
+                    Err(e) => tracing::warn!(error = %e, event = id, "queue event not readable"),
+                }
+            }
+            store_queue::Notified::Unknown => {
+                tracing::warn!(payload = n.payload(), "queue notification not understood");
+            }
         }
     }
 }
@@ -1336,4 +1364,60 @@ async fn set_class_api(
     Ok(Json(
         json!({ "class": code, "slot_capacity": b.slot_capacity }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: i64, hall_id: i64) -> QueueEvent {
+        QueueEvent {
+            id,
+            hall_id,
+            at: 0,
+            kind: "called".into(),
+            payload: json!({}),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_display_gets_its_halls_new_events_once() {
+        let (tx, rx) = tokio::sync::broadcast::channel(16);
+        let sent = [11].into_iter().collect();
+        for e in [
+            event(9, 1),
+            event(10, 1),
+            event(11, 1),
+            event(12, 2),
+            event(13, 1),
+        ] {
+            tx.send(e).unwrap();
+        }
+        drop(tx);
+        let ids: Vec<i64> = live_events(rx, 1, 9, sent).map(|e| e.id).collect().await;
+        assert_eq!(
+            ids,
+            vec![10, 13],
+            "after the floor, not already sent, this hall only"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_display_that_fell_behind_is_told_to_reconnect() {
+        let (tx, rx) = tokio::sync::broadcast::channel(2);
+        for id in 1..=5 {
+            tx.send(event(id, 1)).unwrap();
+        }
+        // The sender stays open: without the lag rule the stream would wait for more.
+        let ids: Vec<i64> = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            live_events(rx, 1, 0, Default::default())
+                .map(|e| e.id)
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .expect("the stream ends at the gap instead of carrying on");
+        assert!(ids.is_empty(), "nothing after a gap is sent: {ids:?}");
+        drop(tx);
+    }
 }
