@@ -517,7 +517,72 @@ async fn nothing_brought_gives_the_one_time_notice(app: TestApp) {
     clerk.close().await.unwrap();
 }
 
+/// The administrator edits an item field by field: a refused save names each problem
+/// beside its field and keeps what was typed; the saved version is what residents read.
+async fn admin_edits_an_item_field_by_field(app: TestApp) {
+    let driver = start_driver().await;
+    let admin = browser(&driver).await;
+    login(&admin, &app, "admin").await;
+    admin
+        .goto(&app.url(&format!("/admin/catalog/items/{ITEM_CODE}")))
+        .await
+        .unwrap();
+    wait_css(&admin, "form.item-form").await;
+    screenshot(&admin, &app, "catalog-edit").await;
+
+    let blank_row = item_materials().len();
+    fill(&admin, "#fee", "").await;
+    fill(&admin, "[id='materials[0].copies']", "两").await;
+    fill(
+        &admin,
+        &format!("[id='materials[{blank_row}].name']"),
+        "村（居）委会证明",
+    )
+    .await;
+    click(&admin, "form.item-form button[type=submit]").await;
+    wait_css(&admin, "#form-errors").await;
+    let fee_error = text_of(&admin, ".field-invalid:has(#fee) .field-error").await;
+    assert!(fee_error.contains("不收费"), "{fee_error}");
+    let row_error = text_of(&admin, "tr.row-invalid .field-error").await;
+    assert!(row_error.contains("「两」"), "{row_error}");
+    let kept = admin
+        .find(Locator::Css(&format!("[id='materials[{blank_row}].name']")))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.as_deref(),
+        Some("村（居）委会证明"),
+        "what was typed is kept"
+    );
+    screenshot(&admin, &app, "catalog-edit-errors").await;
+
+    fill(&admin, "#fee", "不收费").await;
+    fill(&admin, "[id='materials[0].copies']", "2").await;
+    click(&admin, "form.item-form button[type=submit]").await;
+    assert!(wait_css(&admin, "#saved")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("第2版"));
+
+    admin
+        .goto(&app.url(&format!("/guide/items/{ITEM_CODE}")))
+        .await
+        .unwrap();
+    let guide = wait_css(&admin, "main").await.text().await.unwrap();
+    assert!(
+        guide.contains("村（居）委会证明"),
+        "the new version is the guide residents read"
+    );
+    admin.close().await.unwrap();
+}
+
 on_both_backends!(
     tolerance_case_from_window_to_resident,
-    nothing_brought_gives_the_one_time_notice
+    nothing_brought_gives_the_one_time_notice,
+    admin_edits_an_item_field_by_field
 );

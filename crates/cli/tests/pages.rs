@@ -238,54 +238,66 @@ async fn admins_edit_the_catalog_and_the_calendar_through_pages(app: TestApp) {
     let (s, html) = page(&c, &app, "/admin/catalog/items/MZ-0101").await;
     assert_eq!(s, StatusCode::OK);
     let csrf = csrf_of(&html);
-    // Break the JSON: the error names the field, nothing is saved.
-    let res = c
-        .post(app.url("/admin/catalog/items/MZ-0101"))
-        .form(&[
-            ("_csrf", csrf.as_str()),
-            ("version", "1"),
-            ("item", "{not json"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.text().await.unwrap().contains("JSON格式有误"));
-    // A blank fee is refused by the catalog rule (收费 never blank).
+    for field in [
+        r#"name="materials[0].name""#,
+        r#"name="promised_limit_days""#,
+        r#"<option value="dept-mz" selected>"#,
+        r#"name="faq[0].q""#,
+    ] {
+        assert!(html.contains(field), "the edit form has {field}");
+    }
     let (_, item) = app
         .login("admin")
         .await
         .get("/api/v1/catalog/items/MZ-0101")
         .await;
-    let mut broken = item["item"].clone();
-    broken["fee"] = serde_json::json!("");
-    let res = c
-        .post(app.url("/admin/catalog/items/MZ-0101"))
-        .form(&[
-            ("_csrf", csrf.as_str()),
-            ("version", "1"),
-            ("item", &broken.to_string()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let item = &item["item"];
+    let post = |pairs: Vec<(String, String)>| {
+        let c = c.clone();
+        let url = app.url("/admin/catalog/items/MZ-0101");
+        async move { c.post(url).form(&pairs).send().await.unwrap() }
+    };
+    let with = |changes: &[(&str, &str)]| {
+        let mut pairs = item_form_pairs(item);
+        pairs.push(("_csrf".into(), csrf.clone()));
+        pairs.push(("version".into(), "1".into()));
+        for (k, v) in changes {
+            match pairs.iter_mut().find(|(name, _)| name == k) {
+                Some(pair) => pair.1 = v.to_string(),
+                None => pairs.push((k.to_string(), v.to_string())),
+            }
+        }
+        pairs
+    };
+    // A blank fee (收费 never blank) and copies that are not a number: both named beside
+    // their fields, what was typed is kept, nothing is saved.
+    let res = post(with(&[("fee", ""), ("materials[0].copies", "两")])).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let mut fixed = item["item"].clone();
-    fixed["hours"] = serde_json::json!("周一至周五 9:00-17:00");
-    let res = c
-        .post(app.url("/admin/catalog/items/MZ-0101"))
-        .form(&[
-            ("_csrf", csrf.as_str()),
-            ("version", "1"),
-            ("item", &fixed.to_string()),
-            ("effective_from", "2026-12-01"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("请填写收费标准"), "{html}");
+    assert!(html.contains("份数须为整数（如 1、15），填写的是「两」"));
+    assert!(html.contains(r#"name="materials[0].copies" value="两""#));
+    assert!(html.contains("当前为第1版"), "nothing saved");
+    // Fixed, with new hours and a material added in a blank row.
+    let added = format!(
+        "materials[{}].name",
+        item["materials"].as_array().unwrap().len()
+    );
+    let res = post(with(&[
+        ("hours", "周一至周五 9:00-17:00"),
+        (added.as_str(), "户口簿"),
+        ("effective_from", "2026-12-01"),
+    ]))
+    .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap()
+    );
     let (_, html) = page(&c, &app, "/admin/catalog/items/MZ-0101?saved=1").await;
     assert!(html.contains("已保存为第2版") && html.contains("2026-12-01"));
+    assert!(html.contains("周一至周五 9:00-17:00") && html.contains(r#"value="户口簿""#));
     let (s, html) = page(&c, &app, "/admin/calendar").await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("2026") && html.contains("调休上班"));
@@ -321,4 +333,76 @@ async fn workbenches_of_the_one_window_respect_roles(app: TestApp) {
     let (s, html) = page(&clerk, &app, "/window/intake?item=MZ-0101").await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("材料核验") && html.contains("家庭成员收入证明"));
+}
+
+/// The edit form's fields as the page would send them for `item` (the API's JSON of it).
+fn item_form_pairs(item: &serde_json::Value) -> Vec<(String, String)> {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut pairs: Vec<(String, String)> = [
+        "name",
+        "parent_code",
+        "variant",
+        "item_type",
+        "window_class",
+        "department_code",
+        "legal_basis",
+        "conditions",
+        "legal_limit_days",
+        "promised_limit_days",
+        "fee",
+        "place",
+        "hours",
+        "visits",
+        "consult_phone",
+        "complaint_phone",
+    ]
+    .iter()
+    .map(|k| (k.to_string(), text(&item[*k])))
+    .collect();
+    for flag in ["online", "commitment_allowed"] {
+        if item[flag] == true {
+            pairs.push((flag.into(), "1".into()));
+        }
+    }
+    let lines = |k: &str, sep: &str| {
+        item[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(text)
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
+    pairs.push(("steps".into(), lines("steps", "\n")));
+    pairs.push(("keywords".into(), lines("keywords", "、")));
+    // One blank row more than the item has, as the page offers.
+    let materials = item["materials"].as_array().unwrap();
+    for (i, m) in materials.iter().enumerate() {
+        for k in ["name", "form", "copies", "source", "note"] {
+            pairs.push((format!("materials[{i}].{k}"), text(&m[k])));
+        }
+        for flag in ["required", "tolerable", "e_cert", "commitment"] {
+            if m[flag] == true {
+                pairs.push((format!("materials[{i}].{flag}"), "1".into()));
+            }
+        }
+    }
+    let blank = materials.len();
+    for (k, v) in [
+        ("name", ""),
+        ("form", "original"),
+        ("copies", "1"),
+        ("required", "1"),
+    ] {
+        pairs.push((format!("materials[{blank}].{k}"), v.into()));
+    }
+    for (i, f) in item["faq"].as_array().unwrap().iter().enumerate() {
+        pairs.push((format!("faq[{i}].q"), text(&f["q"])));
+        pairs.push((format!("faq[{i}].a"), text(&f["a"])));
+    }
+    pairs
 }

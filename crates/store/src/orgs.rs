@@ -79,6 +79,17 @@ pub async fn subtree<'c, E: Executor<'c, Database = Any>>(
     Ok(rows.iter().map(from_row).collect())
 }
 
+/// Every department that has a code (what a catalog item names as its 实施部门), in tree order.
+pub async fn departments<'c, E: Executor<'c, Database = Any>>(e: E) -> Result<Vec<Org>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM orgs WHERE kind = $1 AND code IS NOT NULL ORDER BY path"
+    ))
+    .bind(OrgKind::Department.as_str())
+    .fetch_all(e)
+    .await?;
+    Ok(rows.iter().map(from_row).collect())
+}
+
 /// How many organisations exist at all: zero means a fresh database.
 pub async fn count<'c, E: Executor<'c, Database = Any>>(e: E) -> Result<i64> {
     Ok(sqlx::query("SELECT COUNT(*) AS n FROM orgs")

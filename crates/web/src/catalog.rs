@@ -1,6 +1,7 @@
 //! The service item catalog: the public service guide (办事指南) and keyword search, and
 //! the administrator's editing, import and export (JSON, CSV, XLSX).
 
+use crate::catalog_form::ItemForm;
 use crate::chrome::Chrome;
 use crate::context::{ApiUser, Ctx, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
@@ -17,10 +18,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use onewindow_domain::access::Permission;
-use onewindow_domain::catalog::{self, Bundle, Catalog, Material, ServiceItem, WINDOW_CLASSES};
+use onewindow_domain::catalog::{
+    self, Bundle, Catalog, ItemType, Material, MaterialForm, ServiceItem, WINDOW_CLASSES,
+};
 use onewindow_domain::validation::FieldError;
 use onewindow_store::catalog::{self as store_catalog, ItemSummary, SaveReport, StoredItem};
 use onewindow_store::clock::local_date;
+use onewindow_store::orgs;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -315,10 +319,38 @@ fn parse_date_opt(s: &str) -> Result<Option<NaiveDate>, AppError> {
 struct AdminItem {
     chrome: Chrome,
     s: StoredItem,
-    json: String,
+    form: ItemForm,
+    item_types: Vec<(&'static str, &'static str)>,
+    material_forms: Vec<(&'static str, &'static str)>,
+    window_classes: &'static [&'static str],
+    departments: Vec<(String, String)>,
     versions: Vec<(i64, String, String)>,
     errors: Vec<FieldError>,
     saved: bool,
+}
+
+impl AdminItem {
+    /// The message about `field`, if the last save was refused because of it.
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+
+    /// Messages about any field of row `i` of a list (`materials[i].copies`, `faq[i].a`).
+    fn row_errors(&self, list: &str, i: &usize) -> Vec<&str> {
+        let prefix = format!("{list}[{i}].");
+        self.errors
+            .iter()
+            .filter(|e| e.field.starts_with(&prefix))
+            .map(|e| e.message.as_str())
+            .collect()
+    }
+
+    fn row_has_error(&self, list: &str, i: &usize) -> bool {
+        !self.row_errors(list, i).is_empty()
+    }
 }
 
 async fn admin_item_page(
@@ -326,15 +358,19 @@ async fn admin_item_page(
     p: &Principal,
     ctx: &Ctx,
     code: &str,
-    json_override: Option<String>,
+    submitted: Option<ItemForm>,
     errors: Vec<FieldError>,
     saved: bool,
 ) -> PageResult {
     p.require(Permission::ManageCatalog)?;
     let s = store_catalog::get(state.store.reader(), code).await?;
     let versions = store_catalog::versions(state.store.reader(), code).await?;
-    let json = json_override
-        .unwrap_or_else(|| serde_json::to_string_pretty(&s.item).expect("item serialises"));
+    let departments = orgs::departments(state.store.reader())
+        .await?
+        .into_iter()
+        .filter_map(|o| o.code.map(|c| (c, o.name)))
+        .collect();
+    let form = submitted.unwrap_or_else(|| ItemForm::from_item(&s.item));
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -343,7 +379,11 @@ async fn admin_item_page(
     let mut res = render(&AdminItem {
         chrome: Chrome::new(state, ctx, format!("编辑事项 {}", s.item.name)),
         s,
-        json,
+        form,
+        item_types: ItemType::ALL.map(|t| (t.as_str(), t.label())).to_vec(),
+        material_forms: MaterialForm::ALL.map(|f| (f.as_str(), f.label())).to_vec(),
+        window_classes: &WINDOW_CLASSES,
+        departments,
         versions,
         errors,
         saved,
@@ -372,17 +412,9 @@ async fn admin_save_form(
     Path(code): Path<String>,
     form: FormData,
 ) -> PageResult {
-    let text = form.get("item").to_string();
+    let submitted = ItemForm::from_form(&form);
     let attempt = async {
-        let item: ServiceItem = serde_json::from_str(&text)
-            .map_err(|e| AppError::invalid("item", "bad_json", format!("JSON格式有误：{e}")))?;
-        if item.code != code {
-            return Err(AppError::invalid(
-                "item.code",
-                "code_changed",
-                "事项编码不能修改；如需新事项请通过导入新增",
-            ));
-        }
+        let item = submitted.to_item(&code).map_err(AppError::Invalid)?;
         let version = form.int("version", "版本")?;
         save(
             &state,
@@ -396,7 +428,7 @@ async fn admin_save_form(
     match attempt.await {
         Ok(_) => Ok(Redirect::to(&format!("/admin/catalog/items/{code}?saved=1")).into_response()),
         Err(AppError::Invalid(f)) => {
-            admin_item_page(&state, &p, &ctx, &code, Some(text), f.0, false).await
+            admin_item_page(&state, &p, &ctx, &code, Some(submitted), f.0, false).await
         }
         Err(e) => Err(e.into()),
     }

@@ -21,6 +21,11 @@ impl FormData {
             .unwrap_or("")
     }
 
+    /// Whether `name` was sent at all (even empty): how repeated rows are counted.
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.0
             .iter()

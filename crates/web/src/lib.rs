@@ -11,6 +11,7 @@ pub mod auth;
 pub mod calendar_admin;
 pub mod cases;
 pub mod catalog;
+pub mod catalog_form;
 pub mod chrome;
 pub mod context;
 pub mod error;

@@ -1,0 +1,488 @@
+//! The administrator's field-by-field form for one service item (事项编辑表单).
+//!
+//! Every input is named by the item's JSON path (`name`, `materials[2].copies`,
+//! `faq[0].q`), the same names `ServiceItem::validate` gives its errors, so an error is
+//! shown beside the field it is about. The form round-trips: an item becomes an
+//! [`ItemForm`] of strings to show, a submitted form becomes the same [`ItemForm`] (so a
+//! refused save shows exactly what was typed) and [`ItemForm::to_item`] parses it.
+
+use crate::form::FormData;
+use onewindow_domain::catalog::{Faq, ItemType, Material, MaterialForm, ServiceItem};
+use onewindow_domain::validation::FieldErrors;
+
+/// Blank rows offered for adding materials and questions: enough for a typical edit
+/// without script; a save shows fresh blank rows again.
+const BLANK_MATERIAL_ROWS: usize = 3;
+const BLANK_FAQ_ROWS: usize = 2;
+
+/// One material row as shown in the form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaterialInput {
+    pub name: String,
+    pub form: String,
+    pub copies: String,
+    pub required: bool,
+    pub tolerable: bool,
+    pub e_cert: bool,
+    pub commitment: bool,
+    pub source: String,
+    pub note: String,
+}
+
+impl MaterialInput {
+    fn blank() -> Self {
+        MaterialInput {
+            name: String::new(),
+            form: MaterialForm::Original.as_str().into(),
+            copies: "1".into(),
+            required: true,
+            tolerable: false,
+            e_cert: false,
+            commitment: false,
+            source: String::new(),
+            note: String::new(),
+        }
+    }
+}
+
+/// The item's fields as the form shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemForm {
+    pub name: String,
+    pub parent_code: String,
+    pub variant: String,
+    pub item_type: String,
+    pub window_class: String,
+    pub department_code: String,
+    pub legal_basis: String,
+    pub conditions: String,
+    pub materials: Vec<MaterialInput>,
+    pub legal_limit_days: String,
+    pub promised_limit_days: String,
+    pub fee: String,
+    pub place: String,
+    pub hours: String,
+    pub online: bool,
+    pub visits: String,
+    /// One step per line.
+    pub steps: String,
+    pub faq: Vec<(String, String)>,
+    pub consult_phone: String,
+    pub complaint_phone: String,
+    pub commitment_allowed: bool,
+    /// Separated by 、 ， or , (a keyword may hold a blank: 「退休人员 档案」).
+    pub keywords: String,
+}
+
+impl ItemForm {
+    pub fn from_item(item: &ServiceItem) -> Self {
+        let mut materials: Vec<MaterialInput> = item
+            .materials
+            .iter()
+            .map(|m| MaterialInput {
+                name: m.name.clone(),
+                form: m.form.as_str().into(),
+                copies: m.copies.to_string(),
+                required: m.required,
+                tolerable: m.tolerable,
+                e_cert: m.e_cert,
+                commitment: m.commitment,
+                source: m.source.clone(),
+                note: m.note.clone(),
+            })
+            .collect();
+        materials.extend(std::iter::repeat_n(
+            MaterialInput::blank(),
+            BLANK_MATERIAL_ROWS,
+        ));
+        let mut faq: Vec<(String, String)> = item
+            .faq
+            .iter()
+            .map(|f| (f.q.clone(), f.a.clone()))
+            .collect();
+        faq.extend(std::iter::repeat_n(
+            (String::new(), String::new()),
+            BLANK_FAQ_ROWS,
+        ));
+        ItemForm {
+            name: item.name.clone(),
+            parent_code: item.parent_code.clone().unwrap_or_default(),
+            variant: item.variant.clone().unwrap_or_default(),
+            item_type: item.item_type.as_str().into(),
+            window_class: item.window_class.clone(),
+            department_code: item.department_code.clone(),
+            legal_basis: item.legal_basis.clone(),
+            conditions: item.conditions.clone(),
+            materials,
+            legal_limit_days: item
+                .legal_limit_days
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            promised_limit_days: item.promised_limit_days.to_string(),
+            fee: item.fee.clone(),
+            place: item.place.clone(),
+            hours: item.hours.clone(),
+            online: item.online,
+            visits: item.visits.to_string(),
+            steps: item.steps.join("\n"),
+            faq,
+            consult_phone: item.consult_phone.clone(),
+            complaint_phone: item.complaint_phone.clone(),
+            commitment_allowed: item.commitment_allowed,
+            keywords: item.keywords.join("、"),
+        }
+    }
+
+    /// What was submitted, as typed (rows are read until the first index not present).
+    pub fn from_form(form: &FormData) -> Self {
+        let text = |name: &str| form.get(name).to_string();
+        let mut materials = Vec::new();
+        while form.has(&format!("materials[{}].name", materials.len())) {
+            let f = |field: &str| format!("materials[{}].{field}", materials.len());
+            materials.push(MaterialInput {
+                name: text(&f("name")),
+                form: text(&f("form")),
+                copies: text(&f("copies")),
+                required: form.checked(&f("required")),
+                tolerable: form.checked(&f("tolerable")),
+                e_cert: form.checked(&f("e_cert")),
+                commitment: form.checked(&f("commitment")),
+                source: text(&f("source")),
+                note: text(&f("note")),
+            });
+        }
+        let mut faq = Vec::new();
+        while form.has(&format!("faq[{}].q", faq.len())) {
+            let i = faq.len();
+            faq.push((text(&format!("faq[{i}].q")), text(&format!("faq[{i}].a"))));
+        }
+        ItemForm {
+            name: text("name"),
+            parent_code: text("parent_code"),
+            variant: text("variant"),
+            item_type: text("item_type"),
+            window_class: text("window_class"),
+            department_code: text("department_code"),
+            legal_basis: text("legal_basis"),
+            conditions: text("conditions"),
+            materials,
+            legal_limit_days: text("legal_limit_days"),
+            promised_limit_days: text("promised_limit_days"),
+            fee: text("fee"),
+            place: text("place"),
+            hours: text("hours"),
+            online: form.checked("online"),
+            visits: text("visits"),
+            steps: text("steps"),
+            faq,
+            consult_phone: text("consult_phone"),
+            complaint_phone: text("complaint_phone"),
+            commitment_allowed: form.checked("commitment_allowed"),
+            keywords: text("keywords"),
+        }
+    }
+
+    /// The item the form describes, or what cannot be read (numbers, choices). The item's
+    /// own rules are checked afterwards by `ServiceItem::validate` when it is saved.
+    ///
+    /// A material or question row whose name (question) is blank is not part of the item:
+    /// that is how a row is removed, and why blank rows can be offered for adding.
+    pub fn to_item(&self, code: &str) -> Result<ServiceItem, FieldErrors> {
+        let mut e = FieldErrors::new();
+        let item_type = ItemType::parse(&self.item_type).unwrap_or_else(|| {
+            e.add("item_type", "unknown", "请选择事项类型");
+            ItemType::PublicService
+        });
+        let mut materials = Vec::new();
+        for (i, m) in self.materials.iter().enumerate() {
+            if m.name.trim().is_empty() {
+                continue;
+            }
+            let form = MaterialForm::parse(&m.form).unwrap_or_else(|| {
+                e.add(
+                    &format!("materials[{i}].form"),
+                    "unknown",
+                    format!(
+                        "请选择材料「{}」的形式（原件、复印件或原件及复印件）",
+                        m.name.trim()
+                    ),
+                );
+                MaterialForm::Original
+            });
+            let copies = count(
+                &mut e,
+                &format!("materials[{i}].copies"),
+                &format!("材料「{}」的份数", m.name.trim()),
+                &m.copies,
+            )
+            .unwrap_or(1);
+            materials.push(Material {
+                name: m.name.trim().to_string(),
+                form,
+                copies,
+                required: m.required,
+                tolerable: m.tolerable,
+                e_cert: m.e_cert,
+                commitment: m.commitment,
+                source: m.source.trim().to_string(),
+                note: m.note.trim().to_string(),
+            });
+        }
+        let legal_limit_days = if self.legal_limit_days.trim().is_empty() {
+            None
+        } else {
+            count(
+                &mut e,
+                "legal_limit_days",
+                "法定时限",
+                &self.legal_limit_days,
+            )
+        };
+        let promised_limit_days = count(
+            &mut e,
+            "promised_limit_days",
+            "承诺时限",
+            &self.promised_limit_days,
+        )
+        .unwrap_or(0);
+        let visits = count(&mut e, "visits", "到现场次数", &self.visits).unwrap_or(0);
+        let faq = self
+            .faq
+            .iter()
+            .enumerate()
+            .filter(|(_, (q, _))| !q.trim().is_empty())
+            .map(|(i, (q, a))| {
+                if a.trim().is_empty() {
+                    e.add(
+                        &format!("faq[{i}].a"),
+                        "required",
+                        format!("请填写问题「{}」的答复", q.trim()),
+                    );
+                }
+                Faq {
+                    q: q.trim().to_string(),
+                    a: a.trim().to_string(),
+                }
+            })
+            .collect();
+        let optional = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        let item = ServiceItem {
+            code: code.to_string(),
+            name: self.name.trim().to_string(),
+            parent_code: optional(&self.parent_code),
+            variant: optional(&self.variant),
+            item_type,
+            window_class: self.window_class.trim().to_string(),
+            department_code: self.department_code.trim().to_string(),
+            legal_basis: self.legal_basis.trim().to_string(),
+            conditions: self.conditions.trim().to_string(),
+            materials,
+            legal_limit_days,
+            promised_limit_days,
+            fee: self.fee.trim().to_string(),
+            place: self.place.trim().to_string(),
+            hours: self.hours.trim().to_string(),
+            online: self.online,
+            visits,
+            steps: self
+                .steps
+                .lines()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            faq,
+            consult_phone: self.consult_phone.trim().to_string(),
+            complaint_phone: self.complaint_phone.trim().to_string(),
+            commitment_allowed: self.commitment_allowed,
+            keywords: self
+                .keywords
+                .split(['、', '，', ',', '\n'])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+        };
+        if e.is_empty() {
+            return Ok(item);
+        }
+        // Refused anyway: name every problem at once, the item's own rules included, so
+        // the administrator does not fix one field only to be told of the next.
+        if let Err(rules) = item.validate() {
+            for err in rules.0 {
+                if !e.0.iter().any(|known| known.field == err.field) {
+                    e.0.push(err);
+                }
+            }
+        }
+        Err(e)
+    }
+}
+
+/// A whole number of days, copies or visits: digits only (full-width digits as typed on a
+/// Chinese keyboard too). Ranges are the item's rules (`ServiceItem::validate`); 999 only
+/// keeps absurd input out.
+fn count(e: &mut FieldErrors, field: &str, label: &str, value: &str) -> Option<u32> {
+    let digits: String = value
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+            c => c,
+        })
+        .collect();
+    match digits.parse::<u32>() {
+        Ok(n) if n <= 999 => Some(n),
+        _ if digits.is_empty() => {
+            e.add(field, "required", format!("请填写{label}"));
+            None
+        }
+        _ => {
+            e.add(
+                field,
+                "not_a_number",
+                format!("{label}须为整数（如 1、15），填写的是「{}」", value.trim()),
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onewindow_domain::catalog::Catalog;
+
+    fn demo_items() -> Vec<ServiceItem> {
+        let catalog: Catalog =
+            serde_json::from_str(include_str!("../../domain/data/demo-catalog.json")).unwrap();
+        catalog.items
+    }
+
+    /// What a browser would send for the form as shown.
+    fn submitted(f: &ItemForm) -> FormData {
+        let mut pairs: Vec<(String, String)> = vec![];
+        let mut put = |k: String, v: &str| pairs.push((k, v.to_string()));
+        put("name".into(), &f.name);
+        put("parent_code".into(), &f.parent_code);
+        put("variant".into(), &f.variant);
+        put("item_type".into(), &f.item_type);
+        put("window_class".into(), &f.window_class);
+        put("department_code".into(), &f.department_code);
+        put("legal_basis".into(), &f.legal_basis);
+        put("conditions".into(), &f.conditions);
+        for (i, m) in f.materials.iter().enumerate() {
+            put(format!("materials[{i}].name"), &m.name);
+            put(format!("materials[{i}].form"), &m.form);
+            put(format!("materials[{i}].copies"), &m.copies);
+            for (field, on) in [
+                ("required", m.required),
+                ("tolerable", m.tolerable),
+                ("e_cert", m.e_cert),
+                ("commitment", m.commitment),
+            ] {
+                if on {
+                    put(format!("materials[{i}].{field}"), "1");
+                }
+            }
+            put(format!("materials[{i}].source"), &m.source);
+            put(format!("materials[{i}].note"), &m.note);
+        }
+        put("legal_limit_days".into(), &f.legal_limit_days);
+        put("promised_limit_days".into(), &f.promised_limit_days);
+        put("fee".into(), &f.fee);
+        put("place".into(), &f.place);
+        put("hours".into(), &f.hours);
+        if f.online {
+            put("online".into(), "1");
+        }
+        put("visits".into(), &f.visits);
+        put("steps".into(), &f.steps);
+        for (i, (q, a)) in f.faq.iter().enumerate() {
+            put(format!("faq[{i}].q"), q);
+            put(format!("faq[{i}].a"), a);
+        }
+        put("consult_phone".into(), &f.consult_phone);
+        put("complaint_phone".into(), &f.complaint_phone);
+        if f.commitment_allowed {
+            put("commitment_allowed".into(), "1");
+        }
+        put("keywords".into(), &f.keywords);
+        FormData(pairs)
+    }
+
+    #[test]
+    fn every_demo_item_survives_the_form_unchanged() {
+        for item in demo_items() {
+            let shown = ItemForm::from_item(&item);
+            let back = ItemForm::from_form(&submitted(&shown));
+            assert_eq!(
+                back, shown,
+                "{}: the form reads back what it showed",
+                item.code
+            );
+            assert_eq!(back.to_item(&item.code).unwrap(), item, "{}", item.code);
+        }
+    }
+
+    #[test]
+    fn blank_rows_add_nothing_and_a_cleared_name_removes_a_material() {
+        let item = demo_items().remove(0);
+        let mut form = ItemForm::from_item(&item);
+        let removed = form.materials[0].name.clone();
+        form.materials[0].name = "  ".into();
+        let last = form.materials.len() - 1;
+        form.materials[last].name = "户口簿".into();
+        let edited = form.to_item(&item.code).unwrap();
+        assert!(edited.materials.iter().all(|m| m.name != removed));
+        assert_eq!(edited.materials.len(), item.materials.len());
+        assert_eq!(edited.materials.last().unwrap().name, "户口簿");
+    }
+
+    #[test]
+    fn unreadable_numbers_and_choices_name_their_field() {
+        let item = demo_items().remove(0);
+        let mut form = ItemForm::from_item(&item);
+        form.promised_limit_days = "五".into();
+        form.visits = String::new();
+        form.materials[0].copies = "-1".into();
+        form.materials[0].form = "扫描件".into();
+        form.faq = vec![("可以代办吗？".into(), " ".into())];
+        form.fee = String::new();
+        let errors = form.to_item(&item.code).unwrap_err().0;
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "materials[0].form",
+                "materials[0].copies",
+                "promised_limit_days",
+                "visits",
+                "faq[0].a",
+                "fee"
+            ]
+        );
+        assert!(
+            errors[5].message.contains("不收费"),
+            "the item's own rules are reported in the same answer"
+        );
+        assert!(
+            errors[2].message.contains("「五」"),
+            "{}",
+            errors[2].message
+        );
+    }
+
+    #[test]
+    fn full_width_digits_and_chinese_separators_are_understood() {
+        let item = demo_items().remove(0);
+        let mut form = ItemForm::from_item(&item);
+        form.promised_limit_days = "１５".into();
+        form.legal_limit_days = "２０".into();
+        form.keywords = "社保，补卡、 挂失,退休人员 档案".into();
+        let edited = form.to_item(&item.code).unwrap();
+        assert_eq!(edited.promised_limit_days, 15);
+        assert_eq!(edited.legal_limit_days, Some(20));
+        assert_eq!(edited.keywords, ["社保", "补卡", "挂失", "退休人员 档案"]);
+    }
+}
