@@ -322,7 +322,8 @@ struct AdminItem {
     form: ItemForm,
     item_types: Vec<(&'static str, &'static str)>,
     material_forms: Vec<(&'static str, &'static str)>,
-    window_classes: &'static [&'static str],
+    /// Each class, and whether the form has it selected.
+    window_classes: Vec<(&'static str, bool)>,
     departments: Vec<(String, String)>,
     versions: Vec<(i64, String, String)>,
     errors: Vec<FieldError>,
@@ -371,6 +372,10 @@ async fn admin_item_page(
         .filter_map(|o| o.code.map(|c| (c, o.name)))
         .collect();
     let form = submitted.unwrap_or_else(|| ItemForm::from_item(&s.item));
+    let window_classes = WINDOW_CLASSES
+        .iter()
+        .map(|c| (*c, form.window_class == *c))
+        .collect();
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -382,7 +387,7 @@ async fn admin_item_page(
         form,
         item_types: ItemType::ALL.map(|t| (t.as_str(), t.label())).to_vec(),
         material_forms: MaterialForm::ALL.map(|f| (f.as_str(), f.label())).to_vec(),
-        window_classes: &WINDOW_CLASSES,
+        window_classes,
         departments,
         versions,
         errors,
