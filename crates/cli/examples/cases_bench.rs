@@ -14,9 +14,10 @@
 //! Flags: `--cases N` (100000), `--concurrency N` (8), `--sqlite-sync normal|full`,
 //! `--item CODE` (MZ-0101), `--max-secs S` (stop starting new cases after S seconds and
 //! report the rate over the cases done), `--web-reads` (also do, per operation, the reads
-//! the web layer does outside the transaction: item lookup or case read, and the calendar
-//! load), `--calendar-per-op` (only the calendar load per operation), `--verify true|false`
-//! (re-check the audit chain afterwards, default true).
+//! the web layer does outside the transaction: item lookup or case read, and a full
+//! calendar load — as the web layer did before it cached the calendar), `--calendar-per-op`
+//! (only the full calendar load per operation), `--verify true|false` (re-check the audit
+//! chain afterwards, default true).
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use onewindow_domain::access::Role;
@@ -481,11 +482,19 @@ async fn main() {
         .unwrap();
     let street = orgs::find_by_code(reader, "xingfu").await.unwrap().unwrap();
     let last = cases::get(reader, n as i64).await.ok();
+    let calendar_cache = calendar::CalendarCache::new();
     let reads: Vec<(&str, (f64, f64))> = vec![
         (
             "calendar::load",
             time_read(200, || async {
                 calendar::load(reader).await.unwrap();
+            })
+            .await,
+        ),
+        (
+            "calendar, cached (web)",
+            time_read(200, || async {
+                calendar_cache.get(reader).await.unwrap();
             })
             .await,
         ),

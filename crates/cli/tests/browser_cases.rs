@@ -426,6 +426,21 @@ async fn tolerance_case_from_window_to_resident(app: TestApp) {
         .await
         .unwrap();
     assert!(timeline.len() >= 8, "{} events", timeline.len());
+    let mut who = Vec::new();
+    for li in &timeline {
+        who.push(
+            li.find(Locator::Css(".muted"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(
+        who.iter().any(|w| w.contains("陈审批")) && who.iter().all(|w| !w.contains("approver")),
+        "staff read people's names, not login names: {who:?}"
+    );
     screenshot(&clerk, &app, "case-issued").await;
     clerk.close().await.unwrap();
 

@@ -112,3 +112,41 @@ async fn the_deadline_job_on_two_instances_marks_each_case_once() {
     second.stop().await;
     first.stop().await;
 }
+
+/// Each instance keeps the calendar in memory; a year imported through one instance is
+/// used by the other at once (the stored revision moved), never a stale deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_calendar_year_imported_on_one_instance_is_used_by_the_other() {
+    let first = common::spawn_app(Db::Postgres).await;
+    let second = spawn_app_on(&first.db_url, Db::Postgres, first.clock.clone(), None).await;
+    let admin = first.login("admin").await;
+    let mut other = first.login("admin").await;
+    other.base = second.base.clone();
+    let (s, _) = other.get("/api/v1/calendar/due?date=2026-12-30&n=1").await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "the second instance has read the calendar"
+    );
+    let (s, _) = other.get("/api/v1/calendar/due?date=2027-02-05&n=1").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "2027 not loaded yet");
+    let csv = "date,kind,festival\n2027-01-01,holiday,元旦\n2027-02-08,holiday,春节\n";
+    let res = admin
+        .client
+        .post(format!("{}/api/v1/calendar/import", first.base))
+        .header("x-csrf-token", &admin.csrf)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let (s, due) = other.get("/api/v1/calendar/due?date=2027-02-05&n=1").await;
+    assert_eq!(
+        (s, due["due"].as_str()),
+        (StatusCode::OK, Some("2027-02-09")),
+        "Friday 5 Feb + 1 working day skips the weekend and the imported 8 Feb"
+    );
+    second.stop().await;
+    first.stop().await;
+}

@@ -7,8 +7,51 @@ use crate::{Result, Store, StoreError};
 use chrono::NaiveDate;
 use onewindow_domain::calendar::{DayKind, SpecialDay, WorkCalendar};
 use serde_json::json;
-use sqlx::{Any, AnyConnection, Executor, Row};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The calendar as this instance last read it, tagged with the revision it was read at.
+///
+/// Why: every deadline computation needs the whole calendar, and reading and checking a
+/// few hundred rows per request cost the case lifecycle over a third of its throughput
+/// (BENCHMARKS.md). The calendar changes once a year, so each use asks only for the
+/// one-row revision and reloads when it moved — also when another instance changed it.
+#[derive(Debug, Default)]
+pub struct CalendarCache {
+    cached: std::sync::RwLock<Option<(i64, Arc<WorkCalendar>)>>,
+}
+
+impl CalendarCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The current calendar: from memory when the stored revision has not moved.
+    pub async fn get(&self, pool: &AnyPool) -> Result<Arc<WorkCalendar>> {
+        let current = revision(pool).await?;
+        if let Some((rev, cal)) = self.cached.read().expect("calendar cache lock").as_ref() {
+            if *rev == current {
+                return Ok(cal.clone());
+            }
+        }
+        // Read after the revision: what is loaded is at least that new; if it is newer,
+        // the next call sees the revision moved and reloads once more.
+        let cal = Arc::new(load(pool).await?);
+        *self.cached.write().expect("calendar cache lock") = Some((current, cal.clone()));
+        Ok(cal)
+    }
+}
+
+/// The calendar's revision: incremented by every change of the stored calendar.
+pub async fn revision<'c, E: Executor<'c, Database = Any>>(e: E) -> Result<i64> {
+    Ok(
+        sqlx::query("SELECT revision FROM calendar_revision WHERE id = 1")
+            .fetch_one(e)
+            .await?
+            .get("revision"),
+    )
+}
 
 /// Reads the whole calendar (a few hundred rows at most).
 pub async fn load<'c, E: Executor<'c, Database = Any> + Copy>(e: E) -> Result<WorkCalendar> {
@@ -52,6 +95,9 @@ pub async fn replace_years(
     cal: &WorkCalendar,
 ) -> Result<Vec<i32>> {
     let years = cal.covered_years();
+    sqlx::query("UPDATE calendar_revision SET revision = revision + 1 WHERE id = 1")
+        .execute(&mut *conn)
+        .await?;
     for year in &years {
         let (from, to) = (format!("{year}-01-01"), format!("{year}-12-31"));
         sqlx::query("DELETE FROM calendar_days WHERE day >= $1 AND day <= $2")

@@ -82,7 +82,10 @@ pub struct CaseRecord {
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseEvent {
     pub at: i64,
+    /// The login name (or 系统) as recorded.
     pub actor: String,
+    /// The person's display name, for pages.
+    pub actor_name: String,
     pub action: String,
     pub from_state: Option<String>,
     pub to_state: String,
@@ -174,7 +177,12 @@ pub async fn events<'c, E: Executor<'c, Database = Any>>(
     e: E,
     case_id: i64,
 ) -> Result<Vec<CaseEvent>> {
-    let rows = sqlx::query("SELECT at, actor, action, from_state, to_state, note FROM case_events WHERE case_id = $1 ORDER BY id")
+    // Events keep the login name (what the audit log records); people read the name.
+    let rows = sqlx::query(
+        "SELECT e.at, e.actor, COALESCE(u.display_name, e.actor) AS actor_name, e.action, \
+         e.from_state, e.to_state, e.note FROM case_events e LEFT JOIN users u ON u.username = e.actor \
+         WHERE e.case_id = $1 ORDER BY e.id",
+    )
         .bind(case_id)
         .fetch_all(e)
         .await?;
@@ -183,6 +191,7 @@ pub async fn events<'c, E: Executor<'c, Database = Any>>(
         .map(|r| CaseEvent {
             at: r.get("at"),
             actor: r.get("actor"),
+            actor_name: r.get("actor_name"),
             action: r.get("action"),
             from_state: r.get("from_state"),
             to_state: r.get("to_state"),

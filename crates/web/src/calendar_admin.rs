@@ -45,7 +45,7 @@ pub async fn import(state: &AppState, p: &Principal, csv: &str) -> Result<Vec<i3
 
 /// The admin's warning when next year's arrangement is missing (from December on).
 pub async fn warning(state: &AppState) -> Result<Option<String>, AppError> {
-    let cal = calendar::load(state.store.reader()).await?;
+    let cal = state.calendar().await?;
     Ok(cal.missing_next_year_warning(local_date(state.now())))
 }
 
@@ -68,7 +68,7 @@ async fn view(
     errors: Vec<FieldError>,
 ) -> PageResult {
     p.require(Permission::ManageCalendar)?;
-    let cal = calendar::load(state.store.reader()).await?;
+    let cal = state.calendar().await?;
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -110,7 +110,7 @@ async fn import_form(
 }
 
 async fn calendar_api(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let cal = calendar::load(state.store.reader()).await?;
+    let cal = state.calendar().await?;
     Ok(Json(json!({
         "years": cal.covered_years(),
         "days": cal.special_days().collect::<Vec<_>>(),
@@ -138,7 +138,7 @@ async fn due_api(
     State(state): State<AppState>,
     Query(q): Query<DueQuery>,
 ) -> ApiResult<Json<Value>> {
-    let cal = calendar::load(state.store.reader()).await?;
+    let cal = state.calendar().await?;
     let due = cal
         .add_working_days(q.date, q.n)
         .map_err(|e| AppError::invalid("date", e.code(), e.to_string()))?;

@@ -29,11 +29,12 @@ use onewindow_store::cases::{
     self as store_cases, CaseEvent, CaseRecord, MaterialLine, NewCase, Queue,
 };
 use onewindow_store::clock::{format_local, local_date};
-use onewindow_store::{calendar, catalog as store_catalog, settings};
+use onewindow_store::{catalog as store_catalog, settings};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -137,8 +138,8 @@ pub async fn subject(
     })
 }
 
-pub async fn work_calendar(state: &AppState) -> Result<WorkCalendar, AppError> {
-    Ok(calendar::load(state.store.reader()).await?)
+pub async fn work_calendar(state: &AppState) -> Result<Arc<WorkCalendar>, AppError> {
+    Ok(state.calendar().await?)
 }
 
 /// Checks the applicant and agent, returning (stored id, masked id).
@@ -441,7 +442,7 @@ fn halfwidth(s: &str) -> String {
 
 /// Deadline lights for listing, by the thresholds in settings.
 pub struct Lights {
-    cal: WorkCalendar,
+    cal: Arc<WorkCalendar>,
     today: NaiveDate,
     yellow: u32,
     red: u32,

@@ -72,6 +72,8 @@ pub struct AppState {
     pub queue_events: tokio::sync::broadcast::Sender<onewindow_store::queue::QueueEvent>,
     /// The last queue event id broadcast (SQLite: one writer, so ids commit in order).
     pumped: Arc<tokio::sync::Mutex<Option<i64>>>,
+    /// The working-day calendar, reloaded only when its stored revision moves.
+    calendar: Arc<onewindow_store::calendar::CalendarCache>,
 }
 
 impl AppState {
@@ -83,11 +85,19 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::default()),
             queue_events: tokio::sync::broadcast::channel(4096).0,
             pumped: Arc::new(tokio::sync::Mutex::new(None)),
+            calendar: Arc::new(onewindow_store::calendar::CalendarCache::new()),
         }
     }
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// The working-day calendar as stored now (cached while its revision is unchanged).
+    pub async fn calendar(
+        &self,
+    ) -> Result<Arc<onewindow_domain::calendar::WorkCalendar>, onewindow_store::StoreError> {
+        self.calendar.get(self.store.reader()).await
     }
 
     /// After a queue change commits: on SQLite, broadcast the new events to this

@@ -27,7 +27,7 @@ use onewindow_store::clock::{format_local, local_date};
 use onewindow_store::queue::{
     self as store_queue, ClassStats, QueueClass, QueueEvent, ServiceWindow, Snapshot, Ticket,
 };
-use onewindow_store::{calendar, orgs, settings};
+use onewindow_store::{orgs, settings};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -248,7 +248,7 @@ pub async fn slots(
     if day < today(state) {
         return Err(AppError::invalid("date", "past", "不能预约已经过去的日期"));
     }
-    let cal = calendar::load(state.store.reader()).await?;
+    let cal = state.calendar().await?;
     let hours = opening_hours(state, hall_id).await?;
     let mut sessions = rules::slots_on(&hours, &cal, day)
         .map_err(|e| AppError::invalid("date", e.code(), e.to_string()))?;
@@ -688,7 +688,7 @@ async fn book_view(state: &AppState, ctx: &Ctx, hall: i64, o: BookOutcome) -> Pa
     } else {
         class
     };
-    let cal = calendar::load(state.store.reader()).await?;
+    let cal = state.calendar().await?;
     let hours = opening_hours(state, hall).await?;
     let weekdays = ["一", "二", "三", "四", "五", "六", "日"];
     let mut days = Vec::new();
