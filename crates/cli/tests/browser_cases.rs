@@ -538,6 +538,9 @@ async fn admin_edits_an_item_field_by_field(app: TestApp) {
     let driver = start_driver().await;
     let admin = browser(&driver).await;
     login(&admin, &app, "admin").await;
+    admin.goto(&app.url("/admin/catalog")).await.unwrap();
+    wait_css(&admin, "input[type=file]#file").await;
+    screenshot(&admin, &app, "catalog-admin").await;
     admin
         .goto(&app.url(&format!("/admin/catalog/items/{ITEM_CODE}")))
         .await

@@ -13,6 +13,7 @@ on_both_backends!(
     large_text_mode_is_remembered_for_the_account,
     residents_search_and_read_the_service_guide,
     admins_edit_the_catalog_and_the_calendar_through_pages,
+    admins_import_the_catalog_from_a_file,
     workbenches_of_the_one_window_respect_roles,
 );
 
@@ -405,4 +406,74 @@ fn item_form_pairs(item: &serde_json::Value) -> Vec<(String, String)> {
         pairs.push((format!("faq[{i}].a"), text(&f["a"])));
     }
     pairs
+}
+
+/// The import form takes a file: a CSV as Excel on a Chinese Windows saves it (GBK) is
+/// read, an Excel workbook is refused with what to do instead, and the token is checked.
+async fn admins_import_the_catalog_from_a_file(app: TestApp) {
+    let c = form_login(&app, "admin").await;
+    let (s, html) = page(&c, &app, "/admin/catalog").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains(r#"enctype="multipart/form-data""#) && html.contains(r#"type="file""#));
+    let csrf = csrf_of(&html);
+    let csv = c
+        .get(app.url("/api/v1/catalog/export?format=csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains("最低生活保障申请"));
+    let renamed = csv.replacen("最低生活保障申请", "最低生活保障待遇申请", 1);
+    let (gbk, _, lossy) = encoding_rs::GBK.encode(&renamed);
+    assert!(
+        !lossy && std::str::from_utf8(&gbk).is_err(),
+        "really GBK bytes"
+    );
+    let upload = |file_name: &str, bytes: Vec<u8>, token: &str| {
+        reqwest::multipart::Form::new()
+            .text("_csrf", token.to_string())
+            .text("effective_from", "")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()),
+            )
+    };
+    let post = |form: reqwest::multipart::Form| {
+        let c = c.clone();
+        let url = app.url("/admin/catalog");
+        async move { c.post(url).multipart(form).send().await.unwrap() }
+    };
+
+    let res = post(upload("事项目录.csv", gbk.to_vec(), "not-the-token")).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "the CSRF token is checked"
+    );
+
+    let res = post(upload("事项目录.xlsx", b"PK\x03\x04".to_vec(), &csrf)).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("另存为”CSV"));
+
+    let res = post(upload("事项目录.csv", gbk.to_vec(), &csrf)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("生成新版本1项"), "{html}");
+    let (_, item) = app
+        .login("admin")
+        .await
+        .get("/api/v1/catalog/items/MZ-0101")
+        .await;
+    assert_eq!(item["item"]["name"], "最低生活保障待遇申请");
+
+    let res = post(
+        reqwest::multipart::Form::new()
+            .text("_csrf", csrf.clone())
+            .text("content", ""),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("请选择要导入的文件"));
 }

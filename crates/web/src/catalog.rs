@@ -11,7 +11,7 @@ use crate::pages::render;
 use crate::AppState;
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -33,7 +33,12 @@ pub fn router() -> Router<AppState> {
         .route("/guide", get(guide_index))
         .route("/guide/items/{code}", get(guide_item))
         .route("/guide/bundles/{code}", get(guide_bundle))
-        .route("/admin/catalog", get(admin_list).post(admin_import_form))
+        .route(
+            "/admin/catalog",
+            get(admin_list)
+                .post(admin_import_form)
+                .layer(DefaultBodyLimit::max(crate::form::MAX_UPLOAD_BYTES)),
+        )
         .route(
             "/admin/catalog/items/{code}",
             get(admin_edit).post(admin_save_form),
@@ -282,26 +287,97 @@ async fn admin_list(State(state): State<AppState>, PageUser(p, ctx): PageUser) -
     admin_page(&state, &p, &ctx, None, vec![]).await
 }
 
+/// The import form: a chosen file (JSON or CSV, as exported; CSV also as Excel saves it
+/// on a Chinese Windows, in GBK) or pasted text, validated whole before anything is written.
 async fn admin_import_form(
     State(state): State<AppState>,
     PageUser(p, ctx): PageUser,
-    form: FormData,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> PageResult {
     let attempt = async {
-        let text = form.get("content");
-        let ct = if text.trim_start().starts_with('{') {
-            "application/json"
+        let multipart = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+        let (upload, pasted, effective_from) = if multipart {
+            let mut parts = crate::form::multipart_parts(&headers, body).await?;
+            let text = |parts: &mut std::collections::HashMap<String, crate::form::Part>, k| {
+                parts
+                    .remove(k)
+                    .map(|p| String::from_utf8_lossy(&p.bytes).into_owned())
+                    .unwrap_or_default()
+            };
+            let pasted = text(&mut parts, "content");
+            let from = text(&mut parts, "effective_from");
+            let upload = parts.remove("file").filter(|f| !f.bytes.is_empty());
+            (upload, pasted, from)
         } else {
-            "text/csv"
+            let form = FormData::parse(&body);
+            (
+                None,
+                form.get("content").to_string(),
+                form.get("effective_from").to_string(),
+            )
         };
-        let catalog = parse_import(ct, text.as_bytes())?;
-        let from = parse_date_opt(form.get("effective_from"))?;
-        import(&state, &p, &catalog, from).await
+        let (text, file_name) = match upload {
+            Some(file) => (
+                decode_upload(&file.bytes)?,
+                file.file_name.unwrap_or_default(),
+            ),
+            None if pasted.trim().is_empty() => {
+                return Err(AppError::invalid(
+                    "file",
+                    "required",
+                    "请选择要导入的文件，或粘贴导入内容",
+                ))
+            }
+            None => (pasted, String::new()),
+        };
+        let catalog = parse_import(import_kind(&file_name, &text)?, text.as_bytes())?;
+        import(&state, &p, &catalog, parse_date_opt(&effective_from)?).await
     };
     match attempt.await {
         Ok(report) => admin_page(&state, &p, &ctx, Some(report), vec![]).await,
         Err(AppError::Invalid(f)) => admin_page(&state, &p, &ctx, None, f.0).await,
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The text of an uploaded file: UTF-8 (a byte-order mark dropped), or else GB18030/GBK,
+/// which is how Excel on a Chinese Windows saves CSV.
+pub fn decode_upload(bytes: &[u8]) -> Result<String, AppError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Ok(text.to_string());
+    }
+    let (text, _, malformed) = encoding_rs::GB18030.decode(bytes);
+    if malformed {
+        return Err(AppError::invalid(
+            "file",
+            "encoding",
+            "文件编码无法识别，请另存为UTF-8或GBK编码的CSV/JSON文件",
+        ));
+    }
+    Ok(text.into_owned())
+}
+
+/// Which parser an import needs: by the file's extension, else by its first character.
+pub fn import_kind(file_name: &str, text: &str) -> Result<&'static str, AppError> {
+    let ext = file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "json" => Ok("application/json"),
+        "csv" | "txt" => Ok("text/csv"),
+        "xlsx" | "xls" => Err(AppError::invalid(
+            "file",
+            "unsupported_format",
+            "暂不支持直接导入Excel文件，请在Excel中“另存为”CSV后导入",
+        )),
+        _ if text.trim_start().starts_with('{') => Ok("application/json"),
+        _ => Ok("text/csv"),
     }
 }
 
@@ -568,4 +644,35 @@ async fn import_api(
         .unwrap_or("application/json");
     let catalog = parse_import(ct, &body)?;
     Ok(Json(import(&state, &p, &catalog, q.effective_from).await?))
+}
+
+#[cfg(test)]
+mod upload_tests {
+    use super::*;
+
+    #[test]
+    fn uploads_are_read_as_utf8_with_or_without_a_bom_or_as_gbk() {
+        let text = "编码,名称\nMZ-0101,最低生活保障申请\n";
+        assert_eq!(decode_upload(text.as_bytes()).unwrap(), text);
+        let with_bom = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
+        assert_eq!(decode_upload(&with_bom).unwrap(), text);
+        let (gbk, _, _) = encoding_rs::GBK.encode(text);
+        assert_eq!(decode_upload(&gbk).unwrap(), text);
+        assert!(
+            decode_upload(b"\xFF\xFF\xFF").is_err(),
+            "neither UTF-8 nor GBK"
+        );
+    }
+
+    #[test]
+    fn the_parser_follows_the_extension_then_the_content() {
+        assert_eq!(import_kind("目录.JSON", "").unwrap(), "application/json");
+        assert_eq!(import_kind("目录.csv", "{").unwrap(), "text/csv");
+        assert_eq!(
+            import_kind("", "  {\"items\":[]}").unwrap(),
+            "application/json"
+        );
+        assert_eq!(import_kind("", "code,name").unwrap(), "text/csv");
+        assert!(import_kind("目录.xlsx", "").is_err());
+    }
 }

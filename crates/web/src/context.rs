@@ -228,6 +228,23 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
             let ok = constant_time_eq(form.get(CSRF_FIELD), &csrf_token);
             req = Request::from_parts(parts, Body::from(bytes));
             ok
+        } else if headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("multipart/form-data"))
+        {
+            // File uploads: the token is a form field like any other; read the body once,
+            // find the field, and hand the same bytes on to the handler.
+            let (parts, body) = req.into_parts();
+            let bytes = match axum::body::to_bytes(body, crate::form::MAX_UPLOAD_BYTES).await {
+                Ok(b) => b,
+                Err(_) => return reject(&path, AppError::BadRequest("上传的文件过大".into())),
+            };
+            let token = crate::form::multipart_field(&parts.headers, bytes.clone(), CSRF_FIELD)
+                .await
+                .unwrap_or_default();
+            req = Request::from_parts(parts, Body::from(bytes));
+            constant_time_eq(&token, &csrf_token)
         } else {
             false
         };

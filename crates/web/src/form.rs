@@ -76,3 +76,46 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
         }
     }
 }
+
+/// Largest multipart body accepted (a catalog export of a whole city is well under this).
+pub const MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
+
+/// One field of a multipart body as text, read from the buffered bytes.
+pub async fn multipart_field(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Bytes,
+    name: &str,
+) -> Option<String> {
+    let mut parts = multipart_parts(headers, body).await.ok()?;
+    parts
+        .remove(name)
+        .map(|p| String::from_utf8_lossy(&p.bytes).into_owned())
+}
+
+/// One part of a multipart body: its bytes and, for a file, the file's name.
+#[derive(Debug, Clone, Default)]
+pub struct Part {
+    pub file_name: Option<String>,
+    pub bytes: axum::body::Bytes,
+}
+
+/// Every part of a buffered multipart body by field name (the first of repeated names).
+pub async fn multipart_parts(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<std::collections::HashMap<String, Part>, AppError> {
+    let mut req = Request::new(axum::body::Body::from(body));
+    *req.headers_mut() = headers.clone();
+    let bad = |_| AppError::BadRequest("上传内容无法读取".into());
+    let mut multipart = axum::extract::Multipart::from_request(req, &())
+        .await
+        .map_err(|_| AppError::BadRequest("上传内容无法读取".into()))?;
+    let mut parts = std::collections::HashMap::new();
+    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let bytes = field.bytes().await.map_err(bad)?;
+        parts.entry(name).or_insert(Part { file_name, bytes });
+    }
+    Ok(parts)
+}
