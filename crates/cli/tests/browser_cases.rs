@@ -548,6 +548,10 @@ async fn admin_edits_an_item_field_by_field(app: TestApp) {
     wait_css(&admin, "form.item-form").await;
     screenshot(&admin, &app, "catalog-edit").await;
 
+    let before = onewindow_store::catalog::get(app.store.reader(), ITEM_CODE)
+        .await
+        .unwrap()
+        .item;
     let blank_row = item_materials().len();
     fill(&admin, "#fee", "").await;
     fill(&admin, "[id='materials[0].copies']", "两").await;
@@ -586,6 +590,27 @@ async fn admin_edits_an_item_field_by_field(app: TestApp) {
         .await
         .unwrap()
         .contains("第2版"));
+    // Through the real page and back: exactly the two changes, nothing else lost or altered.
+    let mut expected = before.clone();
+    expected.materials[0].copies = 2;
+    expected
+        .materials
+        .push(onewindow_domain::catalog::Material {
+            name: "村（居）委会证明".into(),
+            form: onewindow_domain::catalog::MaterialForm::Original,
+            copies: 1,
+            required: true,
+            tolerable: false,
+            e_cert: false,
+            commitment: false,
+            source: String::new(),
+            note: String::new(),
+        });
+    let after = onewindow_store::catalog::get(app.store.reader(), ITEM_CODE)
+        .await
+        .unwrap()
+        .item;
+    assert_eq!(after, expected);
 
     admin
         .goto(&app.url(&format!("/guide/items/{ITEM_CODE}")))

@@ -299,6 +299,19 @@ async fn admins_edit_the_catalog_and_the_calendar_through_pages(app: TestApp) {
     let (_, html) = page(&c, &app, "/admin/catalog/items/MZ-0101?saved=1").await;
     assert!(html.contains("已保存为第2版") && html.contains("2026-12-01"));
     assert!(html.contains("周一至周五 9:00-17:00") && html.contains(r#"value="户口簿""#));
+    // A second save from a form opened at version 1 would overwrite version 2: refused on
+    // the form, with what was typed kept and the date still there.
+    let res = post(with(&[
+        ("hours", "周一至周六 9:00-17:00"),
+        ("effective_from", "2026-12-02"),
+    ]))
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"id="version-conflict""#), "{html}");
+    assert!(html.contains(r#"value="周一至周六 9:00-17:00""#));
+    assert!(html.contains(r#"name="version" value="1""#));
+    assert!(html.contains(r#"name="effective_from" value="2026-12-02""#));
     let (s, html) = page(&c, &app, "/admin/calendar").await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("2026") && html.contains("调休上班"));
@@ -467,6 +480,23 @@ async fn admins_import_the_catalog_from_a_file(app: TestApp) {
         .get("/api/v1/catalog/items/MZ-0101")
         .await;
     assert_eq!(item["item"]["name"], "最低生活保障待遇申请");
+
+    // A file bigger than the usual 2 MiB form limit (a city's catalog can be): the export,
+    // padded with blanks JSON ignores, imports as "nothing changed".
+    let json = c
+        .get(app.url("/api/v1/catalog/export?format=json"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut big = vec![b' '; 3 * 1024 * 1024];
+    big.extend_from_slice(&json);
+    let res = post(upload("事项目录.json", big, &csrf)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("新增0项，生成新版本0项"), "{html}");
 
     let res = post(
         reqwest::multipart::Form::new()

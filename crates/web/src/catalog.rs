@@ -442,12 +442,18 @@ async fn admin_item_page(
     p.require(Permission::ManageCatalog)?;
     let s = store_catalog::get(state.store.reader(), code).await?;
     let versions = store_catalog::versions(state.store.reader(), code).await?;
-    let departments = orgs::departments(state.store.reader())
+    let mut departments: Vec<(String, String)> = orgs::departments(state.store.reader())
         .await?
         .into_iter()
         .filter_map(|o| o.code.map(|c| (c, o.name)))
         .collect();
-    let form = submitted.unwrap_or_else(|| ItemForm::from_item(&s.item));
+    let form = submitted.unwrap_or_else(|| ItemForm::from_item(&s.item, s.version));
+    // An item naming a department that no longer exists keeps showing that code (and the
+    // save names the problem) rather than silently taking the first department listed.
+    if !departments.iter().any(|(c, _)| *c == form.department_code) {
+        let missing = form.department_code.clone();
+        departments.insert(0, (missing.clone(), format!("{missing}（未找到该部门）")));
+    }
     let window_classes = WINDOW_CLASSES
         .iter()
         .map(|c| (*c, form.window_class == *c))
@@ -494,25 +500,39 @@ async fn admin_save_form(
     form: FormData,
 ) -> PageResult {
     let submitted = ItemForm::from_form(&form);
-    let attempt = async {
-        let item = submitted.to_item(&code).map_err(AppError::Invalid)?;
-        let version = form.int("version", "版本")?;
-        save(
-            &state,
-            &p,
-            &item,
-            parse_date_opt(form.get("effective_from"))?,
-            Some(version),
-        )
-        .await
-    };
-    match attempt.await {
-        Ok(_) => Ok(Redirect::to(&format!("/admin/catalog/items/{code}?saved=1")).into_response()),
-        Err(AppError::Invalid(f)) => {
-            admin_item_page(&state, &p, &ctx, &code, Some(submitted), f.0, false).await
+    // The form's own reading names its inputs already; what `save` refuses is named in the
+    // item's terms and is renamed to the inputs before it is shown.
+    let item = match submitted.to_item(&code) {
+        Ok(item) => item,
+        Err(f) => {
+            return admin_item_page(&state, &p, &ctx, &code, Some(submitted), f.0, false).await
         }
-        Err(e) => Err(e.into()),
-    }
+    };
+    let attempt = async {
+        let version = form.int("version", "版本")?;
+        let from = parse_date_opt(&submitted.effective_from)?;
+        save(&state, &p, &item, from, Some(version)).await
+    };
+    let errors = match attempt.await {
+        Ok(_) => {
+            return Ok(
+                Redirect::to(&format!("/admin/catalog/items/{code}?saved=1")).into_response(),
+            )
+        }
+        Err(AppError::Invalid(f)) => submitted.errors_in_form_terms(&code, f.0),
+        // Someone saved this item since the form was opened: say so on the form, keep
+        // what was typed, and leave the choice to the administrator.
+        Err(AppError::Conflict {
+            code: reason,
+            message,
+        }) => vec![FieldError {
+            field: "version".into(),
+            code: reason.into(),
+            message: format!("{message}（本页填写的内容仍保留；请另开页面查看最新版本后再决定）"),
+        }],
+        Err(e) => return Err(e.into()),
+    };
+    admin_item_page(&state, &p, &ctx, &code, Some(submitted), errors, false).await
 }
 
 // ---- API ----

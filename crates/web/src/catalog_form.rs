@@ -8,7 +8,7 @@
 
 use crate::form::FormData;
 use onewindow_domain::catalog::{Faq, ItemType, Material, MaterialForm, ServiceItem};
-use onewindow_domain::validation::FieldErrors;
+use onewindow_domain::validation::{FieldError, FieldErrors};
 
 /// Blank rows offered for adding materials and questions: enough for a typical edit
 /// without script; a save shows fresh blank rows again.
@@ -72,10 +72,16 @@ pub struct ItemForm {
     pub commitment_allowed: bool,
     /// Separated by 、 ， or , (a keyword may hold a blank: 「退休人员 档案」).
     pub keywords: String,
+    /// The version the form was opened at: a save over a newer version is a conflict, so
+    /// a refused save shows it again rather than the newest one (which would overwrite
+    /// whatever another administrator saved meanwhile).
+    pub version: String,
+    /// When the new version takes effect (blank: today).
+    pub effective_from: String,
 }
 
 impl ItemForm {
-    pub fn from_item(item: &ServiceItem) -> Self {
+    pub fn from_item(item: &ServiceItem, version: i64) -> Self {
         let mut materials: Vec<MaterialInput> = item
             .materials
             .iter()
@@ -130,12 +136,16 @@ impl ItemForm {
             complaint_phone: item.complaint_phone.clone(),
             commitment_allowed: item.commitment_allowed,
             keywords: item.keywords.join("、"),
+            version: version.to_string(),
+            effective_from: String::new(),
         }
     }
 
     /// What was submitted, as typed (rows are read until the first index not present).
     pub fn from_form(form: &FormData) -> Self {
-        let text = |name: &str| form.get(name).to_string();
+        // Browsers send line breaks in text areas as CRLF; the item keeps LF, so saving an
+        // untouched item is not a change.
+        let text = |name: &str| form.get(name).replace("\r\n", "\n");
         let mut materials = Vec::new();
         while form.has(&format!("materials[{}].name", materials.len())) {
             let f = |field: &str| format!("materials[{}].{field}", materials.len());
@@ -179,6 +189,8 @@ impl ItemForm {
             complaint_phone: text("complaint_phone"),
             commitment_allowed: form.checked("commitment_allowed"),
             keywords: text("keywords"),
+            version: text("version"),
+            effective_from: text("effective_from"),
         }
     }
 
@@ -309,13 +321,50 @@ impl ItemForm {
         // Refused anyway: name every problem at once, the item's own rules included, so
         // the administrator does not fix one field only to be told of the next.
         if let Err(rules) = item.validate() {
-            for err in rules.0 {
+            for err in self.errors_in_form_terms(code, rules.0) {
                 if !e.0.iter().any(|known| known.field == err.field) {
                     e.0.push(err);
                 }
             }
         }
         Err(e)
+    }
+
+    /// Errors about the item (`materials[i]` counts the item's materials, blank rows left
+    /// out; catalog checks prefix fields with the item code) renamed to the form's inputs,
+    /// so each is shown beside the row the administrator typed it in.
+    pub fn errors_in_form_terms(&self, code: &str, errors: Vec<FieldError>) -> Vec<FieldError> {
+        let material_rows: Vec<usize> = (0..self.materials.len())
+            .filter(|&i| !self.materials[i].name.trim().is_empty())
+            .collect();
+        let faq_rows: Vec<usize> = (0..self.faq.len())
+            .filter(|&i| !self.faq[i].0.trim().is_empty())
+            .collect();
+        let code_prefix = format!("{code}.");
+        errors
+            .into_iter()
+            .map(|mut err| {
+                if let Some(rest) = err.field.strip_prefix(&code_prefix) {
+                    err.field = rest.to_string();
+                }
+                for (list, rows) in [("materials", &material_rows), ("faq", &faq_rows)] {
+                    let Some(rest) = err
+                        .field
+                        .strip_prefix(list)
+                        .and_then(|r| r.strip_prefix('['))
+                    else {
+                        continue;
+                    };
+                    let Some((index, tail)) = rest.split_once(']') else {
+                        continue;
+                    };
+                    if let Some(row) = index.parse::<usize>().ok().and_then(|i| rows.get(i)) {
+                        err.field = format!("{list}[{row}]{tail}");
+                    }
+                }
+                err
+            })
+            .collect()
     }
 }
 
@@ -408,13 +457,15 @@ mod tests {
             put("commitment_allowed".into(), "1");
         }
         put("keywords".into(), &f.keywords);
+        put("version".into(), &f.version);
+        put("effective_from".into(), &f.effective_from);
         FormData(pairs)
     }
 
     #[test]
     fn every_demo_item_survives_the_form_unchanged() {
         for item in demo_items() {
-            let shown = ItemForm::from_item(&item);
+            let shown = ItemForm::from_item(&item, 1);
             let back = ItemForm::from_form(&submitted(&shown));
             assert_eq!(
                 back, shown,
@@ -428,7 +479,7 @@ mod tests {
     #[test]
     fn blank_rows_add_nothing_and_a_cleared_name_removes_a_material() {
         let item = demo_items().remove(0);
-        let mut form = ItemForm::from_item(&item);
+        let mut form = ItemForm::from_item(&item, 1);
         let removed = form.materials[0].name.clone();
         form.materials[0].name = "  ".into();
         let last = form.materials.len() - 1;
@@ -442,7 +493,7 @@ mod tests {
     #[test]
     fn unreadable_numbers_and_choices_name_their_field() {
         let item = demo_items().remove(0);
-        let mut form = ItemForm::from_item(&item);
+        let mut form = ItemForm::from_item(&item, 1);
         form.promised_limit_days = "五".into();
         form.visits = String::new();
         form.materials[0].copies = "-1".into();
@@ -476,7 +527,7 @@ mod tests {
     #[test]
     fn full_width_digits_and_chinese_separators_are_understood() {
         let item = demo_items().remove(0);
-        let mut form = ItemForm::from_item(&item);
+        let mut form = ItemForm::from_item(&item, 1);
         form.promised_limit_days = "１５".into();
         form.legal_limit_days = "２０".into();
         form.keywords = "社保，补卡、 挂失,退休人员 档案".into();
@@ -484,5 +535,60 @@ mod tests {
         assert_eq!(edited.promised_limit_days, 15);
         assert_eq!(edited.legal_limit_days, Some(20));
         assert_eq!(edited.keywords, ["社保", "补卡", "挂失", "退休人员 档案"]);
+    }
+}
+
+#[cfg(test)]
+mod row_tests {
+    use super::*;
+    use onewindow_domain::catalog::Catalog;
+
+    fn first_demo_item() -> ServiceItem {
+        let catalog: Catalog =
+            serde_json::from_str(include_str!("../../domain/data/demo-catalog.json")).unwrap();
+        catalog.items.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn an_items_rule_is_shown_beside_the_row_it_was_typed_in() {
+        let item = first_demo_item();
+        let mut form = ItemForm::from_item(&item, 1);
+        // Row 0 removed (name cleared), row 2 given an impossible number of copies, and
+        // the second question left without an answer after the first was removed.
+        form.materials[0].name.clear();
+        form.materials[2].copies = "0".into();
+        form.faq = vec![
+            (String::new(), "旧答复".into()),
+            ("可以代办吗？".into(), "可以".into()),
+        ];
+        let edited = form.to_item(&item.code).unwrap();
+        let rules = edited.validate().unwrap_err().0;
+        assert_eq!(
+            rules[0].field, "materials[1].copies",
+            "the item's own index"
+        );
+        let shown = form.errors_in_form_terms(&item.code, rules);
+        assert_eq!(shown[0].field, "materials[2].copies", "the form's row");
+        let catalog_level = vec![FieldError {
+            field: format!("{}.department_code", item.code),
+            code: "unknown_department".into(),
+            message: "x".into(),
+        }];
+        assert_eq!(
+            form.errors_in_form_terms(&item.code, catalog_level)[0].field,
+            "department_code"
+        );
+    }
+
+    #[test]
+    fn line_breaks_from_a_browser_do_not_make_a_new_version() {
+        let item = first_demo_item();
+        let shown = ItemForm::from_item(&item, 1);
+        let pairs = vec![
+            ("name".to_string(), shown.name.clone()),
+            ("steps".to_string(), shown.steps.replace('\n', "\r\n")),
+        ];
+        let back = ItemForm::from_form(&FormData(pairs));
+        assert_eq!(back.steps, shown.steps);
     }
 }

@@ -100,21 +100,26 @@ pub struct Part {
 }
 
 /// Every part of a buffered multipart body by field name (the first of repeated names).
+///
+/// Parsed with `multer` over bytes already read (and bounded by `MAX_UPLOAD_BYTES`) by
+/// the caller, so no second size limit applies here.
 pub async fn multipart_parts(
     headers: &axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<std::collections::HashMap<String, Part>, AppError> {
-    let mut req = Request::new(axum::body::Body::from(body));
-    *req.headers_mut() = headers.clone();
-    let bad = |_| AppError::BadRequest("上传内容无法读取".into());
-    let mut multipart = axum::extract::Multipart::from_request(req, &())
-        .await
-        .map_err(|_| AppError::BadRequest("上传内容无法读取".into()))?;
+    let bad = || AppError::BadRequest("上传内容无法读取".into());
+    let boundary = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .ok_or_else(bad)?;
+    let stream = tokio_stream::once(Ok::<_, std::convert::Infallible>(body));
+    let mut multipart = multer::Multipart::new(stream, boundary);
     let mut parts = std::collections::HashMap::new();
-    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+    while let Some(field) = multipart.next_field().await.map_err(|_| bad())? {
         let name = field.name().unwrap_or_default().to_string();
         let file_name = field.file_name().map(str::to_string);
-        let bytes = field.bytes().await.map_err(bad)?;
+        let bytes = field.bytes().await.map_err(|_| bad())?;
         parts.entry(name).or_insert(Part { file_name, bytes });
     }
     Ok(parts)
