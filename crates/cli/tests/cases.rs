@@ -846,4 +846,35 @@ async fn intake_list_is_newest_first_within_scope(app: TestApp) {
         vec![taken[3].clone(), taken[1].clone()],
         "the community sees only what it took in"
     );
+    // The window page shows the newest 20 of the merged lists: take in 18 more, the
+    // community's most of them, so the cut falls inside both organisations' lists.
+    for i in 0..18 {
+        let clerk = if i % 3 == 0 {
+            &street_clerk
+        } else {
+            &community_clerk
+        };
+        let (s, case) = clerk.post("/api/v1/cases", body.clone()).await;
+        assert_eq!(s, StatusCode::CREATED, "{case}");
+        taken.push(case["case_no"].as_str().unwrap().to_string());
+    }
+    let html = street_clerk
+        .client
+        .get(app.url("/window"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (oldest, newest) = taken.split_at(taken.len() - 20);
+    for no in newest {
+        assert!(html.contains(no.as_str()), "{no} is among the newest 20");
+    }
+    for no in oldest {
+        assert!(
+            !html.contains(no.as_str()),
+            "{no} is older than the newest 20"
+        );
+    }
 }

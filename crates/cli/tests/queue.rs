@@ -668,6 +668,23 @@ async fn stream_across(caller: &TestApp, screen: &TestApp) {
     let mut again = again.bytes_stream();
     let missed = next_event(&mut again, "issued", Duration::from_secs(5)).await;
     assert_eq!(missed["class"], "B");
+    assert_eq!(
+        missed["replayed"], true,
+        "caught-up events are marked (not read aloud)"
+    );
+    assert!(called.get("replayed").is_none(), "live ones are not");
+    // A gap longer than a replay: the screen is told to reload instead of replaying it.
+    for _ in 0..onewindow_store::queue::REPLAY_LIMIT {
+        issue(&guide, h, "C", None).await;
+    }
+    let far_behind = reqwest::Client::new()
+        .get(screen.url(&format!("/halls/{h}/events")))
+        .header("last-event-id", (last).to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut far_behind = far_behind.bytes_stream();
+    next_event(&mut far_behind, "reload", Duration::from_secs(5)).await;
 }
 
 async fn guide_desk_and_kiosk_pages_issue_tickets(app: TestApp) {

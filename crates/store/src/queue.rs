@@ -289,16 +289,21 @@ pub async fn event<'c, E: Executor<'c, Database = Any>>(e: E, id: i64) -> Result
 }
 
 /// Events after `after` (for a display reconnecting with Last-Event-ID), bounded.
+/// The most events a reconnecting display is sent to catch up; a longer gap is answered
+/// with a fresh page instead (see `web::queue::events_sse`).
+pub const REPLAY_LIMIT: usize = 200;
+
 pub async fn events_after<'c, E: Executor<'c, Database = Any>>(
     e: E,
     hall_id: i64,
     after: i64,
 ) -> Result<Vec<QueueEvent>> {
     let rows = sqlx::query(
-        "SELECT * FROM queue_events WHERE hall_id = $1 AND id > $2 ORDER BY id LIMIT 200",
+        "SELECT * FROM queue_events WHERE hall_id = $1 AND id > $2 ORDER BY id LIMIT $3",
     )
     .bind(hall_id)
     .bind(after)
+    .bind(REPLAY_LIMIT as i64)
     .fetch_all(e)
     .await?;
     Ok(rows.iter().map(event_from_row).collect())

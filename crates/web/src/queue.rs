@@ -428,19 +428,42 @@ async fn events_sse(
         Some(a) => store_queue::events_after(state.store.reader(), hall, a).await?,
         None => vec![],
     };
+    // A gap longer than a replay (a screen switched off for hours, or one that lagged far
+    // behind) is not replayed call by call: the screen reloads and shows the hall as it is.
+    if backlog.len() >= store_queue::REPLAY_LIMIT {
+        let reload = Event::default().event("reload").data("{}");
+        let stream = tokio_stream::once(Ok::<_, Infallible>(reload));
+        return Ok(Sse::new(stream)
+            .keep_alive(KeepAlive::default())
+            .into_response());
+    }
     let sent: std::collections::HashSet<i64> = backlog.iter().map(|e| e.id).collect();
     let live = live_events(rx, hall, after.unwrap_or(i64::MIN), sent);
-    let stream = tokio_stream::iter(backlog)
-        .chain(live)
-        .map(|e: QueueEvent| {
+    // Replayed events update the screen but are marked, so it does not read old calls aloud.
+    let stream = tokio_stream::iter(backlog.into_iter().map(|e| (e, true)))
+        .chain(live.map(|e| (e, false)))
+        .map(|(e, replayed): (QueueEvent, bool)| {
             Ok::<_, Infallible>(
                 Event::default()
                     .id(e.id.to_string())
                     .event(e.kind.clone())
-                    .data(e.payload.to_string()),
+                    .data(sse_data(&e, replayed)),
             )
         });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// An event's SSE data: its payload, with `"replayed": true` when sent to catch up.
+fn sse_data(e: &QueueEvent, replayed: bool) -> String {
+    let mut data = e.payload.clone();
+    if replayed {
+        if let Some(object) = data.as_object_mut() {
+            object.insert("replayed".into(), Value::Bool(true));
+        }
+    }
+    data.to_string()
 }
 
 /// The live part of a hall's display stream: its events after `floor` not already `sent`.

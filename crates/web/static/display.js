@@ -36,7 +36,8 @@
     recent.insertBefore(li, recent.firstChild);
     while (recent.children.length > 8) recent.removeChild(recent.lastChild);
     setWaiting(d.waiting);
-    speak(d.text);
+    // Calls sent again to catch up after a dropped connection are shown, not read aloud.
+    if (!d.replayed) speak(d.text);
   }
   function onOther(ev) {
     var d = JSON.parse(ev.data);
@@ -48,6 +49,8 @@
   // Marks the screen live (also what a test or a technician can check).
   es.onopen = function () { body.setAttribute("data-live", "1"); };
   es.onerror = function () { body.setAttribute("data-live", "0"); };
+  // The gap since this page was drawn is too long to replay: draw the hall afresh.
+  es.addEventListener("reload", function () { es.close(); window.location.reload(); });
   es.addEventListener("called", onCall);
   es.addEventListener("recalled", onCall);
   ["issued", "finish", "no_show", "requeue", "transfer", "start", "cancel", "window"].forEach(function (k) {
