@@ -426,6 +426,11 @@ async fn tolerance_case_from_window_to_resident(app: TestApp) {
         .await
         .unwrap();
     assert!(timeline.len() >= 8, "{} events", timeline.len());
+    let checklist = text_of(&clerk, "#case-materials").await;
+    assert!(
+        checklist.contains(&format!("{TOLERATED}：已提交")),
+        "the owed material shows as brought: {checklist}"
+    );
     let mut who = Vec::new();
     for li in &timeline {
         who.push(

@@ -182,6 +182,13 @@ async fn tolerance_intake_review_issue_and_track(app: TestApp) {
     assert_eq!(body["fields"][0]["field"], "supplement_pending");
     let (_, case) = act(&clerk, &case, json!({"action": "supplement_received"})).await;
     assert_eq!(case["supplement_pending"], false);
+    let owed = case["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == tol.as_str())
+        .unwrap();
+    assert_eq!(owed["check"], "submitted", "the checklist shows it brought");
     let (s, body) = act(&clerk, &case, json!({"action": "issue", "method": "mail"})).await;
     assert_eq!(
         (s, body["fields"][0]["field"].as_str()),

@@ -12,7 +12,7 @@ use crate::{path_upper_bound, Result, StoreError};
 use chrono::NaiveDate;
 use onewindow_domain::calendar::WorkCalendar;
 use onewindow_domain::cases::{self as machine, CaseAction, CaseFacts, CaseState, Performer};
-use onewindow_domain::catalog::AcceptanceKind;
+use onewindow_domain::catalog::{AcceptanceKind, MaterialCheck};
 use onewindow_domain::org::OrgPath;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -504,6 +504,21 @@ pub async fn transition(
             note = format!("材料不全，一次性告知需补齐：{}", missing.join("、"));
         }
         CaseAction::Take => c.assignee_id = change.who.user_id,
+        CaseAction::SupplementReceived => {
+            // The owed 容缺 materials are now in: the checklist says so, not only the flag.
+            let owed: Vec<String> = c
+                .materials
+                .iter_mut()
+                .filter(|m| m.required && m.tolerable && m.check == MaterialCheck::Missing)
+                .map(|m| {
+                    m.check = MaterialCheck::Submitted;
+                    m.name.clone()
+                })
+                .collect();
+            if !owed.is_empty() {
+                note = format!("{}：{}", action.label(), owed.join("、"));
+            }
+        }
         CaseAction::Approve { opinion } | CaseAction::CompleteAtWindow { opinion } => {
             c.decision = Some("approved".into());
             c.decision_text = Some(opinion.clone());
@@ -554,8 +569,8 @@ pub async fn transition(
     let changed = sqlx::query(
         "UPDATE cases SET state = $1, acceptance_kind = $2, accepted_on = $3, due_date = $4, supplement_pending = $5, \
          supplement_due = $6, paused_since = $7, pauses = $8, missing = $9, decision = $10, decision_text = $11, legal_basis = $12, \
-         issue_method = $13, tracking_no = $14, certificate_no = $15, assignee_id = $16, updated_at = $17, version = version + 1 \
-         WHERE id = $18 AND version = $19",
+         issue_method = $13, tracking_no = $14, certificate_no = $15, assignee_id = $16, updated_at = $17, materials = $18, \
+         version = version + 1 WHERE id = $19 AND version = $20",
     )
     .bind(c.state.as_str())
     .bind(c.acceptance_kind.map(|k| serde_json::to_value(k).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()))
@@ -574,6 +589,7 @@ pub async fn transition(
     .bind(&c.certificate_no)
     .bind(c.assignee_id)
     .bind(change.at)
+    .bind(serde_json::to_string(&c.materials).expect("materials serialise"))
     .bind(case_id)
     .bind(case.version)
     .execute(&mut *conn)
