@@ -657,17 +657,10 @@ async fn catalog_versions_stick_to_cases(app: TestApp) {
         .await
         .unwrap();
     // Re-importing the exported CSV changes nothing.
-    let res = admin
-        .client
-        .post(format!("{}/api/v1/catalog/import", app.base))
-        .header("x-csrf-token", &admin.csrf)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let report: Value = res.json().await.unwrap();
+    let (s, report) = admin
+        .post_text("/api/v1/catalog/import", "text/csv", &csv)
+        .await;
+    assert_eq!(s, StatusCode::OK);
     assert_eq!(report["created"], json!([]));
     assert_eq!(report["new_versions"], json!([]));
     // Keyword search, Chinese.
@@ -737,16 +730,10 @@ async fn calendar_year_import_and_missing_year(app: TestApp) {
     let (_, cal) = admin.get("/api/v1/calendar").await;
     assert!(cal["warning"].as_str().unwrap().contains("2027"), "{cal}");
     let csv = "date,kind,festival\n2027-01-01,holiday,元旦\n2027-02-06,holiday,春节\n2027-02-07,holiday,春节\n2027-02-08,holiday,春节\n";
-    let res = admin
-        .client
-        .post(format!("{}/api/v1/calendar/import", app.base))
-        .header("x-csrf-token", &admin.csrf)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let (s, _) = admin
+        .post_text("/api/v1/calendar/import", "text/csv", csv)
+        .await;
+    assert_eq!(s, StatusCode::OK);
     let (_, due) = admin.get("/api/v1/calendar/due?date=2027-02-05&n=1").await;
     assert_eq!(
         due["due"], "2027-02-09",
@@ -755,31 +742,22 @@ async fn calendar_year_import_and_missing_year(app: TestApp) {
     let (_, cal) = admin.get("/api/v1/calendar").await;
     assert!(cal["warning"].is_null());
     // A bad file names the line and changes nothing.
-    let res = admin
-        .client
-        .post(format!("{}/api/v1/calendar/import", app.base))
-        .header("x-csrf-token", &admin.csrf)
-        .header("content-type", "text/csv")
-        .body("date,kind,festival\n2028-01-01,party,元旦\n")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let p: Value = res.json().await.unwrap();
+    let (s, p) = admin
+        .post_text(
+            "/api/v1/calendar/import",
+            "text/csv",
+            "date,kind,festival\n2028-01-01,party,元旦\n",
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         p["fields"][0]["message"].as_str().unwrap().contains('2'),
         "{p}"
     );
     let clerk = app.login("clerk").await;
     let (s, _) = clerk
-        .client
-        .post(format!("{}/api/v1/calendar/import", app.base))
-        .header("x-csrf-token", &clerk.csrf)
-        .body(csv)
-        .send()
-        .await
-        .map(|r| (r.status(), ()))
-        .unwrap();
+        .post_text("/api/v1/calendar/import", "text/csv", csv)
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 

@@ -131,16 +131,10 @@ async fn a_calendar_year_imported_on_one_instance_is_used_by_the_other() {
     let (s, _) = other.get("/api/v1/calendar/due?date=2027-02-05&n=1").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "2027 not loaded yet");
     let csv = "date,kind,festival\n2027-01-01,holiday,元旦\n2027-02-08,holiday,春节\n";
-    let res = admin
-        .client
-        .post(format!("{}/api/v1/calendar/import", first.base))
-        .header("x-csrf-token", &admin.csrf)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let (s, _) = admin
+        .post_text("/api/v1/calendar/import", "text/csv", csv)
+        .await;
+    assert_eq!(s, StatusCode::OK);
     let (s, due) = other.get("/api/v1/calendar/due?date=2027-02-05&n=1").await;
     assert_eq!(
         (s, due["due"].as_str()),

@@ -295,6 +295,24 @@ impl Api {
         .await
     }
 
+    /// Posts a text body (a CSV import, say) with its content type.
+    pub async fn post_text(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> (StatusCode, Value) {
+        Self::done(
+            self.req(reqwest::Method::POST, path)
+                .header("content-type", content_type)
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
         Self::done(
             self.req(reqwest::Method::PATCH, path)
