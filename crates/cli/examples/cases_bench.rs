@@ -192,12 +192,7 @@ impl Ctx {
                 .item
                 .materials
                 .iter()
-                .map(|m| MaterialLine {
-                    name: m.name.clone(),
-                    check: ticked(&m.name),
-                    required: m.required,
-                    tolerable: m.tolerable,
-                })
+                .map(|m| MaterialLine::ticked(m, ticked(&m.name)))
                 .collect(),
             creator_id: self.clerk.user_id.expect("clerk is a user"),
         };

@@ -28,6 +28,18 @@ pub struct MaterialLine {
     pub tolerable: bool,
 }
 
+impl MaterialLine {
+    /// The catalog's material as the clerk ticked it at intake.
+    pub fn ticked(m: &onewindow_domain::catalog::Material, check: MaterialCheck) -> Self {
+        MaterialLine {
+            name: m.name.clone(),
+            check,
+            required: m.required,
+            tolerable: m.tolerable,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseRecord {
     pub id: i64,
@@ -218,9 +230,6 @@ pub async fn queue(
     scope: &OrgPath,
     limit: i64,
 ) -> Result<Vec<CaseRecord>> {
-    if queue == Queue::Intake {
-        return recent_intake(pool, scope, limit).await;
-    }
     let (path_col, states, order) = match queue {
         Queue::Department => (
             "d.path",
@@ -232,7 +241,7 @@ pub async fn queue(
             "('result_ready','rejected','accepted')",
             "c.updated_at, c.id",
         ),
-        Queue::Intake => unreachable!("answered by recent_intake"),
+        Queue::Intake => return recent_intake(pool, scope, limit).await,
     };
     let rows = sqlx::query(&format!(
         "{SELECT} WHERE {path_col} >= $1 AND {path_col} < $2 AND c.state IN {states} \
@@ -256,16 +265,9 @@ pub async fn queue(
 /// stays cheap); the full rows are read once, for the ids that made the cut.
 async fn recent_intake(pool: &AnyPool, scope: &OrgPath, limit: i64) -> Result<Vec<CaseRecord>> {
     let mut conn = pool.acquire().await?;
-    let org_ids: Vec<i64> = sqlx::query("SELECT id FROM orgs WHERE path >= $1 AND path < $2")
-        .bind(scope.as_str())
-        .bind(path_upper_bound(scope.as_str()))
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.get("id"))
-        .collect();
+    let orgs = crate::orgs::subtree(&mut *conn, scope).await?;
     let mut ids: Vec<i64> = Vec::new();
-    for org_id in org_ids {
+    for org_id in orgs.iter().map(|o| o.id) {
         let newest =
             sqlx::query("SELECT id FROM cases WHERE intake_org_id = $1 ORDER BY id DESC LIMIT $2")
                 .bind(org_id)

@@ -84,25 +84,7 @@ pub async fn set_int(
             format!("{label}：取值应在{min}至{max}之间"),
         ));
     }
-    sqlx::query(
-        "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-    )
-    .bind(key)
-    .bind(value.to_string())
-    .bind(change.at)
-    .execute(&mut *conn)
-    .await?;
-    audit::append(
-        conn,
-        change,
-        "settings.set",
-        "setting",
-        key,
-        &json!({ "value": value }),
-    )
-    .await?;
-    Ok(())
+    write(conn, change, key, &value.to_string(), json!(value)).await
 }
 
 /// A JSON setting (e.g. a hall's opening hours), if set.
@@ -120,12 +102,23 @@ pub async fn set_json(
     key: &str,
     value: &serde_json::Value,
 ) -> Result<()> {
+    write(conn, change, key, &value.to_string(), json!(value)).await
+}
+
+/// Stores one setting's text and audits it, for both kinds of setting.
+async fn write(
+    conn: &mut AnyConnection,
+    change: &Change,
+    key: &str,
+    text: &str,
+    value: serde_json::Value,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
     )
     .bind(key)
-    .bind(value.to_string())
+    .bind(text)
     .bind(change.at)
     .execute(&mut *conn)
     .await?;

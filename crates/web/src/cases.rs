@@ -138,10 +138,6 @@ pub async fn subject(
     })
 }
 
-pub async fn work_calendar(state: &AppState) -> Result<Arc<WorkCalendar>, AppError> {
-    Ok(state.calendar().await?)
-}
-
 /// Checks the applicant and agent, returning (stored id, masked id).
 fn check_people(
     input: &IntakeInput,
@@ -262,7 +258,7 @@ pub async fn intake(
         subject.commitment_allowed,
         input.commitment_signed,
     );
-    let cal = work_calendar(state).await?;
+    let cal = state.calendar().await?;
     let action = match &decision {
         IntakeDecision::Accept { kind, .. } => {
             let supplement_due = if *kind == AcceptanceKind::Tolerance {
@@ -287,12 +283,7 @@ pub async fn intake(
     let materials = subject
         .materials
         .iter()
-        .map(|m| MaterialLine {
-            name: m.name.clone(),
-            check: check(&m.name),
-            required: m.required,
-            tolerable: m.tolerable,
-        })
+        .map(|m| MaterialLine::ticked(m, check(&m.name)))
         .collect();
     let new = NewCase {
         item_code: subject.code.clone(),
@@ -384,7 +375,7 @@ pub async fn act(
         Permission::HandleIntake
     };
     p.authorize(permission, target)?;
-    let cal = work_calendar(state).await?;
+    let cal = state.calendar().await?;
     let mut tx = state.store.begin().await?;
     let case = store_cases::transition(
         &mut tx,
@@ -451,7 +442,7 @@ pub struct Lights {
 impl Lights {
     pub async fn load(state: &AppState) -> Result<Lights, AppError> {
         Ok(Lights {
-            cal: work_calendar(state).await?,
+            cal: state.calendar().await?,
             today: local_date(state.now()),
             yellow: settings::get_int(state.store.reader(), "deadline.yellow_days").await? as u32,
             red: settings::get_int(state.store.reader(), "deadline.red_days").await? as u32,
@@ -1266,7 +1257,7 @@ async fn deadlines_api(
 }
 
 pub async fn run_deadline_job(state: &AppState) -> Result<store_cases::DeadlineRun, AppError> {
-    let cal = work_calendar(state).await?;
+    let cal = state.calendar().await?;
     let change = state.change(onewindow_store::audit::Who::system("deadline-job"));
     Ok(store_cases::run_deadlines(&state.store, &change, &cal, local_date(change.at)).await?)
 }

@@ -536,22 +536,10 @@ mod tests {
         assert_eq!(edited.legal_limit_days, Some(20));
         assert_eq!(edited.keywords, ["社保", "补卡", "挂失", "退休人员 档案"]);
     }
-}
-
-#[cfg(test)]
-mod row_tests {
-    use super::*;
-    use onewindow_domain::catalog::Catalog;
-
-    fn first_demo_item() -> ServiceItem {
-        let catalog: Catalog =
-            serde_json::from_str(include_str!("../../domain/data/demo-catalog.json")).unwrap();
-        catalog.items.into_iter().next().unwrap()
-    }
 
     #[test]
     fn an_items_rule_is_shown_beside_the_row_it_was_typed_in() {
-        let item = first_demo_item();
+        let item = demo_items().remove(0);
         let mut form = ItemForm::from_item(&item, 1);
         // Row 0 removed (name cleared), row 2 given an impossible number of copies, and
         // the second question left without an answer after the first was removed.
@@ -582,7 +570,7 @@ mod row_tests {
 
     #[test]
     fn line_breaks_from_a_browser_do_not_make_a_new_version() {
-        let item = first_demo_item();
+        let item = demo_items().remove(0);
         let shown = ItemForm::from_item(&item, 1);
         let pairs = vec![
             ("name".to_string(), shown.name.clone()),
