@@ -729,15 +729,16 @@ async fn calendar_year_import_and_missing_year(app: TestApp) {
     let admin = app.login("admin").await;
     let (_, cal) = admin.get("/api/v1/calendar").await;
     assert!(cal["warning"].as_str().unwrap().contains("2027"), "{cal}");
-    let csv = "date,kind,festival\n2027-01-01,holiday,元旦\n2027-02-06,holiday,春节\n2027-02-07,holiday,春节\n2027-02-08,holiday,春节\n";
+    // A whole (test) notice: an import replaces the year, so a partial file is refused.
+    let csv = include_str!("data/test-calendar-2027.csv");
     let (s, _) = admin
-        .post_text("/api/v1/calendar/import", "text/csv", csv)
+        .post_text("/api/v1/calendar/import?confirm=true", "text/csv", csv)
         .await;
     assert_eq!(s, StatusCode::OK);
-    let (_, due) = admin.get("/api/v1/calendar/due?date=2027-02-05&n=1").await;
+    let (_, due) = admin.get("/api/v1/calendar/due?date=2027-02-04&n=1").await;
     assert_eq!(
-        due["due"], "2027-02-09",
-        "the imported 春节 days are skipped"
+        due["due"], "2027-02-14",
+        "the imported 春节 days are skipped and the make-up Sunday counts"
     );
     let (_, cal) = admin.get("/api/v1/calendar").await;
     assert!(cal["warning"].is_null());
@@ -756,7 +757,7 @@ async fn calendar_year_import_and_missing_year(app: TestApp) {
     );
     let clerk = app.login("clerk").await;
     let (s, _) = clerk
-        .post_text("/api/v1/calendar/import", "text/csv", csv)
+        .post_text("/api/v1/calendar/import?confirm=true", "text/csv", csv)
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }

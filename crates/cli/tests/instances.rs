@@ -130,16 +130,16 @@ async fn a_calendar_year_imported_on_one_instance_is_used_by_the_other() {
     );
     let (s, _) = other.get("/api/v1/calendar/due?date=2027-02-05&n=1").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "2027 not loaded yet");
-    let csv = "date,kind,festival\n2027-01-01,holiday,元旦\n2027-02-08,holiday,春节\n";
+    let csv = include_str!("data/test-calendar-2027.csv");
     let (s, _) = admin
-        .post_text("/api/v1/calendar/import", "text/csv", csv)
+        .post_text("/api/v1/calendar/import?confirm=true", "text/csv", csv)
         .await;
     assert_eq!(s, StatusCode::OK);
-    let (s, due) = other.get("/api/v1/calendar/due?date=2027-02-05&n=1").await;
+    let (s, due) = other.get("/api/v1/calendar/due?date=2027-02-04&n=1").await;
     assert_eq!(
         (s, due["due"].as_str()),
-        (StatusCode::OK, Some("2027-02-09")),
-        "Friday 5 Feb + 1 working day skips the weekend and the imported 8 Feb"
+        (StatusCode::OK, Some("2027-02-14")),
+        "Thursday 4 Feb + 1 working day skips the imported 春节 to the make-up Sunday"
     );
     second.stop().await;
     first.stop().await;

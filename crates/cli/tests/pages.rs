@@ -315,12 +315,19 @@ async fn admins_edit_the_catalog_and_the_calendar_through_pages(app: TestApp) {
     let (s, html) = page(&c, &app, "/admin/calendar").await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("2026") && html.contains("调休上班"));
+    // An import is previewed first, then confirmed (admin_scope.rs tests the preview).
+    let csv = include_str!("data/test-calendar-2027.csv");
     let res = c
         .post(app.url("/admin/calendar"))
-        .form(&[
-            ("_csrf", csrf.as_str()),
-            ("csv", "date,kind,festival\n2027-01-01,holiday,元旦\n"),
-        ])
+        .form(&[("_csrf", csrf.as_str()), ("csv", csv)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("calendar-confirm"));
+    let res = c
+        .post(app.url("/admin/calendar"))
+        .form(&[("_csrf", csrf.as_str()), ("csv", csv), ("confirm", "1")])
         .send()
         .await
         .unwrap();

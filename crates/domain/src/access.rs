@@ -5,7 +5,7 @@
 //! actor's subtree. Capabilities add their permissions to [`Permission`] and the table in
 //! [`Permission::granted_to`]; nothing else needs to change.
 
-use crate::org::OrgPath;
+use crate::org::{OrgKind, OrgPath};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -172,6 +172,10 @@ pub enum Denied {
     Role,
     #[error("该数据不属于您所在机构的管辖范围")]
     Scope,
+    /// Shared reference data is owned by a city or a district; a street or community
+    /// administrator may read it but neither create nor edit it.
+    #[error("事项目录由市、区两级设立和维护，街道、社区管理员只能查看")]
+    Level,
 }
 
 impl Denied {
@@ -179,6 +183,7 @@ impl Denied {
         match self {
             Denied::Role => "forbidden_role",
             Denied::Scope => "forbidden_scope",
+            Denied::Level => "forbidden_level",
         }
     }
 }
@@ -191,6 +196,109 @@ pub fn authorize(actor: &Actor, permission: Permission, target: &OrgPath) -> Res
     }
     if !actor.org_path.contains(target) {
         return Err(Denied::Scope);
+    }
+    Ok(())
+}
+
+// ---- shared reference data -------------------------------------------------------------
+
+/// Data every organisation reads but one organisation owns: who may change it is decided
+/// here and nowhere else (ARCHITECTURE.md, "Shared reference data: who may edit it").
+///
+/// Why a rule of its own: [`authorize`] with the caller's *own* organisation as the target
+/// lets an administrator of one community change what the whole city runs on (issue 8,
+/// finding 1). Reference data therefore names its owner, and the permission is needed *at
+/// the owner*: an actor whose subtree contains the owner, i.e. one at the owner or above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferenceData<'a> {
+    /// A catalog item, owned by a city or a district (`catalog_items.owner_org_id`).
+    CatalogItem { owner: &'a OrgPath },
+    /// 一件事 bundles: a bundle combines items of several owners and is offered at every
+    /// hall, so bundles are edited at the root only.
+    Bundles,
+    /// The working-day calendar: holidays are national, so the root owns it.
+    Calendar,
+    /// The run-time settings (deadline lights, 容缺 period, queue limits): global, owned by
+    /// the root. (A hall's opening hours are the hall's own, authorised at the hall.)
+    Settings,
+    /// Running the deadline job by hand: it marks cases of the whole installation.
+    DeadlineJob,
+}
+
+/// The root of the tree `path` lies in (`/1/4/9/` → `/1/`).
+fn tree_root(path: &OrgPath) -> OrgPath {
+    path.ids()
+        .first()
+        .map(|id| OrgPath::root(*id))
+        .unwrap_or_else(|| path.clone())
+}
+
+/// May `actor` change `data`? The permission (ManageCatalog for the catalog, ManageCalendar
+/// for the calendar, settings and the deadline job) at the organisation owning the data.
+pub fn authorize_reference_data(actor: &Actor, data: ReferenceData<'_>) -> Result<(), Denied> {
+    let root = tree_root(&actor.org_path);
+    let (permission, owner) = match data {
+        ReferenceData::CatalogItem { owner } => (Permission::ManageCatalog, owner),
+        ReferenceData::Bundles => (Permission::ManageCatalog, &root),
+        ReferenceData::Calendar | ReferenceData::Settings | ReferenceData::DeadlineJob => {
+            (Permission::ManageCalendar, &root)
+        }
+    };
+    authorize(actor, permission, owner)
+}
+
+/// Which kinds of organisation may own catalog items: cities and districts set up the
+/// items (事项) their departments carry out; streets and communities take them in.
+pub fn may_own_catalog(kind: OrgKind) -> bool {
+    matches!(kind, OrgKind::City | OrgKind::District)
+}
+
+/// Who owns a catalog item `actor` creates: the actor's own organisation (of `kind`), which
+/// must be a city or district and where the actor must hold ManageCatalog.
+pub fn new_catalog_item_owner(actor: &Actor, kind: OrgKind) -> Result<OrgPath, Denied> {
+    if !actor.may(Permission::ManageCatalog) {
+        return Err(Denied::Role);
+    }
+    if !may_own_catalog(kind) {
+        return Err(Denied::Level);
+    }
+    Ok(actor.org_path.clone())
+}
+
+/// Why a catalog item may not send a case where it would go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RoutingError {
+    /// The responsible department lies outside the organisation owning the item.
+    #[error("实施部门不在事项所属机构的辖区内")]
+    DepartmentOutsideOwner,
+    /// The hall taking the application in lies outside the owner: a district's item
+    /// serves that district only.
+    #[error("该事项由其他地区设立，本窗口所在机构不在其服务范围内，不能受理")]
+    IntakeOutsideOwner,
+}
+
+impl RoutingError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            RoutingError::DepartmentOutsideOwner => "department_outside_owner",
+            RoutingError::IntakeOutsideOwner => "item_not_served_here",
+        }
+    }
+}
+
+/// The routing rule of a catalog item: a case taken in at `intake` for an item owned by
+/// `owner` goes to `department`. Both must lie inside the owner's subtree, so a case never
+/// leaves the tree of the organisation that set the item up — whoever edited the item.
+pub fn check_item_routing(
+    owner: &OrgPath,
+    department: &OrgPath,
+    intake: &OrgPath,
+) -> Result<(), RoutingError> {
+    if !owner.contains(department) {
+        return Err(RoutingError::DepartmentOutsideOwner);
+    }
+    if !owner.contains(intake) {
+        return Err(RoutingError::IntakeOutsideOwner);
     }
     Ok(())
 }
@@ -303,5 +411,124 @@ mod tests {
             assert_eq!(Role::parse(r.as_str()), Some(r));
             assert!(!r.label().is_empty() && !r.workbench().is_empty());
         }
+    }
+
+    #[test]
+    fn reference_data_needs_the_permission_at_its_owner() {
+        let city = OrgPath::root(1);
+        let district = city.child(2);
+        let other_district = city.child(5);
+        let street = district.child(3);
+        let community = street.child(4);
+        let admin = |p: &OrgPath| actor(p, &[Role::Admin]);
+        let city_item = ReferenceData::CatalogItem { owner: &city };
+        let district_item = ReferenceData::CatalogItem { owner: &district };
+        // The city administrator may change everything.
+        for data in [
+            city_item,
+            district_item,
+            ReferenceData::Bundles,
+            ReferenceData::Calendar,
+            ReferenceData::Settings,
+            ReferenceData::DeadlineJob,
+        ] {
+            assert_eq!(authorize_reference_data(&admin(&city), data), Ok(()));
+        }
+        // A district administrator: the district's items, nothing owned by the city.
+        let d = admin(&district);
+        assert_eq!(authorize_reference_data(&d, district_item), Ok(()));
+        for data in [
+            city_item,
+            ReferenceData::CatalogItem {
+                owner: &other_district,
+            },
+            ReferenceData::Bundles,
+            ReferenceData::Calendar,
+            ReferenceData::Settings,
+            ReferenceData::DeadlineJob,
+        ] {
+            assert_eq!(authorize_reference_data(&d, data), Err(Denied::Scope));
+        }
+        // Street and community administrators: nothing at all (the issue's attacker).
+        for below in [&street, &community] {
+            for data in [
+                city_item,
+                district_item,
+                ReferenceData::Bundles,
+                ReferenceData::Calendar,
+                ReferenceData::Settings,
+                ReferenceData::DeadlineJob,
+            ] {
+                assert_eq!(
+                    authorize_reference_data(&admin(below), data),
+                    Err(Denied::Scope)
+                );
+            }
+        }
+        // The role still comes first: a city clerk is refused for the role.
+        let clerk = actor(&city, &[Role::WindowClerk]);
+        assert_eq!(
+            authorize_reference_data(&clerk, ReferenceData::Calendar),
+            Err(Denied::Role)
+        );
+    }
+
+    #[test]
+    fn only_cities_and_districts_own_catalog_items() {
+        let district = OrgPath::root(1).child(2);
+        let admin = actor(&district, &[Role::Admin]);
+        assert_eq!(
+            new_catalog_item_owner(&admin, OrgKind::District),
+            Ok(district.clone())
+        );
+        assert_eq!(
+            new_catalog_item_owner(&admin, OrgKind::City),
+            Ok(district.clone())
+        );
+        for kind in [
+            OrgKind::Street,
+            OrgKind::Community,
+            OrgKind::Grid,
+            OrgKind::Department,
+        ] {
+            assert!(!may_own_catalog(kind));
+            assert_eq!(new_catalog_item_owner(&admin, kind), Err(Denied::Level));
+        }
+        let clerk = actor(&district, &[Role::WindowClerk]);
+        assert_eq!(
+            new_catalog_item_owner(&clerk, OrgKind::District),
+            Err(Denied::Role)
+        );
+    }
+
+    #[test]
+    fn a_case_never_leaves_the_item_owners_tree() {
+        let city = OrgPath::root(1);
+        let district = city.child(2);
+        let street = district.child(3);
+        let community_a = street.child(10);
+        let community_b = street.child(11);
+        let dept = district.child(20);
+        let community_dept = community_a.child(30);
+        let other_district = city.child(5);
+        assert_eq!(check_item_routing(&district, &dept, &community_b), Ok(()));
+        assert_eq!(
+            check_item_routing(&city, &community_dept, &other_district),
+            Ok(())
+        );
+        // A district's item may not name another district's department, nor be taken in
+        // outside the district.
+        assert_eq!(
+            check_item_routing(&district, &other_district.child(40), &community_b),
+            Err(RoutingError::DepartmentOutsideOwner)
+        );
+        assert_eq!(
+            check_item_routing(&district, &dept, &other_district),
+            Err(RoutingError::IntakeOutsideOwner)
+        );
+        assert_eq!(
+            check_item_routing(&community_a, &community_dept, &community_b),
+            Err(RoutingError::IntakeOutsideOwner)
+        );
     }
 }

@@ -30,6 +30,34 @@ const SHIPPED_CSV: &str = include_str!("../data/cn-holiday-arrangements-2024-202
 /// The CSV header, also written by [`WorkCalendar::to_csv`] so exports can be re-imported.
 const CSV_HEADER: &str = "date,kind,festival";
 
+/// The years a CSV file may name. The present holiday system (the 1999 rules and their
+/// revisions) starts around 2000, and nobody publishes arrangements decades ahead: outside
+/// this range a year (0, −1, 9999) is a typo, and would otherwise be "covered" for good.
+pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
+/// The statutory festivals every year's notice arranges (全国年节及纪念日放假办法). A year
+/// whose rows miss one of them is a partial file, not a notice: loading it would replace
+/// the stored year whole and move every deadline in it (issue 8, finding 9).
+pub const STATUTORY_FESTIVALS: [&str; 7] = [
+    "元旦",
+    "春节",
+    "清明节",
+    "劳动节",
+    "端午节",
+    "中秋节",
+    "国庆节",
+];
+
+/// The statutory days off of `year`: 11 until 2024, 13 from 2025 (春节 and 劳动节 one day
+/// longer each). Every one of them is a holiday row, so a year has at least this many.
+pub fn statutory_days_off(year: i32) -> usize {
+    if year >= 2025 {
+        13
+    } else {
+        11
+    }
+}
+
 /// How a listed date departs from the plain Monday–Friday rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -103,6 +131,15 @@ pub enum CalendarError {
     /// Rows handed to [`WorkCalendar::with_year`] are inconsistent.
     #[error("{year}年的节假日安排有误：{reason}")]
     BadArrangement { year: i32, reason: String },
+    /// An imported year (lines `first`–`last` of the file) does not look like a whole
+    /// notice: a festival missing, or fewer days off than the law gives.
+    #[error("节假日安排文件第{first}–{last}行（{year}年）不像完整的年度安排：{reason}。导入会整体替换该年，请导入国务院办公厅通知的全部日期")]
+    ImplausibleYear {
+        year: i32,
+        first: usize,
+        last: usize,
+        reason: String,
+    },
     /// An arrangement without a single row: it would mark the year covered while knowing
     /// nothing about it (every real arrangement has at least 元旦).
     #[error("节假日安排中没有任何日期")]
@@ -118,10 +155,43 @@ impl CalendarError {
             CalendarError::YearNotCovered(_) => "year_not_covered",
             CalendarError::BadCsv { .. } => "bad_csv",
             CalendarError::BadArrangement { .. } => "bad_arrangement",
+            CalendarError::ImplausibleYear { .. } => "implausible_year",
             CalendarError::EmptyArrangement => "empty_arrangement",
             CalendarError::BadPause { .. } => "bad_pause",
         }
     }
+}
+
+/// One year of an import compared with what is stored ([`WorkCalendar::diff`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct YearDiff {
+    pub year: i32,
+    /// The year is stored already and the import replaces it whole.
+    pub replaces_stored: bool,
+    pub added: Vec<SpecialDay>,
+    pub removed: Vec<SpecialDay>,
+    pub changed: Vec<DayChange>,
+}
+
+impl YearDiff {
+    /// True when the import leaves this year exactly as stored.
+    pub fn is_unchanged(&self) -> bool {
+        self.replaces_stored
+            && self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+    }
+}
+
+/// A date listed both before and after, with another kind or festival.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DayChange {
+    pub before: SpecialDay,
+    pub after: SpecialDay,
+}
+
+fn year_start(year: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(NaiveDate::MIN)
 }
 
 /// The holiday arrangements of the covered years, and the deadline arithmetic built on them.
@@ -151,9 +221,10 @@ impl WorkCalendar {
     /// [`Self::to_csv`] writes).
     ///
     /// Lenient where spreadsheets are (a UTF-8 BOM, CRLF line ends, blank lines, `#`
-    /// comments, fields wrapped in double quotes, `2025/10/1` dates), strict where a mistake
-    /// would shift deadlines: a make-up working day must be a Saturday or Sunday, a date may
-    /// appear only once, the kind must be known. Each error names its line.
+    /// comments, fields wrapped in double quotes), strict where a mistake would shift
+    /// deadlines: dates exactly `YYYY-MM-DD` (not `2026-2-3`, not `2026/2/3`: an ambiguous
+    /// or mangled cell is refused, not guessed) in a year of [`YEARS`], a make-up working
+    /// day on a Saturday or Sunday, each date once, a known kind. Each error names its line.
     pub fn from_csv(text: &str) -> Result<WorkCalendar, CalendarError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut calendar = WorkCalendar::new();
@@ -187,6 +258,100 @@ impl WorkCalendar {
             return Err(CalendarError::EmptyArrangement);
         }
         Ok(calendar)
+    }
+
+    /// Parses a file an administrator imports: [`Self::from_csv`], and then every year in it
+    /// must look like a whole notice — each statutory festival present as a day off, and at
+    /// least [`statutory_days_off`] days off — because an import replaces each year whole.
+    /// A partial file is refused naming its lines, rather than silently emptying a year.
+    pub fn import_csv(text: &str) -> Result<WorkCalendar, CalendarError> {
+        let calendar = Self::from_csv(text)?;
+        // Line numbers of each year's rows, for the error (the same walk as `from_csv`).
+        let mut lines: BTreeMap<i32, (usize, usize)> = BTreeMap::new();
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        for (index, raw) in text.lines().enumerate() {
+            if let Ok(day) = parse_row(raw.trim()) {
+                let span = lines
+                    .entry(day.date.year())
+                    .or_insert((index + 1, index + 1));
+                span.1 = index + 1;
+            }
+        }
+        for year in calendar.covered_years() {
+            if let Err(reason) = calendar.check_plausible(year) {
+                let (first, last) = lines.get(&year).copied().unwrap_or((1, 1));
+                return Err(CalendarError::ImplausibleYear {
+                    year,
+                    first,
+                    last,
+                    reason,
+                });
+            }
+        }
+        Ok(calendar)
+    }
+
+    /// Whether `year`'s rows look like a whole State Council notice.
+    fn check_plausible(&self, year: i32) -> Result<(), String> {
+        let holidays: Vec<&SpecialDay> = self
+            .special_days()
+            .filter(|d| d.date.year() == year && d.kind == DayKind::Holiday)
+            .collect();
+        // "中秋节、国庆节" (a combined period, as in 2023) names both festivals.
+        let missing: Vec<&str> = STATUTORY_FESTIVALS
+            .into_iter()
+            .filter(|f| !holidays.iter().any(|d| d.festival.contains(f)))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!("缺少法定节日{}的放假日期", missing.join("、")));
+        }
+        let min = statutory_days_off(year);
+        if holidays.len() < min {
+            return Err(format!("只有{}天放假，少于法定的{min}天", holidays.len()));
+        }
+        Ok(())
+    }
+
+    /// What loading `incoming` would change, year by year, compared with `self` (the
+    /// stored calendar): shown to the administrator before an import replaces anything.
+    pub fn diff(&self, incoming: &WorkCalendar) -> Vec<YearDiff> {
+        incoming
+            .covered_years()
+            .into_iter()
+            .map(|year| {
+                let of = |c: &WorkCalendar| -> BTreeMap<NaiveDate, SpecialDay> {
+                    c.days
+                        .range(year_start(year)..)
+                        .take_while(|(date, _)| date.year() == year)
+                        .map(|(date, day)| (*date, day.clone()))
+                        .collect()
+                };
+                let (old, new) = (of(self), of(incoming));
+                let mut diff = YearDiff {
+                    year,
+                    replaces_stored: self.covers(year),
+                    added: vec![],
+                    removed: vec![],
+                    changed: vec![],
+                };
+                for (date, day) in &new {
+                    match old.get(date) {
+                        None => diff.added.push(day.clone()),
+                        Some(before) if before != day => diff.changed.push(DayChange {
+                            before: before.clone(),
+                            after: day.clone(),
+                        }),
+                        Some(_) => {}
+                    }
+                }
+                diff.removed = old
+                    .into_iter()
+                    .filter(|(date, _)| !new.contains_key(date))
+                    .map(|(_, day)| day)
+                    .collect();
+                diff
+            })
+            .collect()
     }
 
     /// Writes every row, sorted by date, in the format [`Self::from_csv`] reads, so the
@@ -464,13 +629,43 @@ fn parse_row(line: &str) -> Result<SpecialDay, String> {
             fields.len()
         ));
     };
-    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(date, "%Y/%m/%d"))
-        .map_err(|_| format!("日期“{date}”无效，应为YYYY-MM-DD格式的真实日期"))?;
+    let date = parse_iso_date(date)?;
     let kind = DayKind::parse(kind).ok_or_else(|| {
         format!("类型“{kind}”未知，应为holiday（放假）或makeup_workday（调休上班）")
     })?;
     Ok(SpecialDay::new(date, kind, festival))
+}
+
+/// A date written exactly `YYYY-MM-DD` (ISO 8601, zero-padded) in a year of [`YEARS`].
+/// chrono's `%Y-%m-%d` alone would take `2026-2-3` and `+2026-02-03`.
+fn parse_iso_date(text: &str) -> Result<NaiveDate, String> {
+    let b = text.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    let date = if shape {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+    } else {
+        None
+    };
+    let date = date.ok_or_else(|| {
+        format!(
+            "日期“{text}”无效，应为YYYY-MM-DD格式（如2026-02-03，月、日补足两位）的真实日期；\
+             在电子表格中请先把日期列设为文本或“yyyy-mm-dd”格式"
+        )
+    })?;
+    if !YEARS.contains(&date.year()) {
+        return Err(format!(
+            "日期“{text}”的年份{}超出可导入的范围（{}–{}年）",
+            date.year(),
+            YEARS.start(),
+            YEARS.end()
+        ));
+    }
+    Ok(date)
 }
 
 /// The checks every row passes, whether it comes from a CSV file or from the admin form.
@@ -952,7 +1147,7 @@ mod tests {
 
     #[test]
     fn csv_accepts_what_spreadsheets_write() {
-        let text = "\u{feff}date,kind,festival\r\n# 2027 test data\r\n\"2027/1/1\",\"holiday\",\"元旦\"\r\n\r\n 2027-02-07 , makeup_workday , 春节 \r\n";
+        let text = "\u{feff}date,kind,festival\r\n# 2027 test data\r\n\"2027-01-01\",\"holiday\",\"元旦\"\r\n\r\n 2027-02-07 , makeup_workday , 春节 \r\n";
         let c = WorkCalendar::from_csv(text).unwrap();
         assert_eq!(c.covered_years(), vec![2027]);
         assert_eq!(
@@ -961,13 +1156,179 @@ mod tests {
         );
     }
 
+    // --- import validation and preview -------------------------------------------------
+
+    /// Shaped like a notice (every festival, 28 days off); test data, not the real 2027.
+    const NOTICE_2027: &str = include_str!("../../cli/tests/data/test-calendar-2027.csv");
+
+    #[test]
+    fn years_out_of_range_and_unpadded_dates_are_refused_naming_the_line() {
+        for (row, needle) in [
+            ("0000-01-01,holiday,元旦", "年份0"),
+            ("-001-01-01,holiday,元旦", "YYYY-MM-DD"),
+            ("-1-01-01,holiday,元旦", "YYYY-MM-DD"),
+            ("9999-01-01,holiday,元旦", "年份9999"),
+            ("1999-12-31,holiday,元旦", "2000–2100"),
+            ("2026-2-3,holiday,春节", "2026-2-3"),
+            ("2026/02/03,holiday,春节", "YYYY-MM-DD"),
+            ("+2026-02-03,holiday,春节", "YYYY-MM-DD"),
+            ("2026-02-3 ,holiday,春节", "YYYY-MM-DD"),
+        ] {
+            let (line, reason) = csv_err(&format!(
+                "date,kind,festival\n2026-01-01,holiday,元旦\n{row}\n"
+            ));
+            assert_eq!(line, 3, "{row}");
+            assert!(reason.contains(needle), "{row}: {reason}");
+        }
+        assert!(WorkCalendar::from_csv("date,kind,festival\n2100-01-01,holiday,元旦\n").is_ok());
+        assert!(WorkCalendar::from_csv("date,kind,festival\n2000-01-01,holiday,元旦\n").is_ok());
+    }
+
+    #[test]
+    fn an_import_must_look_like_a_whole_notice() {
+        // The shipped years and the test notice pass.
+        assert_eq!(WorkCalendar::import_csv(SHIPPED_CSV).unwrap(), cal());
+        assert_eq!(
+            WorkCalendar::import_csv(NOTICE_2027)
+                .unwrap()
+                .covered_years(),
+            vec![2027]
+        );
+        // The issue's one-line file would have replaced 2026 whole: refused, naming it.
+        let err =
+            WorkCalendar::import_csv("date,kind,festival\n2026-01-01,holiday,元旦\n").unwrap_err();
+        assert_eq!(err.code(), "implausible_year");
+        let text = err.to_string();
+        assert!(text.contains("第2–2行（2026年）"), "{text}");
+        assert!(text.contains("春节") && text.contains("国庆节"), "{text}");
+        // Every festival present but too few days off (2026 gives 13).
+        let thin: String = STATUTORY_FESTIVALS
+            .iter()
+            .zip(1..)
+            .map(|(f, day)| format!("2026-03-{day:02},holiday,{f}\n"))
+            .collect();
+        let err = WorkCalendar::import_csv(&format!("date,kind,festival\n{thin}")).unwrap_err();
+        assert!(err.to_string().contains("少于法定的13天"), "{err}");
+        // A missing festival in one year of several names that year's lines.
+        let without_duanwu: String = NOTICE_2027
+            .lines()
+            .filter(|l| !l.contains("端午节"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let both = format!(
+            "{}{}",
+            without_duanwu,
+            &SHIPPED_CSV[SHIPPED_CSV.find('\n').unwrap()..]
+        );
+        let err = WorkCalendar::import_csv(&both).unwrap_err();
+        match &err {
+            CalendarError::ImplausibleYear { year, first, .. } => {
+                assert_eq!((*year, *first), (2027, 3));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(err.to_string().contains("端午节"), "{err}");
+        // A combined period names both festivals (as in 2023: "中秋节、国庆节").
+        let combined = NOTICE_2027.replace(",中秋节", ",中秋节、国庆节").replace(
+            "2027-10-01,holiday,国庆节",
+            "2027-10-01,holiday,中秋节、国庆节",
+        );
+        assert!(WorkCalendar::import_csv(&combined).is_ok());
+    }
+
+    #[test]
+    fn the_preview_lists_days_added_removed_and_changed_per_year() {
+        let stored = cal();
+        let mut edited: String = SHIPPED_CSV
+            .lines()
+            .filter(|l| l.starts_with("date") || l.starts_with("2026"))
+            .filter(|l| !l.starts_with("2026-10-08"))
+            .map(|l| {
+                if l.starts_with("2026-01-01") {
+                    "2026-01-01,holiday,元旦节".to_string()
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        edited.push_str("\n2026-12-31,holiday,元旦\n");
+        let incoming = WorkCalendar::import_csv(&format!(
+            "{edited}{}",
+            NOTICE_2027.split_once("festival\n").unwrap().1
+        ))
+        .unwrap();
+        let diff = stored.diff(&incoming);
+        assert_eq!(
+            diff.iter().map(|d| d.year).collect::<Vec<_>>(),
+            vec![2026, 2027]
+        );
+        let y2026 = &diff[0];
+        assert!(y2026.replaces_stored && !y2026.is_unchanged());
+        assert_eq!(
+            y2026.added,
+            vec![SpecialDay::new(d(2026, 12, 31), DayKind::Holiday, "元旦")]
+        );
+        assert_eq!(
+            y2026.removed.iter().map(|d| d.date).collect::<Vec<_>>(),
+            vec![d(2026, 10, 8)]
+        );
+        assert_eq!(y2026.changed.len(), 1);
+        assert_eq!(y2026.changed[0].before.festival, "元旦");
+        assert_eq!(y2026.changed[0].after.festival, "元旦节");
+        let y2027 = &diff[1];
+        assert!(!y2027.replaces_stored);
+        assert_eq!(y2027.added.len(), 34);
+        assert!(y2027.removed.is_empty() && y2027.changed.is_empty());
+        // Re-importing what is stored changes nothing.
+        assert!(stored.diff(&stored).iter().all(YearDiff::is_unchanged));
+    }
+
     // --- properties ---------------------------------------------------------------------
 
     fn covered_date(offset: i64) -> NaiveDate {
         d(2024, 1, 1) + chrono::Duration::days(offset)
     }
 
+    /// Any valid calendar: distinct dates in importable years, make-up days on weekends,
+    /// festival names without separators.
+    fn any_calendar() -> impl Strategy<Value = WorkCalendar> {
+        let day = (
+            *YEARS.start()..=*YEARS.end(),
+            0u32..365,
+            any::<bool>(),
+            "[\\p{Han}A-Za-z0-9（）、·]{1,8}",
+        );
+        proptest::collection::vec(day, 1..60).prop_map(|rows| {
+            let mut by_year: BTreeMap<i32, BTreeMap<NaiveDate, SpecialDay>> = BTreeMap::new();
+            for (year, ordinal, makeup, festival) in rows {
+                let Some(date) = NaiveDate::from_yo_opt(year, ordinal + 1) else {
+                    continue;
+                };
+                let kind = if makeup && is_weekend(date) {
+                    DayKind::MakeupWorkday
+                } else {
+                    DayKind::Holiday
+                };
+                by_year
+                    .entry(year)
+                    .or_default()
+                    .insert(date, SpecialDay::new(date, kind, festival));
+            }
+            by_year
+                .into_iter()
+                .fold(WorkCalendar::new(), |c, (year, days)| {
+                    c.with_year(year, days.into_values()).unwrap()
+                })
+        })
+    }
+
     proptest! {
+        #[test]
+        fn any_valid_calendar_round_trips_through_its_csv(c in any_calendar()) {
+            prop_assert_eq!(WorkCalendar::from_csv(&c.to_csv()).unwrap(), c);
+        }
+
         #[test]
         fn add_then_between_is_identity(offset in 0i64..1096, n in 0u32..60) {
             let c = cal();

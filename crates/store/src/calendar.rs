@@ -88,16 +88,29 @@ pub async fn load<'c, E: Executor<'c, Database = Any> + Copy>(e: E) -> Result<Wo
 }
 
 /// Replaces the arrangements of every year in `cal` (a corrected notice replaces the year
-/// whole). Returns the years written.
+/// whole). Returns the years written. With `expected_revision` (the revision the
+/// administrator's preview was made at) the import is refused as a conflict if the
+/// calendar changed since, so what is confirmed is what was shown.
 pub async fn replace_years(
     conn: &mut AnyConnection,
     change: &Change,
     cal: &WorkCalendar,
+    expected_revision: Option<i64>,
 ) -> Result<Vec<i32>> {
     let years = cal.covered_years();
-    sqlx::query("UPDATE calendar_revision SET revision = revision + 1 WHERE id = 1")
-        .execute(&mut *conn)
-        .await?;
+    let bumped = sqlx::query(
+        "UPDATE calendar_revision SET revision = revision + 1 WHERE id = 1 AND ($1 < 0 OR revision = $1)",
+    )
+    .bind(expected_revision.unwrap_or(-1))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if bumped == 0 {
+        return Err(StoreError::Conflict {
+            code: "calendar_changed",
+            message: "预览之后工作日历已被修改，请重新预览后再确认导入".into(),
+        });
+    }
     for year in &years {
         let (from, to) = (format!("{year}-01-01"), format!("{year}-12-31"));
         sqlx::query("DELETE FROM calendar_days WHERE day >= $1 AND day <= $2")
@@ -157,7 +170,7 @@ pub async fn ensure_shipped(store: &Store, now: i64) -> Result<()> {
         // Two instances starting together may both try; the loser's unique violation
         // means the calendar is there, which is all this function promises.
         let loaded = async {
-            replace_years(&mut tx, &change, &WorkCalendar::shipped()).await?;
+            replace_years(&mut tx, &change, &WorkCalendar::shipped(), None).await?;
             tx.commit().await?;
             Ok::<(), StoreError>(())
         };

@@ -329,6 +329,7 @@ pub async fn intake(
     decision: &machine::CaseAction,
     entropy: u64,
 ) -> Result<CaseRecord> {
+    check_routing(&mut *conn, new).await?;
     let seq: i64 = sqlx::query(
         "INSERT INTO case_counters (day, seq) VALUES ($1, 1) ON CONFLICT (day) DO UPDATE SET seq = case_counters.seq + 1 RETURNING seq",
     )
@@ -408,6 +409,32 @@ pub async fn intake(
         .await;
     }
     Ok(case)
+}
+
+/// The routing rule checked again where the case is written: the department and the
+/// hall must lie inside the tree of the organisation owning the item. Why twice (the
+/// catalog refuses such a department, intake refuses such a hall): a case routed outside
+/// the owner's tree is readable and decidable by the wrong people, and this is the one
+/// place every case passes through.
+async fn check_routing(conn: &mut AnyConnection, new: &NewCase) -> Result<()> {
+    let row = sqlx::query(
+        "SELECT w.path AS owner_path, d.path AS department_path, h.path AS intake_path \
+         FROM catalog_items i JOIN orgs w ON w.id = i.owner_org_id \
+         JOIN orgs d ON d.id = $2 JOIN orgs h ON h.id = $3 WHERE i.code = $1",
+    )
+    .bind(&new.item_code)
+    .bind(new.department_id)
+    .bind(new.intake_org_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let path = |col: &str| OrgPath::from_stored(row.get(col));
+    onewindow_domain::access::check_item_routing(
+        &path("owner_path"),
+        &path("department_path"),
+        &path("intake_path"),
+    )
+    .map_err(|e| StoreError::invalid("item_code", e.code(), e.to_string()))
 }
 
 async fn record_event(

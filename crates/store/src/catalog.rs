@@ -2,10 +2,12 @@
 //! import/export, and the public keyword search.
 
 use crate::audit::{self, Change};
-use crate::{orgs, Result, StoreError};
+use crate::orgs::{self, Org};
+use crate::{Result, StoreError};
 use chrono::NaiveDate;
+use onewindow_domain::access::{check_item_routing, RoutingError};
 use onewindow_domain::catalog::{Bundle, Catalog, ServiceItem};
-use onewindow_domain::org::OrgKind;
+use onewindow_domain::org::{OrgKind, OrgPath};
 use onewindow_domain::validation::FieldErrors;
 use serde::Serialize;
 use serde_json::json;
@@ -19,6 +21,11 @@ pub struct StoredItem {
     pub item: ServiceItem,
     pub department_id: i64,
     pub department_name: String,
+    /// The organisation (city or district) the item belongs to: editing it needs the
+    /// catalog permission there, and its cases stay inside its subtree.
+    pub owner_org_id: i64,
+    pub owner_name: String,
+    pub owner_path: OrgPath,
     /// The catalog version number (1, 2, …) and the row holding it.
     pub version: i64,
     pub version_id: i64,
@@ -38,9 +45,10 @@ pub struct ItemSummary {
 }
 
 const SELECT: &str = "SELECT i.id, i.active, i.current_version, o.name AS department_name, i.department_id, \
+     i.owner_org_id, w.name AS owner_name, w.path AS owner_path, \
      v.id AS version_id, v.effective_from, v.body \
      FROM catalog_items i JOIN catalog_item_versions v ON v.item_id = i.id AND v.version = i.current_version \
-     JOIN orgs o ON o.id = i.department_id";
+     JOIN orgs o ON o.id = i.department_id JOIN orgs w ON w.id = i.owner_org_id";
 
 fn stored_from_row(r: &AnyRow) -> Result<StoredItem> {
     let body: String = r.get("body");
@@ -51,6 +59,9 @@ fn stored_from_row(r: &AnyRow) -> Result<StoredItem> {
         item,
         department_id: r.get("department_id"),
         department_name: r.get("department_name"),
+        owner_org_id: r.get("owner_org_id"),
+        owner_name: r.get("owner_name"),
+        owner_path: OrgPath::from_stored(r.get("owner_path")),
         version: r.get("current_version"),
         version_id: r.get("version_id"),
         effective_from: r.get("effective_from"),
@@ -76,9 +87,10 @@ pub async fn get_effective<'c, E: Executor<'c, Database = Any>>(
 ) -> Result<StoredItem> {
     let row = sqlx::query(
         "SELECT i.id, i.active, v.version AS current_version, o.name AS department_name, i.department_id, \
+         i.owner_org_id, w.name AS owner_name, w.path AS owner_path, \
          v.id AS version_id, v.effective_from, v.body \
          FROM catalog_items i JOIN catalog_item_versions v ON v.item_id = i.id \
-         JOIN orgs o ON o.id = i.department_id \
+         JOIN orgs o ON o.id = i.department_id JOIN orgs w ON w.id = i.owner_org_id \
          WHERE i.code = $1 AND v.effective_from <= $2 ORDER BY v.version DESC LIMIT 1",
     )
     .bind(code)
@@ -234,14 +246,44 @@ pub async fn search(
         .collect())
 }
 
-/// Finds the department an item names by its organisation code.
-async fn department_id(
+/// The organisation owning an item, `None` for a code not in the catalog yet.
+pub async fn owner_of(conn: &mut AnyConnection, code: &str) -> Result<Option<Org>> {
+    let id: Option<i64> = sqlx::query("SELECT owner_org_id FROM catalog_items WHERE code = $1")
+        .bind(code)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.get("owner_org_id"));
+    match id {
+        Some(id) => Ok(Some(orgs::get(&mut *conn, id).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Finds the department an item names by its organisation code; it must lie inside the
+/// item's owner, so the item can never route a case out of the owner's tree.
+async fn department(
     conn: &mut AnyConnection,
     item: &ServiceItem,
+    owner: &Org,
     errors: &mut FieldErrors,
-) -> Result<Option<(i64, String)>> {
+) -> Result<Option<Org>> {
     match orgs::find_by_code(&mut *conn, &item.department_code).await? {
-        Some(o) if o.kind == OrgKind::Department => Ok(Some((o.id, o.name))),
+        Some(o) if o.kind == OrgKind::Department => {
+            if let Err(e @ RoutingError::DepartmentOutsideOwner) =
+                check_item_routing(&owner.path, &o.path, &owner.path)
+            {
+                errors.add(
+                    &format!("{}.department_code", item.code),
+                    e.code(),
+                    format!(
+                        "事项{}属于{}，实施部门“{}”不在{}的辖区内，不能指定",
+                        item.code, owner.name, o.name, owner.name
+                    ),
+                );
+                return Ok(None);
+            }
+            Ok(Some(o))
+        }
         _ => {
             errors.add(
                 &format!("{}.department_code", item.code),
@@ -268,21 +310,29 @@ pub struct SaveReport {
 /// Saves one item: a new item, or a new version when its content changed. Versions take
 /// effect from `effective_from`; cases keep the version they were accepted under.
 /// `expected_version` (the version the editor saw) guards against lost updates.
+/// `new_owner` owns the item if it is new; an existing item keeps its owner. Whether the
+/// caller may edit it is the caller's check (`access::authorize_reference_data`).
+#[allow(clippy::too_many_arguments)]
 pub async fn save_item(
     conn: &mut AnyConnection,
     change: &Change,
     item: &ServiceItem,
     effective_from: NaiveDate,
     expected_version: Option<i64>,
+    new_owner: &Org,
     report: &mut SaveReport,
 ) -> Result<()> {
     let mut errors = FieldErrors::new();
     if let Err(e) = item.validate() {
         errors.0.extend(e.0);
     }
-    let dept = department_id(&mut *conn, item, &mut errors).await?;
+    let owner = owner_of(&mut *conn, &item.code)
+        .await?
+        .unwrap_or_else(|| new_owner.clone());
+    let dept = department(&mut *conn, item, &owner, &mut errors).await?;
     errors.into_result().map_err(StoreError::Invalid)?;
-    let (dept_id, dept_name) = dept.expect("checked above");
+    let dept = dept.expect("checked above");
+    let (dept_id, dept_name) = (dept.id, dept.name);
     let body = serde_json::to_string(item).expect("item serialises");
     let existing = sqlx::query(
         "SELECT i.id, i.current_version, v.body FROM catalog_items i \
@@ -298,8 +348,8 @@ pub async fn save_item(
                 return Err(StoreError::NotFound);
             }
             let id: i64 = sqlx::query(
-                "INSERT INTO catalog_items (code, name, window_class, department_id, parent_code, immediate, current_version, search_text, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) RETURNING id",
+                "INSERT INTO catalog_items (code, name, window_class, department_id, parent_code, immediate, current_version, search_text, updated_at, owner_org_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9) RETURNING id",
             )
             .bind(&item.code)
             .bind(&item.name)
@@ -309,6 +359,7 @@ pub async fn save_item(
             .bind(i64::from(item.is_immediate()))
             .bind(&search)
             .bind(change.at)
+            .bind(owner.id)
             .fetch_one(&mut *conn)
             .await?
             .get("id");
@@ -319,7 +370,7 @@ pub async fn save_item(
                 "catalog.item_create",
                 "catalog_item",
                 &item.code,
-                &json!({ "after": item }),
+                &json!({ "owner_org_id": owner.id, "after": item }),
             )
             .await?;
             report.created.push(item.code.clone());
@@ -408,12 +459,14 @@ async fn insert_version(
 }
 
 /// Imports a whole catalog in the caller's transaction: validated first as a whole (so a
-/// bad file changes nothing), then item by item, then bundles.
+/// bad file changes nothing), then item by item, then bundles. New items belong to
+/// `new_owner`; the caller has checked it may edit every item of the file.
 pub async fn import(
     conn: &mut AnyConnection,
     change: &Change,
     catalog: &Catalog,
     effective_from: NaiveDate,
+    new_owner: &Org,
 ) -> Result<SaveReport> {
     catalog.validate().map_err(StoreError::Invalid)?;
     let mut report = SaveReport::default();
@@ -421,7 +474,16 @@ pub async fn import(
     let mut items: Vec<&ServiceItem> = catalog.items.iter().collect();
     items.sort_by_key(|i| i.parent_code.is_some());
     for item in items {
-        save_item(&mut *conn, change, item, effective_from, None, &mut report).await?;
+        save_item(
+            &mut *conn,
+            change,
+            item,
+            effective_from,
+            None,
+            new_owner,
+            &mut report,
+        )
+        .await?;
     }
     for b in &catalog.bundles {
         save_bundle(&mut *conn, change, b).await?;

@@ -207,12 +207,19 @@ pub async fn seed(store: &Store, now: i64) -> Result<bool> {
         .await?;
     }
     // The demo catalog (C1): items of every window class and the 一件事 bundles.
+    // The city owns it: the demo's departments are the district's, inside the city.
     let today = crate::clock::local_date(now);
+    let city = created
+        .iter()
+        .find(|o| o.kind == OrgKind::City)
+        .expect("demo city")
+        .clone();
     crate::catalog::import(
         &mut tx,
         &change,
         &onewindow_domain::catalog::Catalog::demo(),
         today,
+        &city,
     )
     .await?;
     // The hall's queue (C3): classes, windows and a few weeks of ticket history.

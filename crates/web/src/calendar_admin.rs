@@ -1,5 +1,8 @@
 //! The working-day calendar for administrators (view, import the next year's
-//! arrangement) and settings (deadline thresholds, supplement period).
+//! arrangement: previewed, then confirmed) and settings (deadline thresholds, supplement
+//! period). Both are shared reference data owned by the root of the tree: every
+//! administrator may look, only one at the root may change them
+//! (`access::authorize_reference_data`).
 
 use crate::chrome::Chrome;
 use crate::context::{ApiUser, Ctx, PageUser, Principal};
@@ -14,12 +17,12 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use onewindow_domain::access::Permission;
-use onewindow_domain::calendar::{SpecialDay, WorkCalendar};
+use onewindow_domain::access::{authorize_reference_data, Permission, ReferenceData};
+use onewindow_domain::calendar::{SpecialDay, WorkCalendar, YearDiff};
 use onewindow_domain::validation::FieldError;
 use onewindow_store::clock::local_date;
 use onewindow_store::{calendar, settings};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 pub fn router() -> Router<AppState> {
@@ -32,15 +35,53 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/settings/{key}", put(set_setting_api))
 }
 
-/// Replaces the years in a CSV arrangement (`date,kind,festival`).
-pub async fn import(state: &AppState, p: &Principal, csv: &str) -> Result<Vec<i32>, AppError> {
-    p.require(Permission::ManageCalendar)?;
-    let cal = WorkCalendar::from_csv(csv)
+/// What an import would change (a preview, nothing written) or has changed (confirmed).
+#[derive(Debug, Serialize)]
+pub struct ImportOutcome {
+    pub confirmed: bool,
+    pub years: Vec<i32>,
+    /// The calendar's revision the preview was made at (after a confirmed import: the new
+    /// one). Sent back with the confirmation, it makes the import refuse if someone else
+    /// changed the calendar in between.
+    pub revision: i64,
+    /// Per year of the file: days added, removed and changed against what is stored.
+    pub diff: Vec<YearDiff>,
+}
+
+/// Reads a CSV arrangement (`date,kind,festival`) and compares it with the stored calendar;
+/// only with `confirm` does it replace the file's years (each whole), and then only if the
+/// calendar is still at `revision` when one is given. Why two steps: an import replaces a
+/// whole year and moves every deadline in it, so the administrator sees what changes first.
+pub async fn import(
+    state: &AppState,
+    p: &Principal,
+    csv: &str,
+    confirm: bool,
+    revision: Option<i64>,
+) -> Result<ImportOutcome, AppError> {
+    authorize_reference_data(&p.actor(), ReferenceData::Calendar)?;
+    let cal = WorkCalendar::import_csv(csv)
         .map_err(|e| AppError::invalid("csv", e.code(), e.to_string()))?;
+    let current = calendar::revision(state.store.reader()).await?;
+    let diff = state.calendar().await?.diff(&cal);
+    if !confirm {
+        return Ok(ImportOutcome {
+            confirmed: false,
+            years: cal.covered_years(),
+            revision: current,
+            diff,
+        });
+    }
     let mut tx = state.store.begin().await?;
-    let years = calendar::replace_years(&mut tx, &state.change(p.user.who()), &cal).await?;
+    let years =
+        calendar::replace_years(&mut tx, &state.change(p.user.who()), &cal, revision).await?;
     tx.commit().await?;
-    Ok(years)
+    Ok(ImportOutcome {
+        confirmed: true,
+        years,
+        revision: calendar::revision(state.store.reader()).await?,
+        diff,
+    })
 }
 
 /// The admin's warning when next year's arrangement is missing (from December on).
@@ -58,6 +99,16 @@ struct CalendarPage {
     warning: Option<String>,
     imported: Option<String>,
     errors: Vec<FieldError>,
+    /// Whether this administrator may import (an administrator at the root).
+    may_import: bool,
+    /// A previewed import waiting for confirmation: the text, its revision and the diff.
+    preview: Option<Preview>,
+}
+
+struct Preview {
+    csv: String,
+    revision: i64,
+    diff: Vec<YearDiff>,
 }
 
 async fn view(
@@ -66,8 +117,10 @@ async fn view(
     ctx: &Ctx,
     imported: Option<String>,
     errors: Vec<FieldError>,
+    preview: Option<Preview>,
 ) -> PageResult {
     p.require(Permission::ManageCalendar)?;
+    let may_import = authorize_reference_data(&p.actor(), ReferenceData::Calendar).is_ok();
     let cal = state.calendar().await?;
     let status = if errors.is_empty() {
         StatusCode::OK
@@ -81,30 +134,54 @@ async fn view(
         days: cal.special_days().cloned().collect(),
         imported,
         errors,
+        may_import,
+        preview,
     })?;
     *res.status_mut() = status;
     Ok(res)
 }
 
 async fn page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
-    view(&state, &p, &ctx, None, vec![]).await
+    view(&state, &p, &ctx, None, vec![], None).await
 }
 
+/// First post: the preview with a confirmation form carrying the same text; the second
+/// post (`confirm=1`, with the previewed revision) imports.
 async fn import_form(
     State(state): State<AppState>,
     PageUser(p, ctx): PageUser,
     form: FormData,
 ) -> PageResult {
-    match import(&state, &p, form.get("csv")).await {
-        Ok(years) => {
-            let text = years
+    let csv = form.get("csv").to_string();
+    let confirm = form.get("confirm") == "1";
+    let revision = form.get("revision").parse::<i64>().ok();
+    match import(&state, &p, &csv, confirm, revision).await {
+        Ok(done) if done.confirmed => {
+            let text = done
+                .years
                 .iter()
                 .map(|y| format!("{y}年"))
                 .collect::<Vec<_>>()
                 .join("、");
-            view(&state, &p, &ctx, Some(text), vec![]).await
+            view(&state, &p, &ctx, Some(text), vec![], None).await
         }
-        Err(AppError::Invalid(f)) => view(&state, &p, &ctx, None, f.0).await,
+        Ok(preview) => {
+            let preview = Preview {
+                csv,
+                revision: preview.revision,
+                diff: preview.diff,
+            };
+            view(&state, &p, &ctx, None, vec![], Some(preview)).await
+        }
+        Err(AppError::Invalid(f)) => view(&state, &p, &ctx, None, f.0, None).await,
+        Err(AppError::Conflict { code, message }) => {
+            let e = FieldError {
+                field: "csv".into(),
+                code: code.into(),
+                message,
+            };
+            view(&state, &p, &ctx, None, vec![e], None).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -118,13 +195,24 @@ async fn calendar_api(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     })))
 }
 
+#[derive(Deserialize)]
+struct ImportQuery {
+    /// `true` replaces the years; otherwise the answer is the preview only.
+    #[serde(default)]
+    confirm: bool,
+    /// The revision of the preview being confirmed (optional; refused if it moved).
+    revision: Option<i64>,
+}
+
 async fn import_api(
     State(state): State<AppState>,
     ApiUser(p): ApiUser,
+    Query(q): Query<ImportQuery>,
     body: String,
-) -> ApiResult<Json<Value>> {
-    let years = import(&state, &p, &body).await?;
-    Ok(Json(json!({ "years": years })))
+) -> ApiResult<Json<ImportOutcome>> {
+    Ok(Json(
+        import(&state, &p, &body, q.confirm, q.revision).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -171,7 +259,8 @@ async fn set_setting_api(
     Path(key): Path<String>,
     ApiJson(b): ApiJson<SettingBody>,
 ) -> ApiResult<Json<Value>> {
-    p.require(Permission::ManageCalendar)?;
+    // Settings are global (one value for the whole installation): changed at the root.
+    authorize_reference_data(&p.actor(), ReferenceData::Settings)?;
     let mut tx = state.store.begin().await?;
     settings::set_int(&mut tx, &state.change(p.user.who()), &key, b.value).await?;
     tx.commit().await?;

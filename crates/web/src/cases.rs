@@ -92,6 +92,8 @@ pub struct Subject {
     pub limit_days: u32,
     pub immediate: bool,
     pub commitment_allowed: bool,
+    /// The organisations owning the item(s): a case is taken in only inside all of them.
+    pub owners: Vec<onewindow_domain::org::OrgPath>,
 }
 
 pub async fn subject(
@@ -112,6 +114,7 @@ pub async fn subject(
             limit_days: v.limit_days,
             immediate: v.limit_days == 0,
             commitment_allowed: v.items.iter().all(|s| s.item.commitment_allowed),
+            owners: v.items.iter().map(|s| s.owner_path.clone()).collect(),
         });
     }
     let code = item_code
@@ -134,6 +137,7 @@ pub async fn subject(
         limit_days: s.item.promised_limit_days,
         immediate: s.item.is_immediate(),
         commitment_allowed: s.item.commitment_allowed,
+        owners: vec![s.owner_path],
         materials: s.item.materials,
     })
 }
@@ -230,6 +234,16 @@ pub async fn intake(
     )
     .await?;
     let mut errors = FieldErrors::new();
+    // A district's item serves its district: a hall outside the owner's tree may not take
+    // it in (the store checks the same rule again when it writes the case).
+    if subject.owners.iter().any(|o| !o.contains(&p.user.org_path)) {
+        let e = onewindow_domain::access::RoutingError::IntakeOutsideOwner;
+        let field = match subject.bundle_code {
+            Some(_) => "bundle_code",
+            None => "item_code",
+        };
+        errors.add(field, e.code(), e.to_string());
+    }
     let (applicant_id, applicant_masked, agent_id, agent_masked, credit_warning) =
         check_people(input, today, &mut errors);
     let unknown: Vec<&String> = input
@@ -1251,7 +1265,11 @@ async fn deadlines_api(
     State(state): State<AppState>,
     ApiUser(p): ApiUser,
 ) -> ApiResult<Json<store_cases::DeadlineRun>> {
-    p.require(Permission::ManageCalendar)?;
+    // The job marks cases of the whole installation: run by hand only at the root.
+    onewindow_domain::access::authorize_reference_data(
+        &p.actor(),
+        onewindow_domain::access::ReferenceData::DeadlineJob,
+    )?;
     crate::queue::mark_no_shows(&state).await?;
     Ok(Json(run_deadline_job(&state).await?))
 }

@@ -17,16 +17,19 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use onewindow_domain::access::Permission;
+use onewindow_domain::access::{
+    authorize_reference_data, new_catalog_item_owner, Permission, ReferenceData,
+};
 use onewindow_domain::catalog::{
     self, Bundle, Catalog, ItemType, Material, MaterialForm, ServiceItem, WINDOW_CLASSES,
 };
 use onewindow_domain::validation::FieldError;
 use onewindow_store::catalog::{self as store_catalog, ItemSummary, SaveReport, StoredItem};
 use onewindow_store::clock::local_date;
-use onewindow_store::orgs;
+use onewindow_store::orgs::{self, Org};
 use serde::Deserialize;
 use serde_json::json;
+use sqlx::AnyConnection;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -53,7 +56,40 @@ pub fn router() -> Router<AppState> {
 
 // ---- operations ----
 
-/// Imports a catalog (JSON `Catalog` or CSV of items) as one transaction.
+/// May `p` (of organisation `editor_org`) save the item `code`? An existing item needs the
+/// catalog permission at the organisation owning it; a new one becomes the editor's own
+/// organisation's, which must be a city or district (`access::new_catalog_item_owner`).
+async fn authorize_item(
+    conn: &mut AnyConnection,
+    p: &Principal,
+    editor_org: &Org,
+    code: &str,
+) -> Result<(), AppError> {
+    match store_catalog::owner_of(conn, code).await? {
+        Some(owner) => authorize_reference_data(
+            &p.actor(),
+            ReferenceData::CatalogItem { owner: &owner.path },
+        )?,
+        None => {
+            new_catalog_item_owner(&p.actor(), editor_org.kind)?;
+        }
+    }
+    Ok(())
+}
+
+/// May `p` edit the item as stored (for pages: whether to offer the edit controls).
+pub fn may_edit_item(p: &Principal, s: &StoredItem) -> bool {
+    authorize_reference_data(
+        &p.actor(),
+        ReferenceData::CatalogItem {
+            owner: &s.owner_path,
+        },
+    )
+    .is_ok()
+}
+
+/// Imports a catalog (JSON `Catalog` or CSV of items) as one transaction. Refused whole,
+/// before anything is written, if any item (or any bundle) is not the editor's to change.
 pub async fn import(
     state: &AppState,
     p: &Principal,
@@ -63,7 +99,21 @@ pub async fn import(
     p.require(Permission::ManageCatalog)?;
     let from = effective_from.unwrap_or_else(|| local_date(state.now()));
     let mut tx = state.store.begin().await?;
-    let report = store_catalog::import(&mut tx, &state.change(p.user.who()), catalog, from).await?;
+    let editor_org = orgs::get(&mut *tx, p.user.org_id).await?;
+    for item in &catalog.items {
+        authorize_item(&mut tx, p, &editor_org, &item.code).await?;
+    }
+    if !catalog.bundles.is_empty() {
+        authorize_reference_data(&p.actor(), ReferenceData::Bundles)?;
+    }
+    let report = store_catalog::import(
+        &mut tx,
+        &state.change(p.user.who()),
+        catalog,
+        from,
+        &editor_org,
+    )
+    .await?;
     tx.commit().await?;
     Ok(report)
 }
@@ -79,12 +129,15 @@ pub async fn save(
     let from = effective_from.unwrap_or_else(|| local_date(state.now()));
     let mut report = SaveReport::default();
     let mut tx = state.store.begin().await?;
+    let editor_org = orgs::get(&mut *tx, p.user.org_id).await?;
+    authorize_item(&mut tx, p, &editor_org, &item.code).await?;
     store_catalog::save_item(
         &mut tx,
         &state.change(p.user.who()),
         item,
         from,
         version,
+        &editor_org,
         &mut report,
     )
     .await?;
@@ -254,7 +307,10 @@ async fn guide_bundle(
 #[template(path = "admin_catalog.html")]
 struct AdminCatalog {
     chrome: Chrome,
-    items: Vec<StoredItem>,
+    /// Each item, and whether this administrator may edit it.
+    items: Vec<(StoredItem, bool)>,
+    /// Whether this administrator may import (their organisation may own items).
+    may_import: bool,
     report: Option<SaveReport>,
     errors: Vec<FieldError>,
 }
@@ -267,7 +323,16 @@ async fn admin_page(
     errors: Vec<FieldError>,
 ) -> PageResult {
     p.require(Permission::ManageCatalog)?;
-    let items = store_catalog::all_items(state.store.reader()).await?;
+    let items = store_catalog::all_items(state.store.reader())
+        .await?
+        .into_iter()
+        .map(|s| {
+            let editable = may_edit_item(p, &s);
+            (s, editable)
+        })
+        .collect();
+    let editor_org = orgs::get(state.store.reader(), p.user.org_id).await?;
+    let may_import = new_catalog_item_owner(&p.actor(), editor_org.kind).is_ok();
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -276,6 +341,7 @@ async fn admin_page(
     let mut res = render(&AdminCatalog {
         chrome: Chrome::new(state, ctx, "事项目录管理"),
         items,
+        may_import,
         report,
         errors,
     })?;
@@ -404,6 +470,8 @@ struct AdminItem {
     versions: Vec<(i64, String, String)>,
     errors: Vec<FieldError>,
     saved: bool,
+    /// Whether this administrator may save the item (else the page is read-only).
+    editable: bool,
 }
 
 impl AdminItem {
@@ -442,11 +510,14 @@ async fn admin_item_page(
     p.require(Permission::ManageCatalog)?;
     let s = store_catalog::get(state.store.reader(), code).await?;
     let versions = store_catalog::versions(state.store.reader(), code).await?;
+    // Only departments inside the item's owner can carry it out (the save refuses others).
     let mut departments: Vec<(String, String)> = orgs::departments(state.store.reader())
         .await?
         .into_iter()
+        .filter(|o| s.owner_path.contains(&o.path))
         .filter_map(|o| o.code.map(|c| (c, o.name)))
         .collect();
+    let editable = may_edit_item(p, &s);
     let form = submitted.unwrap_or_else(|| ItemForm::from_item(&s.item, s.version));
     // An item naming a department that no longer exists keeps showing that code (and the
     // save names the problem) rather than silently taking the first department listed.
@@ -474,6 +545,7 @@ async fn admin_item_page(
         versions,
         errors,
         saved,
+        editable,
     })?;
     *res.status_mut() = status;
     Ok(res)
@@ -499,6 +571,15 @@ async fn admin_save_form(
     Path(code): Path<String>,
     form: FormData,
 ) -> PageResult {
+    // Refused before the form is read: an administrator who may not edit the item gets
+    // the 403 page, not a form full of field errors.
+    let stored = store_catalog::get(state.store.reader(), &code).await?;
+    authorize_reference_data(
+        &p.actor(),
+        ReferenceData::CatalogItem {
+            owner: &stored.owner_path,
+        },
+    )?;
     let submitted = ItemForm::from_form(&form);
     // The form's own reading names its inputs already; what `save` refuses is named in the
     // item's terms and is renamed to the inputs before it is shown.
