@@ -1242,7 +1242,7 @@ mod tests {
         let mut edited: String = SHIPPED_CSV
             .lines()
             .filter(|l| l.starts_with("date") || l.starts_with("2026"))
-            .filter(|l| !l.starts_with("2026-10-08"))
+            .filter(|l| !l.starts_with("2026-10-10"))
             .map(|l| {
                 if l.starts_with("2026-01-01") {
                     "2026-01-01,holiday,元旦节".to_string()
@@ -1271,7 +1271,7 @@ mod tests {
         );
         assert_eq!(
             y2026.removed.iter().map(|d| d.date).collect::<Vec<_>>(),
-            vec![d(2026, 10, 8)]
+            vec![d(2026, 10, 10)]
         );
         assert_eq!(y2026.changed.len(), 1);
         assert_eq!(y2026.changed[0].before.festival, "元旦");
