@@ -258,11 +258,7 @@ async fn street_and_community_admins_change_no_shared_reference_data(app: TestAp
             );
         }
     }
-    assert_eq!(
-        changes(&app).await,
-        head,
-        "no audit event: nothing written"
-    );
+    assert_eq!(changes(&app).await, head, "no audit event: nothing written");
     assert_eq!(app.count("catalog_item_versions").await, items);
     assert_eq!(item(&app, "MZ-0101").await, mz);
     assert_eq!(calendar(&app).await, cal);
@@ -474,11 +470,7 @@ async fn a_district_admin_edits_only_the_districts_items(app: TestApp) {
     ] {
         assert_eq!(s, StatusCode::FORBIDDEN, "{what}");
     }
-    assert_eq!(
-        changes(&app).await,
-        head,
-        "nothing written by any refusal"
-    );
+    assert_eq!(changes(&app).await, head, "nothing written by any refusal");
     assert_eq!(item(&app, "QX-0001").await, qx);
 
     // The district's own item alone imports (CSV, as exported) and makes a new version.
