@@ -26,11 +26,12 @@ fn csrf_of(html: &str) -> String {
 }
 
 fn next_field_of(html: &str) -> String {
-    let i = html
+    let form = &html[html.find("action=\"/login\"").expect("the login form")..];
+    let i = form
         .find("name=\"next\" value=\"")
         .expect("login form has a next field")
         + 19;
-    let rest = &html[i..];
+    let rest = &form[i..];
     rest[..rest.find('"').unwrap()].to_string()
 }
 

@@ -119,8 +119,11 @@ impl HashPermit {
             }
             let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
             self.high_water.fetch_max(now, Ordering::SeqCst);
-            let _running = Running(self.running.clone());
+            let running = Running(self.running.clone());
             let out = work();
+            // Not running any more before the slot is free (also when unwinding: locals
+            // drop before the captured permit), so the count never exceeds the slots.
+            drop(running);
             drop(self);
             out
         })
