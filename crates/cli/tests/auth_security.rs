@@ -139,7 +139,11 @@ async fn sixty_guesses(apps: &[&TestApp]) -> Vec<(StatusCode, Value)> {
     let mut tasks = Vec::new();
     for i in 0..60usize {
         let base = apps[i % apps.len()].base.clone();
-        let password = if i == 30 { DEMO_PASSWORD } else { "wrong-guess-1" };
+        let password = if i == 30 {
+            DEMO_PASSWORD
+        } else {
+            "wrong-guess-1"
+        };
         let (store, now) = (first.store.clone(), first.clock_now());
         tasks.push(tokio::spawn(async move {
             if i >= 30 {
@@ -206,7 +210,10 @@ async fn parallel_guesses_check_at_most_the_limit(db: Db) {
     let results = sixty_guesses(&[&app]).await;
     assert_locked_after_guesses(&results, app.state.hashing.account_checks());
     let (_, until) = lock_state(&app, "guide").await;
-    assert!(until.is_some_and(|t| t > app.clock_now()), "account ends locked");
+    assert!(
+        until.is_some_and(|t| t > app.clock_now()),
+        "account ends locked"
+    );
     // Still locked: the right password is refused.
     assert_eq!(
         api_login(&app.base, "guide", DEMO_PASSWORD).await.0,
@@ -223,14 +230,23 @@ async fn parallel_guesses_check_at_most_the_limit(db: Db) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_guesses_over_two_instances_check_at_most_the_limit() {
     let first = spawn_app_with(Db::Postgres, roomy).await;
-    let second = spawn_app_on_with(&first.db_url, Db::Postgres, first.clock.clone(), None, roomy)
-        .await;
+    let second = spawn_app_on_with(
+        &first.db_url,
+        Db::Postgres,
+        first.clock.clone(),
+        None,
+        roomy,
+    )
+    .await;
     let results = sixty_guesses(&[&first, &second]).await;
     let checks = first.state.hashing.account_checks() + second.state.hashing.account_checks();
     assert_locked_after_guesses(&results, checks);
     assert!(second.state.hashing.account_checks() > 0 || first.state.hashing.account_checks() > 0);
     let (_, until) = lock_state(&first, "guide").await;
-    assert!(until.is_some_and(|t| t > first.clock_now()), "account ends locked");
+    assert!(
+        until.is_some_and(|t| t > first.clock_now()),
+        "account ends locked"
+    );
     first.clock.advance_secs(15 * 60 + 1);
     let (s, body) = api_login(&second.base, "guide", DEMO_PASSWORD).await;
     assert_eq!(s, StatusCode::OK, "{body}");
@@ -403,7 +419,11 @@ async fn the_per_address_limit_answers_429_with_retry_after() {
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
     let res = wrong_login(&proxied, "a.x", Some("203.0.113.5, 10.0.0.1")).await;
-    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "the last hop counts");
+    assert_eq!(
+        res.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the last hop counts"
+    );
     let res = wrong_login(&proxied, "a.x", Some("10.0.0.2")).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "another client");
 }
@@ -472,7 +492,10 @@ async fn locked_and_unknown_accounts_answer_alike(app: TestApp) {
         let status = res.status();
         let html = res.text().await.unwrap();
         let i = html.find("id=\"login-error\">").expect("error shown") + 17;
-        (status, html[i..i + html[i..].find('<').unwrap()].to_string())
+        (
+            status,
+            html[i..i + html[i..].find('<').unwrap()].to_string(),
+        )
     };
     let locked = page_of(form_login(&app, &c, &csrf, "guide", "/home").await).await;
     let unknown = page_of(form_login(&app, &c, &csrf, "no.such.user", "/home").await).await;

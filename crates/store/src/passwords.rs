@@ -87,7 +87,10 @@ mod tests {
         let longest = "a1".repeat(MAX_CHARS / 2);
         assert!(check_policy("password", &longest, "clerk").is_ok());
         let err = check_policy("password", &format!("{longest}x"), "clerk").unwrap_err();
-        assert_eq!((err.0[0].field.as_str(), err.0[0].code.as_str()), ("password", "too_long"));
+        assert_eq!(
+            (err.0[0].field.as_str(), err.0[0].code.as_str()),
+            ("password", "too_long")
+        );
         // Characters, not bytes: 128 Chinese characters are allowed.
         assert!(check_policy("password", &"密".repeat(MAX_CHARS), "clerk").is_ok());
         assert!(too_long(&"x".repeat(1 << 20)));

@@ -438,8 +438,8 @@ pub async fn unlock(conn: &mut AnyConnection, change: &Change, id: i64) -> Resul
          WHERE id = $1",
     )
     .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    .execute(&mut *conn)
+    .await?;
     audit::append(
         conn,
         change,
@@ -459,8 +459,8 @@ pub async fn record_login(conn: &mut AnyConnection, change: &Change, user: &User
          WHERE id = $1",
     )
     .bind(user.id)
-        .execute(&mut *conn)
-        .await?;
+    .execute(&mut *conn)
+    .await?;
     audit::append(
         conn,
         change,

@@ -368,13 +368,8 @@ async fn check_and_open(
         return Err(bad_credentials());
     }
     users::record_login(&mut tx, &state.change(user.who()), &user).await?;
-    let session = sessions::create(
-        &mut tx,
-        user.id,
-        state.now(),
-        state.config.session_ttl_secs,
-    )
-    .await?;
+    let session =
+        sessions::create(&mut tx, user.id, state.now(), state.config.session_ttl_secs).await?;
     tx.commit().await?;
     Ok((user, session))
 }

@@ -362,7 +362,8 @@ pub fn safe_next(next: &str) -> String {
     let Ok(joined) = origin.join(next) else {
         return HOME.into();
     };
-    if joined.origin() != origin.origin() || !joined.username().is_empty()
+    if joined.origin() != origin.origin()
+        || !joined.username().is_empty()
         || joined.password().is_some()
     {
         return HOME.into();
@@ -423,7 +424,10 @@ mod tests {
         ] {
             assert_eq!(safe_next(bad), "/home", "{bad:?}");
         }
-        assert_eq!(safe_next(&format!("/{}", "a".repeat(MAX_NEXT_LEN))), "/home");
+        assert_eq!(
+            safe_next(&format!("/{}", "a".repeat(MAX_NEXT_LEN))),
+            "/home"
+        );
     }
 
     #[test]
@@ -467,7 +471,11 @@ mod tests {
         assert!(!out.chars().any(|c| c.is_control()), "{out:?}");
         assert!(HeaderValue::from_str(out).is_ok(), "{out:?}");
         let origin = url::Url::parse(OWN_ORIGIN).unwrap();
-        assert_eq!(origin.join(out).unwrap().origin(), origin.origin(), "{out:?}");
+        assert_eq!(
+            origin.join(out).unwrap().origin(),
+            origin.origin(),
+            "{out:?}"
+        );
     }
 
     #[test]
