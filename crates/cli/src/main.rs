@@ -110,6 +110,21 @@ struct ServeArgs {
     /// Mark cookies Secure (set when serving behind HTTPS).
     #[arg(long, env = "ONEWINDOW_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Password hashes that may run at once (each takes 19 MiB); default: the number of cores.
+    #[arg(long, env = "ONEWINDOW_HASH_SLOTS")]
+    hash_slots: Option<usize>,
+    /// Seconds a login waits for a hashing slot before answering 503.
+    #[arg(long, env = "ONEWINDOW_HASH_WAIT_SECS", default_value_t = 5)]
+    hash_wait_secs: u64,
+    /// Failed login attempts per client address per minute, this instance (0: no limit).
+    #[arg(long, env = "ONEWINDOW_LOGIN_LIMIT_IP", default_value_t = 30)]
+    login_limit_ip: u32,
+    /// Failed login attempts per account name per minute, this instance (0: no limit).
+    #[arg(long, env = "ONEWINDOW_LOGIN_LIMIT_ACCOUNT", default_value_t = 10)]
+    login_limit_account: u32,
+    /// Read the client address from X-Forwarded-For (only behind a proxy that sets it).
+    #[arg(long, env = "ONEWINDOW_TRUST_PROXY")]
+    trust_proxy: bool,
 }
 
 #[derive(Subcommand)]
@@ -460,6 +475,16 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> Result<()> {
     let config = WebConfig {
         demo: args.demo,
         secure_cookies: args.secure_cookies,
+        hash_slots: args
+            .hash_slots
+            .unwrap_or_else(|| WebConfig::default().hash_slots),
+        hash_wait: std::time::Duration::from_secs(args.hash_wait_secs),
+        login_rate: onewindow_web::auth::LoginRate {
+            per_ip: args.login_limit_ip,
+            per_account: args.login_limit_account,
+            ..Default::default()
+        },
+        trust_proxy: args.trust_proxy,
         ..WebConfig::default()
     };
     let state = AppState::new(store.clone(), clock, config);

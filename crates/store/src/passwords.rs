@@ -39,10 +39,23 @@ pub fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash("not-a-real-password"))
 }
 
-/// Policy: at least 8 characters, not only digits, not the username.
+/// The longest password accepted, in characters. Argon2 reads the whole input, so without a
+/// bound a 1 MB "password" costs hashing time and memory on every login and change; 128 is
+/// far beyond any pass phrase a person types. Checked before anything is hashed.
+pub const MAX_CHARS: usize = 128;
+
+/// Whether a password is too long to be hashed at all (login refuses it like a wrong one).
+pub fn too_long(password: &str) -> bool {
+    // Counting stops at the bound: a 1 MB input is not walked to the end.
+    password.chars().nth(MAX_CHARS).is_some()
+}
+
+/// Policy: 8 to 128 characters, not only digits, not the username.
 pub fn check_policy(field: &str, password: &str, username: &str) -> Result<(), FieldErrors> {
     let mut e = FieldErrors::new();
-    if password.chars().count() < 8 {
+    if too_long(password) {
+        e.add(field, "too_long", format!("密码不能超过{MAX_CHARS}位"));
+    } else if password.chars().count() < 8 {
         e.add(field, "too_short", "密码至少8位");
     } else if password.chars().all(|c| c.is_ascii_digit()) {
         e.add(field, "too_simple", "密码不能全为数字");
@@ -71,5 +84,15 @@ mod tests {
         assert!(check_policy("password", "12345678", "u").is_err());
         assert!(check_policy("password", "ClerkUser", "clerkuser").is_err());
         assert!(check_policy("password", "window-2026", "clerk").is_ok());
+        let longest = "a1".repeat(MAX_CHARS / 2);
+        assert!(check_policy("password", &longest, "clerk").is_ok());
+        let err = check_policy("password", &format!("{longest}x"), "clerk").unwrap_err();
+        assert_eq!(
+            (err.0[0].field.as_str(), err.0[0].code.as_str()),
+            ("password", "too_long")
+        );
+        // Characters, not bytes: 128 Chinese characters are allowed.
+        assert!(check_policy("password", &"密".repeat(MAX_CHARS), "clerk").is_ok());
+        assert!(too_long(&"x".repeat(1 << 20)));
     }
 }

@@ -310,8 +310,8 @@ pub async fn set_password(
     keep_session: Option<&str>,
 ) -> Result<()> {
     let changed = sqlx::query(
-        "UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL, \
-         updated_at = $2, version = version + 1 WHERE id = $3",
+        "UPDATE users SET password_hash = $1, failed_logins = 0, login_window_start = NULL, \
+         locked_until = NULL, updated_at = $2, version = version + 1 WHERE id = $3",
     )
     .bind(password_hash)
     .bind(change.at)
@@ -335,11 +335,15 @@ pub async fn set_password(
     Ok(())
 }
 
-/// Login policy: how many failures in a row lock the account, and for how long.
+/// Login policy: how many password checks in a row may fail before the account locks, for
+/// how long it then stays locked, and how long a count of attempts is remembered.
 #[derive(Debug, Clone, Copy)]
 pub struct Lockout {
     pub max_failures: i64,
     pub lock_secs: i64,
+    /// Attempts older than this no longer count: a reservation left behind by an instance
+    /// that died mid-check cannot keep an account closed for ever.
+    pub window_secs: i64,
 }
 
 impl Default for Lockout {
@@ -347,45 +351,81 @@ impl Default for Lockout {
         Lockout {
             max_failures: 5,
             lock_secs: 15 * 60,
+            window_secs: 15 * 60,
         }
     }
 }
 
-/// Counts a failed password (atomically, so parallel attempts all count) and locks the
-/// account when the limit is reached. Returns the lock's end when it locked.
+/// Reserves one password check for the account, atomically and before the check runs, so
+/// parallel guesses (on any number of instances) can never get more than
+/// `policy.max_failures` checks between lock-outs: one conditional `UPDATE`, which
+/// PostgreSQL re-evaluates on the latest row version and SQLite runs on its one writer.
+/// Returns the attempt's number in the window, or `None` when the account is locked or all
+/// its attempts are taken. The reservation is bookkeeping for the outcome, which
+/// [`record_failed_login`] or [`record_login`] audits; a refusal writes nothing.
+pub async fn reserve_login_attempt(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    now: i64,
+    policy: Lockout,
+) -> Result<Option<i64>> {
+    let stale = now - policy.window_secs * 1_000_000;
+    let row = sqlx::query(
+        "UPDATE users SET \
+           failed_logins = CASE WHEN login_window_start IS NULL OR login_window_start <= $2 \
+                                THEN 1 ELSE failed_logins + 1 END, \
+           login_window_start = CASE WHEN login_window_start IS NULL OR login_window_start <= $2 \
+                                     THEN $3 ELSE login_window_start END \
+         WHERE id = $1 AND active = 1 AND (locked_until IS NULL OR locked_until <= $3) \
+           AND (failed_logins < $4 OR login_window_start IS NULL OR login_window_start <= $2) \
+         RETURNING failed_logins",
+    )
+    .bind(user_id)
+    .bind(stale)
+    .bind(now)
+    .bind(policy.max_failures)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| r.get("failed_logins")))
+}
+
+/// Records a failed check whose attempt was reserved (it stays counted) and locks the
+/// account once every attempt of the window is taken. Returns the lock's end when this
+/// failure locked it.
 pub async fn record_failed_login(
     conn: &mut AnyConnection,
     change: &Change,
     user: &User,
+    attempt: i64,
     policy: Lockout,
 ) -> Result<Option<i64>> {
-    let failures: i64 = sqlx::query(
-        "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
+    let until = change.at + policy.lock_secs * 1_000_000;
+    // The count includes checks still running elsewhere: when all are taken and this one
+    // failed, lock now; a right password among the others still opens the account.
+    let locked = sqlx::query(
+        "UPDATE users SET failed_logins = 0, login_window_start = NULL, locked_until = $1 \
+         WHERE id = $2 AND failed_logins >= $3 AND (locked_until IS NULL OR locked_until <= $4) \
+         RETURNING id",
     )
+    .bind(until)
     .bind(user.id)
-    .fetch_one(&mut *conn)
+    .bind(policy.max_failures)
+    .bind(change.at)
+    .fetch_optional(&mut *conn)
     .await?
-    .get("failed_logins");
-    let locked_until =
-        (failures >= policy.max_failures).then_some(change.at + policy.lock_secs * 1_000_000);
-    if let Some(until) = locked_until {
-        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = $1 WHERE id = $2")
-            .bind(until)
-            .bind(user.id)
-            .execute(&mut *conn)
-            .await?;
-    }
+    .is_some();
+    let locked_until = locked.then_some(until);
     audit::append(
         conn,
         change,
-        if locked_until.is_some() {
+        if locked {
             "auth.locked"
         } else {
             "auth.login_failed"
         },
         "user",
         &user.id.to_string(),
-        &json!({ "failures": failures, "locked_until": locked_until }),
+        &json!({ "failures": attempt, "locked_until": locked_until }),
     )
     .await?;
     Ok(locked_until)
@@ -393,10 +433,13 @@ pub async fn record_failed_login(
 
 /// Lifts a lock-out early (an administrator's decision).
 pub async fn unlock(conn: &mut AnyConnection, change: &Change, id: i64) -> Result<()> {
-    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE users SET failed_logins = 0, login_window_start = NULL, locked_until = NULL \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     audit::append(
         conn,
         change,
@@ -409,12 +452,15 @@ pub async fn unlock(conn: &mut AnyConnection, change: &Change, id: i64) -> Resul
     Ok(())
 }
 
-/// Clears the failure count after a good password.
+/// Clears the attempt count (and any lock) after a good password.
 pub async fn record_login(conn: &mut AnyConnection, change: &Change, user: &User) -> Result<()> {
-    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
-        .bind(user.id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE users SET failed_logins = 0, login_window_start = NULL, locked_until = NULL \
+         WHERE id = $1",
+    )
+    .bind(user.id)
+    .execute(&mut *conn)
+    .await?;
     audit::append(
         conn,
         change,

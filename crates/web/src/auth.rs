@@ -10,16 +10,21 @@ use crate::form::FormData;
 use crate::pages::render;
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use onewindow_store::clock::format_local;
+use axum::{Extension, Json, Router};
 use onewindow_store::users::{self, User};
 use onewindow_store::{demo, passwords, sessions};
 use serde::Deserialize;
 use serde_json::json;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,80 +37,339 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/me/password", post(password_api))
 }
 
-/// Hashing and verifying cost CPU time: keep them off the async workers.
-pub async fn hash_password(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || passwords::hash(&password))
-        .await
-        .map_err(|e| AppError::Internal(e.into()))
+// ---- bounded password hashing ----
+
+/// Bounds how many password hashes run at once. Each Argon2 check holds 19 MiB and a core
+/// for tens of milliseconds; unbounded, 200 anonymous logins took the server from 1.8 to
+/// 5.0 GB. Every hash and check in the product (login, the dummy check, password change,
+/// account creation and reset) takes a permit here, waits at most `wait` for one (then 503
+/// with `Retry-After`), and runs off the async workers.
+pub struct HashGate {
+    permits: Arc<Semaphore>,
+    wait: Duration,
+    running: Arc<AtomicUsize>,
+    high_water: Arc<AtomicUsize>,
+    account_checks: AtomicU64,
 }
 
-async fn verify_password(password: String, hash: String) -> Result<bool, AppError> {
-    tokio::task::spawn_blocking(move || passwords::verify(&password, &hash))
-        .await
-        .map_err(|e| AppError::Internal(e.into()))
+impl HashGate {
+    pub fn new(slots: usize, wait: Duration) -> HashGate {
+        HashGate {
+            permits: Arc::new(Semaphore::new(slots.max(1))),
+            wait,
+            running: Arc::new(AtomicUsize::new(0)),
+            high_water: Arc::new(AtomicUsize::new(0)),
+            account_checks: AtomicU64::new(0),
+        }
+    }
+
+    /// Waits for a hashing slot, at most the configured time.
+    pub async fn permit(&self) -> Result<HashPermit, AppError> {
+        match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(HashPermit {
+                _permit: permit,
+                running: self.running.clone(),
+                high_water: self.high_water.clone(),
+            }),
+            Ok(Err(closed)) => Err(AppError::Internal(closed.into())),
+            Err(_) => Err(AppError::Busy {
+                retry_after_secs: self.wait.as_secs().max(1),
+            }),
+        }
+    }
+
+    /// Hashes that are running now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// The most hashes that ever ran at once on this instance (for tests and operators).
+    pub fn high_water(&self) -> usize {
+        self.high_water.load(Ordering::SeqCst)
+    }
+
+    /// How many passwords were checked against a real account's stored hash (dummy checks
+    /// not included): the lock-out promises at most `max_failures` of these per window.
+    pub fn account_checks(&self) -> u64 {
+        self.account_checks.load(Ordering::SeqCst)
+    }
 }
 
-const BAD_CREDENTIALS: &str = "用户名或密码错误";
+/// A slot to hash in. It moves into the blocking task and is released only when the hash
+/// has finished — not when the request is dropped — so a client that hangs up cannot
+/// leave more hashes running than there are slots.
+pub struct HashPermit {
+    _permit: OwnedSemaphorePermit,
+    running: Arc<AtomicUsize>,
+    high_water: Arc<AtomicUsize>,
+}
 
-/// Checks credentials, applies the lock-out policy and opens a session.
-/// The password is verified outside the write transaction, so a slow hash never holds
-/// the database's write lock.
+impl HashPermit {
+    async fn run<T: Send + 'static>(
+        self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        tokio::task::spawn_blocking(move || {
+            /// Counts the hash as running until it ends, even if it panics.
+            struct Running(Arc<AtomicUsize>);
+            impl Drop for Running {
+                fn drop(&mut self) {
+                    self.0.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.high_water.fetch_max(now, Ordering::SeqCst);
+            let running = Running(self.running.clone());
+            let out = work();
+            // Not running any more before the slot is free (also when unwinding: locals
+            // drop before the captured permit), so the count never exceeds the slots.
+            drop(running);
+            drop(self);
+            out
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.into()))
+    }
+
+    pub async fn hash(self, password: String) -> Result<String, AppError> {
+        self.run(move || passwords::hash(&password)).await
+    }
+
+    pub async fn verify(self, password: String, hash: String) -> Result<bool, AppError> {
+        self.run(move || passwords::verify(&password, &hash)).await
+    }
+
+    /// The same work as a real check, against a hash no password matches.
+    async fn verify_dummy(self, password: String) -> Result<bool, AppError> {
+        self.run(move || passwords::verify(&password, passwords::dummy_hash()))
+            .await
+    }
+}
+
+/// Hashes a new password (creation, reset, change) within the hashing bound.
+pub async fn hash_password(state: &AppState, password: String) -> Result<String, AppError> {
+    state.hashing.permit().await?.hash(password).await
+}
+
+// ---- login rate limits (per instance) ----
+
+/// Login attempts allowed per client address and per account name in a window (0: no
+/// limit). Counted in memory **per instance**: they bound the work one instance does for
+/// one source. The lock-out, kept in the database, is what holds across instances.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginRate {
+    pub per_ip: u32,
+    pub per_account: u32,
+    pub window_secs: i64,
+}
+
+impl Default for LoginRate {
+    fn default() -> Self {
+        LoginRate {
+            per_ip: 30,
+            per_account: 10,
+            window_secs: 60,
+        }
+    }
+}
+
+/// Keys kept before expired windows are swept; past it, new keys are let through
+/// uncounted rather than growing without bound (the lock-out and the hashing bound hold).
+const MAX_KEYS: usize = 100_000;
+
+/// A fixed window per key: its start and the attempts counted in it.
+struct KeyedWindow {
+    limit: u32,
+    window_micros: i64,
+    counts: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+impl KeyedWindow {
+    fn new(limit: u32, window_secs: i64) -> KeyedWindow {
+        KeyedWindow {
+            limit,
+            window_micros: window_secs.max(1) * 1_000_000,
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts one attempt, or answers how many seconds until the key's window ends.
+    fn take(&self, key: &str, now: i64) -> Result<(), u64> {
+        if self.limit == 0 {
+            return Ok(());
+        }
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if counts.len() >= MAX_KEYS && !counts.contains_key(key) {
+            counts.retain(|_, (start, _)| *start + self.window_micros > now);
+            if counts.len() >= MAX_KEYS {
+                return Ok(());
+            }
+        }
+        let entry = counts.entry(key.to_string()).or_insert((now, 0));
+        if entry.0 + self.window_micros <= now {
+            *entry = (now, 0);
+        }
+        if entry.1 >= self.limit {
+            let left = entry.0 + self.window_micros - now;
+            return Err(((left + 999_999) / 1_000_000).max(1) as u64);
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+
+    /// A successful login does not use up the budget (a hall of clerks behind one address
+    /// signing in at 8:30 is not an attack).
+    fn give_back(&self, key: &str) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = counts.get_mut(key) {
+            entry.1 = entry.1.saturating_sub(1);
+        }
+    }
+}
+
+/// The per-address and per-account windows of one instance.
+pub struct LoginLimits {
+    per_ip: KeyedWindow,
+    per_account: KeyedWindow,
+}
+
+/// The attempt counted for one login, handed back when it succeeds.
+struct LoginTicket {
+    ip: String,
+    account: String,
+}
+
+impl LoginLimits {
+    pub fn new(rate: LoginRate) -> LoginLimits {
+        LoginLimits {
+            per_ip: KeyedWindow::new(rate.per_ip, rate.window_secs),
+            per_account: KeyedWindow::new(rate.per_account, rate.window_secs),
+        }
+    }
+
+    fn take(&self, ip: Option<IpAddr>, username: &str, now: i64) -> Result<LoginTicket, AppError> {
+        let ip = ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+        // Usernames are at most 32 characters; a longer key is no account's.
+        let account: String = username.trim().chars().take(64).collect();
+        self.per_ip
+            .take(&ip, now)
+            .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
+        if let Err(retry_after_secs) = self.per_account.take(&account, now) {
+            self.per_ip.give_back(&ip);
+            return Err(AppError::RateLimited { retry_after_secs });
+        }
+        Ok(LoginTicket { ip, account })
+    }
+
+    fn give_back(&self, ticket: &LoginTicket) {
+        self.per_ip.give_back(&ticket.ip);
+        self.per_account.give_back(&ticket.account);
+    }
+}
+
+/// The caller's address: the connection's peer, or — only when the operator said a proxy
+/// in front is trusted — the last `X-Forwarded-For` entry (the one our proxy added; the
+/// ones before it are whatever the client sent).
+pub fn client_ip(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<&ConnectInfo<SocketAddr>>,
+) -> Option<IpAddr> {
+    if state.config.trust_proxy {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .last()
+            .and_then(|v| v.trim().parse().ok());
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    peer.map(|ConnectInfo(addr)| addr.ip())
+}
+
+// ---- login ----
+
+/// One answer for a wrong password, an unknown name, an inactive or a locked account, so
+/// the answer never tells which accounts exist or are locked (issue 8, finding 7).
+pub const BAD_CREDENTIALS: &str =
+    "用户名或密码错误，或账号已被暂时锁定。请核对后重试，多次失败请稍后再试或联系管理员";
+
+fn bad_credentials() -> AppError {
+    AppError::Login {
+        code: "invalid_credentials",
+        message: BAD_CREDENTIALS.into(),
+    }
+}
+
+/// Checks credentials within the rate limits, the hashing bound and the lock-out, and
+/// opens a session.
 pub async fn login(
+    state: &AppState,
+    client: Option<IpAddr>,
+    username: &str,
+    password: &str,
+) -> Result<(User, sessions::NewSession), AppError> {
+    let ticket = state.login_limits.take(client, username, state.now())?;
+    let result = check_and_open(state, username, password).await;
+    if result.is_ok() {
+        state.login_limits.give_back(&ticket);
+    }
+    result
+}
+
+/// The lock-out's order: reserve an attempt in the database, *then* check the password,
+/// so parallel guesses cannot all be checked (issue 8, finding 3). Every refusal does one
+/// Argon2 check (real or dummy), so it takes about the same time whatever the reason.
+/// The password is verified outside any write transaction, so a slow hash never holds
+/// the database's write lock.
+async fn check_and_open(
     state: &AppState,
     username: &str,
     password: &str,
 ) -> Result<(User, sessions::NewSession), AppError> {
-    let now = state.now();
+    // Longer than any account's name or password can be: refused before any lookup or
+    // hashing (a 1 MB password is not hashed). This tells nothing about any account.
+    if passwords::too_long(password) || username.trim().len() > 64 {
+        return Err(bad_credentials());
+    }
+    // The hashing slot first: a check that could not run (503) must not use up one of the
+    // account's attempts.
+    let permit = state.hashing.permit().await?;
+    let policy = state.config.lockout;
     let found = {
         let mut conn = state.store.reader().acquire().await?;
         users::find_for_login(&mut conn, username).await?
     };
-    let Some((user, hash)) = found else {
-        // Same work as a real check, so timing does not reveal which usernames exist.
-        verify_password(password.to_string(), passwords::dummy_hash().to_string()).await?;
-        return Err(AppError::Login {
-            code: "invalid_credentials",
-            message: BAD_CREDENTIALS.into(),
-        });
+    let reserved = match &found {
+        Some((user, _)) => {
+            let mut tx = state.store.begin().await?;
+            let attempt =
+                users::reserve_login_attempt(&mut tx, user.id, state.now(), policy).await?;
+            tx.commit().await?;
+            attempt
+        }
+        None => None,
     };
-    if user.is_locked(now) {
-        let until = format_local(user.locked_until.unwrap_or(now));
-        return Err(AppError::Login {
-            code: "account_locked",
-            message: format!("连续登录失败次数过多，账号已锁定至{until}，请稍后重试或联系管理员"),
-        });
-    }
-    let ok = user.active && verify_password(password.to_string(), hash).await?;
+    let (Some((user, hash)), Some(attempt)) = (found, reserved) else {
+        // Unknown, inactive or locked, or every attempt of the window is taken.
+        permit.verify_dummy(password.to_string()).await?;
+        return Err(bad_credentials());
+    };
+    state.hashing.account_checks.fetch_add(1, Ordering::SeqCst);
+    let ok = permit.verify(password.to_string(), hash).await?;
     let mut tx = state.store.begin().await?;
     if !ok {
-        let locked = if user.active {
-            users::record_failed_login(
-                &mut tx,
-                &state.change(user.who()),
-                &user,
-                state.config.lockout,
-            )
-            .await?
-        } else {
-            None
-        };
+        users::record_failed_login(&mut tx, &state.change(user.who()), &user, attempt, policy)
+            .await?;
         tx.commit().await?;
-        return Err(match locked {
-            Some(until) => AppError::Login {
-                code: "account_locked",
-                message: format!(
-                    "连续登录失败次数过多，账号已锁定至{}，请稍后重试或联系管理员",
-                    format_local(until)
-                ),
-            },
-            None => AppError::Login {
-                code: "invalid_credentials",
-                message: BAD_CREDENTIALS.into(),
-            },
-        });
+        return Err(bad_credentials());
     }
     users::record_login(&mut tx, &state.change(user.who()), &user).await?;
-    let session = sessions::create(&mut tx, user.id, now, state.config.session_ttl_secs).await?;
+    let session =
+        sessions::create(&mut tx, user.id, state.now(), state.config.session_ttl_secs).await?;
     tx.commit().await?;
     Ok((user, session))
 }
@@ -169,11 +433,19 @@ async fn change_password(
             .map(|(_, h)| h)
             .unwrap_or_default()
     };
-    if !verify_password(current.to_string(), hash).await? {
+    // An over-long current password is wrong without hashing it.
+    if passwords::too_long(current)
+        || !state
+            .hashing
+            .permit()
+            .await?
+            .verify(current.to_string(), hash)
+            .await?
+    {
         errors.add("current_password", "wrong", "当前密码不正确");
     }
     errors.into_result()?;
-    let new_hash = hash_password(new.to_string()).await?;
+    let new_hash = hash_password(state, new.to_string()).await?;
     let mut tx = state.store.begin().await?;
     users::set_password(
         &mut tx,
@@ -210,7 +482,7 @@ fn login_view(
     render(&LoginPage {
         chrome: Chrome::new(state, ctx, "工作人员登录"),
         error,
-        next: safe_next(next).to_string(),
+        next: safe_next(next),
         username: username.to_string(),
         demo_password: demo::DEMO_PASSWORD,
         demo_accounts: demo::ACCOUNTS
@@ -236,17 +508,28 @@ async fn login_page(
     login_view(&state, &ctx, None, q.next.as_deref().unwrap_or("/home"), "")
 }
 
-async fn login_form(State(state): State<AppState>, ctx: Ctx, form: FormData) -> PageResult {
+async fn login_form(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    form: FormData,
+) -> PageResult {
     let (username, next) = (form.get("username"), form.get("next"));
-    match login(&state, username, form.get("password")).await {
+    let client = client_ip(&state, &headers, peer.as_deref());
+    match login(&state, client, username, form.get("password")).await {
         Ok((user, session)) => {
             let headers = session_cookies(&state, &user, &session.token);
-            Ok((headers, Redirect::to(safe_next(next))).into_response())
+            Ok((headers, Redirect::to(&safe_next(next))).into_response())
         }
-        Err(AppError::Login { message, .. }) => {
-            let mut res = login_view(&state, &ctx, Some(message), next, username)?;
-            *res.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
-            Ok(res)
+        // Refused, limited or busy: the form again, with the reason beside it.
+        Err(
+            e @ (AppError::Login { .. } | AppError::RateLimited { .. } | AppError::Busy { .. }),
+        ) => {
+            let (status, retry_after) = (e.status(), e.retry_after());
+            let mut res = login_view(&state, &ctx, Some(e.to_string()), next, username)?;
+            *res.status_mut() = status;
+            Ok(AppError::with_retry_after(retry_after, res))
         }
         Err(e) => Err(e.into()),
     }
@@ -334,9 +617,12 @@ pub fn user_json(u: &User) -> serde_json::Value {
 
 async fn login_api(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
-    let (user, session) = login(&state, &body.username, &body.password).await?;
+    let client = client_ip(&state, &headers, peer.as_deref());
+    let (user, session) = login(&state, client, &body.username, &body.password).await?;
     let headers = session_cookies(&state, &user, &session.token);
     Ok((
         headers,

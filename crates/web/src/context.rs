@@ -328,13 +328,57 @@ pub fn urlencode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Only same-site paths are followed after login, never `//evil` or `https://…`.
-pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
-        next
-    } else {
-        "/home"
+/// The origin `next` values are resolved against. Any fixed origin works: only whether the
+/// joined URL keeps it matters, and the path and query are what we hand back.
+const OWN_ORIGIN: &str = "http://onewindow.invalid/";
+
+/// Longer `next` values are not ours (our own paths are short): refused, not truncated.
+const MAX_NEXT_LEN: usize = 2048;
+
+/// A control character (C0, DEL, C1) or a backslash. Browsers drop tab/CR/LF from a
+/// `Location` (so `/\t/evil.example` becomes `//evil.example`) and read `\` as `/`, and
+/// CR/LF/DEL cannot go into a header at all.
+fn unsafe_char(c: char) -> bool {
+    c.is_control() || c == '\\'
+}
+
+/// Where to send the caller after login or a preference switch: the path and query of
+/// `next` if, joined to our own origin as a browser would, it stays on that origin and
+/// carries no control character or backslash (raw or percent-encoded); else `/home`.
+/// The result is always a valid header value starting with one `/` (never `//` or `/\`).
+pub fn safe_next(next: &str) -> String {
+    const HOME: &str = "/home";
+    if next.is_empty()
+        || next.len() > MAX_NEXT_LEN
+        || next.chars().any(unsafe_char)
+        || percent_encoding::percent_decode_str(next)
+            .decode_utf8_lossy()
+            .chars()
+            .any(unsafe_char)
+    {
+        return HOME.into();
     }
+    let origin = url::Url::parse(OWN_ORIGIN).expect("own origin parses");
+    let Ok(joined) = origin.join(next) else {
+        return HOME.into();
+    };
+    if joined.origin() != origin.origin()
+        || !joined.username().is_empty()
+        || joined.password().is_some()
+    {
+        return HOME.into();
+    }
+    let mut out = joined.path().to_string();
+    if let Some(q) = joined.query() {
+        out.push('?');
+        out.push_str(q);
+    }
+    // `/.//evil.example` joins to the path `//evil.example`, which a browser would read as
+    // another host: the path itself must not look like one.
+    if out.starts_with("//") || out.starts_with("/\\") || !out.starts_with('/') {
+        return HOME.into();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -344,9 +388,94 @@ mod tests {
     #[test]
     fn next_is_same_site_only() {
         assert_eq!(safe_next("/admin/users"), "/admin/users");
+        assert_eq!(safe_next("/cases?state=open&p=2"), "/cases?state=open&p=2");
         assert_eq!(safe_next("//evil.example"), "/home");
         assert_eq!(safe_next("https://evil.example"), "/home");
         assert_eq!(safe_next("/\\evil"), "/home");
+        assert_eq!(safe_next(""), "/home");
+    }
+
+    /// The cases from issue 8, finding 2, and their relatives.
+    #[test]
+    fn next_refuses_what_browsers_would_follow_elsewhere() {
+        for bad in [
+            "/\t/evil.example/x",
+            "/%09/evil.example/x",
+            "/\r\n/evil.example",
+            "/%0d%0a/evil.example",
+            "/%0D%0ASet-Cookie:%20x=1",
+            "/x\u{7f}",
+            "/x%7F",
+            "/%5cevil.example",
+            "/%5C%5Cevil.example",
+            "\\\\evil.example",
+            "/\u{0}x",
+            "/%00x",
+            "/\u{85}x",
+            "/.//evil.example/x",
+            "/..//evil.example",
+            "///evil.example",
+            "https:evil.example",
+            "http://onewindow.invalid@evil.example/",
+            "http://evil.example/home",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "http://user@onewindow.invalid/x",
+        ] {
+            assert_eq!(safe_next(bad), "/home", "{bad:?}");
+        }
+        assert_eq!(
+            safe_next(&format!("/{}", "a".repeat(MAX_NEXT_LEN))),
+            "/home"
+        );
+    }
+
+    #[test]
+    fn next_is_normalised_to_a_header_safe_path() {
+        // Non-ASCII is percent-encoded (it could not go into a Location header raw).
+        assert_eq!(safe_next("/guide?q=户籍"), "/guide?q=%E6%88%B7%E7%B1%8D");
+        assert_eq!(safe_next("/a/../admin/users"), "/admin/users");
+        assert_eq!(safe_next("/cases#top"), "/cases");
+        assert_eq!(safe_next("home"), "/home");
+        assert_eq!(safe_next("/"), "/");
+        // Our own origin written out is still ours.
+        assert_eq!(safe_next("//onewindow.invalid/x"), "/x");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// For any input: `/home`, or one `/` then neither `/` nor `\\`, no control
+        /// character, a valid header value, and it stays on our origin when joined.
+        #[test]
+        fn next_is_always_a_local_path(next in proptest::prelude::any::<String>()) {
+            check_local(&safe_next(&next));
+        }
+
+        /// The same, for inputs built from the characters that make redirects dangerous.
+        #[test]
+        fn next_is_local_for_tricky_inputs(
+            next in "[/\\\\.:@%?#a-z0-9\t\r\n\u{7f}\u{0}-]{0,24}"
+        ) {
+            check_local(&safe_next(&next));
+        }
+    }
+
+    fn check_local(out: &str) {
+        if out == "/home" {
+            return;
+        }
+        assert!(out.starts_with('/'), "{out:?}");
+        let second = out.chars().nth(1);
+        assert!(second != Some('/') && second != Some('\\'), "{out:?}");
+        assert!(!out.chars().any(|c| c.is_control()), "{out:?}");
+        assert!(HeaderValue::from_str(out).is_ok(), "{out:?}");
+        let origin = url::Url::parse(OWN_ORIGIN).unwrap();
+        assert_eq!(
+            origin.join(out).unwrap().origin(),
+            origin.origin(),
+            "{out:?}"
+        );
     }
 
     #[test]

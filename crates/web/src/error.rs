@@ -31,6 +31,12 @@ pub enum AppError {
     Csrf,
     #[error("请求格式有误：{0}")]
     BadRequest(String),
+    /// Too many password checks already waiting (hashing is bounded): 503 with Retry-After.
+    #[error("系统繁忙，请稍后重试")]
+    Busy { retry_after_secs: u64 },
+    /// Too many login attempts from this address or for this account: 429 with Retry-After.
+    #[error("登录尝试过于频繁，请{retry_after_secs}秒后再试")]
+    RateLimited { retry_after_secs: u64 },
     #[error("系统内部错误，请稍后重试")]
     Internal(#[from] anyhow::Error),
 }
@@ -50,6 +56,8 @@ impl AppError {
             AppError::NotFound | AppError::NoRoute => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -65,6 +73,8 @@ impl AppError {
             AppError::Conflict { code, .. } | AppError::Login { code, .. } => code,
             AppError::Csrf => "csrf_failed",
             AppError::BadRequest(_) => "bad_request",
+            AppError::Busy { .. } => "busy",
+            AppError::RateLimited { .. } => "rate_limited",
             AppError::Internal(_) => "internal",
         }
     }
@@ -76,6 +86,25 @@ impl AppError {
         }
     }
 
+    /// Seconds a client should wait before trying again (the `Retry-After` header).
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::Busy { retry_after_secs } | AppError::RateLimited { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
+        }
+    }
+
+    /// Adds `Retry-After` to an error response when the error carries one.
+    pub fn with_retry_after(retry_after: Option<u64>, mut res: Response) -> Response {
+        if let Some(secs) = retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        res
+    }
+
     fn log(&self) {
         if let AppError::Internal(e) = self {
             tracing::error!(error = ?e, "request failed");
@@ -85,6 +114,7 @@ impl AppError {
     /// The problem+json body (RFC 9457).
     pub fn into_problem(self) -> Response {
         self.log();
+        let retry_after = self.retry_after();
         let status = self.status();
         let body = json!({
             "type": format!("https://onewindow.invalid/problems/{}", self.code()),
@@ -93,12 +123,13 @@ impl AppError {
             "code": self.code(),
             "fields": self.fields(),
         });
-        (
+        let res = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        Self::with_retry_after(retry_after, res)
     }
 
     /// A plain Chinese error page. Pages with forms render their own errors inline; this
@@ -124,7 +155,7 @@ impl AppError {
             status = status.as_u16(),
             code = self.code(),
         );
-        (status, Html(body)).into_response()
+        Self::with_retry_after(self.retry_after(), (status, Html(body)).into_response())
     }
 }
 

@@ -47,6 +47,14 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     pub session_ttl_secs: i64,
     pub lockout: Lockout,
+    /// Password hashes that may run at once (each Argon2 check holds 19 MiB): the cores.
+    pub hash_slots: usize,
+    /// How long a login or password change waits for a hashing slot before answering 503.
+    pub hash_wait: Duration,
+    /// Login attempts per client address and per account name (per instance).
+    pub login_rate: auth::LoginRate,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_proxy: bool,
 }
 
 impl Default for WebConfig {
@@ -56,6 +64,10 @@ impl Default for WebConfig {
             secure_cookies: false,
             session_ttl_secs: 12 * 3600,
             lockout: Lockout::default(),
+            hash_slots: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            hash_wait: Duration::from_secs(5),
+            login_rate: auth::LoginRate::default(),
+            trust_proxy: false,
         }
     }
 }
@@ -74,11 +86,17 @@ pub struct AppState {
     pumped: Arc<tokio::sync::Mutex<Option<i64>>>,
     /// The working-day calendar, reloaded only when its stored revision moves.
     calendar: Arc<onewindow_store::calendar::CalendarCache>,
+    /// The bound on concurrent password hashing (this instance).
+    pub hashing: Arc<auth::HashGate>,
+    /// Login rate limits per address and per account name (this instance).
+    pub login_limits: Arc<auth::LoginLimits>,
 }
 
 impl AppState {
     pub fn new(store: Store, clock: Arc<dyn Clock>, config: WebConfig) -> AppState {
         AppState {
+            hashing: Arc::new(auth::HashGate::new(config.hash_slots, config.hash_wait)),
+            login_limits: Arc::new(auth::LoginLimits::new(config.login_rate)),
             store,
             clock,
             config: Arc::new(config),
@@ -190,7 +208,9 @@ pub async fn serve(
         // Start the cursor at the current end of the log.
         let _ = state.pump_events().await;
     }
-    axum::serve(listener, router(state))
+    // With the peer address, so login can be rate-limited per client.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

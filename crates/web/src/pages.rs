@@ -81,7 +81,7 @@ async fn large_text(State(state): State<AppState>, ctx: Ctx, form: FormData) -> 
     );
     Ok((
         [(header::SET_COOKIE, cookie)],
-        Redirect::to(safe_next(form.get("next"))),
+        Redirect::to(&safe_next(form.get("next"))),
     )
         .into_response())
 }

@@ -81,7 +81,7 @@ pub async fn create(
         p.authorize(Permission::ManageUsers, &org.path)?;
     }
     passwords::check_policy("password", password, &new.username)?;
-    let hash = hash_password(password.to_string()).await?;
+    let hash = hash_password(state, password.to_string()).await?;
     let mut tx = state.store.begin().await?;
     let org = orgs::get(&mut *tx, new.org_id).await?;
     p.authorize(Permission::ManageUsers, &org.path)?;
@@ -122,7 +122,7 @@ pub async fn reset_password(
     let target = get_one(state, p, id).await?;
     p.authorize(Permission::ManageUsers, &target.org_path)?;
     passwords::check_policy("password", password, &target.username)?;
-    let hash = hash_password(password.to_string()).await?;
+    let hash = hash_password(state, password.to_string()).await?;
     let mut tx = state.store.begin().await?;
     users::set_password(&mut tx, &state.change(p.user.who()), id, &hash, None).await?;
     tx.commit().await?;

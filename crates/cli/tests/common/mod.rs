@@ -25,6 +25,8 @@ pub const START_MICROS: i64 = 1_795_395_600_000_000;
 
 pub struct TestApp {
     pub base: String,
+    /// The running app's state (hashing counters, for tests that measure them).
+    pub state: AppState,
     pub db_url: String,
     pub store: Store,
     pub clock: ManualClock,
@@ -107,6 +109,11 @@ pub async fn fresh_pg_url() -> String {
 }
 
 pub async fn spawn_app(db: Db) -> TestApp {
+    spawn_app_with(db, |_| {}).await
+}
+
+/// [`spawn_app`] with settings changed by `configure` (limits, timeouts).
+pub async fn spawn_app_with(db: Db, configure: impl FnOnce(&mut WebConfig)) -> TestApp {
     let (url, dir) = match db {
         Db::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
@@ -115,7 +122,7 @@ pub async fn spawn_app(db: Db) -> TestApp {
         }
         Db::Postgres => (fresh_pg_url().await, None),
     };
-    let app = spawn_app_on(&url, db, ManualClock::at(START_MICROS), dir).await;
+    let app = spawn_app_on_with(&url, db, ManualClock::at(START_MICROS), dir, configure).await;
     demo::seed(&app.store, app.clock_now())
         .await
         .expect("seed demo");
@@ -129,24 +136,37 @@ pub async fn spawn_app_on(
     clock: ManualClock,
     dir: Option<Arc<tempfile::TempDir>>,
 ) -> TestApp {
+    spawn_app_on_with(url, db, clock, dir, |_| {}).await
+}
+
+/// [`spawn_app_on`] with settings changed by `configure`.
+pub async fn spawn_app_on_with(
+    url: &str,
+    db: Db,
+    clock: ManualClock,
+    dir: Option<Arc<tempfile::TempDir>>,
+    configure: impl FnOnce(&mut WebConfig),
+) -> TestApp {
     let opts = StoreOptions {
         max_connections: 4,
         ..StoreOptions::default()
     };
     let store = Store::open(url, &opts).await.expect("open store");
-    let config = WebConfig {
+    let mut config = WebConfig {
         demo: true,
         ..WebConfig::default()
     };
+    configure(&mut config);
     let state = AppState::new(store.clone(), Arc::new(clock.clone()), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(onewindow_web::serve(listener, state, async move {
+    let task = tokio::spawn(onewindow_web::serve(listener, state.clone(), async move {
         let _ = rx.await;
     }));
     TestApp {
         base: format!("http://{addr}"),
+        state,
         db_url: url.to_string(),
         store,
         clock,
