@@ -70,6 +70,12 @@ impl FieldErrors {
     }
 }
 
+impl From<FieldError> for FieldErrors {
+    fn from(e: FieldError) -> Self {
+        FieldErrors(vec![e])
+    }
+}
+
 /// Whether a text field is one line (names, numbers, search words) or free text
 /// (opinions, reasons), which may keep its line breaks and tabs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,8 +129,10 @@ pub const PHONE: TextLimit = TextLimit::one_line(20);
 pub const ID_NUMBER: TextLimit = TextLimit::one_line(32);
 /// A short reference: case number, tracking number, certificate number, code.
 pub const REFERENCE: TextLimit = TextLimit::one_line(64);
-/// A short label: a material's name in a list, an API key's purpose.
+/// A short label: a material's name in a list, a window class.
 pub const LABEL: TextLimit = TextLimit::one_line(100);
+/// What an API key is for.
+pub const KEY_NAME: TextLimit = TextLimit::one_line(60);
 /// Why a rule was overridden (a credit code accepted despite its check character).
 pub const OVERRIDE_REASON: TextLimit = TextLimit::multi_line(500);
 /// Opinions, reasons and notes recorded with a case action.
@@ -146,14 +154,22 @@ fn forbidden(c: char, kind: TextKind) -> bool {
 /// forbids. The message names the field in Chinese; codes are `too_long` and
 /// `control_char`. Length is checked first and without scanning past the limit, so a
 /// megabyte of input costs no more than the limit.
-pub fn check_text(field: &str, label: &str, value: &str, limit: TextLimit) -> Result<(), FieldError> {
+pub fn check_text(
+    field: &str,
+    label: &str,
+    value: &str,
+    limit: TextLimit,
+) -> Result<(), FieldError> {
     let error = |code: &str, message: String| FieldError {
         field: field.to_string(),
         code: code.to_string(),
         message,
     };
     if value.chars().nth(limit.max).is_some() {
-        return Err(error("too_long", format!("{label}不能超过{}个字", limit.max)));
+        return Err(error(
+            "too_long",
+            format!("{label}不能超过{}个字", limit.max),
+        ));
     }
     if value.chars().any(|c| forbidden(c, limit.kind)) {
         let what = match limit.kind {
@@ -192,7 +208,17 @@ mod tests {
 
     #[test]
     fn control_characters_are_refused_in_one_line_fields() {
-        for bad in ["张\0三", "张\u{1b}[31m", "a\u{7f}", "a\nb", "a\rb", "a\tb", "a\u{85}b", "\u{202E}gpj.exe", "a\u{2028}b"] {
+        for bad in [
+            "张\0三",
+            "张\u{1b}[31m",
+            "a\u{7f}",
+            "a\nb",
+            "a\rb",
+            "a\tb",
+            "a\u{85}b",
+            "\u{202E}gpj.exe",
+            "a\u{2028}b",
+        ] {
             let e = check_text("name", "姓名", bad, PERSON_NAME).unwrap_err();
             assert_eq!(e.code, "control_char", "{bad:?}");
             assert_eq!(e.message, "姓名不能包含控制字符或换行");

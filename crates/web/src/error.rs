@@ -31,6 +31,12 @@ pub enum AppError {
     Csrf,
     #[error("请求格式有误：{0}")]
     BadRequest(String),
+    /// The body is larger than the route accepts (`--max-body-bytes`, uploads more).
+    #[error("提交的内容过大（不能超过{limit}字节）")]
+    PayloadTooLarge { limit: usize },
+    /// The request took longer than `--request-timeout-secs`.
+    #[error("请求处理超时，请稍后重试")]
+    Timeout,
     #[error("系统内部错误，请稍后重试")]
     Internal(#[from] anyhow::Error),
 }
@@ -50,6 +56,8 @@ impl AppError {
             AppError::NotFound | AppError::NoRoute => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Timeout => StatusCode::REQUEST_TIMEOUT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -65,6 +73,8 @@ impl AppError {
             AppError::Conflict { code, .. } | AppError::Login { code, .. } => code,
             AppError::Csrf => "csrf_failed",
             AppError::BadRequest(_) => "bad_request",
+            AppError::PayloadTooLarge { .. } => "payload_too_large",
+            AppError::Timeout => "timeout",
             AppError::Internal(_) => "internal",
         }
     }

@@ -1,6 +1,7 @@
 //! onewindow's HTTP layer: axum router, request context, one error type, pages and API.
 //!
-//! A request flows: metrics → request id → trace span → [`context::middleware`] (resolves
+//! A request flows: security headers → timeout → metrics → request id → trace span →
+//! body limit → [`context::middleware`] (resolves
 //! the session or API key, checks CSRF on writes, reads the large-text preference) → the
 //! capability's router → a thin handler that calls the capability's operation (authorize,
 //! one transaction, audit) → JSON or an askama page.
@@ -17,6 +18,7 @@ pub mod context;
 pub mod error;
 pub mod form;
 pub mod home;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
@@ -34,6 +36,7 @@ use onewindow_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, AppError, PageError};
@@ -47,6 +50,13 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     pub session_ttl_secs: i64,
     pub lockout: Lockout,
+    /// Largest request body (`--max-body-bytes`); upload routes accept more.
+    pub max_body_bytes: usize,
+    /// Time to answer one request (`--request-timeout-secs`); not the event stream.
+    pub request_timeout: Duration,
+    /// With a token, `/metrics` answers only to `Authorization: Bearer <token>`;
+    /// without one, only to loopback clients (`--metrics-token`).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -56,6 +66,9 @@ impl Default for WebConfig {
             secure_cookies: false,
             session_ttl_secs: 12 * 3600,
             lockout: Lockout::default(),
+            max_body_bytes: limits::DEFAULT_MAX_BODY_BYTES,
+            request_timeout: Duration::from_secs(limits::DEFAULT_REQUEST_TIMEOUT_SECS),
+            metrics_token: None,
         }
     }
 }
@@ -131,10 +144,37 @@ impl AppState {
     }
 }
 
+/// What a page may load and who may frame it: only our own scripts, styles and
+/// connections (no inline script or style anywhere in the templates), never framed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; \
+     frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self'";
+
+/// The browser hardening headers every response carries (pages and API alike; a handler
+/// that set its own keeps it).
+fn security_headers() -> [(axum::http::HeaderName, axum::http::HeaderValue); 4] {
+    use axum::http::{header, HeaderValue};
+    [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ),
+    ]
+}
+
 /// The whole application: every capability's router plus the shared layers.
 pub fn router(state: AppState) -> Router {
     let request_id = axum::http::HeaderName::from_static("x-request-id");
-    Router::new()
+    let app = Router::new()
         .merge(ops::router())
         .merge(pages::router())
         .merge(auth::router())
@@ -154,6 +194,13 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             context::middleware,
         ))
+        // `limits::body_limit` bounds every body; axum's own 2 MB default would otherwise
+        // cap uploads below their limit.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::body_limit,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let id = req
@@ -170,10 +217,15 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::middleware,
         ))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(60),
-        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::timeout,
+        ));
+    security_headers()
+        .into_iter()
+        .fold(app, |app, (name, value)| {
+            app.layer(SetResponseHeaderLayer::if_not_present(name, value))
+        })
         .with_state(state)
 }
 
@@ -190,7 +242,9 @@ pub async fn serve(
         // Start the cursor at the current end of the log.
         let _ = state.pump_events().await;
     }
-    axum::serve(listener, router(state))
+    // The peer address lets `/metrics` answer loopback clients only.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }
