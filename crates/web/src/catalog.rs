@@ -162,7 +162,8 @@ async fn guide_index(
     } else {
         vec![]
     };
-    render(&GuideIndex {
+    let refused = error.is_some();
+    let mut res = render(&GuideIndex {
         chrome: Chrome::new(&state, &ctx, "办事指南"),
         // Echo what fits in the box, not a megabyte of it.
         q: q.q.chars().take(validation::SEARCH_QUERY.max).collect(),
@@ -171,7 +172,11 @@ async fn guide_index(
         class: q.class,
         items,
         bundles,
-    })
+    })?;
+    if refused {
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(res)
 }
 
 pub struct MaterialRow {
