@@ -1,6 +1,6 @@
 //! onewindow's HTTP layer: axum router, request context, one error type, pages and API.
 //!
-//! A request flows: security headers → timeout → metrics → request id → trace span →
+//! A request flows: security headers → metrics → timeout → request id → trace span →
 //! body limit → [`context::middleware`] (resolves
 //! the session or API key, checks CSRF on writes, reads the large-text preference) → the
 //! capability's router → a thin handler that calls the capability's operation (authorize,
@@ -213,13 +213,14 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::middleware,
-        ))
+        // Inside metrics, so a request that timed out is counted (as 408).
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::middleware,
         ));
     security_headers()
         .into_iter()
