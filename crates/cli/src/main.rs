@@ -125,6 +125,15 @@ struct ServeArgs {
     /// Read the client address from X-Forwarded-For (only behind a proxy that sets it).
     #[arg(long, env = "ONEWINDOW_TRUST_PROXY")]
     trust_proxy: bool,
+    /// Largest request body in bytes; the catalog and calendar imports accept at least 8 MiB.
+    #[arg(long, env = "ONEWINDOW_MAX_BODY_BYTES", default_value_t = onewindow_web::limits::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+    /// Seconds a request may take before it is answered 408 (the display's event stream is exempt).
+    #[arg(long, env = "ONEWINDOW_REQUEST_TIMEOUT_SECS", default_value_t = onewindow_web::limits::DEFAULT_REQUEST_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_timeout_secs: u64,
+    /// Bearer token /metrics requires; without it /metrics answers loopback clients only.
+    #[arg(long, env = "ONEWINDOW_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -485,6 +494,9 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> Result<()> {
             ..Default::default()
         },
         trust_proxy: args.trust_proxy,
+        max_body_bytes: args.max_body_bytes,
+        request_timeout: std::time::Duration::from_secs(args.request_timeout_secs),
+        metrics_token: args.metrics_token.filter(|t| !t.trim().is_empty()),
         ..WebConfig::default()
     };
     let state = AppState::new(store.clone(), clock, config);

@@ -363,25 +363,26 @@ async fn refusals_by_scope_return_403_and_write_nothing(app: TestApp) {
             json!({"name": "改名街道", "version": 1}),
         )
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Records addressed by id out of scope answer like missing ones (404).
+    assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = yg_admin.get(&format!("/api/v1/orgs/{heping_grid}")).await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(s, StatusCode::NOT_FOUND);
     // The street clerk is above the community: out of reach for a community admin.
     let (s, _) = yg_admin.get(&format!("/api/v1/users/{clerk_id}")).await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = yg_admin
         .post(
             &format!("/api/v1/users/{clerk_id}/password"),
             json!({"password": "taken-over-1"}),
         )
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(s, StatusCode::NOT_FOUND);
     // A community clerk never sees another community.
     let yg_clerk = app.login("clerk-yangguang").await;
     let (s, body) = yg_clerk.get(&format!("/api/v1/orgs/{heping}")).await;
     assert_eq!(
         (s, body["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("forbidden_scope"))
+        (StatusCode::NOT_FOUND, Some("not_found"))
     );
     // The audit log is global: only the root can read it.
     let (s, body) = yg_admin.get("/api/v1/audit").await;

@@ -44,6 +44,13 @@ pub async fn create(
     name: &str,
 ) -> Result<(ApiKey, String), AppError> {
     p.require(Permission::ManageApiKeys)?;
+    onewindow_domain::validation::check_text(
+        "name",
+        "密钥用途",
+        name,
+        onewindow_domain::validation::KEY_NAME,
+    )
+    .map_err(onewindow_domain::validation::FieldErrors::from)?;
     let mut tx = state.store.begin().await?;
     let owner = users::get(&mut tx, user_id.unwrap_or(p.user.id))
         .await
@@ -63,7 +70,7 @@ pub async fn revoke(state: &AppState, p: &Principal, id: i64) -> Result<(), AppE
     p.require(Permission::ManageApiKeys)?;
     let mut tx = state.store.begin().await?;
     let (_, owner_path) = apikeys::get(&mut tx, id).await?;
-    p.authorize(Permission::ManageApiKeys, &owner_path)?;
+    p.authorize_visible(Permission::ManageApiKeys, &owner_path)?;
     apikeys::revoke(&mut tx, &state.change(p.user.who()), id).await?;
     tx.commit().await?;
     Ok(())

@@ -24,7 +24,7 @@ use onewindow_domain::catalog::{
     self, AcceptanceKind, IntakeDecision, Material, MaterialCheck, ServiceItem,
 };
 use onewindow_domain::ids::{mask_id_card, CreditCode, IdCardNumber, MobileNumber};
-use onewindow_domain::validation::{FieldError, FieldErrors};
+use onewindow_domain::validation::{self, FieldError, FieldErrors};
 use onewindow_store::cases::{
     self as store_cases, CaseEvent, CaseRecord, MaterialLine, NewCase, Queue,
 };
@@ -159,6 +159,55 @@ fn check_people(
         "申请人姓名或单位名称",
         &input.applicant_name,
     );
+    // Bounded and free of control characters before anything parses or stores them.
+    let texts = [
+        (
+            "applicant_name",
+            "申请人姓名或单位名称",
+            Some(&input.applicant_name),
+            validation::APPLICANT_NAME,
+        ),
+        (
+            "applicant_id",
+            "证件号码",
+            Some(&input.applicant_id),
+            validation::ID_NUMBER,
+        ),
+        (
+            "applicant_phone",
+            "手机号码",
+            Some(&input.applicant_phone),
+            validation::PHONE,
+        ),
+        (
+            "agent_name",
+            "代办人姓名",
+            input.agent_name.as_ref(),
+            validation::PERSON_NAME,
+        ),
+        (
+            "agent_id",
+            "代办人身份证号码",
+            input.agent_id.as_ref(),
+            validation::ID_NUMBER,
+        ),
+        (
+            "credit_code_override",
+            "核实理由",
+            input.credit_code_override.as_ref(),
+            validation::OVERRIDE_REASON,
+        ),
+    ];
+    let mut bad = Vec::new();
+    for (field, label, value, limit) in texts {
+        if !errors.text(field, label, value.map_or("", |v| v.as_str()), limit) {
+            bad.push(field);
+        }
+    }
+    if !bad.is_empty() {
+        // The identifiers' own parsers would only repeat the error about the same field.
+        return (String::new(), String::new(), None, None, None);
+    }
     let (mut id, mut masked) = (String::new(), String::new());
     let mut credit_warning = None;
     match input.applicant_kind.as_str() {
@@ -364,7 +413,8 @@ pub async fn get_case(state: &AppState, p: &Principal, id: i64) -> Result<CaseRe
         || p.authorize(Permission::ViewCases, &case.department_path)
             .is_ok();
     if !in_scope {
-        return Err(AppError::Forbidden(onewindow_domain::access::Denied::Scope));
+        // Looks exactly like an unknown id: the caller learns nothing about other halls.
+        return Err(AppError::NotFound);
     }
     Ok(case)
 }
@@ -388,7 +438,8 @@ pub async fn act(
     } else {
         Permission::HandleIntake
     };
-    p.authorize(permission, target)?;
+    p.authorize_visible(permission, target)?;
+    check_action_text(action)?;
     let cal = state.calendar().await?;
     let mut tx = state.store.begin().await?;
     let case = store_cases::transition(
@@ -404,6 +455,56 @@ pub async fn act(
     .await?;
     tx.commit().await?;
     Ok(case)
+}
+
+/// The text rule for what an action carries: opinions and reasons are free text, numbers
+/// and the returned materials one line each.
+fn check_action_text(action: &CaseAction) -> Result<(), FieldErrors> {
+    let mut e = FieldErrors::new();
+    match action {
+        CaseAction::Approve { opinion } | CaseAction::CompleteAtWindow { opinion } => {
+            e.text("opinion", "审批意见", opinion, validation::COMMENT);
+        }
+        CaseAction::Reject {
+            reasons,
+            legal_basis,
+        } => {
+            e.text("reasons", "不予许可的理由", reasons, validation::COMMENT);
+            e.text("legal_basis", "法律依据", legal_basis, validation::COMMENT);
+        }
+        CaseAction::Return { reasons, items } => {
+            e.text("reasons", "退回理由", reasons, validation::COMMENT);
+            for item in items {
+                if !e.text("items", "需补正的材料", item, validation::LABEL) {
+                    break;
+                }
+            }
+        }
+        CaseAction::Issue {
+            tracking_no,
+            certificate_no,
+            ..
+        } => {
+            let none = String::new();
+            e.text(
+                "tracking_no",
+                "快递单号",
+                tracking_no.as_ref().unwrap_or(&none),
+                validation::REFERENCE,
+            );
+            e.text(
+                "certificate_no",
+                "电子证照编号",
+                certificate_no.as_ref().unwrap_or(&none),
+                validation::REFERENCE,
+            );
+        }
+        CaseAction::Withdraw { reason } => {
+            e.text("reason", "撤回理由", reason, validation::COMMENT);
+        }
+        _ => {}
+    }
+    e.into_result()
 }
 
 /// Public tracking by case number and query code; a wrong code looks like no case.
@@ -556,7 +657,11 @@ async fn window_page(
     let items = if q.q.trim().is_empty() {
         vec![]
     } else {
-        store_catalog::search(state.store.reader(), &q.q, None).await?
+        let query = crate::catalog::SearchQuery {
+            q: q.q.clone(),
+            class: String::new(),
+        };
+        crate::catalog::search(&state, &query).await?
     };
     let bundles = store_catalog::bundles(state.store.reader()).await?;
     render(&WindowPage {

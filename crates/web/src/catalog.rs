@@ -23,7 +23,7 @@ use onewindow_domain::access::{
 use onewindow_domain::catalog::{
     self, Bundle, Catalog, ItemType, Material, MaterialForm, ServiceItem, WINDOW_CLASSES,
 };
-use onewindow_domain::validation::FieldError;
+use onewindow_domain::validation::{self, FieldError, FieldErrors};
 use onewindow_store::catalog::{self as store_catalog, ItemSummary, SaveReport, StoredItem};
 use onewindow_store::clock::local_date;
 use onewindow_store::orgs::{self, Org};
@@ -86,6 +86,18 @@ pub fn may_edit_item(p: &Principal, s: &StoredItem) -> bool {
         },
     )
     .is_ok()
+}
+
+/// Keyword search over the current catalog (guide, window, API). The query is bounded
+/// first: a long one is refused with a field error on `q`, and never reaches the LIKE
+/// pattern, which SQLite refuses beyond 50,000 bytes (that was a 500).
+pub async fn search(state: &AppState, q: &SearchQuery) -> Result<Vec<ItemSummary>, AppError> {
+    let mut e = FieldErrors::new();
+    e.text("q", "搜索词", &q.q, validation::SEARCH_QUERY);
+    e.text("class", "窗口类别", &q.class, validation::LABEL);
+    e.into_result()?;
+    let class = Some(q.class.as_str()).filter(|c| !c.is_empty());
+    Ok(store_catalog::search(state.store.reader(), &q.q, class).await?)
 }
 
 /// Imports a catalog (JSON `Catalog` or CSV of items) as one transaction. Refused whole,
@@ -179,6 +191,8 @@ pub struct SearchQuery {
 struct GuideIndex {
     chrome: Chrome,
     q: String,
+    /// Why the query was refused (too long, control characters).
+    error: Option<String>,
     class: String,
     /// Window classes with whether each is the one chosen.
     classes: Vec<(&'static str, bool)>,
@@ -191,21 +205,31 @@ async fn guide_index(
     ctx: Ctx,
     Query(q): Query<SearchQuery>,
 ) -> PageResult {
-    let class = Some(q.class.as_str()).filter(|c| !c.is_empty());
-    let items = store_catalog::search(state.store.reader(), &q.q, class).await?;
-    let bundles = if q.q.is_empty() && class.is_none() {
+    let (items, error) = match search(&state, &q).await {
+        Ok(items) => (items, None),
+        Err(AppError::Invalid(f)) => (vec![], f.0.first().map(|e| e.message.clone())),
+        Err(e) => return Err(e.into()),
+    };
+    let bundles = if q.q.is_empty() && q.class.is_empty() {
         store_catalog::bundles(state.store.reader()).await?
     } else {
         vec![]
     };
-    render(&GuideIndex {
+    let refused = error.is_some();
+    let mut res = render(&GuideIndex {
         chrome: Chrome::new(&state, &ctx, "办事指南"),
-        q: q.q,
+        // Echo what fits in the box, not a megabyte of it.
+        q: q.q.chars().take(validation::SEARCH_QUERY.max).collect(),
+        error,
         classes: WINDOW_CLASSES.iter().map(|c| (*c, *c == q.class)).collect(),
         class: q.class,
         items,
         bundles,
-    })
+    })?;
+    if refused {
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(res)
 }
 
 pub struct MaterialRow {
@@ -622,10 +646,7 @@ async fn search_api(
     State(state): State<AppState>,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<Json<Vec<ItemSummary>>> {
-    let class = Some(q.class.as_str()).filter(|c| !c.is_empty());
-    Ok(Json(
-        store_catalog::search(state.store.reader(), &q.q, class).await?,
-    ))
+    Ok(Json(search(&state, &q).await?))
 }
 
 async fn item_api(

@@ -48,6 +48,21 @@ impl Principal {
         authorize(&self.actor(), permission, target).map_err(AppError::from)
     }
 
+    /// The rule for a record addressed by id: out of scope answers exactly like a record
+    /// that does not exist (404), so ids of other communities' records cannot be probed.
+    /// A missing role stays 403: it says nothing about the record.
+    pub fn authorize_visible(
+        &self,
+        permission: Permission,
+        target: &OrgPath,
+    ) -> Result<(), AppError> {
+        match authorize(&self.actor(), permission, target) {
+            Ok(()) => Ok(()),
+            Err(onewindow_domain::access::Denied::Scope) => Err(AppError::NotFound),
+            Err(d) => Err(AppError::Forbidden(d)),
+        }
+    }
+
     /// Role check alone, for screens that list within the caller's own scope.
     pub fn require(&self, permission: Permission) -> Result<(), AppError> {
         self.authorize(permission, &self.user.org_path.clone())
@@ -222,7 +237,17 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
             let (parts, body) = req.into_parts();
             let bytes = match axum::body::to_bytes(body, 2 * 1024 * 1024).await {
                 Ok(b) => b,
-                Err(_) => return reject(&path, AppError::BadRequest("表单过大".into())),
+                Err(_) => {
+                    return reject(
+                        &path,
+                        AppError::PayloadTooLarge {
+                            limit: crate::limits::body_limit_for(
+                                state.config.max_body_bytes,
+                                &path,
+                            ),
+                        },
+                    )
+                }
             };
             let form = crate::form::FormData::parse(&bytes);
             let ok = constant_time_eq(form.get(CSRF_FIELD), &csrf_token);
@@ -238,7 +263,17 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
             let (parts, body) = req.into_parts();
             let bytes = match axum::body::to_bytes(body, crate::form::MAX_UPLOAD_BYTES).await {
                 Ok(b) => b,
-                Err(_) => return reject(&path, AppError::BadRequest("上传的文件过大".into())),
+                Err(_) => {
+                    return reject(
+                        &path,
+                        AppError::PayloadTooLarge {
+                            limit: crate::limits::body_limit_for(
+                                state.config.max_body_bytes,
+                                &path,
+                            ),
+                        },
+                    )
+                }
             };
             let token = crate::form::multipart_field(&parts.headers, bytes.clone(), CSRF_FIELD)
                 .await

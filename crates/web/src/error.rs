@@ -37,6 +37,12 @@ pub enum AppError {
     /// Too many login attempts from this address or for this account: 429 with Retry-After.
     #[error("登录尝试过于频繁，请{retry_after_secs}秒后再试")]
     RateLimited { retry_after_secs: u64 },
+    /// The body is larger than the route accepts (`--max-body-bytes`, uploads more).
+    #[error("提交的内容过大（不能超过{limit}字节）")]
+    PayloadTooLarge { limit: usize },
+    /// The request took longer than `--request-timeout-secs`.
+    #[error("请求处理超时，请稍后重试")]
+    Timeout,
     #[error("系统内部错误，请稍后重试")]
     Internal(#[from] anyhow::Error),
 }
@@ -58,6 +64,8 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Timeout => StatusCode::REQUEST_TIMEOUT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -75,6 +83,8 @@ impl AppError {
             AppError::BadRequest(_) => "bad_request",
             AppError::Busy { .. } => "busy",
             AppError::RateLimited { .. } => "rate_limited",
+            AppError::PayloadTooLarge { .. } => "payload_too_large",
+            AppError::Timeout => "timeout",
             AppError::Internal(_) => "internal",
         }
     }

@@ -70,8 +70,15 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
     type Rejection = crate::error::ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = req.extensions().get::<crate::limits::BodyLimit>().copied();
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            // A chunked body cut off by `limits::body_limit`: 413 like a declared one.
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(crate::error::ApiError(AppError::PayloadTooLarge {
+                    limit: limit.map_or(0, |l| l.0),
+                }))
+            }
             Err(e) => Err(crate::error::ApiError(AppError::BadRequest(e.body_text()))),
         }
     }

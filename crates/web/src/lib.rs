@@ -1,6 +1,7 @@
 //! onewindow's HTTP layer: axum router, request context, one error type, pages and API.
 //!
-//! A request flows: metrics → request id → trace span → [`context::middleware`] (resolves
+//! A request flows: security headers → metrics → timeout → request id → trace span →
+//! body limit → [`context::middleware`] (resolves
 //! the session or API key, checks CSRF on writes, reads the large-text preference) → the
 //! capability's router → a thin handler that calls the capability's operation (authorize,
 //! one transaction, audit) → JSON or an askama page.
@@ -17,6 +18,7 @@ pub mod context;
 pub mod error;
 pub mod form;
 pub mod home;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
@@ -34,6 +36,7 @@ use onewindow_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, AppError, PageError};
@@ -55,6 +58,13 @@ pub struct WebConfig {
     pub login_rate: auth::LoginRate,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_proxy: bool,
+    /// Largest request body (`--max-body-bytes`); upload routes accept more.
+    pub max_body_bytes: usize,
+    /// Time to answer one request (`--request-timeout-secs`); not the event stream.
+    pub request_timeout: Duration,
+    /// With a token, `/metrics` answers only to `Authorization: Bearer <token>`;
+    /// without one, only to loopback clients (`--metrics-token`).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -68,6 +78,9 @@ impl Default for WebConfig {
             hash_wait: Duration::from_secs(5),
             login_rate: auth::LoginRate::default(),
             trust_proxy: false,
+            max_body_bytes: limits::DEFAULT_MAX_BODY_BYTES,
+            request_timeout: Duration::from_secs(limits::DEFAULT_REQUEST_TIMEOUT_SECS),
+            metrics_token: None,
         }
     }
 }
@@ -149,10 +162,37 @@ impl AppState {
     }
 }
 
+/// What a page may load and who may frame it: only our own scripts, styles and
+/// connections (no inline script or style anywhere in the templates), never framed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; \
+     frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self'";
+
+/// The browser hardening headers every response carries (pages and API alike; a handler
+/// that set its own keeps it).
+fn security_headers() -> [(axum::http::HeaderName, axum::http::HeaderValue); 4] {
+    use axum::http::{header, HeaderValue};
+    [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ),
+    ]
+}
+
 /// The whole application: every capability's router plus the shared layers.
 pub fn router(state: AppState) -> Router {
     let request_id = axum::http::HeaderName::from_static("x-request-id");
-    Router::new()
+    let app = Router::new()
         .merge(ops::router())
         .merge(pages::router())
         .merge(auth::router())
@@ -172,6 +212,13 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             context::middleware,
         ))
+        // `limits::body_limit` bounds every body; axum's own 2 MB default would otherwise
+        // cap uploads below their limit.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::body_limit,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let id = req
@@ -184,14 +231,20 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Inside metrics, so a request that timed out is counted (as 408).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::timeout,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::middleware,
-        ))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(60),
-        ))
+        ));
+    security_headers()
+        .into_iter()
+        .fold(app, |app, (name, value)| {
+            app.layer(SetResponseHeaderLayer::if_not_present(name, value))
+        })
         .with_state(state)
 }
 
@@ -208,7 +261,8 @@ pub async fn serve(
         // Start the cursor at the current end of the log.
         let _ = state.pump_events().await;
     }
-    // With the peer address, so login can be rate-limited per client.
+    // With the peer address: login is rate-limited per client, `/metrics` may answer
+    // loopback clients only.
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

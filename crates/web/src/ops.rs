@@ -11,7 +11,7 @@ use serde_json::json;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(crate::metrics::scrape))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
         .route("/static/display.js", get(display_js))
@@ -32,13 +32,6 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
             )
         }
     }
-}
-
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
 }
 
 async fn css() -> impl IntoResponse {

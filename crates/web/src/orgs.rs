@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use onewindow_domain::access::Permission;
 use onewindow_domain::org::OrgKind;
-use onewindow_domain::validation::FieldError;
+use onewindow_domain::validation::{self, FieldError, FieldErrors};
 use onewindow_store::orgs::{self, NewOrg, Org};
 use serde::Deserialize;
 
@@ -37,7 +37,7 @@ pub async fn list(state: &AppState, p: &Principal) -> Result<Vec<Org>, AppError>
 
 pub async fn get_one(state: &AppState, p: &Principal, id: i64) -> Result<Org, AppError> {
     let org = orgs::get(state.store.reader(), id).await?;
-    p.authorize(Permission::ViewOrgs, &org.path)?;
+    p.authorize_visible(Permission::ViewOrgs, &org.path)?;
     Ok(org)
 }
 
@@ -59,6 +59,7 @@ pub async fn create(state: &AppState, p: &Principal, new: NewOrg) -> Result<Org,
         Err(e) => return Err(e.into()),
     };
     p.authorize(Permission::ManageOrgs, &parent.path)?;
+    check_names(&new.name, new.code.as_deref())?;
     let org = orgs::create(&mut tx, &state.change(p.user.who()), &new).await?;
     tx.commit().await?;
     Ok(org)
@@ -75,7 +76,8 @@ pub async fn update(
     p.require(Permission::ManageOrgs)?;
     let mut tx = state.store.begin().await?;
     let org = orgs::get(&mut *tx, id).await?;
-    p.authorize(Permission::ManageOrgs, &org.path)?;
+    p.authorize_visible(Permission::ManageOrgs, &org.path)?;
+    check_names(name, code)?;
     let org = orgs::update(
         &mut tx,
         &state.change(p.user.who()),
@@ -87,6 +89,16 @@ pub async fn update(
     .await?;
     tx.commit().await?;
     Ok(org)
+}
+
+/// The text rule for an organisation's name and code (no control characters, bounded).
+fn check_names(name: &str, code: Option<&str>) -> Result<(), AppError> {
+    let mut e = FieldErrors::new();
+    e.text("name", "机构名称", name, validation::ORG_NAME);
+    if let Some(code) = code {
+        e.text("code", "机构编码", code, validation::REFERENCE);
+    }
+    Ok(e.into_result()?)
 }
 
 fn parse_kind(s: &str) -> Result<OrgKind, AppError> {

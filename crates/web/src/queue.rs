@@ -21,7 +21,7 @@ use onewindow_domain::ids::{IdCardNumber, MobileNumber};
 use onewindow_domain::queue::{
     self as rules, OpeningHours, PriorityReason, PriorityRule, TicketAction, WindowState,
 };
-use onewindow_domain::validation::{FieldError, FieldErrors};
+use onewindow_domain::validation::{self, FieldError, FieldErrors};
 use onewindow_store::appointments::{self, Appointment, Booker, Slot};
 use onewindow_store::clock::{format_local, local_date};
 use onewindow_store::queue::{
@@ -118,6 +118,18 @@ async fn authorize_hall(
     p.authorize(permission, &hall.path)
 }
 
+/// Staff act on a record of a hall (window, ticket, appointment) addressed by id: one of
+/// another hall answers like an unknown id (404), a missing role still 403.
+async fn authorize_record_hall(
+    state: &AppState,
+    p: &Principal,
+    permission: Permission,
+    hall_id: i64,
+) -> Result<(), AppError> {
+    let hall = orgs::get(state.store.reader(), hall_id).await?;
+    p.authorize_visible(permission, &hall.path)
+}
+
 /// The halls a staff member works in: halls inside their scope.
 async fn my_halls(state: &AppState, p: &Principal) -> Result<Vec<(i64, String)>, AppError> {
     let mut out = Vec::new();
@@ -176,7 +188,7 @@ pub async fn call_next(
     window_id: i64,
 ) -> Result<Option<Ticket>, AppError> {
     let w = store_queue::window(state.store.reader(), window_id).await?;
-    authorize_hall(state, p, Permission::OperateWindow, w.hall_id).await?;
+    authorize_record_hall(state, p, Permission::OperateWindow, w.hall_id).await?;
     let mut tx = state.store.begin().await?;
     let t = store_queue::call_next(
         &mut tx,
@@ -198,7 +210,14 @@ pub async fn ticket_action(
     case_nos: &[String],
 ) -> Result<Ticket, AppError> {
     let t = store_queue::ticket(state.store.reader(), ticket_id).await?;
-    authorize_hall(state, p, Permission::OperateWindow, t.hall_id).await?;
+    authorize_record_hall(state, p, Permission::OperateWindow, t.hall_id).await?;
+    let mut e = FieldErrors::new();
+    for no in case_nos {
+        if !e.text("case_nos", "办件编号", no, validation::REFERENCE) {
+            break;
+        }
+    }
+    e.into_result()?;
     let max = max_recalls(state).await?;
     let mut tx = state.store.begin().await?;
     let t = store_queue::act(
@@ -222,7 +241,7 @@ pub async fn set_window(
     to: WindowState,
 ) -> Result<ServiceWindow, AppError> {
     let w = store_queue::window(state.store.reader(), window_id).await?;
-    authorize_hall(state, p, Permission::OperateWindow, w.hall_id).await?;
+    authorize_record_hall(state, p, Permission::OperateWindow, w.hall_id).await?;
     let clerk = (to != WindowState::Closed).then_some(p.user.id);
     let mut tx = state.store.begin().await?;
     let w =
@@ -289,6 +308,19 @@ pub async fn book(
 ) -> Result<Appointment, AppError> {
     let mut e = FieldErrors::new();
     e.required("name", "姓名", &input.name);
+    // Anonymous input: bounded and clean before anything parses or stores it (a 1 MB
+    // name used to be booked).
+    let name_ok = e.text("name", "姓名", &input.name, validation::PERSON_NAME);
+    let id_ok = e.text(
+        "id_number",
+        "身份证号码",
+        &input.id_number,
+        validation::ID_NUMBER,
+    );
+    let phone_ok = e.text("phone", "手机号码", &input.phone, validation::PHONE);
+    if !(name_ok && id_ok && phone_ok) {
+        return Err(e.into());
+    }
     let id = match IdCardNumber::parse(&input.id_number, today(state)) {
         Ok(id) => Some(id),
         Err(err) => {
@@ -913,7 +945,7 @@ async fn window_view(
 ) -> PageResult {
     p.require(Permission::OperateWindow)?;
     let w = store_queue::window(state.store.reader(), window_id).await?;
-    authorize_hall(state, p, Permission::OperateWindow, w.hall_id).await?;
+    authorize_record_hall(state, p, Permission::OperateWindow, w.hall_id).await?;
     let current = match w.current_ticket_id {
         Some(id) => Some(store_queue::ticket(state.store.reader(), id).await?).filter(|t| {
             matches!(
@@ -1231,7 +1263,7 @@ async fn check_in_api(
 ) -> ApiResult<(StatusCode, Json<Ticket>)> {
     p.require(Permission::IssueTickets)?;
     let a = appointments::by_code(state.store.reader(), &code).await?;
-    authorize_hall(&state, &p, Permission::IssueTickets, a.hall_id).await?;
+    authorize_record_hall(&state, &p, Permission::IssueTickets, a.hall_id).await?;
     Ok((
         StatusCode::CREATED,
         Json(check_in(&state, &code, p.user.who()).await?),

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use onewindow_domain::access::{Permission, Role};
-use onewindow_domain::validation::FieldError;
+use onewindow_domain::validation::{self, FieldError, FieldErrors};
 use onewindow_store::clock::format_local;
 use onewindow_store::users::{self, NewUser, User, UserChange};
 use onewindow_store::{orgs, passwords};
@@ -47,7 +47,7 @@ pub async fn get_one(state: &AppState, p: &Principal, id: i64) -> Result<User, A
     p.require(Permission::ViewUsers)?;
     let mut conn = state.store.reader().acquire().await?;
     let user = users::get(&mut conn, id).await?;
-    p.authorize(Permission::ViewUsers, &user.org_path)?;
+    p.authorize_visible(Permission::ViewUsers, &user.org_path)?;
     Ok(user)
 }
 
@@ -80,6 +80,15 @@ pub async fn create(
             })?;
         p.authorize(Permission::ManageUsers, &org.path)?;
     }
+    let mut e = FieldErrors::new();
+    e.text("username", "用户名", &new.username, validation::USERNAME);
+    e.text(
+        "display_name",
+        "姓名",
+        &new.display_name,
+        validation::PERSON_NAME,
+    );
+    e.into_result()?;
     passwords::check_policy("password", password, &new.username)?;
     let hash = hash_password(state, password.to_string()).await?;
     let mut tx = state.store.begin().await?;
@@ -100,7 +109,15 @@ pub async fn update(
     p.require(Permission::ManageUsers)?;
     let mut tx = state.store.begin().await?;
     let target = users::get(&mut tx, id).await?;
-    p.authorize(Permission::ManageUsers, &target.org_path)?;
+    p.authorize_visible(Permission::ManageUsers, &target.org_path)?;
+    let mut e = FieldErrors::new();
+    e.text(
+        "display_name",
+        "姓名",
+        &change.display_name,
+        validation::PERSON_NAME,
+    );
+    e.into_result()?;
     if id == p.user.id && (!change.active || !change.roles.contains(&Role::Admin)) {
         return Err(AppError::invalid(
             "roles",
