@@ -174,6 +174,8 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
         ))
+        // Outermost, so even the timeout's 408 leaves /api/ as problem+json.
+        .layer(axum::middleware::from_fn(error::api_problems))
         .with_state(state)
 }
 
