@@ -50,7 +50,7 @@ const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "opt
 /// Lists, on every `/api/` operation, the error statuses that follow from the shape of its
 /// route rather than from its rule — so the document cannot drift from what the shared
 /// layers answer (`error::api_problems`, `form::ApiJson`, the context middleware):
-/// path parameters → 400 (not parseable) and 404; query parameters → 400; a body → 400,
+/// path parameters → 400 (not parseable) and 404; query parameters → 400, 422; a body → 400,
 /// 413, 415, 422; authentication required, or a write → 403; every operation → 401 (a bad
 /// API key) and 408 (the timeout).
 /// Each is a `$ref` to a shared problem+json response; a status a fragment already
@@ -87,8 +87,9 @@ fn add_common_errors(doc: &mut Value) {
             if path.contains('{') || param_in("path") {
                 statuses.extend(["400", "404"]);
             }
+            // A query value that parses but the rule refuses (an unknown `queue`) is 422.
             if param_in("query") {
-                statuses.push("400");
+                statuses.extend(["400", "422"]);
             }
             if op.get("requestBody").is_some() {
                 statuses.extend(["400", "413", "415", "422"]);
