@@ -326,3 +326,59 @@ fn backticked(text: &str, prefix: &str) -> Option<String> {
     let rest = rest.strip_prefix('`')?;
     Some(rest[..rest.find('`')?].to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use axum::Router;
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    /// The timeout layer answers 408 with an empty body; under /api/ it becomes a problem.
+    #[tokio::test]
+    async fn a_timeout_under_api_is_problem_json() {
+        let app = Router::new()
+            .route(
+                "/api/slow",
+                get(|| async { tokio::time::sleep(Duration::from_secs(5)).await }),
+            )
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                Duration::from_millis(10),
+            ))
+            .layer(axum::middleware::from_fn(super::api_problems));
+        let res = app
+            .oneshot(Request::get("/api/slow").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16).await.unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["code"], "timeout");
+        assert_eq!(problem["status"], 408);
+    }
+
+    #[test]
+    fn rejections_name_their_parameter() {
+        let q = super::rejected_field(
+            "/api/v1/calendar/due",
+            "Failed to deserialize query string: n: invalid digit found in string",
+        );
+        assert_eq!(q.unwrap().0, "n");
+        let q = super::rejected_field(
+            "/api/v1/calendar/due",
+            "Failed to deserialize query string: missing field `date`",
+        );
+        assert_eq!(q.unwrap().0, "date");
+        let p = super::rejected_field("/api/v1/orgs/abc", "Cannot parse `abc` to a `i64`");
+        assert_eq!(p.unwrap().0, "id");
+        let p = super::rejected_field(
+            "/api/v1/queue/halls/x/classes/A",
+            "Invalid URL: Cannot parse `hall` with value `x` to a `i64`",
+        );
+        assert_eq!(p.unwrap().0, "hall");
+    }
+}
