@@ -355,7 +355,9 @@ mod tests {
             .unwrap();
         assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
         assert_eq!(res.headers()["content-type"], "application/problem+json");
-        let body = axum::body::to_bytes(res.into_body(), 1 << 16).await.unwrap();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .unwrap();
         let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(problem["code"], "timeout");
         assert_eq!(problem["status"], 408);

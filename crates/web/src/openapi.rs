@@ -107,7 +107,10 @@ fn add_common_errors(doc: &mut Value) {
             }
             let Some(responses) = op
                 .as_object_mut()
-                .map(|o| o.entry("responses").or_insert_with(|| Value::Object(Default::default())))
+                .map(|o| {
+                    o.entry("responses")
+                        .or_insert_with(|| Value::Object(Default::default()))
+                })
                 .and_then(Value::as_object_mut)
             else {
                 continue;
