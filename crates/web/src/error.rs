@@ -241,3 +241,187 @@ impl IntoResponse for PageError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 pub type PageResult<T = Response> = Result<T, PageError>;
+
+/// Makes every error answer under `/api/` problem+json, whoever produced it. Handlers'
+/// own errors already are and pass through untouched; this catches what is answered
+/// before or around a handler: axum's extractor rejections (text/plain), 405 from the
+/// method router (empty body; its `Allow` header is kept), 413 from body limits, 408 from
+/// the timeout layer. A layer rather than one extractor per kind, so a new handler cannot
+/// forget it. Installed outermost in `router()`, so it also sees the timeout's answer.
+pub async fn api_problems(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path().to_string();
+    let api = path.starts_with("/api/");
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !api || is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    // The rejection's own text names what could not be read; beyond 8 KiB it is not a
+    // rejection message, and the problem is still right without it.
+    let text = axum::body::to_bytes(body, 8 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let mut out = rejection_problem(status, &path, &text);
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(v) = parts.headers.get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
+}
+
+/// The problem for an HTTP-level error: a stable code per status, a Chinese title, the
+/// field named when axum's rejection names one (a path or query parameter), and the
+/// technical reason as `detail`.
+fn rejection_problem(status: StatusCode, path: &str, text: &str) -> Response {
+    let (code, title) = match status.as_u16() {
+        400 => ("bad_request", "请求格式有误"),
+        401 => ("unauthenticated", "请先登录"),
+        403 => ("forbidden", "无权执行此操作"),
+        404 => ("no_route", "页面或接口不存在"),
+        405 => ("method_not_allowed", "该接口不支持此请求方法"),
+        408 => ("timeout", "请求处理超时，请稍后重试"),
+        413 => ("payload_too_large", "请求内容过大"),
+        415 => ("unsupported_media_type", "请求内容类型不受支持"),
+        422 => ("validation_failed", "输入有误"),
+        429 => ("too_many_requests", "请求过于频繁，请稍后重试"),
+        503 => ("unavailable", "服务繁忙，请稍后重试"),
+        s if s >= 500 => ("internal", "系统内部错误，请稍后重试"),
+        _ => ("bad_request", "请求格式有误"),
+    };
+    let fields = rejected_field(path, text)
+        .map(|(field, message)| {
+            let mut e = FieldErrors::new();
+            e.add(&field, "invalid", message);
+            e.0
+        })
+        .unwrap_or_default();
+    let detail = text.trim();
+    let mut body = json!({
+        "type": format!("https://onewindow.invalid/problems/{code}"),
+        "title": title,
+        "status": status.as_u16(),
+        "code": code,
+        "fields": fields,
+    });
+    if !detail.is_empty() {
+        body["detail"] = json!(detail);
+    }
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The parameter an axum `Path`/`Query` rejection names, with a Chinese message. The
+/// shapes are axum's (0.8): "Failed to deserialize query string: FIELD: reason",
+/// "… Cannot parse `KEY` with value `VALUE` …" and, for a lone parameter, "Cannot parse
+/// `VALUE` to a `TYPE`" — whose name is then read from the documented path template.
+fn rejected_field(path: &str, text: &str) -> Option<(String, String)> {
+    if let Some(rest) = text.strip_prefix("Failed to deserialize query string: ") {
+        if let Some(name) = backticked(rest, "missing field ") {
+            return Some((name.clone(), format!("缺少参数 {name}")));
+        }
+        let (field, _) = rest.split_once(": ")?;
+        return Some((field.to_string(), format!("参数 {field} 的值无效")));
+    }
+    let i = text.find("Cannot parse `")?;
+    let first = backticked(&text[i..], "Cannot parse ")?;
+    let key = if text[i..].contains("` with value `") {
+        first
+    } else {
+        lone_path_parameter(path)?
+    };
+    Some((key.clone(), format!("路径参数 {key} 的值无效")))
+}
+
+/// The one `{parameter}` of the documented path template `path` matches, if exactly one.
+fn lone_path_parameter(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let paths = crate::openapi::document().get("paths")?.as_object()?;
+    paths.keys().find_map(|template| {
+        let t: Vec<&str> = template.split('/').collect();
+        let fits = t.len() == segments.len()
+            && t.iter()
+                .zip(&segments)
+                .all(|(t, s)| t == s || t.starts_with('{'));
+        let mut params = t.iter().filter(|t| t.starts_with('{'));
+        match (fits, params.next(), params.next()) {
+            (true, Some(p), None) => Some(p.trim_matches(['{', '}']).to_string()),
+            _ => None,
+        }
+    })
+}
+
+/// `name` in "…{prefix}`name`…".
+fn backticked(text: &str, prefix: &str) -> Option<String> {
+    let rest = &text[text.find(prefix)? + prefix.len()..];
+    let rest = rest.strip_prefix('`')?;
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use axum::Router;
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    /// The timeout layer answers 408 with an empty body; under /api/ it becomes a problem.
+    #[tokio::test]
+    async fn a_timeout_under_api_is_problem_json() {
+        let app = Router::new()
+            .route(
+                "/api/slow",
+                get(|| async { tokio::time::sleep(Duration::from_secs(5)).await }),
+            )
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                Duration::from_millis(10),
+            ))
+            .layer(axum::middleware::from_fn(super::api_problems));
+        let res = app
+            .oneshot(Request::get("/api/slow").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["code"], "timeout");
+        assert_eq!(problem["status"], 408);
+    }
+
+    #[test]
+    fn rejections_name_their_parameter() {
+        let q = super::rejected_field(
+            "/api/v1/calendar/due",
+            "Failed to deserialize query string: n: invalid digit found in string",
+        );
+        assert_eq!(q.unwrap().0, "n");
+        let q = super::rejected_field(
+            "/api/v1/calendar/due",
+            "Failed to deserialize query string: missing field `date`",
+        );
+        assert_eq!(q.unwrap().0, "date");
+        let p = super::rejected_field("/api/v1/orgs/abc", "Cannot parse `abc` to a `i64`");
+        assert_eq!(p.unwrap().0, "id");
+        let p = super::rejected_field(
+            "/api/v1/queue/halls/x/classes/A",
+            "Invalid URL: Cannot parse `hall` with value `x` to a `i64`",
+        );
+        assert_eq!(p.unwrap().0, "hall");
+    }
+}

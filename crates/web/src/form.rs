@@ -62,26 +62,93 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
     }
 }
 
-/// A JSON body whose rejection (malformed JSON, wrong types, missing fields) is answered
-/// as problem+json like every other API error, naming what serde could not read.
+/// A JSON body whose rejection is answered as problem+json like every other API error:
+/// not JSON at all (no `application/json` content type) → 415 `unsupported_media_type`;
+/// malformed JSON → 400 `bad_request`; well-formed but the wrong shape (a missing field,
+/// a wrong type, an unknown enum value) → 422 `validation_failed` naming the field by its
+/// JSON path, so a client learns which field to fix, as with any other field error.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = crate::error::ApiError;
+    // HTTP-level refusals (415, 413) are answered plainly and made problem+json by
+    // `error::api_problems`, like every other rejection.
+    type Rejection = axum::response::Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse;
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(is_json_content_type);
+        if !json {
+            return Err((
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Expected request with `Content-Type: application/json`",
+            )
+                .into_response());
+        }
         let limit = req.extensions().get::<crate::limits::BodyLimit>().copied();
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+        let bytes = match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => bytes,
             // A chunked body cut off by `limits::body_limit`: 413 like a declared one.
             Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(crate::error::ApiError(AppError::PayloadTooLarge {
+                return Err(crate::error::ApiError(AppError::PayloadTooLarge {
                     limit: limit.map_or(0, |l| l.0),
-                }))
+                })
+                .into_response())
             }
-            Err(e) => Err(crate::error::ApiError(AppError::BadRequest(e.body_text()))),
-        }
+            Err(e) => return Err(e.into_response()),
+        };
+        json_body(&bytes)
+            .map(ApiJson)
+            .map_err(|e| crate::error::ApiError(e).into_response())
     }
+}
+
+/// `application/json` or any `application/…+json`, parameters (charset) ignored — what
+/// axum's `Json` accepts.
+fn is_json_content_type(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let essence = essence.to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses a JSON body, telling malformed JSON (400) from a body of the wrong shape (422,
+/// with the failing field).
+pub fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let inner = e.inner();
+        if !inner.is_data() {
+            return AppError::BadRequest(format!("JSON 格式有误：{inner}"));
+        }
+        let text = inner.to_string();
+        let path = e.path().to_string();
+        // serde reports a missing field at its parent: name the field itself.
+        let field = match text.strip_prefix("missing field `") {
+            Some(rest) => {
+                let name = rest.split('`').next().unwrap_or_default();
+                if path == "." {
+                    name.to_string()
+                } else {
+                    format!("{path}.{name}")
+                }
+            }
+            None => path,
+        };
+        let (code, message) = if text.starts_with("missing field") {
+            ("required", format!("缺少字段 {field}"))
+        } else {
+            ("invalid", format!("字段 {field} 的值无效：{text}"))
+        };
+        AppError::invalid(&field, code, message)
+    })?;
+    // Trailing bytes after the value are malformed JSON, not a shape error.
+    de.end()
+        .map_err(|e| AppError::BadRequest(format!("JSON 格式有误：{e}")))?;
+    Ok(value)
 }
 
 /// Largest multipart body accepted (a catalog export of a whole city is well under this).

@@ -239,7 +239,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::middleware,
-        ));
+        ))
+        // Outside the timeout and the limits, so their 408 and 413 leave /api/ as
+        // problem+json too.
+        .layer(axum::middleware::from_fn(error::api_problems));
     security_headers()
         .into_iter()
         .fold(app, |app, (name, value)| {

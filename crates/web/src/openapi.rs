@@ -39,8 +39,104 @@ pub fn document() -> &'static Value {
                 }
             }
         }
+        add_common_errors(&mut doc);
         doc
     })
+}
+
+/// The HTTP methods an OpenAPI path item may hold operations under.
+const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options"];
+
+/// Lists, on every `/api/` operation, the error statuses that follow from the shape of its
+/// route rather than from its rule — so the document cannot drift from what the shared
+/// layers answer (`error::api_problems`, `form::ApiJson`, the context middleware):
+/// path parameters → 400 (not parseable) and 404; query parameters → 400, 422; a body → 400,
+/// 413, 415, 422; authentication required, or a write → 403; every operation → 401 (a bad
+/// API key) and 408 (the timeout).
+/// Each is a `$ref` to a shared problem+json response; a status a fragment already
+/// documents by hand is left as written.
+fn add_common_errors(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        if !path.starts_with("/api/") {
+            continue;
+        }
+        let shared_params = item.get("parameters").cloned();
+        for method in METHODS {
+            let Some(op) = item.get_mut(*method) else {
+                continue;
+            };
+            let params: Vec<Value> = [shared_params.as_ref(), op.get("parameters")]
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_array)
+                .flatten()
+                .cloned()
+                .collect();
+            let param_in = |place: &str| {
+                params.iter().any(|p| {
+                    p.get("in").and_then(Value::as_str) == Some(place)
+                        || p.get("$ref").and_then(Value::as_str)
+                            == Some("#/components/parameters/Id")
+                            && place == "path"
+                })
+            };
+            let mut statuses: Vec<&str> = vec!["408"];
+            if path.contains('{') || param_in("path") {
+                statuses.extend(["400", "404"]);
+            }
+            // A query value that parses but the rule refuses (an unknown `queue`) is 422.
+            if param_in("query") {
+                statuses.extend(["400", "422"]);
+            }
+            if op.get("requestBody").is_some() {
+                statuses.extend(["400", "413", "415", "422"]);
+            }
+            // 401: a Bearer key that does not authenticate is refused on any operation,
+            // public ones too. 403: the role or scope, or (any write made without an API
+            // key) the CSRF check.
+            statuses.push("401");
+            let public = op
+                .get("security")
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty);
+            if !public || *method != "get" {
+                statuses.push("403");
+            }
+            let Some(responses) = op
+                .as_object_mut()
+                .map(|o| {
+                    o.entry("responses")
+                        .or_insert_with(|| Value::Object(Default::default()))
+                })
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            for status in statuses {
+                responses
+                    .entry(status)
+                    .or_insert_with(|| serde_json::json!({ "$ref": format!("#/components/responses/{}", shared_response(status)) }));
+            }
+        }
+    }
+}
+
+/// The shared response (in `base.json`) for a generated status.
+fn shared_response(status: &str) -> &'static str {
+    match status {
+        "400" => "BadRequest",
+        "401" => "Unauthenticated",
+        "403" => "Forbidden",
+        "404" => "NotFound",
+        "408" => "Timeout",
+        "413" => "PayloadTooLarge",
+        "415" => "UnsupportedMediaType",
+        "422" => "ValidationFailed",
+        _ => "Problem",
+    }
 }
 
 #[cfg(test)]
