@@ -332,7 +332,9 @@ async fn a_saturated_hasher_answers_503_with_retry_after() {
         c.hash_wait = Duration::from_millis(300);
     })
     .await;
-    let held = app.state.hashing.permit().await.ok().expect("the one slot");
+    let Ok(held) = app.state.hashing.permit().await else {
+        panic!("the one slot is free")
+    };
     let res = reqwest::Client::new()
         .post(app.url("/api/v1/login"))
         .json(&json!({ "username": "clerk", "password": DEMO_PASSWORD }))
