@@ -68,27 +68,18 @@ fn add_common_errors(doc: &mut Value) {
             let Some(op) = item.get_mut(*method) else {
                 continue;
             };
-            let params: Vec<Value> = [shared_params.as_ref(), op.get("parameters")]
+            let has_query = [shared_params.as_ref(), op.get("parameters")]
                 .into_iter()
                 .flatten()
                 .filter_map(Value::as_array)
                 .flatten()
-                .cloned()
-                .collect();
-            let param_in = |place: &str| {
-                params.iter().any(|p| {
-                    p.get("in").and_then(Value::as_str) == Some(place)
-                        || p.get("$ref").and_then(Value::as_str)
-                            == Some("#/components/parameters/Id")
-                            && place == "path"
-                })
-            };
+                .any(|p| p.get("in").and_then(Value::as_str) == Some("query"));
             let mut statuses: Vec<&str> = vec!["408"];
-            if path.contains('{') || param_in("path") {
+            if path.contains('{') {
                 statuses.extend(["400", "404"]);
             }
             // A query value that parses but the rule refuses (an unknown `queue`) is 422.
-            if param_in("query") {
+            if has_query {
                 statuses.extend(["400", "422"]);
             }
             if op.get("requestBody").is_some() {
@@ -116,9 +107,10 @@ fn add_common_errors(doc: &mut Value) {
                 continue;
             };
             for status in statuses {
+                let shared = format!("#/components/responses/{}", shared_response(status));
                 responses
                     .entry(status)
-                    .or_insert_with(|| serde_json::json!({ "$ref": format!("#/components/responses/{}", shared_response(status)) }));
+                    .or_insert_with(|| serde_json::json!({ "$ref": shared }));
             }
         }
     }
