@@ -571,6 +571,36 @@ async fn other_halls_windows_and_users_look_like_missing_ones(app: TestApp) {
         .await;
     assert_eq!(a.0, StatusCode::NOT_FOUND, "{}", a.1);
     assert_eq!(a, b);
+    // Without the role the answer is 403 for every id, existing or not: the role is
+    // checked before the record is looked up.
+    let ticket: i64 = sqlx::query("SELECT id FROM tickets ORDER BY id LIMIT 1")
+        .fetch_one(app.store.reader())
+        .await
+        .unwrap()
+        .get("id");
+    let guide = app.login("guide").await;
+    for (existing, missing, body) in [
+        (
+            format!("/api/v1/queue/windows/{window}/call-next"),
+            "/api/v1/queue/windows/987654321/call-next",
+            json!({}),
+        ),
+        (
+            format!("/api/v1/queue/windows/{window}/state"),
+            "/api/v1/queue/windows/987654321/state",
+            json!({"state": "open"}),
+        ),
+        (
+            format!("/api/v1/queue/tickets/{ticket}/actions"),
+            "/api/v1/queue/tickets/987654321/actions",
+            json!({"action": "call"}),
+        ),
+    ] {
+        let a = guide.post(&existing, body.clone()).await;
+        let b = guide.post(missing, body).await;
+        assert_eq!(a.0, StatusCode::FORBIDDEN, "{existing}: {}", a.1);
+        assert_eq!(a, b, "{existing}");
+    }
 }
 
 async fn an_oversized_body_is_413_problem_json(app: TestApp) {

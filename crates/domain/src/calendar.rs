@@ -240,7 +240,10 @@ impl WorkCalendar {
             if !header_seen {
                 let fields = split_fields(raw);
                 if fields != ["date", "kind", "festival"] {
-                    return Err(bad(format!("表头应为“{CSV_HEADER}”，实际为“{raw}”")));
+                    return Err(bad(format!(
+                        "表头应为“{CSV_HEADER}”，实际为“{}”",
+                        excerpt(raw)
+                    )));
                 }
                 header_seen = true;
                 continue;
@@ -631,9 +634,32 @@ fn parse_row(line: &str) -> Result<SpecialDay, String> {
     };
     let date = parse_iso_date(date)?;
     let kind = DayKind::parse(kind).ok_or_else(|| {
-        format!("类型“{kind}”未知，应为holiday（放假）或makeup_workday（调休上班）")
+        format!(
+            "类型“{}”未知，应为holiday（放假）或makeup_workday（调休上班）",
+            excerpt(kind)
+        )
     })?;
+    if festival.chars().count() > FESTIVAL_MAX_CHARS {
+        return Err(format!(
+            "节日名称“{}”过长，不能超过{FESTIVAL_MAX_CHARS}个字",
+            excerpt(festival)
+        ));
+    }
     Ok(SpecialDay::new(date, kind, festival))
+}
+
+/// The longest festival name a row may carry (the longest real one, 中秋节、国庆节, is 7).
+pub const FESTIVAL_MAX_CHARS: usize = 20;
+
+/// What an error quotes of a value the importer typed: the start of it, so a garbled
+/// megabyte line does not come back as a megabyte message.
+fn excerpt(text: &str) -> String {
+    const SHOWN: usize = 40;
+    if text.chars().count() <= SHOWN {
+        text.to_string()
+    } else {
+        text.chars().take(SHOWN).chain("…".chars()).collect()
+    }
 }
 
 /// A date written exactly `YYYY-MM-DD` (ISO 8601, zero-padded) in a year of [`YEARS`].
@@ -653,8 +679,9 @@ fn parse_iso_date(text: &str) -> Result<NaiveDate, String> {
     };
     let date = date.ok_or_else(|| {
         format!(
-            "日期“{text}”无效，应为YYYY-MM-DD格式（如2026-02-03，月、日补足两位）的真实日期；\
-             在电子表格中请先把日期列设为文本或“yyyy-mm-dd”格式"
+            "日期“{}”无效，应为YYYY-MM-DD格式（如2026-02-03，月、日补足两位）的真实日期；\
+             在电子表格中请先把日期列设为文本或“yyyy-mm-dd”格式",
+            excerpt(text)
         )
     })?;
     if !YEARS.contains(&date.year()) {
@@ -693,6 +720,27 @@ fn check_day(day: &SpecialDay) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn errors_quote_only_the_start_of_a_long_value() {
+        let long = "x".repeat(100_000);
+        for csv in [
+            long.clone(),
+            format!("{CSV_HEADER}\n{long},holiday,元旦"),
+            format!("{CSV_HEADER}\n2026-01-01,{long},元旦"),
+            format!("{CSV_HEADER}\n2026-01-01,holiday,{long}"),
+        ] {
+            let e = WorkCalendar::from_csv(&csv).unwrap_err().to_string();
+            assert!(e.chars().count() < 300, "{}", &e[..200]);
+        }
+        let e = WorkCalendar::from_csv(&format!(
+            "{CSV_HEADER}\n2026-01-01,holiday,{}",
+            "节".repeat(21)
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("不能超过20个字"), "{e}");
+    }
+
     use super::*;
     use proptest::prelude::*;
 

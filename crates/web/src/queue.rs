@@ -119,7 +119,8 @@ async fn authorize_hall(
 }
 
 /// Staff act on a record of a hall (window, ticket, appointment) addressed by id: one of
-/// another hall answers like an unknown id (404), a missing role still 403.
+/// another hall answers like an unknown id (404). Callers check the role before loading the
+/// record, so a caller without it gets 403 whether or not the id exists.
 async fn authorize_record_hall(
     state: &AppState,
     p: &Principal,
@@ -187,6 +188,8 @@ pub async fn call_next(
     p: &Principal,
     window_id: i64,
 ) -> Result<Option<Ticket>, AppError> {
+    // The role first: a caller without it must not learn which ids exist (403 vs 404).
+    p.require(Permission::OperateWindow)?;
     let w = store_queue::window(state.store.reader(), window_id).await?;
     authorize_record_hall(state, p, Permission::OperateWindow, w.hall_id).await?;
     let mut tx = state.store.begin().await?;
@@ -209,6 +212,7 @@ pub async fn ticket_action(
     action: &TicketAction,
     case_nos: &[String],
 ) -> Result<Ticket, AppError> {
+    p.require(Permission::OperateWindow)?;
     let t = store_queue::ticket(state.store.reader(), ticket_id).await?;
     authorize_record_hall(state, p, Permission::OperateWindow, t.hall_id).await?;
     let mut e = FieldErrors::new();
@@ -240,6 +244,7 @@ pub async fn set_window(
     window_id: i64,
     to: WindowState,
 ) -> Result<ServiceWindow, AppError> {
+    p.require(Permission::OperateWindow)?;
     let w = store_queue::window(state.store.reader(), window_id).await?;
     authorize_record_hall(state, p, Permission::OperateWindow, w.hall_id).await?;
     let clerk = (to != WindowState::Closed).then_some(p.user.id);
