@@ -21,6 +21,7 @@ pub mod clock;
 pub mod demo;
 pub mod error;
 pub mod orgs;
+pub mod page;
 pub mod passwords;
 pub mod queue;
 pub mod sessions;
@@ -122,6 +123,8 @@ pub struct Store {
     write: AnyPool,
     /// Kept for the few things a pool cannot do (PostgreSQL LISTEN).
     url: String,
+    /// The secret list cursors are signed with, read from the database on first use.
+    cursor_key: std::sync::Arc<tokio::sync::OnceCell<page::CursorKey>>,
 }
 
 static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -179,6 +182,7 @@ impl Store {
                     read,
                     write,
                     url: url.to_string(),
+                    cursor_key: Default::default(),
                 })
             }
             Backend::Postgres => {
@@ -192,6 +196,7 @@ impl Store {
                     read: pool.clone(),
                     write: pool,
                     url: url.to_string(),
+                    cursor_key: Default::default(),
                 })
             }
         }
@@ -224,6 +229,13 @@ impl Store {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The installation's secret for signing list cursors ([`page`]).
+    pub async fn cursor_key(&self) -> Result<&page::CursorKey> {
+        self.cursor_key
+            .get_or_try_init(|| page::load_key(&self.write))
+            .await
     }
 
     /// Pool for reads outside a write transaction.

@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod ops;
 pub mod orgs;
 pub mod pages;
+pub mod paging;
 pub mod queue;
 pub mod users;
 pub mod validate;
