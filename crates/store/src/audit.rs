@@ -262,6 +262,7 @@ pub async fn list(
             members.join(" UNION ALL ")
         )
     };
+    tracing::trace!(sql = %sql, binds = ?binds, "list statement");
     let mut q = sqlx::query(&sql);
     for b in &binds {
         q = match b {
@@ -291,6 +292,7 @@ pub async fn newest(pool: &AnyPool, limit: i64) -> Result<Vec<AuditEvent>> {
     Ok(rows.iter().map(event_from_row).collect())
 }
 
+#[derive(Debug)]
 enum Value {
     Int(i64),
     Text(String),

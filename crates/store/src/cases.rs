@@ -469,6 +469,9 @@ impl Sql {
     }
 
     fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
+        // With RUST_LOG=onewindow_store::cases=trace: the statement and its values, to
+        // read its plan (EXPLAIN) on a large database.
+        tracing::trace!(sql = %self.text, binds = ?self.binds, "list statement");
         let mut q = sqlx::query(&self.text);
         for b in &self.binds {
             q = match b {
@@ -495,11 +498,14 @@ const ATOMS_PER_STATEMENT: usize = 200;
 /// The scope's organisations that hold cases, per side: (intake orgs, departments).
 async fn scope_orgs(conn: &mut AnyConnection, scope: &OrgPath) -> Result<(Vec<i64>, Vec<i64>)> {
     // An organisation without cases on a side costs one index probe here instead of one
-    // per state and filter later.
+    // per state and filter later. MIN over the index rather than EXISTS: PostgreSQL
+    // plans `EXISTS (… WHERE intake_org_id = o.id)` as a sequential scan that stops at the
+    // first match — the whole table for an organisation without cases (measured: 5.7 s at
+    // 1,000,000 cases) — while MIN always takes the first entry of the index range.
     let rows = sqlx::query(
         "SELECT o.id AS id, \
-         CAST(CASE WHEN EXISTS (SELECT 1 FROM cases c WHERE c.intake_org_id = o.id) THEN 1 ELSE 0 END AS BIGINT) AS has_intake, \
-         CAST(CASE WHEN EXISTS (SELECT 1 FROM cases c WHERE c.department_id = o.id) THEN 1 ELSE 0 END AS BIGINT) AS has_dept \
+         (SELECT MIN(c.created_at) FROM cases c WHERE c.intake_org_id = o.id) AS first_intake, \
+         (SELECT MIN(c.created_at) FROM cases c WHERE c.department_id = o.id) AS first_dept \
          FROM orgs o WHERE o.path >= $1 AND o.path < $2 ORDER BY o.id",
     )
     .bind(scope.as_str())
@@ -509,10 +515,10 @@ async fn scope_orgs(conn: &mut AnyConnection, scope: &OrgPath) -> Result<(Vec<i6
     let (mut intake, mut dept) = (Vec::new(), Vec::new());
     for r in &rows {
         let id: i64 = r.get("id");
-        if crate::flag(r, "has_intake") {
+        if r.get::<Option<i64>, _>("first_intake").is_some() {
             intake.push(id);
         }
-        if crate::flag(r, "has_dept") {
+        if r.get::<Option<i64>, _>("first_dept").is_some() {
             dept.push(id);
         }
     }
