@@ -870,6 +870,20 @@ impl CaseQuery {
         errors.into_result().map(|()| q)
     }
 
+    /// The role a list needs, by its `queue` (an unknown queue: the base permission, and
+    /// the parse names the parameter).
+    pub fn permission(raw: Option<&str>) -> Permission {
+        let queue = url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+            .filter(|(k, _)| k == "queue")
+            .last()
+            .and_then(|(_, v)| Queue::parse(v.trim()));
+        match queue {
+            Some(Queue::Department) => Permission::ReviewCases,
+            Some(Queue::Issuance) => Permission::HandleIntake,
+            Some(Queue::Intake) | None => Permission::ViewCases,
+        }
+    }
+
     /// The filters as (name, value) pairs, queue first; empty values left out.
     fn pairs(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
@@ -1834,18 +1848,15 @@ async fn list_api(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<ListBody<ListRow>>> {
     // The queue's role first: without it the answer is 403 whatever the filters say.
-    let queue = CaseQuery::parse(raw.as_deref(), None);
-    if let Ok(q) = &queue {
-        let (page, req) = list_cases(&state, &p, q).await?;
-        return Ok(Json(ListBody::new(
-            page,
-            "/api/v1/cases",
-            &q.filters(),
-            &req,
-        )));
-    }
-    p.require(Permission::ViewCases)?;
-    Err(AppError::from(queue.err().unwrap_or_default()).into())
+    p.require(CaseQuery::permission(raw.as_deref()))?;
+    let q = CaseQuery::parse(raw.as_deref(), None)?;
+    let (page, req) = list_cases(&state, &p, &q).await?;
+    Ok(Json(ListBody::new(
+        page,
+        "/api/v1/cases",
+        &q.filters(),
+        &req,
+    )))
 }
 
 async fn get_api(
