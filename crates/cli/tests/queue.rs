@@ -233,7 +233,7 @@ async fn priority_then_issue_order_and_the_window_actions(app: TestApp) {
             "ticket.no_show"
         ]
     );
-    let served: Vec<&str> = events
+    let served: Vec<&str> = events["items"]
         .as_array()
         .unwrap()
         .iter()
