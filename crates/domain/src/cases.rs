@@ -2320,8 +2320,7 @@ mod tests {
                     for wanted in Light::ALL {
                         let (from, until) =
                             light_due_range(&cal, today, wanted, yellow, red).unwrap();
-                        let inside =
-                            from.map_or(true, |f| due >= f) && until.map_or(true, |u| due < u);
+                        let inside = from.is_none_or(|f| due >= f) && until.is_none_or(|u| due < u);
                         assert_eq!(
                             inside,
                             l == wanted,
