@@ -64,6 +64,36 @@ pub async fn get_int(pool: &AnyPool, key: &str) -> Result<i64> {
         .unwrap_or(default))
 }
 
+/// Several integer settings in one statement (or their defaults), in the order asked:
+/// for reads on every request, such as the light thresholds of every case list.
+pub async fn get_ints<const N: usize>(pool: &AnyPool, keys: [&str; N]) -> Result<[i64; N]> {
+    let mut out = [0i64; N];
+    for (v, key) in out.iter_mut().zip(keys) {
+        *v = known(key)
+            .map(|s| s.1)
+            .ok_or_else(|| StoreError::Config(format!("unknown setting {key}")))?;
+    }
+    let placeholders: Vec<String> = (1..=N).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT key, value FROM settings WHERE key IN ({})",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for key in keys {
+        q = q.bind(key);
+    }
+    for r in q.fetch_all(pool).await? {
+        let key: String = r.get("key");
+        if let (Some(i), Ok(v)) = (
+            keys.iter().position(|k| *k == key),
+            r.get::<String, _>("value").parse(),
+        ) {
+            out[i] = v;
+        }
+    }
+    Ok(out)
+}
+
 pub async fn set_int(
     conn: &mut AnyConnection,
     change: &Change,

@@ -562,11 +562,16 @@ pub struct Lights {
 
 impl Lights {
     pub async fn load(state: &AppState) -> Result<Lights, AppError> {
+        let [yellow, red] = settings::get_ints(
+            state.store.reader(),
+            ["deadline.yellow_days", "deadline.red_days"],
+        )
+        .await?;
         Ok(Lights {
             cal: state.calendar().await?,
             today: local_date(state.now()),
-            yellow: settings::get_int(state.store.reader(), "deadline.yellow_days").await? as u32,
-            red: settings::get_int(state.store.reader(), "deadline.red_days").await? as u32,
+            yellow: yellow as u32,
+            red: red as u32,
         })
     }
 
