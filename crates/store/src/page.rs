@@ -12,6 +12,8 @@
 //! reused with other filters, or made up by hand, is refused with a clear error instead
 //! of silently reading from a position that means something else.
 
+pub mod sql;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
