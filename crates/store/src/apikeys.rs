@@ -2,10 +2,10 @@
 //! with that user's roles and scope. Shown once at creation; stored as SHA-256.
 
 use crate::audit::{self, Change};
-use crate::sessions::{random_token, token_hash};
-use crate::users::{self, User};
 use crate::page::sql::Sql;
 use crate::page::{CursorKey, KeyPart, ListId, Page, PageRequest};
+use crate::sessions::{random_token, token_hash};
+use crate::users::{self, User};
 use crate::{path_upper_bound, Result, StoreError};
 use onewindow_domain::org::OrgPath;
 use serde::Serialize;

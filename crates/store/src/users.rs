@@ -217,7 +217,10 @@ pub async fn page(
             [role.as_str().into()],
         );
     }
-    sql.push(" ORDER BY o.path, o.id, u.username LIMIT ?", [req.fetch().into()]);
+    sql.push(
+        " ORDER BY o.path, o.id, u.username LIMIT ?",
+        [req.fetch().into()],
+    );
     let rows = sql.query().fetch_all(&mut *conn).await?;
     let mut users: Vec<User> = rows.iter().map(from_row).collect();
     attach_roles(&mut *conn, &mut users).await?;
@@ -227,7 +230,8 @@ pub async fn page(
 }
 
 /// [`SELECT`] with the organisations first, so the planner walks them in path order.
-const SELECT_BY_ORG: &str = "SELECT u.id, u.org_id, o.name AS org_name, o.path AS org_path, u.username, \
+const SELECT_BY_ORG: &str =
+    "SELECT u.id, u.org_id, o.name AS org_name, o.path AS org_path, u.username, \
      u.display_name, u.active, u.failed_logins, u.locked_until, u.large_text, u.version \
      FROM orgs o JOIN users u ON u.org_id = o.id";
 

@@ -8,8 +8,8 @@ use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::ApiJson;
 use crate::form::FormData;
 use crate::lists::{self, Listed, Pager};
-use crate::paging::{filter_string, ListBody, PageParams};
 use crate::pages::render;
+use crate::paging::{filter_string, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
 use axum::body::Bytes;
@@ -29,9 +29,9 @@ use onewindow_domain::validation::{self, FieldError, FieldErrors};
 use onewindow_store::catalog::{
     self as store_catalog, ItemFilter, ItemSummary, SaveReport, StoredItem,
 };
-use onewindow_store::page::ListId;
 use onewindow_store::clock::local_date;
 use onewindow_store::orgs::{self, Org};
+use onewindow_store::page::ListId;
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::AnyConnection;
@@ -127,7 +127,13 @@ pub async fn search_page(
     query: &ItemsQuery,
 ) -> Result<Listed<ItemSummary>, AppError> {
     let mut e = FieldErrors::new();
-    let q = lists::text(&mut e, "q", "搜索词", query.q.as_deref(), validation::SEARCH_QUERY);
+    let q = lists::text(
+        &mut e,
+        "q",
+        "搜索词",
+        query.q.as_deref(),
+        validation::SEARCH_QUERY,
+    );
     let class = lists::text(
         &mut e,
         "class",
@@ -135,7 +141,12 @@ pub async fn search_page(
         query.class.as_deref(),
         validation::LABEL,
     );
-    let department = lists::id(&mut e, "department", "实施部门", query.department.as_deref());
+    let department = lists::id(
+        &mut e,
+        "department",
+        "实施部门",
+        query.department.as_deref(),
+    );
     let owner = lists::id(&mut e, "owner", "所属机构", query.owner.as_deref());
     e.into_result()?;
     let mut e = FieldErrors::new();

@@ -58,7 +58,11 @@ pub fn date(
     match NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
         Ok(d) if v.len() == 10 => Some(d),
         _ => {
-            e.add(field, "invalid_date", format!("{label}应为 YYYY-MM-DD 格式的日期"));
+            e.add(
+                field,
+                "invalid_date",
+                format!("{label}应为 YYYY-MM-DD 格式的日期"),
+            );
             None
         }
     }
@@ -137,7 +141,10 @@ mod tests {
         let mut e = FieldErrors::new();
         assert_eq!(id(&mut e, "org", "机构", Some(" 12 ")), Some(12));
         assert_eq!(id(&mut e, "org", "机构", Some("")), None);
-        assert_eq!(boolean(&mut e, "active", "状态", Some("false")), Some(false));
+        assert_eq!(
+            boolean(&mut e, "active", "状态", Some("false")),
+            Some(false)
+        );
         assert_eq!(
             date(&mut e, "date", "日期", Some("2026-11-23")),
             NaiveDate::from_ymd_opt(2026, 11, 23)
@@ -150,12 +157,17 @@ mod tests {
         one_of(&mut e, "state", "状态", Some("gone"), "a、b", |s| {
             (s == "a").then_some(())
         });
-        text(&mut e, "q", "搜索词", Some(&"长".repeat(101)), validation::SEARCH_QUERY);
-        let got: Vec<(&str, &str)> = e
-            .0
-            .iter()
-            .map(|f| (f.field.as_str(), f.code.as_str()))
-            .collect();
+        text(
+            &mut e,
+            "q",
+            "搜索词",
+            Some(&"长".repeat(101)),
+            validation::SEARCH_QUERY,
+        );
+        let got: Vec<(&str, &str)> =
+            e.0.iter()
+                .map(|f| (f.field.as_str(), f.code.as_str()))
+                .collect();
         assert_eq!(
             got,
             vec![

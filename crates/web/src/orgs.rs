@@ -6,8 +6,8 @@ use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::ApiJson;
 use crate::form::FormData;
 use crate::lists::{self, Listed, Pager};
-use crate::paging::{filter_string, ListBody, PageParams};
 use crate::pages::render;
+use crate::paging::{filter_string, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -69,7 +69,13 @@ pub async fn page(
         "city、district、street、community、grid、department",
         OrgKind::parse,
     );
-    let q = lists::text(&mut e, "q", "搜索词", query.q.as_deref(), validation::SEARCH_QUERY);
+    let q = lists::text(
+        &mut e,
+        "q",
+        "搜索词",
+        query.q.as_deref(),
+        validation::SEARCH_QUERY,
+    );
     e.into_result()?;
     if let Some(id) = parent {
         // A parent outside the scope reads like a missing one.
@@ -234,7 +240,12 @@ async fn orgs_page(
 ) -> PageResult {
     let listed = page(state, p, &query).await?;
     let pager = Pager::new("/admin/orgs", &listed);
-    let rows = listed.page.items.into_iter().map(|o| org_row(p, o)).collect();
+    let rows = listed
+        .page
+        .items
+        .into_iter()
+        .map(|o| org_row(p, o))
+        .collect();
     let can_manage = p.actor().may(Permission::ManageOrgs);
     let parents = if can_manage {
         list(state, p)
@@ -259,7 +270,13 @@ async fn orgs_page(
         filter_q: query.q.clone().unwrap_or_default(),
         kind_filter: OrgKind::ALL
             .iter()
-            .map(|k| (k.as_str(), k.label(), query.kind.as_deref() == Some(k.as_str())))
+            .map(|k| {
+                (
+                    k.as_str(),
+                    k.label(),
+                    query.kind.as_deref() == Some(k.as_str()),
+                )
+            })
             .collect(),
         can_manage,
         kinds: OrgKind::ALL

@@ -7,8 +7,8 @@ use crate::context::{ApiUser, Ctx, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::{ApiJson, FormData};
 use crate::lists::{self, Listed, Pager};
-use crate::paging::{filter_string, ListBody, PageParams};
 use crate::pages::render;
+use crate::paging::{filter_string, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -26,10 +26,10 @@ use onewindow_domain::queue::{
 use onewindow_domain::validation::{self, FieldError, FieldErrors};
 use onewindow_store::appointments::{self, Appointment, Booker, Slot};
 use onewindow_store::clock::{format_local, local_date};
+use onewindow_store::page::{ListId, PageRequest, MAX_LIMIT};
 use onewindow_store::queue::{
     self as store_queue, ClassStats, QueueClass, QueueEvent, ServiceWindow, Snapshot, Ticket,
 };
-use onewindow_store::page::{ListId, PageRequest, MAX_LIMIT};
 use onewindow_store::{orgs, settings};
 use rand::RngCore;
 use serde::Deserialize;

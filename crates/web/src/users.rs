@@ -8,8 +8,8 @@ use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::ApiJson;
 use crate::form::FormData;
 use crate::lists::{self, Listed, Pager};
-use crate::paging::{filter_string, ListBody, PageParams};
 use crate::pages::render;
+use crate::paging::{filter_string, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -20,8 +20,8 @@ use axum::{Json, Router};
 use onewindow_domain::access::{Permission, Role};
 use onewindow_domain::validation::{self, FieldError, FieldErrors};
 use onewindow_store::clock::format_local;
-use onewindow_store::users::{self, NewUser, User, UserChange};
 use onewindow_store::page::ListId;
+use onewindow_store::users::{self, NewUser, User, UserChange};
 use onewindow_store::{orgs, passwords};
 use serde::Deserialize;
 use serde_json::Value;
@@ -79,7 +79,13 @@ pub async fn page(
         Role::parse,
     );
     let active = lists::boolean(&mut e, "active", "账号状态", query.active.as_deref());
-    let q = lists::text(&mut e, "q", "搜索词", query.q.as_deref(), validation::SEARCH_QUERY);
+    let q = lists::text(
+        &mut e,
+        "q",
+        "搜索词",
+        query.q.as_deref(),
+        validation::SEARCH_QUERY,
+    );
     e.into_result()?;
     // The organisation must be one the caller sees; one outside reads like a missing one.
     let scope = match org {

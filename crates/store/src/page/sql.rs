@@ -38,7 +38,10 @@ impl Sql {
             }
             self.text.push_str(part);
         }
-        assert!(given.next().is_none(), "a ? for every value of the SQL piece");
+        assert!(
+            given.next().is_none(),
+            "a ? for every value of the SQL piece"
+        );
         self
     }
 
