@@ -385,7 +385,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Audit(AuditCommand::Verify) => {
             let store = cli.db.open().await?;
-            let v = onewindow_store::audit::verify(store.reader()).await?;
+            let v = onewindow_store::audit::verify(&store).await?;
             return Ok(match v.broken {
                 None => {
                     println!(
