@@ -54,9 +54,7 @@ trap 'exit 129' HUP
 if [[ " $BACKENDS " == *" postgres "* ]]; then start_pg; fi
 
 ROWS=$WORK/rounds.tsv # system backend request conns round requests rps p50 p99 errors fsync/req
-XACT=$WORK/xact.tsv   # system backend request xact_per_request
 : >"$ROWS"
-: >"$XACT"
 
 # What each request is, for each system.
 req_label() { # SYSTEM REQUEST
@@ -67,9 +65,6 @@ req_label() { # SYSTEM REQUEST
   peer/list) echo 'GET /api/tickets/' ;;
   esac
 }
-# Completed requests per system in the current phase (for transactions per request).
-declare -A PHASE_REQS
-
 # round SYSTEM BACKEND REQUEST CONNS DURATION ROUND(0 = warm-up)
 round() {
   local system=$1 backend=$2 request=$3 conns=$4 dur=$5 n=$6
@@ -92,7 +87,6 @@ round() {
   local reqs rps p50 p99 errs fsyncs
   read -r reqs rps p50 p99 errs < <(parse_wrk "$out")
   fsyncs=$(awk -v f="$FSYNC_COUNT" -v n="$reqs" 'BEGIN { if (f == "-" || n == 0) print "-"; else printf "%.2f", f / n }')
-  PHASE_REQS[$system]=$((${PHASE_REQS[$system]:-0} + reqs))
   local what="round $n"
   [[ $n -gt 0 ]] || what="warm-up"
   say "$(printf '%-4s %-8s %-6s c=%-3s %-7s %9s req/s  p50 %8s ms  p99 %8s ms  fsync/req %5s  errors %s/%s' \
@@ -110,10 +104,6 @@ round() {
   [[ $n -eq 0 ]] || printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
     "$system" "$backend" "$request" "$conns" "$n" "$reqs" "$rps" "$p50" "$p99" "$errs" "$fsyncs" >>"$ROWS"
 }
-
-# PostgreSQL transactions committed in a database: backends report their counters at most
-# once a second while busy and within 10 s of going idle, hence the pause before reading.
-xact_commit() { psql_q postgres "select xact_commit from pg_stat_database where datname = '$1'"; }
 
 max_conns=0
 for c in $CONNS; do if ((c > max_conns)); then max_conns=$c; fi; done
@@ -133,12 +123,6 @@ for backend in $BACKENDS; do
       python3 "$BENCH_DIR/seed.py" "$PEER_URL/api/tickets/" "Token $PEER_TOKEN" "$PEER_BODY" "$LIST_ROWS" 8 ||
         die "seeding the peer failed"
     fi
-    PHASE_REQS=()
-    if [[ $backend == postgres ]]; then
-      sleep 11
-      x_ours=$(xact_commit "ow_$backend")
-      x_peer=$(xact_commit "peer_$backend")
-    fi
     round ours "$backend" "$request" "$max_conns" "$WARMUP" 0
     round peer "$backend" "$request" "$max_conns" "$WARMUP" 0
     for conns in $CONNS; do
@@ -147,13 +131,6 @@ for backend in $BACKENDS; do
         round peer "$backend" "$request" "$conns" "$DURATION" "$n"
       done
     done
-    if [[ $backend == postgres ]]; then
-      sleep 11
-      awk -v s=ours -v b="$backend" -v r="$request" -v d="$(($(xact_commit "ow_$backend") - x_ours))" -v n="${PHASE_REQS[ours]}" \
-        'BEGIN { printf "%s\t%s\t%s\t%.1f\n", s, b, r, d / n }' >>"$XACT"
-      awk -v s=peer -v b="$backend" -v r="$request" -v d="$(($(xact_commit "peer_$backend") - x_peer))" -v n="${PHASE_REQS[peer]}" \
-        'BEGIN { printf "%s\t%s\t%s\t%.1f\n", s, b, r, d / n }' >>"$XACT"
-    fi
   done
   stop_pid "$OURS_PID"
   stop_pid "$PEER_PID"
@@ -207,16 +184,8 @@ report() {
         printf "| %s | %s | %s | %.0f | %.1f | %.1f× | %.2f | %.2f | %.3f | %s | %s |\n", f[1], req, f[3], ro, rp, rp ? ro / rp : 0, po, pp, pp ? po / pp : 0, fsync("ours", k), fsync("peer", k)
       }
     }' "$ROWS"
-  if [[ -s $XACT ]]; then
-    echo
-    echo "PostgreSQL transactions committed per request (pg_stat_database.xact_commit over all rounds and the warm-up; every autocommit statement counts as one):"
-    echo
-    echo "| system | request | transactions / request |"
-    echo "| --- | --- | ---: |"
-    while IFS=$'\t' read -r s b r x; do
-      echo "| $([[ $s == ours ]] && echo onewindow || echo django-helpdesk) | $(req_label "$s" "$r") | $x |"
-    done <"$XACT"
-  fi
+  echo
+  echo "Statements, transactions and fsyncs per request of both systems, counted one request at a time: bench/profile-intake.sh."
 }
 
 mkdir -p "$(dirname "$RESULTS")"
