@@ -172,17 +172,24 @@ impl Installation {
 
     /// `serve` with its clock at the fixed start plus the harness's elapsed time, so time
     /// moves forward across restarts as it would for a real installation.
-    fn spawn(&self, extra: &[&str], stdout: Stdio) -> tokio::process::Child {
+    fn spawn(&self, what: &str, extra: &[&str], stdout: Stdio) -> tokio::process::Child {
         let now = CLOCK_START_MICROS + self.started.elapsed().as_micros() as i64;
         let clock = chrono::DateTime::from_timestamp_micros(now)
             .unwrap()
             .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
             .to_rfc3339();
-        let log = std::fs::OpenOptions::new()
+        let mut log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
             .unwrap();
+        // One log for every start; a header says which start the lines below belong to.
+        use std::io::Write;
+        writeln!(
+            log,
+            "===== {what}: serve {extra:?} --clock-start {clock} ====="
+        )
+        .unwrap();
         tokio::process::Command::new(env!("CARGO_BIN_EXE_onewindow"))
             .args(&self.global)
             .args(["serve", "--listen", "127.0.0.1:0", "--clock-start", &clock])
@@ -190,14 +197,20 @@ impl Installation {
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(log)
+            .env("NO_COLOR", "1")
             .kill_on_drop(true)
             .spawn()
             .expect("spawn onewindow serve")
     }
 
     /// Starts `serve` and waits until it says where it listens and /healthz answers 200.
-    async fn start(&self, extra: &[&str], client: &reqwest::Client) -> Result<Server, String> {
-        let mut child = self.spawn(extra, Stdio::piped());
+    async fn start(
+        &self,
+        what: &str,
+        extra: &[&str],
+        client: &reqwest::Client,
+    ) -> Result<Server, String> {
+        let mut child = self.spawn(what, extra, Stdio::piped());
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let base = tokio::time::timeout(STARTUP_TIMEOUT, async {
@@ -462,6 +475,7 @@ fn describe(op: &Op) -> String {
 
 async fn run(backend: Backend) {
     let kills: usize = env_or("ONEWINDOW_CRASH_KILLS", 10);
+    assert!(kills >= 1, "ONEWINDOW_CRASH_KILLS must be at least 1");
     let seed: u64 = env_or(
         "ONEWINDOW_CRASH_SEED",
         std::time::SystemTime::now()
@@ -516,7 +530,7 @@ async fn drive(
     // Seed the demo city through `serve --demo` (on its clock, inside the calendar), read the
     // item's required materials, then kill it: its work is done before it listens.
     let first = inst
-        .start(&["--demo"], &probe)
+        .start("seeding start", &["--demo"], &probe)
         .await
         .map_err(|e| format!("first start: {e}\n{}", inst.log_tail()))?;
     let item: Value = probe
@@ -579,13 +593,17 @@ async fn drive(
         if rng.gen_range(0..100) < STARTUP_KILL_PERCENT {
             // Killed while it opens the database, migrates, recovers: the next start must
             // still find everything.
-            let mut child = inst.spawn(&[], Stdio::null());
+            let mut child = inst.spawn(
+                &format!("round {round}, killed in start-up"),
+                &[],
+                Stdio::null(),
+            );
             tokio::time::sleep(Duration::from_millis(rng.gen_range(0..=STARTUP_KILL_MS))).await;
             child.kill().await.expect("kill serve");
             startup_kills += 1;
         }
         let server = inst
-            .start(&[], &probe)
+            .start(&format!("round {round}"), &[], &probe)
             .await
             .map_err(|e| format!("restart {round}: {e}\n{}", inst.log_tail()))?;
         if shared.is_none() {
@@ -655,7 +673,7 @@ async fn drive(
 
     // Read every acknowledged write back through the API of a fresh restart.
     let server = inst
-        .start(&[], &probe)
+        .start("final start (read-back)", &[], &probe)
         .await
         .map_err(|e| format!("final restart: {e}\n{}", inst.log_tail()))?;
     problems.extend(read_back(&server.base, &client, &keys, &ledger).await);
