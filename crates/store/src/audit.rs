@@ -295,22 +295,36 @@ pub async fn chain_pending(pool: &AnyPool) -> Result<u64> {
 
 /// The background chainer of one instance (PostgreSQL): woken after every commit that
 /// may have appended events, and once a second for events another instance left behind.
-#[derive(Debug, Default)]
+/// Its task starts at the first wake-up, so a store that only migrates or reads never
+/// holds a connection for it.
+#[derive(Debug)]
 pub struct Chainer {
+    pool: AnyPool,
     wake: tokio::sync::Notify,
     stopped: std::sync::atomic::AtomicBool,
+    started: std::sync::Once,
+    me: std::sync::Weak<Chainer>,
 }
 
 impl Chainer {
-    pub fn start(pool: AnyPool) -> std::sync::Arc<Chainer> {
-        let chainer = std::sync::Arc::new(Chainer::default());
-        let weak = std::sync::Arc::downgrade(&chainer);
+    pub fn new(pool: AnyPool) -> std::sync::Arc<Chainer> {
+        std::sync::Arc::new_cyclic(|me| Chainer {
+            pool,
+            wake: tokio::sync::Notify::new(),
+            stopped: Default::default(),
+            started: std::sync::Once::new(),
+            me: me.clone(),
+        })
+    }
+
+    fn spawn(&self) {
+        let weak = self.me.clone();
         tokio::spawn(async move {
             while let Some(me) = weak.upgrade() {
                 if me.stopped.load(std::sync::atomic::Ordering::Relaxed) {
                     return;
                 }
-                if let Err(e) = chain_pending(&pool).await {
+                if let Err(e) = chain_pending(&me.pool).await {
                     tracing::warn!(error = %e, "chaining audit events failed; retrying");
                 }
                 tokio::select! {
@@ -319,10 +333,13 @@ impl Chainer {
                 }
             }
         });
-        chainer
     }
 
     pub fn wake(&self) {
+        if self.stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        self.started.call_once(|| self.spawn());
         self.wake.notify_one();
     }
 

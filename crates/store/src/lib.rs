@@ -245,7 +245,7 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(30))
                     .connect(url)
                     .await?;
-                let chainer = audit::Chainer::start(pool.clone());
+                let chainer = audit::Chainer::new(pool.clone());
                 Ok(Store {
                     backend,
                     read: pool.clone(),
