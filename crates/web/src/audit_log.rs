@@ -65,6 +65,8 @@ async fn page(
     Query(q): Query<ListQuery>,
 ) -> PageResult {
     require_audit(&p)?;
+    // PostgreSQL chains events just after commit; chain what is pending so the list is whole.
+    state.store.settle_audit().await?;
     let events = audit::list(
         state.store.reader(),
         q.before,
@@ -76,7 +78,7 @@ async fn page(
         .then(|| events.last().map(|e| e.seq))
         .flatten();
     let verification = if q.verify.is_some() {
-        Some(audit::verify(state.store.reader()).await?)
+        Some(audit::verify(&state.store).await?)
     } else {
         None
     };
@@ -106,6 +108,7 @@ async fn list_api(
 ) -> ApiResult<Json<Vec<AuditEvent>>> {
     require_audit(&p)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    state.store.settle_audit().await?;
     Ok(Json(
         audit::list(state.store.reader(), q.before, q.entity.as_deref(), limit).await?,
     ))
@@ -116,5 +119,5 @@ async fn verify_api(
     ApiUser(p): ApiUser,
 ) -> ApiResult<Json<Verification>> {
     require_audit(&p)?;
-    Ok(Json(audit::verify(state.store.reader()).await?))
+    Ok(Json(audit::verify(&state.store).await?))
 }
