@@ -13,6 +13,15 @@
 //! rounded down to whole cases. The app clock is fixed on 2026-11-23 (plus the time
 //! elapsed) so the shipped calendar covers "today". Prints the totals and p50/p99 per
 //! operation.
+//!
+//! `--scenario list`: GET /api/v1/cases?limit=25 as `clerk` (the window's list of its
+//! street, newest first); every fourth request of a client follows the `next` link of
+//! its previous page instead. `--fill N` first inserts N generated cases straight into
+//! the table (no audit events; states, halls and items spread like an archive — mostly
+//! closed, the street's hall and its communities, every demo item), so the same run can
+//! be repeated at 1,000 and at 10,000,000 rows:
+//!
+//!     cargo run --release --example load -- --database sqlite:///tmp/ow-list.db --scenario list --fill 1000000
 
 use onewindow_store::clock::{Clock, SystemClock};
 use onewindow_store::{apikeys, audit, catalog, demo, users, Store, StoreOptions};
@@ -49,6 +58,7 @@ struct Args {
     connections: usize,
     requests: usize,
     item: String,
+    fill: u64,
 }
 
 fn args() -> Args {
@@ -58,6 +68,7 @@ fn args() -> Args {
         connections: 64,
         requests: 20_000,
         item: "MZ-0101".into(),
+        fill: 0,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     for pair in v.chunks(2) {
@@ -68,6 +79,7 @@ fn args() -> Args {
             "--connections" => a.connections = val.parse().expect("--connections N"),
             "--requests" => a.requests = val.parse().expect("--requests N"),
             "--item" => a.item = val,
+            "--fill" => a.fill = val.parse().expect("--fill N"),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -141,6 +153,9 @@ async fn main() {
     } else {
         Value::Null
     };
+    if a.fill > 0 {
+        fill_cases(&store, a.fill, clock.now()).await;
+    }
     let keys = Arc::new(keys);
     let state = AppState::new(store.clone(), clock, WebConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -176,6 +191,8 @@ async fn main() {
         tasks.push(tokio::spawn(async move {
             // Latencies (µs) per operation; one operation except for the lifecycle.
             let mut lat: Vec<Vec<u64>> = vec![Vec::new(); LIFECYCLE.len()];
+            // `--scenario list`: the previous page's `next` link, followed now and then.
+            let mut next_page: Option<String> = None;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= units {
@@ -211,6 +228,24 @@ async fn main() {
                     continue;
                 }
                 let t = Instant::now();
+                if scenario == "list" {
+                    let path = match next_page.take() {
+                        Some(next) if i % 4 == 3 => next,
+                        _ => "/api/v1/cases?limit=25".to_string(),
+                    };
+                    let res = client
+                        .get(format!("{base}{path}"))
+                        .bearer_auth(&keys["clerk"])
+                        .send()
+                        .await
+                        .expect("request");
+                    let status = res.status();
+                    let page: Value = res.json().await.expect("JSON body");
+                    assert!(status.is_success(), "{path}: {status} {page}");
+                    next_page = page["next"].as_str().map(String::from);
+                    lat[0].push(t.elapsed().as_micros() as u64);
+                    continue;
+                }
                 let req = match scenario.as_str() {
                     "me" => client.get(format!("{base}/api/v1/me")),
                     "orgs" => client.get(format!("{base}/api/v1/orgs")),
@@ -270,4 +305,102 @@ async fn main() {
     server.await.unwrap().unwrap();
     let v = audit::verify(&store).await.unwrap();
     assert!(v.broken.is_none(), "audit chain intact after the run");
+}
+
+/// Inserts `n` generated cases in batches (see `--fill`): taken in at the demo street
+/// (six in ten) or one of its communities, one of the demo items and its department,
+/// states as in an archive (seven in ten closed), one every 90 seconds back from `now`.
+async fn fill_cases(store: &Store, n: u64, now: i64) {
+    use sqlx::Row;
+    let started = Instant::now();
+    let reader = store.reader();
+    let items: Vec<(String, i64, i64)> = sqlx::query(
+        "SELECT i.code, i.department_id, MIN(v.id) AS version_id FROM catalog_items i \
+         JOIN catalog_item_versions v ON v.item_id = i.id GROUP BY i.code, i.department_id ORDER BY i.code",
+    )
+    .fetch_all(reader)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get("code"), r.get("department_id"), r.get("version_id")))
+    .collect();
+    let mut halls = Vec::new();
+    for code in ["xingfu", "yangguang", "heping", "dongfeng"] {
+        halls.push(
+            onewindow_store::orgs::find_by_code(reader, code)
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+        );
+    }
+    let clerk: i64 = sqlx::query("SELECT id FROM users WHERE username = 'clerk'")
+        .fetch_one(reader)
+        .await
+        .unwrap()
+        .get("id");
+    let states = [
+        (70, "closed"),
+        (5, "issued"),
+        (5, "routed"),
+        (3, "in_review"),
+        (2, "returned"),
+        (2, "approved"),
+        (3, "refused"),
+        (2, "result_ready"),
+        (2, "withdrawn"),
+        (1, "lapsed"),
+        (1, "rejected"),
+        (4, "accepted"),
+    ];
+    const BATCH: u64 = 500;
+    let mut done = 0u64;
+    while done < n {
+        let mut tx = store.begin().await.unwrap();
+        for _ in 0..20 {
+            let rows = BATCH.min(n - done);
+            if rows == 0 {
+                break;
+            }
+            let mut sql = String::from(
+                "INSERT INTO cases (case_no, query_code, item_code, item_version_id, title, department_id, \
+                 intake_org_id, state, applicant_kind, applicant_name, applicant_id, applicant_id_masked, \
+                 applicant_phone, materials, missing, limit_days, accepted_on, due_date, created_by, \
+                 created_at, updated_at) VALUES ",
+            );
+            for k in 0..rows {
+                let i = done + k;
+                let at = now - (n - i) as i64 * 90_000_000;
+                let day = onewindow_store::clock::local_date(at);
+                let r = (i * 7919) % 100;
+                let mut acc = 0;
+                let state = states
+                    .iter()
+                    .find(|(share, _)| {
+                        acc += share;
+                        r < acc
+                    })
+                    .map_or("closed", |(_, s)| s);
+                let (code, dept, version) = &items[(i as usize * 31) % items.len()];
+                let hall = halls[[0, 0, 0, 0, 0, 0, 1, 1, 2, 3][(i % 10) as usize]];
+                let due = day + chrono::Days::new(28);
+                if k > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "('GEN{i:010}', 'ABCDEF', '{code}', {version}, '生成的办件', {dept}, {hall}, '{state}', \
+                     'person', '申请人{}', '11010519491231002X', '110105********002X', '13800138000', '[]', '[]', 20, \
+                     '{day}', '{due}', {clerk}, {at}, {at})",
+                    i % 20_000
+                ));
+            }
+            sqlx::query(&sql).execute(&mut *tx).await.unwrap();
+            done += rows;
+        }
+        tx.commit().await.unwrap();
+    }
+    println!(
+        "filled {n} cases in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }

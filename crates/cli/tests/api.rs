@@ -110,7 +110,7 @@ async fn wrong_passwords_lock_the_account_until_time_passes(app: TestApp) {
     app.login("guide").await;
     let admin = app.login("admin").await;
     let (_, events) = admin.get("/api/v1/audit?entity=user&limit=50").await;
-    let actions: Vec<&str> = events
+    let actions: Vec<&str> = events["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -187,7 +187,7 @@ async fn admin_creates_org_and_user_with_audit_events(app: TestApp) {
         .unwrap();
     assert_eq!(new.user["org_name"], "春晖社区");
     let (_, events) = admin.get("/api/v1/audit?limit=10").await;
-    let events = events.as_array().unwrap();
+    let events = events["items"].as_array().unwrap();
     let create_user = events
         .iter()
         .find(|e| e["action"] == "user.create")

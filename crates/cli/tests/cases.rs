@@ -137,11 +137,11 @@ async fn tolerance_intake_review_issue_and_track(app: TestApp) {
     assert_eq!(case["accepted_on"], "2026-11-23");
 
     let (_, queue) = approver.get("/api/v1/cases?queue=department").await;
-    let row = queue
+    let row = queue["items"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["case"]["id"] == case["id"])
+        .find(|r| r["id"] == case["id"])
         .expect("in the department queue");
     assert_eq!(row["light"], "green");
     let (s, case) = act(&approver, &case, json!({"action": "take"})).await;
@@ -274,7 +274,7 @@ async fn tolerance_intake_review_issue_and_track(app: TestApp) {
     let admin = app.login("admin").await;
     let (_, events) = admin.get("/api/v1/audit?entity=case&limit=50").await;
     assert!(
-        events
+        events["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -374,7 +374,7 @@ async fn illegal_and_unauthorised_transitions_change_nothing(app: TestApp) {
     assert_eq!(now["state"], "in_review");
     // Refusals wrote nothing beyond the logins, the user creation and the one take.
     let (_, events) = admin.get("/api/v1/audit?limit=20").await;
-    let since: Vec<&str> = events
+    let since: Vec<&str> = events["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -497,11 +497,11 @@ async fn deadline_job_marks_overdue_and_lapses_once(app: TestApp) {
     assert_eq!(n["overdue"], true);
     let approver = app.login("approver").await;
     let (_, queue) = approver.get("/api/v1/cases?queue=department").await;
-    let row = queue
+    let row = queue["items"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["case"]["id"] == normal["id"])
+        .find(|r| r["id"] == normal["id"])
         .unwrap();
     assert_eq!(row["light"], "overdue");
 }
@@ -708,7 +708,7 @@ async fn identifiers_are_validated_at_intake(app: TestApp) {
     assert_eq!(s, StatusCode::CREATED, "{case}");
     let admin = app.login("admin").await;
     let (_, events) = admin.get("/api/v1/audit?entity=case&limit=20").await;
-    assert!(events
+    assert!(events["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -816,10 +816,11 @@ async fn intake_list_is_newest_first_within_scope(app: TestApp) {
         taken.push(case["case_no"].as_str().unwrap().to_string());
     }
     let numbers = |list: &Value| -> Vec<String> {
-        list.as_array()
+        list["items"]
+            .as_array()
             .unwrap()
             .iter()
-            .map(|row| row["case"]["case_no"].as_str().unwrap().to_string())
+            .map(|row| row["case_no"].as_str().unwrap().to_string())
             .collect()
     };
     let (s, street) = street_clerk.get("/api/v1/cases?queue=intake").await;
@@ -836,9 +837,9 @@ async fn intake_list_is_newest_first_within_scope(app: TestApp) {
         vec![taken[3].clone(), taken[1].clone()],
         "the community sees only what it took in"
     );
-    // The window page shows the newest 20 of the merged lists: take in 18 more, the
+    // The window page shows the newest 25 of the merged lists: take in 26 more, the
     // community's most of them, so the cut falls inside both organisations' lists.
-    for i in 0..18 {
+    for i in 0..26 {
         let clerk = if i % 3 == 0 {
             &street_clerk
         } else {
@@ -857,14 +858,18 @@ async fn intake_list_is_newest_first_within_scope(app: TestApp) {
         .text()
         .await
         .unwrap();
-    let (oldest, newest) = taken.split_at(taken.len() - 20);
+    let (oldest, newest) = taken.split_at(taken.len() - 25);
     for no in newest {
-        assert!(html.contains(no.as_str()), "{no} is among the newest 20");
+        assert!(html.contains(no.as_str()), "{no} is among the newest 25");
     }
     for no in oldest {
         assert!(
             !html.contains(no.as_str()),
-            "{no} is older than the newest 20"
+            "{no} is older than the newest 25"
         );
     }
+    assert!(
+        html.contains("id=\"recent-next\""),
+        "the older ones are a 下一页 away"
+    );
 }

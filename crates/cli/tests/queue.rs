@@ -79,7 +79,7 @@ async fn tickets_are_numbered_per_class_and_day(app: TestApp) {
     let admin = app.login("admin").await;
     let (_, events) = admin.get("/api/v1/audit?entity=ticket&limit=10").await;
     assert_eq!(
-        events
+        events["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -214,7 +214,7 @@ async fn priority_then_issue_order_and_the_window_actions(app: TestApp) {
     // The audit trail of the skipped ticket tells its whole story, in order.
     let admin = app.login("admin").await;
     let (_, events) = admin.get("/api/v1/audit?entity=ticket&limit=50").await;
-    let story: Vec<&str> = events
+    let story: Vec<&str> = events["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -233,7 +233,7 @@ async fn priority_then_issue_order_and_the_window_actions(app: TestApp) {
             "ticket.no_show"
         ]
     );
-    let served: Vec<&str> = events
+    let served: Vec<&str> = events["items"]
         .as_array()
         .unwrap()
         .iter()

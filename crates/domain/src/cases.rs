@@ -860,6 +860,36 @@ pub fn light(
     })
 }
 
+/// The due dates that give each light today, as half-open ranges `[from, until)` (`None`:
+/// unbounded) — the inverse of [`light`], for lists that filter by light with a range
+/// condition on the stored due date instead of computing the light row by row:
+/// `light(cal, today, due, …) == l` exactly when `due` lies in `light_due_range(…, l)`.
+///
+/// Why it holds: working days left is monotone in `due`, so each light is one interval;
+/// its ends are where the count passes a threshold, i.e. the (threshold + 1)-th working
+/// day after today. Fails like [`light`] when those days lie in an uncovered year.
+pub fn light_due_range(
+    cal: &WorkCalendar,
+    today: NaiveDate,
+    wanted: Light,
+    yellow_days: u32,
+    red_days: u32,
+) -> Result<(Option<NaiveDate>, Option<NaiveDate>), CalendarError> {
+    // First due date with more than `n` working days left.
+    let beyond = |n: u32| cal.add_working_days(today, n.saturating_add(1));
+    Ok(match wanted {
+        Light::Overdue => (None, Some(today)),
+        Light::Red => (Some(today), Some(beyond(red_days)?)),
+        Light::Yellow => {
+            let from = beyond(red_days)?;
+            // A red threshold at or above the yellow one leaves yellow empty.
+            let until = beyond(yellow_days)?.max(from);
+            (Some(from), Some(until))
+        }
+        Light::Green => (Some(beyond(red_days.max(yellow_days))?), None),
+    })
+}
+
 // --- case numbers and query codes -----------------------------------------------------------
 
 /// The case number: `YC` + the acceptance (or creation) date `yyyymmdd` + a 6-digit daily
@@ -2276,6 +2306,30 @@ mod tests {
             light(&cal, d(2027, 1, 6), d(2027, 1, 5), 2, 1),
             Ok(Light::Overdue)
         );
+    }
+
+    #[test]
+    fn light_ranges_invert_the_light() {
+        let cal = WorkCalendar::shipped();
+        for (yellow, red) in [(2, 1), (5, 2), (0, 0), (1, 3), (3, 3)] {
+            for start in 0..60 {
+                let today = d(2025, 9, 1) + days(start);
+                for ahead in -5..30 {
+                    let due = today + days(ahead);
+                    let l = light(&cal, today, due, yellow, red).unwrap();
+                    for wanted in Light::ALL {
+                        let (from, until) =
+                            light_due_range(&cal, today, wanted, yellow, red).unwrap();
+                        let inside = from.is_none_or(|f| due >= f) && until.is_none_or(|u| due < u);
+                        assert_eq!(
+                            inside,
+                            l == wanted,
+                            "today {today} due {due} ({yellow},{red}) {wanted:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     // --- 6. case numbers and query codes ------------------------------------------------

@@ -83,7 +83,7 @@ async fn home(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> Page
         None
     };
     let audit_head = if p.actor().may(Permission::ViewAudit) {
-        audit::list(state.store.reader(), None, None, 1)
+        audit::newest(state.store.reader(), 1)
             .await?
             .first()
             .map(|e| e.seq)
