@@ -552,7 +552,7 @@ async fn main() {
     }
     if a.verify {
         let t = Instant::now();
-        let v = audit::verify(store.reader()).await.unwrap();
+        let v = audit::verify(&store).await.unwrap();
         assert!(v.broken.is_none(), "audit chain intact after the run");
         println!(
             "audit verify: {} events in {:.1} s",

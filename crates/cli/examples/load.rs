@@ -316,7 +316,7 @@ async fn main() {
     }
     let _ = stop_tx.send(());
     server.await.unwrap().unwrap();
-    let v = audit::verify(store.reader()).await.unwrap();
+    let v = audit::verify(&store).await.unwrap();
     assert!(v.broken.is_none(), "audit chain intact after the run");
 }
 

@@ -771,6 +771,6 @@ async fn main() {
         local_date(SystemClock.now()),
         "the day changed during the run (Beijing midnight): run again"
     );
-    let v = audit::verify(store.reader()).await.unwrap();
+    let v = audit::verify(&store).await.unwrap();
     assert!(v.broken.is_none(), "audit chain intact after the run");
 }

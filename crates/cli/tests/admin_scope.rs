@@ -42,6 +42,7 @@ async fn account(app: &TestApp, org: &str, username: &str, role: &str) -> Api {
 /// Audit events other than logins (the checks below log in to look): what was changed.
 async fn changes(app: &TestApp) -> i64 {
     use sqlx::Row;
+    app.store.settle_audit().await.unwrap();
     sqlx::query("SELECT COUNT(*) AS n FROM audit_events WHERE action NOT LIKE 'auth.%'")
         .fetch_one(app.store.reader())
         .await

@@ -324,7 +324,7 @@ async fn every_limited_field_is_refused_with_its_name(app: TestApp) {
     // Intake: applicant, agent, override reason.
     let clerk = app.login("clerk").await;
     let (_, items) = clerk.get("/api/v1/catalog/items?q=").await;
-    let code = items[0]["code"].as_str().unwrap().to_string();
+    let code = items["items"][0]["code"].as_str().unwrap().to_string();
     let intake = |patch: Value| {
         let mut body = json!({
             "item_code": code,
@@ -473,7 +473,7 @@ async fn heping_clerk(app: &TestApp) -> common::Api {
 async fn other_communities_cases_look_like_missing_ones(app: TestApp) {
     let hp = heping_clerk(&app).await;
     let (_, items) = hp.get("/api/v1/catalog/items?q=").await;
-    let code = items[0]["code"].as_str().unwrap();
+    let code = items["items"][0]["code"].as_str().unwrap();
     let (s, case) = hp
         .post(
             "/api/v1/cases",

@@ -2,6 +2,8 @@
 //! with that user's roles and scope. Shown once at creation; stored as SHA-256.
 
 use crate::audit::{self, Change};
+use crate::page::sql::Sql;
+use crate::page::{CursorKey, KeyPart, ListId, Page, PageRequest};
 use crate::sessions::{random_token, token_hash};
 use crate::users::{self, User};
 use crate::{path_upper_bound, Result, StoreError};
@@ -89,16 +91,81 @@ pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<(ApiKey, OrgPath)>
         .ok_or(StoreError::NotFound)
 }
 
-/// Keys of users whose organisation lies inside `scope`, newest first.
-pub async fn list_in_scope(conn: &mut AnyConnection, scope: &OrgPath) -> Result<Vec<ApiKey>> {
-    let rows = sqlx::query(&format!(
-        "{SELECT} WHERE o.path >= $1 AND o.path < $2 ORDER BY k.id DESC LIMIT 500"
-    ))
-    .bind(scope.as_str())
-    .bind(path_upper_bound(scope.as_str()))
-    .fetch_all(conn)
-    .await?;
-    Ok(rows.iter().map(from_row).collect())
+/// What the key list is narrowed to: keys of accounts inside `scope`, of one account, in
+/// force or revoked.
+#[derive(Debug, Clone)]
+pub struct KeyFilter<'a> {
+    pub scope: &'a OrgPath,
+    pub user_id: Option<i64>,
+    /// `Some(true)`: revoked keys only; `Some(false)`: keys in force only.
+    pub revoked: Option<bool>,
+}
+
+/// One page of keys, grouped by the account they act as — its organisation in tree order,
+/// then username — and newest first within an account; the sort key is (organisation
+/// path, username, key id). An index walk: the scope's organisations (`orgs_path`), their
+/// accounts (`users_org_username`), each account's keys (`api_keys_user_id`), from the
+/// cursor on.
+pub async fn page(
+    conn: &mut AnyConnection,
+    key: &CursorKey,
+    list: &ListId<'_>,
+    req: &PageRequest,
+    filter: &KeyFilter<'_>,
+) -> Result<Page<ApiKey>> {
+    let start = filter.scope.as_str();
+    let mut sql = Sql::new(
+        "SELECT k.id, k.user_id, u.username, k.name, k.prefix, k.created_at, k.revoked_at, \
+         o.path AS org_path FROM orgs o JOIN users u ON u.org_id = o.id \
+         JOIN api_keys k ON k.user_id = u.id",
+    );
+    match (req.after_text(0), req.after_text(1), req.after_int(2)) {
+        (Some(path), Some(username), Some(id)) => {
+            let from = if path > start { path } else { start };
+            sql.push(" WHERE o.path >= ?", [from.into()]).push(
+                " AND (o.path > ? OR u.username > ? OR (u.username = ? AND k.id < ?))",
+                [
+                    path.into(),
+                    username.into(),
+                    username.into(),
+                    KeyPart::Int(id),
+                ],
+            );
+        }
+        _ => {
+            sql.push(" WHERE o.path >= ?", [start.into()]);
+        }
+    }
+    sql.push(" AND o.path < ?", [path_upper_bound(start).into()]);
+    if let Some(user_id) = filter.user_id {
+        sql.push(" AND u.id = ?", [KeyPart::Int(user_id)]);
+    }
+    match filter.revoked {
+        Some(true) => {
+            sql.push(" AND k.revoked_at IS NOT NULL", []);
+        }
+        Some(false) => {
+            sql.push(" AND k.revoked_at IS NULL", []);
+        }
+        None => {}
+    }
+    sql.push(
+        " ORDER BY o.path, o.id, u.username, k.id DESC LIMIT ?",
+        [req.fetch().into()],
+    );
+    let rows = sql.query().fetch_all(conn).await?;
+    let rows: Vec<(ApiKey, String)> = rows
+        .iter()
+        .map(|r| (from_row(r), r.get("org_path")))
+        .collect();
+    Ok(Page::from_rows(key, list, req, rows, |(k, path)| {
+        vec![
+            path.as_str().into(),
+            k.username.as_str().into(),
+            KeyPart::Int(k.id),
+        ]
+    })
+    .map(|(k, _)| k))
 }
 
 /// The active user a presented key stands for, if the key is valid and not revoked.

@@ -4,6 +4,8 @@
 //! place can only be taken once however many people press "book" at the same moment.
 
 use crate::audit::{self, Change};
+use crate::page::sql::Sql;
+use crate::page::{CursorKey, KeyPart, ListId, Page, PageRequest};
 use crate::{queue, Result, StoreError};
 use chrono::NaiveDate;
 use onewindow_domain::queue::{PriorityReason, PriorityRule, Session};
@@ -136,6 +138,53 @@ pub async fn by_code<'c, E: Executor<'c, Database = Any>>(e: E, code: &str) -> R
         .await?
         .map(|r| appt_from_row(&r))
         .ok_or(StoreError::NotFound)
+}
+
+/// Which of a hall's appointments a list shows: one day's, all or in one state
+/// (`booked`, `checked_in`, `cancelled`, `no_show`).
+#[derive(Debug, Clone)]
+pub struct AppointmentFilter<'a> {
+    pub hall_id: i64,
+    pub day: NaiveDate,
+    pub state: Option<&'a str>,
+}
+
+/// The states an appointment can be in.
+pub const STATES: [&str; 4] = ["booked", "checked_in", "cancelled", "no_show"];
+
+/// One page of a hall's appointments of a day, by start time then id (the sort key). One
+/// range scan of `appointments_day_start` (or `appointments_day_state_start` with a
+/// state) from the cursor on.
+pub async fn page<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    key: &CursorKey,
+    list: &ListId<'_>,
+    req: &PageRequest,
+    filter: &AppointmentFilter<'_>,
+) -> Result<Page<Appointment>> {
+    let mut sql = Sql::new("SELECT * FROM appointments");
+    sql.push(
+        " WHERE hall_id = ? AND day = ?",
+        [KeyPart::Int(filter.hall_id), filter.day.to_string().into()],
+    );
+    if let Some(state) = filter.state {
+        sql.push(" AND state = ?", [state.into()]);
+    }
+    if let (Some(start), Some(id)) = (req.after_text(0), req.after_int(1)) {
+        sql.push(
+            " AND start_time >= ? AND (start_time > ? OR id > ?)",
+            [start.into(), start.into(), KeyPart::Int(id)],
+        );
+    }
+    sql.push(" ORDER BY start_time, id LIMIT ?", [req.fetch().into()]);
+    let rows = sql.query().fetch_all(e).await?;
+    Ok(Page::from_rows(
+        key,
+        list,
+        req,
+        rows.iter().map(appt_from_row).collect(),
+        |a: &Appointment| vec![a.start_time.as_str().into(), KeyPart::Int(a.id)],
+    ))
 }
 
 /// Who is booking.

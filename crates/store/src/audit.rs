@@ -40,8 +40,17 @@ pub struct Change {
     pub who: Who,
 }
 
-/// Appends one event to the chain inside the caller's transaction. On PostgreSQL the
-/// chain-head row is locked until commit, which serialises appends across instances.
+/// One event to append: what happened to which record, and who did it.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub who: &'a Who,
+    pub action: &'a str,
+    pub entity: &'a str,
+    pub entity_id: &'a str,
+    pub detail: serde_json::Value,
+}
+
+/// Appends one event inside the caller's transaction (see [`append_many`]).
 pub async fn append(
     conn: &mut AnyConnection,
     change: &Change,
@@ -49,50 +58,297 @@ pub async fn append(
     entity: &str,
     entity_id: &str,
     detail: &serde_json::Value,
-) -> Result<i64> {
-    let head = sqlx::query(&format!(
-        "SELECT seq, hash FROM audit_head WHERE id = 1{}",
-        change.backend.for_update()
-    ))
-    .fetch_one(&mut *conn)
-    .await?;
-    let prev_seq: i64 = head.get("seq");
-    let prev_hash: String = head.get("hash");
-    let seq = prev_seq + 1;
-    let detail = detail.to_string();
-    let (at, who) = (change.at, &change.who);
-    let new = NewAuditEvent {
-        at,
-        actor_user_id: who.user_id,
-        actor: &who.label,
+) -> Result<()> {
+    let entry = Entry {
+        who: &change.who,
         action,
         entity,
         entity_id,
-        detail: &detail,
+        detail: detail.clone(),
     };
-    let hash = event_hash(seq, &prev_hash, &new);
-    sqlx::query(
-        "INSERT INTO audit_events (seq, at, actor_user_id, actor, action, entity, entity_id, detail, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(seq)
-    .bind(at)
-    .bind(who.user_id)
-    .bind(&who.label)
-    .bind(action)
-    .bind(entity)
-    .bind(entity_id)
-    .bind(&detail)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .execute(&mut *conn)
-    .await?;
+    append_many(conn, change, std::slice::from_ref(&entry)).await
+}
+
+/// Appends events, in order, inside the caller's transaction: they commit with the change
+/// they describe or not at all.
+///
+/// SQLite: chained at once — read the head, insert the events with their seq and hash,
+/// move the head. Its single writer (group commit) serialises this already, so holding
+/// the head costs nothing extra.
+///
+/// PostgreSQL: inserted into `audit_pending` without touching the head. Holding the head
+/// row until commit (the earlier design) made every write in the product wait for the
+/// previous writer's commit fsync, capping all writes at the disk's fsync rate; now
+/// transactions commit in parallel (and share fsyncs), and [`chain_pending`] chains the
+/// committed events in short batches right after. Readers of the chain
+/// ([`verify`], the audit list, the test kit) chain what is pending first.
+pub async fn append_many(
+    conn: &mut AnyConnection,
+    change: &Change,
+    entries: &[Entry<'_>],
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let details: Vec<String> = entries.iter().map(|e| e.detail.to_string()).collect();
+    match change.backend {
+        Backend::Postgres => {
+            let mut sql = String::from(
+                "INSERT INTO audit_pending (at, actor_user_id, actor, action, entity, entity_id, detail) VALUES ",
+            );
+            push_placeholders(&mut sql, entries.len(), 7);
+            let mut q = sqlx::query(&sql);
+            for (e, detail) in entries.iter().zip(&details) {
+                q = q
+                    .bind(change.at)
+                    .bind(e.who.user_id)
+                    .bind(&e.who.label)
+                    .bind(e.action)
+                    .bind(e.entity)
+                    .bind(e.entity_id)
+                    .bind(detail);
+            }
+            q.execute(&mut *conn).await?;
+            Ok(())
+        }
+        Backend::Sqlite => {
+            let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_one(&mut *conn)
+                .await?;
+            let events: Vec<Chained> = entries
+                .iter()
+                .zip(details)
+                .map(|(e, detail)| Pending {
+                    at: change.at,
+                    actor_user_id: e.who.user_id,
+                    actor: e.who.label.clone(),
+                    action: e.action.to_string(),
+                    entity: e.entity.to_string(),
+                    entity_id: e.entity_id.to_string(),
+                    detail,
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .scan(
+                    (head.get::<i64, _>("seq"), head.get::<String, _>("hash")),
+                    chain_one,
+                )
+                .collect();
+            insert_chained(&mut *conn, &events).await
+        }
+    }
+}
+
+/// An event as written, before it has a place in the chain.
+struct Pending {
+    at: i64,
+    actor_user_id: Option<i64>,
+    actor: String,
+    action: String,
+    entity: String,
+    entity_id: String,
+    detail: String,
+}
+
+/// An event with its place in the chain.
+struct Chained {
+    seq: i64,
+    prev_hash: String,
+    hash: String,
+    event: Pending,
+}
+
+/// Gives `event` the next seq after `head` and its hash, and moves `head` on.
+fn chain_one(head: &mut (i64, String), event: Pending) -> Option<Chained> {
+    let seq = head.0 + 1;
+    let new = NewAuditEvent {
+        at: event.at,
+        actor_user_id: event.actor_user_id,
+        actor: &event.actor,
+        action: &event.action,
+        entity: &event.entity,
+        entity_id: &event.entity_id,
+        detail: &event.detail,
+    };
+    let hash = event_hash(seq, &head.1, &new);
+    let prev_hash = std::mem::replace(&mut head.1, hash.clone());
+    head.0 = seq;
+    Some(Chained {
+        seq,
+        prev_hash,
+        hash,
+        event,
+    })
+}
+
+/// Inserts chained events (one statement) and moves the head to the last of them.
+async fn insert_chained(conn: &mut AnyConnection, events: &[Chained]) -> Result<()> {
+    let Some(last) = events.last() else {
+        return Ok(());
+    };
+    let mut sql = String::from(
+        "INSERT INTO audit_events (seq, at, actor_user_id, actor, action, entity, entity_id, detail, prev_hash, hash) VALUES ",
+    );
+    push_placeholders(&mut sql, events.len(), 10);
+    let mut q = sqlx::query(&sql);
+    for c in events {
+        let e = &c.event;
+        q = q
+            .bind(c.seq)
+            .bind(e.at)
+            .bind(e.actor_user_id)
+            .bind(&e.actor)
+            .bind(&e.action)
+            .bind(&e.entity)
+            .bind(&e.entity_id)
+            .bind(&e.detail)
+            .bind(&c.prev_hash)
+            .bind(&c.hash);
+    }
+    q.execute(&mut *conn).await?;
     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(seq)
-        .bind(&hash)
+        .bind(last.seq)
+        .bind(&last.hash)
         .execute(&mut *conn)
         .await?;
-    Ok(seq)
+    Ok(())
+}
+
+/// `($1, …, $cols), (…)` for `rows` rows.
+pub(crate) fn push_placeholders(sql: &mut String, rows: usize, cols: usize) {
+    use std::fmt::Write;
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            let _ = write!(
+                sql,
+                "{}${}",
+                if c == 0 { "" } else { ", " },
+                r * cols + c + 1
+            );
+        }
+        sql.push(')');
+    }
+}
+
+/// How many pending events one chaining transaction takes.
+const CHAIN_BATCH: i64 = 500;
+
+/// Chains the committed pending events (PostgreSQL) in id order, a batch per short
+/// transaction holding the head row; returns how many it chained. Safe with several
+/// instances: the head lock serialises them, and each batch is taken with one
+/// `DELETE … RETURNING`, so no event is chained twice or skipped. On SQLite there is
+/// never anything pending and this returns 0 at once.
+pub async fn chain_pending(pool: &AnyPool) -> Result<u64> {
+    let mut total = 0u64;
+    loop {
+        let mut tx = pool.begin().await?;
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await?;
+        let rows = sqlx::query(
+            "DELETE FROM audit_pending WHERE id IN (SELECT id FROM audit_pending ORDER BY id LIMIT $1) \
+             RETURNING id, at, actor_user_id, actor, action, entity, entity_id, detail",
+        )
+        .bind(CHAIN_BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            tx.rollback().await?;
+            return Ok(total);
+        }
+        let mut pending: Vec<(i64, Pending)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get("id"),
+                    Pending {
+                        at: r.get("at"),
+                        actor_user_id: r.get("actor_user_id"),
+                        actor: r.get("actor"),
+                        action: r.get("action"),
+                        entity: r.get("entity"),
+                        entity_id: r.get("entity_id"),
+                        detail: r.get("detail"),
+                    },
+                )
+            })
+            .collect();
+        // RETURNING promises no order; the chain follows the order events were written in.
+        pending.sort_by_key(|(id, _)| *id);
+        let n = pending.len();
+        let chained: Vec<Chained> = pending
+            .into_iter()
+            .map(|(_, p)| p)
+            .scan(
+                (head.get::<i64, _>("seq"), head.get::<String, _>("hash")),
+                chain_one,
+            )
+            .collect();
+        insert_chained(&mut tx, &chained).await?;
+        tx.commit().await?;
+        total += n as u64;
+        if (n as i64) < CHAIN_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// The background chainer of one instance (PostgreSQL): woken after every commit that
+/// may have appended events, and once a second for events another instance left behind.
+/// Its task starts at the first wake-up, so a store that only migrates or reads never
+/// holds a connection for it.
+#[derive(Debug)]
+pub struct Chainer {
+    pool: AnyPool,
+    wake: tokio::sync::Notify,
+    stopped: std::sync::atomic::AtomicBool,
+    started: std::sync::Once,
+    me: std::sync::Weak<Chainer>,
+}
+
+impl Chainer {
+    pub fn new(pool: AnyPool) -> std::sync::Arc<Chainer> {
+        std::sync::Arc::new_cyclic(|me| Chainer {
+            pool,
+            wake: tokio::sync::Notify::new(),
+            stopped: Default::default(),
+            started: std::sync::Once::new(),
+            me: me.clone(),
+        })
+    }
+
+    fn spawn(&self) {
+        let weak = self.me.clone();
+        tokio::spawn(async move {
+            while let Some(me) = weak.upgrade() {
+                if me.stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
+                if let Err(e) = chain_pending(&me.pool).await {
+                    tracing::warn!(error = %e, "chaining audit events failed; retrying");
+                }
+                tokio::select! {
+                    _ = me.wake.notified() => {}
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
+            }
+        });
+    }
+
+    pub fn wake(&self) {
+        if self.stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        self.started.call_once(|| self.spawn());
+        self.wake.notify_one();
+    }
+
+    pub fn stop(&self) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.wake.notify_one();
+    }
 }
 
 fn event_from_row(r: &AnyRow) -> AuditEvent {
@@ -340,7 +596,10 @@ pub struct Verification {
 }
 
 /// Re-computes the whole chain in seq order, a page at a time, and reports the first break.
-pub async fn verify(pool: &AnyPool) -> Result<Verification> {
+/// Chains what is pending first (PostgreSQL), so every committed event is checked.
+pub async fn verify(store: &crate::Store) -> Result<Verification> {
+    store.settle_audit().await?;
+    let pool = store.reader();
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
         .fetch_one(pool)
         .await?;

@@ -3,6 +3,8 @@
 
 use crate::audit::{self, Change};
 use crate::orgs::{self, Org};
+use crate::page::sql::Sql;
+use crate::page::{CursorKey, KeyPart, ListId, Page, PageRequest, MAX_LIMIT};
 use crate::{Result, StoreError};
 use chrono::NaiveDate;
 use onewindow_domain::access::{check_item_routing, RoutingError};
@@ -39,7 +41,11 @@ pub struct ItemSummary {
     pub code: String,
     pub name: String,
     pub window_class: String,
+    /// The responsible department and the owning organisation: what the `department` and
+    /// `owner` filters of the search take.
+    pub department_id: i64,
     pub department_name: String,
+    pub owner_org_id: i64,
     pub immediate: bool,
     pub parent_code: Option<String>,
 }
@@ -193,57 +199,123 @@ fn search_text(item: &ServiceItem, department_name: &str) -> String {
     s.to_lowercase()
 }
 
-/// Keyword search over active items. Every whitespace-separated term must match
-/// (substring match, which suits Chinese without a tokenizer at catalog sizes of a few
-/// thousand items); name matches rank first.
+/// What the catalog search is narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct ItemFilter<'a> {
+    /// Keywords: every whitespace-separated term (the first five) must occur in the item's
+    /// code, name, variant, class, department or keywords, ignoring case.
+    pub q: &'a str,
+    pub window_class: Option<&'a str>,
+    pub department_id: Option<i64>,
+    pub owner_org_id: Option<i64>,
+}
+
+/// Active items matching `filter`, in code order, from after `req`'s cursor; `req.fetch()`
+/// rows at most.
+///
+/// A walk of one index in code order from the cursor on, stopping after `limit + 1`
+/// matches: the unique code index, or `catalog_items_class_code`,
+/// `catalog_items_department_code`, `catalog_items_owner_code` with those filters.
+/// Keywords are a substring match over `search_text` (which suits Chinese without a
+/// tokenizer) checked on the items walked, so a rare keyword walks more of a catalog of a
+/// few thousand items — never more than the catalog.
+async fn search_rows(
+    pool: &AnyPool,
+    req: &PageRequest,
+    filter: &ItemFilter<'_>,
+) -> Result<Vec<ItemSummary>> {
+    let mut sql = Sql::new(
+        "SELECT i.code, i.name, i.window_class, i.immediate, i.parent_code, i.department_id, \
+         i.owner_org_id, o.name AS department_name \
+         FROM catalog_items i JOIN orgs o ON o.id = i.department_id WHERE i.active = 1",
+    );
+    if let Some(after) = req.after_text(0) {
+        sql.push(" AND i.code > ?", [after.into()]);
+    }
+    // Wildcards typed by the user are dropped, as they always were: a term is literal text.
+    for term in filter.q.split_whitespace().take(5) {
+        sql.push(
+            " AND i.search_text LIKE ?",
+            [format!("%{}%", term.to_lowercase().replace(['%', '_'], "")).into()],
+        );
+    }
+    if let Some(class) = filter.window_class {
+        sql.push(" AND i.window_class = ?", [class.into()]);
+    }
+    if let Some(id) = filter.department_id {
+        sql.push(" AND i.department_id = ?", [KeyPart::Int(id)]);
+    }
+    if let Some(id) = filter.owner_org_id {
+        sql.push(" AND i.owner_org_id = ?", [KeyPart::Int(id)]);
+    }
+    sql.push(" ORDER BY i.code LIMIT ?", [req.fetch().into()]);
+    let rows = sql.query().fetch_all(pool).await?;
+    Ok(rows.iter().map(summary_from_row).collect())
+}
+
+fn summary_from_row(r: &AnyRow) -> ItemSummary {
+    ItemSummary {
+        code: r.get("code"),
+        name: r.get("name"),
+        window_class: r.get("window_class"),
+        department_id: r.get("department_id"),
+        department_name: r.get("department_name"),
+        owner_org_id: r.get("owner_org_id"),
+        immediate: crate::flag(r, "immediate"),
+        parent_code: r.get("parent_code"),
+    }
+}
+
+/// One page of the catalog search (the guide, the API), in code order; the code is the
+/// sort key.
+pub async fn page(
+    pool: &AnyPool,
+    key: &CursorKey,
+    list: &ListId<'_>,
+    req: &PageRequest,
+    filter: &ItemFilter<'_>,
+) -> Result<Page<ItemSummary>> {
+    let rows = search_rows(pool, req, filter).await?;
+    Ok(Page::from_rows(key, list, req, rows, |i| {
+        vec![i.code.as_str().into()]
+    }))
+}
+
+/// The first [`MAX_LIMIT`] matches of a keyword search, in code order (the window's item
+/// picker, which shows one list without pages).
 pub async fn search(
     pool: &AnyPool,
     query: &str,
     window_class: Option<&str>,
 ) -> Result<Vec<ItemSummary>> {
-    let terms: Vec<String> = query
-        .split_whitespace()
-        .take(5)
-        .map(|t| format!("%{}%", t.to_lowercase().replace(['%', '_'], "")))
-        .collect();
-    let mut sql = String::from(
-        "SELECT i.code, i.name, i.window_class, i.immediate, i.parent_code, o.name AS department_name \
-         FROM catalog_items i JOIN orgs o ON o.id = i.department_id WHERE i.active = 1",
-    );
-    let mut n = 0;
-    for _ in &terms {
-        n += 1;
-        sql.push_str(&format!(" AND i.search_text LIKE ${n}"));
-    }
-    if window_class.is_some() {
-        n += 1;
-        sql.push_str(&format!(" AND i.window_class = ${n}"));
-    }
-    let rank = match terms.first() {
-        Some(_) => " ORDER BY CASE WHEN LOWER(i.name) LIKE $1 THEN 0 ELSE 1 END, i.code",
-        None => " ORDER BY i.window_class, i.code",
-    };
-    sql.push_str(rank);
-    sql.push_str(" LIMIT 200");
-    let mut q = sqlx::query(&sql);
-    for t in &terms {
-        q = q.bind(t);
-    }
-    if let Some(c) = window_class {
-        q = q.bind(c);
-    }
-    let rows = q.fetch_all(pool).await?;
-    Ok(rows
-        .iter()
-        .map(|r| ItemSummary {
-            code: r.get("code"),
-            name: r.get("name"),
-            window_class: r.get("window_class"),
-            department_name: r.get("department_name"),
-            immediate: crate::flag(r, "immediate"),
-            parent_code: r.get("parent_code"),
-        })
-        .collect())
+    let req = PageRequest::first(MAX_LIMIT);
+    let mut rows = search_rows(
+        pool,
+        &req,
+        &ItemFilter {
+            q: query,
+            window_class,
+            ..ItemFilter::default()
+        },
+    )
+    .await?;
+    rows.truncate(MAX_LIMIT as usize);
+    Ok(rows)
+}
+
+/// The active variants of an item (children naming it as `parent_code`), in code order.
+pub async fn variants(pool: &AnyPool, parent_code: &str) -> Result<Vec<ItemSummary>> {
+    let rows = sqlx::query(
+        "SELECT i.code, i.name, i.window_class, i.immediate, i.parent_code, i.department_id, \
+         i.owner_org_id, o.name AS department_name \
+         FROM catalog_items i JOIN orgs o ON o.id = i.department_id \
+         WHERE i.parent_code = $1 AND i.active = 1 ORDER BY i.code LIMIT $2",
+    )
+    .bind(parent_code)
+    .bind(MAX_LIMIT)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(summary_from_row).collect())
 }
 
 /// The organisation owning an item, `None` for a code not in the catalog yet.

@@ -17,6 +17,10 @@ pub enum StoreError {
     Config(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+    /// The shared commit of a write batch failed (SQLite group commit): nothing of this
+    /// request was acknowledged or kept.
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
 }
 
 impl StoreError {

@@ -27,18 +27,72 @@ pub mod queue;
 pub mod sessions;
 pub mod settings;
 pub mod users;
+pub mod writer;
 
 pub use error::StoreError;
 pub use sqlx::AnyConnection;
 pub use sqlx::Error as SqlxError;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Executor};
+use sqlx::{Any, AnyPool, Connection, Executor};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// A write transaction. Commit it, or drop it to roll back.
-pub type Tx = sqlx::Transaction<'static, Any>;
+/// A request's write transaction: commit it, or drop it to roll back. Derefs to the
+/// connection, so store functions take `&mut AnyConnection` from it.
+///
+/// On SQLite it is a savepoint inside a group-commit batch ([`writer`]); `commit` returns
+/// once the batch is durable. On PostgreSQL it is an ordinary transaction on the pool;
+/// after its commit the audit chainer is woken ([`audit::chain_pending`]).
+pub struct Tx(TxInner);
+
+enum TxInner {
+    Pool {
+        tx: sqlx::Transaction<'static, Any>,
+        chainer: Arc<audit::Chainer>,
+    },
+    Group(writer::GroupTx),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        match self.0 {
+            TxInner::Pool { tx, chainer } => {
+                tx.commit().await?;
+                chainer.wake();
+                Ok(())
+            }
+            TxInner::Group(g) => g.commit().await,
+        }
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        match self.0 {
+            TxInner::Pool { tx, .. } => Ok(tx.rollback().await?),
+            TxInner::Group(g) => g.rollback().await,
+        }
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        match &self.0 {
+            TxInner::Pool { tx, .. } => tx,
+            TxInner::Group(g) => g,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match &mut self.0 {
+            TxInner::Pool { tx, .. } => &mut *tx,
+            TxInner::Group(g) => &mut *g,
+        }
+    }
+}
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -120,11 +174,21 @@ impl Default for StoreOptions {
 pub struct Store {
     backend: Backend,
     read: AnyPool,
-    write: AnyPool,
+    /// How writes reach the database: SQLite's group-commit writer, or PostgreSQL's pool.
+    write: WritePath,
     /// Kept for the few things a pool cannot do (PostgreSQL LISTEN).
     url: String,
     /// The secret list cursors are signed with, read from the database on first use.
     cursor_key: std::sync::Arc<tokio::sync::OnceCell<page::CursorKey>>,
+}
+
+#[derive(Clone, Debug)]
+enum WritePath {
+    Group(Arc<writer::Writer>),
+    Pool {
+        pool: AnyPool,
+        chainer: Arc<audit::Chainer>,
+    },
 }
 
 static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -150,21 +214,11 @@ impl Store {
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; \
                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;"
                 );
-                let p = pragmas.clone();
-                // One writer: SQLite allows one at a time anyway, and queueing in the pool
-                // is cheaper and fairer than SQLITE_BUSY retries.
-                let write = AnyPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .after_connect(move |conn, _| {
-                        let p = p.clone();
-                        Box::pin(async move {
-                            conn.execute(p.as_str()).await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(&url)
-                    .await?;
+                // One writer connection behind the group-commit writer: SQLite allows one
+                // writer at a time anyway, and batching commits is what lifts the fsync cap.
+                let mut conn = sqlx::AnyConnection::connect(&url).await?;
+                conn.execute(pragmas.as_str()).await?;
+                let write = WritePath::Group(writer::Writer::start(conn));
                 let read = AnyPoolOptions::new()
                     .max_connections(opts.max_connections.max(1))
                     .acquire_timeout(Duration::from_secs(30))
@@ -191,10 +245,11 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(30))
                     .connect(url)
                     .await?;
+                let chainer = audit::Chainer::new(pool.clone());
                 Ok(Store {
                     backend,
                     read: pool.clone(),
-                    write: pool,
+                    write: WritePath::Pool { pool, chainer },
                     url: url.to_string(),
                     cursor_key: Default::default(),
                 })
@@ -216,10 +271,11 @@ impl Store {
             Backend::Sqlite => &MIGRATIONS_SQLITE,
             Backend::Postgres => &MIGRATIONS_POSTGRES,
         };
-        migrator
-            .run(&self.write)
-            .await
-            .map_err(|e| StoreError::Config(format!("migration failed: {e}")))?;
+        let migrated = match &self.write {
+            WritePath::Group(w) => migrator.run(&mut *w.exclusive().await).await,
+            WritePath::Pool { pool, .. } => migrator.run(pool).await,
+        };
+        migrated.map_err(|e| StoreError::Config(format!("migration failed: {e}")))?;
         Ok(())
     }
 
@@ -234,7 +290,12 @@ impl Store {
     /// The installation's secret for signing list cursors ([`page`]).
     pub async fn cursor_key(&self) -> Result<&page::CursorKey> {
         self.cursor_key
-            .get_or_try_init(|| page::load_key(&self.write))
+            .get_or_try_init(|| async {
+                let mut tx = self.begin().await?;
+                let key = page::load_key(&mut tx).await?;
+                tx.commit().await?;
+                Ok(key)
+            })
             .await
     }
 
@@ -245,19 +306,51 @@ impl Store {
 
     /// Starts the one write transaction of a request.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(self.write.begin().await?)
+        Ok(Tx(match &self.write {
+            WritePath::Group(w) => TxInner::Group(writer::GroupTx::begin(w).await?),
+            WritePath::Pool { pool, chainer } => TxInner::Pool {
+                tx: pool.begin().await?,
+                chainer: chainer.clone(),
+            },
+        }))
+    }
+
+    /// Chains the audit events still pending (PostgreSQL; nothing to do on SQLite), so a
+    /// reader of the chain sees every committed event.
+    pub async fn settle_audit(&self) -> Result<u64> {
+        match &self.write {
+            WritePath::Group(_) => Ok(0),
+            WritePath::Pool { pool, .. } => audit::chain_pending(pool).await,
+        }
+    }
+
+    /// The group-commit writer's counters (SQLite; `None` on PostgreSQL).
+    pub async fn writer_stats(&self) -> Option<writer::WriterStats> {
+        match &self.write {
+            WritePath::Group(w) => Some(w.stats().await),
+            WritePath::Pool { .. } => None,
+        }
     }
 
     /// `SELECT 1` on both pools: what /healthz reports.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
-        sqlx::query("SELECT 1").execute(&self.write).await?;
-        Ok(())
+        let mut tx = self.begin().await?;
+        sqlx::query("SELECT 1").execute(&mut *tx).await?;
+        tx.rollback().await
     }
 
     pub async fn close(&self) {
+        match &self.write {
+            WritePath::Group(w) => w.close().await,
+            WritePath::Pool { pool, chainer } => {
+                // Chain what this instance wrote before it goes.
+                let _ = audit::chain_pending(pool).await;
+                chainer.stop();
+                pool.close().await;
+            }
+        }
         self.read.close().await;
-        self.write.close().await;
     }
 }
 

@@ -1,6 +1,8 @@
 //! Organisations: the tree every scope check stands on.
 
 use crate::audit::{self, Change};
+use crate::page::sql::{like_prefix, Sql};
+use crate::page::{CursorKey, KeyPart, ListId, Page, PageRequest};
 use crate::{path_upper_bound, Result, StoreError};
 use onewindow_domain::org::{OrgKind, OrgPath};
 use onewindow_domain::validation::FieldErrors;
@@ -77,6 +79,57 @@ pub async fn subtree<'c, E: Executor<'c, Database = Any>>(
     .fetch_all(e)
     .await?;
     Ok(rows.iter().map(from_row).collect())
+}
+
+/// What the organisation list is narrowed to: the caller's subtree (`scope`), and within
+/// it the children of one organisation, one kind, a name prefix.
+#[derive(Debug, Clone)]
+pub struct OrgFilter<'a> {
+    pub scope: &'a OrgPath,
+    pub parent_id: Option<i64>,
+    pub kind: Option<OrgKind>,
+    pub q: Option<&'a str>,
+}
+
+/// One page of organisations in tree (path) order; a path names one organisation, so the
+/// sort key is the path alone. An index range scan from the cursor on: `orgs_path`, or
+/// `orgs_parent_path` / `orgs_kind_path` with those filters; the name prefix is checked
+/// on the organisations walked (the tree is small).
+pub async fn page<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    key: &CursorKey,
+    list: &ListId<'_>,
+    req: &PageRequest,
+    filter: &OrgFilter<'_>,
+) -> Result<Page<Org>> {
+    let start = filter.scope.as_str();
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM orgs"));
+    match req.after_text(0) {
+        Some(after) if after >= start => sql.push(" WHERE path > ?", [after.into()]),
+        _ => sql.push(" WHERE path >= ?", [start.into()]),
+    };
+    sql.push(" AND path < ?", [path_upper_bound(start).into()]);
+    if let Some(parent) = filter.parent_id {
+        sql.push(" AND parent_id = ?", [KeyPart::Int(parent)]);
+    }
+    if let Some(kind) = filter.kind {
+        sql.push(" AND kind = ?", [kind.as_str().into()]);
+    }
+    if let Some(q) = filter.q.map(str::trim).filter(|q| !q.is_empty()) {
+        sql.push(
+            " AND LOWER(name) LIKE ? ESCAPE '\\'",
+            [like_prefix(&q.to_lowercase()).into()],
+        );
+    }
+    sql.push(" ORDER BY path LIMIT ?", [req.fetch().into()]);
+    let rows = sql.query().fetch_all(e).await?;
+    Ok(Page::from_rows(
+        key,
+        list,
+        req,
+        rows.iter().map(from_row).collect(),
+        |o: &Org| vec![o.path.as_str().into()],
+    ))
 }
 
 /// Every department that has a code (what a catalog item names as its 实施部门), in tree order.

@@ -12,6 +12,8 @@
 //! reused with other filters, or made up by hand, is refused with a clear error instead
 //! of silently reading from a position that means something else.
 
+pub mod sql;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -293,7 +295,7 @@ fn decode(key: &CursorKey, list: &ListId<'_>, cursor: &str) -> Result<Vec<KeyPar
 
 /// Reads the installation's cursor secret, creating it on first use. Every instance over
 /// the same database reads the same secret, so a cursor from one is valid on another.
-pub(crate) async fn load_key(pool: &sqlx::AnyPool) -> crate::Result<CursorKey> {
+pub(crate) async fn load_key(conn: &mut sqlx::AnyConnection) -> crate::Result<CursorKey> {
     use rand::RngCore;
     use sqlx::Row;
     let mut fresh = [0u8; 32];
@@ -302,10 +304,10 @@ pub(crate) async fn load_key(pool: &sqlx::AnyPool) -> crate::Result<CursorKey> {
         "INSERT INTO install_secrets (name, value) VALUES ('cursor', $1) ON CONFLICT (name) DO NOTHING",
     )
     .bind(hex::encode(fresh))
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
     let stored: String = sqlx::query("SELECT value FROM install_secrets WHERE name = 'cursor'")
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await?
         .get("value");
     let bytes = hex::decode(stored.trim())

@@ -7,6 +7,8 @@
 //! capacity`, so a slot is never overbooked.
 
 use crate::audit::{self, Change};
+use crate::page::sql::Sql;
+use crate::page::{CursorKey, KeyPart, ListId, Page, PageRequest};
 use crate::{Backend, Result, StoreError};
 use chrono::NaiveDate;
 use onewindow_domain::queue::{
@@ -861,22 +863,43 @@ pub async fn stats(
     Ok((out, hall.map(|v| v / 1e6)))
 }
 
-/// Today's tickets of a hall, newest first (for the guide desk and the window).
-pub async fn tickets_today<'c, E: Executor<'c, Database = Any>>(
+/// Which of a hall's tickets a list shows: one day's, all or in one state.
+#[derive(Debug, Clone)]
+pub struct TicketFilter {
+    pub hall_id: i64,
+    pub day: NaiveDate,
+    pub state: Option<TicketState>,
+}
+
+/// One page of a hall's tickets of a day, newest first; the id is the sort key. One range
+/// scan of `tickets_day_id` (or `tickets_day_state_id` with a state) from the cursor on.
+pub async fn tickets_page<'c, E: Executor<'c, Database = Any>>(
     e: E,
-    hall_id: i64,
-    day: NaiveDate,
-    limit: i64,
-) -> Result<Vec<Ticket>> {
-    let rows = sqlx::query(
-        "SELECT * FROM tickets WHERE hall_id = $1 AND day = $2 ORDER BY id DESC LIMIT $3",
-    )
-    .bind(hall_id)
-    .bind(day.to_string())
-    .bind(limit)
-    .fetch_all(e)
-    .await?;
-    Ok(rows.iter().map(ticket_from_row).collect())
+    key: &CursorKey,
+    list: &ListId<'_>,
+    req: &PageRequest,
+    filter: &TicketFilter,
+) -> Result<Page<Ticket>> {
+    let mut sql = Sql::new("SELECT * FROM tickets");
+    sql.push(
+        " WHERE hall_id = ? AND day = ?",
+        [KeyPart::Int(filter.hall_id), filter.day.to_string().into()],
+    );
+    if let Some(state) = filter.state {
+        sql.push(" AND state = ?", [state.as_str().into()]);
+    }
+    if let Some(after) = req.after_int(0) {
+        sql.push(" AND id < ?", [KeyPart::Int(after)]);
+    }
+    sql.push(" ORDER BY id DESC LIMIT ?", [req.fetch().into()]);
+    let rows = sql.query().fetch_all(e).await?;
+    Ok(Page::from_rows(
+        key,
+        list,
+        req,
+        rows.iter().map(ticket_from_row).collect(),
+        |t: &Ticket| vec![KeyPart::Int(t.id)],
+    ))
 }
 
 /// How many appointments one slot of a class takes (future slots take the new capacity;

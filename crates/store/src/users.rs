@@ -1,6 +1,8 @@
 //! Staff accounts: identity, organisation, roles, login state and preferences.
 
 use crate::audit::{self, Change, Who};
+use crate::page::sql::{like_prefix, Sql};
+use crate::page::{CursorKey, KeyPart, ListId, Page, PageRequest};
 use crate::{flag, orgs, path_upper_bound, Result, StoreError};
 use onewindow_domain::access::{Actor, Role};
 use onewindow_domain::org::OrgPath;
@@ -114,7 +116,9 @@ pub async fn find_id_by_username(conn: &mut AnyConnection, username: &str) -> Re
         .map(|r| r.get("id")))
 }
 
-/// Users whose organisation lies inside `scope`, ordered by organisation then username.
+/// Users whose organisation lies inside `scope`, ordered by organisation then username:
+/// the choices of a form (an API key's owner), bounded like before pagination. Lists of
+/// staff use [`page`].
 pub async fn list_in_scope(conn: &mut AnyConnection, scope: &OrgPath) -> Result<Vec<User>> {
     let rows = sqlx::query(&format!(
         "{SELECT} WHERE o.path >= $1 AND o.path < $2 ORDER BY o.path, u.username LIMIT 1000"
@@ -124,28 +128,112 @@ pub async fn list_in_scope(conn: &mut AnyConnection, scope: &OrgPath) -> Result<
     .fetch_all(&mut *conn)
     .await?;
     let mut users: Vec<User> = rows.iter().map(from_row).collect();
-    let role_rows = sqlx::query(
-        "SELECT r.user_id, r.role FROM user_roles r JOIN users u ON u.id = r.user_id \
-         JOIN orgs o ON o.id = u.org_id WHERE o.path >= $1 AND o.path < $2",
-    )
-    .bind(scope.as_str())
-    .bind(path_upper_bound(scope.as_str()))
-    .fetch_all(&mut *conn)
-    .await?;
-    for r in role_rows {
-        let uid: i64 = r.get("user_id");
-        if let (Some(u), Some(role)) = (
-            users.iter_mut().find(|u| u.id == uid),
-            Role::parse(&r.get::<String, _>("role")),
-        ) {
-            u.roles.push(role);
-        }
-    }
-    for u in &mut users {
-        u.roles.sort();
-    }
+    attach_roles(&mut *conn, &mut users).await?;
     Ok(users)
 }
+
+/// Reads the roles of `users` in one query and sorts each user's roles.
+async fn attach_roles(conn: &mut AnyConnection, users: &mut [User]) -> Result<()> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new("SELECT user_id, role FROM user_roles WHERE user_id IN (");
+    for (i, u) in users.iter().enumerate() {
+        sql.push(if i == 0 { "?" } else { ", ?" }, [KeyPart::Int(u.id)]);
+    }
+    sql.push(")", []);
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    let index: std::collections::HashMap<i64, usize> =
+        users.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
+    for r in rows {
+        let uid: i64 = r.get("user_id");
+        if let (Some(&i), Some(role)) = (index.get(&uid), Role::parse(&r.get::<String, _>("role")))
+        {
+            users[i].roles.push(role);
+        }
+    }
+    for u in users.iter_mut() {
+        u.roles.sort();
+    }
+    Ok(())
+}
+
+/// What the staff list is narrowed to. `scope` is the caller's subtree, or the subtree of
+/// an organisation inside it that the caller chose (the `org` filter).
+#[derive(Debug, Clone)]
+pub struct UserFilter<'a> {
+    pub scope: &'a OrgPath,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+    /// Start of the username or of the display name (case-insensitive).
+    pub q: Option<&'a str>,
+}
+
+/// One page of staff inside `filter.scope`, ordered by organisation (tree order), then
+/// username, which is unique: the sort key is (organisation path, username).
+///
+/// The plan is an index walk, not a scan of the table: the scope's organisations in path
+/// order (`orgs_path`, from the cursor's organisation on), and for each its accounts by
+/// username (`users_org_username`, or `users_org_active_username` with `active`); it stops
+/// after `limit + 1` rows. `role` (a primary-key probe of `user_roles`) and `q` are checked
+/// on the accounts walked, so with them a page reads as many accounts of the scope as it
+/// takes to find a page of matches.
+pub async fn page(
+    conn: &mut AnyConnection,
+    key: &CursorKey,
+    list: &ListId<'_>,
+    req: &PageRequest,
+    filter: &UserFilter<'_>,
+) -> Result<Page<User>> {
+    let start = filter.scope.as_str();
+    let mut sql = Sql::new(SELECT_BY_ORG);
+    match (req.after_text(0), req.after_text(1)) {
+        (Some(path), Some(username)) => {
+            // Start the walk at the cursor's organisation, never before the scope.
+            let from = if path > start { path } else { start };
+            sql.push(" WHERE o.path >= ?", [from.into()]).push(
+                " AND (o.path > ? OR u.username > ?)",
+                [path.into(), username.into()],
+            );
+        }
+        _ => {
+            sql.push(" WHERE o.path >= ?", [start.into()]);
+        }
+    }
+    sql.push(" AND o.path < ?", [path_upper_bound(start).into()]);
+    if let Some(active) = filter.active {
+        sql.push(" AND u.active = ?", [KeyPart::Int(i64::from(active))]);
+    }
+    if let Some(q) = filter.q.map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = like_prefix(&q.to_lowercase());
+        sql.push(
+            " AND (u.username LIKE ? ESCAPE '\\' OR LOWER(u.display_name) LIKE ? ESCAPE '\\')",
+            [pattern.clone().into(), pattern.into()],
+        );
+    }
+    if let Some(role) = filter.role {
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = ?)",
+            [role.as_str().into()],
+        );
+    }
+    sql.push(
+        " ORDER BY o.path, o.id, u.username LIMIT ?",
+        [req.fetch().into()],
+    );
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    let mut users: Vec<User> = rows.iter().map(from_row).collect();
+    attach_roles(&mut *conn, &mut users).await?;
+    Ok(Page::from_rows(key, list, req, users, |u| {
+        vec![u.org_path.as_str().into(), u.username.as_str().into()]
+    }))
+}
+
+/// [`SELECT`] with the organisations first, so the planner walks them in path order.
+const SELECT_BY_ORG: &str =
+    "SELECT u.id, u.org_id, o.name AS org_name, o.path AS org_path, u.username, \
+     u.display_name, u.active, u.failed_logins, u.locked_until, u.large_text, u.version \
+     FROM orgs o JOIN users u ON u.org_id = o.id";
 
 #[derive(Debug, Clone)]
 pub struct NewUser {

@@ -6,18 +6,21 @@ use crate::context::{ApiUser, Ctx, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::ApiJson;
 use crate::form::FormData;
+use crate::lists::{self, Listed, Pager};
 use crate::pages::render;
+use crate::paging::{filter_string, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use onewindow_domain::access::Permission;
-use onewindow_domain::validation::FieldError;
+use onewindow_domain::validation::{FieldError, FieldErrors};
 use onewindow_store::apikeys::{self, ApiKey};
 use onewindow_store::clock::format_local;
+use onewindow_store::page::ListId;
 use onewindow_store::users;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -30,10 +33,90 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/api-keys/{id}", axum::routing::delete(revoke_api))
 }
 
-pub async fn list(state: &AppState, p: &Principal) -> Result<Vec<ApiKey>, AppError> {
+/// The key list's query string: filters, then `limit` and `cursor`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct KeyQuery {
+    /// An account inside the caller's scope: its keys only.
+    pub user: Option<String>,
+    /// `active` (in force) or `revoked`.
+    pub state: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// One page of the keys of accounts in scope (admin).
+pub async fn page(
+    state: &AppState,
+    p: &Principal,
+    query: &KeyQuery,
+) -> Result<Listed<ApiKey>, AppError> {
     p.require(Permission::ManageApiKeys)?;
+    let mut e = FieldErrors::new();
+    let user = lists::id(&mut e, "user", "代表账号", query.user.as_deref());
+    let revoked = lists::one_of(
+        &mut e,
+        "state",
+        "密钥状态",
+        query.state.as_deref(),
+        "active、revoked",
+        |s| match s {
+            "active" => Some(false),
+            "revoked" => Some(true),
+            _ => None,
+        },
+    );
+    e.into_result()?;
     let mut conn = state.store.reader().acquire().await?;
-    Ok(apikeys::list_in_scope(&mut conn, &p.user.org_path).await?)
+    if let Some(id) = user {
+        // An account outside the scope reads like a missing one.
+        match users::get(&mut conn, id).await {
+            Ok(u) if p.authorize(Permission::ManageApiKeys, &u.org_path).is_ok() => {}
+            Ok(_) | Err(onewindow_store::StoreError::NotFound) => {
+                return Err(AppError::invalid("user", "not_found", "账号不存在"))
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let user_text = user.map(|u| u.to_string()).unwrap_or_default();
+    let filters = filter_string(&[
+        ("user", &user_text),
+        (
+            "state",
+            match revoked {
+                Some(true) => "revoked",
+                Some(false) => "active",
+                None => "",
+            },
+        ),
+    ]);
+    let req = lists::request(
+        state,
+        &PageParams {
+            limit: query.limit.clone(),
+            cursor: query.cursor.clone(),
+        },
+        "api_keys",
+        &filters,
+    )
+    .await?;
+    let key = state.store.cursor_key().await?;
+    let list = ListId {
+        list: "api_keys",
+        filters: &filters,
+    };
+    let page = apikeys::page(
+        &mut conn,
+        key,
+        &list,
+        &req,
+        &apikeys::KeyFilter {
+            scope: &p.user.org_path,
+            user_id: user,
+            revoked,
+        },
+    )
+    .await?;
+    Ok(Listed { page, filters, req })
 }
 
 /// Creates a key acting as `user_id` (the caller when absent). Returns the secret once.
@@ -87,6 +170,7 @@ pub struct KeyRow {
 struct KeysPage {
     chrome: Chrome,
     rows: Vec<KeyRow>,
+    pager: Pager,
     users: Vec<(i64, String)>,
     secret: Option<String>,
     errors: Vec<FieldError>,
@@ -96,11 +180,15 @@ async fn keys_page(
     state: &AppState,
     p: &Principal,
     ctx: &Ctx,
+    query: KeyQuery,
     secret: Option<String>,
     errors: Vec<FieldError>,
 ) -> PageResult {
-    let rows = list(state, p)
-        .await?
+    let listed = page(state, p, &query).await?;
+    let pager = Pager::new("/admin/api-keys", &listed);
+    let rows = listed
+        .page
+        .items
         .into_iter()
         .map(|k| KeyRow {
             created: format_local(k.created_at),
@@ -108,7 +196,7 @@ async fn keys_page(
             key: k,
         })
         .collect();
-    let users = crate::users::list(state, p)
+    let users = crate::users::choices(state, p)
         .await?
         .into_iter()
         .map(|u| (u.id, format!("{}（{}）", u.display_name, u.username)))
@@ -121,6 +209,7 @@ async fn keys_page(
     let mut res = render(&KeysPage {
         chrome: Chrome::new(state, ctx, "API密钥"),
         rows,
+        pager,
         users,
         secret,
         errors,
@@ -129,8 +218,12 @@ async fn keys_page(
     Ok(res)
 }
 
-async fn list_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
-    keys_page(&state, &p, &ctx, None, vec![]).await
+async fn list_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Query(query): Query<KeyQuery>,
+) -> PageResult {
+    keys_page(&state, &p, &ctx, query, None, vec![]).await
 }
 
 async fn create_form(
@@ -140,8 +233,12 @@ async fn create_form(
 ) -> PageResult {
     let user_id = form.get("user_id").parse().ok();
     match create(&state, &p, user_id, form.get("name")).await {
-        Ok((_, secret)) => keys_page(&state, &p, &ctx, Some(secret), vec![]).await,
-        Err(AppError::Invalid(f)) => keys_page(&state, &p, &ctx, None, f.0).await,
+        Ok((_, secret)) => {
+            keys_page(&state, &p, &ctx, KeyQuery::default(), Some(secret), vec![]).await
+        }
+        Err(AppError::Invalid(f)) => {
+            keys_page(&state, &p, &ctx, KeyQuery::default(), None, f.0).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -158,8 +255,15 @@ async fn revoke_form(
 async fn list_api(
     State(state): State<AppState>,
     ApiUser(p): ApiUser,
-) -> ApiResult<Json<Vec<ApiKey>>> {
-    Ok(Json(list(&state, &p).await?))
+    Query(query): Query<KeyQuery>,
+) -> ApiResult<Json<ListBody<ApiKey>>> {
+    let listed = page(&state, &p, &query).await?;
+    Ok(Json(ListBody::new(
+        listed.page,
+        "/api/v1/api-keys",
+        &listed.filters,
+        &listed.req,
+    )))
 }
 
 #[derive(Deserialize)]

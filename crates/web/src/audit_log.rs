@@ -147,6 +147,8 @@ async fn list_events(
     errors: FieldErrors,
 ) -> Result<(Page<AuditEvent>, PageRequest), AppError> {
     require_audit(p)?;
+    // PostgreSQL chains events just after commit: chain what is pending so the list is whole.
+    state.store.settle_audit().await?;
     errors.into_result()?;
     let filters = q.filters();
     let id = ListId {
@@ -224,7 +226,7 @@ async fn page(
         Err(e) => return Err(e.into()),
     }
     let verification = if q.verify {
-        Some(audit::verify(state.store.reader()).await?)
+        Some(audit::verify(&state.store).await?)
     } else {
         None
     };
@@ -277,5 +279,5 @@ async fn verify_api(
     ApiUser(p): ApiUser,
 ) -> ApiResult<Json<Verification>> {
     require_audit(&p)?;
-    Ok(Json(audit::verify(state.store.reader()).await?))
+    Ok(Json(audit::verify(&state.store).await?))
 }

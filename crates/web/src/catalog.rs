@@ -7,7 +7,9 @@ use crate::context::{ApiUser, Ctx, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::ApiJson;
 use crate::form::FormData;
+use crate::lists::{self, Listed, Pager};
 use crate::pages::render;
+use crate::paging::{filter_string, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
 use axum::body::Bytes;
@@ -24,9 +26,12 @@ use onewindow_domain::catalog::{
     self, Bundle, Catalog, ItemType, Material, MaterialForm, ServiceItem, WINDOW_CLASSES,
 };
 use onewindow_domain::validation::{self, FieldError, FieldErrors};
-use onewindow_store::catalog::{self as store_catalog, ItemSummary, SaveReport, StoredItem};
+use onewindow_store::catalog::{
+    self as store_catalog, ItemFilter, ItemSummary, SaveReport, StoredItem,
+};
 use onewindow_store::clock::local_date;
 use onewindow_store::orgs::{self, Org};
+use onewindow_store::page::ListId;
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::AnyConnection;
@@ -88,9 +93,10 @@ pub fn may_edit_item(p: &Principal, s: &StoredItem) -> bool {
     .is_ok()
 }
 
-/// Keyword search over the current catalog (guide, window, API). The query is bounded
-/// first: a long one is refused with a field error on `q`, and never reaches the LIKE
-/// pattern, which SQLite refuses beyond 50,000 bytes (that was a 500).
+/// Keyword search over the current catalog for the window's item picker: the first
+/// matches in code order, one list. The query is bounded first: a long one is refused with
+/// a field error on `q`, and never reaches the LIKE pattern, which SQLite refuses beyond
+/// 50,000 bytes (that was a 500). The guide and the API page through [`search_page`].
 pub async fn search(state: &AppState, q: &SearchQuery) -> Result<Vec<ItemSummary>, AppError> {
     let mut e = FieldErrors::new();
     e.text("q", "搜索词", &q.q, validation::SEARCH_QUERY);
@@ -98,6 +104,108 @@ pub async fn search(state: &AppState, q: &SearchQuery) -> Result<Vec<ItemSummary
     e.into_result()?;
     let class = Some(q.class.as_str()).filter(|c| !c.is_empty());
     Ok(store_catalog::search(state.store.reader(), &q.q, class).await?)
+}
+
+/// The catalog search's query string (guide, API): filters, then `limit` and `cursor`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ItemsQuery {
+    /// Keywords, every one of which must occur (substring).
+    pub q: Option<String>,
+    /// Window class (窗口类别).
+    pub class: Option<String>,
+    /// The responsible department's organisation id.
+    pub department: Option<String>,
+    /// The owning organisation's id (a city or district).
+    pub owner: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// One page of the public catalog search, in code order.
+pub async fn search_page(
+    state: &AppState,
+    query: &ItemsQuery,
+) -> Result<Listed<ItemSummary>, AppError> {
+    let mut e = FieldErrors::new();
+    let q = lists::text(
+        &mut e,
+        "q",
+        "搜索词",
+        query.q.as_deref(),
+        validation::SEARCH_QUERY,
+    );
+    let class = lists::text(
+        &mut e,
+        "class",
+        "窗口类别",
+        query.class.as_deref(),
+        validation::LABEL,
+    );
+    let department = lists::id(
+        &mut e,
+        "department",
+        "实施部门",
+        query.department.as_deref(),
+    );
+    let owner = lists::id(&mut e, "owner", "所属机构", query.owner.as_deref());
+    e.into_result()?;
+    let mut e = FieldErrors::new();
+    if let Some(id) = department {
+        match orgs::get(state.store.reader(), id).await {
+            Ok(o) if o.kind == onewindow_domain::org::OrgKind::Department => {}
+            Ok(_) | Err(onewindow_store::StoreError::NotFound) => {
+                e.add("department", "not_found", "实施部门不存在")
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    if let Some(id) = owner {
+        match orgs::get(state.store.reader(), id).await {
+            Ok(_) => {}
+            Err(onewindow_store::StoreError::NotFound) => {
+                e.add("owner", "not_found", "所属机构不存在")
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    e.into_result()?;
+    let department_text = department.map(|d| d.to_string()).unwrap_or_default();
+    let owner_text = owner.map(|d| d.to_string()).unwrap_or_default();
+    let filters = filter_string(&[
+        ("q", q.as_deref().unwrap_or("")),
+        ("class", class.as_deref().unwrap_or("")),
+        ("department", &department_text),
+        ("owner", &owner_text),
+    ]);
+    let req = lists::request(
+        state,
+        &PageParams {
+            limit: query.limit.clone(),
+            cursor: query.cursor.clone(),
+        },
+        "catalog_items",
+        &filters,
+    )
+    .await?;
+    let key = state.store.cursor_key().await?;
+    let list = ListId {
+        list: "catalog_items",
+        filters: &filters,
+    };
+    let page = store_catalog::page(
+        state.store.reader(),
+        key,
+        &list,
+        &req,
+        &ItemFilter {
+            q: q.as_deref().unwrap_or(""),
+            window_class: class.as_deref(),
+            department_id: department,
+            owner_org_id: owner,
+        },
+    )
+    .await?;
+    Ok(Listed { page, filters, req })
 }
 
 /// Imports a catalog (JSON `Catalog` or CSV of items) as one transaction. Refused whole,
@@ -197,20 +305,31 @@ struct GuideIndex {
     /// Window classes with whether each is the one chosen.
     classes: Vec<(&'static str, bool)>,
     items: Vec<ItemSummary>,
+    pager: Pager,
     bundles: Vec<Bundle>,
 }
 
 async fn guide_index(
     State(state): State<AppState>,
     ctx: Ctx,
-    Query(q): Query<SearchQuery>,
+    Query(query): Query<ItemsQuery>,
 ) -> PageResult {
-    let (items, error) = match search(&state, &q).await {
-        Ok(items) => (items, None),
-        Err(AppError::Invalid(f)) => (vec![], f.0.first().map(|e| e.message.clone())),
+    let (items, pager, error) = match search_page(&state, &query).await {
+        Ok(listed) => {
+            let pager = Pager::new("/guide", &listed);
+            (listed.page.items, pager, None)
+        }
+        Err(AppError::Invalid(f)) => (
+            vec![],
+            Pager::default(),
+            f.0.first().map(|e| e.message.clone()),
+        ),
         Err(e) => return Err(e.into()),
     };
-    let bundles = if q.q.is_empty() && q.class.is_empty() {
+    let q = query.q.unwrap_or_default();
+    let class = query.class.unwrap_or_default();
+    let first_page = query.cursor.as_deref().is_none_or(|c| c.trim().is_empty());
+    let bundles = if q.is_empty() && class.is_empty() && first_page {
         store_catalog::bundles(state.store.reader()).await?
     } else {
         vec![]
@@ -219,11 +338,12 @@ async fn guide_index(
     let mut res = render(&GuideIndex {
         chrome: Chrome::new(&state, &ctx, "办事指南"),
         // Echo what fits in the box, not a megabyte of it.
-        q: q.q.chars().take(validation::SEARCH_QUERY.max).collect(),
+        q: q.chars().take(validation::SEARCH_QUERY.max).collect(),
         error,
-        classes: WINDOW_CLASSES.iter().map(|c| (*c, *c == q.class)).collect(),
-        class: q.class,
+        classes: WINDOW_CLASSES.iter().map(|c| (*c, *c == class)).collect(),
+        class: class.chars().take(validation::LABEL.max).collect(),
         items,
+        pager,
         bundles,
     })?;
     if refused {
@@ -263,11 +383,7 @@ async fn guide_item(
 ) -> PageResult {
     let s =
         store_catalog::get_effective(state.store.reader(), &code, local_date(state.now())).await?;
-    let variants = store_catalog::search(state.store.reader(), "", None)
-        .await?
-        .into_iter()
-        .filter(|i| i.parent_code.as_deref() == Some(code.as_str()))
-        .collect();
+    let variants = store_catalog::variants(state.store.reader(), &code).await?;
     render(&GuideItem {
         chrome: Chrome::new(&state, &ctx, s.item.name.clone()),
         type_label: s.item.item_type.label(),
@@ -644,9 +760,15 @@ async fn admin_save_form(
 
 async fn search_api(
     State(state): State<AppState>,
-    Query(q): Query<SearchQuery>,
-) -> ApiResult<Json<Vec<ItemSummary>>> {
-    Ok(Json(search(&state, &q).await?))
+    Query(query): Query<ItemsQuery>,
+) -> ApiResult<Json<ListBody<ItemSummary>>> {
+    let listed = search_page(&state, &query).await?;
+    Ok(Json(ListBody::new(
+        listed.page,
+        "/api/v1/catalog/items",
+        &listed.filters,
+        &listed.req,
+    )))
 }
 
 async fn item_api(

@@ -177,6 +177,7 @@ impl From<StoreError> for AppError {
             StoreError::Conflict { code, message } => AppError::Conflict { code, message },
             StoreError::Config(m) => AppError::Internal(anyhow::anyhow!(m)),
             StoreError::Db(e) => AppError::Internal(e.into()),
+            StoreError::CommitFailed(m) => AppError::Internal(anyhow::anyhow!(m)),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod error;
 pub mod form;
 pub mod home;
 pub mod limits;
+pub mod lists;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;

@@ -5,10 +5,12 @@ use crate::context::{ApiUser, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::ApiJson;
 use crate::form::FormData;
+use crate::lists::{self, Listed, Pager};
 use crate::pages::render;
+use crate::paging::{filter_string, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
@@ -17,6 +19,7 @@ use onewindow_domain::access::Permission;
 use onewindow_domain::org::OrgKind;
 use onewindow_domain::validation::{self, FieldError, FieldErrors};
 use onewindow_store::orgs::{self, NewOrg, Org};
+use onewindow_store::page::ListId;
 use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
@@ -29,10 +32,96 @@ pub fn router() -> Router<AppState> {
 
 // ---- operations: authorisation and the transaction, shared by pages and API ----
 
+/// The whole tree in the caller's scope, for the choices of a form (a parent, an account's
+/// organisation); the organisation list uses [`page`].
 pub async fn list(state: &AppState, p: &Principal) -> Result<Vec<Org>, AppError> {
     p.require(Permission::ViewOrgs)?;
     let mut conn = state.store.reader().acquire().await?;
     Ok(orgs::subtree(&mut *conn, &p.user.org_path).await?)
+}
+
+/// The organisation list's query string: filters, then `limit` and `cursor`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OrgQuery {
+    /// An organisation in scope: its direct children.
+    pub parent: Option<String>,
+    pub kind: Option<String>,
+    /// Start of the name.
+    pub q: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// One page of the organisations in scope, in tree order.
+pub async fn page(
+    state: &AppState,
+    p: &Principal,
+    query: &OrgQuery,
+) -> Result<Listed<Org>, AppError> {
+    p.require(Permission::ViewOrgs)?;
+    let mut e = FieldErrors::new();
+    let parent = lists::id(&mut e, "parent", "上级机构", query.parent.as_deref());
+    let kind = lists::one_of(
+        &mut e,
+        "kind",
+        "机构类型",
+        query.kind.as_deref(),
+        "city、district、street、community、grid、department",
+        OrgKind::parse,
+    );
+    let q = lists::text(
+        &mut e,
+        "q",
+        "搜索词",
+        query.q.as_deref(),
+        validation::SEARCH_QUERY,
+    );
+    e.into_result()?;
+    if let Some(id) = parent {
+        // A parent outside the scope reads like a missing one.
+        match orgs::get(state.store.reader(), id).await {
+            Ok(o) if p.authorize(Permission::ViewOrgs, &o.path).is_ok() => {}
+            Ok(_) | Err(onewindow_store::StoreError::NotFound) => {
+                return Err(AppError::invalid("parent", "not_found", "上级机构不存在"))
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let parent_text = parent.map(|o| o.to_string()).unwrap_or_default();
+    let filters = filter_string(&[
+        ("parent", &parent_text),
+        ("kind", kind.map(OrgKind::as_str).unwrap_or("")),
+        ("q", q.as_deref().unwrap_or("")),
+    ]);
+    let req = lists::request(
+        state,
+        &PageParams {
+            limit: query.limit.clone(),
+            cursor: query.cursor.clone(),
+        },
+        "orgs",
+        &filters,
+    )
+    .await?;
+    let key = state.store.cursor_key().await?;
+    let list = ListId {
+        list: "orgs",
+        filters: &filters,
+    };
+    let page = orgs::page(
+        state.store.reader(),
+        key,
+        &list,
+        &req,
+        &orgs::OrgFilter {
+            scope: &p.user.org_path,
+            parent_id: parent,
+            kind,
+            q: q.as_deref(),
+        },
+    )
+    .await?;
+    Ok(Listed { page, filters, req })
 }
 
 pub async fn get_one(state: &AppState, p: &Principal, id: i64) -> Result<Org, AppError> {
@@ -118,6 +207,12 @@ pub struct OrgRow {
 struct OrgsPage {
     chrome: Chrome,
     rows: Vec<OrgRow>,
+    pager: Pager,
+    /// Organisations that may take a child: the parent choices of the form.
+    parents: Vec<OrgRow>,
+    /// The filter form: the name typed, the kinds with whether each is chosen.
+    filter_q: String,
+    kind_filter: Vec<(&'static str, &'static str, bool)>,
     can_manage: bool,
     kinds: Vec<(&'static str, &'static str)>,
     errors: Vec<FieldError>,
@@ -127,22 +222,41 @@ struct OrgsPage {
     form_kind: String,
 }
 
+fn org_row(p: &Principal, o: Org) -> OrgRow {
+    OrgRow {
+        indent: o.depth().saturating_sub(p.user.org_path.ids().len() - 1),
+        kind_label: o.kind.label(),
+        org: o,
+    }
+}
+
 async fn orgs_page(
     state: &AppState,
     p: &Principal,
     ctx: &crate::context::Ctx,
+    query: OrgQuery,
     errors: Vec<FieldError>,
     form: Option<&FormData>,
 ) -> PageResult {
-    let orgs = list(state, p).await?;
-    let rows = orgs
+    let listed = page(state, p, &query).await?;
+    let pager = Pager::new("/admin/orgs", &listed);
+    let rows = listed
+        .page
+        .items
         .into_iter()
-        .map(|o| OrgRow {
-            indent: o.depth().saturating_sub(p.user.org_path.ids().len() - 1),
-            kind_label: o.kind.label(),
-            org: o,
-        })
+        .map(|o| org_row(p, o))
         .collect();
+    let can_manage = p.actor().may(Permission::ManageOrgs);
+    let parents = if can_manage {
+        list(state, p)
+            .await?
+            .into_iter()
+            .filter(|o| o.kind != OrgKind::Grid)
+            .map(|o| org_row(p, o))
+            .collect()
+    } else {
+        vec![]
+    };
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -151,7 +265,20 @@ async fn orgs_page(
     let page = OrgsPage {
         chrome: Chrome::new(state, ctx, "机构管理"),
         rows,
-        can_manage: p.actor().may(Permission::ManageOrgs),
+        pager,
+        parents,
+        filter_q: query.q.clone().unwrap_or_default(),
+        kind_filter: OrgKind::ALL
+            .iter()
+            .map(|k| {
+                (
+                    k.as_str(),
+                    k.label(),
+                    query.kind.as_deref() == Some(k.as_str()),
+                )
+            })
+            .collect(),
+        can_manage,
         kinds: OrgKind::ALL
             .iter()
             .filter(|k| **k != OrgKind::City)
@@ -170,8 +297,12 @@ async fn orgs_page(
     Ok(res)
 }
 
-async fn list_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
-    orgs_page(&state, &p, &ctx, vec![], None).await
+async fn list_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Query(query): Query<OrgQuery>,
+) -> PageResult {
+    orgs_page(&state, &p, &ctx, query, vec![], None).await
 }
 
 async fn create_form(
@@ -190,7 +321,9 @@ async fn create_form(
     };
     match attempt.await {
         Ok(_) => Ok(Redirect::to("/admin/orgs").into_response()),
-        Err(AppError::Invalid(f)) => orgs_page(&state, &p, &ctx, f.0, Some(&form)).await,
+        Err(AppError::Invalid(f)) => {
+            orgs_page(&state, &p, &ctx, OrgQuery::default(), f.0, Some(&form)).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -248,8 +381,18 @@ async fn edit_form(
 
 // ---- API ----
 
-async fn list_api(State(state): State<AppState>, ApiUser(p): ApiUser) -> ApiResult<Json<Vec<Org>>> {
-    Ok(Json(list(&state, &p).await?))
+async fn list_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Query(query): Query<OrgQuery>,
+) -> ApiResult<Json<ListBody<Org>>> {
+    let listed = page(&state, &p, &query).await?;
+    Ok(Json(ListBody::new(
+        listed.page,
+        "/api/v1/orgs",
+        &listed.filters,
+        &listed.req,
+    )))
 }
 
 async fn get_api(

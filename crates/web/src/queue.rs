@@ -6,7 +6,9 @@ use crate::chrome::Chrome;
 use crate::context::{ApiUser, Ctx, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::{ApiJson, FormData};
+use crate::lists::{self, Listed, Pager};
 use crate::pages::render;
+use crate::paging::{filter_string, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -24,6 +26,7 @@ use onewindow_domain::queue::{
 use onewindow_domain::validation::{self, FieldError, FieldErrors};
 use onewindow_store::appointments::{self, Appointment, Booker, Slot};
 use onewindow_store::clock::{format_local, local_date};
+use onewindow_store::page::{ListId, PageRequest, MAX_LIMIT};
 use onewindow_store::queue::{
     self as store_queue, ClassStats, QueueClass, QueueEvent, ServiceWindow, Snapshot, Ticket,
 };
@@ -39,7 +42,9 @@ pub fn router() -> Router<AppState> {
         .route("/halls/{hall}/display", get(display_page))
         .route("/halls/{hall}/events", get(events_sse))
         .route("/halls/{hall}/kiosk", get(kiosk_page).post(kiosk_issue))
+        .route("/halls/{hall}/tickets", get(tickets_list_page))
         .route("/halls/{hall}/tickets/{id}", get(ticket_page))
+        .route("/halls/{hall}/appointments", get(appointments_list_page))
         .route("/halls/{hall}/book", get(book_page).post(book_form))
         .route("/halls/{hall}/book/cancel", post(cancel_form))
         .route("/counter", get(counter_page))
@@ -56,9 +61,15 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/queue/halls/{hall}/snapshot", get(snapshot_api))
         .route("/api/v1/queue/halls/{hall}/stats", get(stats_api))
-        .route("/api/v1/queue/halls/{hall}/tickets", post(issue_api))
+        .route(
+            "/api/v1/queue/halls/{hall}/tickets",
+            get(tickets_api).post(issue_api),
+        )
         .route("/api/v1/queue/halls/{hall}/slots", get(slots_api))
-        .route("/api/v1/queue/halls/{hall}/appointments", post(book_api))
+        .route(
+            "/api/v1/queue/halls/{hall}/appointments",
+            get(appointments_api).post(book_api),
+        )
         .route("/api/v1/queue/appointments/{code}/cancel", post(cancel_api))
         .route(
             "/api/v1/queue/appointments/{code}/check-in",
@@ -436,6 +447,122 @@ pub async fn check_in(
     tx.commit().await?;
     state.publish_local(t.hall_id);
     Ok(t)
+}
+
+// ---- a hall's lists: tickets and appointments of a day ----
+
+/// The query string of a hall's ticket or appointment list: filters, then `limit` and
+/// `cursor`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct HallListQuery {
+    /// The day (`YYYY-MM-DD`, Beijing time); today when absent.
+    pub date: Option<String>,
+    pub state: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// Who may read a hall's lists: the staff who issue tickets there, as for issuing and
+/// checking in. The role first (403 for any hall), then the hall: one that is not a hall,
+/// or is outside the caller's scope, answers like a missing one (404).
+async fn authorize_hall_list(state: &AppState, p: &Principal, hall: i64) -> Result<(), AppError> {
+    p.require(Permission::IssueTickets)?;
+    hall_name(state, hall).await?;
+    authorize_record_hall(state, p, Permission::IssueTickets, hall).await
+}
+
+/// The day and the canonical filters of a hall list. The day is always in the filters
+/// (today's date when not given), so a next link keeps reading the day it started on.
+fn hall_list_filters(
+    state: &AppState,
+    e: &mut FieldErrors,
+    q: &HallListQuery,
+    state_text: &str,
+) -> (NaiveDate, String) {
+    let day = lists::date(e, "date", "日期", q.date.as_deref()).unwrap_or_else(|| today(state));
+    let day_text = day.to_string();
+    let filters = filter_string(&[("date", &day_text), ("state", state_text)]);
+    (day, filters)
+}
+
+fn page_params(q: &HallListQuery) -> PageParams {
+    PageParams {
+        limit: q.limit.clone(),
+        cursor: q.cursor.clone(),
+    }
+}
+
+/// One page of a hall's tickets of a day, newest first.
+pub async fn tickets_list(
+    state: &AppState,
+    p: &Principal,
+    hall: i64,
+    q: &HallListQuery,
+) -> Result<Listed<Ticket>, AppError> {
+    authorize_hall_list(state, p, hall).await?;
+    let mut e = FieldErrors::new();
+    let ticket_state = lists::one_of(
+        &mut e,
+        "state",
+        "号的状态",
+        q.state.as_deref(),
+        "waiting、called、serving、done、no_show、cancelled",
+        rules::TicketState::parse,
+    );
+    let (day, filters) = hall_list_filters(
+        state,
+        &mut e,
+        q,
+        ticket_state.map(rules::TicketState::as_str).unwrap_or(""),
+    );
+    e.into_result()?;
+    let req = lists::request(state, &page_params(q), "hall_tickets", &filters).await?;
+    let key = state.store.cursor_key().await?;
+    let list = ListId {
+        list: "hall_tickets",
+        filters: &filters,
+    };
+    let filter = store_queue::TicketFilter {
+        hall_id: hall,
+        day,
+        state: ticket_state,
+    };
+    let page = store_queue::tickets_page(state.store.reader(), key, &list, &req, &filter).await?;
+    Ok(Listed { page, filters, req })
+}
+
+/// One page of a hall's appointments of a day, by start time.
+pub async fn appointments_list(
+    state: &AppState,
+    p: &Principal,
+    hall: i64,
+    q: &HallListQuery,
+) -> Result<Listed<Appointment>, AppError> {
+    authorize_hall_list(state, p, hall).await?;
+    let mut e = FieldErrors::new();
+    let appt_state = lists::one_of(
+        &mut e,
+        "state",
+        "预约状态",
+        q.state.as_deref(),
+        "booked、checked_in、cancelled、no_show",
+        |s| appointments::STATES.into_iter().find(|a| *a == s),
+    );
+    let (day, filters) = hall_list_filters(state, &mut e, q, appt_state.unwrap_or(""));
+    e.into_result()?;
+    let req = lists::request(state, &page_params(q), "hall_appointments", &filters).await?;
+    let key = state.store.cursor_key().await?;
+    let list = ListId {
+        list: "hall_appointments",
+        filters: &filters,
+    };
+    let filter = appointments::AppointmentFilter {
+        hall_id: hall,
+        day,
+        state: appt_state,
+    };
+    let page = appointments::page(state.store.reader(), key, &list, &req, &filter).await?;
+    Ok(Listed { page, filters, req })
 }
 
 // ---- live events ----
@@ -904,6 +1031,145 @@ async fn cancel_form(
     book_view(&state, &ctx, hall, outcome).await
 }
 
+// ---- pages: a hall's ticket and appointment lists ----
+
+/// The date and state choices above a hall list.
+struct HallListForm {
+    date: String,
+    /// (value, label, chosen).
+    states: Vec<(&'static str, &'static str, bool)>,
+}
+
+impl HallListForm {
+    fn new(
+        state: &AppState,
+        q: &HallListQuery,
+        choices: &[(&'static str, &'static str)],
+    ) -> HallListForm {
+        let chosen = q.state.as_deref().unwrap_or("").trim();
+        HallListForm {
+            date: q
+                .date
+                .as_deref()
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(|d| d.chars().take(10).collect())
+                .unwrap_or_else(|| today(state).to_string()),
+            states: choices
+                .iter()
+                .map(|(v, l)| (*v, *l, *v == chosen))
+                .collect(),
+        }
+    }
+}
+
+pub struct TicketLine {
+    pub t: Ticket,
+    pub issued: String,
+}
+
+#[derive(Template)]
+#[template(path = "hall_tickets.html")]
+struct HallTicketsPage {
+    chrome: Chrome,
+    hall_id: i64,
+    hall: String,
+    form: HallListForm,
+    rows: Vec<TicketLine>,
+    pager: Pager,
+}
+
+/// A hall's tickets of a day, 25 at a time (guide desk, window clerks).
+async fn tickets_list_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(hall): Path<i64>,
+    Query(q): Query<HallListQuery>,
+) -> PageResult {
+    let listed = tickets_list(&state, &p, hall, &q).await?;
+    let name = hall_name(&state, hall).await?;
+    let pager = Pager::new(&format!("/halls/{hall}/tickets"), &listed);
+    let choices: Vec<(&'static str, &'static str)> = rules::TicketState::ALL
+        .iter()
+        .map(|s| (s.as_str(), s.label()))
+        .collect();
+    render(&HallTicketsPage {
+        chrome: Chrome::new(&state, &ctx, format!("{name} 取号记录")),
+        hall_id: hall,
+        hall: name,
+        form: HallListForm::new(&state, &q, &choices),
+        rows: listed
+            .page
+            .items
+            .into_iter()
+            .map(|t| TicketLine {
+                issued: format_local(t.issued_at),
+                t,
+            })
+            .collect(),
+        pager,
+    })
+}
+
+/// The Chinese word for an appointment's state.
+fn appointment_state_label(s: &str) -> &'static str {
+    match s {
+        "booked" => "已预约",
+        "checked_in" => "已签到",
+        "cancelled" => "已取消",
+        "no_show" => "未到",
+        _ => "—",
+    }
+}
+
+pub struct AppointmentLine {
+    pub a: Appointment,
+    pub state_label: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "hall_appointments.html")]
+struct HallAppointmentsPage {
+    chrome: Chrome,
+    hall_id: i64,
+    hall: String,
+    form: HallListForm,
+    rows: Vec<AppointmentLine>,
+    pager: Pager,
+}
+
+/// A hall's appointments of a day, by start time, 25 at a time.
+async fn appointments_list_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(hall): Path<i64>,
+    Query(q): Query<HallListQuery>,
+) -> PageResult {
+    let listed = appointments_list(&state, &p, hall, &q).await?;
+    let name = hall_name(&state, hall).await?;
+    let pager = Pager::new(&format!("/halls/{hall}/appointments"), &listed);
+    let choices: Vec<(&'static str, &'static str)> = appointments::STATES
+        .iter()
+        .map(|s| (*s, appointment_state_label(s)))
+        .collect();
+    render(&HallAppointmentsPage {
+        chrome: Chrome::new(&state, &ctx, format!("{name} 预约名单")),
+        hall_id: hall,
+        hall: name,
+        form: HallListForm::new(&state, &q, &choices),
+        rows: listed
+            .page
+            .items
+            .into_iter()
+            .map(|a| AppointmentLine {
+                state_label: appointment_state_label(&a.state),
+                a,
+            })
+            .collect(),
+        pager,
+    })
+}
+
 // ---- pages: window (counter) and guide desk ----
 
 #[derive(Template)]
@@ -960,14 +1226,27 @@ async fn window_view(
         }),
         None => None,
     };
-    let skipped = store_queue::tickets_today(state.store.reader(), w.hall_id, today(state), 200)
-        .await?
+    // Today's no-shows of the hall (the list's query, its largest page), this window's
+    // not yet re-queued.
+    let no_shows = store_queue::tickets_page(
+        state.store.reader(),
+        state.store.cursor_key().await?,
+        &ListId {
+            list: "hall_tickets",
+            filters: "",
+        },
+        &PageRequest::first(MAX_LIMIT),
+        &store_queue::TicketFilter {
+            hall_id: w.hall_id,
+            day: today(state),
+            state: Some(rules::TicketState::NoShow),
+        },
+    )
+    .await?;
+    let skipped = no_shows
+        .items
         .into_iter()
-        .filter(|t| {
-            t.state == rules::TicketState::NoShow
-                && t.requeue_count == 0
-                && t.window_id == Some(w.id)
-        })
+        .filter(|t| t.requeue_count == 0 && t.window_id == Some(w.id))
         .collect();
     let classes = store_queue::classes(state.store.reader(), w.hall_id).await?;
     let (stats, _) = store_queue::stats(state.store.reader(), w.hall_id, today(state)).await?;
@@ -1064,6 +1343,9 @@ async fn window_form(
     }
 }
 
+/// How many of today's tickets the guide desk shows per hall.
+const DESK_RECENT: i64 = 15;
+
 #[derive(Template)]
 #[template(path = "desk.html")]
 struct DeskPage {
@@ -1084,7 +1366,23 @@ async fn desk_view(
     let mut halls = Vec::new();
     for (id, name) in my_halls(state, p).await? {
         let classes = store_queue::classes(state.store.reader(), id).await?;
-        let recent = store_queue::tickets_today(state.store.reader(), id, today(state), 15).await?;
+        // The first rows of the hall's ticket list; the list page has them all.
+        let recent = store_queue::tickets_page(
+            state.store.reader(),
+            state.store.cursor_key().await?,
+            &ListId {
+                list: "hall_tickets",
+                filters: "",
+            },
+            &PageRequest::first(DESK_RECENT),
+            &store_queue::TicketFilter {
+                hall_id: id,
+                day: today(state),
+                state: None,
+            },
+        )
+        .await?
+        .items;
         halls.push((id, name, classes, recent));
     }
     let status = if errors.is_empty() {
@@ -1198,6 +1496,38 @@ async fn issue_api(
         StatusCode::CREATED,
         Json(issue(&state, hall, &b.class, reason, "desk", p.user.who()).await?),
     ))
+}
+
+/// A hall's tickets of a day (guide desk, window clerks), newest first.
+async fn tickets_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(hall): Path<i64>,
+    Query(q): Query<HallListQuery>,
+) -> ApiResult<Json<ListBody<Ticket>>> {
+    let listed = tickets_list(&state, &p, hall, &q).await?;
+    Ok(Json(ListBody::new(
+        listed.page,
+        &format!("/api/v1/queue/halls/{hall}/tickets"),
+        &listed.filters,
+        &listed.req,
+    )))
+}
+
+/// A hall's appointments of a day (guide desk, window clerks), by start time.
+async fn appointments_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(hall): Path<i64>,
+    Query(q): Query<HallListQuery>,
+) -> ApiResult<Json<ListBody<Appointment>>> {
+    let listed = appointments_list(&state, &p, hall, &q).await?;
+    Ok(Json(ListBody::new(
+        listed.page,
+        &format!("/api/v1/queue/halls/{hall}/appointments"),
+        &listed.filters,
+        &listed.req,
+    )))
 }
 
 #[derive(Deserialize)]

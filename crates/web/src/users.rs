@@ -7,10 +7,12 @@ use crate::context::{ApiUser, Ctx, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::ApiJson;
 use crate::form::FormData;
+use crate::lists::{self, Listed, Pager};
 use crate::pages::render;
+use crate::paging::{filter_string, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -18,6 +20,7 @@ use axum::{Json, Router};
 use onewindow_domain::access::{Permission, Role};
 use onewindow_domain::validation::{self, FieldError, FieldErrors};
 use onewindow_store::clock::format_local;
+use onewindow_store::page::ListId;
 use onewindow_store::users::{self, NewUser, User, UserChange};
 use onewindow_store::{orgs, passwords};
 use serde::Deserialize;
@@ -37,10 +40,96 @@ pub fn router() -> Router<AppState> {
 
 // ---- operations ----
 
-pub async fn list(state: &AppState, p: &Principal) -> Result<Vec<User>, AppError> {
+/// Accounts in the caller's scope as the choices of a form (an API key's owner); staff
+/// lists use [`page`].
+pub async fn choices(state: &AppState, p: &Principal) -> Result<Vec<User>, AppError> {
     p.require(Permission::ViewUsers)?;
     let mut conn = state.store.reader().acquire().await?;
     Ok(users::list_in_scope(&mut conn, &p.user.org_path).await?)
+}
+
+/// The staff list's query string: filters, then `limit` and `cursor`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UserQuery {
+    /// An organisation inside the caller's scope: its subtree's accounts.
+    pub org: Option<String>,
+    pub role: Option<String>,
+    pub active: Option<String>,
+    /// Start of the username or display name.
+    pub q: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// One page of staff in scope (admin, supervisor), by organisation then username.
+pub async fn page(
+    state: &AppState,
+    p: &Principal,
+    query: &UserQuery,
+) -> Result<Listed<User>, AppError> {
+    p.require(Permission::ViewUsers)?;
+    let mut e = FieldErrors::new();
+    let org = lists::id(&mut e, "org", "所属机构", query.org.as_deref());
+    let role = lists::one_of(
+        &mut e,
+        "role",
+        "角色",
+        query.role.as_deref(),
+        "admin、supervisor、guide_desk、window_clerk、approver、fallback_officer、grid_worker、dept_handler",
+        Role::parse,
+    );
+    let active = lists::boolean(&mut e, "active", "账号状态", query.active.as_deref());
+    let q = lists::text(
+        &mut e,
+        "q",
+        "搜索词",
+        query.q.as_deref(),
+        validation::SEARCH_QUERY,
+    );
+    e.into_result()?;
+    // The organisation must be one the caller sees; one outside reads like a missing one.
+    let scope = match org {
+        None => p.user.org_path.clone(),
+        Some(id) => match orgs::get(state.store.reader(), id).await {
+            Ok(o) if p.authorize(Permission::ViewUsers, &o.path).is_ok() => o.path,
+            Ok(_) | Err(onewindow_store::StoreError::NotFound) => {
+                return Err(AppError::invalid("org", "not_found", "所属机构不存在"))
+            }
+            Err(err) => return Err(err.into()),
+        },
+    };
+    let org_text = org.map(|o| o.to_string()).unwrap_or_default();
+    let active_text = active.map(|a| a.to_string()).unwrap_or_default();
+    let filters = filter_string(&[
+        ("org", &org_text),
+        ("role", role.map(Role::as_str).unwrap_or("")),
+        ("active", &active_text),
+        ("q", q.as_deref().unwrap_or("")),
+    ]);
+    let req = lists::request(
+        state,
+        &PageParams {
+            limit: query.limit.clone(),
+            cursor: query.cursor.clone(),
+        },
+        "users",
+        &filters,
+    )
+    .await?;
+    let filter = users::UserFilter {
+        scope: &scope,
+        role,
+        active,
+        q: q.as_deref(),
+    };
+    let key = state.store.cursor_key().await?;
+    let list = ListId {
+        list: "users",
+        filters: &filters,
+    };
+    let mut conn = state.store.reader().acquire().await?;
+    let page = users::page(&mut conn, key, &list, &req, &filter).await?;
+    Ok(Listed { page, filters, req })
 }
 
 pub async fn get_one(state: &AppState, p: &Principal, id: i64) -> Result<User, AppError> {
@@ -188,6 +277,13 @@ fn row(u: User, now: i64) -> UserRow {
 struct UsersPage {
     chrome: Chrome,
     rows: Vec<UserRow>,
+    pager: Pager,
+    /// The filters as shown in the filter form.
+    filter: UserQuery,
+    /// Role choices of the filter: (value, label, chosen).
+    role_filter: Vec<(&'static str, &'static str, bool)>,
+    /// The organisation chosen in the filter (0: none).
+    org_chosen: i64,
     can_manage: bool,
     orgs: Vec<(i64, String)>,
     roles: Vec<(&'static str, &'static str, bool)>,
@@ -206,34 +302,42 @@ async fn users_page(
     state: &AppState,
     p: &Principal,
     ctx: &Ctx,
+    query: UserQuery,
     errors: Vec<FieldError>,
     form: Option<&FormData>,
 ) -> PageResult {
     let now = state.now();
-    let rows = list(state, p)
+    let listed = page(state, p, &query).await?;
+    let pager = Pager::new("/admin/users", &listed);
+    let rows = listed.page.items.into_iter().map(|u| row(u, now)).collect();
+    let can_manage = p.actor().may(Permission::ManageUsers);
+    // The organisation choices serve the filter and, for administrators, the new account.
+    let orgs = crate::orgs::list(state, p)
         .await?
         .into_iter()
-        .map(|u| row(u, now))
+        .map(|o| (o.id, format!("{}（{}）", o.name, o.kind.label())))
         .collect();
-    let can_manage = p.actor().may(Permission::ManageUsers);
-    let orgs = if can_manage {
-        crate::orgs::list(state, p)
-            .await?
-            .into_iter()
-            .map(|o| (o.id, format!("{}（{}）", o.name, o.kind.label())))
-            .collect()
-    } else {
-        vec![]
-    };
     let chosen: Vec<&str> = form.map(|f| f.all("roles")).unwrap_or_default();
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
+    let role_chosen = query.role.as_deref().unwrap_or("");
     let mut res = render(&UsersPage {
         chrome: Chrome::new(state, ctx, "人员管理"),
         rows,
+        pager,
+        role_filter: Role::ALL
+            .iter()
+            .map(|r| (r.as_str(), r.label(), r.as_str() == role_chosen))
+            .collect(),
+        org_chosen: query
+            .org
+            .as_deref()
+            .and_then(|o| o.trim().parse().ok())
+            .unwrap_or(0),
+        filter: query,
         can_manage,
         orgs,
         roles: Role::ALL
@@ -253,8 +357,12 @@ async fn users_page(
     Ok(res)
 }
 
-async fn list_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
-    users_page(&state, &p, &ctx, vec![], None).await
+async fn list_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Query(query): Query<UserQuery>,
+) -> PageResult {
+    users_page(&state, &p, &ctx, query, vec![], None).await
 }
 
 async fn create_form(
@@ -273,7 +381,9 @@ async fn create_form(
     };
     match attempt.await {
         Ok(u) => Ok(Redirect::to(&format!("/admin/users/{}", u.id)).into_response()),
-        Err(AppError::Invalid(f)) => users_page(&state, &p, &ctx, f.0, Some(&form)).await,
+        Err(AppError::Invalid(f)) => {
+            users_page(&state, &p, &ctx, UserQuery::default(), f.0, Some(&form)).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -388,10 +498,15 @@ async fn unlock_form(
 async fn list_api(
     State(state): State<AppState>,
     ApiUser(p): ApiUser,
-) -> ApiResult<Json<Vec<Value>>> {
-    Ok(Json(
-        list(&state, &p).await?.iter().map(user_json).collect(),
-    ))
+    Query(query): Query<UserQuery>,
+) -> ApiResult<Json<ListBody<Value>>> {
+    let listed = page(&state, &p, &query).await?;
+    Ok(Json(ListBody::new(
+        listed.page.map(|u| user_json(&u)),
+        "/api/v1/users",
+        &listed.filters,
+        &listed.req,
+    )))
 }
 
 async fn get_api(

@@ -239,8 +239,11 @@ impl TestApp {
         }
     }
 
+    /// The chain's head seq, after chaining what is pending (PostgreSQL chains just after
+    /// commit, in the background).
     pub async fn audit_head(&self) -> i64 {
         use sqlx::Row;
+        self.store.settle_audit().await.unwrap();
         sqlx::query("SELECT seq FROM audit_head WHERE id = 1")
             .fetch_one(self.store.reader())
             .await
@@ -250,6 +253,9 @@ impl TestApp {
 
     pub async fn count(&self, table: &str) -> i64 {
         use sqlx::Row;
+        if table == "audit_events" {
+            self.store.settle_audit().await.unwrap();
+        }
         sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
             .fetch_one(self.store.reader())
             .await
