@@ -89,21 +89,20 @@ pub async fn page(
             },
         ),
     ]);
+    let list = ListId {
+        list: "api_keys",
+        filters: &filters,
+    };
     let req = lists::request(
         state,
         &PageParams {
             limit: query.limit.clone(),
             cursor: query.cursor.clone(),
         },
-        "api_keys",
-        &filters,
+        &list,
     )
     .await?;
     let key = state.store.cursor_key().await?;
-    let list = ListId {
-        list: "api_keys",
-        filters: &filters,
-    };
     let page = apikeys::page(
         &mut conn,
         key,

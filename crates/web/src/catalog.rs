@@ -177,21 +177,20 @@ pub async fn search_page(
         ("department", &department_text),
         ("owner", &owner_text),
     ]);
+    let list = ListId {
+        list: "catalog_items",
+        filters: &filters,
+    };
     let req = lists::request(
         state,
         &PageParams {
             limit: query.limit.clone(),
             cursor: query.cursor.clone(),
         },
-        "catalog_items",
-        &filters,
+        &list,
     )
     .await?;
     let key = state.store.cursor_key().await?;
-    let list = ListId {
-        list: "catalog_items",
-        filters: &filters,
-    };
     let page = store_catalog::page(
         state.store.reader(),
         key,

@@ -94,15 +94,15 @@ pub struct Listed<T> {
     pub req: PageRequest,
 }
 
-/// Validates `limit` and `cursor` for the list `list` under `filters` (after the filters
-/// themselves were checked: a cursor is only meaningful for valid filters).
+/// Validates `limit` and `cursor` for `list` (after its filters were checked: a cursor is
+/// only meaningful for valid filters). Callers hand the same `ListId` to the store, so a
+/// cursor is checked against exactly the list it is made for.
 pub async fn request(
     state: &AppState,
     params: &PageParams,
-    list: &'static str,
-    filters: &str,
+    list: &ListId<'_>,
 ) -> Result<PageRequest, AppError> {
-    params.request(state, &ListId { list, filters }).await
+    params.request(state, list).await
 }
 
 /// The 下一页 / 第一页 links of a list page (`None` where there is nowhere to go).

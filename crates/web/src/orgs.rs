@@ -93,21 +93,20 @@ pub async fn page(
         ("kind", kind.map(OrgKind::as_str).unwrap_or("")),
         ("q", q.as_deref().unwrap_or("")),
     ]);
+    let list = ListId {
+        list: "orgs",
+        filters: &filters,
+    };
     let req = lists::request(
         state,
         &PageParams {
             limit: query.limit.clone(),
             cursor: query.cursor.clone(),
         },
-        "orgs",
-        &filters,
+        &list,
     )
     .await?;
     let key = state.store.cursor_key().await?;
-    let list = ListId {
-        list: "orgs",
-        filters: &filters,
-    };
     let page = orgs::page(
         state.store.reader(),
         key,

@@ -516,12 +516,12 @@ pub async fn tickets_list(
         ticket_state.map(rules::TicketState::as_str).unwrap_or(""),
     );
     e.into_result()?;
-    let req = lists::request(state, &page_params(q), "hall_tickets", &filters).await?;
-    let key = state.store.cursor_key().await?;
     let list = ListId {
         list: "hall_tickets",
         filters: &filters,
     };
+    let req = lists::request(state, &page_params(q), &list).await?;
+    let key = state.store.cursor_key().await?;
     let filter = store_queue::TicketFilter {
         hall_id: hall,
         day,
@@ -550,12 +550,12 @@ pub async fn appointments_list(
     );
     let (day, filters) = hall_list_filters(state, &mut e, q, appt_state.unwrap_or(""));
     e.into_result()?;
-    let req = lists::request(state, &page_params(q), "hall_appointments", &filters).await?;
-    let key = state.store.cursor_key().await?;
     let list = ListId {
         list: "hall_appointments",
         filters: &filters,
     };
+    let req = lists::request(state, &page_params(q), &list).await?;
+    let key = state.store.cursor_key().await?;
     let filter = appointments::AppointmentFilter {
         hall_id: hall,
         day,

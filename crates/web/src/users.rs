@@ -106,14 +106,17 @@ pub async fn page(
         ("active", &active_text),
         ("q", q.as_deref().unwrap_or("")),
     ]);
+    let list = ListId {
+        list: "users",
+        filters: &filters,
+    };
     let req = lists::request(
         state,
         &PageParams {
             limit: query.limit.clone(),
             cursor: query.cursor.clone(),
         },
-        "users",
-        &filters,
+        &list,
     )
     .await?;
     let filter = users::UserFilter {
@@ -123,10 +126,6 @@ pub async fn page(
         q: q.as_deref(),
     };
     let key = state.store.cursor_key().await?;
-    let list = ListId {
-        list: "users",
-        filters: &filters,
-    };
     let mut conn = state.store.reader().acquire().await?;
     let page = users::page(&mut conn, key, &list, &req, &filter).await?;
     Ok(Listed { page, filters, req })
