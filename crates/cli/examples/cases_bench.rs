@@ -179,6 +179,8 @@ impl Ctx {
             department_id: item.department_id,
             intake_org_id: self.intake_org_id,
             immediate: item.item.is_immediate(),
+            window_approvable: item.item.approve_at_window,
+            at_window: None,
             limit_days: item.item.promised_limit_days,
             applicant_kind: "person".into(),
             applicant_name: format!("压测申请人{i}"),

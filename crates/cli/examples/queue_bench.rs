@@ -450,6 +450,7 @@ async fn bench_issue(store: &Store, a: &Args, clerk: i64) {
         boost_minutes: settings::get_int(store.reader(), "queue.priority_boost_minutes")
             .await
             .unwrap(),
+        ..PriorityRule::default()
     };
     let next = Arc::new(AtomicUsize::new(0));
     let issues = a.issues;
@@ -475,10 +476,9 @@ async fn bench_issue(store: &Store, a: &Args, clerk: i64) {
                     hall,
                     class,
                     local_date(ch.at),
-                    priority,
+                    queue::Joining::WalkIn(priority),
                     "kiosk",
                     rule,
-                    None,
                 )
                 .await
                 .unwrap();

@@ -134,6 +134,10 @@ struct ServeArgs {
     /// Bearer token /metrics requires; without it /metrics answers loopback clients only.
     #[arg(long, env = "ONEWINDOW_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
+    /// The address residents reach the product at (e.g. https://zwfw.example.gov.cn), printed
+    /// on receipts and notices; without it, the address the request came to.
+    #[arg(long, env = "ONEWINDOW_PUBLIC_URL")]
+    public_url: Option<String>,
     /// For tests and benchmarks only: the clock starts at this instant (RFC 3339, e.g.
     /// 2026-11-23T10:00:00+08:00) and runs at real speed, so "today" stays inside the
     /// shipped calendar whenever they run. Hidden: a real installation uses the system clock.
@@ -521,6 +525,10 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> Result<()> {
         max_body_bytes: args.max_body_bytes,
         request_timeout: std::time::Duration::from_secs(args.request_timeout_secs),
         metrics_token: args.metrics_token.filter(|t| !t.trim().is_empty()),
+        public_url: args
+            .public_url
+            .map(|u| u.trim().trim_end_matches('/').to_string())
+            .filter(|u| !u.is_empty()),
         ..WebConfig::default()
     };
     let state = AppState::new(store.clone(), clock, config);

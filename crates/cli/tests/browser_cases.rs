@@ -289,6 +289,17 @@ async fn tolerance_case_from_window_to_resident(app: TestApp) {
     }
     screenshot(&clerk, &app, "case-intake-form").await;
     click(&clerk, "#intake-submit").await;
+    // The decision is shown first and confirmed by the clerk.
+    let decision = wait_css(&clerk, "#intake-decision")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        decision.contains("容缺受理") && decision.contains(TOLERATED),
+        "{decision}"
+    );
+    click(&clerk, "#intake-confirm").await;
 
     let receipt = wait_css(&clerk, "#receipt").await;
     let receipt_path = path(&clerk).await;
@@ -325,6 +336,19 @@ async fn tolerance_case_from_window_to_resident(app: TestApp) {
     assert!(case_no.starts_with("YC20261123"), "{case_no}");
     let query_code = text_of(&clerk, "#query-code").await;
     assert_eq!(query_code.len(), 6, "{query_code}");
+    // The full tracking address with this case filled in, and the materials received.
+    let track = text_of(&clerk, "#receipt-track-url").await;
+    assert_eq!(
+        track,
+        format!("{}/track?case_no={case_no}&code={query_code}", app.url("")),
+        "a bare /track is no use on paper"
+    );
+    let received = text_of(&clerk, "#receipt-materials").await;
+    assert!(
+        !received.contains(TOLERATED),
+        "the owed material was not received: {received}"
+    );
+    assert!(!received.is_empty());
     // What the page shows is what was stored.
     let stored = onewindow_store::cases::get(app.store.reader(), id)
         .await
@@ -455,7 +479,7 @@ async fn tolerance_case_from_window_to_resident(app: TestApp) {
     fill(&resident, "#case_no", &case_no).await;
     fill(&resident, "#code", &query_code).await;
     click(&resident, "#track-submit").await;
-    wait_id_text(&resident, "track-state", "已出件").await;
+    wait_id_text(&resident, "track-state", "已交付").await;
     assert!(!is_present(&resident, "#track-error").await);
     let history = resident
         .find_all(Locator::Css("#track-result .timeline li"))
@@ -464,6 +488,11 @@ async fn tolerance_case_from_window_to_resident(app: TestApp) {
     assert!(history.len() >= 7, "{} events", history.len());
     let awaited = text_of(&resident, "#track-awaited").await;
     assert!(!awaited.is_empty());
+    let steps = text_of(&resident, "#track-events").await;
+    for jargon in ["分办", "领办", "出证"] {
+        assert!(!steps.contains(jargon), "{jargon} in {steps}");
+    }
+    assert!(steps.contains("申请已送到负责审批的部门"), "{steps}");
     let source = resident.source().await.unwrap();
     assert!(
         !source.contains(APPLICANT_ID) && !source.contains(APPLICANT_PHONE),
@@ -496,13 +525,49 @@ async fn nothing_brought_gives_the_one_time_notice(app: TestApp) {
     let clerk = browser(&driver).await;
     login(&clerk, &app, "clerk").await;
     start_intake(&clerk, &app).await;
-    click(&clerk, "#intake-submit").await;
+    // Enter in a field (what an ID-card reader sends) only shows what would happen.
+    let cases_before = app.count("cases").await;
+    clerk
+        .find(Locator::Css("#applicant_phone"))
+        .await
+        .unwrap()
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    let decision = wait_css(&clerk, "#intake-decision")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(decision.contains("一次性告知书"), "{decision}");
+    assert_eq!(
+        app.count("cases").await,
+        cases_before,
+        "nothing recorded yet"
+    );
+    // Enter again still does not confirm: the default button only checks again.
+    clerk
+        .find(Locator::Css("#applicant_phone"))
+        .await
+        .unwrap()
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    wait_css(&clerk, "#intake-preview").await;
+    assert_eq!(app.count("cases").await, cases_before);
+    screenshot(&clerk, &app, "case-intake-preview").await;
+    click(&clerk, "#intake-confirm").await;
 
     let notice = wait_css(&clerk, "#notice").await;
     let notice_path = path(&clerk).await;
     let id = case_id_from(&notice_path);
     assert_eq!(notice_path, format!("/cases/{id}/notice"));
     assert!(notice.text().await.unwrap().contains("一次性告知书"));
+    assert!(
+        !text_of(&clerk, "#notice-clerk").await.is_empty(),
+        "经办人 is printed"
+    );
+    assert_eq!(text_of(&clerk, "#notice-query-code").await.len(), 6);
     let mut listed = Vec::new();
     for li in clerk
         .find_all(Locator::Css("#notice-missing li"))
@@ -530,7 +595,7 @@ async fn nothing_brought_gives_the_one_time_notice(app: TestApp) {
     let stored = onewindow_store::cases::get(app.store.reader(), id)
         .await
         .unwrap();
-    assert_eq!(stored.state.label(), "已不予受理(一次性告知)");
+    assert_eq!(stored.state.label(), "一次性告知（未受理）");
     assert!(stored.accepted_on.is_none());
     screenshot(&clerk, &app, "case-notice").await;
     print_pdf(&driver, &clerk, &app, "case-notice").await;
@@ -558,7 +623,15 @@ async fn admin_edits_an_item_field_by_field(app: TestApp) {
         .unwrap()
         .item;
     let blank_row = item_materials().len();
-    fill(&admin, "#fee", "").await;
+    // A fixed fee without its amount: refused beside the amount field.
+    admin
+        .find(Locator::Css("[id='fee.kind']"))
+        .await
+        .unwrap()
+        .select_by_value("fixed")
+        .await
+        .unwrap();
+    fill(&admin, "[id='fee.amount']", "").await;
     fill(&admin, "[id='materials[0].copies']", "两").await;
     fill(
         &admin,
@@ -566,10 +639,12 @@ async fn admin_edits_an_item_field_by_field(app: TestApp) {
         "村（居）委会证明",
     )
     .await;
+    // A blank row comes unticked: the administrator says it is required.
+    click(&admin, &format!("[id='materials[{blank_row}].required']")).await;
     click(&admin, "form.item-form button[type=submit]").await;
     wait_css(&admin, "#form-errors").await;
-    let fee_error = text_of(&admin, ".field-invalid:has(#fee) .field-error").await;
-    assert!(fee_error.contains("不收费"), "{fee_error}");
+    let fee_error = text_of(&admin, ".field-invalid:has([id='fee.amount']) .field-error").await;
+    assert!(fee_error.contains("金额"), "{fee_error}");
     let row_error = text_of(&admin, "tr.row-invalid .field-error").await;
     assert!(row_error.contains("「两」"), "{row_error}");
     let kept = admin
@@ -586,7 +661,13 @@ async fn admin_edits_an_item_field_by_field(app: TestApp) {
     );
     screenshot(&admin, &app, "catalog-edit-errors").await;
 
-    fill(&admin, "#fee", "不收费").await;
+    admin
+        .find(Locator::Css("[id='fee.kind']"))
+        .await
+        .unwrap()
+        .select_by_value("free")
+        .await
+        .unwrap();
     fill(&admin, "[id='materials[0].copies']", "2").await;
     click(&admin, "form.item-form button[type=submit]").await;
     assert!(wait_css(&admin, "#saved")

@@ -218,7 +218,18 @@ async fn tolerance_intake_review_issue_and_track(app: TestApp) {
     assert_eq!(res.status(), StatusCode::OK);
     let t: Value = res.json().await.unwrap();
     assert_eq!(t["state"], "issued");
-    assert_eq!(t["state_label"], "已出件");
+    assert_eq!(
+        t["state_label"], "已交付",
+        "the resident's word, not the staff's 已出件"
+    );
+    for e in t["events"].as_array().unwrap() {
+        let text = e["text"].as_str().unwrap();
+        assert!(
+            !["分办", "领办", "出证"].iter().any(|w| text.contains(w)),
+            "staff jargon on the public page: {text}"
+        );
+        assert!(e.get("note").is_none(), "staff notes stay on staff pages");
+    }
     let actions: Vec<&str> = t["events"]
         .as_array()
         .unwrap()
@@ -474,9 +485,23 @@ async fn deadline_job_marks_overdue_and_lapses_once(app: TestApp) {
     let (_, tolerant) = clerk
         .post("/api/v1/cases", intake_body(&item, ticks(&item, &[&tol])))
         .await;
+    // A 容缺 case decided and ready before its materials came: still owed, so it lapses too.
+    let approver = app.login("approver").await;
+    let (_, decided) = clerk
+        .post("/api/v1/cases", intake_body(&item, ticks(&item, &[&tol])))
+        .await;
+    let (_, decided) = act(&approver, &decided, json!({"action": "take"})).await;
+    let (_, decided) = act(
+        &approver,
+        &decided,
+        json!({"action": "approve", "opinion": ""}),
+    )
+    .await;
+    let (_, decided) = act(&approver, &decided, json!({"action": "result_ready"})).await;
+    assert_eq!(decided["state"], "result_ready", "{decided}");
     let (_, run) = admin.post("/api/v1/jobs/deadlines", json!({})).await;
     assert_eq!(run, json!({"marked_overdue": [], "lapsed": []}));
-    // A month later both deadlines have passed.
+    // A month later every deadline has passed.
     app.clock.advance_secs(30 * 86400);
     let (admin, clerk) = (app.login("admin").await, app.login("clerk").await);
     let (s, run) = admin.post("/api/v1/jobs/deadlines", json!({})).await;
@@ -485,7 +510,11 @@ async fn deadline_job_marks_overdue_and_lapses_once(app: TestApp) {
         run["marked_overdue"],
         json!([normal["case_no"], tolerant["case_no"]])
     );
-    assert_eq!(run["lapsed"], json!([tolerant["case_no"]]));
+    assert_eq!(
+        run["lapsed"],
+        json!([tolerant["case_no"], decided["case_no"]]),
+        "the decided case lapses as the domain allows (its clock had stopped: not overdue)"
+    );
     // Running again (another instance, the next minute) finds nothing more to do.
     let (_, again) = admin.post("/api/v1/jobs/deadlines", json!({})).await;
     assert_eq!(again, json!({"marked_overdue": [], "lapsed": []}));
@@ -495,6 +524,8 @@ async fn deadline_job_marks_overdue_and_lapses_once(app: TestApp) {
     assert_eq!(t["state"], "lapsed");
     let (_, n) = clerk.get(&format!("/api/v1/cases/{}", normal["id"])).await;
     assert_eq!(n["overdue"], true);
+    let (_, d) = clerk.get(&format!("/api/v1/cases/{}", decided["id"])).await;
+    assert_eq!(d["state"], "lapsed");
     let approver = app.login("approver").await;
     let (_, queue) = approver.get("/api/v1/cases?queue=department").await;
     let row = queue["items"]

@@ -155,8 +155,9 @@ fn bootstrap_a_fresh_install_then_detect_a_tampered_audit_log() {
     assert!(stdout(&o).starts_with("ow_"));
     let o = run(&["audit", "verify"]);
     assert!(o.status.success());
-    // Three calendar years loaded at first start, two organisations, a user, a key.
-    assert!(stdout(&o).contains("7 events verified"), "{}", stdout(&o));
+    // Seven calendar years (2020–2026) loaded at first start, two organisations, a user,
+    // a key.
+    assert!(stdout(&o).contains("11 events verified"), "{}", stdout(&o));
 
     // Tamper: edit event 2, then verify names it and fails.
     scratch.sql("UPDATE audit_events SET actor = 'someone-else' WHERE seq = 2");

@@ -193,13 +193,27 @@ async fn oversized_post(app: &TestApp, path: &str, key: &str) -> (u16, String, S
     (status, content_type, body.to_string())
 }
 
+/// Every `.rs` file under `dir`, modules that grew into folders included.
+fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
 /// `(path, method)` of every route registered under /api/, read from the capability
 /// routers' source (axum cannot list a router's routes).
 fn routed_operations() -> BTreeSet<(String, String)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/src");
     let mut ops = BTreeSet::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    for path in rust_files(&dir) {
+        let source = std::fs::read_to_string(path).unwrap();
         // Unit tests build routers of their own.
         let source = source.split("#[cfg(test)]").next().unwrap();
         let mut rest = source;

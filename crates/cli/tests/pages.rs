@@ -270,12 +270,17 @@ async fn admins_edit_the_catalog_and_the_calendar_through_pages(app: TestApp) {
         }
         pairs
     };
-    // A blank fee (收费 never blank) and copies that are not a number: both named beside
+    // A fixed fee without its amount and copies that are not a number: both named beside
     // their fields, what was typed is kept, nothing is saved.
-    let res = post(with(&[("fee", ""), ("materials[0].copies", "两")])).await;
+    let res = post(with(&[
+        ("fee.kind", "fixed"),
+        ("fee.amount", ""),
+        ("materials[0].copies", "两"),
+    ]))
+    .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
-    assert!(html.contains("请填写收费标准"), "{html}");
+    assert!(html.contains("请填写收费金额"), "{html}");
     assert!(html.contains("份数须为整数（如 1、15），填写的是「两」"));
     assert!(html.contains(r#"name="materials[0].copies" value="两""#));
     assert!(html.contains("当前为第1版"), "nothing saved");
@@ -374,7 +379,6 @@ fn item_form_pairs(item: &serde_json::Value) -> Vec<(String, String)> {
         "conditions",
         "legal_limit_days",
         "promised_limit_days",
-        "fee",
         "place",
         "hours",
         "visits",
@@ -384,6 +388,9 @@ fn item_form_pairs(item: &serde_json::Value) -> Vec<(String, String)> {
     .iter()
     .map(|k| (k.to_string(), text(&item[*k])))
     .collect();
+    // The demo item is free of charge (不收费).
+    assert_eq!(item["fee"]["kind"], "free", "{}", item["fee"]);
+    pairs.push(("fee.kind".into(), "free".into()));
     for flag in ["online", "commitment_allowed"] {
         if item[flag] == true {
             pairs.push((flag.into(), "1".into()));

@@ -16,6 +16,12 @@ on_both_backends!(
     booking_follows_opening_hours_and_the_calendar,
     display_stream_receives_calls_live,
     guide_desk_and_kiosk_pages_issue_tickets,
+    check_in_only_at_the_bookings_own_hall_and_scope,
+    check_in_inside_its_window_in_the_appointment_lane,
+    a_booking_is_made_on_the_day_the_resident_saw,
+    cancelling_keeps_the_code_and_says_what_is_wrong,
+    the_window_list_says_what_each_window_serves,
+    kiosk_pages_return_to_the_start_and_carry_no_staff_links,
 );
 
 async fn hall(app: &TestApp) -> i64 {
@@ -507,8 +513,16 @@ async fn booking_follows_opening_hours_and_the_calendar(app: TestApp) {
         .unwrap();
     assert_eq!(
         r.status(),
-        StatusCode::NOT_FOUND,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "the wrong phone cannot cancel"
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            body["fields"][0]["field"].as_str(),
+            body["fields"][0]["code"].as_str()
+        ),
+        (Some("phone"), Some("phone_mismatch"))
     );
     let r = c
         .post(app.url(&format!("/api/v1/queue/appointments/{code}/cancel")))
@@ -517,10 +531,22 @@ async fn booking_follows_opening_hours_and_the_calendar(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    // Cancelling twice is told it is cancelled already.
+    let r = c
+        .post(app.url(&format!("/api/v1/queue/appointments/{code}/cancel")))
+        .json(&json!({"phone": "13800138000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "already_cancelled"
+    );
     let (s, a) = book(me.clone()).await;
     assert_eq!(s, StatusCode::CREATED);
     let code = a["code"].as_str().unwrap().to_string();
-    // Check-in only on the day; it gives a priority ticket.
+    // Check-in only on the day; it gives a ticket in the 预约 lane (not 爱心通道).
     let guide = app.login("guide").await;
     let (s, body) = guide
         .post(
@@ -542,8 +568,12 @@ async fn booking_follows_opening_hours_and_the_calendar(app: TestApp) {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{t}");
     assert_eq!(
-        (t["priority"].as_bool(), t["priority_reason"].as_str()),
-        (Some(true), Some("appointment"))
+        (
+            t["lane"].as_str(),
+            t["priority"].as_bool(),
+            t["priority_reason"].as_str()
+        ),
+        (Some("appointment"), Some(false), None)
     );
     // Three no-shows block online booking (the limit is a setting, default 3).
     for (i, day) in ["2026-11-26", "2026-11-27", "2026-11-30"]
@@ -762,4 +792,585 @@ async fn a_call_through_one_instance_reaches_a_screen_on_the_other() {
     let first = common::spawn_app(Db::Postgres).await;
     let second = spawn_app_on(&first.db_url, Db::Postgres, first.clock.clone(), None).await;
     stream_across(&first, &second).await;
+}
+
+/// The CSRF token of a page's first form.
+fn csrf_of(page: &str) -> String {
+    let i = page.find("name=\"_csrf\" value=\"").expect("a form") + 20;
+    page[i..i + 64].to_string()
+}
+
+async fn page(c: &reqwest::Client, url: String) -> (StatusCode, String) {
+    let r = c.get(url).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+async fn post_form(
+    c: &reqwest::Client,
+    url: String,
+    form: &[(&str, &str)],
+) -> (StatusCode, Option<String>, String) {
+    let r = c.post(url).form(form).send().await.unwrap();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string());
+    (r.status(), location, r.text().await.unwrap())
+}
+
+/// A second hall under the same street (so the guide's scope holds both), with one class
+/// and one window.
+async fn second_hall(app: &TestApp) -> i64 {
+    let admin = app.login("admin").await;
+    let (s, org) = admin
+        .post(
+            "/api/v1/orgs",
+            json!({"parent_id": app.org_id("xingfu").await, "kind": "department", "name": "幸福街道第二服务点", "code": "xingfu-hall-2"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{org}");
+    let id = org["id"].as_i64().unwrap();
+    sqlx::query("INSERT INTO queue_classes (hall_id, code, name, slot_capacity) VALUES ($1, 'A', '社会保险', 4)")
+        .bind(id)
+        .execute(app.store.reader())
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO service_windows (hall_id, number, name, classes, state, updated_at) VALUES ($1, 1, '综合窗口', '[\"A\"]', 'closed', 0)")
+        .bind(id)
+        .execute(app.store.reader())
+        .await
+        .unwrap();
+    id
+}
+
+/// Books the first slot of class A on `date` at `hall` through the API; the booking code.
+async fn book_first(app: &TestApp, hall: i64, date: &str, id_number: &str, phone: &str) -> String {
+    book_at(app, hall, date, None, id_number, phone).await
+}
+
+/// Books the slot of class A starting at `start` (the first when `None`).
+async fn book_at(
+    app: &TestApp,
+    hall: i64,
+    date: &str,
+    start: Option<&str>,
+    id_number: &str,
+    phone: &str,
+) -> String {
+    let c = app.browser();
+    let slots: Vec<Value> = c
+        .get(app.url(&format!(
+            "/api/v1/queue/halls/{hall}/slots?class=A&date={date}"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = c
+        .post(app.url(&format!("/api/v1/queue/halls/{hall}/appointments")))
+        .json(&json!({"slot_id": slots.iter().find(|s| start.is_none_or(|t| s["start_time"] == t)).unwrap()["id"], "name": "王奶奶", "id_number": id_number, "phone": phone}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json::<Value>().await.unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn appointment_state(app: &TestApp, code: &str) -> String {
+    use sqlx::Row;
+    sqlx::query("SELECT state FROM appointments WHERE code = $1")
+        .bind(code)
+        .fetch_one(app.store.reader())
+        .await
+        .unwrap()
+        .get("state")
+}
+
+async fn check_in_only_at_the_bookings_own_hall_and_scope(app: TestApp) {
+    let a = hall(&app).await;
+    let b = second_hall(&app).await;
+    // Today (Monday 09:00): the 09:30 slot at hall B, inside its check-in window.
+    let code = book_first(&app, b, "2026-11-23", "11010519491231002X", "13800138000").await;
+    let tickets_before = app.count("tickets").await;
+
+    // The kiosk of hall A refuses it, naming the hall, on the kiosk page (no 404 later).
+    let c = app.browser();
+    let (_, kiosk) = page(&c, app.url(&format!("/halls/{a}/kiosk"))).await;
+    let (s, _, body) = post_form(
+        &c,
+        app.url(&format!("/halls/{a}/kiosk")),
+        &[("_csrf", &csrf_of(&kiosk)), ("appointment", &code)],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains("不能在本大厅签到") && body.contains("幸福街道第二服务点"),
+        "{body}"
+    );
+    // The guide desk of hall A too (the guide's scope holds both halls).
+    let guide = app.login("guide").await;
+    let (s, _, body) = post_form(
+        &guide.client,
+        app.url("/desk"),
+        &[
+            ("_csrf", &guide.csrf),
+            ("hall_id", &a.to_string()),
+            ("appointment", &code),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("不能在本大厅签到"), "{body}");
+    // The API, at hall A.
+    let (s, body) = guide
+        .post(
+            &format!("/api/v1/queue/appointments/{code}/check-in?hall={a}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("wrong_hall"))
+    );
+    // A community clerk (the halls are outside their scope) cannot learn the code exists.
+    let community = app.login("clerk-yangguang").await;
+    let (s, _) = community
+        .post(
+            &format!("/api/v1/queue/appointments/{code}/check-in"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // A grid worker has no role for it at all.
+    let grid = app.login("grid").await;
+    let (s, _) = grid
+        .post(
+            &format!("/api/v1/queue/appointments/{code}/check-in"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Nothing was issued or changed by the refusals.
+    assert_eq!(app.count("tickets").await, tickets_before);
+    assert_eq!(appointment_state(&app, &code).await, "booked");
+
+    // At its own hall's kiosk it works, and the slip it redirects to is there.
+    let (_, kiosk) = page(&c, app.url(&format!("/halls/{b}/kiosk"))).await;
+    let (s, location, _) = post_form(
+        &c,
+        app.url(&format!("/halls/{b}/kiosk")),
+        &[("_csrf", &csrf_of(&kiosk)), ("appointment", &code)],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, slip) = page(&c, app.url(&location.unwrap())).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(slip.contains("A001") && slip.contains("预约"), "{slip}");
+    assert!(
+        !slip.contains("爱心通道"),
+        "an appointment is not the 爱心通道"
+    );
+    assert_eq!(appointment_state(&app, &code).await, "checked_in");
+    // Checked in twice: told so.
+    let (s, body) = guide
+        .post(
+            &format!("/api/v1/queue/appointments/{code}/check-in?hall={b}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("already_checked_in"))
+    );
+}
+
+async fn check_in_inside_its_window_in_the_appointment_lane(app: TestApp) {
+    let h = hall(&app).await;
+    // Monday's 14:00 slot.
+    let at_two = Some("14:00");
+    let early = book_at(
+        &app,
+        h,
+        "2026-11-23",
+        at_two,
+        "11010519491231002X",
+        "13800138000",
+    )
+    .await;
+    let hours_early = book_at(
+        &app,
+        h,
+        "2026-11-23",
+        at_two,
+        "440524198001010013",
+        "13900139000",
+    )
+    .await;
+    let late = book_at(
+        &app,
+        h,
+        "2026-11-23",
+        at_two,
+        "110105198001010016",
+        "13700137000",
+    )
+    .await;
+    let guide = app.login("guide").await;
+    let check_in = |code: String| {
+        let guide = &guide;
+        async move {
+            guide
+                .post(
+                    &format!("/api/v1/queue/appointments/{code}/check-in?hall={h}"),
+                    json!({}),
+                )
+                .await
+        }
+    };
+    // 09:00: five hours early.
+    let (s, body) = check_in(early.clone()).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("too_early"))
+    );
+    assert_eq!(
+        body["title"],
+        "您预约的是14:00，13:30起可以签到，请稍候再来"
+    );
+    // The window is a setting: widened, an early check-in is let in — and still gains
+    // nothing in the call order.
+    let admin = app.login("admin").await;
+    let (s, _) = admin
+        .put(
+            "/api/v1/settings/queue.check_in_before_minutes",
+            json!({"value": 300}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, first) = check_in(hours_early.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    assert_eq!(first["lane"], "appointment");
+    admin
+        .put(
+            "/api/v1/settings/queue.check_in_before_minutes",
+            json!({"value": 30}),
+        )
+        .await;
+    // 13:35: inside the window.
+    app.clock.advance_secs((4 * 60 + 35) * 60);
+    let guide = app.login("guide").await;
+    let (s, second) = guide
+        .post(
+            &format!("/api/v1/queue/appointments/{early}/check-in?hall={h}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{second}");
+    app.clock.advance_secs(60);
+    let walk_in_before = issue(&guide, h, "A", None).await; // 13:36
+    app.clock.advance_secs(19 * 60);
+    let walk_in_after = issue(&guide, h, "A", None).await; // 13:55
+                                                           // The appointments are called as if queued at 13:50 (10 minutes before the slot, a
+                                                           // setting), whenever they checked in.
+    let clerk = app.login("clerk").await;
+    let (w1, _) = window_ids(&app).await[0];
+    clerk
+        .post(
+            &format!("/api/v1/queue/windows/{w1}/state"),
+            json!({"state": "open"}),
+        )
+        .await;
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        let (_, r) = clerk
+            .post(&format!("/api/v1/queue/windows/{w1}/call-next"), json!({}))
+            .await;
+        let id = r["ticket"]["id"].clone();
+        order.push(id.clone());
+        clerk
+            .post(
+                &format!("/api/v1/queue/tickets/{id}/actions"),
+                json!({"action": "no_show"}),
+            )
+            .await;
+    }
+    assert_eq!(
+        order,
+        vec![
+            walk_in_before["id"].clone(),
+            first["id"].clone(),
+            second["id"].clone(),
+            walk_in_after["id"].clone()
+        ]
+    );
+    // 14:16: a minute past the window (15 minutes after the start).
+    app.clock.advance_secs(21 * 60);
+    let guide = app.login("guide").await;
+    let (s, body) = guide
+        .post(
+            &format!("/api/v1/queue/appointments/{late}/check-in?hall={h}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("too_late"))
+    );
+    assert!(
+        body["title"].as_str().unwrap().contains("14:15前"),
+        "{body}"
+    );
+    // The same refusal on the guide desk's page, in Chinese.
+    let (s, _, page) = post_form(
+        &guide.client,
+        app.url("/desk"),
+        &[
+            ("_csrf", &guide.csrf),
+            ("hall_id", &h.to_string()),
+            ("appointment", &late),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("签到时间已过"), "{page}");
+    assert_eq!(appointment_state(&app, &late).await, "booked");
+    // Staff cannot issue an 预约 ticket without a booking.
+    let (s, body) = guide
+        .post(
+            &format!("/api/v1/queue/halls/{h}/tickets"),
+            json!({"class": "A", "priority": "appointment"}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("priority"))
+    );
+}
+
+async fn a_booking_is_made_on_the_day_the_resident_saw(app: TestApp) {
+    let h = hall(&app).await;
+    let c = app.browser();
+    // Every date is a link that shows its slots: no script needed.
+    let (s, today) = page(&c, app.url(&format!("/halls/{h}/book"))).await;
+    assert_eq!(s, StatusCode::OK);
+    let saturday_link = format!("href=\"/halls/{h}/book?class=A&amp;date=2026-11-28#slots\"");
+    assert!(today.contains(&saturday_link), "{today}");
+    assert!(today.contains("11月23日 星期一"), "the day shown, in words");
+    let monday_slot = {
+        let i = today.find("name=\"slot_id\" value=\"").unwrap() + 22;
+        today[i..].split('"').next().unwrap().to_string()
+    };
+    let (s, saturday) = page(
+        &c,
+        app.url(&format!("/halls/{h}/book?class=A&date=2026-11-28")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        saturday.contains("id=\"slot-day\">11月28日 星期六<"),
+        "{saturday}"
+    );
+    assert!(saturday.contains("name=\"date\" value=\"2026-11-28\""));
+    let saturday_slot = {
+        let i = saturday.find("name=\"slot_id\" value=\"").unwrap() + 22;
+        saturday[i..].split('"').next().unwrap().to_string()
+    };
+    let csrf = csrf_of(&saturday);
+    let me = |slot: &str, date: &str| {
+        vec![
+            ("_csrf".to_string(), csrf.clone()),
+            ("class".to_string(), "A".to_string()),
+            ("date".to_string(), date.to_string()),
+            ("slot_id".to_string(), slot.to_string()),
+            ("name".to_string(), "王奶奶".to_string()),
+            ("id_number".to_string(), "11010519491231002X".to_string()),
+            ("phone".to_string(), "13800138000".to_string()),
+        ]
+    };
+    let post = |form: Vec<(String, String)>| {
+        let c = c.clone();
+        let url = app.url(&format!("/halls/{h}/book"));
+        async move {
+            let r = c.post(url).form(&form).send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    // A slot of another day than the one shown: refused, nothing booked.
+    let (s, body) = post(me(&monday_slot, "2026-11-28")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains("不是您查看的11月28日 星期六"),
+        "a clear field error: {body}"
+    );
+    assert_eq!(app.count("appointments").await, 0);
+    // A form that does not say its day: refused too.
+    let (s, body) = post(me(&saturday_slot, "")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("请先选择预约日期"), "{body}");
+    // The day seen and the slot agree: booked, and the confirmation says when in words.
+    let (s, body) = post(me(&saturday_slot, "2026-11-28")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("id=\"booked-when\">11月28日 星期六 09:00<"),
+        "{body}"
+    );
+    use sqlx::Row;
+    let day: String = sqlx::query("SELECT day FROM appointments")
+        .fetch_one(app.store.reader())
+        .await
+        .unwrap()
+        .get("day");
+    assert_eq!(day, "2026-11-28");
+    // The API checks the day when it is given, and says when in words.
+    let r = c
+        .post(app.url(&format!("/api/v1/queue/halls/{h}/appointments")))
+        .json(&json!({"slot_id": monday_slot.parse::<i64>().unwrap(), "date": "2026-11-28", "name": "李四", "id_number": "440524198001010013", "phone": "13900139000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            body["fields"][0]["field"].as_str(),
+            body["fields"][0]["code"].as_str()
+        ),
+        (Some("date"), Some("slot_not_on_date"))
+    );
+    let r = c
+        .post(app.url(&format!("/api/v1/queue/halls/{h}/appointments")))
+        .json(&json!({"slot_id": saturday_slot.parse::<i64>().unwrap(), "date": "2026-11-28", "name": "李四", "id_number": "440524198001010013", "phone": "13900139000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["when"],
+        "11月28日 星期六 09:00"
+    );
+}
+
+async fn cancelling_keeps_the_code_and_says_what_is_wrong(app: TestApp) {
+    let h = hall(&app).await;
+    let code = book_first(&app, h, "2026-11-25", "11010519491231002X", "13800138000").await;
+    let c = app.browser();
+    let (_, book) = page(&c, app.url(&format!("/halls/{h}/book"))).await;
+    let csrf = csrf_of(&book);
+    let cancel = |phone: &'static str| {
+        let (c, csrf, code) = (c.clone(), csrf.clone(), code.clone());
+        let url = app.url(&format!("/halls/{h}/book/cancel"));
+        async move {
+            let r = c
+                .post(url)
+                .form(&[("_csrf", csrf.as_str()), ("code", &code), ("phone", phone)])
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (s, body) = cancel("13900000000").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("手机号码与预约时登记的不一致"), "{body}");
+    assert!(
+        body.contains(&format!("name=\"code\" value=\"{code}\"")),
+        "the code is kept"
+    );
+    assert!(!body.contains("该日没有可预约时段"), "{body}");
+    assert_eq!(appointment_state(&app, &code).await, "booked");
+    let (s, body) = cancel("13800138000").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        body.contains("已取消") && body.contains("11月25日 星期三 09:00"),
+        "{body}"
+    );
+    // Twice: said in the site's layout, not a bare error page.
+    let (s, body) = cancel("13800138000").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("该预约已经取消"), "{body}");
+    assert!(body.contains("class=\"site-header"), "in the site layout");
+    // An unknown code is named as such, on the page.
+    let r = c
+        .post(app.url(&format!("/halls/{h}/book/cancel")))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("code", "ZZZZZZZZ"),
+            ("phone", "13800138000"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("预约码不存在"));
+}
+
+async fn the_window_list_says_what_each_window_serves(app: TestApp) {
+    let clerk = app.login("clerk").await;
+    let (s, body) = page(&clerk.client, app.url("/counter")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        body.contains("A 社会保险与社保卡、F 综合受理"),
+        "window 2's queues by name: {body}"
+    );
+    let (w2, _) = window_ids(&app).await[1];
+    let (_, control) = page(&clerk.client, app.url(&format!("/counter/{w2}"))).await;
+    assert!(control.contains("受理的号：A 社会保险与社保卡、F 综合受理"));
+    // A community clerk has no windows: told why and what to do, not an empty page.
+    let community = app.login("clerk-yangguang").await;
+    let (s, body) = page(&community.client, app.url("/counter")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("阳光社区没有叫号窗口"), "{body}");
+    assert!(
+        body.contains("幸福街道便民服务中心"),
+        "where the windows are"
+    );
+    assert!(body.contains("href=\"/window\""), "what to do instead");
+    // And still no window of another scope.
+    let (w1, _) = window_ids(&app).await[0];
+    let (s, _) = page(&community.client, app.url(&format!("/counter/{w1}"))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+async fn kiosk_pages_return_to_the_start_and_carry_no_staff_links(app: TestApp) {
+    let h = hall(&app).await;
+    let c = app.browser();
+    let (_, kiosk) = page(&c, app.url(&format!("/halls/{h}/kiosk"))).await;
+    assert!(!kiosk.contains("/login"), "no staff login link on a kiosk");
+    assert!(!kiosk.contains("http-equiv=\"refresh\""), "the start stays");
+    let (s, location, _) = post_form(
+        &c,
+        app.url(&format!("/halls/{h}/kiosk")),
+        &[("_csrf", &csrf_of(&kiosk)), ("class", "A")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let location = location.unwrap();
+    assert!(location.ends_with("?kiosk=1"), "{location}");
+    let (_, slip) = page(&c, app.url(&location)).await;
+    assert!(slip.contains("A001"));
+    assert!(
+        slip.contains(&format!(
+            "http-equiv=\"refresh\" content=\"20;url=/halls/{h}/kiosk\""
+        )),
+        "back to the start after the setting's 20 seconds: {slip}"
+    );
+    assert!(!slip.contains("/login"));
+    // An error also goes away by itself.
+    let (s, _, body) = post_form(
+        &c,
+        app.url(&format!("/halls/{h}/kiosk")),
+        &[("_csrf", &csrf_of(&kiosk)), ("appointment", "NOSUCHCODE")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("预约码不存在") && body.contains("http-equiv=\"refresh\""));
+    // The desk's own slip link (no kiosk) does not jump away.
+    let (s, desk_slip) = page(&c, app.url(location.trim_end_matches("?kiosk=1"))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(desk_slip.contains("A001") && !desk_slip.contains("http-equiv=\"refresh\""));
 }

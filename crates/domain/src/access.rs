@@ -107,10 +107,16 @@ pub enum Permission {
     IssueTickets,
     /// Open, pause and close a window; call, recall, skip, transfer, finish tickets.
     OperateWindow,
+    /// Take a case's fee at the window and print its receipt (缴费).
+    CollectFees,
+    /// Give a payment back (退费): a supervisor, not the clerk who took the money.
+    RefundFees,
+    /// Read a hall's payments and its daily cash-up (日结).
+    ViewCashup,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 16] = [
         Permission::ViewOrgs,
         Permission::ManageOrgs,
         Permission::ViewUsers,
@@ -124,6 +130,9 @@ impl Permission {
         Permission::ViewCases,
         Permission::IssueTickets,
         Permission::OperateWindow,
+        Permission::CollectFees,
+        Permission::RefundFees,
+        Permission::ViewCashup,
     ];
 
     /// The permission table. Kept as one match so a review reads it at a glance.
@@ -143,6 +152,9 @@ impl Permission {
             Permission::ViewCases => &[Admin, Supervisor, GuideDesk, WindowClerk, Approver],
             Permission::IssueTickets => &[GuideDesk, WindowClerk],
             Permission::OperateWindow => &[WindowClerk],
+            Permission::CollectFees => &[WindowClerk],
+            Permission::RefundFees => &[Supervisor],
+            Permission::ViewCashup => &[WindowClerk, Supervisor],
         }
     }
 }
@@ -196,6 +208,49 @@ pub fn authorize(actor: &Actor, permission: Permission, target: &OrgPath) -> Res
     }
     if !actor.org_path.contains(target) {
         return Err(Denied::Scope);
+    }
+    Ok(())
+}
+
+// ---- window approval grants (即审即办) ------------------------------------------------
+
+/// Why a window approval grant cannot be given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum GrantRefusal {
+    #[error("只有窗口人员才能获得窗口审批授权")]
+    NotAWindowClerk,
+    #[error("窗口审批授权须指定一个部门")]
+    NotADepartment,
+}
+
+impl GrantRefusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            GrantRefusal::NotAWindowClerk => "not_a_window_clerk",
+            GrantRefusal::NotADepartment => "not_a_department",
+        }
+    }
+
+    /// The input field the refusal is about.
+    pub fn field(self) -> &'static str {
+        match self {
+            GrantRefusal::NotAWindowClerk => "user",
+            GrantRefusal::NotADepartment => "department_id",
+        }
+    }
+}
+
+/// Who may grant whom the power to approve at the window for a department (首席代表 /
+/// 派驻审批): an administrator whose scope holds both the clerk and the department
+/// ([`authorize`] with [`Permission::ManageUsers`] at each — the caller checks that), to an
+/// account holding the window clerk role, for an organisation that is a department. The
+/// clerk then approves only items the catalog flags 即审即办 and only for that department.
+pub fn check_window_grant(grantee_roles: &[Role], department: OrgKind) -> Result<(), GrantRefusal> {
+    if !grantee_roles.contains(&Role::WindowClerk) {
+        return Err(GrantRefusal::NotAWindowClerk);
+    }
+    if department != OrgKind::Department {
+        return Err(GrantRefusal::NotADepartment);
     }
     Ok(())
 }
@@ -305,6 +360,23 @@ pub fn check_item_routing(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn window_grants_go_to_clerks_for_departments() {
+        use super::*;
+        assert_eq!(
+            check_window_grant(&[Role::WindowClerk], OrgKind::Department),
+            Ok(())
+        );
+        assert_eq!(
+            check_window_grant(&[Role::Approver], OrgKind::Department),
+            Err(GrantRefusal::NotAWindowClerk)
+        );
+        assert_eq!(
+            check_window_grant(&[Role::WindowClerk], OrgKind::Street),
+            Err(GrantRefusal::NotADepartment)
+        );
+    }
+
     use super::*;
 
     fn actor(path: &OrgPath, roles: &[Role]) -> Actor {
@@ -336,7 +408,12 @@ mod tests {
                     ViewCases,
                 ],
             ),
-            (Supervisor, &[ViewOrgs, ViewUsers, ViewAudit, ViewCases]),
+            (
+                Supervisor,
+                &[
+                    ViewOrgs, ViewUsers, ViewAudit, ViewCases, RefundFees, ViewCashup,
+                ],
+            ),
             (GuideDesk, &[ViewOrgs, ViewCases, IssueTickets]),
             (
                 WindowClerk,
@@ -346,6 +423,8 @@ mod tests {
                     ViewCases,
                     IssueTickets,
                     OperateWindow,
+                    CollectFees,
+                    ViewCashup,
                 ],
             ),
             (Approver, &[ViewOrgs, ReviewCases, ViewCases]),

@@ -144,6 +144,242 @@ impl ChainVerifier {
     }
 }
 
+// ---- labels: the audit log's words ------------------------------------------------------
+
+impl ChainBreak {
+    /// The break in plain Chinese, for the audit page (the `Display` text is for the CLI).
+    pub fn label(&self) -> String {
+        match self {
+            ChainBreak::Altered { seq } => {
+                format!("第{seq}条记录的内容与其哈希不符（记录被修改）")
+            }
+            ChainBreak::Unlinked { seq, expected_seq } => format!(
+                "第{seq}条记录与前一条记录连接不上（此处应为第{expected_seq}条；有记录被删除、插入或调换顺序）"
+            ),
+            ChainBreak::Truncated { head_seq, last_seq } => format!(
+                "缺少第{}条记录（链头记为第{head_seq}条，最后一条为第{last_seq}条；末尾有记录被删除）",
+                last_seq + 1
+            ),
+        }
+    }
+}
+
+/// Every action the store records, with its Chinese name: the one table the audit page,
+/// its filter and any export read. Case and ticket actions are `case.` / `ticket.` plus
+/// the state machines' action names (`cases::CaseAction::name`, `queue::TicketAction::name`)
+/// and carry the machines' own words (checked by the tests below).
+pub const ACTIONS: &[(&str, &str)] = &[
+    ("auth.login", "登录"),
+    ("auth.logout", "退出登录"),
+    ("auth.login_failed", "登录失败"),
+    ("auth.locked", "账号被锁定"),
+    ("user.create", "新建人员"),
+    ("user.update", "修改人员信息"),
+    ("user.password", "修改密码"),
+    ("user.unlock", "解除锁定"),
+    ("user.preference", "修改显示偏好"),
+    ("org.create", "新建机构"),
+    ("org.update", "修改机构"),
+    ("apikey.create", "创建API密钥"),
+    ("apikey.revoke", "吊销API密钥"),
+    ("catalog.item_create", "新增事项"),
+    ("catalog.item_version", "事项生成新版本"),
+    ("catalog.bundle_save", "保存“一件事”"),
+    ("calendar.load_year", "导入工作日历"),
+    ("settings.set", "修改系统设置"),
+    ("case.overdue", "标记超期"),
+    ("user.window_grant", "授予窗口审批权"),
+    ("user.window_grant_revoke", "撤销窗口审批权"),
+    (
+        "case.credit_code_override",
+        "信用代码校验位不符，经核实受理",
+    ),
+    ("ticket.issue", "取号"),
+    ("ticket.call", "叫号"),
+    ("ticket.recall", "重复呼叫"),
+    ("ticket.start", "开始办理"),
+    ("ticket.start_service", "开始办理"),
+    ("ticket.finish", "办结"),
+    ("ticket.no_show", "过号"),
+    ("ticket.requeue", "重新排队"),
+    ("ticket.transfer", "转窗口"),
+    ("ticket.cancel", "取消"),
+    ("window.state", "窗口开关"),
+    ("queue.class_capacity", "修改预约时段容量"),
+    ("queue.demo_history", "生成演示取号记录"),
+    ("appointment.book", "预约"),
+    ("appointment.cancel", "取消预约"),
+    ("appointment.check_in", "预约签到"),
+    ("appointment.no_show", "预约未到"),
+];
+
+/// The kinds of record the log names (`entity`), with their Chinese names. An action's
+/// prefix (`case.`) names its group in the filter: the group's label is its entity's.
+pub const ENTITIES: &[(&str, &str)] = &[
+    ("user", "人员"),
+    ("org", "机构"),
+    ("api_key", "API密钥"),
+    ("catalog_item", "事项"),
+    ("catalog_bundle", "一件事"),
+    ("calendar", "工作日历"),
+    ("setting", "系统设置"),
+    ("case", "办件"),
+    ("ticket", "排队号"),
+    ("window", "窗口"),
+    ("queue_class", "业务类别"),
+    ("hall", "大厅"),
+    ("appointment", "预约"),
+];
+
+/// Groups of actions (the part before the dot) and the name the filter shows for each.
+pub const ACTION_GROUPS: &[(&str, &str)] = &[
+    ("auth", "登录"),
+    ("user", "人员"),
+    ("org", "机构"),
+    ("apikey", "API密钥"),
+    ("catalog", "事项目录"),
+    ("calendar", "工作日历"),
+    ("settings", "系统设置"),
+    ("case", "办件"),
+    ("ticket", "排队叫号"),
+    ("window", "窗口"),
+    ("queue", "排队设置"),
+    ("appointment", "预约"),
+];
+
+/// The names of the keys audit details carry (`before`/`after` records and the facts of
+/// an action). The catalog item's fields take the catalog's own column names.
+const DETAIL_KEYS: &[(&str, &str)] = &[
+    ("id", "编号"),
+    ("name", "名称"),
+    ("username", "用户名"),
+    ("display_name", "姓名"),
+    ("active", "启用"),
+    ("roles", "角色"),
+    ("org_id", "所属机构编号"),
+    ("org_name", "所属机构"),
+    ("org_path", "机构路径"),
+    ("failed_logins", "连续登录失败次数"),
+    ("locked_until", "锁定至"),
+    ("large_text", "大字模式"),
+    ("version", "版本"),
+    ("kind", "类型"),
+    ("parent_id", "上级机构编号"),
+    ("path", "机构路径"),
+    ("password", "密码"),
+    ("sessions", "登录会话"),
+    ("failures", "失败次数"),
+    ("user_id", "人员编号"),
+    ("prefix", "密钥前缀"),
+    ("year", "年份"),
+    ("special_days", "节假日与调休天数"),
+    ("number", "号码"),
+    ("priority", "优先"),
+    ("source", "来源"),
+    ("window", "窗口"),
+    ("from", "原状态"),
+    ("to", "新状态"),
+    ("state", "状态"),
+    ("action", "说明"),
+    ("case_nos", "关联办件"),
+    ("slot_capacity", "每时段可约人数"),
+    ("value", "设定值"),
+    ("slot", "时段编号"),
+    ("day", "日期"),
+    ("start", "开始时间"),
+    ("class", "业务类别"),
+    ("by", "经办"),
+    ("ticket", "排队号"),
+    ("owner_org_id", "所属机构编号"),
+    ("effective_from", "生效日期"),
+    ("items", "所含事项"),
+    ("item_codes", "所含事项"),
+    ("description", "说明"),
+];
+
+/// The Chinese name of an action code, if it is one the product records.
+pub fn action_label(action: &str) -> Option<&'static str> {
+    // A case action's name is the machine's own verb: asked, never copied.
+    if let Some(kind) = action
+        .strip_prefix("case.")
+        .and_then(crate::cases::CaseActionKind::parse)
+    {
+        return Some(kind.label());
+    }
+    ACTIONS.iter().find(|(a, _)| *a == action).map(|(_, l)| *l)
+}
+
+/// The Chinese name of an entity kind.
+pub fn entity_label(entity: &str) -> Option<&'static str> {
+    ENTITIES.iter().find(|(e, _)| *e == entity).map(|(_, l)| *l)
+}
+
+/// The Chinese name of an action group (`case` for every `case.` action).
+pub fn action_group_label(group: &str) -> Option<&'static str> {
+    ACTION_GROUPS
+        .iter()
+        .find(|(g, _)| *g == group)
+        .map(|(_, l)| *l)
+}
+
+/// Keys whose meaning depends on the record they describe.
+const ENTITY_DETAIL_KEYS: &[(&str, &str, &str)] = &[
+    ("appointment", "id", "身份证号码"),
+    ("appointment", "by", "预约渠道"),
+    ("ticket", "window", "窗口号"),
+    ("ticket", "action", "操作"),
+    ("case", "action", "说明"),
+    ("window", "number", "窗口号"),
+];
+
+/// The Chinese name of a key in the detail of an event about `entity`.
+pub fn detail_key_label(entity: &str, key: &str) -> Option<&'static str> {
+    ENTITY_DETAIL_KEYS
+        .iter()
+        .find(|(e, k, _)| *e == entity && *k == key)
+        .map(|(_, _, l)| *l)
+        .or_else(|| DETAIL_KEYS.iter().find(|(k, _)| *k == key).map(|(_, l)| *l))
+        .or_else(|| {
+            crate::catalog::CSV_COLUMNS
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, l)| *l)
+        })
+}
+
+/// Where a key comes when a detail is read out: the order of the tables above (who or
+/// what first, then the rest), keys the tables do not name last.
+pub fn detail_key_rank(key: &str) -> usize {
+    DETAIL_KEYS
+        .iter()
+        .position(|(k, _)| *k == key)
+        .or_else(|| {
+            crate::catalog::CSV_COLUMNS
+                .iter()
+                .position(|(k, _)| *k == key)
+                .map(|i| DETAIL_KEYS.len() + i)
+        })
+        .unwrap_or(usize::MAX)
+}
+
+/// The Chinese word for a stored value, where the value is one of the product's codes: a
+/// state (of a case, ticket or window, by the entity), a role, an organisation kind.
+pub fn value_label(entity: &str, key: &str, value: &str) -> Option<&'static str> {
+    use crate::{access::Role, cases::CaseState, org::OrgKind, queue};
+    match key {
+        "from" | "to" | "state" => match entity {
+            "case" => CaseState::parse(value).map(CaseState::label),
+            "ticket" => queue::TicketState::parse(value).map(queue::TicketState::label),
+            "window" => queue::WindowState::parse(value).map(queue::WindowState::label),
+            _ => None,
+        },
+        "roles" => Role::parse(value).map(Role::label),
+        "kind" => OrgKind::parse(value).map(OrgKind::label),
+        "item_type" => crate::catalog::ItemType::parse(value).map(crate::catalog::ItemType::label),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,5 +505,104 @@ mod tests {
             event_hash(1, GENESIS_HASH, &a),
             event_hash(1, GENESIS_HASH, &b)
         );
+    }
+
+    #[test]
+    fn every_action_and_entity_has_one_chinese_name() {
+        let mut seen = std::collections::HashSet::new();
+        for (code, label) in ACTIONS {
+            assert!(seen.insert(*code), "{code} listed twice");
+            assert!(!label.is_empty() && !label.is_ascii(), "{code}: {label}");
+            let (group, _) = code.split_once('.').expect("group.action");
+            assert!(action_group_label(group).is_some(), "{code}: group {group}");
+        }
+        assert_eq!(action_label("user.create"), Some("新建人员"));
+        assert_eq!(action_label("no.such"), None);
+        assert_eq!(entity_label("case"), Some("办件"));
+        assert_eq!(detail_key_label("user", "display_name"), Some("姓名"));
+        assert_eq!(
+            detail_key_label("catalog_item", "promised_limit_days"),
+            Some("承诺时限")
+        );
+        assert_eq!(detail_key_label("appointment", "id"), Some("身份证号码"));
+        assert_eq!(detail_key_label("user", "id"), Some("编号"));
+        assert_eq!(detail_key_label("user", "no_such_key"), None);
+    }
+
+    /// The case and ticket actions carry the state machines' own words, so the log says
+    /// what the case page says.
+    #[test]
+    fn machine_actions_use_the_machines_words() {
+        use crate::cases::{CaseAction, IssueMethod};
+        use crate::queue::TicketAction;
+        let s = String::new;
+        let cases = [
+            CaseAction::Accept {
+                kind: crate::catalog::AcceptanceKind::Normal,
+                supplement_due: None,
+            },
+            CaseAction::Refuse { missing: vec![] },
+            CaseAction::Route,
+            CaseAction::Take,
+            CaseAction::Approve { opinion: s() },
+            CaseAction::Reject {
+                reasons: s(),
+                legal_basis: s(),
+            },
+            CaseAction::Return {
+                reasons: s(),
+                items: vec![],
+            },
+            CaseAction::Resubmit,
+            CaseAction::SupplementReceived,
+            CaseAction::CompleteAtWindow { opinion: s() },
+            CaseAction::ResultReady,
+            CaseAction::Issue {
+                method: IssueMethod::Window,
+                tracking_no: None,
+                certificate_no: None,
+            },
+            CaseAction::Close,
+            CaseAction::Withdraw { reason: s() },
+            CaseAction::Lapse,
+        ];
+        for a in &cases {
+            let code = format!("case.{}", a.name());
+            assert_eq!(action_label(&code), Some(a.label()), "{code}");
+        }
+        let tickets = [
+            TicketAction::Call,
+            TicketAction::Recall,
+            TicketAction::StartService,
+            TicketAction::Finish,
+            TicketAction::NoShow,
+            TicketAction::Requeue,
+            TicketAction::Transfer { to_class: s() },
+            TicketAction::Cancel,
+        ];
+        for a in &tickets {
+            let code = format!("ticket.{}", a.name());
+            assert_eq!(action_label(&code), Some(a.label()), "{code}");
+        }
+    }
+
+    #[test]
+    fn stored_codes_read_as_words() {
+        assert_eq!(value_label("case", "to", "in_review"), Some("审查中"));
+        assert_eq!(value_label("ticket", "from", "waiting"), Some("等候中"));
+        assert_eq!(value_label("window", "to", "open"), Some("开放"));
+        assert_eq!(
+            value_label("user", "roles", "window_clerk"),
+            Some("综合受理窗口人员")
+        );
+        assert_eq!(value_label("org", "kind", "street"), Some("街道"));
+        assert_eq!(value_label("setting", "to", "open"), None);
+    }
+
+    #[test]
+    fn chain_breaks_are_described_in_chinese() {
+        let b = ChainBreak::Altered { seq: 3 };
+        assert!(b.label().contains("第3条"));
+        assert!(!b.label().is_ascii());
     }
 }

@@ -22,13 +22,22 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-/// The arrangements known at build time. It lives inside the crate (not in the shared data
-/// folder beside the repository) so that `include_str!` resolves the same way in every
-/// checkout, CI included.
-const SHIPPED_CSV: &str = include_str!("../data/cn-holiday-arrangements-2024-2026.csv");
+/// The arrangements known at build time, one file per batch of notices: 2020–2023 (for
+/// cases a hall brings along when it moves onto the product) and 2024–2026. They live
+/// inside the crate (not in the shared data folder beside the repository) so that
+/// `include_str!` resolves the same way in every checkout, CI included. Each file names the
+/// notices it was checked against. 2027 is not shipped: it was not published when this
+/// was built, and the administrator imports it (never a guess).
+const SHIPPED_CSV: [&str; 2] = [
+    include_str!("../data/cn-holiday-arrangements-2020-2023.csv"),
+    include_str!("../data/cn-holiday-arrangements-2024-2026.csv"),
+];
 
 /// The CSV header, also written by [`WorkCalendar::to_csv`] so exports can be re-imported.
 const CSV_HEADER: &str = "date,kind,festival";
+
+/// The same header in the words of the calendar page (日期,类型,节日), also accepted.
+const CSV_HEADER_ZH: [&str; 3] = ["日期", "类型", "节日"];
 
 /// The years a CSV file may name. The present holiday system (the 1999 rules and their
 /// revisions) starts around 2000, and nobody publishes arrangements decades ahead: outside
@@ -80,8 +89,21 @@ impl DayKind {
         }
     }
 
+    /// Every word a file may use for this kind: the stable spelling first, then the words
+    /// of the calendar page and of the notices (放假 / 上班, 调休上班), so an administrator
+    /// may type what the page shows. English words are matched ignoring case.
+    pub fn words(self) -> &'static [&'static str] {
+        match self {
+            DayKind::Holiday => &["holiday", "放假", "休息"],
+            DayKind::MakeupWorkday => &["makeup_workday", "workday", "上班", "调休上班", "补班"],
+        }
+    }
+
+    /// The kind a word names (see [`Self::words`]).
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+        Self::ALL
+            .into_iter()
+            .find(|k| k.words().iter().any(|w| w.eq_ignore_ascii_case(s)))
     }
 
     /// The word shown on calendar pages.
@@ -132,8 +154,9 @@ pub enum CalendarError {
     #[error("{year}年的节假日安排有误：{reason}")]
     BadArrangement { year: i32, reason: String },
     /// An imported year (lines `first`–`last` of the file) does not look like a whole
-    /// notice: a festival missing, or fewer days off than the law gives.
-    #[error("节假日安排文件第{first}–{last}行（{year}年）不像完整的年度安排：{reason}。导入会整体替换该年，请导入国务院办公厅通知的全部日期")]
+    /// notice: a festival missing, or fewer days off than the law gives. Refused unless the
+    /// administrator says explicitly that the partial year is meant ([`PartialYears::Allow`]).
+    #[error("节假日安排文件第{first}–{last}行（{year}年）不像完整的年度安排：{reason}。导入会整体替换该年，请导入国务院办公厅通知的全部日期；确需导入不完整的安排时，请勾选“确认导入不完整的年度安排”")]
     ImplausibleYear {
         year: i32,
         first: usize,
@@ -162,6 +185,16 @@ impl CalendarError {
     }
 }
 
+/// Whether an import may hold a year that does not look like a whole notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartialYears {
+    /// The default: such a year is refused ([`CalendarError::ImplausibleYear`]).
+    Refuse,
+    /// The administrator confirmed explicitly that the partial year is meant (it still
+    /// replaces the stored year whole); the preview and the audit log say it was partial.
+    Allow,
+}
+
 /// One year of an import compared with what is stored ([`WorkCalendar::diff`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct YearDiff {
@@ -171,6 +204,12 @@ pub struct YearDiff {
     pub added: Vec<SpecialDay>,
     pub removed: Vec<SpecialDay>,
     pub changed: Vec<DayChange>,
+    /// Every date whose day changes, from what to what, ascending: what the administrator
+    /// reads before confirming.
+    pub dates: Vec<DateChange>,
+    /// Why the year does not look like a whole notice, when it does not (an import holds
+    /// such a year only with [`PartialYears::Allow`]).
+    pub partial: Option<String>,
 }
 
 impl YearDiff {
@@ -188,6 +227,111 @@ impl YearDiff {
 pub struct DayChange {
     pub before: SpecialDay,
     pub after: SpecialDay,
+}
+
+/// What a calendar says about one date: its status (`not_loaded`, `workday`, `rest_day`,
+/// `holiday`, `makeup_workday`), the words for it, and whether it is a working day
+/// (`None`: the year is not loaded, so nobody knows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DayStatus {
+    pub status: &'static str,
+    pub label: String,
+    pub workday: Option<bool>,
+}
+
+/// One date of a preview: what it is now and what it will be after the import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DateChange {
+    pub date: NaiveDate,
+    /// 星期一 … 星期日.
+    pub weekday: &'static str,
+    pub before: DayStatus,
+    pub after: DayStatus,
+    /// What the change does to deadlines, in words: 改为工作日, 改为休息日, 工作日不变…
+    pub effect: &'static str,
+}
+
+impl DateChange {
+    fn new(date: NaiveDate, before: DayStatus, after: DayStatus) -> Self {
+        let effect = match (before.workday, after.workday) {
+            (None, Some(true)) => "开始计算：工作日",
+            (None, _) => "开始计算：休息日",
+            (Some(false), Some(true)) => "改为工作日",
+            (Some(true), Some(false)) => "改为休息日",
+            _ => "是否工作日不变（仅名称变化）",
+        };
+        Self {
+            date,
+            weekday: weekday_zh(date.weekday()),
+            before,
+            after,
+            effect,
+        }
+    }
+}
+
+/// The calendar's words for a deadline it cannot compute yet (shown wherever a due date
+/// shows: case pages, lists, receipts, tracking).
+pub const DEADLINE_PENDING_LABEL: &str = "待定（日历未发布）";
+
+/// A deadline as far as the calendar can tell: a date, or pending until the arrangement of
+/// `year` is loaded. Never a guessed date: the resident is accepted, and the date is
+/// computed the moment that year is imported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deadline {
+    Due(NaiveDate),
+    Pending { year: i32 },
+}
+
+impl Deadline {
+    /// A computation's answer: a date, pending on the year it missed, or another error.
+    pub fn from_result(result: Result<NaiveDate, CalendarError>) -> Result<Self, CalendarError> {
+        match result {
+            Ok(date) => Ok(Deadline::Due(date)),
+            Err(CalendarError::YearNotCovered(year)) => Ok(Deadline::Pending { year }),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn due(self) -> Option<NaiveDate> {
+        match self {
+            Deadline::Due(d) => Some(d),
+            Deadline::Pending { .. } => None,
+        }
+    }
+
+    pub fn pending_year(self) -> Option<i32> {
+        match self {
+            Deadline::Due(_) => None,
+            Deadline::Pending { year } => Some(year),
+        }
+    }
+
+    /// What a page shows: the date, or [`DEADLINE_PENDING_LABEL`].
+    pub fn text(self) -> String {
+        match self {
+            Deadline::Due(d) => d.to_string(),
+            Deadline::Pending { .. } => DEADLINE_PENDING_LABEL.to_string(),
+        }
+    }
+}
+
+/// The administrator's notice when cases wait for a year's arrangement: `waiting` holds
+/// (year, number of cases), as counted by the store. `None` when nothing waits.
+pub fn pending_deadlines_notice(waiting: &[(i32, u64)]) -> Option<String> {
+    let parts: Vec<String> = waiting
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(year, n)| format!("{n}件办件等待{year}年节假日安排"))
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{}，承诺办结日期暂为“{DEADLINE_PENDING_LABEL}”。导入该年的安排后，系统会在同一次导入中计算这些办件的办结日期。",
+        parts.join("，")
+    ))
 }
 
 fn year_start(year: i32) -> NaiveDate {
@@ -211,10 +355,15 @@ impl WorkCalendar {
         Self::default()
     }
 
-    /// The arrangements shipped with this build (2024–2026).
+    /// The arrangements shipped with this build (2020–2026).
     pub fn shipped() -> Self {
-        Self::from_csv(SHIPPED_CSV)
-            .expect("the embedded holiday arrangement is validated by the calendar unit tests")
+        let mut cal = WorkCalendar::new();
+        for text in SHIPPED_CSV {
+            cal.merge(Self::from_csv(text).expect(
+                "the embedded holiday arrangements are validated by the calendar unit tests",
+            ));
+        }
+        cal
     }
 
     /// Parses the `date,kind,festival` format (the shipped file's format, and what
@@ -239,7 +388,7 @@ impl WorkCalendar {
             let bad = |reason: String| CalendarError::BadCsv { line, reason };
             if !header_seen {
                 let fields = split_fields(raw);
-                if fields != ["date", "kind", "festival"] {
+                if fields != ["date", "kind", "festival"] && fields != CSV_HEADER_ZH {
                     return Err(bad(format!(
                         "表头应为“{CSV_HEADER}”，实际为“{}”",
                         excerpt(raw)
@@ -266,9 +415,15 @@ impl WorkCalendar {
     /// Parses a file an administrator imports: [`Self::from_csv`], and then every year in it
     /// must look like a whole notice — each statutory festival present as a day off, and at
     /// least [`statutory_days_off`] days off — because an import replaces each year whole.
-    /// A partial file is refused naming its lines, rather than silently emptying a year.
-    pub fn import_csv(text: &str) -> Result<WorkCalendar, CalendarError> {
+    /// A partial file is refused naming its lines, rather than silently emptying a year,
+    /// unless the administrator confirmed explicitly that it is meant
+    /// ([`PartialYears::Allow`]; the preview's [`YearDiff::partial`] then says why it is
+    /// partial).
+    pub fn import_csv(text: &str, partial: PartialYears) -> Result<WorkCalendar, CalendarError> {
         let calendar = Self::from_csv(text)?;
+        if partial == PartialYears::Allow {
+            return Ok(calendar);
+        }
         // Line numbers of each year's rows, for the error (the same walk as `from_csv`).
         let mut lines: BTreeMap<i32, (usize, usize)> = BTreeMap::new();
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -281,7 +436,7 @@ impl WorkCalendar {
             }
         }
         for year in calendar.covered_years() {
-            if let Err(reason) = calendar.check_plausible(year) {
+            if let Err(reason) = calendar.check_whole_notice(year) {
                 let (first, last) = lines.get(&year).copied().unwrap_or((1, 1));
                 return Err(CalendarError::ImplausibleYear {
                     year,
@@ -294,8 +449,10 @@ impl WorkCalendar {
         Ok(calendar)
     }
 
-    /// Whether `year`'s rows look like a whole State Council notice.
-    fn check_plausible(&self, year: i32) -> Result<(), String> {
+    /// Whether `year`'s rows look like a whole State Council notice (every statutory
+    /// festival present as a day off, at least [`statutory_days_off`] days off); the
+    /// reason, in Chinese, when not.
+    pub fn check_whole_notice(&self, year: i32) -> Result<(), String> {
         let holidays: Vec<&SpecialDay> = self
             .special_days()
             .filter(|d| d.date.year() == year && d.kind == DayKind::Holiday)
@@ -336,6 +493,8 @@ impl WorkCalendar {
                     added: vec![],
                     removed: vec![],
                     changed: vec![],
+                    dates: vec![],
+                    partial: incoming.check_whole_notice(year).err(),
                 };
                 for (date, day) in &new {
                     match old.get(date) {
@@ -348,13 +507,44 @@ impl WorkCalendar {
                     }
                 }
                 diff.removed = old
-                    .into_iter()
+                    .iter()
                     .filter(|(date, _)| !new.contains_key(date))
-                    .map(|(_, day)| day)
+                    .map(|(_, day)| day.clone())
+                    .collect();
+                // Dates listed before or after, whose day is not the same: from what to what.
+                let listed: BTreeSet<NaiveDate> = old.keys().chain(new.keys()).copied().collect();
+                diff.dates = listed
+                    .into_iter()
+                    .filter(|date| !self.covers(year) || old.get(date) != new.get(date))
+                    .map(|date| DateChange::new(date, self.status(date), incoming.status(date)))
                     .collect();
                 diff
             })
             .collect()
+    }
+
+    /// What this calendar says about `date`, in words (see [`DayStatus`]).
+    pub fn status(&self, date: NaiveDate) -> DayStatus {
+        let (status, label, workday) = match (self.covers(date.year()), self.days.get(&date)) {
+            (false, _) => ("not_loaded", "未导入（不计算时限）".to_string(), None),
+            (true, Some(d)) => (
+                match d.kind {
+                    DayKind::Holiday => "holiday",
+                    DayKind::MakeupWorkday => "makeup_workday",
+                },
+                format!("{}（{}）", d.kind.label(), d.festival),
+                Some(d.kind == DayKind::MakeupWorkday),
+            ),
+            (true, None) if is_weekend(date) => {
+                ("rest_day", "休息日（周末）".to_string(), Some(false))
+            }
+            (true, None) => ("workday", "工作日".to_string(), Some(true)),
+        };
+        DayStatus {
+            status,
+            label,
+            workday,
+        }
     }
 
     /// Writes every row, sorted by date, in the format [`Self::from_csv`] reads, so the
@@ -540,14 +730,14 @@ impl WorkCalendar {
         let year = today.year();
         if !self.covers(year) {
             return Some(format!(
-                "{year}年的节假日安排尚未导入，当前无法计算办理时限。\
+                "{year}年的节假日安排尚未导入，当前无法计算办理时限，新受理的承诺件办结日期均为“{DEADLINE_PENDING_LABEL}”。\
                  请系统管理员立即导入国务院办公厅发布的{year}年节假日安排。"
             ));
         }
         let next = year + 1;
         if today.month() == 12 && !self.covers(next) {
             return Some(format!(
-                "{next}年的节假日安排尚未导入，截止日期跨入{next}年的办件将无法计算时限。\
+                "{next}年的节假日安排尚未导入，截止日期跨入{next}年的办件照常受理，但办结日期只能暂为“{DEADLINE_PENDING_LABEL}”。\
                  请系统管理员在国务院办公厅发布通知后尽快导入{next}年节假日安排。"
             ));
         }
@@ -635,8 +825,10 @@ fn parse_row(line: &str) -> Result<SpecialDay, String> {
     let date = parse_iso_date(date)?;
     let kind = DayKind::parse(kind).ok_or_else(|| {
         format!(
-            "类型“{}”未知，应为holiday（放假）或makeup_workday（调休上班）",
-            excerpt(kind)
+            "类型“{}”未知，应为{}（放假日）或{}（调休上班的周末）",
+            excerpt(kind),
+            DayKind::Holiday.words().join("、"),
+            DayKind::MakeupWorkday.words().join("、"),
         )
     })?;
     if festival.chars().count() > FESTIVAL_MAX_CHARS {
@@ -755,11 +947,11 @@ mod tests {
     // --- shipped data -------------------------------------------------------------------
 
     #[test]
-    fn shipped_data_covers_2024_to_2026_and_round_trips() {
+    fn shipped_data_covers_2020_to_2026_and_round_trips() {
         let c = cal();
-        assert_eq!(c.covered_years(), vec![2024, 2025, 2026]);
+        assert_eq!(c.covered_years(), (2020..=2026).collect::<Vec<_>>());
         assert_eq!(WorkCalendar::from_csv(&c.to_csv()).unwrap(), c);
-        for year in [2024, 2025, 2026] {
+        for year in 2020..=2026 {
             let new_year = c.special_day(d(year, 1, 1)).unwrap();
             assert_eq!(new_year.kind, DayKind::Holiday);
             assert_eq!(new_year.festival, "元旦");
@@ -1003,8 +1195,8 @@ mod tests {
             "2027年的节假日安排尚未导入，无法计算工作日"
         );
         assert_eq!(
-            c.is_workday(d(2023, 6, 1)),
-            Err(CalendarError::YearNotCovered(2023))
+            c.is_workday(d(2019, 6, 3)),
+            Err(CalendarError::YearNotCovered(2019))
         );
     }
 
@@ -1046,7 +1238,7 @@ mod tests {
                 ],
             )
             .unwrap();
-        assert_eq!(c.covered_years(), vec![2024, 2025, 2026, 2027]);
+        assert_eq!(c.covered_years(), (2020..=2027).collect::<Vec<_>>());
         // 2026-12-25 Fri: 12-28..12-31 (1..4), 2027-01-01 Fri off, 01-04 Mon (5).
         assert_eq!(
             c.add_working_days(d(2026, 12, 25), 5).unwrap(),
@@ -1111,7 +1303,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.merge(update), vec![2026]);
-        assert_eq!(c.covered_years(), vec![2024, 2025, 2026, 2027]);
+        assert_eq!(c.covered_years(), (2020..=2027).collect::<Vec<_>>());
         assert!(c.is_workday(d(2026, 2, 16)).unwrap());
         assert!(!c.is_workday(d(2027, 1, 1)).unwrap());
         assert!(!c.is_workday(d(2024, 10, 1)).unwrap());
@@ -1235,16 +1427,23 @@ mod tests {
     #[test]
     fn an_import_must_look_like_a_whole_notice() {
         // The shipped years and the test notice pass.
-        assert_eq!(WorkCalendar::import_csv(SHIPPED_CSV).unwrap(), cal());
+        let mut shipped = WorkCalendar::new();
+        for text in SHIPPED_CSV {
+            shipped.merge(WorkCalendar::import_csv(text, PartialYears::Refuse).unwrap());
+        }
+        assert_eq!(shipped, cal());
         assert_eq!(
-            WorkCalendar::import_csv(NOTICE_2027)
+            WorkCalendar::import_csv(NOTICE_2027, PartialYears::Refuse)
                 .unwrap()
                 .covered_years(),
             vec![2027]
         );
         // The issue's one-line file would have replaced 2026 whole: refused, naming it.
-        let err =
-            WorkCalendar::import_csv("date,kind,festival\n2026-01-01,holiday,元旦\n").unwrap_err();
+        let err = WorkCalendar::import_csv(
+            "date,kind,festival\n2026-01-01,holiday,元旦\n",
+            PartialYears::Refuse,
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "implausible_year");
         let text = err.to_string();
         assert!(text.contains("第2–2行（2026年）"), "{text}");
@@ -1255,7 +1454,9 @@ mod tests {
             .zip(1..)
             .map(|(f, day)| format!("2026-03-{day:02},holiday,{f}\n"))
             .collect();
-        let err = WorkCalendar::import_csv(&format!("date,kind,festival\n{thin}")).unwrap_err();
+        let err =
+            WorkCalendar::import_csv(&format!("date,kind,festival\n{thin}"), PartialYears::Refuse)
+                .unwrap_err();
         assert!(err.to_string().contains("少于法定的13天"), "{err}");
         // A missing festival in one year of several names that year's lines.
         let without_duanwu: String = NOTICE_2027
@@ -1266,9 +1467,9 @@ mod tests {
         let both = format!(
             "{}{}",
             without_duanwu,
-            &SHIPPED_CSV[SHIPPED_CSV.find('\n').unwrap()..]
+            &SHIPPED_CSV[1][SHIPPED_CSV[1].find('\n').unwrap()..]
         );
-        let err = WorkCalendar::import_csv(&both).unwrap_err();
+        let err = WorkCalendar::import_csv(&both, PartialYears::Refuse).unwrap_err();
         match &err {
             CalendarError::ImplausibleYear { year, first, .. } => {
                 assert_eq!((*year, *first), (2027, 3));
@@ -1281,13 +1482,13 @@ mod tests {
             "2027-10-01,holiday,国庆节",
             "2027-10-01,holiday,中秋节、国庆节",
         );
-        assert!(WorkCalendar::import_csv(&combined).is_ok());
+        assert!(WorkCalendar::import_csv(&combined, PartialYears::Refuse).is_ok());
     }
 
     #[test]
     fn the_preview_lists_days_added_removed_and_changed_per_year() {
         let stored = cal();
-        let mut edited: String = SHIPPED_CSV
+        let mut edited: String = SHIPPED_CSV[1]
             .lines()
             .filter(|l| l.starts_with("date") || l.starts_with("2026"))
             .filter(|l| !l.starts_with("2026-10-10"))
@@ -1301,10 +1502,13 @@ mod tests {
             .collect::<Vec<_>>()
             .join("\n");
         edited.push_str("\n2026-12-31,holiday,元旦\n");
-        let incoming = WorkCalendar::import_csv(&format!(
-            "{edited}{}",
-            NOTICE_2027.split_once("festival\n").unwrap().1
-        ))
+        let incoming = WorkCalendar::import_csv(
+            &format!(
+                "{edited}{}",
+                NOTICE_2027.split_once("festival\n").unwrap().1
+            ),
+            PartialYears::Refuse,
+        )
         .unwrap();
         let diff = stored.diff(&incoming);
         assert_eq!(
@@ -1330,6 +1534,248 @@ mod tests {
         assert!(y2027.removed.is_empty() && y2027.changed.is_empty());
         // Re-importing what is stored changes nothing.
         assert!(stored.diff(&stored).iter().all(YearDiff::is_unchanged));
+    }
+
+    #[test]
+    fn the_preview_says_per_date_what_changes_from_what_to_what() {
+        let stored = cal();
+        // 2026 without the 10-10 make-up day, with 12-31 off and 01-01 renamed.
+        let edited: String = SHIPPED_CSV[1]
+            .lines()
+            .filter(|l| l.starts_with("date") || l.starts_with("2026"))
+            .filter(|l| !l.starts_with("2026-10-10"))
+            .map(|l| l.replace("2026-01-01,holiday,元旦", "2026-01-01,holiday,元旦节"))
+            .chain(["2026-12-31,holiday,元旦".to_string()])
+            .collect::<Vec<_>>()
+            .join("\n");
+        let incoming = WorkCalendar::import_csv(&edited, PartialYears::Refuse).unwrap();
+        let diff = stored.diff(&incoming);
+        let dates: Vec<(NaiveDate, &str, &str, &str, &str)> = diff[0]
+            .dates
+            .iter()
+            .map(|c| {
+                (
+                    c.date,
+                    c.weekday,
+                    c.before.label.as_str(),
+                    c.after.label.as_str(),
+                    c.effect,
+                )
+            })
+            .collect();
+        assert_eq!(
+            dates,
+            vec![
+                (
+                    d(2026, 1, 1),
+                    "星期四",
+                    "放假（元旦）",
+                    "放假（元旦节）",
+                    "是否工作日不变（仅名称变化）"
+                ),
+                (
+                    d(2026, 10, 10),
+                    "星期六",
+                    "调休上班（国庆节）",
+                    "休息日（周末）",
+                    "改为休息日"
+                ),
+                (
+                    d(2026, 12, 31),
+                    "星期四",
+                    "工作日",
+                    "放假（元旦）",
+                    "改为休息日"
+                ),
+            ]
+        );
+        assert_eq!(diff[0].partial, None);
+        // A new year: every listed date starts being counted.
+        let new_year = WorkCalendar::import_csv(NOTICE_2027, PartialYears::Refuse).unwrap();
+        let diff = stored.diff(&new_year);
+        assert_eq!(diff[0].dates.len(), 34);
+        let first = &diff[0].dates[0];
+        assert_eq!(first.before.status, "not_loaded");
+        assert_eq!(first.before.workday, None);
+        assert_eq!(first.after.label, "放假（元旦）");
+        assert_eq!(first.effect, "开始计算：休息日");
+        let makeup = diff[0]
+            .dates
+            .iter()
+            .find(|c| c.date == d(2027, 2, 14))
+            .unwrap();
+        assert_eq!(makeup.effect, "开始计算：工作日");
+        // The same file again changes no date.
+        assert!(stored.diff(&stored).iter().all(|y| y.dates.is_empty()));
+    }
+
+    #[test]
+    fn a_partial_year_needs_explicit_permission_and_the_preview_says_why() {
+        let one_line = "date,kind,festival\n2027-01-01,holiday,元旦\n";
+        let err = WorkCalendar::import_csv(one_line, PartialYears::Refuse).unwrap_err();
+        assert_eq!(err.code(), "implausible_year");
+        assert!(
+            err.to_string().contains("确认导入不完整的年度安排"),
+            "{err}"
+        );
+        let allowed = WorkCalendar::import_csv(one_line, PartialYears::Allow).unwrap();
+        assert_eq!(allowed.covered_years(), vec![2027]);
+        let diff = cal().diff(&allowed);
+        let reason = diff[0].partial.as_deref().unwrap();
+        assert!(
+            reason.contains("春节") && reason.contains("国庆节"),
+            "{reason}"
+        );
+        // Rows are still checked strictly when partial years are allowed.
+        assert_eq!(
+            WorkCalendar::import_csv(
+                "date,kind,festival\n2027-1-1,holiday,元旦\n",
+                PartialYears::Allow
+            )
+            .unwrap_err()
+            .code(),
+            "bad_csv"
+        );
+    }
+
+    #[test]
+    fn an_import_takes_the_words_the_page_shows() {
+        let text = "日期,类型,节日\n2027-01-01,放假,元旦\n2027-01-02,休息,元旦\n\
+                    2027-02-06,上班,春节\n2027-02-07,调休上班,春节\n2027-02-13,补班,春节\n\
+                    2027-02-14,workday,春节\n2027-02-20,Makeup_Workday,春节\n2027-02-21,HOLIDAY,春节\n";
+        let c = WorkCalendar::from_csv(text).unwrap();
+        let kinds: Vec<DayKind> = c.special_days().map(|d| d.kind).collect();
+        use DayKind::{Holiday as H, MakeupWorkday as M};
+        assert_eq!(kinds, vec![H, H, M, M, M, M, M, H]);
+        // Stored and exported in the stable spelling.
+        assert!(c.to_csv().contains("2027-02-06,makeup_workday,春节"));
+        // Still a weekend only, whatever the word.
+        let (line, reason) = csv_err("date,kind,festival\n2027-02-08,上班,春节\n");
+        assert_eq!(line, 2);
+        assert!(reason.contains("星期一"), "{reason}");
+        // An unknown word lists the accepted ones.
+        let (_, reason) = csv_err("date,kind,festival\n2027-02-08,加班,春节\n");
+        assert!(
+            reason.contains("加班") && reason.contains("放假") && reason.contains("上班"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn deadlines_pending_on_a_missing_year_are_named_never_guessed() {
+        let c = cal();
+        // 25 working days from 2026-12-01 reach into 2027, which is not shipped.
+        let pending = Deadline::from_result(c.add_working_days(d(2026, 12, 1), 25)).unwrap();
+        assert_eq!(pending, Deadline::Pending { year: 2027 });
+        assert_eq!((pending.due(), pending.pending_year()), (None, Some(2027)));
+        assert_eq!(pending.text(), "待定（日历未发布）");
+        let due = Deadline::from_result(c.add_working_days(d(2026, 11, 23), 25)).unwrap();
+        assert_eq!(due, Deadline::Due(d(2026, 12, 28)));
+        assert_eq!(due.text(), "2026-12-28");
+        // Other errors stay errors.
+        let bad = c.due_date_with_pauses(d(2026, 3, 2), 5, &[(d(2026, 3, 5), d(2026, 3, 4))]);
+        assert_eq!(Deadline::from_result(bad).unwrap_err().code(), "bad_pause");
+
+        assert_eq!(pending_deadlines_notice(&[]), None);
+        assert_eq!(pending_deadlines_notice(&[(2027, 0)]), None);
+        let notice = pending_deadlines_notice(&[(2027, 3)]).unwrap();
+        assert!(
+            notice.starts_with("3件办件等待2027年节假日安排")
+                && notice.contains("待定（日历未发布）"),
+            "{notice}"
+        );
+    }
+
+    // --- the shipped 2020–2023 arrangements, date by date against the notices -----------
+
+    #[test]
+    fn known_dates_of_2020_to_2023() {
+        let c = cal();
+        let workday = |y, m, day| c.is_workday(d(y, m, day)).unwrap();
+        // 2020 (国办发明电〔2019〕16号, extended by 国办发明电〔2020〕1号).
+        assert!(workday(2020, 1, 19), "Sunday make-up day before 春节");
+        assert!(!workday(2020, 1, 24) && !workday(2020, 1, 30));
+        assert!(!workday(2020, 1, 31), "a Friday off by the extension");
+        assert!(
+            !workday(2020, 2, 1),
+            "the make-up Saturday fell away with the extension"
+        );
+        assert_eq!(c.special_day(d(2020, 2, 1)).unwrap().kind, DayKind::Holiday);
+        assert!(workday(2020, 2, 3), "back to work on Monday 3 February");
+        assert!(!workday(2020, 6, 26) && workday(2020, 6, 28));
+        assert!(!workday(2020, 10, 8) && workday(2020, 10, 10) && workday(2020, 9, 27));
+        // 2021 (国办发明电〔2020〕27号).
+        assert!(workday(2021, 2, 7), "Sunday make-up day before 春节");
+        assert!(workday(2021, 2, 20) && !workday(2021, 2, 17));
+        assert!(workday(2021, 9, 18) && !workday(2021, 9, 21));
+        assert!(workday(2021, 9, 26) && workday(2021, 10, 9) && !workday(2021, 10, 7));
+        // 2022 (国办发明电〔2021〕11号).
+        assert!(workday(2022, 1, 29) && workday(2022, 1, 30) && !workday(2022, 1, 31));
+        assert!(workday(2022, 4, 2) && !workday(2022, 4, 5));
+        assert!(!workday(2022, 6, 3) && !workday(2022, 9, 12));
+        assert!(workday(2022, 10, 8), "Saturday make-up day after 国庆节");
+        assert!(workday(2022, 10, 9) && !workday(2022, 10, 7));
+        // 2023 (国办发明电〔2022〕16号): 元旦 starts on 2022-12-31.
+        assert_eq!(c.special_day(d(2022, 12, 31)).unwrap().festival, "元旦");
+        assert!(!workday(2023, 1, 2) && workday(2023, 1, 28) && workday(2023, 1, 29));
+        assert!(!workday(2023, 4, 5), "清明节, one day");
+        assert!(workday(2023, 4, 6) && workday(2023, 4, 23) && workday(2023, 5, 6));
+        assert!(!workday(2023, 6, 23) && workday(2023, 6, 25));
+        assert_eq!(
+            c.special_day(d(2023, 10, 2)).unwrap().festival,
+            "中秋节、国庆节"
+        );
+        assert!(!workday(2023, 9, 29) && !workday(2023, 10, 6));
+        assert!(workday(2023, 10, 7) && workday(2023, 10, 8));
+    }
+
+    #[test]
+    fn working_days_of_each_year_2020_to_2023() {
+        // By hand from each notice: weekdays of the year, minus the holidays falling on
+        // weekdays, plus the make-up weekend days.
+        // 2020: 262 − 19 + 6 (the extension took 01-31 and the 02-01 make-up day: 251 before).
+        // 2021: 261 − 18 + 7.  2022: 260 − 18 + 7.  2023: 260 − 18 + 7.
+        let c = cal();
+        for (year, expected) in [(2020, 249), (2021, 250), (2022, 249), (2023, 249)] {
+            assert_eq!(
+                c.working_days_between(d(year - 1, 12, 31), d(year, 12, 31))
+                    .unwrap(),
+                expected,
+                "{year}"
+            );
+        }
+        // A deadline across the extended Spring Festival: accepted Thursday 2020-01-23,
+        // one working day is Monday 02-03.
+        assert_eq!(
+            c.add_working_days(d(2020, 1, 23), 1).unwrap(),
+            d(2020, 2, 3)
+        );
+        // 2021: accepted Friday 02-05, 3 working days: Sun 02-07 (1), 02-08 (2), 02-09 (3).
+        assert_eq!(c.add_working_days(d(2021, 2, 5), 3).unwrap(), d(2021, 2, 9));
+        // 2022: 国庆 — accepted Thursday 09-29: 09-30 (1), Sat 10-08 (2), Sun 10-09 (3).
+        assert_eq!(
+            c.add_working_days(d(2022, 9, 29), 3).unwrap(),
+            d(2022, 10, 9)
+        );
+        // 2023: across the 元旦 that began in 2022: Friday 2022-12-30 + 1 = 2023-01-03.
+        assert_eq!(
+            c.add_working_days(d(2022, 12, 30), 1).unwrap(),
+            d(2023, 1, 3)
+        );
+    }
+
+    #[test]
+    fn each_shipped_year_passes_the_whole_notice_check() {
+        for text in SHIPPED_CSV {
+            let c = WorkCalendar::import_csv(text, PartialYears::Refuse).unwrap();
+            for year in c.covered_years() {
+                assert_eq!(c.check_whole_notice(year), Ok(()), "{year}");
+            }
+        }
+        let c = cal();
+        assert!((2020..=2026).all(|y| c.check_whole_notice(y).is_ok()));
+        // 2027 is not shipped: it was not published, and it is not invented.
+        assert!(!c.covers(2027));
     }
 
     // --- properties ---------------------------------------------------------------------

@@ -48,8 +48,9 @@
 //! [`CaseAction::Lapse`]: crate::cases::CaseAction::Lapse
 
 use crate::access::Role;
-use crate::calendar::{CalendarError, WorkCalendar};
-use chrono::NaiveDate;
+use crate::calendar::{CalendarError, Deadline, WorkCalendar};
+use crate::catalog::{Material, MaterialCheck};
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -138,7 +139,7 @@ impl CaseState {
     pub fn label(self) -> &'static str {
         match self {
             CaseState::Draft => "预审中",
-            CaseState::Refused => "已不予受理(一次性告知)",
+            CaseState::Refused => "一次性告知（未受理）",
             CaseState::Accepted => "已受理",
             CaseState::Routed => "已分办",
             CaseState::InReview => "审查中",
@@ -172,11 +173,28 @@ impl CaseState {
             CaseState::Rejected => "您的申请没有获得批准，我们会把写明原因和依据的决定书交给您。",
             CaseState::ResultReady => "办理结果已经准备好，请按您选择的方式领取。",
             CaseState::Issued => "办理结果已经交给您或已经寄出，请注意查收。",
-            CaseState::Closed => "这件事已经全部办完，欢迎您对我们的服务作出评价。",
+            CaseState::Closed => "这件事已经全部办完。",
             CaseState::Withdrawn => "您已经撤回了这次申请，如果还需要办理，可以重新申请。",
             CaseState::Lapsed => {
                 "缺少的材料没有在约定日期前补交，这次申请已经终止，如需办理请带齐材料重新申请。"
             }
+        }
+    }
+
+    /// The state's name on the public tracking page: plain words, no 分办/领办/出证.
+    pub fn resident_label(self) -> &'static str {
+        match self {
+            CaseState::Draft => "正在核对材料",
+            CaseState::Refused => "材料不齐，未受理",
+            CaseState::Accepted => "已受理",
+            CaseState::Routed | CaseState::InReview | CaseState::Approved => "正在办理",
+            CaseState::Returned => "需要补正材料",
+            CaseState::Rejected => "未获批准",
+            CaseState::ResultReady => "办理结果已出",
+            CaseState::Issued => "已交付",
+            CaseState::Closed => "已办结",
+            CaseState::Withdrawn => "已撤回",
+            CaseState::Lapsed => "已终止",
         }
     }
 
@@ -206,43 +224,28 @@ impl CaseState {
         )
     }
 
+    /// Every state whose clock runs ([`clock_running`](Self::clock_running)): what the
+    /// deadline job marks overdue and the lights colour.
+    pub fn clock_running_states() -> Vec<CaseState> {
+        Self::ALL
+            .into_iter()
+            .filter(|s| s.clock_running())
+            .collect()
+    }
+
+    /// Every state from which a case can lapse (容缺 materials still owed): the deadline
+    /// job's lapse query, read off the state graph.
+    pub fn lapsable_states() -> Vec<CaseState> {
+        Self::ALL
+            .into_iter()
+            .filter(|&s| next_state(s, CaseActionKind::Lapse).is_some())
+            .collect()
+    }
+
     /// Whether the clock is paused waiting for the applicant: exactly the state in which a
     /// pause interval is open.
     pub fn is_paused(self) -> bool {
         self == CaseState::Returned
-    }
-
-    /// The names ([`CaseAction::name`]) of the actions that have an edge out of this state
-    /// in the state graph, before roles and guards are checked — for laying out buttons.
-    /// Whether a given performer may press one is still decided by [`apply`].
-    pub fn actions(self) -> &'static [&'static str] {
-        match self {
-            CaseState::Draft => &["accept", "refuse", "withdraw"],
-            CaseState::Accepted => &[
-                "route",
-                "complete_at_window",
-                "withdraw",
-                "lapse",
-                "supplement_received",
-            ],
-            CaseState::Routed => &["take", "withdraw", "lapse", "supplement_received"],
-            CaseState::InReview => &[
-                "approve",
-                "reject",
-                "return",
-                "withdraw",
-                "lapse",
-                "supplement_received",
-            ],
-            CaseState::Returned => &["resubmit", "withdraw", "supplement_received"],
-            CaseState::Approved => &["result_ready", "lapse", "supplement_received"],
-            CaseState::Rejected => &["issue"],
-            CaseState::ResultReady => &["issue", "lapse", "supplement_received"],
-            CaseState::Issued => &["close"],
-            CaseState::Refused | CaseState::Closed | CaseState::Withdrawn | CaseState::Lapsed => {
-                &[]
-            }
-        }
     }
 }
 
@@ -258,10 +261,11 @@ impl fmt::Display for CaseState {
 pub use crate::catalog::AcceptanceKind;
 
 /// How the result reaches the applicant (统一窗口出件).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IssueMethod {
-    /// Picked up at the window (窗口领取).
+    /// Picked up at the window (窗口领取): the default.
+    #[default]
     Window,
     /// Sent by post (邮寄); needs the tracking number so the resident can follow it.
     Mail,
@@ -297,11 +301,126 @@ impl IssueMethod {
     }
 }
 
+// --- materials on the case ---------------------------------------------------------------
+
+/// One material as the clerk ticked it at intake, kept on the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaterialLine {
+    pub name: String,
+    pub check: MaterialCheck,
+    pub required: bool,
+    pub tolerable: bool,
+}
+
+impl MaterialLine {
+    /// The catalog's material as the clerk ticked it at intake.
+    pub fn ticked(m: &Material, check: MaterialCheck) -> Self {
+        MaterialLine {
+            name: m.name.clone(),
+            check,
+            required: m.required,
+            tolerable: m.tolerable,
+        }
+    }
+
+    /// Owed under 容缺: a required material the item lets the applicant bring later, and
+    /// which was missing at intake. The one definition of "owed"; whether it has arrived
+    /// since is the case's `supplement_pending` flag, not the line.
+    pub fn is_owed(&self) -> bool {
+        self.required && self.tolerable && self.check == MaterialCheck::Missing
+    }
+}
+
+/// One step of a case's history as the resident reads it on the tracking page, by the
+/// recorded event's action name (a [`CaseActionKind`] name, or `create` / `overdue`, the
+/// store's own events). Staff notes stay on the staff pages.
+pub fn resident_event_text(action: &str) -> &'static str {
+    use CaseActionKind as K;
+    match (action, CaseActionKind::parse(action)) {
+        ("create", _) => "窗口收到您的申请",
+        ("overdue", _) => "已超过承诺的办理时间，我们正在督办",
+        (_, Some(K::Accept)) => "申请已受理",
+        (_, Some(K::Refuse)) => "材料不齐，已一次性告知需补齐的全部材料",
+        (_, Some(K::Route)) => "申请已送到负责审批的部门",
+        (_, Some(K::Take)) => "审批部门开始审查",
+        (_, Some(K::Approve)) => "审批通过",
+        (_, Some(K::ApproveAtWindow)) => "窗口当场审批通过",
+        (_, Some(K::CompleteAtWindow)) => "窗口当场办结",
+        (_, Some(K::Reject)) => "未获批准，决定书写明了原因和依据",
+        (_, Some(K::Return)) => "需要补正材料",
+        (_, Some(K::Resubmit)) => "补正的材料已提交，继续审查",
+        (_, Some(K::SupplementReceived)) => "后补的材料已收到",
+        (_, Some(K::ResultReady)) => "办理结果已制作好",
+        (_, Some(K::Issue)) => "办理结果已交付",
+        (_, Some(K::Close)) => "已全部办完",
+        (_, Some(K::Withdraw)) => "申请已撤回",
+        (_, Some(K::Lapse)) => "后补材料逾期未交，申请已终止",
+        (_, None) => "办理进度已更新",
+    }
+}
+
+/// What public tracking needs to tell the applicant what to do now.
+pub struct Awaiting<'a> {
+    pub state: CaseState,
+    pub supplement_pending: bool,
+    pub supplement_due: Option<NaiveDate>,
+    pub materials: &'a [MaterialLine],
+    /// The one-time notice's list (Refused) or the correction list (Returned).
+    pub missing: &'a [String],
+}
+
+/// What the applicant must do now, in plain words (public tracking and the API's
+/// `awaited`). Owed 容缺 materials come first: without them the result is not handed over,
+/// so an applicant is never told to collect a result before being told to bring them.
+pub fn awaited_text(a: &Awaiting<'_>) -> String {
+    let owed: Vec<&str> = a
+        .materials
+        .iter()
+        .filter(|m| m.is_owed())
+        .map(|m| m.name.as_str())
+        .collect();
+    match a.state {
+        CaseState::Refused => format!(
+            "请按一次性告知书补齐以下材料后重新申请：{}。",
+            a.missing.join("、")
+        ),
+        CaseState::Returned => format!(
+            "请补正以下内容后到窗口提交：{}。",
+            if a.missing.is_empty() {
+                "见退回通知".to_string()
+            } else {
+                a.missing.join("、")
+            }
+        ),
+        _ if a.supplement_pending && !a.state.is_terminal() => format!(
+            "请于{}前把{}送到受理窗口{}。",
+            a.supplement_due
+                .map(|d| format!("{}月{}日", d.month(), d.day()))
+                .unwrap_or_default(),
+            if owed.is_empty() {
+                "容缺材料".to_string()
+            } else {
+                owed.join("、")
+            },
+            if a.state == CaseState::ResultReady {
+                "；补齐后即可领取办理结果"
+            } else {
+                ""
+            }
+        ),
+        CaseState::ResultReady => "办理结果已出，请携带身份证件和受理回执到窗口领取。".into(),
+        CaseState::Issued | CaseState::Closed => "已办结，办理结果已交付，无需再做什么。".into(),
+        CaseState::Withdrawn | CaseState::Lapsed => "本次申请已终止。如需办理，请重新申请。".into(),
+        _ => "暂不需要您做什么，请耐心等待。".into(),
+    }
+}
+
 // --- actions --------------------------------------------------------------------------------
 
 /// Everything that can happen to a case, with the data each action needs. The serde form
 /// (`{"action": "return", "reasons": …, "items": […]}`) is the JSON API's request body; the
-/// `action` tag equals [`CaseAction::name`], which is also what the audit log records.
+/// `action` tag equals [`CaseAction::name`], which is also what the audit log records. Text
+/// left out reads as blank, so the machine's guard names the missing field in Chinese.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum CaseAction {
@@ -319,15 +438,25 @@ pub enum CaseAction {
     /// An approver takes the case from the department queue (领办).
     Take,
     /// Approve. The opinion is recorded as written; it may be empty ("同意" is implied).
-    Approve { opinion: String },
+    Approve {
+        #[serde(default)]
+        opinion: String,
+    },
     /// Reject: both the reasons and the legal basis are required, because the written
     /// decision must state them (行政许可法 §38).
     Reject {
+        #[serde(default)]
         reasons: String,
+        #[serde(default)]
         legal_basis: String,
     },
     /// Return for correction (补正); reasons required. The clock pauses.
-    Return { reasons: String, items: Vec<String> },
+    Return {
+        #[serde(default)]
+        reasons: String,
+        #[serde(default)]
+        items: Vec<String>,
+    },
     /// The corrected materials arrived; the case goes back to the approver and the clock
     /// resumes.
     Resubmit,
@@ -335,14 +464,24 @@ pub enum CaseAction {
     /// Possible in every state from Accepted up to ResultReady (Returned included): the
     /// materials are owed until the result is handed over.
     SupplementReceived,
+    /// 即审即办: a clerk holding the department's grant approves at intake an item the catalog
+    /// flags for it: Accepted → ResultReady, recorded as approved at the window.
+    ApproveAtWindow {
+        #[serde(default)]
+        opinion: String,
+    },
     /// 即办: the clerk decides at once (only for immediate items): Accepted → ResultReady.
-    CompleteAtWindow { opinion: String },
+    CompleteAtWindow {
+        #[serde(default)]
+        opinion: String,
+    },
     /// The result (licence, certificate …) has been produced: Approved → ResultReady.
     ResultReady,
     /// Hand the result — or the written rejection — to the applicant. A result
     /// (from [`CaseState::ResultReady`]) is not handed over while 容缺 materials are still
     /// owed; a written rejection is, because the applicant must learn of it either way.
     Issue {
+        #[serde(default)]
         method: IssueMethod,
         /// Required iff `method` is [`IssueMethod::Mail`]; refused for other methods.
         tracking_no: Option<String>,
@@ -354,53 +493,153 @@ pub enum CaseAction {
     /// Close a case whose result has been issued.
     Close,
     /// The applicant withdraws (at the window); the reason is required.
-    Withdraw { reason: String },
+    Withdraw {
+        #[serde(default)]
+        reason: String,
+    },
     /// The system ends a 容缺 case whose supplement deadline has passed and whose result has
     /// not been handed over yet (Accepted, Routed, InReview, Approved or ResultReady).
     Lapse,
 }
 
+/// An action without its data: what a button, a permission table or a state graph talks
+/// about. [`CaseAction::kind`] gives the kind of an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseActionKind {
+    Accept,
+    Refuse,
+    Route,
+    Take,
+    Approve,
+    Reject,
+    Return,
+    Resubmit,
+    SupplementReceived,
+    ApproveAtWindow,
+    CompleteAtWindow,
+    ResultReady,
+    Issue,
+    Close,
+    Withdraw,
+    Lapse,
+}
+
+impl CaseActionKind {
+    pub const ALL: [CaseActionKind; 16] = [
+        CaseActionKind::Accept,
+        CaseActionKind::Refuse,
+        CaseActionKind::Route,
+        CaseActionKind::Take,
+        CaseActionKind::Approve,
+        CaseActionKind::Reject,
+        CaseActionKind::Return,
+        CaseActionKind::Resubmit,
+        CaseActionKind::SupplementReceived,
+        CaseActionKind::ApproveAtWindow,
+        CaseActionKind::CompleteAtWindow,
+        CaseActionKind::ResultReady,
+        CaseActionKind::Issue,
+        CaseActionKind::Close,
+        CaseActionKind::Withdraw,
+        CaseActionKind::Lapse,
+    ];
+
+    /// The stable snake_case name: the JSON `action` tag, the form's `action` field and the
+    /// audit log's action.
+    pub fn name(self) -> &'static str {
+        match self {
+            CaseActionKind::Accept => "accept",
+            CaseActionKind::Refuse => "refuse",
+            CaseActionKind::Route => "route",
+            CaseActionKind::Take => "take",
+            CaseActionKind::Approve => "approve",
+            CaseActionKind::Reject => "reject",
+            CaseActionKind::Return => "return",
+            CaseActionKind::Resubmit => "resubmit",
+            CaseActionKind::SupplementReceived => "supplement_received",
+            CaseActionKind::ApproveAtWindow => "approve_at_window",
+            CaseActionKind::CompleteAtWindow => "complete_at_window",
+            CaseActionKind::ResultReady => "result_ready",
+            CaseActionKind::Issue => "issue",
+            CaseActionKind::Close => "close",
+            CaseActionKind::Withdraw => "withdraw",
+            CaseActionKind::Lapse => "lapse",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether staff take this action by hand (a button, an API call). Accepting or refusing
+    /// is the intake decision itself, routing follows from the catalog's rule at intake,
+    /// approval at the window is chosen on the intake form and done in the intake, and
+    /// lapsing is the deadline job's: none of them is offered or accepted as a case action.
+    pub fn taken_by_hand(self) -> bool {
+        !matches!(
+            self,
+            CaseActionKind::Accept
+                | CaseActionKind::Refuse
+                | CaseActionKind::Route
+                | CaseActionKind::ApproveAtWindow
+                | CaseActionKind::Lapse
+        )
+    }
+
+    /// The Chinese verb shown on buttons, in the case history and in error messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            CaseActionKind::Accept => "受理",
+            CaseActionKind::Refuse => "一次性告知",
+            CaseActionKind::Route => "分办",
+            CaseActionKind::Take => "领办",
+            CaseActionKind::Approve => "审批通过",
+            CaseActionKind::Reject => "不予批准",
+            CaseActionKind::Return => "退回补正",
+            CaseActionKind::Resubmit => "重新提交",
+            CaseActionKind::SupplementReceived => "补齐容缺材料",
+            CaseActionKind::ApproveAtWindow => "即审即办",
+            CaseActionKind::CompleteAtWindow => "即办办结",
+            CaseActionKind::ResultReady => "出证",
+            CaseActionKind::Issue => "出件",
+            CaseActionKind::Close => "办结",
+            CaseActionKind::Withdraw => "撤回",
+            CaseActionKind::Lapse => "容缺逾期终止",
+        }
+    }
+}
+
 impl CaseAction {
+    pub fn kind(&self) -> CaseActionKind {
+        match self {
+            CaseAction::Accept { .. } => CaseActionKind::Accept,
+            CaseAction::Refuse { .. } => CaseActionKind::Refuse,
+            CaseAction::Route => CaseActionKind::Route,
+            CaseAction::Take => CaseActionKind::Take,
+            CaseAction::Approve { .. } => CaseActionKind::Approve,
+            CaseAction::Reject { .. } => CaseActionKind::Reject,
+            CaseAction::Return { .. } => CaseActionKind::Return,
+            CaseAction::Resubmit => CaseActionKind::Resubmit,
+            CaseAction::SupplementReceived => CaseActionKind::SupplementReceived,
+            CaseAction::ApproveAtWindow { .. } => CaseActionKind::ApproveAtWindow,
+            CaseAction::CompleteAtWindow { .. } => CaseActionKind::CompleteAtWindow,
+            CaseAction::ResultReady => CaseActionKind::ResultReady,
+            CaseAction::Issue { .. } => CaseActionKind::Issue,
+            CaseAction::Close => CaseActionKind::Close,
+            CaseAction::Withdraw { .. } => CaseActionKind::Withdraw,
+            CaseAction::Lapse => CaseActionKind::Lapse,
+        }
+    }
+
     /// The stable snake_case name: the JSON `action` tag and the audit log's action.
     pub fn name(&self) -> &'static str {
-        match self {
-            CaseAction::Accept { .. } => "accept",
-            CaseAction::Refuse { .. } => "refuse",
-            CaseAction::Route => "route",
-            CaseAction::Take => "take",
-            CaseAction::Approve { .. } => "approve",
-            CaseAction::Reject { .. } => "reject",
-            CaseAction::Return { .. } => "return",
-            CaseAction::Resubmit => "resubmit",
-            CaseAction::SupplementReceived => "supplement_received",
-            CaseAction::CompleteAtWindow { .. } => "complete_at_window",
-            CaseAction::ResultReady => "result_ready",
-            CaseAction::Issue { .. } => "issue",
-            CaseAction::Close => "close",
-            CaseAction::Withdraw { .. } => "withdraw",
-            CaseAction::Lapse => "lapse",
-        }
+        self.kind().name()
     }
 
     /// The Chinese verb shown on buttons, in the case history and in error messages.
     pub fn label(&self) -> &'static str {
-        match self {
-            CaseAction::Accept { .. } => "受理",
-            CaseAction::Refuse { .. } => "不予受理",
-            CaseAction::Route => "分办",
-            CaseAction::Take => "领办",
-            CaseAction::Approve { .. } => "审批通过",
-            CaseAction::Reject { .. } => "不予批准",
-            CaseAction::Return { .. } => "退回补正",
-            CaseAction::Resubmit => "重新提交",
-            CaseAction::SupplementReceived => "补齐容缺材料",
-            CaseAction::CompleteAtWindow { .. } => "即办办结",
-            CaseAction::ResultReady => "出证",
-            CaseAction::Issue { .. } => "出件",
-            CaseAction::Close => "办结",
-            CaseAction::Withdraw { .. } => "撤回",
-            CaseAction::Lapse => "容缺逾期终止",
-        }
+        self.kind().label()
     }
 }
 
@@ -410,6 +649,10 @@ impl CaseAction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Performer {
     Staff(Role),
+    /// A window clerk holding a department's grant to approve at the window (首席代表 /
+    /// 派驻审批: "approves at the window for department X"), acting on a case of that
+    /// department. Whether the grant is held is the store's to look up; what it allows is here.
+    WindowApprover,
     System,
 }
 
@@ -418,6 +661,7 @@ impl Performer {
     pub fn label(self) -> &'static str {
         match self {
             Performer::Staff(role) => role.label(),
+            Performer::WindowApprover => "窗口首席代表",
             Performer::System => "系统",
         }
     }
@@ -427,6 +671,7 @@ const CLERK: &[Performer] = &[Performer::Staff(Role::WindowClerk)];
 const CLERK_OR_SYSTEM: &[Performer] = &[Performer::Staff(Role::WindowClerk), Performer::System];
 const APPROVER: &[Performer] = &[Performer::Staff(Role::Approver)];
 const SYSTEM_ONLY: &[Performer] = &[Performer::System];
+const WINDOW_APPROVER: &[Performer] = &[Performer::WindowApprover];
 
 /// Which performers may do which action: the whole role table, as one match.
 ///
@@ -435,27 +680,28 @@ const SYSTEM_ONLY: &[Performer] = &[Performer::System];
 /// by rule, closes issued cases after the rating period, and lapses overdue 容缺 cases. The
 /// guide desk, supervisors and administrators have no action here: pre-checking happens
 /// before a case exists, and supervision watches cases without changing them.
-pub fn allowed_performers(action: &CaseAction) -> &'static [Performer] {
+pub fn allowed_performers(action: CaseActionKind) -> &'static [Performer] {
     match action {
-        CaseAction::Accept { .. }
-        | CaseAction::Refuse { .. }
-        | CaseAction::Resubmit
-        | CaseAction::SupplementReceived
-        | CaseAction::CompleteAtWindow { .. }
-        | CaseAction::Issue { .. }
-        | CaseAction::Withdraw { .. } => CLERK,
-        CaseAction::Route | CaseAction::Close => CLERK_OR_SYSTEM,
-        CaseAction::Take
-        | CaseAction::Approve { .. }
-        | CaseAction::Reject { .. }
-        | CaseAction::Return { .. }
-        | CaseAction::ResultReady => APPROVER,
-        CaseAction::Lapse => SYSTEM_ONLY,
+        CaseActionKind::Accept
+        | CaseActionKind::Refuse
+        | CaseActionKind::Resubmit
+        | CaseActionKind::SupplementReceived
+        | CaseActionKind::CompleteAtWindow
+        | CaseActionKind::Issue
+        | CaseActionKind::Withdraw => CLERK,
+        CaseActionKind::Route | CaseActionKind::Close => CLERK_OR_SYSTEM,
+        CaseActionKind::Take
+        | CaseActionKind::Approve
+        | CaseActionKind::Reject
+        | CaseActionKind::Return
+        | CaseActionKind::ResultReady => APPROVER,
+        CaseActionKind::Lapse => SYSTEM_ONLY,
+        CaseActionKind::ApproveAtWindow => WINDOW_APPROVER,
     }
 }
 
 /// Whether `performer` may do `action` in some state: [`allowed_performers`] as a predicate.
-pub fn may_perform(performer: Performer, action: &CaseAction) -> bool {
+pub fn may_perform(performer: Performer, action: CaseActionKind) -> bool {
     allowed_performers(action).contains(&performer)
 }
 
@@ -467,12 +713,18 @@ pub struct CaseFacts {
     pub state: CaseState,
     /// The item is an immediate item (即办件).
     pub immediate: bool,
+    /// The catalog lists the item for approval at the window (即审即办).
+    pub window_approvable: bool,
     /// 容缺 materials are still owed.
     pub supplement_pending: bool,
     /// The date by which they are owed (the last day on which they may still be supplied).
     pub supplement_due: Option<NaiveDate>,
     /// The Beijing date of "now".
     pub today: NaiveDate,
+    /// The fee still unpaid where the item says 先缴费后出件 (zero otherwise, and when paid):
+    /// `fees::unpaid_before_issue`. Only issuance reads it.
+    #[serde(default)]
+    pub unpaid_fee: crate::fees::Fen,
 }
 
 /// The outcome of a legal action: the new state and what changes on the case.
@@ -546,36 +798,35 @@ fn invalid(field: &'static str, message: impl Into<String>) -> CaseError {
 
 /// The state graph: where `action` leads from `state`, before roles and guards. `None` means
 /// the action is illegal in that state. This match is the only definition of the graph.
-pub fn next_state(state: CaseState, action: &CaseAction) -> Option<CaseState> {
+pub fn next_state(state: CaseState, action: CaseActionKind) -> Option<CaseState> {
+    use CaseActionKind as K;
     use CaseState as S;
     let to = match (state, action) {
-        (S::Draft, CaseAction::Accept { .. }) => S::Accepted,
-        (S::Draft, CaseAction::Refuse { .. }) => S::Refused,
-        (S::Accepted, CaseAction::Route) => S::Routed,
-        (S::Accepted, CaseAction::CompleteAtWindow { .. }) => S::ResultReady,
-        (S::Routed, CaseAction::Take) => S::InReview,
-        (S::InReview, CaseAction::Approve { .. }) => S::Approved,
-        (S::InReview, CaseAction::Reject { .. }) => S::Rejected,
-        (S::InReview, CaseAction::Return { .. }) => S::Returned,
-        (S::Returned, CaseAction::Resubmit) => S::InReview,
-        (S::Approved, CaseAction::ResultReady) => S::ResultReady,
+        (S::Draft, K::Accept) => S::Accepted,
+        (S::Draft, K::Refuse) => S::Refused,
+        (S::Accepted, K::Route) => S::Routed,
+        (S::Accepted, K::CompleteAtWindow | K::ApproveAtWindow) => S::ResultReady,
+        (S::Routed, K::Take) => S::InReview,
+        (S::InReview, K::Approve) => S::Approved,
+        (S::InReview, K::Reject) => S::Rejected,
+        (S::InReview, K::Return) => S::Returned,
+        (S::Returned, K::Resubmit) => S::InReview,
+        (S::Approved, K::ResultReady) => S::ResultReady,
         // A rejection is issued too: the written decision (不予许可决定书) must reach the
         // applicant, with the reasons and the right to appeal.
-        (S::ResultReady | S::Rejected, CaseAction::Issue { .. }) => S::Issued,
-        (S::Issued, CaseAction::Close) => S::Closed,
-        (
-            S::Draft | S::Accepted | S::Routed | S::InReview | S::Returned,
-            CaseAction::Withdraw { .. },
-        ) => S::Withdrawn,
+        (S::ResultReady | S::Rejected, K::Issue) => S::Issued,
+        (S::Issued, K::Close) => S::Closed,
+        (S::Draft | S::Accepted | S::Routed | S::InReview | S::Returned, K::Withdraw) => {
+            S::Withdrawn
+        }
         // 容缺 materials are owed until the result is handed over: the case can still lapse,
         // and the owed materials can still arrive, up to issuance.
-        (
-            S::Accepted | S::Routed | S::InReview | S::Approved | S::ResultReady,
-            CaseAction::Lapse,
-        ) => S::Lapsed,
+        (S::Accepted | S::Routed | S::InReview | S::Approved | S::ResultReady, K::Lapse) => {
+            S::Lapsed
+        }
         (
             S::Accepted | S::Routed | S::InReview | S::Returned | S::Approved | S::ResultReady,
-            CaseAction::SupplementReceived,
+            K::SupplementReceived,
         ) => state,
         _ => return None,
     };
@@ -590,14 +841,14 @@ pub fn apply(
     performer: Performer,
     action: &CaseAction,
 ) -> Result<Transition, CaseError> {
-    if !may_perform(performer, action) {
+    if !may_perform(performer, action.kind()) {
         return Err(CaseError::RoleNotAllowed {
             role: performer.label(),
             action: action.label(),
         });
     }
     let from = facts.state;
-    let to = next_state(from, action).ok_or(CaseError::IllegalTransition {
+    let to = next_state(from, action.kind()).ok_or(CaseError::IllegalTransition {
         state: from.label(),
         action: action.label(),
     })?;
@@ -630,9 +881,84 @@ fn check_items(field: &'static str, what: &str, items: &[String]) -> Result<(), 
     }
 }
 
+/// The guards that depend on the case alone, not on what the action carries: whether an
+/// action of this kind is possible for this case at all. [`available`] lists the actions
+/// that pass them; [`apply`] checks them before the action's own data.
+fn fact_guard(facts: &CaseFacts, kind: CaseActionKind) -> Result<(), CaseError> {
+    use CaseActionKind as K;
+    match kind {
+        K::ApproveAtWindow if !facts.window_approvable => Err(invalid(
+            "approve_at_window",
+            "该事项未列入即审即办清单，须分办到部门审批",
+        )),
+        K::CompleteAtWindow if !facts.immediate => Err(invalid(
+            "immediate",
+            "该事项不是即办件，不能在窗口即办办结，请分办到部门审批",
+        )),
+        // A result is not handed over while 容缺 materials are still owed (a rejection
+        // decision is: the applicant must learn of it either way).
+        K::Issue if facts.state == CaseState::ResultReady && facts.supplement_pending => Err(
+            invalid("supplement_pending", "容缺材料尚未补齐，须补齐后才能出件"),
+        ),
+        // 先缴费后出件: the result waits for the fee (a rejection decision does not).
+        K::Issue if facts.state == CaseState::ResultReady && facts.unpaid_fee.is_positive() => {
+            Err(invalid(
+                "unpaid_fee",
+                format!(
+                    "本事项须先缴费后出件，尚有{}未缴，请先收费",
+                    facts.unpaid_fee
+                ),
+            ))
+        }
+        K::SupplementReceived => {
+            if facts.supplement_pending {
+                Ok(())
+            } else {
+                Err(invalid("supplement_pending", "该办件没有待补交的容缺材料"))
+            }
+        }
+        K::Lapse => {
+            if !facts.supplement_pending {
+                return Err(invalid(
+                    "supplement_pending",
+                    "该办件没有待补交的容缺材料，不能按容缺逾期终止",
+                ));
+            }
+            match facts.supplement_due {
+                None => Err(invalid(
+                    "supplement_due",
+                    "该办件没有记录容缺材料的补交期限",
+                )),
+                // The due date itself is still in time: the applicant may come that day.
+                Some(due) if due >= facts.today => Err(invalid(
+                    "supplement_due",
+                    format!("容缺材料的补交期限{due}尚未届满，不能终止"),
+                )),
+                Some(_) => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The actions `performer` can take on the case now: the role table, the state graph and the
+/// case's own guards. What an action must carry (a reason, a tracking number) is checked
+/// when it is applied; a page lays out one form per kind listed here.
+pub fn available(facts: &CaseFacts, performer: Performer) -> Vec<CaseActionKind> {
+    CaseActionKind::ALL
+        .into_iter()
+        .filter(|&k| {
+            may_perform(performer, k)
+                && next_state(facts.state, k).is_some()
+                && fact_guard(facts, k).is_ok()
+        })
+        .collect()
+}
+
 /// The guards of the action, once role and state are known to be right. Returns the 容缺
 /// due date to set, if any.
 fn check_guards(facts: &CaseFacts, action: &CaseAction) -> Result<Option<NaiveDate>, CaseError> {
+    fact_guard(facts, action.kind())?;
     match action {
         CaseAction::Accept {
             kind,
@@ -682,29 +1008,11 @@ fn check_guards(facts: &CaseFacts, action: &CaseAction) -> Result<Option<NaiveDa
             check_items("items", "需补正的材料", items)?;
             Ok(None)
         }
-        CaseAction::CompleteAtWindow { .. } => {
-            if facts.immediate {
-                Ok(None)
-            } else {
-                Err(invalid(
-                    "immediate",
-                    "该事项不是即办件，不能在窗口即办办结，请分办到部门审批",
-                ))
-            }
-        }
         CaseAction::Issue {
             method,
             tracking_no,
             certificate_no,
         } => {
-            // A result is not handed over while 容缺 materials are still owed (a rejection
-            // decision is: the applicant must learn of it either way).
-            if facts.state == CaseState::ResultReady && facts.supplement_pending {
-                return Err(invalid(
-                    "supplement_pending",
-                    "容缺材料尚未补齐，须补齐后才能出件",
-                ));
-            }
             let mail = *method == IssueMethod::Mail;
             if mail && !present(tracking_no) {
                 return Err(invalid("tracking_no", "邮寄出件须填写快递单号"));
@@ -727,39 +1035,16 @@ fn check_guards(facts: &CaseFacts, action: &CaseAction) -> Result<Option<NaiveDa
                 Ok(None)
             }
         }
-        CaseAction::SupplementReceived => {
-            if facts.supplement_pending {
-                Ok(None)
-            } else {
-                Err(invalid("supplement_pending", "该办件没有待补交的容缺材料"))
-            }
-        }
-        CaseAction::Lapse => {
-            if !facts.supplement_pending {
-                return Err(invalid(
-                    "supplement_pending",
-                    "该办件没有待补交的容缺材料，不能按容缺逾期终止",
-                ));
-            }
-            match facts.supplement_due {
-                None => Err(invalid(
-                    "supplement_due",
-                    "该办件没有记录容缺材料的补交期限",
-                )),
-                // The due date itself is still in time: the applicant may come that day.
-                Some(due) if due >= facts.today => Err(invalid(
-                    "supplement_due",
-                    format!("容缺材料的补交期限{due}尚未届满，不能终止"),
-                )),
-                Some(_) => Ok(None),
-            }
-        }
         CaseAction::Route
         | CaseAction::Take
         | CaseAction::Approve { .. }
         | CaseAction::Resubmit
+        | CaseAction::SupplementReceived
+        | CaseAction::CompleteAtWindow { .. }
+        | CaseAction::ApproveAtWindow { .. }
         | CaseAction::ResultReady
-        | CaseAction::Close => Ok(None),
+        | CaseAction::Close
+        | CaseAction::Lapse => Ok(None),
     }
 }
 
@@ -788,6 +1073,21 @@ pub fn due_date(
         .map(|&(from, until)| (from, until.unwrap_or_else(|| tomorrow.max(from))))
         .collect();
     cal.due_date_with_pauses(accepted_on, n, &closed)
+}
+
+/// [`due_date`], or pending when a day it has to look at lies in a year whose arrangement is
+/// not loaded yet. The rule: a resident is never refused, and a case never stuck, for
+/// missing calendar data — the case is accepted with its deadline pending
+/// ([`Deadline::Pending`], shown as 待定（日历未发布）, no light, never overdue) and the date is
+/// computed when that year is imported. Other calendar errors (a bad pause) stay errors.
+pub fn deadline(
+    cal: &WorkCalendar,
+    accepted_on: NaiveDate,
+    n: u32,
+    pauses: &[(NaiveDate, Option<NaiveDate>)],
+    today: NaiveDate,
+) -> Result<Deadline, CalendarError> {
+    Deadline::from_result(due_date(cal, accepted_on, n, pauses, today))
 }
 
 /// Default threshold for a yellow light: two working days or fewer left.
@@ -988,6 +1288,7 @@ mod tests {
         (S::InReview, "return", S::Returned),
         (S::Returned, "resubmit", S::InReview),
         (S::Accepted, "complete_at_window", S::ResultReady),
+        (S::Accepted, "approve_at_window", S::ResultReady),
         (S::Approved, "result_ready", S::ResultReady),
         (S::ResultReady, "issue", S::Issued),
         (S::Rejected, "issue", S::Issued),
@@ -1026,6 +1327,7 @@ mod tests {
         ("resubmit", &[CLERK_]),
         ("supplement_received", &[CLERK_]),
         ("complete_at_window", &[CLERK_]),
+        ("approve_at_window", &[P::WindowApprover]),
         ("result_ready", &[APPROVER_]),
         ("issue", &[CLERK_]),
         ("close", &[CLERK_, SYSTEM_]),
@@ -1053,7 +1355,7 @@ mod tests {
         Role::ALL
             .into_iter()
             .map(P::Staff)
-            .chain([P::System])
+            .chain([P::WindowApprover, P::System])
             .collect()
     }
 
@@ -1099,6 +1401,9 @@ mod tests {
             },
             CaseAction::Resubmit,
             CaseAction::SupplementReceived,
+            CaseAction::ApproveAtWindow {
+                opinion: s("符合条件，窗口即审即办"),
+            },
             CaseAction::CompleteAtWindow {
                 opinion: s("即办")
             },
@@ -1231,6 +1536,7 @@ mod tests {
     fn facts_ok(facts: &CaseFacts, name: &str) -> bool {
         match name {
             "complete_at_window" => facts.immediate,
+            "approve_at_window" => facts.window_approvable,
             "supplement_received" => facts.supplement_pending,
             "lapse" => {
                 facts.supplement_pending && facts.supplement_due.is_some_and(|d| d < facts.today)
@@ -1312,9 +1618,11 @@ mod tests {
         CaseFacts {
             state,
             immediate: guards_hold,
+            window_approvable: guards_hold,
             supplement_pending: guards_hold,
             supplement_due: Some(today() - days(1)),
             today: today(),
+            unpaid_fee: crate::fees::Fen::ZERO,
         }
     }
 
@@ -1327,9 +1635,9 @@ mod tests {
             .map(CaseAction::name)
             .collect();
         let table: BTreeSet<&str> = ROLE_TABLE.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names.len(), 15);
+        assert_eq!(names.len(), 16);
         assert_eq!(names, table);
-        assert_eq!(ROLE_TABLE.len(), 15, "an action listed twice");
+        assert_eq!(ROLE_TABLE.len(), 16, "an action listed twice");
         for (_, name, _) in EDGES {
             assert!(names.contains(name), "{name}");
         }
@@ -1366,7 +1674,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 2 * 13 * 9 * actions.len());
+        assert_eq!(checked, 2 * 13 * 10 * actions.len());
         // Every outcome kind occurs, and every edge of the graph was taken.
         assert!(seen.contains(&Outcome::RoleNotAllowed));
         assert!(seen.contains(&Outcome::IllegalTransition));
@@ -1379,7 +1687,7 @@ mod tests {
     #[test]
     fn the_role_table_matches_allowed_performers_and_may_perform() {
         for action in valid_actions(today(), 3) {
-            let mut listed: Vec<P> = allowed_performers(&action).to_vec();
+            let mut listed: Vec<P> = allowed_performers(action.kind()).to_vec();
             listed.sort_by_key(|p| format!("{p:?}"));
             let mut want: Vec<P> = all_performers()
                 .into_iter()
@@ -1388,7 +1696,7 @@ mod tests {
             want.sort_by_key(|p| format!("{p:?}"));
             assert_eq!(listed, want, "{}", action.name());
             for p in all_performers() {
-                assert_eq!(may_perform(p, &action), role_ok(p, action.name()));
+                assert_eq!(may_perform(p, action.kind()), role_ok(p, action.name()));
             }
         }
         // Roles with no part in the case lifecycle can do nothing at all.
@@ -1401,7 +1709,7 @@ mod tests {
             Role::DeptHandler,
         ] {
             for action in valid_actions(today(), 3) {
-                assert!(!may_perform(P::Staff(role), &action), "{role:?}");
+                assert!(!may_perform(P::Staff(role), action.kind()), "{role:?}");
             }
         }
     }
@@ -1412,7 +1720,7 @@ mod tests {
             let mut from_graph: BTreeSet<&str> = BTreeSet::new();
             for action in valid_actions(today(), 3) {
                 assert_eq!(
-                    next_state(state, &action),
+                    next_state(state, action.kind()),
                     edge(state, action.name()),
                     "{state:?} {action:?}"
                 );
@@ -1420,13 +1728,71 @@ mod tests {
                     from_graph.insert(action.name());
                 }
             }
-            let listed: BTreeSet<&str> = state.actions().iter().copied().collect();
-            assert_eq!(listed, from_graph, "{state:?}");
-            assert_eq!(
-                listed.len(),
-                state.actions().len(),
-                "duplicate in {state:?}"
-            );
+        }
+    }
+
+    #[test]
+    fn available_lists_exactly_the_kinds_a_valid_action_passes() {
+        for state in S::ALL {
+            for immediate in [false, true] {
+                for (pending, due) in [
+                    (false, None),
+                    (true, Some(today() + days(3))),
+                    (true, Some(today() - days(1))),
+                ] {
+                    let facts = CaseFacts {
+                        state,
+                        immediate,
+                        window_approvable: immediate,
+                        supplement_pending: pending,
+                        supplement_due: due,
+                        today: today(),
+                        unpaid_fee: crate::fees::Fen::ZERO,
+                    };
+                    for perf in all_performers() {
+                        let listed: BTreeSet<CaseActionKind> =
+                            available(&facts, perf).into_iter().collect();
+                        // A kind is passable when some well-formed action of it applies.
+                        let passable: BTreeSet<CaseActionKind> = valid_actions(today(), 3)
+                            .iter()
+                            .filter(|a| apply(&facts, perf, a).is_ok())
+                            .map(CaseAction::kind)
+                            .collect();
+                        assert_eq!(listed, passable, "{facts:?} {perf:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_deadline_job_state_sets_come_from_the_graph() {
+        assert_eq!(
+            CaseState::clock_running_states(),
+            vec![S::Accepted, S::Routed, S::InReview]
+        );
+        // 容缺 materials are owed up to issuance: decided and result-ready cases lapse too.
+        assert_eq!(
+            CaseState::lapsable_states(),
+            vec![
+                S::Accepted,
+                S::Routed,
+                S::InReview,
+                S::Approved,
+                S::ResultReady
+            ]
+        );
+    }
+
+    #[test]
+    fn kinds_round_trip_and_match_their_actions() {
+        for k in CaseActionKind::ALL {
+            assert_eq!(CaseActionKind::parse(k.name()), Some(k));
+        }
+        for a in valid_actions(today(), 3) {
+            assert_eq!(a.name(), a.kind().name());
+            let json = serde_json::to_value(&a).unwrap();
+            assert_eq!(json["action"], a.kind().name());
         }
     }
 
@@ -1453,7 +1819,9 @@ mod tests {
                 .filter(|(from, _, to)| *from == state && *to != state);
             if state.is_terminal() {
                 assert_eq!(outgoing.count(), 0, "{state:?} is terminal");
-                assert!(state.actions().is_empty());
+                assert!(CaseActionKind::ALL
+                    .iter()
+                    .all(|&k| next_state(state, k).is_none()));
                 continue;
             }
             // No dead ends: some terminal state is reachable from every open state.
@@ -1492,9 +1860,11 @@ mod tests {
         CaseFacts {
             state,
             immediate: false,
+            window_approvable: false,
             supplement_pending: false,
             supplement_due: None,
             today: today(),
+            unpaid_fee: crate::fees::Fen::ZERO,
         }
     }
 
@@ -1676,6 +2046,27 @@ mod tests {
     }
 
     #[test]
+    fn a_result_waits_for_an_unpaid_fee_but_a_rejection_does_not() {
+        let window = CaseAction::Issue {
+            method: IssueMethod::Window,
+            tracking_no: None,
+            certificate_no: None,
+        };
+        let unpaid = |state| CaseFacts {
+            unpaid_fee: crate::fees::Fen(8000),
+            ..plain(state)
+        };
+        let err = clerk(&unpaid(S::ResultReady), window.clone()).unwrap_err();
+        assert_eq!(err.field(), Some("unpaid_fee"));
+        assert!(err.to_string().contains("80.00 元"), "{err}");
+        assert_eq!(
+            clerk(&unpaid(S::Rejected), window.clone()).unwrap().to,
+            S::Issued
+        );
+        assert_eq!(clerk(&plain(S::ResultReady), window).unwrap().to, S::Issued);
+    }
+
+    #[test]
     fn complete_at_window_only_for_immediate_items() {
         let action = CaseAction::CompleteAtWindow {
             opinion: s("符合条件，当场办结"),
@@ -1790,9 +2181,9 @@ mod tests {
         };
         let overdue = d(2025, 3, 11);
         for state in [S::Approved, S::ResultReady] {
-            assert!(state.actions().contains(&"lapse"), "{state:?}");
+            assert!(CaseState::lapsable_states().contains(&state), "{state:?}");
             assert!(
-                state.actions().contains(&"supplement_received"),
+                next_state(state, CaseActionKind::SupplementReceived).is_some(),
                 "{state:?}"
             );
             // Lapse: by the system, once the due date has passed, with the same guards as
@@ -2020,7 +2411,7 @@ mod tests {
             labels,
             [
                 "预审中",
-                "已不予受理(一次性告知)",
+                "一次性告知（未受理）",
                 "已受理",
                 "已分办",
                 "审查中",
@@ -2071,10 +2462,10 @@ mod tests {
             assert_eq!(&back, action);
             labels.insert(action.label());
         }
-        assert_eq!(labels.len(), 15);
+        assert_eq!(labels.len(), 16);
         let verbs = [
             "受理",
-            "不予受理",
+            "一次性告知",
             "分办",
             "领办",
             "审批通过",
@@ -2082,6 +2473,7 @@ mod tests {
             "退回补正",
             "重新提交",
             "补齐容缺材料",
+            "即审即办",
             "即办办结",
             "出证",
             "出件",
@@ -2309,6 +2701,52 @@ mod tests {
     }
 
     #[test]
+    fn a_deadline_in_a_year_not_loaded_is_pending_not_an_error() {
+        let cal = WorkCalendar::shipped();
+        // 25 working days from 2026-12-01 (特困人员救助供养, say) end in 2027.
+        assert_eq!(
+            deadline(&cal, d(2026, 12, 1), 25, &[], d(2026, 12, 1)),
+            Ok(Deadline::Pending { year: 2027 })
+        );
+        // An open pause counted to tomorrow pushes a December deadline into 2027 too.
+        assert_eq!(
+            deadline(
+                &cal,
+                d(2026, 12, 1),
+                18,
+                &[(d(2026, 12, 3), None)],
+                d(2026, 12, 20)
+            ),
+            Ok(Deadline::Pending { year: 2027 })
+        );
+        let loaded = cal
+            .clone()
+            .with_year(
+                2027,
+                [crate::calendar::SpecialDay::new(
+                    d(2027, 1, 1),
+                    crate::calendar::DayKind::Holiday,
+                    "元旦",
+                )],
+            )
+            .unwrap();
+        let due = deadline(&loaded, d(2026, 12, 1), 25, &[], d(2026, 12, 1)).unwrap();
+        assert_eq!(
+            due.due(),
+            Some(due_date(&loaded, d(2026, 12, 1), 25, &[], d(2026, 12, 1)).unwrap())
+        );
+        // Within loaded years it is exactly due_date; 即办 needs no calendar at all.
+        assert_eq!(
+            deadline(&cal, d(2026, 11, 23), 25, &[], d(2026, 11, 23)),
+            Ok(Deadline::Due(d(2026, 12, 28)))
+        );
+        assert_eq!(
+            deadline(&WorkCalendar::new(), d(2030, 1, 7), 0, &[], d(2030, 1, 7)),
+            Ok(Deadline::Due(d(2030, 1, 7)))
+        );
+    }
+
+    #[test]
     fn light_ranges_invert_the_light() {
         let cal = WorkCalendar::shipped();
         for (yellow, red) in [(2, 1), (5, 2), (0, 0), (1, 3), (3, 3)] {
@@ -2406,9 +2844,11 @@ mod tests {
                 facts: CaseFacts {
                     state: S::Draft,
                     immediate,
+                    window_approvable: !immediate,
                     supplement_pending: false,
                     supplement_due: None,
                     today: d(2025, 3, 3),
+                    unpaid_fee: crate::fees::Fen::ZERO,
                 },
                 accepted_on: None,
                 pauses: Vec::new(),
@@ -2479,7 +2919,7 @@ mod tests {
         }
         let action = menu[step.pick % menu.len()].clone();
         let performer = if step.right_role {
-            let allowed = allowed_performers(&action);
+            let allowed = allowed_performers(action.kind());
             allowed[step.performer % allowed.len()]
         } else {
             all_performers()[step.performer]
@@ -2546,12 +2986,17 @@ mod tests {
         // ResultReady is entered only from Approved or by an immediate item at the window.
         if t.to == S::ResultReady && t.from != S::ResultReady {
             assert!(
-                t.from == S::Approved || (t.from == S::Accepted && model.facts.immediate),
+                t.from == S::Approved
+                    || (t.from == S::Accepted
+                        && (model.facts.immediate || model.facts.window_approvable)),
                 "{t:?}"
             );
         }
         if matches!(t.to, S::Approved | S::Rejected)
-            || matches!(action, CaseAction::CompleteAtWindow { .. })
+            || matches!(
+                action,
+                CaseAction::CompleteAtWindow { .. } | CaseAction::ApproveAtWindow { .. }
+            )
         {
             model.decided = true;
         }
@@ -2680,5 +3125,93 @@ mod tests {
             facts.state = t.to;
         }
         assert!(facts.state.is_terminal());
+    }
+}
+
+#[cfg(test)]
+mod awaited_tests {
+    use super::*;
+
+    #[test]
+    fn residents_read_plain_words_for_every_step() {
+        let staff_words = ["分办", "领办", "出证", "不予受理"];
+        for k in CaseActionKind::ALL {
+            let text = resident_event_text(k.name());
+            assert!(
+                !staff_words.iter().any(|w| text.contains(w)),
+                "{k:?}: {text}"
+            );
+            assert_ne!(text, "办理进度已更新", "{k:?} has its own words");
+        }
+        for state in CaseState::ALL {
+            let label = state.resident_label();
+            assert!(!staff_words.iter().any(|w| label.contains(w)), "{state}");
+            assert!(
+                !state.resident_text().contains("评价"),
+                "no rating is invited before ratings exist: {state}"
+            );
+        }
+        assert_eq!(resident_event_text("create"), "窗口收到您的申请");
+        // A one-time notice is not a refusal of the application.
+        assert!(!CaseState::Refused.label().contains("不予受理"));
+    }
+
+    fn line(name: &str, check: MaterialCheck, required: bool, tolerable: bool) -> MaterialLine {
+        MaterialLine {
+            name: name.into(),
+            check,
+            required,
+            tolerable,
+        }
+    }
+
+    #[test]
+    fn owed_means_required_tolerable_and_missing() {
+        assert!(line("户口簿", MaterialCheck::Missing, true, true).is_owed());
+        assert!(!line("户口簿", MaterialCheck::Submitted, true, true).is_owed());
+        assert!(!line("户口簿", MaterialCheck::Missing, false, true).is_owed());
+        assert!(!line("户口簿", MaterialCheck::Missing, true, false).is_owed());
+    }
+
+    fn awaiting(state: CaseState, pending: bool, materials: &[MaterialLine]) -> String {
+        awaited_text(&Awaiting {
+            state,
+            supplement_pending: pending,
+            supplement_due: NaiveDate::from_ymd_opt(2026, 12, 9),
+            materials,
+            missing: &[],
+        })
+    }
+
+    #[test]
+    fn owed_materials_come_before_the_result() {
+        let m = [
+            line("户口簿", MaterialCheck::Missing, true, true),
+            line("身份证", MaterialCheck::Submitted, true, false),
+        ];
+        let text = awaiting(CaseState::ResultReady, true, &m);
+        assert!(
+            text.starts_with("请于12月9日前把户口簿送到受理窗口"),
+            "{text}"
+        );
+        assert!(text.contains("补齐后即可领取"), "{text}");
+        // Once they arrived the result is ready to collect.
+        let text = awaiting(CaseState::ResultReady, false, &m);
+        assert!(text.starts_with("办理结果已出"), "{text}");
+    }
+
+    #[test]
+    fn every_state_has_an_instruction() {
+        for state in CaseState::ALL {
+            assert!(!awaiting(state, false, &[]).is_empty(), "{state}");
+        }
+        let refused = awaited_text(&Awaiting {
+            state: CaseState::Refused,
+            supplement_pending: false,
+            supplement_due: None,
+            materials: &[],
+            missing: &["结婚证".into(), "户口簿".into()],
+        });
+        assert!(refused.contains("结婚证、户口簿"), "{refused}");
     }
 }

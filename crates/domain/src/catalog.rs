@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::fees::{Charge, Fee};
 use crate::validation::FieldErrors;
 
 // --- item types and window classes ----------------------------------------------------------
@@ -195,8 +196,10 @@ pub struct ServiceItem {
     pub legal_limit_days: Option<u32>,
     /// 承诺时限 in working days; 0 means 即办 (immediate).
     pub promised_limit_days: u32,
-    /// 「不收费」 or the fee; never blank.
-    pub fee: String,
+    /// The fee (不收费, fixed per case, or per unit), its basis and whether the result waits
+    /// for payment (先缴费后出件). Older stored versions hold a text here; they still load
+    /// ([`Fee`]'s deserializer), and one that is not 「不收费」 waits for review.
+    pub fee: Fee,
     pub place: String,
     pub hours: String,
     pub online: bool,
@@ -210,6 +213,10 @@ pub struct ServiceItem {
     /// 告知承诺制 applies.
     #[serde(default)]
     pub commitment_allowed: bool,
+    /// 即审即办: a clerk holding the department's window grant (首席代表) may approve it at
+    /// intake, in the applicant's presence, instead of routing it to the back office.
+    #[serde(default)]
+    pub approve_at_window: bool,
     #[serde(default)]
     pub keywords: Vec<String>,
 }
@@ -378,13 +385,7 @@ impl ServiceItem {
                 );
             }
         }
-        if self.fee.trim().is_empty() {
-            e.add(
-                &f("fee"),
-                "required",
-                "请填写收费标准，不收费的请填写「不收费」",
-            );
-        }
+        self.fee.check_into(e, prefix);
         e.required(&f("place"), "办理地点", &self.place);
         e.required(&f("hours"), "办理时间", &self.hours);
 
@@ -802,6 +803,44 @@ pub enum IntakeDecision {
 }
 
 impl IntakeDecision {
+    /// What the decision will do, in the words shown to the clerk before confirming it.
+    pub fn summary(&self) -> String {
+        match self {
+            IntakeDecision::Accept {
+                kind: AcceptanceKind::Tolerance,
+                to_supplement,
+                ..
+            } => format!("将容缺受理，申请人须后补：{}", to_supplement.join("、")),
+            IntakeDecision::Accept {
+                kind: AcceptanceKind::Commitment,
+                by_commitment,
+                ..
+            } => format!("将告知承诺受理，以承诺代替：{}", by_commitment.join("、")),
+            IntakeDecision::Accept { .. } => "材料齐全，将予以受理".to_string(),
+            IntakeDecision::Refuse { missing } => format!(
+                "材料不齐，将出具一次性告知书（不受理），需补齐：{}",
+                missing.join("、")
+            ),
+        }
+    }
+
+    /// A stable key of the decision: a confirmation is valid for exactly the decision the
+    /// clerk saw (ticking another box afterwards asks again).
+    pub fn key(&self) -> String {
+        match self {
+            IntakeDecision::Accept {
+                kind,
+                to_supplement,
+                by_commitment,
+            } => format!(
+                "accept:{kind:?}:{}:{}",
+                to_supplement.join("|"),
+                by_commitment.join("|")
+            ),
+            IntakeDecision::Refuse { missing } => format!("refuse:{}", missing.join("|")),
+        }
+    }
+
     pub fn is_accept(&self) -> bool {
         matches!(self, IntakeDecision::Accept { .. })
     }
@@ -895,7 +934,7 @@ impl CsvError {
 }
 
 /// The CSV columns: the exported header name and the Chinese name also accepted on import.
-pub const CSV_COLUMNS: [(&str, &str); 23] = [
+pub const CSV_COLUMNS: [(&str, &str); 27] = [
     ("code", "事项编码"),
     ("name", "事项名称"),
     ("parent_code", "上级事项编码"),
@@ -909,6 +948,9 @@ pub const CSV_COLUMNS: [(&str, &str); 23] = [
     ("legal_limit_days", "法定时限"),
     ("promised_limit_days", "承诺时限"),
     ("fee", "收费标准"),
+    ("fee_basis", "收费依据"),
+    ("fee_note", "收费说明"),
+    ("fee_pay_before_issue", "先缴费后出件"),
     ("place", "办理地点"),
     ("hours", "办理时间"),
     ("online", "网上办理"),
@@ -918,16 +960,22 @@ pub const CSV_COLUMNS: [(&str, &str); 23] = [
     ("consult_phone", "咨询电话"),
     ("complaint_phone", "投诉电话"),
     ("commitment_allowed", "告知承诺"),
+    ("approve_at_window", "即审即办"),
     ("keywords", "关键词"),
 ];
 
-/// Columns that may be left out of an imported file (they take their defaults).
-const CSV_OPTIONAL: [&str; 5] = [
+/// Columns that may be left out of an imported file (they take their defaults): files
+/// written before fees were structured have no `fee_…` columns.
+const CSV_OPTIONAL: [&str; 9] = [
     "parent_code",
     "variant",
     "faq",
     "commitment_allowed",
+    "approve_at_window",
     "keywords",
+    "fee_basis",
+    "fee_note",
+    "fee_pay_before_issue",
 ];
 
 const LIST_SEPS: [char; 2] = [';', '；'];
@@ -1024,9 +1072,12 @@ fn csv_cell(out: &mut String, s: &str) {
 /// in [`CSV_COLUMNS`], then one row per item:
 ///
 /// - `item_type`: snake_case (`public_service`); the Chinese label (公共服务) is accepted too.
+/// - `fee`: the notation of [`Charge::label`] — 「不收费」, 「80.00 元/件」, 「20.00 元/本」,
+///   「10.00 元/页，每件最高 100.00 元」 (「80元」, 「20元/本」 accepted); `fee_basis` and
+///   `fee_note` as text, `fee_pay_before_issue` a flag (先缴费后出件).
 /// - `legal_limit_days`: a number, or empty for none; `promised_limit_days`: a number (0 = 即办;
 ///   「即办」 is accepted). `parent_code`, `variant`: empty for none.
-/// - Flags (`online`, `commitment_allowed`, and inside materials): `1`/`0`
+/// - Flags (`online`, `commitment_allowed`, `approve_at_window`, and inside materials): `1`/`0`
 ///   (`true`/`false`/`是`/`否` accepted; empty = 0).
 /// - List cells — `materials`, `steps`, `faq`, `keywords` — hold entries separated by `;`, the
 ///   fields of one entry separated by `|` (full-width `；` and `｜` are accepted as the same
@@ -1038,7 +1089,8 @@ fn csv_cell(out: &mut String, s: &str) {
 /// - `steps`, `keywords`: one entry per step / keyword. `faq`: entries `question|answer`.
 ///
 /// Import takes the columns in any order, by the English or the Chinese header name;
-/// `parent_code`, `variant`, `faq`, `commitment_allowed` and `keywords` may be missing.
+/// `parent_code`, `variant`, `faq`, `commitment_allowed`, `keywords` and the `fee_…` columns
+/// may be missing.
 pub fn items_to_csv(items: &[ServiceItem]) -> String {
     let mut out = String::new();
     let header: Vec<&str> = CSV_COLUMNS.iter().map(|(n, _)| *n).collect();
@@ -1078,7 +1130,7 @@ pub fn items_to_csv(items: &[ServiceItem]) -> String {
             .iter()
             .map(|f| format!("{}|{}", escape_part(f.q.trim()), escape_part(f.a.trim())))
             .collect();
-        let cells: [String; 23] = [
+        let cells: [String; 27] = [
             item.code.clone(),
             item.name.clone(),
             item.parent_code.clone().unwrap_or_default(),
@@ -1093,7 +1145,10 @@ pub fn items_to_csv(items: &[ServiceItem]) -> String {
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
             item.promised_limit_days.to_string(),
-            item.fee.clone(),
+            item.fee.charge.label(),
+            item.fee.basis.clone(),
+            item.fee.note.clone(),
+            flag(item.fee.pay_before_issue).to_string(),
             item.place.clone(),
             item.hours.clone(),
             flag(item.online).to_string(),
@@ -1103,6 +1158,7 @@ pub fn items_to_csv(items: &[ServiceItem]) -> String {
             item.consult_phone.clone(),
             item.complaint_phone.clone(),
             flag(item.commitment_allowed).to_string(),
+            flag(item.approve_at_window).to_string(),
             list(&item.keywords),
         ];
         for (i, c) in cells.iter().enumerate() {
@@ -1354,6 +1410,14 @@ pub fn items_from_csv(text: &str) -> Result<Vec<ServiceItem>, CsvError> {
             faq.push(Faq { q, a });
         }
 
+        let charge = Charge::parse(cell("fee")).map_err(|e| err("fee", e.to_string()))?;
+        let fee = Fee {
+            charge,
+            basis: cell("fee_basis").to_string(),
+            note: cell("fee_note").to_string(),
+            pay_before_issue: boolean("fee_pay_before_issue")?,
+            review: None,
+        };
         items.push(ServiceItem {
             code: cell("code").trim().to_string(),
             name: cell("name").to_string(),
@@ -1367,7 +1431,7 @@ pub fn items_from_csv(text: &str) -> Result<Vec<ServiceItem>, CsvError> {
             materials,
             legal_limit_days,
             promised_limit_days,
-            fee: cell("fee").to_string(),
+            fee,
             place: cell("place").to_string(),
             hours: cell("hours").to_string(),
             online: boolean("online")?,
@@ -1377,6 +1441,7 @@ pub fn items_from_csv(text: &str) -> Result<Vec<ServiceItem>, CsvError> {
             consult_phone: cell("consult_phone").to_string(),
             complaint_phone: cell("complaint_phone").to_string(),
             commitment_allowed: boolean("commitment_allowed")?,
+            approve_at_window: boolean("approve_at_window")?,
             keywords,
         });
     }
@@ -1439,7 +1504,7 @@ mod tests {
             ],
             legal_limit_days: Some(20),
             promised_limit_days: 5,
-            fee: "不收费".into(),
+            fee: Fee::free(),
             place: "幸福街道便民服务中心 综合受理窗口".into(),
             hours: "周一至周五 9:00-17:00".into(),
             online: false,
@@ -1449,6 +1514,7 @@ mod tests {
             consult_phone: "66012301".into(),
             complaint_phone: "12345".into(),
             commitment_allowed: false,
+            approve_at_window: false,
             keywords: vec!["救助".into()],
         }
     }
@@ -1548,8 +1614,13 @@ mod tests {
     #[test]
     fn fee_limits_place_hours_steps() {
         let mut i = sample();
-        i.fee = "  ".into();
-        fails(&i, "fee", "required");
+        i.fee.charge = Charge::Fixed {
+            amount_fen: crate::fees::Fen::ZERO,
+        };
+        fails(&i, "fee.amount_fen", "not_positive");
+        fails(&i, "fee.basis", "required");
+        i.fee = Fee::from_legacy_text("工本费20元/张");
+        fails(&i, "fee", "needs_review");
         let mut i = sample();
         i.legal_limit_days = Some(3);
         fails(&i, "promised_limit_days", "exceeds_legal_limit");
@@ -1663,8 +1734,10 @@ mod tests {
         assert!(c.item("nope").is_none());
 
         let mut c = two_items();
-        c.items[1].fee = "".into();
-        catalog_fails(&c, "MZ-9002.fee", "required");
+        c.items[1].fee.charge = Charge::Fixed {
+            amount_fen: crate::fees::Fen(8000),
+        };
+        catalog_fails(&c, "MZ-9002.fee.basis", "required");
 
         let mut c = two_items();
         c.items[1].code = "MZ-9001".into();
@@ -1778,6 +1851,19 @@ mod tests {
         }
         assert_eq!(c.variants("RS-0402").len(), 2);
         assert_eq!(c.variants("SJ-0101").len(), 3);
+        // Most items are free, as in reality; a few charge, fixed per case and per unit,
+        // and those charging hand the result over once paid.
+        let charging: Vec<&ServiceItem> = c.items.iter().filter(|i| !i.fee.is_free()).collect();
+        assert!((2..=6).contains(&charging.len()), "{}", charging.len());
+        assert!(charging
+            .iter()
+            .all(|i| i.fee.pay_before_issue && i.fee.review.is_none()));
+        assert!(charging
+            .iter()
+            .any(|i| matches!(i.fee.charge, Charge::Fixed { .. })));
+        assert!(charging
+            .iter()
+            .any(|i| matches!(i.fee.charge, Charge::PerUnit { .. }) && i.is_immediate()));
         // Round trip through JSON.
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<Catalog>(&json).unwrap(), c);
@@ -2165,6 +2251,18 @@ mod tests {
         assert!(i.materials[1].tolerable);
         assert_eq!(i.materials[1].note, "可后补");
         assert!(i.keywords.is_empty() && i.faq.is_empty() && i.parent_code.is_none());
+        // A file from before fees were structured has no fee_… columns: 「不收费」 reads.
+        assert_eq!(i.fee, Fee::free());
+        // With them, a per-unit fee with its basis.
+        let text = format!(
+            "{},收费依据,先缴费后出件\n{},文号,是\n",
+            header.join(","),
+            row.join(",")
+                .replace(",不收费,", ",\"10元/页，最高100元\",")
+        );
+        let fee = &items_from_csv(&text).unwrap()[0].fee;
+        assert_eq!(fee.charge.label(), "10.00 元/页，每件最高 100.00 元");
+        assert!(fee.pay_before_issue && fee.basis == "文号");
     }
 
     /// The CSV of the demo's first three items with one cell of one record replaced (record 0
@@ -2216,6 +2314,13 @@ mod tests {
         csv_fails(&csv_with(1, "legal_limit_days", "x"), 2, "legal_limit_days");
         csv_fails(&csv_with(3, "item_type", "许可"), 4, "item_type");
         csv_fails(&csv_with(1, "online", "maybe"), 2, "online");
+        let e = csv_fails(&csv_with(1, "fee", "工本费20元/张"), 2, "fee");
+        assert!(e.reason.contains("20元/本"), "{e}");
+        csv_fails(
+            &csv_with(1, "fee_pay_before_issue", "要"),
+            2,
+            "fee_pay_before_issue",
+        );
         csv_fails(
             &csv_with(2, "materials", "身份证|original|1"),
             3,
@@ -2257,7 +2362,14 @@ mod tests {
             .map(String::from)
             .collect();
         lines[2].push_str(",多余");
-        csv_fails(&lines.join("\n"), 3, "第24列");
+        csv_fails(
+            &lines.join(
+                "
+",
+            ),
+            3,
+            "第28列",
+        );
         // Trailing empty cells are fine (spreadsheets add them).
         lines[2] = lines[2].replace(",多余", ",,");
         assert_eq!(items_from_csv(&lines.join("\n")).unwrap().len(), 3);

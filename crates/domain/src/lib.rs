@@ -13,6 +13,9 @@ pub mod calendar;
 pub mod cases;
 /// The service item catalog: items, materials, bundles, intake decisions, CSV.
 pub mod catalog;
+/// Fees: an item's fee, payments and refunds of a case, its balance, the daily cash-up.
+pub mod fees;
+pub mod figures;
 /// Resident ID numbers, unified social credit codes, mobile numbers; masking.
 pub mod ids;
 /// The organisation tree and its materialised paths.

@@ -3,10 +3,18 @@
 //! A resident takes a ticket for a window class (业务类别, e.g. "A" for 综合受理); the ticket
 //! number is the class prefix and a daily sequence ([`ticket_number`]: `A001`). A window that
 //! serves one or more classes calls the next waiting ticket ([`pick_next`]): first come, first
-//! served, except that priority tickets (爱心通道 — elderly, disabled, pregnant, and residents
-//! arriving for an appointment) are ordered as if issued [`PriorityRule::boost_minutes`]
-//! earlier. The boost is a setting: 0 turns the priority lane off, a very large value makes
-//! it strict. Within each lane the order is always first come, first served.
+//! served, except for two lanes that are kept apart ([`Lane`]): priority tickets (爱心通道 —
+//! elderly, disabled, pregnant) are ordered as if issued [`PriorityRule::boost_minutes`]
+//! earlier, and tickets of residents arriving for an appointment (预约) as if issued
+//! [`PriorityRule::appointment_lead_minutes`] before their slot begins — whenever they check
+//! in, so arriving hours early gains nothing. Both are settings: a boost of 0 turns the
+//! priority lane off, a very large value makes it strict. Within each lane the order is
+//! always first come, first served.
+//!
+//! Appointments ([`AppointmentState`]) are checked in only inside a window around their slot
+//! ([`check_in`]: by default from 30 minutes before its start to 15 minutes after), and
+//! cancelled only while booked ([`cancel`]). Dates are said in words the way the hall says
+//! them ([`slot_in_words`]: `12月5日 星期六 14:30`).
 //!
 //! Every change of a ticket goes through [`apply`], the ticket state machine:
 //!
@@ -32,6 +40,12 @@
 //! [`ticket_number`]: crate::queue::ticket_number
 //! [`pick_next`]: crate::queue::pick_next
 //! [`PriorityRule::boost_minutes`]: crate::queue::PriorityRule::boost_minutes
+//! [`PriorityRule::appointment_lead_minutes`]: crate::queue::PriorityRule::appointment_lead_minutes
+//! [`Lane`]: crate::queue::Lane
+//! [`AppointmentState`]: crate::queue::AppointmentState
+//! [`check_in`]: crate::queue::check_in
+//! [`cancel`]: crate::queue::cancel
+//! [`slot_in_words`]: crate::queue::slot_in_words
 //! [`apply`]: crate::queue::apply
 //! [`OpeningHours`]: crate::queue::OpeningHours
 //! [`WorkCalendar`]: crate::calendar::WorkCalendar
@@ -40,13 +54,14 @@
 
 use crate::calendar::{CalendarError, WorkCalendar};
 use crate::validation::FieldErrors;
-use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Weekday};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 // --- priority reasons -----------------------------------------------------------------------
 
-/// Why a ticket gets the priority lane (爱心通道).
+/// Why a ticket gets the priority lane (爱心通道). An appointment is not one of them: it has
+/// its own lane ([`Lane::Appointment`]) and is reached only by checking in a booking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PriorityReason {
@@ -56,18 +71,15 @@ pub enum PriorityReason {
     Disabled,
     /// 孕妇.
     Pregnant,
-    /// Arrived for an appointment (预约): the ticket is a priority ticket.
-    Appointment,
     /// Any other reason a clerk records (e.g. 现役军人、带婴幼儿).
     Other,
 }
 
 impl PriorityReason {
-    pub const ALL: [PriorityReason; 5] = [
+    pub const ALL: [PriorityReason; 4] = [
         PriorityReason::Elderly,
         PriorityReason::Disabled,
         PriorityReason::Pregnant,
-        PriorityReason::Appointment,
         PriorityReason::Other,
     ];
 
@@ -77,7 +89,6 @@ impl PriorityReason {
             PriorityReason::Elderly => "elderly",
             PriorityReason::Disabled => "disabled",
             PriorityReason::Pregnant => "pregnant",
-            PriorityReason::Appointment => "appointment",
             PriorityReason::Other => "other",
         }
     }
@@ -92,7 +103,6 @@ impl PriorityReason {
             PriorityReason::Elderly => "老年人",
             PriorityReason::Disabled => "残疾人",
             PriorityReason::Pregnant => "孕妇",
-            PriorityReason::Appointment => "预约",
             PriorityReason::Other => "其他",
         }
     }
@@ -101,6 +111,84 @@ impl PriorityReason {
 impl fmt::Display for PriorityReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+// --- lanes ----------------------------------------------------------------------------------
+
+/// The line a ticket waits in. The two priorities are distinct: 爱心通道 for the elderly,
+/// disabled and pregnant ([`PriorityReason`]), and 预约 for a resident who booked and checked
+/// in; each has its own rule in [`PriorityRule`] and its own label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lane {
+    Ordinary,
+    /// 爱心通道.
+    Priority,
+    /// 预约: a checked-in appointment.
+    Appointment,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 3] = [Lane::Ordinary, Lane::Priority, Lane::Appointment];
+
+    /// The stable spelling used by the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Ordinary => "ordinary",
+            Lane::Priority => "priority",
+            Lane::Appointment => "appointment",
+        }
+    }
+
+    /// The Chinese word on tickets, window screens and lists.
+    pub fn label(self) -> &'static str {
+        match self {
+            Lane::Ordinary => "普通",
+            Lane::Priority => "爱心通道",
+            Lane::Appointment => "预约",
+        }
+    }
+
+    /// What a ticket shows beside its number: nothing for an ordinary ticket.
+    pub fn badge(self) -> Option<&'static str> {
+        (self != Lane::Ordinary).then(|| self.label())
+    }
+
+    /// The lane of a stored ticket: a checked-in appointment, else 爱心通道 when flagged.
+    pub fn of(priority: bool, appointment: bool) -> Lane {
+        if appointment {
+            Lane::Appointment
+        } else if priority {
+            Lane::Priority
+        } else {
+            Lane::Ordinary
+        }
+    }
+}
+
+impl fmt::Display for Lane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a new ticket is placed in the call order: its lane, and for an appointment the start
+/// of its slot (microseconds), by which it is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Placement {
+    Ordinary,
+    Priority,
+    Appointment { slot_start: i64 },
+}
+
+impl Placement {
+    pub fn lane(self) -> Lane {
+        match self {
+            Placement::Ordinary => Lane::Ordinary,
+            Placement::Priority => Lane::Priority,
+            Placement::Appointment { .. } => Lane::Appointment,
+        }
     }
 }
 
@@ -411,21 +499,30 @@ pub fn valid_prefix(p: &str) -> bool {
 /// Microseconds per minute.
 const MICROS_PER_MINUTE: i64 = 60_000_000;
 
-/// Priority ordering rule (a setting): a priority ticket is ordered as if issued
-/// `boost_minutes` earlier; 0 = no priority lane; a very large value = strict priority. The
-/// call order is by (effective time, then ticket id).
+/// The ordering rule (settings). The call order is by (effective time, then ticket id):
+///
+/// - an ordinary ticket: its issue time;
+/// - 爱心通道: its issue time minus `boost_minutes` (0 = no priority lane; a very large
+///   value = strict priority);
+/// - 预约: the start of its slot minus `appointment_lead_minutes`, whenever it was checked
+///   in — an early arrival waits for its slot like everyone else, a resident on time goes
+///   before those who came without booking shortly before the slot.
 ///
 /// Negative values count as 0, and values above [`PriorityRule::MAX_BOOST_MINUTES`] as that
 /// maximum (already strict for any queue shorter than a year), so the arithmetic never
-/// overflows and priority tickets stay first come, first served among themselves.
+/// overflows and the tickets of each lane stay first come, first served among themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriorityRule {
     pub boost_minutes: i64,
+    pub appointment_lead_minutes: i64,
 }
 
 impl Default for PriorityRule {
     fn default() -> Self {
-        Self { boost_minutes: 30 }
+        Self {
+            boost_minutes: 30,
+            appointment_lead_minutes: 10,
+        }
     }
 }
 
@@ -436,6 +533,7 @@ impl PriorityRule {
     /// Strict priority: every priority ticket goes before every ordinary one.
     pub const STRICT: PriorityRule = PriorityRule {
         boost_minutes: Self::MAX_BOOST_MINUTES,
+        appointment_lead_minutes: 10,
     };
 
     /// The boost actually applied, in minutes (clamped to `0..=MAX_BOOST_MINUTES`).
@@ -443,12 +541,26 @@ impl PriorityRule {
         self.boost_minutes.clamp(0, Self::MAX_BOOST_MINUTES)
     }
 
-    /// The effective issue time (microseconds) by which tickets are called.
+    /// The effective issue time (microseconds) of an ordinary (`priority == false`) or a
+    /// 爱心通道 ticket.
     pub fn order_key(&self, issued_at_micros: i64, priority: bool) -> i64 {
         if priority {
             issued_at_micros.saturating_sub(self.effective_boost_minutes() * MICROS_PER_MINUTE)
         } else {
             issued_at_micros
+        }
+    }
+
+    /// The effective issue time (microseconds) by which a ticket placed so is called.
+    pub fn key(&self, issued_at_micros: i64, placement: Placement) -> i64 {
+        match placement {
+            Placement::Ordinary => self.order_key(issued_at_micros, false),
+            Placement::Priority => self.order_key(issued_at_micros, true),
+            Placement::Appointment { slot_start } => slot_start.saturating_sub(
+                self.appointment_lead_minutes
+                    .clamp(0, Self::MAX_BOOST_MINUTES)
+                    * MICROS_PER_MINUTE,
+            ),
         }
     }
 }
@@ -459,12 +571,12 @@ pub struct WaitingTicket {
     pub id: i64,
     pub class_code: String,
     pub issued_at: i64,
-    pub priority: bool,
+    pub placement: Placement,
 }
 
 impl WaitingTicket {
     fn sort_key(&self, rule: PriorityRule) -> (i64, i64) {
-        (rule.order_key(self.issued_at, self.priority), self.id)
+        (rule.key(self.issued_at, self.placement), self.id)
     }
 }
 
@@ -819,6 +931,259 @@ pub fn slots_on(
     ))
 }
 
+// --- appointments ---------------------------------------------------------------------------
+
+/// Where a booking stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentState {
+    /// Booked; may be cancelled, or checked in around its slot.
+    Booked,
+    /// Checked in: a ticket in the 预约 lane was issued. Terminal.
+    CheckedIn,
+    /// Cancelled by the resident (with the phone number) or a clerk. Terminal.
+    Cancelled,
+    /// Nobody checked in on the day (marked by the daily job). Terminal.
+    NoShow,
+}
+
+impl AppointmentState {
+    pub const ALL: [AppointmentState; 4] = [
+        AppointmentState::Booked,
+        AppointmentState::CheckedIn,
+        AppointmentState::Cancelled,
+        AppointmentState::NoShow,
+    ];
+
+    /// The stable spelling stored in the database and used by the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppointmentState::Booked => "booked",
+            AppointmentState::CheckedIn => "checked_in",
+            AppointmentState::Cancelled => "cancelled",
+            AppointmentState::NoShow => "no_show",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// The Chinese word shown on pages.
+    pub fn label(self) -> &'static str {
+        match self {
+            AppointmentState::Booked => "已预约",
+            AppointmentState::CheckedIn => "已签到",
+            AppointmentState::Cancelled => "已取消",
+            AppointmentState::NoShow => "未到",
+        }
+    }
+}
+
+impl fmt::Display for AppointmentState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How long before and after the start of its slot a booking may be checked in (settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckInWindow {
+    pub before_minutes: i64,
+    pub after_minutes: i64,
+}
+
+impl Default for CheckInWindow {
+    fn default() -> Self {
+        Self {
+            before_minutes: 30,
+            after_minutes: 15,
+        }
+    }
+}
+
+/// Why a booking cannot be checked in or cancelled. `code()` is stable for the API; the
+/// Display text is Chinese and says what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppointmentError {
+    #[error("该预约已签到，请留意叫号屏")]
+    AlreadyCheckedIn,
+    #[error("该预约已经取消，无需再次操作；如仍需办理，请重新预约或现场取号")]
+    AlreadyCancelled,
+    #[error("该预约当天未签到，已失效；请重新预约或现场取号")]
+    Expired,
+    /// Checked in on another day than the booking's.
+    #[error("{}", wrong_day_text(.day, .today))]
+    WrongDay { day: NaiveDate, today: NaiveDate },
+    /// Before the check-in window opens.
+    #[error("您预约的是{}，{}起可以签到，请稍候再来", .start.format("%H:%M"), .opens.format("%H:%M"))]
+    TooEarly { start: NaiveTime, opens: NaiveTime },
+    /// After the check-in window closed.
+    #[error("您预约的是{}，签到时间已过（须在{}前签到），请现场取号排队", .start.format("%H:%M"), .closes.format("%H:%M"))]
+    TooLate { start: NaiveTime, closes: NaiveTime },
+}
+
+fn wrong_day_text(day: &NaiveDate, today: &NaiveDate) -> String {
+    let (day, today) = (*day, *today);
+    if day < today {
+        format!(
+            "该预约的日期（{}）已过，请重新预约或现场取号",
+            day_in_words(day, today)
+        )
+    } else {
+        format!("该预约的日期是{}，请当天前来签到", day_in_words(day, today))
+    }
+}
+
+impl AppointmentError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppointmentError::AlreadyCheckedIn => "already_checked_in",
+            AppointmentError::AlreadyCancelled => "already_cancelled",
+            AppointmentError::Expired => "expired",
+            AppointmentError::WrongDay { .. } => "wrong_day",
+            AppointmentError::TooEarly { .. } => "too_early",
+            AppointmentError::TooLate { .. } => "too_late",
+        }
+    }
+
+    /// The refusal for a booking that is no longer booked (`None` while it is).
+    pub fn not_booked(state: AppointmentState) -> Option<AppointmentError> {
+        match state {
+            AppointmentState::Booked => None,
+            AppointmentState::CheckedIn => Some(AppointmentError::AlreadyCheckedIn),
+            AppointmentState::Cancelled => Some(AppointmentError::AlreadyCancelled),
+            AppointmentState::NoShow => Some(AppointmentError::Expired),
+        }
+    }
+}
+
+/// The check-in rule: a booking that is still booked, on its day, from
+/// `window.before_minutes` before the slot's start to `window.after_minutes` after it
+/// (both ends included). `now` is the hall's local time.
+pub fn check_in(
+    state: AppointmentState,
+    day: NaiveDate,
+    start: NaiveTime,
+    now: NaiveDateTime,
+    window: CheckInWindow,
+) -> Result<(), AppointmentError> {
+    if let Some(refused) = AppointmentError::not_booked(state) {
+        return Err(refused);
+    }
+    if now.date() != day {
+        return Err(AppointmentError::WrongDay {
+            day,
+            today: now.date(),
+        });
+    }
+    let begins = day.and_time(start);
+    let opens = begins - Duration::minutes(window.before_minutes.clamp(0, 24 * 60));
+    let closes = begins + Duration::minutes(window.after_minutes.clamp(0, 24 * 60));
+    if now < opens {
+        return Err(AppointmentError::TooEarly {
+            start,
+            opens: opens.time(),
+        });
+    }
+    if now > closes {
+        return Err(AppointmentError::TooLate {
+            start,
+            closes: closes.time(),
+        });
+    }
+    Ok(())
+}
+
+/// The cancel rule: only a booking that is still booked (a second cancel is told it is
+/// already cancelled).
+pub fn cancel(state: AppointmentState) -> Result<(), AppointmentError> {
+    match AppointmentError::not_booked(state) {
+        Some(refused) => Err(refused),
+        None => Ok(()),
+    }
+}
+
+/// The booking form carries the day (and class) whose slots the resident was shown; the slot
+/// booked must be one of them. Otherwise a field error on `date` (or `class`) saying which
+/// day the slot is on — nothing is booked on a day the resident did not choose.
+pub fn check_booking_choice(
+    slot_day: NaiveDate,
+    slot_start: NaiveTime,
+    slot_class: &str,
+    seen_day: NaiveDate,
+    seen_class: Option<&str>,
+    today: NaiveDate,
+) -> Result<(), FieldErrors> {
+    let mut e = FieldErrors::new();
+    if slot_day != seen_day {
+        e.add(
+            "date",
+            "slot_not_on_date",
+            format!(
+                "所选时段是{}，不是您查看的{}，请在{}的时段中重新选择",
+                slot_in_words(slot_day, slot_start, today),
+                day_in_words(seen_day, today),
+                day_in_words(seen_day, today)
+            ),
+        );
+    }
+    if seen_class.is_some_and(|c| !c.trim().is_empty() && c.trim() != slot_class) {
+        e.add(
+            "class",
+            "slot_not_in_class",
+            "所选时段不属于您查看的业务类别，请重新选择时段",
+        );
+    }
+    e.into_result()
+}
+
+// --- dates in words -------------------------------------------------------------------------
+
+/// `星期一` … `星期日`.
+pub fn weekday_name(d: Weekday) -> &'static str {
+    match d {
+        Weekday::Mon => "星期一",
+        Weekday::Tue => "星期二",
+        Weekday::Wed => "星期三",
+        Weekday::Thu => "星期四",
+        Weekday::Fri => "星期五",
+        Weekday::Sat => "星期六",
+        Weekday::Sun => "星期日",
+    }
+}
+
+/// A date as people say it: `12月5日 星期六`; with the year (`2027年1月4日 星期一`) when it
+/// is not in `today`'s year.
+pub fn day_in_words(date: NaiveDate, today: NaiveDate) -> String {
+    let year = if date.year() == today.year() {
+        String::new()
+    } else {
+        format!("{}年", date.year())
+    };
+    format!(
+        "{year}{}月{}日 {}",
+        date.month(),
+        date.day(),
+        weekday_name(date.weekday())
+    )
+}
+
+/// The short form for a row of dates to choose from: `12月5日 周六`.
+pub fn day_short(date: NaiveDate) -> String {
+    format!(
+        "{}月{}日 {}",
+        date.month(),
+        date.day(),
+        weekday_label(date.weekday())
+    )
+}
+
+/// When an appointment is, in words: `12月5日 星期六 14:30`.
+pub fn slot_in_words(date: NaiveDate, start: NaiveTime, today: NaiveDate) -> String {
+    format!("{} {}", day_in_words(date, today), start.format("%H:%M"))
+}
+
 // --- waiting time and booking limits --------------------------------------------------------
 
 /// Waiting-time estimate for a class: people ahead × average handling time / windows serving
@@ -1107,12 +1472,37 @@ mod tests {
 
     const MIN: i64 = 60_000_000;
 
+    const T0: i64 = 1_780_000_000_000_000;
+
     fn t(id: i64, class: &str, minute: i64, priority: bool) -> WaitingTicket {
         WaitingTicket {
             id,
             class_code: class.into(),
-            issued_at: 1_780_000_000_000_000 + minute * MIN,
-            priority,
+            issued_at: T0 + minute * MIN,
+            placement: if priority {
+                Placement::Priority
+            } else {
+                Placement::Ordinary
+            },
+        }
+    }
+
+    /// An appointment checked in at `minute` for a slot starting at `slot_minute`.
+    fn appt(id: i64, class: &str, minute: i64, slot_minute: i64) -> WaitingTicket {
+        WaitingTicket {
+            id,
+            class_code: class.into(),
+            issued_at: T0 + minute * MIN,
+            placement: Placement::Appointment {
+                slot_start: T0 + slot_minute * MIN,
+            },
+        }
+    }
+
+    fn boost(boost_minutes: i64) -> PriorityRule {
+        PriorityRule {
+            boost_minutes,
+            ..PriorityRule::default()
         }
     }
 
@@ -1126,13 +1516,11 @@ mod tests {
         assert_eq!(rule.boost_minutes, 30);
         assert_eq!(rule.order_key(100 * MIN, false), 100 * MIN);
         assert_eq!(rule.order_key(100 * MIN, true), 70 * MIN);
-        let off = PriorityRule { boost_minutes: 0 };
+        let off = boost(0);
         assert_eq!(off.order_key(100 * MIN, true), 100 * MIN);
-        let negative = PriorityRule { boost_minutes: -10 };
+        let negative = boost(-10);
         assert_eq!(negative.order_key(100 * MIN, true), 100 * MIN);
-        let huge = PriorityRule {
-            boost_minutes: i64::MAX,
-        };
+        let huge = boost(i64::MAX);
         assert_eq!(
             huge.order_key(0, true),
             PriorityRule::STRICT.order_key(0, true)
@@ -1162,7 +1550,7 @@ mod tests {
             .collect();
         assert_eq!(order, vec![3, 1, 2, 4]);
         // No priority lane: plain FIFO.
-        let off = PriorityRule { boost_minutes: 0 };
+        let off = boost(0);
         let order: Vec<i64> = call_order(&waiting, &a, off).iter().map(|t| t.id).collect();
         assert_eq!(order, vec![1, 2, 3, 4]);
         // Strict: all priority tickets first.
@@ -1242,13 +1630,75 @@ mod tests {
         assert_eq!(ahead_of(&waiting, &newcomer, rule), 3);
     }
 
+    #[test]
+    fn the_two_priorities_are_distinct_lanes() {
+        assert_eq!(Lane::of(false, false), Lane::Ordinary);
+        assert_eq!(Lane::of(true, false), Lane::Priority);
+        assert_eq!(Lane::of(false, true), Lane::Appointment);
+        assert_eq!(Lane::of(true, true), Lane::Appointment);
+        assert_eq!(Lane::Priority.label(), "爱心通道");
+        assert_eq!(Lane::Appointment.label(), "预约");
+        assert_eq!(Lane::Ordinary.badge(), None);
+        assert_eq!(Lane::Appointment.badge(), Some("预约"));
+        for l in Lane::ALL {
+            assert_eq!(serde_json::to_value(l).unwrap(), l.as_str());
+        }
+        assert_eq!(
+            Placement::Appointment { slot_start: 0 }.lane(),
+            Lane::Appointment
+        );
+        // An appointment is not a 爱心通道 reason any more.
+        assert_eq!(PriorityReason::parse("appointment"), None);
+    }
+
+    #[test]
+    fn an_appointment_is_ordered_by_its_slot_not_its_check_in() {
+        let rule = PriorityRule::default(); // 爱心通道 30 minutes, 预约 10 minutes
+        assert_eq!(rule.appointment_lead_minutes, 10);
+        // Checked in at 0 (hours early would be the same) for a slot at 60: placed at 50.
+        assert_eq!(
+            rule.key(
+                T0,
+                Placement::Appointment {
+                    slot_start: T0 + 60 * MIN
+                }
+            ),
+            T0 + 50 * MIN
+        );
+        let waiting = vec![
+            appt(1, "A", 0, 60), // arrived an hour early: placed at 50
+            t(2, "A", 10, false),
+            t(3, "A", 55, false),
+            t(4, "A", 70, true), // 爱心通道 at 40
+        ];
+        let a = serves(&["A"]);
+        let order: Vec<i64> = call_order(&waiting, &a, rule)
+            .iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(order, vec![2, 4, 1, 3], "an early check-in does not jump");
+        // On time for the slot: ahead of walk-ins who came shortly before it.
+        let waiting = vec![t(5, "A", 52, false), appt(6, "A", 58, 60)];
+        assert_eq!(pick_next(&waiting, &a, rule).unwrap().id, 6);
+        let no_lead = PriorityRule {
+            appointment_lead_minutes: -5,
+            ..rule
+        };
+        assert_eq!(pick_next(&waiting, &a, no_lead).unwrap().id, 5);
+        assert_eq!(ahead_of(&waiting, &waiting[0], rule), 1);
+    }
+
     fn ticket_strategy() -> impl Strategy<Value = WaitingTicket> {
         (0i64..40, 0usize..3, -600i64..600, any::<bool>()).prop_map(|(id, c, minute, p)| {
             WaitingTicket {
                 id,
                 class_code: ["A", "B", "C"][c].to_string(),
-                issued_at: 1_780_000_000_000_000 + minute * MIN + id,
-                priority: p,
+                issued_at: T0 + minute * MIN + id,
+                placement: if p {
+                    Placement::Priority
+                } else {
+                    Placement::Ordinary
+                },
             }
         })
     }
@@ -1266,7 +1716,7 @@ mod tests {
             classes in prop::sample::subsequence(vec!["A", "B", "C"], 0..=3),
         ) {
             let serves = serves(&classes);
-            let picked = pick_next(&waiting, &serves, PriorityRule { boost_minutes: 0 });
+            let picked = pick_next(&waiting, &serves, boost(0));
             let earliest = waiting
                 .iter()
                 .filter(|t| classes.contains(&t.class_code.as_str()))
@@ -1281,7 +1731,7 @@ mod tests {
             boost in prop_oneof![Just(0i64), 1i64..240, Just(i64::MAX), -100i64..0],
         ) {
             let serves = serves(&classes);
-            let rule = PriorityRule { boost_minutes: boost };
+            let rule = self::boost(boost);
             let served: Vec<&WaitingTicket> = waiting
                 .iter()
                 .filter(|t| classes.contains(&t.class_code.as_str()))
@@ -1293,17 +1743,17 @@ mod tests {
             prop_assert!(classes.contains(&p.class_code.as_str()));
             for q in &served {
                 // Within a lane, nobody issued earlier waits behind the picked ticket.
-                if q.priority == p.priority {
+                if q.placement == p.placement {
                     prop_assert!(!earlier(q, p), "{:?} before {:?}", q, p);
                 }
                 // A priority ticket is never overtaken by an ordinary ticket issued after it.
-                if q.priority && !p.priority {
+                if q.placement == Placement::Priority && p.placement == Placement::Ordinary {
                     prop_assert!(q.issued_at >= p.issued_at + rule.effective_boost_minutes() * MIN);
                 }
             }
             // Strict priority: a waiting priority ticket always goes first.
-            if boost == i64::MAX && served.iter().any(|t| t.priority) {
-                prop_assert!(p.priority);
+            if boost == i64::MAX && served.iter().any(|t| t.placement == Placement::Priority) {
+                prop_assert_eq!(p.placement, Placement::Priority);
             }
             // The whole call order begins with the pick and is what repeated picks give.
             let order = call_order(&waiting, &serves, rule);
@@ -1575,6 +2025,159 @@ mod tests {
         assert_eq!(estimate_wait_minutes(5, f64::NAN, 1), Some(0));
         assert_eq!(estimate_wait_minutes(5, f64::INFINITY, 1), Some(u32::MAX));
         assert_eq!(estimate_wait_minutes(u32::MAX, 1e9, 1), Some(u32::MAX));
+    }
+
+    fn at(y: i32, m: u32, day: u32, h: u32, min: u32) -> NaiveDateTime {
+        d(y, m, day).and_hms_opt(h, min, 0).unwrap()
+    }
+
+    fn hm(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn appointment_states() {
+        for a in AppointmentState::ALL {
+            assert_eq!(AppointmentState::parse(a.as_str()), Some(a));
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
+        }
+        assert_eq!(AppointmentState::CheckedIn.label(), "已签到");
+        assert_eq!(AppointmentState::parse("gone"), None);
+    }
+
+    #[test]
+    fn check_in_only_around_the_slot() {
+        use AppointmentState::*;
+        let w = CheckInWindow::default();
+        let (day, start) = (d(2026, 12, 5), hm(14, 30));
+        let ok = |now| check_in(Booked, day, start, now, w);
+        assert_eq!(ok(at(2026, 12, 5, 14, 0)), Ok(()), "30 minutes before");
+        assert_eq!(ok(at(2026, 12, 5, 14, 30)), Ok(()));
+        assert_eq!(ok(at(2026, 12, 5, 14, 45)), Ok(()), "15 minutes after");
+        let early = ok(at(2026, 12, 5, 9, 0)).unwrap_err();
+        assert_eq!(early.code(), "too_early");
+        assert_eq!(
+            early.to_string(),
+            "您预约的是14:30，14:00起可以签到，请稍候再来"
+        );
+        assert_eq!(ok(at(2026, 12, 5, 13, 59)).unwrap_err().code(), "too_early");
+        let late = ok(at(2026, 12, 5, 14, 46)).unwrap_err();
+        assert_eq!(late.code(), "too_late");
+        assert!(late.to_string().contains("14:45前"), "{late}");
+        let before = ok(at(2026, 12, 3, 14, 30)).unwrap_err();
+        assert_eq!(before.code(), "wrong_day");
+        assert_eq!(
+            before.to_string(),
+            "该预约的日期是12月5日 星期六，请当天前来签到"
+        );
+        let after = ok(at(2026, 12, 7, 14, 30)).unwrap_err();
+        assert!(after.to_string().contains("已过"), "{after}");
+        // The state first: a checked-in booking is told so, whatever the time.
+        assert_eq!(
+            check_in(CheckedIn, day, start, at(2026, 12, 5, 14, 30), w),
+            Err(AppointmentError::AlreadyCheckedIn)
+        );
+        assert_eq!(
+            check_in(Cancelled, day, start, at(2026, 12, 1, 8, 0), w),
+            Err(AppointmentError::AlreadyCancelled)
+        );
+        // A zero window: exactly at the start only.
+        let exact = CheckInWindow {
+            before_minutes: 0,
+            after_minutes: 0,
+        };
+        assert!(check_in(Booked, day, start, at(2026, 12, 5, 14, 30), exact).is_ok());
+        assert!(check_in(Booked, day, start, at(2026, 12, 5, 14, 31), exact).is_err());
+        // A window reaching over midnight stays on the booking's day.
+        let early_slot = check_in(Booked, day, hm(0, 10), at(2026, 12, 4, 23, 50), w);
+        assert_eq!(early_slot.unwrap_err().code(), "wrong_day");
+    }
+
+    #[test]
+    fn cancel_only_while_booked() {
+        use AppointmentState::*;
+        assert_eq!(cancel(Booked), Ok(()));
+        let twice = cancel(Cancelled).unwrap_err();
+        assert_eq!(twice.code(), "already_cancelled");
+        assert!(twice.to_string().starts_with("该预约已经取消"));
+        assert_eq!(cancel(CheckedIn).unwrap_err().code(), "already_checked_in");
+        assert_eq!(cancel(NoShow).unwrap_err().code(), "expired");
+    }
+
+    #[test]
+    fn a_booking_is_on_the_day_the_resident_saw() {
+        let today = d(2026, 11, 23);
+        assert!(check_booking_choice(
+            d(2026, 11, 28),
+            hm(9, 0),
+            "A",
+            d(2026, 11, 28),
+            Some("A"),
+            today
+        )
+        .is_ok());
+        assert!(
+            check_booking_choice(d(2026, 11, 28), hm(9, 0), "A", d(2026, 11, 28), None, today)
+                .is_ok()
+        );
+        let e = check_booking_choice(
+            d(2026, 11, 23),
+            hm(14, 30),
+            "A",
+            d(2026, 11, 28),
+            Some("A"),
+            today,
+        )
+        .unwrap_err();
+        assert_eq!(e.0.len(), 1);
+        assert_eq!(
+            (e.0[0].field.as_str(), e.0[0].code.as_str()),
+            ("date", "slot_not_on_date")
+        );
+        assert_eq!(
+            e.0[0].message,
+            "所选时段是11月23日 星期一 14:30，不是您查看的11月28日 星期六，请在11月28日 星期六的时段中重新选择"
+        );
+        let e = check_booking_choice(
+            d(2026, 11, 28),
+            hm(9, 0),
+            "A",
+            d(2026, 11, 28),
+            Some("B"),
+            today,
+        )
+        .unwrap_err();
+        assert_eq!(e.0[0].field, "class");
+    }
+
+    #[test]
+    fn dates_in_words() {
+        let today = d(2026, 11, 23);
+        assert_eq!(
+            slot_in_words(d(2026, 12, 5), hm(14, 30), today),
+            "12月5日 星期六 14:30"
+        );
+        assert_eq!(day_in_words(d(2026, 11, 23), today), "11月23日 星期一");
+        assert_eq!(day_in_words(d(2026, 11, 29), today), "11月29日 星期日");
+        assert_eq!(
+            day_in_words(d(2027, 1, 4), today),
+            "2027年1月4日 星期一",
+            "another year says its year"
+        );
+        assert_eq!(day_short(d(2026, 12, 5)), "12月5日 周六");
+        let names: Vec<&str> = WEEKDAYS.iter().map(|w| weekday_name(*w)).collect();
+        assert_eq!(
+            names,
+            [
+                "星期一",
+                "星期二",
+                "星期三",
+                "星期四",
+                "星期五",
+                "星期六",
+                "星期日"
+            ]
+        );
     }
 
     #[test]

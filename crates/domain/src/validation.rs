@@ -181,8 +181,30 @@ pub fn check_text(
     Ok(())
 }
 
+/// Full-width ASCII (Ａ１２, the ideographic space) to its half-width form. Residents type on
+/// phones and with Chinese input methods, which produce full-width digits and letters; a
+/// case number or query code typed that way is the same number.
+pub fn halfwidth(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{3000}' => ' ',
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            c => c,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn halfwidth_maps_full_width_ascii_and_the_ideographic_space() {
+        assert_eq!(
+            super::halfwidth("ＳＬ２０２６\u{3000}ａｂ－１"),
+            "SL2026 ab-1"
+        );
+        assert_eq!(super::halfwidth("办件 A1"), "办件 A1");
+    }
+
     use super::*;
     use proptest::prelude::*;
 

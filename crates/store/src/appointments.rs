@@ -1,14 +1,18 @@
 //! Appointments (预约): slots generated from the hall's opening hours and the working-day
-//! calendar, booked online or by a clerk on the phone, checked in on arrival as a priority
-//! ticket, no-shows recorded. A slot is claimed with a conditional increment, so the last
-//! place can only be taken once however many people press "book" at the same moment.
+//! calendar, booked online or by a clerk on the phone, cancelled with the phone number,
+//! checked in on arrival — at the booking's own hall, inside the check-in window around the
+//! slot (`onewindow_domain::queue::check_in`) — as a ticket in the 预约 lane, no-shows
+//! recorded. A slot is claimed with a conditional increment, so the last place can only be
+//! taken once however many people press "book" at the same moment.
 
 use crate::audit::{self, Change};
 use crate::page::sql::Sql;
 use crate::page::{CursorKey, KeyPart, ListId, Page, PageRequest};
 use crate::{queue, Result, StoreError};
-use chrono::NaiveDate;
-use onewindow_domain::queue::{PriorityReason, PriorityRule, Session};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use onewindow_domain::queue::{
+    self as rules, AppointmentState, CheckInWindow, PriorityRule, Session,
+};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -18,6 +22,7 @@ use sqlx::{Any, AnyConnection, Executor, Row};
 #[derive(Debug, Clone, Serialize)]
 pub struct Slot {
     pub id: i64,
+    pub hall_id: i64,
     pub class_code: String,
     pub day: String,
     pub start_time: String,
@@ -39,7 +44,7 @@ pub struct Appointment {
     pub id_masked: String,
     #[serde(skip)]
     pub phone: String,
-    pub state: String,
+    pub state: AppointmentState,
     pub ticket_id: Option<i64>,
     pub booked_by: String,
 }
@@ -47,6 +52,7 @@ pub struct Appointment {
 fn slot_from_row(r: &AnyRow) -> Slot {
     Slot {
         id: r.get("id"),
+        hall_id: r.get("hall_id"),
         class_code: r.get("class_code"),
         day: r.get("day"),
         start_time: r.get("start_time"),
@@ -68,7 +74,8 @@ fn appt_from_row(r: &AnyRow) -> Appointment {
         name: r.get("name"),
         id_masked: r.get("id_masked"),
         phone: r.get("phone"),
-        state: r.get("state"),
+        state: AppointmentState::parse(&r.get::<String, _>("state"))
+            .unwrap_or(AppointmentState::NoShow),
         ticket_id: r.get("ticket_id"),
         booked_by: r.get("booked_by"),
     }
@@ -140,17 +147,13 @@ pub async fn by_code<'c, E: Executor<'c, Database = Any>>(e: E, code: &str) -> R
         .ok_or(StoreError::NotFound)
 }
 
-/// Which of a hall's appointments a list shows: one day's, all or in one state
-/// (`booked`, `checked_in`, `cancelled`, `no_show`).
+/// Which of a hall's appointments a list shows: one day's, all or in one state.
 #[derive(Debug, Clone)]
-pub struct AppointmentFilter<'a> {
+pub struct AppointmentFilter {
     pub hall_id: i64,
     pub day: NaiveDate,
-    pub state: Option<&'a str>,
+    pub state: Option<AppointmentState>,
 }
-
-/// The states an appointment can be in.
-pub const STATES: [&str; 4] = ["booked", "checked_in", "cancelled", "no_show"];
 
 /// One page of a hall's appointments of a day, by start time then id (the sort key). One
 /// range scan of `appointments_day_start` (or `appointments_day_state_start` with a
@@ -160,7 +163,7 @@ pub async fn page<'c, E: Executor<'c, Database = Any>>(
     key: &CursorKey,
     list: &ListId<'_>,
     req: &PageRequest,
-    filter: &AppointmentFilter<'_>,
+    filter: &AppointmentFilter,
 ) -> Result<Page<Appointment>> {
     let mut sql = Sql::new("SELECT * FROM appointments");
     sql.push(
@@ -168,7 +171,7 @@ pub async fn page<'c, E: Executor<'c, Database = Any>>(
         [KeyPart::Int(filter.hall_id), filter.day.to_string().into()],
     );
     if let Some(state) = filter.state {
-        sql.push(" AND state = ?", [state.into()]);
+        sql.push(" AND state = ?", [state.as_str().into()]);
     }
     if let (Some(start), Some(id)) = (req.after_text(0), req.after_int(1)) {
         sql.push(
@@ -270,7 +273,9 @@ pub async fn book(
     by_code(conn, code).await.map(|a| Appointment { id, ..a })
 }
 
-/// Cancels a booking (the phone number must match: it is the resident's proof).
+/// Cancels a booking. The phone number must match (it is the resident's proof): a wrong one
+/// is a field error on `phone`, an unknown code is `NotFound`. A booking no longer booked
+/// (cancelled already, checked in, expired) is refused by the domain's rule.
 pub async fn cancel(
     conn: &mut AnyConnection,
     change: &Change,
@@ -279,71 +284,113 @@ pub async fn cancel(
 ) -> Result<Appointment> {
     let a = by_code(&mut *conn, code).await?;
     if a.phone != phone.trim() {
-        return Err(StoreError::NotFound);
+        return Err(StoreError::invalid(
+            "phone",
+            "phone_mismatch",
+            "手机号码与预约时登记的不一致，请核对后再试",
+        ));
     }
-    if a.state != "booked" {
-        return Err(StoreError::Conflict {
-            code: "not_booked",
-            message: "该预约已取消或已使用".into(),
-        });
-    }
+    rules::cancel(a.state).map_err(refused)?;
     let changed = sqlx::query("UPDATE appointments SET state = 'cancelled', updated_at = $1 WHERE id = $2 AND state = 'booked'")
         .bind(change.at)
         .bind(a.id)
         .execute(&mut *conn)
         .await?
         .rows_affected();
-    if changed == 1 {
-        sqlx::query(
-            "UPDATE appointment_slots SET booked = booked - 1 WHERE id = $1 AND booked > 0",
-        )
+    if changed == 0 {
+        // Changed by someone else since it was read: say what it is now.
+        let now = by_code(&mut *conn, code).await?;
+        return Err(rules::cancel(now.state)
+            .err()
+            .map(refused)
+            .unwrap_or(StoreError::Conflict {
+                code: "version_conflict",
+                message: "该预约刚刚已变化，请刷新".into(),
+            }));
+    }
+    sqlx::query("UPDATE appointment_slots SET booked = booked - 1 WHERE id = $1 AND booked > 0")
         .bind(a.slot_id)
         .execute(&mut *conn)
         .await?;
-        audit::append(
-            &mut *conn,
-            change,
-            "appointment.cancel",
-            "appointment",
-            &a.code,
-            &json!({}),
-        )
-        .await?;
-    }
-    by_code(conn, code).await
+    audit::append(
+        &mut *conn,
+        change,
+        "appointment.cancel",
+        "appointment",
+        &a.code,
+        &json!({}),
+    )
+    .await?;
+    Ok(Appointment {
+        state: AppointmentState::Cancelled,
+        ..a
+    })
 }
 
-/// Arrival: the booking becomes a priority ticket (only on its day).
+/// A refusal of the domain's appointment rules as a conflict (its code and Chinese text).
+fn refused(e: rules::AppointmentError) -> StoreError {
+    StoreError::Conflict {
+        code: e.code(),
+        message: e.to_string(),
+    }
+}
+
+/// The start of a booking's slot: its local (Beijing) date and time, as UTC microseconds.
+pub fn slot_start_micros(day: &str, start_time: &str) -> Result<i64> {
+    let (day, start) = slot_start_local(day, start_time)?;
+    Ok(crate::clock::china()
+        .from_local_datetime(&day.and_time(start))
+        .single()
+        .map(|t| t.timestamp_micros())
+        .unwrap_or_default())
+}
+
+fn slot_start_local(day: &str, start_time: &str) -> Result<(NaiveDate, NaiveTime)> {
+    let bad = || StoreError::Config(format!("appointment slot {day} {start_time} is unreadable"));
+    Ok((
+        NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| bad())?,
+        NaiveTime::parse_from_str(start_time, "%H:%M").map_err(|_| bad())?,
+    ))
+}
+
+/// Arrival at a hall: the booking becomes a ticket in the 预约 lane, ordered by its slot.
+/// Refused when the booking is another hall's (`wrong_hall`, naming it: the kiosk or desk
+/// of one hall never issues another hall's ticket), no longer booked, or outside the
+/// check-in window around its slot (`wrong_day`, `too_early`, `too_late`).
 pub async fn check_in(
     conn: &mut AnyConnection,
     change: &Change,
     code: &str,
-    today: NaiveDate,
+    at_hall: i64,
     rule: PriorityRule,
+    window: CheckInWindow,
 ) -> Result<queue::Ticket> {
     let a = by_code(&mut *conn, code).await?;
-    if a.state != "booked" {
+    if a.hall_id != at_hall {
+        let theirs = crate::orgs::get(&mut *conn, a.hall_id).await?;
         return Err(StoreError::Conflict {
-            code: "not_booked",
-            message: "该预约已取消或已签到".into(),
+            code: "wrong_hall",
+            message: format!(
+                "该预约是在“{}”办理的，不能在本大厅签到，请到该大厅签到",
+                theirs.name
+            ),
         });
     }
-    if a.day != today.to_string() {
-        return Err(StoreError::Conflict {
-            code: "wrong_day",
-            message: format!("该预约的日期是{}，请当天前来签到", a.day),
-        });
-    }
+    let (day, start) = slot_start_local(&a.day, &a.start_time)?;
+    let now: NaiveDateTime = crate::clock::to_local(change.at).naive_local();
+    rules::check_in(a.state, day, start, now, window).map_err(refused)?;
     let t = queue::issue(
         &mut *conn,
         change,
         a.hall_id,
         &a.class_code,
-        today,
-        Some(PriorityReason::Appointment),
+        day,
+        queue::Joining::Appointment {
+            id: a.id,
+            slot_start: slot_start_micros(&a.day, &a.start_time)?,
+        },
         "appointment",
         rule,
-        Some(a.id),
     )
     .await?;
     let changed = sqlx::query("UPDATE appointments SET state = 'checked_in', ticket_id = $1, updated_at = $2 WHERE id = $3 AND state = 'booked'")
@@ -354,10 +401,7 @@ pub async fn check_in(
         .await?
         .rows_affected();
     if changed == 0 {
-        return Err(StoreError::Conflict {
-            code: "not_booked",
-            message: "该预约已签到".into(),
-        });
+        return Err(refused(rules::AppointmentError::AlreadyCheckedIn));
     }
     audit::append(
         &mut *conn,

@@ -11,35 +11,17 @@ use crate::audit::{self, Change};
 use crate::page::{CursorKey, KeyPart, ListId, Page, PageRequest};
 use crate::{path_upper_bound, Result, StoreError};
 use chrono::NaiveDate;
-use onewindow_domain::calendar::WorkCalendar;
+use onewindow_domain::calendar::{Deadline, WorkCalendar};
 use onewindow_domain::cases::{self as machine, CaseAction, CaseFacts, CaseState, Performer};
 use onewindow_domain::catalog::{AcceptanceKind, MaterialCheck};
 use onewindow_domain::org::OrgPath;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
 
-/// One material line as ticked at intake.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MaterialLine {
-    pub name: String,
-    pub check: onewindow_domain::catalog::MaterialCheck,
-    pub required: bool,
-    pub tolerable: bool,
-}
-
-impl MaterialLine {
-    /// The catalog's material as the clerk ticked it at intake.
-    pub fn ticked(m: &onewindow_domain::catalog::Material, check: MaterialCheck) -> Self {
-        MaterialLine {
-            name: m.name.clone(),
-            check,
-            required: m.required,
-            tolerable: m.tolerable,
-        }
-    }
-}
+/// One material line as ticked at intake (a domain value: the owed-容缺 rule is there).
+pub use onewindow_domain::cases::MaterialLine;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseRecord {
@@ -59,6 +41,10 @@ pub struct CaseRecord {
     pub state: CaseState,
     pub acceptance_kind: Option<AcceptanceKind>,
     pub immediate: bool,
+    /// The catalog listed the item for approval at the window (即审即办) at intake.
+    pub window_approvable: bool,
+    /// Approved at the window by a clerk holding the department's grant.
+    pub approved_at_window: bool,
     pub applicant_kind: String,
     pub applicant_name: String,
     #[serde(skip)]
@@ -75,6 +61,9 @@ pub struct CaseRecord {
     pub limit_days: i64,
     pub accepted_on: Option<NaiveDate>,
     pub due_date: Option<NaiveDate>,
+    /// The year whose holiday arrangement the deadline waits for (`due_date` is then
+    /// `None`): see [`onewindow_domain::cases::deadline`].
+    pub deadline_pending_year: Option<i32>,
     pub paused_since: Option<NaiveDate>,
     pub pauses: Vec<(NaiveDate, NaiveDate)>,
     pub decision: Option<String>,
@@ -90,6 +79,22 @@ pub struct CaseRecord {
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
+}
+
+impl CaseRecord {
+    /// What the domain's machine needs to know about this case today; `unpaid_fee` is the
+    /// fee still owed before issuance (`fees::unpaid_before_issue`).
+    pub fn facts(&self, today: NaiveDate, unpaid_fee: onewindow_domain::fees::Fen) -> CaseFacts {
+        CaseFacts {
+            state: self.state,
+            immediate: self.immediate,
+            window_approvable: self.window_approvable,
+            supplement_pending: self.supplement_pending,
+            supplement_due: self.supplement_due,
+            today,
+            unpaid_fee,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -114,6 +119,35 @@ fn date(s: Option<String>) -> Option<NaiveDate> {
     s.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok())
 }
 
+fn pending_year(r: &AnyRow) -> Option<i32> {
+    r.get::<Option<i64>, _>("deadline_pending_year")
+        .and_then(|y| i32::try_from(y).ok())
+}
+
+/// What pages show for a due date: the date, 待定（日历未发布） while it waits for a year's
+/// arrangement, or nothing (no deadline).
+fn due_text(due: Option<NaiveDate>, pending: Option<i32>) -> Option<String> {
+    match (due, pending) {
+        (Some(d), _) => Some(Deadline::Due(d).text()),
+        (None, Some(year)) => Some(Deadline::Pending { year }.text()),
+        (None, None) => None,
+    }
+}
+
+impl CaseRecord {
+    /// The due date as pages show it (see [`due_text`]).
+    pub fn due_text(&self) -> Option<String> {
+        due_text(self.due_date, self.deadline_pending_year)
+    }
+}
+
+impl CaseSummary {
+    /// The due date as lists show it.
+    pub fn due_text(&self) -> Option<String> {
+        due_text(self.due_date, self.deadline_pending_year)
+    }
+}
+
 fn from_row(r: &AnyRow) -> CaseRecord {
     let state: String = r.get("state");
     let kind: Option<String> = r.get("acceptance_kind");
@@ -134,6 +168,8 @@ fn from_row(r: &AnyRow) -> CaseRecord {
         state: CaseState::parse(&state).unwrap_or(CaseState::Draft),
         acceptance_kind: kind.and_then(|k| serde_json::from_value(json!(k)).ok()),
         immediate: crate::flag(r, "immediate"),
+        window_approvable: crate::flag(r, "window_approvable"),
+        approved_at_window: crate::flag(r, "approved_at_window"),
         applicant_kind: r.get("applicant_kind"),
         applicant_name: r.get("applicant_name"),
         applicant_id: r.get("applicant_id"),
@@ -148,6 +184,7 @@ fn from_row(r: &AnyRow) -> CaseRecord {
         limit_days: r.get("limit_days"),
         accepted_on: date(r.get("accepted_on")),
         due_date: date(r.get("due_date")),
+        deadline_pending_year: pending_year(r),
         paused_since: date(r.get("paused_since")),
         pauses: serde_json::from_str(&r.get::<String, _>("pauses")).unwrap_or_default(),
         decision: r.get("decision"),
@@ -294,9 +331,24 @@ pub enum Sort {
     Newest,
     /// `created_at` ascending, then `id` ascending (a work queue: first come, first served).
     Oldest,
-    /// `due_date` ascending, then `id`: the most urgent first. Cases without a due date are
-    /// not in such a list (every state a due-ordered list holds has one).
+    /// `due_date` ascending, then `id`: the most urgent first; then the cases whose deadline
+    /// is pending on a year not loaded yet (their dates lie beyond every computed one), by
+    /// `id`. Other cases without a due date are not in such a list.
     Due,
+}
+
+/// The sort key of a pending deadline in a due-ordered list: after every ISO date.
+const PENDING_KEY: &str = "~";
+
+/// Which part of a due-ordered list a scan reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DuePart {
+    /// Not a due-ordered list: one part.
+    Whole,
+    /// The cases with a due date, by date.
+    Dated,
+    /// The cases whose deadline is pending, by id.
+    Pending,
 }
 
 /// What to list. Dates are already turned into stored values: `created` is a half-open
@@ -357,6 +409,7 @@ pub struct CaseSummary {
     pub applicant_id_masked: String,
     pub accepted_on: Option<NaiveDate>,
     pub due_date: Option<NaiveDate>,
+    pub deadline_pending_year: Option<i32>,
     pub overdue: bool,
     pub supplement_pending: bool,
     pub created_at: i64,
@@ -366,7 +419,7 @@ pub struct CaseSummary {
 
 const SUMMARY: &str = "SELECT c.id, c.case_no, c.title, c.item_code, c.state, c.department_id, \
      d.name AS department_name, c.intake_org_id, h.name AS intake_org_name, c.applicant_name, \
-     c.applicant_id_masked, c.accepted_on, c.due_date, c.overdue, c.supplement_pending, \
+     c.applicant_id_masked, c.accepted_on, c.due_date, c.deadline_pending_year, c.overdue, c.supplement_pending, \
      c.created_at, c.updated_at, c.version";
 
 fn summary_from_row(r: &AnyRow) -> CaseSummary {
@@ -385,6 +438,7 @@ fn summary_from_row(r: &AnyRow) -> CaseSummary {
         applicant_id_masked: r.get("applicant_id_masked"),
         accepted_on: date(r.get("accepted_on")),
         due_date: date(r.get("due_date")),
+        deadline_pending_year: pending_year(r),
         overdue: crate::flag(r, "overdue"),
         supplement_pending: crate::flag(r, "supplement_pending"),
         created_at: r.get("created_at"),
@@ -400,7 +454,7 @@ pub fn sort_key(row: &CaseSummary, sort: Sort) -> Vec<KeyPart> {
         Sort::Due => vec![
             row.due_date
                 .map(|d| d.to_string())
-                .unwrap_or_default()
+                .unwrap_or_else(|| PENDING_KEY.to_string())
                 .into(),
             row.id.into(),
         ],
@@ -722,6 +776,7 @@ fn shared_conditions(
     list: &CaseList<'_>,
     plan: &Plan,
     req: &PageRequest,
+    part: DuePart,
 ) -> Result<Vec<String>> {
     let mut w = Vec::new();
     if let Some(from) = list.created.0 {
@@ -737,7 +792,10 @@ fn shared_conditions(
         w.push(format!("c.due_date < {}", sql.text(&until.to_string())));
     }
     if list.sort == Sort::Due {
-        w.push("c.due_date IS NOT NULL".into());
+        w.push(match part {
+            DuePart::Pending => "c.due_date IS NULL AND c.deadline_pending_year IS NOT NULL".into(),
+            _ => "c.due_date IS NOT NULL".into(),
+        });
         if let (Some(item), None) = (&list.item_code, &list.applicant_name) {
             w.push(format!("c.item_code = {}", sql.text(item)));
         }
@@ -784,11 +842,16 @@ fn shared_conditions(
             }
             Sort::Due => {
                 let due = req.after_text(0).ok_or_else(bad_cursor)?.to_string();
-                w.push(format!(
-                    "(c.due_date, c.id) > ({}, {})",
-                    sql.text(&due),
-                    sql.int(id)
-                ));
+                match (part, due == PENDING_KEY) {
+                    (DuePart::Pending, true) => w.push(format!("c.id > {}", sql.int(id))),
+                    // The cursor is still among the dated cases: the pending ones all follow.
+                    (DuePart::Pending, false) => {}
+                    _ => w.push(format!(
+                        "(c.due_date, c.id) > ({}, {})",
+                        sql.text(&due),
+                        sql.int(id)
+                    )),
+                }
             }
         }
     }
@@ -805,6 +868,33 @@ async fn list_rows(
     list: &CaseList<'_>,
     req: &PageRequest,
 ) -> Result<Vec<CaseSummary>> {
+    let fetch = req.fetch();
+    if list.sort != Sort::Due {
+        return list_part(pool, list, req, DuePart::Whole, fetch).await;
+    }
+    // By due date, then the pending deadlines: a page may end in the first and go on in
+    // the second; a cursor from the second part skips the first.
+    let in_pending = req.after_text(0) == Some(PENDING_KEY);
+    let mut rows = if in_pending {
+        vec![]
+    } else {
+        list_part(pool, list, req, DuePart::Dated, fetch).await?
+    };
+    let have = i64::try_from(rows.len()).unwrap_or(fetch);
+    if have < fetch {
+        rows.extend(list_part(pool, list, req, DuePart::Pending, fetch - have).await?);
+    }
+    Ok(rows)
+}
+
+/// The rows of one part of a list (see [`DuePart`]), at most `fetch`.
+async fn list_part(
+    pool: &AnyPool,
+    list: &CaseList<'_>,
+    req: &PageRequest,
+    part: DuePart,
+    fetch: i64,
+) -> Result<Vec<CaseSummary>> {
     if list.states.as_ref().is_some_and(Vec::is_empty) {
         return Ok(vec![]);
     }
@@ -818,7 +908,10 @@ async fn list_rows(
         Sort::Oldest => ("created_at", "ASC"),
         Sort::Due => ("due_date", "ASC"),
     };
-    let fetch = req.fetch();
+    let key_expr = match part {
+        DuePart::Pending => format!("COALESCE(c.{key}, '{PENDING_KEY}')"),
+        _ => format!("c.{key}"),
+    };
     let all_atoms = atoms(list, &plan);
     let batches: Vec<&[Atom]> = all_atoms.chunks(ATOMS_PER_STATEMENT).collect();
     let single = batches.len() == 1;
@@ -827,7 +920,7 @@ async fn list_rows(
     for batch in batches {
         let mut sql = Sql::default();
         // Bound once per statement, referred to by every member.
-        let shared = shared_conditions(&mut sql, list, &plan, req)?;
+        let shared = shared_conditions(&mut sql, list, &plan, req, part)?;
         let mut members = Vec::new();
         for (n, atom) in batch.iter().enumerate() {
             let mut w: Vec<String> = atom
@@ -851,7 +944,7 @@ async fn list_rows(
             w.extend(shared.iter().cloned());
             let limit = sql.int(fetch);
             members.push(format!(
-                "SELECT * FROM (SELECT c.id AS id, c.{key} AS k FROM cases c WHERE {} \
+                "SELECT * FROM (SELECT c.id AS id, {key_expr} AS k FROM cases c WHERE {} \
                  ORDER BY c.{key} {dir}, c.id {dir} LIMIT {limit}) a{n}",
                 w.join(" AND ")
             ));
@@ -928,6 +1021,10 @@ pub struct NewCase {
     pub department_id: i64,
     pub intake_org_id: i64,
     pub immediate: bool,
+    /// The catalog lists the item for approval at the window (即审即办).
+    pub window_approvable: bool,
+    /// 即审即办 chosen at intake: what the window approver does in the same transaction.
+    pub at_window: Option<WindowFollowUp>,
     pub limit_days: u32,
     pub applicant_kind: String,
     pub applicant_name: String,
@@ -983,6 +1080,8 @@ pub async fn intake(
         state: CaseState::Draft,
         acceptance_kind: None,
         immediate: new.immediate,
+        window_approvable: new.window_approvable,
+        approved_at_window: false,
         applicant_kind: new.applicant_kind.clone(),
         applicant_name: new.applicant_name.clone(),
         applicant_id: new.applicant_id.clone(),
@@ -997,6 +1096,7 @@ pub async fn intake(
         limit_days: i64::from(new.limit_days),
         accepted_on: None,
         due_date: None,
+        deadline_pending_year: None,
         paused_since: None,
         pauses: vec![],
         decision: None,
@@ -1013,42 +1113,69 @@ pub async fn intake(
         version: 1,
     };
     let clerk = Performer::Staff(onewindow_domain::access::Role::WindowClerk);
-    let decided = plan_step(&draft, change, cal, today, clerk, decision)?;
+    let no_fee = onewindow_domain::fees::Fen::ZERO;
+    let decided = plan_step(&draft, change, cal, today, clerk, decision, no_fee)?;
     // Routing follows from the catalog, not from a person: the system is the actor.
     let routed_by = Change {
         who: crate::audit::Who::system("系统"),
         ..change.clone()
     };
-    let routed = if decided.case.state == CaseState::Accepted && !decided.case.immediate {
-        Some(plan_step(
-            &decided.case,
-            &routed_by,
-            cal,
-            today,
-            Performer::System,
-            &CaseAction::Route,
-        )?)
-    } else {
-        None
-    };
-    let mut case = routed.as_ref().unwrap_or(&decided).case.clone();
+    let mut steps = vec![(change, decided)];
+    let last = |steps: &[(&Change, Step)]| steps.last().expect("one step").1.case.clone();
+    if last(&steps).state == CaseState::Accepted {
+        match &new.at_window {
+            // 即审即办: the window approver decides in the same visit; the result may be
+            // handed over at once.
+            Some(w) => {
+                let approve = CaseAction::ApproveAtWindow {
+                    opinion: w.opinion.clone(),
+                };
+                let approved = plan_step(
+                    &last(&steps),
+                    change,
+                    cal,
+                    today,
+                    Performer::WindowApprover,
+                    &approve,
+                    no_fee,
+                )?;
+                steps.push((change, approved));
+                if let Some(issue) = &w.issue {
+                    // Nothing is paid before the case exists: a 先缴费后出件 fee stops the
+                    // hand-over here, and the clerk takes the payment, then issues.
+                    let unpaid =
+                        crate::fees::unpaid_at_intake(&mut *conn, new.item_version_id).await?;
+                    let issued =
+                        plan_step(&last(&steps), change, cal, today, clerk, issue, unpaid)?;
+                    steps.push((change, issued));
+                }
+            }
+            None if !last(&steps).immediate => {
+                let routed = plan_step(
+                    &last(&steps),
+                    &routed_by,
+                    cal,
+                    today,
+                    Performer::System,
+                    &CaseAction::Route,
+                    no_fee,
+                )?;
+                steps.push((&routed_by, routed));
+            }
+            None => {}
+        }
+    }
+    let mut case = last(&steps);
     case.id = insert_case(&mut *conn, new, &case).await?;
 
-    let mut events = vec![
-        NewEvent {
-            actor: &change.who.label,
-            action: "create",
-            from: None,
-            to: CaseState::Draft,
-            note: "收件预审",
-        },
-        NewEvent::of(change, &decided),
-    ];
-    let mut steps = vec![(change, &decided)];
-    if let Some(r) = &routed {
-        events.push(NewEvent::of(&routed_by, r));
-        steps.push((&routed_by, r));
-    }
+    let mut events = vec![NewEvent {
+        actor: &change.who.label,
+        action: "create",
+        from: None,
+        to: CaseState::Draft,
+        note: "收件预审",
+    }];
+    events.extend(steps.iter().map(|(by, step)| NewEvent::of(by, step)));
     record_events(&mut *conn, case.id, change.at, &events).await?;
     let actions: Vec<String> = steps
         .iter()
@@ -1066,17 +1193,39 @@ pub async fn intake(
         })
         .collect();
     audit::append_many(&mut *conn, change, &entries).await?;
+    if case.accepted_on.is_some() {
+        crate::figures::count_intake(
+            &mut *conn,
+            today,
+            case.intake_org_id,
+            &case.item_code,
+            case.approved_at_window,
+        )
+        .await?;
+    }
     Ok(case)
 }
 
+/// What a window approver does within the intake (即审即办): approve with an opinion, and
+/// hand the result over at once when the applicant waits for it.
+#[derive(Debug, Clone)]
+pub struct WindowFollowUp {
+    pub opinion: String,
+    /// An [`CaseAction::Issue`] to plan after the approval, if any.
+    pub issue: Option<CaseAction>,
+}
+
 async fn insert_case(conn: &mut AnyConnection, new: &NewCase, c: &CaseRecord) -> Result<i64> {
+    // Every column a plan can set: intake may plan past acceptance (即审即办 and issued at
+    // once), and the case is still written once, in its final state.
     Ok(sqlx::query(
         "INSERT INTO cases (case_no, query_code, item_code, item_version_id, bundle_code, title, department_id, intake_org_id, \
          state, immediate, applicant_kind, applicant_name, applicant_id, applicant_id_masked, applicant_phone, agent_name, \
          agent_id, agent_id_masked, materials, missing, limit_days, created_by, created_at, updated_at, \
-         acceptance_kind, accepted_on, due_date, supplement_pending, supplement_due, version) \
+         acceptance_kind, accepted_on, due_date, supplement_pending, supplement_due, version, \
+         window_approvable, approved_at_window, decision, decision_text, issue_method, tracking_no, certificate_no, assignee_id, deadline_pending_year) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $23, \
-         $24, $25, $26, $27, $28, $29) RETURNING id",
+         $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38) RETURNING id",
     )
     .bind(&c.case_no)
     .bind(&c.query_code)
@@ -1107,6 +1256,15 @@ async fn insert_case(conn: &mut AnyConnection, new: &NewCase, c: &CaseRecord) ->
     .bind(i64::from(c.supplement_pending))
     .bind(c.supplement_due.map(|d| d.to_string()))
     .bind(c.version)
+    .bind(i64::from(c.window_approvable))
+    .bind(i64::from(c.approved_at_window))
+    .bind(&c.decision)
+    .bind(&c.decision_text)
+    .bind(&c.issue_method)
+    .bind(&c.tracking_no)
+    .bind(&c.certificate_no)
+    .bind(c.assignee_id)
+    .bind(c.deadline_pending_year.map(i64::from))
     .fetch_one(&mut *conn)
     .await?
     .get("id"))
@@ -1184,7 +1342,7 @@ impl<'a> NewEvent<'a> {
     }
 }
 
-async fn record_event(
+pub(crate) async fn record_event(
     conn: &mut AnyConnection,
     change: &Change,
     case_id: i64,
@@ -1261,7 +1419,15 @@ pub async fn transition(
     if expected_version.is_some_and(|v| v != case.version) {
         return Err(conflict());
     }
-    let step = plan_step(&case, change, cal, today, performer, action)?;
+    // Only issuance reads what is unpaid (the case row is locked, so no payment or refund
+    // of this case commits in between).
+    let unpaid_fee = match action {
+        CaseAction::Issue { .. } => {
+            crate::fees::unpaid_before_issue(&mut *conn, case.id, case.item_version_id).await?
+        }
+        _ => onewindow_domain::fees::Fen::ZERO,
+    };
+    let step = plan_step(&case, change, cal, today, performer, action, unpaid_fee)?;
     write_state(&mut *conn, change, &step.case).await?;
     record_events(
         &mut *conn,
@@ -1300,7 +1466,8 @@ impl Step {
 
 /// Asks the state machine about `action` on `case` and applies its answer to a copy:
 /// the one place that turns a transition into field changes, for intake and every later
-/// step alike.
+/// step alike. `unpaid_fee` is the fee still owed before issuance (`fees`).
+#[allow(clippy::too_many_arguments)]
 fn plan_step(
     case: &CaseRecord,
     change: &Change,
@@ -1308,14 +1475,9 @@ fn plan_step(
     today: NaiveDate,
     performer: Performer,
     action: &CaseAction,
+    unpaid_fee: onewindow_domain::fees::Fen,
 ) -> Result<Step> {
-    let facts = CaseFacts {
-        state: case.state,
-        immediate: case.immediate,
-        supplement_pending: case.supplement_pending,
-        supplement_due: case.supplement_due,
-        today,
-    };
+    let facts = case.facts(today, unpaid_fee);
     let t = machine::apply(&facts, performer, action).map_err(|e| match e {
         machine::CaseError::Invalid { field, message } => {
             StoreError::invalid(field, "invalid", message)
@@ -1365,7 +1527,7 @@ fn plan_step(
             let owed: Vec<String> = c
                 .materials
                 .iter_mut()
-                .filter(|m| m.required && m.tolerable && m.check == MaterialCheck::Missing)
+                .filter(|m| m.is_owed())
                 .map(|m| {
                     m.check = MaterialCheck::Submitted;
                     m.name.clone()
@@ -1375,8 +1537,14 @@ fn plan_step(
                 note = format!("{}：{}", action.label(), owed.join("、"));
             }
         }
-        CaseAction::Approve { opinion } | CaseAction::CompleteAtWindow { opinion } => {
+        CaseAction::Approve { opinion }
+        | CaseAction::CompleteAtWindow { opinion }
+        | CaseAction::ApproveAtWindow { opinion } => {
             c.decision = Some("approved".into());
+            if matches!(action, CaseAction::ApproveAtWindow { .. }) {
+                c.approved_at_window = true;
+                c.assignee_id = change.who.user_id;
+            }
             c.decision_text = Some(opinion.clone());
             if !opinion.trim().is_empty() {
                 note = format!("{}：{opinion}", action.label());
@@ -1417,10 +1585,11 @@ fn plan_step(
         let mut pauses: Vec<(NaiveDate, Option<NaiveDate>)> =
             c.pauses.iter().map(|(a, b)| (*a, Some(*b))).collect();
         pauses.extend(open);
-        c.due_date = Some(
-            machine::due_date(cal, accepted, c.limit_days as u32, &pauses, today)
-                .map_err(|e| StoreError::invalid("calendar", e.code(), e.to_string()))?,
-        );
+        // A year not loaded yet leaves the deadline pending, never the case refused.
+        let deadline = machine::deadline(cal, accepted, c.limit_days as u32, &pauses, today)
+            .map_err(|e| StoreError::invalid("calendar", e.code(), e.to_string()))?;
+        c.due_date = deadline.due();
+        c.deadline_pending_year = deadline.pending_year();
     }
     Ok(Step {
         case: c,
@@ -1438,7 +1607,7 @@ async fn write_state(conn: &mut AnyConnection, change: &Change, c: &CaseRecord) 
         "UPDATE cases SET state = $1, acceptance_kind = $2, accepted_on = $3, due_date = $4, supplement_pending = $5, \
          supplement_due = $6, paused_since = $7, pauses = $8, missing = $9, decision = $10, decision_text = $11, legal_basis = $12, \
          issue_method = $13, tracking_no = $14, certificate_no = $15, assignee_id = $16, updated_at = $17, materials = $18, \
-         version = version + 1 WHERE id = $19 AND version = $20",
+         deadline_pending_year = $21, version = version + 1 WHERE id = $19 AND version = $20",
     )
     .bind(c.state.as_str())
     .bind(c.acceptance_kind.map(acceptance_kind_text))
@@ -1460,6 +1629,7 @@ async fn write_state(conn: &mut AnyConnection, change: &Change, c: &CaseRecord) 
     .bind(serde_json::to_string(&c.materials).expect("materials serialise"))
     .bind(c.id)
     .bind(c.version - 1)
+    .bind(c.deadline_pending_year.map(i64::from))
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -1484,6 +1654,16 @@ pub struct DeadlineRun {
     pub lapsed: Vec<String>,
 }
 
+/// States as an SQL list (`'accepted','routed'`): the domain's state sets, never a copy.
+/// The names are the machine's own constants, so inlining them is safe.
+fn state_list(states: &[CaseState]) -> String {
+    states
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 pub async fn run_deadlines(
     store: &crate::Store,
     change: &Change,
@@ -1491,10 +1671,11 @@ pub async fn run_deadlines(
     today: NaiveDate,
 ) -> Result<DeadlineRun> {
     let mut out = DeadlineRun::default();
-    let overdue = sqlx::query(
-        "SELECT id, case_no FROM cases WHERE overdue = 0 AND state IN ('accepted','routed','in_review') \
-         AND due_date IS NOT NULL AND due_date < $1 ORDER BY id LIMIT 500",
-    )
+    let overdue = sqlx::query(&format!(
+        "SELECT id, case_no FROM cases WHERE overdue = 0 AND state IN ({}) \
+             AND due_date IS NOT NULL AND due_date < $1 ORDER BY id LIMIT 500",
+        state_list(&CaseState::clock_running_states())
+    ))
     .bind(today.to_string())
     .fetch_all(store.reader())
     .await?;
@@ -1536,10 +1717,11 @@ pub async fn run_deadlines(
             out.marked_overdue.push(no);
         }
     }
-    let lapsing = sqlx::query(
+    let lapsing = sqlx::query(&format!(
         "SELECT id, case_no FROM cases WHERE supplement_pending = 1 AND supplement_due < $1 \
-         AND state IN ('accepted','routed','in_review') ORDER BY id LIMIT 500",
-    )
+             AND state IN ({}) ORDER BY id LIMIT 500",
+        state_list(&CaseState::lapsable_states())
+    ))
     .bind(today.to_string())
     .fetch_all(store.reader())
     .await?;

@@ -48,7 +48,35 @@ pub struct ItemSummary {
     pub owner_org_id: i64,
     pub immediate: bool,
     pub parent_code: Option<String>,
+    /// 新设 / 变更 / 注销 …: what a variant of its parent handles.
+    pub variant: Option<String>,
+    /// 法定时限 and 承诺时限 in working days (0: 即办), of the current version.
+    pub legal_limit_days: Option<u32>,
+    pub promised_limit_days: u32,
+    /// The owning organisation's name, the current version and since when it applies.
+    pub owner_name: String,
+    pub version: i64,
+    pub effective_from: String,
 }
+
+/// The current version's fields a summary shows, read from its body.
+#[derive(serde::Deserialize)]
+struct SummaryFields {
+    #[serde(default)]
+    variant: Option<String>,
+    #[serde(default)]
+    legal_limit_days: Option<u32>,
+    #[serde(default)]
+    promised_limit_days: u32,
+}
+
+/// What a catalog list row reads: the item, its department and owner, and its current
+/// version (one row per item through the unique (item_id, version) index).
+const SUMMARY_SELECT: &str = "SELECT i.code, i.name, i.window_class, i.immediate, i.parent_code, i.department_id, \
+     i.owner_org_id, o.name AS department_name, w.name AS owner_name, i.current_version, \
+     v.effective_from, v.body \
+     FROM catalog_items i JOIN orgs o ON o.id = i.department_id JOIN orgs w ON w.id = i.owner_org_id \
+     JOIN catalog_item_versions v ON v.item_id = i.id AND v.version = i.current_version";
 
 const SELECT: &str = "SELECT i.id, i.active, i.current_version, o.name AS department_name, i.department_id, \
      i.owner_org_id, w.name AS owner_name, w.path AS owner_path, \
@@ -224,11 +252,7 @@ async fn search_rows(
     req: &PageRequest,
     filter: &ItemFilter<'_>,
 ) -> Result<Vec<ItemSummary>> {
-    let mut sql = Sql::new(
-        "SELECT i.code, i.name, i.window_class, i.immediate, i.parent_code, i.department_id, \
-         i.owner_org_id, o.name AS department_name \
-         FROM catalog_items i JOIN orgs o ON o.id = i.department_id WHERE i.active = 1",
-    );
+    let mut sql = Sql::new(&format!("{SUMMARY_SELECT} WHERE i.active = 1"));
     if let Some(after) = req.after_text(0) {
         sql.push(" AND i.code > ?", [after.into()]);
     }
@@ -250,11 +274,20 @@ async fn search_rows(
     }
     sql.push(" ORDER BY i.code LIMIT ?", [req.fetch().into()]);
     let rows = sql.query().fetch_all(pool).await?;
-    Ok(rows.iter().map(summary_from_row).collect())
+    rows.iter().map(summary_from_row).collect()
 }
 
-fn summary_from_row(r: &AnyRow) -> ItemSummary {
-    ItemSummary {
+fn summary_from_row(r: &AnyRow) -> Result<ItemSummary> {
+    let body: String = r.get("body");
+    let fields: SummaryFields = serde_json::from_str(&body)
+        .map_err(|e| StoreError::Config(format!("stored catalog item is not valid JSON: {e}")))?;
+    Ok(ItemSummary {
+        variant: fields.variant,
+        legal_limit_days: fields.legal_limit_days,
+        promised_limit_days: fields.promised_limit_days,
+        owner_name: r.get("owner_name"),
+        version: r.get("current_version"),
+        effective_from: r.get("effective_from"),
         code: r.get("code"),
         name: r.get("name"),
         window_class: r.get("window_class"),
@@ -263,7 +296,7 @@ fn summary_from_row(r: &AnyRow) -> ItemSummary {
         owner_org_id: r.get("owner_org_id"),
         immediate: crate::flag(r, "immediate"),
         parent_code: r.get("parent_code"),
-    }
+    })
 }
 
 /// One page of the catalog search (the guide, the API), in code order; the code is the
@@ -305,17 +338,14 @@ pub async fn search(
 
 /// The active variants of an item (children naming it as `parent_code`), in code order.
 pub async fn variants(pool: &AnyPool, parent_code: &str) -> Result<Vec<ItemSummary>> {
-    let rows = sqlx::query(
-        "SELECT i.code, i.name, i.window_class, i.immediate, i.parent_code, i.department_id, \
-         i.owner_org_id, o.name AS department_name \
-         FROM catalog_items i JOIN orgs o ON o.id = i.department_id \
-         WHERE i.parent_code = $1 AND i.active = 1 ORDER BY i.code LIMIT $2",
-    )
+    let rows = sqlx::query(&format!(
+        "{SUMMARY_SELECT} WHERE i.parent_code = $1 AND i.active = 1 ORDER BY i.code LIMIT $2"
+    ))
     .bind(parent_code)
     .bind(MAX_LIMIT)
     .fetch_all(pool)
     .await?;
-    Ok(rows.iter().map(summary_from_row).collect())
+    rows.iter().map(summary_from_row).collect()
 }
 
 /// The organisation owning an item, `None` for a code not in the catalog yet.

@@ -188,12 +188,13 @@ pub async fn seed(store: &Store, now: i64) -> Result<bool> {
 
     // One hash for all demo accounts: Argon2 is deliberately slow.
     let hash = passwords::hash(DEMO_PASSWORD);
+    let mut accounts = Vec::new();
     for account in &ACCOUNTS {
         let org = created
             .iter()
             .find(|o| o.name == account.org)
             .expect("demo org exists");
-        users::create(
+        let created_user = users::create(
             &mut tx,
             &change,
             &NewUser {
@@ -205,6 +206,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<bool> {
             &hash,
         )
         .await?;
+        accounts.push((account.username, created_user.id));
     }
     // The demo catalog (C1): items of every window class and the 一件事 bundles.
     // The city owns it: the demo's departments are the district's, inside the city.
@@ -222,6 +224,20 @@ pub async fn seed(store: &Store, now: i64) -> Result<bool> {
         &city,
     )
     .await?;
+    // 即审即办: the street hall's clerk approves at the window for civil affairs and human
+    // resources (the items the catalog flags for it).
+    let clerk = accounts
+        .iter()
+        .find(|(name, _)| *name == "clerk")
+        .map(|(_, id)| *id)
+        .expect("demo clerk");
+    for code in ["dept-mz", "dept-rs"] {
+        let dept = created
+            .iter()
+            .find(|o| o.code.as_deref() == Some(code))
+            .expect("demo department");
+        crate::grants::grant(&mut tx, &change, (clerk, "clerk"), (dept.id, &dept.name)).await?;
+    }
     // The hall's queue (C3): classes, windows and a few weeks of ticket history.
     seed_queue(&mut tx, &change, hall.id, now).await?;
     tx.commit().await?;

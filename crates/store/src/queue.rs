@@ -1,10 +1,12 @@
-//! Queue tickets, windows, the display's event log and appointments (取号、叫号、预约).
+//! Queue tickets, windows and the display's event log (取号、叫号); appointments are in
+//! [`crate::appointments`].
 //!
 //! Concurrency: "call next" picks the first waiting ticket with `FOR UPDATE SKIP LOCKED`
 //! on PostgreSQL (SQLite has one writer), then claims it with a conditional update
 //! (`… AND state = 'waiting'`), so two windows never get the same ticket and none is
-//! skipped. Appointment slots are claimed with `booked = booked + 1 … AND booked <
-//! capacity`, so a slot is never overbooked.
+//! skipped. Every change records an event for the display screens; on PostgreSQL it is
+//! also `pg_notify`d, and [`EventListener`] (LISTEN) hands other instances' events to this
+//! one's screens.
 
 use crate::audit::{self, Change};
 use crate::page::sql::Sql;
@@ -12,8 +14,8 @@ use crate::page::{CursorKey, KeyPart, ListId, Page, PageRequest};
 use crate::{Backend, Result, StoreError};
 use chrono::NaiveDate;
 use onewindow_domain::queue::{
-    self as rules, PriorityReason, PriorityRule, TicketAction, TicketFacts, TicketState,
-    WindowState,
+    self as rules, Lane, Placement, PriorityReason, PriorityRule, TicketAction, TicketFacts,
+    TicketState, WindowState,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -49,8 +51,11 @@ pub struct Ticket {
     pub class_code: String,
     pub day: String,
     pub number: String,
+    /// 爱心通道 (an appointment's ticket is in its own lane, not this one).
     pub priority: bool,
     pub priority_reason: Option<PriorityReason>,
+    /// The line it waits in: ordinary, 爱心通道, or 预约.
+    pub lane: Lane,
     pub source: String,
     pub state: TicketState,
     pub issued_at: i64,
@@ -82,14 +87,17 @@ fn parse_enum<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
 
 fn ticket_from_row(r: &AnyRow) -> Ticket {
     let reason: Option<String> = r.get("priority_reason");
+    let priority = crate::flag(r, "priority");
+    let appointment_id: Option<i64> = r.get("appointment_id");
     Ticket {
         id: r.get("id"),
         hall_id: r.get("hall_id"),
         class_code: r.get("class_code"),
         day: r.get("day"),
         number: r.get("number"),
-        priority: crate::flag(r, "priority"),
+        priority,
         priority_reason: reason.and_then(|s| parse_enum(&s)),
+        lane: Lane::of(priority, appointment_id.is_some()),
         source: r.get("source"),
         state: parse_enum(&r.get::<String, _>("state")).unwrap_or(TicketState::Waiting),
         issued_at: r.get("issued_at"),
@@ -100,7 +108,7 @@ fn ticket_from_row(r: &AnyRow) -> Ticket {
         window_number: r.get("window_number"),
         recall_count: r.get("recall_count"),
         requeue_count: r.get("requeue_count"),
-        appointment_id: r.get("appointment_id"),
+        appointment_id,
         case_nos: serde_json::from_str(&r.get::<String, _>("case_nos")).unwrap_or_default(),
         version: r.get("version"),
     }
@@ -169,6 +177,20 @@ pub async fn ticket<'c, E: Executor<'c, Database = Any>>(e: E, id: i64) -> Resul
         .ok_or(StoreError::NotFound)
 }
 
+/// How many waiting tickets of the same class will be called before this one (by the
+/// stored order key, the rule of [`call_next`]).
+pub async fn ahead_of<'c, E: Executor<'c, Database = Any>>(e: E, ticket_id: i64) -> Result<i64> {
+    Ok(sqlx::query(
+        "SELECT COUNT(*) AS n FROM tickets o JOIN tickets me ON me.id = $1 \
+         WHERE o.hall_id = me.hall_id AND o.day = me.day AND o.class_code = me.class_code AND o.state = 'waiting' \
+         AND (o.order_key < me.order_key OR (o.order_key = me.order_key AND o.id < me.id))",
+    )
+    .bind(ticket_id)
+    .fetch_one(e)
+    .await?
+    .get("n"))
+}
+
 /// Halls are organisations that have queue classes.
 pub async fn halls<'c, E: Executor<'c, Database = Any>>(e: E) -> Result<Vec<(i64, String)>> {
     let rows = sqlx::query(
@@ -205,7 +227,8 @@ pub async fn record_event(
             kind: kind.to_string(),
             payload: payload.clone(),
         };
-        sqlx::query("SELECT pg_notify('onewindow_queue', $1)")
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
             .bind(notification_payload(&event))
             .execute(&mut *conn)
             .await?;
@@ -247,6 +270,53 @@ pub fn parse_notification(payload: &str) -> Notified {
     serde_json::from_str(payload)
         .map(Notified::Event)
         .unwrap_or(Notified::Unknown)
+}
+
+/// The PostgreSQL channel queue events are notified on.
+const CHANNEL: &str = "onewindow_queue";
+
+/// Queue events committed by any instance (PostgreSQL LISTEN on [`CHANNEL`]), for this
+/// instance's screens. SQLite has one process and no LISTEN: its events are read from the
+/// log after each commit instead ([`events_since`]).
+pub struct EventListener {
+    listener: sqlx::postgres::PgListener,
+    pool: AnyPool,
+}
+
+impl EventListener {
+    /// Connects and listens. Only on PostgreSQL (a configuration error on SQLite).
+    pub async fn connect(store: &crate::Store) -> Result<EventListener> {
+        if store.backend() != Backend::Postgres {
+            return Err(StoreError::Config(
+                "queue notifications need PostgreSQL".into(),
+            ));
+        }
+        let mut listener = sqlx::postgres::PgListener::connect(store.url()).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(EventListener {
+            listener,
+            pool: store.reader().clone(),
+        })
+    }
+
+    /// The next event: carried whole by the notification, or read by its id when it was
+    /// too big for one. A notification this version does not understand, or an event that
+    /// cannot be read, is logged and skipped. An error means the connection is lost.
+    pub async fn next(&mut self) -> Result<QueueEvent> {
+        loop {
+            let n = self.listener.recv().await?;
+            match parse_notification(n.payload()) {
+                Notified::Event(e) => return Ok(e),
+                Notified::Id(id) => match event(&self.pool, id).await {
+                    Ok(e) => return Ok(e),
+                    Err(e) => tracing::warn!(error = %e, event = id, "queue event not readable"),
+                },
+                Notified::Unknown => {
+                    tracing::warn!(payload = n.payload(), "queue notification not understood");
+                }
+            }
+        }
+    }
 }
 
 /// Waiting counts per class of a hall's day, for event payloads: a display updates its
@@ -292,7 +362,7 @@ pub async fn event<'c, E: Executor<'c, Database = Any>>(e: E, id: i64) -> Result
 
 /// Events after `after` (for a display reconnecting with Last-Event-ID), bounded.
 /// The most events a reconnecting display is sent to catch up; a longer gap is answered
-/// with a fresh page instead (see `web::queue::events_sse`).
+/// with a fresh page instead (see `web::queue::display`).
 pub const REPLAY_LIMIT: usize = 200;
 
 pub async fn events_after<'c, E: Executor<'c, Database = Any>>(
@@ -331,6 +401,24 @@ pub async fn last_event_id<'c, E: Executor<'c, Database = Any>>(e: E) -> Result<
     Ok(max.unwrap_or(0))
 }
 
+/// How a resident joins the queue: walking in (in the 爱心通道 with a reason), or checking
+/// in an appointment (the 预约 lane, ordered by the slot's start, UTC microseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joining {
+    WalkIn(Option<PriorityReason>),
+    Appointment { id: i64, slot_start: i64 },
+}
+
+impl Joining {
+    fn placement(self) -> Placement {
+        match self {
+            Joining::WalkIn(None) => Placement::Ordinary,
+            Joining::WalkIn(Some(_)) => Placement::Priority,
+            Joining::Appointment { slot_start, .. } => Placement::Appointment { slot_start },
+        }
+    }
+}
+
 /// Issues a ticket with the next number of the class today.
 #[allow(clippy::too_many_arguments)]
 pub async fn issue(
@@ -339,11 +427,14 @@ pub async fn issue(
     hall_id: i64,
     class_code: &str,
     day: NaiveDate,
-    priority: Option<PriorityReason>,
+    joining: Joining,
     source: &str,
     rule: PriorityRule,
-    appointment_id: Option<i64>,
 ) -> Result<Ticket> {
+    let (priority, appointment_id) = match joining {
+        Joining::WalkIn(reason) => (reason, None),
+        Joining::Appointment { id, .. } => (None, Some(id)),
+    };
     let class = sqlx::query("SELECT code FROM queue_classes WHERE hall_id = $1 AND code = $2")
         .bind(hall_id)
         .bind(class_code)
@@ -368,7 +459,7 @@ pub async fn issue(
     .await?
     .get("seq");
     let number = rules::ticket_number(class_code, seq as u32);
-    let order_key = rule.order_key(change.at, priority.is_some());
+    let order_key = rule.key(change.at, joining.placement());
     let id: i64 = sqlx::query(
         "INSERT INTO tickets (hall_id, class_code, day, seq, number, priority, priority_reason, source, state, order_key, issued_at, appointment_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'waiting', $9, $10, $11) RETURNING id",
@@ -403,7 +494,7 @@ pub async fn issue(
         "ticket.issue",
         "ticket",
         &id.to_string(),
-        &json!({ "number": number, "priority": priority, "source": source }),
+        &json!({ "number": number, "priority": priority, "lane": joining.placement().lane(), "source": source }),
     )
     .await?;
     ticket(conn, id).await

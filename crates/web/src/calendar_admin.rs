@@ -1,8 +1,13 @@
 //! The working-day calendar for administrators (view, import the next year's
-//! arrangement: previewed, then confirmed) and settings (deadline thresholds, supplement
+//! arrangement: previewed date by date, then confirmed; a partial year only when the
+//! administrator ticks that it is meant) and settings (deadline thresholds, supplement
 //! period). Both are shared reference data owned by the root of the tree: every
 //! administrator may look, only one at the root may change them
 //! (`access::authorize_reference_data`).
+//!
+//! Cases whose deadline waits for a year not loaded yet (待定（日历未发布）) are counted
+//! here for the administrator's notice (this page and the workbench), computed by the
+//! import itself, and caught up by housekeeping ([`catch_up_pending`]).
 
 use crate::chrome::Chrome;
 use crate::context::{ApiUser, Ctx, PageUser, Principal};
@@ -18,7 +23,9 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use onewindow_domain::access::{authorize_reference_data, Permission, ReferenceData};
-use onewindow_domain::calendar::{SpecialDay, WorkCalendar, YearDiff};
+use onewindow_domain::calendar::{
+    pending_deadlines_notice, PartialYears, SpecialDay, WorkCalendar, YearDiff,
+};
 use onewindow_domain::validation::FieldError;
 use onewindow_store::clock::local_date;
 use onewindow_store::{calendar, settings};
@@ -44,50 +51,91 @@ pub struct ImportOutcome {
     /// one). Sent back with the confirmation, it makes the import refuse if someone else
     /// changed the calendar in between.
     pub revision: i64,
-    /// Per year of the file: days added, removed and changed against what is stored.
+    /// Per year of the file: days added, removed and changed against what is stored, and
+    /// every date that changes, from what to what.
     pub diff: Vec<YearDiff>,
+    /// Cases whose deadline waits for one of the file's years: the import computes them.
+    pub pending_cases: u64,
+    /// After a confirmed import: the pending deadlines it computed.
+    pub deadlines: Vec<calendar::ComputedDeadline>,
 }
 
 /// Reads a CSV arrangement (`date,kind,festival`) and compares it with the stored calendar;
 /// only with `confirm` does it replace the file's years (each whole), and then only if the
 /// calendar is still at `revision` when one is given. Why two steps: an import replaces a
 /// whole year and moves every deadline in it, so the administrator sees what changes first.
+///
+/// A year that does not look like a whole notice is refused unless `partial` is
+/// [`PartialYears::Allow`] (the administrator's explicit confirmation). The confirmed
+/// import also computes, in its transaction, the deadlines of every case waiting for the
+/// years it loads.
 pub async fn import(
     state: &AppState,
     p: &Principal,
     csv: &str,
     confirm: bool,
     revision: Option<i64>,
+    partial: PartialYears,
 ) -> Result<ImportOutcome, AppError> {
     authorize_reference_data(&p.actor(), ReferenceData::Calendar)?;
-    let cal = WorkCalendar::import_csv(csv)
+    let cal = WorkCalendar::import_csv(csv, partial)
         .map_err(|e| AppError::invalid("csv", e.code(), e.to_string()))?;
     let current = calendar::revision(state.store.reader()).await?;
     let diff = state.calendar().await?.diff(&cal);
+    let pending_cases = calendar::pending_deadlines(state.store.reader())
+        .await?
+        .iter()
+        .filter(|(year, _)| cal.covers(*year))
+        .map(|(_, n)| n)
+        .sum();
     if !confirm {
         return Ok(ImportOutcome {
             confirmed: false,
             years: cal.covered_years(),
             revision: current,
             diff,
+            pending_cases,
+            deadlines: vec![],
         });
     }
     let mut tx = state.store.begin().await?;
-    let years =
-        calendar::replace_years(&mut tx, &state.change(p.user.who()), &cal, revision).await?;
+    let done = calendar::import_years(&mut tx, &state.change(p.user.who()), &cal, revision).await?;
     tx.commit().await?;
     Ok(ImportOutcome {
         confirmed: true,
-        years,
+        years: done.years,
         revision: calendar::revision(state.store.reader()).await?,
         diff,
+        pending_cases,
+        deadlines: done.deadlines,
     })
 }
 
-/// The admin's warning when next year's arrangement is missing (from December on).
+/// The administrator's notices: cases waiting for a year's arrangement (an administrator
+/// at the root, who can import it, gets the count), and next year's arrangement missing
+/// (from December on). Shown on this page and on the workbench.
 pub async fn warning(state: &AppState) -> Result<Option<String>, AppError> {
     let cal = state.calendar().await?;
-    Ok(cal.missing_next_year_warning(local_date(state.now())))
+    let pending = pending_notice(state).await?;
+    let missing = cal.missing_next_year_warning(local_date(state.now()));
+    Ok(match (pending, missing) {
+        (Some(p), Some(m)) => Some(format!("{p} {m}")),
+        (p, m) => p.or(m),
+    })
+}
+
+/// How many cases wait for which year, in words (`None`: none wait).
+pub async fn pending_notice(state: &AppState) -> Result<Option<String>, AppError> {
+    let waiting = calendar::pending_deadlines(state.store.reader()).await?;
+    Ok(pending_deadlines_notice(&waiting))
+}
+
+/// Housekeeping: the pending deadlines whose year is loaded but which no import reached.
+pub async fn catch_up_pending(state: &AppState) -> Result<usize, AppError> {
+    let change = state.change(onewindow_store::audit::Who::system("deadline-job"));
+    Ok(calendar::catch_up_pending_deadlines(&state.store, &change)
+        .await?
+        .len())
 }
 
 #[derive(Template)]
@@ -97,6 +145,8 @@ struct CalendarPage {
     years: Vec<i32>,
     days: Vec<SpecialDay>,
     warning: Option<String>,
+    /// Cases whose deadline waits for a year: how many, for which year.
+    pending: Option<String>,
     imported: Option<String>,
     errors: Vec<FieldError>,
     /// Whether this administrator may import (an administrator at the root).
@@ -109,6 +159,9 @@ struct Preview {
     csv: String,
     revision: i64,
     diff: Vec<YearDiff>,
+    /// The administrator ticked that partial years are meant; the confirmation carries it.
+    allow_partial: bool,
+    pending_cases: u64,
 }
 
 async fn view(
@@ -127,10 +180,12 @@ async fn view(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
+    let pending = pending_notice(state).await?;
     let mut res = render(&CalendarPage {
         chrome: Chrome::new(state, ctx, "工作日历"),
         years: cal.covered_years(),
         warning: cal.missing_next_year_warning(local_date(state.now())),
+        pending,
         days: cal.special_days().cloned().collect(),
         imported,
         errors,
@@ -155,14 +210,29 @@ async fn import_form(
     let csv = form.get("csv").to_string();
     let confirm = form.get("confirm") == "1";
     let revision = form.get("revision").parse::<i64>().ok();
-    match import(&state, &p, &csv, confirm, revision).await {
+    let allow_partial = form.get("allow_partial") == "1";
+    let partial = if allow_partial {
+        PartialYears::Allow
+    } else {
+        PartialYears::Refuse
+    };
+    match import(&state, &p, &csv, confirm, revision, partial).await {
         Ok(done) if done.confirmed => {
-            let text = done
+            let mut text = done
                 .years
                 .iter()
                 .map(|y| format!("{y}年"))
                 .collect::<Vec<_>>()
                 .join("、");
+            text.push_str("的节假日安排");
+            let computed = done
+                .deadlines
+                .iter()
+                .filter(|d| d.due_date.is_some())
+                .count();
+            if computed > 0 {
+                text.push_str(&format!("，并确定了{computed}件待定办件的承诺办结日期"));
+            }
             view(&state, &p, &ctx, Some(text), vec![], None).await
         }
         Ok(preview) => {
@@ -170,6 +240,8 @@ async fn import_form(
                 csv,
                 revision: preview.revision,
                 diff: preview.diff,
+                allow_partial,
+                pending_cases: preview.pending_cases,
             };
             view(&state, &p, &ctx, None, vec![], Some(preview)).await
         }
@@ -192,6 +264,11 @@ async fn calendar_api(State(state): State<AppState>) -> ApiResult<Json<Value>> {
         "years": cal.covered_years(),
         "days": cal.special_days().collect::<Vec<_>>(),
         "warning": cal.missing_next_year_warning(local_date(state.now())),
+        "pending_deadlines": calendar::pending_deadlines(state.store.reader())
+            .await?
+            .iter()
+            .map(|(year, cases)| json!({ "year": year, "cases": cases }))
+            .collect::<Vec<_>>(),
     })))
 }
 
@@ -202,6 +279,9 @@ struct ImportQuery {
     confirm: bool,
     /// The revision of the preview being confirmed (optional; refused if it moved).
     revision: Option<i64>,
+    /// `true`: years that do not look like a whole notice are meant (else refused).
+    #[serde(default)]
+    allow_partial: bool,
 }
 
 async fn import_api(
@@ -211,7 +291,19 @@ async fn import_api(
     body: String,
 ) -> ApiResult<Json<ImportOutcome>> {
     Ok(Json(
-        import(&state, &p, &body, q.confirm, q.revision).await?,
+        import(
+            &state,
+            &p,
+            &body,
+            q.confirm,
+            q.revision,
+            if q.allow_partial {
+                PartialYears::Allow
+            } else {
+                PartialYears::Refuse
+            },
+        )
+        .await?,
     ))
 }
 

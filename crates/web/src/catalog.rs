@@ -283,6 +283,79 @@ pub fn parse_import(content_type: &str, body: &[u8]) -> Result<Catalog, AppError
     }
 }
 
+// ---- list rows ----
+
+/// One line of a catalog list: an item with its time limits in words and, under it, its
+/// variants (办理项) — a variant is not a second item beside its parent.
+pub struct ListedItem {
+    pub s: ItemSummary,
+    /// 「即办」 or 「承诺N个工作日」.
+    pub promised: String,
+    /// 「法定N个工作日」, where the law sets a limit.
+    pub legal: Option<String>,
+    pub variants: Vec<ListedItem>,
+    /// A variant listed without its parent on the page (a search matched only it, or the
+    /// page began inside a group): the parent's code and name.
+    pub parent: Option<(String, String)>,
+    /// Whether the administrator looking may edit it (admin list only).
+    pub editable: bool,
+}
+
+impl ListedItem {
+    fn new(s: ItemSummary) -> ListedItem {
+        ListedItem {
+            promised: promised_words(s.promised_limit_days),
+            legal: s.legal_limit_days.map(|d| format!("法定{d}个工作日")),
+            s,
+            variants: vec![],
+            parent: None,
+            editable: false,
+        }
+    }
+}
+
+/// The promised limit in words: 0 is 即办.
+pub fn promised_words(days: u32) -> String {
+    if days == 0 {
+        "即办".into()
+    } else {
+        format!("承诺{days}个工作日")
+    }
+}
+
+/// Puts each variant under its parent when the parent is on the same page (the list is in
+/// code order, and a variant's code extends its parent's, so they arrive together); a
+/// variant whose parent is not on the page stays a line of its own, naming the parent.
+pub fn group_variants(items: Vec<ItemSummary>) -> Vec<ListedItem> {
+    let mut out: Vec<ListedItem> = Vec::new();
+    for s in items {
+        let parent_here = s
+            .parent_code
+            .as_deref()
+            .and_then(|p| out.iter().position(|l| l.s.code == p));
+        match parent_here {
+            Some(i) => out[i].variants.push(ListedItem::new(s)),
+            None => out.push(ListedItem::new(s)),
+        }
+    }
+    out
+}
+
+/// Names the parents of the variants listed alone (a few reads, one per such line).
+async fn name_parents(state: &AppState, rows: &mut [ListedItem]) -> Result<(), AppError> {
+    for row in rows.iter_mut() {
+        if let Some(code) = row.s.parent_code.clone() {
+            let name = match store_catalog::get(state.store.reader(), &code).await {
+                Ok(p) => p.item.name,
+                Err(onewindow_store::StoreError::NotFound) => code.clone(),
+                Err(e) => return Err(e.into()),
+            };
+            row.parent = Some((code, name));
+        }
+    }
+    Ok(())
+}
+
 // ---- public pages ----
 
 #[derive(Deserialize, Default)]
@@ -303,7 +376,7 @@ struct GuideIndex {
     class: String,
     /// Window classes with whether each is the one chosen.
     classes: Vec<(&'static str, bool)>,
-    items: Vec<ItemSummary>,
+    items: Vec<ListedItem>,
     pager: Pager,
     bundles: Vec<Bundle>,
 }
@@ -316,7 +389,9 @@ async fn guide_index(
     let (items, pager, error) = match search_page(&state, &query).await {
         Ok(listed) => {
             let pager = Pager::new("/guide", &listed);
-            (listed.page.items, pager, None)
+            let mut rows = group_variants(listed.page.items);
+            name_parents(&state, &mut rows).await?;
+            (rows, pager, None)
         }
         Err(AppError::Invalid(f)) => (
             vec![],
@@ -373,6 +448,8 @@ struct GuideItem {
     type_label: &'static str,
     materials: Vec<MaterialRow>,
     variants: Vec<ItemSummary>,
+    /// The halls that take the item in and where one can book a time: (id, name).
+    halls: Vec<(i64, String)>,
 }
 
 async fn guide_item(
@@ -383,13 +460,32 @@ async fn guide_item(
     let s =
         store_catalog::get_effective(state.store.reader(), &code, local_date(state.now())).await?;
     let variants = store_catalog::variants(state.store.reader(), &code).await?;
+    let halls = halls_serving(&state, &s).await?;
     render(&GuideItem {
         chrome: Chrome::new(&state, &ctx, s.item.name.clone()),
         type_label: s.item.item_type.label(),
         materials: material_rows(&s.item.materials),
         variants,
+        halls,
         s,
     })
+}
+
+/// The service halls (with a queue, so one can book there) that may take `s` in: those
+/// inside the tree of the item's owner (`access::check_item_routing`: a district's item
+/// serves its district).
+pub async fn halls_serving(
+    state: &AppState,
+    s: &StoredItem,
+) -> Result<Vec<(i64, String)>, AppError> {
+    let mut out = Vec::new();
+    for (id, name) in onewindow_store::queue::halls(state.store.reader()).await? {
+        let hall = orgs::get(state.store.reader(), id).await?;
+        if s.owner_path.contains(&hall.path) {
+            out.push((id, name));
+        }
+    }
+    Ok(out)
 }
 
 /// A bundle with its items' current versions, merged materials and combined limit.
@@ -446,8 +542,11 @@ async fn guide_bundle(
 #[template(path = "admin_catalog.html")]
 struct AdminCatalog {
     chrome: Chrome,
-    /// Each item, and whether this administrator may edit it.
-    items: Vec<(StoredItem, bool)>,
+    /// One page of items, variants under their item.
+    items: Vec<ListedItem>,
+    /// The keywords searched for, as typed (bounded).
+    q: String,
+    pager: Pager,
     /// Whether this administrator may import (their organisation may own items).
     may_import: bool,
     report: Option<SaveReport>,
@@ -458,18 +557,34 @@ async fn admin_page(
     state: &AppState,
     p: &Principal,
     ctx: &Ctx,
+    query: &ItemsQuery,
     report: Option<SaveReport>,
-    errors: Vec<FieldError>,
+    mut errors: Vec<FieldError>,
 ) -> PageResult {
     p.require(Permission::ManageCatalog)?;
-    let items = store_catalog::all_items(state.store.reader())
-        .await?
-        .into_iter()
-        .map(|s| {
-            let editable = may_edit_item(p, &s);
-            (s, editable)
-        })
-        .collect();
+    // The same keyset search as the guide: the catalog in code order, 25 at a time.
+    let (rows, pager) = match search_page(state, query).await {
+        Ok(listed) => {
+            let pager = Pager::new("/admin/catalog", &listed);
+            let mut rows = group_variants(listed.page.items);
+            name_parents(state, &mut rows).await?;
+            (rows, pager)
+        }
+        Err(AppError::Invalid(f)) => {
+            errors.extend(f.0);
+            (vec![], Pager::default())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // Who may edit is decided at each item's owner; a page has a handful of owners.
+    let mut owners: std::collections::HashMap<i64, bool> = std::collections::HashMap::new();
+    let mut items = rows;
+    for row in items.iter_mut() {
+        row.editable = may_edit_at(state, p, &mut owners, row.s.owner_org_id).await?;
+        for v in row.variants.iter_mut() {
+            v.editable = may_edit_at(state, p, &mut owners, v.s.owner_org_id).await?;
+        }
+    }
     let editor_org = orgs::get(state.store.reader(), p.user.org_id).await?;
     let may_import = new_catalog_item_owner(&p.actor(), editor_org.kind).is_ok();
     let status = if errors.is_empty() {
@@ -480,6 +595,14 @@ async fn admin_page(
     let mut res = render(&AdminCatalog {
         chrome: Chrome::new(state, ctx, "事项目录管理"),
         items,
+        q: query
+            .q
+            .as_deref()
+            .unwrap_or("")
+            .chars()
+            .take(validation::SEARCH_QUERY.max)
+            .collect(),
+        pager,
         may_import,
         report,
         errors,
@@ -488,8 +611,32 @@ async fn admin_page(
     Ok(res)
 }
 
-async fn admin_list(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
-    admin_page(&state, &p, &ctx, None, vec![]).await
+/// May `p` edit items owned by `owner_id` (remembered per owner for one page).
+async fn may_edit_at(
+    state: &AppState,
+    p: &Principal,
+    known: &mut std::collections::HashMap<i64, bool>,
+    owner_id: i64,
+) -> Result<bool, AppError> {
+    if let Some(e) = known.get(&owner_id) {
+        return Ok(*e);
+    }
+    let owner = orgs::get(state.store.reader(), owner_id).await?;
+    let e = authorize_reference_data(
+        &p.actor(),
+        ReferenceData::CatalogItem { owner: &owner.path },
+    )
+    .is_ok();
+    known.insert(owner_id, e);
+    Ok(e)
+}
+
+async fn admin_list(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Query(query): Query<ItemsQuery>,
+) -> PageResult {
+    admin_page(&state, &p, &ctx, &query, None, vec![]).await
 }
 
 /// The import form: a chosen file (JSON or CSV, as exported; CSV also as Excel saves it
@@ -543,8 +690,20 @@ async fn admin_import_form(
         import(&state, &p, &catalog, parse_date_opt(&effective_from)?).await
     };
     match attempt.await {
-        Ok(report) => admin_page(&state, &p, &ctx, Some(report), vec![]).await,
-        Err(AppError::Invalid(f)) => admin_page(&state, &p, &ctx, None, f.0).await,
+        Ok(report) => {
+            admin_page(
+                &state,
+                &p,
+                &ctx,
+                &ItemsQuery::default(),
+                Some(report),
+                vec![],
+            )
+            .await
+        }
+        Err(AppError::Invalid(f)) => {
+            admin_page(&state, &p, &ctx, &ItemsQuery::default(), None, f.0).await
+        }
         Err(e) => Err(e.into()),
     }
 }

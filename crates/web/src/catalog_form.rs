@@ -8,6 +8,7 @@
 
 use crate::form::FormData;
 use onewindow_domain::catalog::{Faq, ItemType, Material, MaterialForm, ServiceItem};
+use onewindow_domain::fees::{Charge, Fee, Fen};
 use onewindow_domain::validation::{FieldError, FieldErrors};
 
 /// Blank rows offered for adding materials and questions: enough for a typical edit
@@ -30,12 +31,14 @@ pub struct MaterialInput {
 }
 
 impl MaterialInput {
+    /// An empty row to add a material in: nothing ticked, so a row left empty says nothing
+    /// and a new material is required only if the administrator ticks it.
     fn blank() -> Self {
         MaterialInput {
             name: String::new(),
             form: MaterialForm::Original.as_str().into(),
             copies: "1".into(),
-            required: true,
+            required: false,
             tolerable: false,
             e_cert: false,
             commitment: false,
@@ -59,7 +62,20 @@ pub struct ItemForm {
     pub materials: Vec<MaterialInput>,
     pub legal_limit_days: String,
     pub promised_limit_days: String,
-    pub fee: String,
+    /// The fee: `free`, `fixed` or `per_unit` ([`Charge::kind`]).
+    pub fee_kind: String,
+    /// 元 as typed: the fixed amount, or the price of one unit.
+    pub fee_amount: String,
+    pub fee_unit: String,
+    /// 元 as typed: the most one case pays for a per-unit fee; blank for no cap.
+    pub fee_cap: String,
+    pub fee_basis: String,
+    pub fee_note: String,
+    pub fee_pay_before_issue: bool,
+    /// The text an older version held as the fee, while it waits for review; saving
+    /// needs `fee_reviewed` ticked.
+    pub fee_review: String,
+    pub fee_reviewed: bool,
     pub place: String,
     pub hours: String,
     pub online: bool,
@@ -70,6 +86,7 @@ pub struct ItemForm {
     pub consult_phone: String,
     pub complaint_phone: String,
     pub commitment_allowed: bool,
+    pub approve_at_window: bool,
     /// Separated by 、 ， or , (a keyword may hold a blank: 「退休人员 档案」).
     pub keywords: String,
     /// The version the form was opened at: a save over a newer version is a conflict, so
@@ -125,7 +142,28 @@ impl ItemForm {
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
             promised_limit_days: item.promised_limit_days.to_string(),
-            fee: item.fee.clone(),
+            fee_kind: item.fee.charge.kind().into(),
+            fee_amount: match &item.fee.charge {
+                Charge::Free => String::new(),
+                Charge::Fixed { amount_fen } | Charge::PerUnit { amount_fen, .. } => {
+                    amount_fen.yuan()
+                }
+            },
+            fee_unit: match &item.fee.charge {
+                Charge::PerUnit { unit, .. } => unit.clone(),
+                _ => String::new(),
+            },
+            fee_cap: match &item.fee.charge {
+                Charge::PerUnit {
+                    cap_fen: Some(cap), ..
+                } => cap.yuan(),
+                _ => String::new(),
+            },
+            fee_basis: item.fee.basis.clone(),
+            fee_note: item.fee.note.clone(),
+            fee_pay_before_issue: item.fee.pay_before_issue,
+            fee_review: item.fee.review.clone().unwrap_or_default(),
+            fee_reviewed: false,
             place: item.place.clone(),
             hours: item.hours.clone(),
             online: item.online,
@@ -135,6 +173,7 @@ impl ItemForm {
             consult_phone: item.consult_phone.clone(),
             complaint_phone: item.complaint_phone.clone(),
             commitment_allowed: item.commitment_allowed,
+            approve_at_window: item.approve_at_window,
             keywords: item.keywords.join("、"),
             version: version.to_string(),
             effective_from: String::new(),
@@ -178,7 +217,15 @@ impl ItemForm {
             materials,
             legal_limit_days: text("legal_limit_days"),
             promised_limit_days: text("promised_limit_days"),
-            fee: text("fee"),
+            fee_kind: text("fee.kind"),
+            fee_amount: text("fee.amount"),
+            fee_unit: text("fee.unit"),
+            fee_cap: text("fee.cap"),
+            fee_basis: text("fee.basis"),
+            fee_note: text("fee.note"),
+            fee_pay_before_issue: form.checked("fee.pay_before_issue"),
+            fee_review: text("fee.review"),
+            fee_reviewed: form.checked("fee.reviewed"),
             place: text("place"),
             hours: text("hours"),
             online: form.checked("online"),
@@ -188,6 +235,7 @@ impl ItemForm {
             consult_phone: text("consult_phone"),
             complaint_phone: text("complaint_phone"),
             commitment_allowed: form.checked("commitment_allowed"),
+            approve_at_window: form.checked("approve_at_window"),
             keywords: text("keywords"),
             version: text("version"),
             effective_from: text("effective_from"),
@@ -277,6 +325,7 @@ impl ItemForm {
                 }
             })
             .collect();
+        let fee = self.fee(&mut e);
         let optional = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
         let item = ServiceItem {
             code: code.to_string(),
@@ -291,7 +340,7 @@ impl ItemForm {
             materials,
             legal_limit_days,
             promised_limit_days,
-            fee: self.fee.trim().to_string(),
+            fee,
             place: self.place.trim().to_string(),
             hours: self.hours.trim().to_string(),
             online: self.online,
@@ -307,6 +356,7 @@ impl ItemForm {
             consult_phone: self.consult_phone.trim().to_string(),
             complaint_phone: self.complaint_phone.trim().to_string(),
             commitment_allowed: self.commitment_allowed,
+            approve_at_window: self.approve_at_window,
             keywords: self
                 .keywords
                 .split(['、', '，', ',', '\n'])
@@ -330,6 +380,67 @@ impl ItemForm {
         Err(e)
     }
 
+    /// The fee the form describes; amounts that cannot be read are named (`fee.amount`,
+    /// `fee.cap`) and count as nothing, which the item's own rules then refuse too.
+    fn fee(&self, e: &mut FieldErrors) -> Fee {
+        let yuan =
+            |e: &mut FieldErrors, field: &str, label: &str, text: &str| match Fen::parse_yuan(text)
+            {
+                Ok(a) => a,
+                Err(err) => {
+                    let message = match &err {
+                        onewindow_domain::fees::AmountError::Empty => format!("请填写{label}"),
+                        other => format!("{label}：{other}"),
+                    };
+                    e.add(field, err.code(), message);
+                    Fen::ZERO
+                }
+            };
+        let charge = match self.fee_kind.trim() {
+            "free" => Charge::Free,
+            "fixed" => Charge::Fixed {
+                amount_fen: yuan(e, "fee.amount", "收费金额", &self.fee_amount),
+            },
+            "per_unit" => Charge::PerUnit {
+                amount_fen: yuan(e, "fee.amount", "单价", &self.fee_amount),
+                unit: self.fee_unit.trim().to_string(),
+                cap_fen: match self.fee_cap.trim() {
+                    "" => None,
+                    cap => Some(yuan(e, "fee.cap", "每件最高金额", cap)),
+                },
+            },
+            _ => {
+                e.add(
+                    "fee.kind",
+                    "unknown",
+                    "请选择收费方式（不收费、按件固定收费或按单位收费）",
+                );
+                Charge::Free
+            }
+        };
+        let review = self.fee_review.trim();
+        Fee {
+            charge,
+            basis: self.fee_basis.trim().to_string(),
+            note: self.fee_note.trim().to_string(),
+            pay_before_issue: self.fee_pay_before_issue,
+            // An old text waits for review until the administrator says it was checked.
+            review: (!review.is_empty() && !self.fee_reviewed).then(|| review.to_string()),
+        }
+    }
+
+    /// The choices of the fee's kind, and whether each is selected.
+    pub fn fee_kinds(&self) -> Vec<(&'static str, &'static str, bool)> {
+        [
+            ("free", "不收费"),
+            ("fixed", "按件固定收费"),
+            ("per_unit", "按单位收费（本、份、平方米…）"),
+        ]
+        .into_iter()
+        .map(|(v, l)| (v, l, self.fee_kind == v))
+        .collect()
+    }
+
     /// Errors about the item (`materials[i]` counts the item's materials, blank rows left
     /// out; catalog checks prefix fields with the item code) renamed to the form's inputs,
     /// so each is shown beside the row the administrator typed it in.
@@ -346,6 +457,12 @@ impl ItemForm {
             .map(|mut err| {
                 if let Some(rest) = err.field.strip_prefix(&code_prefix) {
                     err.field = rest.to_string();
+                }
+                // Amounts are fen in the item, 元 in the form.
+                match err.field.as_str() {
+                    "fee.amount_fen" => err.field = "fee.amount".into(),
+                    "fee.cap_fen" => err.field = "fee.cap".into(),
+                    _ => {}
                 }
                 for (list, rows) in [("materials", &material_rows), ("faq", &faq_rows)] {
                     let Some(rest) = err
@@ -439,7 +556,21 @@ mod tests {
         }
         put("legal_limit_days".into(), &f.legal_limit_days);
         put("promised_limit_days".into(), &f.promised_limit_days);
-        put("fee".into(), &f.fee);
+        put("fee.kind".into(), &f.fee_kind);
+        put("fee.amount".into(), &f.fee_amount);
+        put("fee.unit".into(), &f.fee_unit);
+        put("fee.cap".into(), &f.fee_cap);
+        put("fee.basis".into(), &f.fee_basis);
+        put("fee.note".into(), &f.fee_note);
+        if f.fee_pay_before_issue {
+            put("fee.pay_before_issue".into(), "1");
+        }
+        if !f.fee_review.is_empty() {
+            put("fee.review".into(), &f.fee_review);
+        }
+        if f.fee_reviewed {
+            put("fee.reviewed".into(), "1");
+        }
         put("place".into(), &f.place);
         put("hours".into(), &f.hours);
         if f.online {
@@ -455,6 +586,9 @@ mod tests {
         put("complaint_phone".into(), &f.complaint_phone);
         if f.commitment_allowed {
             put("commitment_allowed".into(), "1");
+        }
+        if f.approve_at_window {
+            put("approve_at_window".into(), "1");
         }
         put("keywords".into(), &f.keywords);
         put("version".into(), &f.version);
@@ -499,7 +633,9 @@ mod tests {
         form.materials[0].copies = "-1".into();
         form.materials[0].form = "扫描件".into();
         form.faq = vec![("可以代办吗？".into(), " ".into())];
-        form.fee = String::new();
+        form.fee_kind = "fixed".into();
+        form.fee_amount = String::new();
+        form.fee_basis = String::new();
         let errors = form.to_item(&item.code).unwrap_err().0;
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
@@ -510,11 +646,13 @@ mod tests {
                 "promised_limit_days",
                 "visits",
                 "faq[0].a",
-                "fee"
+                "fee.amount",
+                "fee.basis"
             ]
         );
+        assert_eq!(errors[5].message, "请填写收费金额");
         assert!(
-            errors[5].message.contains("不收费"),
+            errors[6].message.contains("收费依据"),
             "the item's own rules are reported in the same answer"
         );
         assert!(
@@ -522,6 +660,78 @@ mod tests {
             "{}",
             errors[2].message
         );
+    }
+
+    #[test]
+    fn blank_material_rows_are_not_ticked() {
+        let item = demo_items().remove(0);
+        let form = ItemForm::from_item(&item, 1);
+        let blank: Vec<&MaterialInput> = form.materials[item.materials.len()..].iter().collect();
+        assert_eq!(blank.len(), BLANK_MATERIAL_ROWS);
+        assert!(blank
+            .iter()
+            .all(|m| !m.required && !m.tolerable && !m.e_cert && !m.commitment));
+        // A name typed in a blank row adds an optional material unless 必需 is ticked.
+        let mut form = form;
+        let row = item.materials.len();
+        form.materials[row].name = "户口簿".into();
+        let added = form.to_item(&item.code).unwrap();
+        assert!(!added.materials.last().unwrap().required);
+    }
+
+    #[test]
+    fn fees_are_edited_as_kind_amount_unit_and_cap() {
+        let mut item = demo_items().remove(0);
+        let mut form = ItemForm::from_item(&item, 1);
+        assert_eq!(
+            (form.fee_kind.as_str(), form.fee_amount.as_str()),
+            ("free", "")
+        );
+        form.fee_kind = "per_unit".into();
+        form.fee_amount = "１０".into();
+        form.fee_unit = " 页 ".into();
+        form.fee_cap = "100元".into();
+        form.fee_basis = "收费文件".into();
+        form.fee_pay_before_issue = true;
+        let edited = form.to_item(&item.code).unwrap();
+        assert_eq!(edited.fee.charge.label(), "10.00 元/页，每件最高 100.00 元");
+        assert!(edited.fee.pay_before_issue);
+        edited.validate().unwrap();
+        // And back: the form shows what it saved.
+        let shown = ItemForm::from_item(&edited, 2);
+        assert_eq!(
+            (
+                shown.fee_amount.as_str(),
+                shown.fee_unit.as_str(),
+                shown.fee_cap.as_str()
+            ),
+            ("10.00", "页", "100.00")
+        );
+        // Amounts that are not 元 are named by their input; the item's cap rule too.
+        form.fee_amount = "十元".into();
+        form.fee_cap = "1.234".into();
+        let errors = form.to_item(&item.code).unwrap_err().0;
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["fee.amount", "fee.cap"]);
+        form.fee_amount = "20".into();
+        form.fee_cap = "10".into();
+        let edited = form.to_item(&item.code).unwrap();
+        let shown = form.errors_in_form_terms(&item.code, edited.validate().unwrap_err().0);
+        assert_eq!(shown[0].field, "fee.cap");
+        // An old text fee waits until the administrator ticks that it was checked.
+        item.fee = Fee::from_legacy_text("工本费20元/张");
+        let mut form = ItemForm::from_item(&item, 1);
+        assert_eq!(form.fee_review, "工本费20元/张");
+        let back = ItemForm::from_form(&submitted(&form));
+        assert_eq!(back, form);
+        let unchecked = form.to_item(&item.code).unwrap();
+        assert_eq!(unchecked.validate().unwrap_err().0[0].field, "fee");
+        form.fee_reviewed = true;
+        form.fee_basis = "收费文件".into();
+        let checked = form.to_item(&item.code).unwrap();
+        assert!(checked.fee.review.is_none());
+        checked.validate().unwrap();
+        assert_eq!(checked.fee.charge.label(), "20.00 元/张");
     }
 
     #[test]

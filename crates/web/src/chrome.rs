@@ -3,7 +3,7 @@
 
 use crate::context::Ctx;
 use crate::AppState;
-use onewindow_domain::access::Permission;
+use onewindow_domain::access::{Actor, Permission};
 
 pub struct NavItem {
     pub href: &'static str,
@@ -11,32 +11,108 @@ pub struct NavItem {
     pub active: bool,
 }
 
-/// Navigation entries and the permission each needs (`None`: any signed-in user).
-const NAV: &[(&str, &str, Option<Permission>)] = &[
-    ("/home", "工作台", None),
-    ("/window", "综合受理", Some(Permission::HandleIntake)),
-    ("/dept", "后台审批", Some(Permission::ReviewCases)),
-    ("/counter", "窗口叫号", Some(Permission::OperateWindow)),
-    ("/desk", "导办取号", Some(Permission::IssueTickets)),
-    ("/guide", "办事指南", None),
-    (
+/// What a navigation entry needs of the signed-in user.
+#[derive(Clone, Copy)]
+pub enum Need {
+    /// Any signed-in user.
+    Anyone,
+    /// A role carrying the permission (the page then checks scope per record).
+    Permission(Permission),
+    /// The permission, and a rule of the page's own about where the user sits (the audit
+    /// log: at the root only). The rule is the page's, so the link and the page agree.
+    Rule(Permission, fn(&Actor) -> bool),
+}
+
+/// One entry of the navigation: where it leads, its name, and who may use it.
+pub struct NavEntry {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub need: Need,
+}
+
+impl NavEntry {
+    /// The permission the entry needs, if any.
+    pub fn permission(&self) -> Option<Permission> {
+        match self.need {
+            Need::Anyone => None,
+            Need::Permission(p) | Need::Rule(p, _) => Some(p),
+        }
+    }
+
+    /// Whether `actor` may use the page the entry leads to.
+    pub fn usable_by(&self, actor: &Actor) -> bool {
+        match self.need {
+            Need::Anyone => true,
+            Need::Permission(p) => actor.may(p),
+            Need::Rule(p, rule) => actor.may(p) && rule(actor),
+        }
+    }
+}
+
+const fn entry(href: &'static str, label: &'static str, need: Need) -> NavEntry {
+    NavEntry { href, label, need }
+}
+
+/// The navigation table: every staff page and what it needs. The header's navigation and
+/// the workbench's links (`home.rs`) both read it, so neither offers a page that refuses.
+pub const NAV: &[NavEntry] = &[
+    entry("/home", "工作台", Need::Anyone),
+    entry(
+        "/window",
+        "综合受理",
+        Need::Permission(Permission::HandleIntake),
+    ),
+    entry(
+        "/dept",
+        "后台审批",
+        Need::Permission(Permission::ReviewCases),
+    ),
+    entry(
+        "/counter",
+        "窗口叫号",
+        Need::Permission(Permission::OperateWindow),
+    ),
+    entry(
+        "/desk",
+        "导办取号",
+        Need::Permission(Permission::IssueTickets),
+    ),
+    entry(
+        "/window/cashup",
+        "收费日结",
+        Need::Permission(Permission::ViewCashup),
+    ),
+    entry("/guide", "办事指南", Need::Anyone),
+    entry(
         "/admin/catalog",
         "事项目录",
-        Some(Permission::ManageCatalog),
+        Need::Permission(Permission::ManageCatalog),
     ),
-    (
+    entry(
         "/admin/calendar",
         "工作日历",
-        Some(Permission::ManageCalendar),
+        Need::Permission(Permission::ManageCalendar),
     ),
-    ("/admin/orgs", "机构", Some(Permission::ViewOrgs)),
-    ("/admin/users", "人员", Some(Permission::ViewUsers)),
-    (
+    entry(
+        "/admin/orgs",
+        "机构",
+        Need::Permission(Permission::ViewOrgs),
+    ),
+    entry(
+        "/admin/users",
+        "人员",
+        Need::Permission(Permission::ViewUsers),
+    ),
+    entry(
         "/admin/api-keys",
         "API密钥",
-        Some(Permission::ManageApiKeys),
+        Need::Permission(Permission::ManageApiKeys),
     ),
-    ("/admin/audit", "审计日志", Some(Permission::ViewAudit)),
+    entry(
+        "/admin/audit",
+        "审计日志",
+        Need::Rule(Permission::ViewAudit, crate::audit_log::may_view),
+    ),
 ];
 
 pub struct UserBadge {
@@ -52,6 +128,7 @@ pub struct Chrome {
     pub nav: Vec<NavItem>,
     pub csrf: String,
     pub large_text: bool,
+    /// The page's own address, path and query: where the large-text switch returns to.
     pub path: String,
     pub demo: bool,
 }
@@ -62,14 +139,13 @@ impl Chrome {
         let mut user = None;
         if let Some(p) = &ctx.principal {
             let actor = p.actor();
-            for (href, label, perm) in NAV {
-                if perm.is_none_or(|perm| actor.may(perm)) {
-                    nav.push(NavItem {
-                        href,
-                        label,
-                        active: ctx.path == *href || (href.len() > 5 && ctx.path.starts_with(href)),
-                    });
-                }
+            for e in NAV.iter().filter(|e| e.usable_by(&actor)) {
+                nav.push(NavItem {
+                    href: e.href,
+                    label: e.label,
+                    active: ctx.path == e.href
+                        || (e.href.len() > 5 && ctx.path.starts_with(e.href)),
+                });
             }
             user = Some(UserBadge {
                 display_name: p.user.display_name.clone(),
@@ -90,7 +166,15 @@ impl Chrome {
             nav,
             csrf: ctx.csrf_token.clone(),
             large_text: ctx.large_text,
-            path: ctx.path.clone(),
+            // The query is kept when the whole address is one the switch may return to
+            // (`context::safe_next`'s bound); a longer one is not echoed into every form.
+            path: if ctx.query.is_empty()
+                || ctx.path.len() + 1 + ctx.query.len() > crate::context::MAX_NEXT_LEN
+            {
+                ctx.path.clone()
+            } else {
+                format!("{}?{}", ctx.path, ctx.query)
+            },
             demo: state.config.demo,
         }
     }

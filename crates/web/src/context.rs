@@ -83,6 +83,8 @@ pub struct Ctx {
     pub csrf_token: String,
     pub large_text: bool,
     pub path: String,
+    /// The query string as sent (without `?`), so a page can name itself whole.
+    pub query: String,
 }
 
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -288,13 +290,19 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         }
     }
 
-    req.extensions_mut().insert(Ctx {
+    let ctx = Ctx {
         principal,
         csrf_token: csrf_token.clone(),
         large_text,
         path: path.clone(),
-    });
+        query: req.uri().query().unwrap_or("").to_string(),
+    };
+    req.extensions_mut().insert(ctx.clone());
     let mut res = next.run(req).await;
+    // Error pages are drawn in the layout by `error::page_errors`, for this caller.
+    if res.status().is_client_error() || res.status().is_server_error() {
+        res.extensions_mut().insert(ctx);
+    }
     if new_csrf_cookie {
         res.headers_mut().append(
             header::SET_COOKIE,
@@ -368,7 +376,7 @@ pub fn urlencode(s: &str) -> String {
 const OWN_ORIGIN: &str = "http://onewindow.invalid/";
 
 /// Longer `next` values are not ours (our own paths are short): refused, not truncated.
-const MAX_NEXT_LEN: usize = 2048;
+pub const MAX_NEXT_LEN: usize = 2048;
 
 /// A control character (C0, DEL, C1) or a backslash. Browsers drop tab/CR/LF from a
 /// `Location` (so `/\t/evil.example` becomes `//evil.example`) and read `\` as `/`, and

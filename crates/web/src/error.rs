@@ -142,31 +142,330 @@ impl AppError {
         Self::with_retry_after(retry_after, res)
     }
 
-    /// A plain Chinese error page. Pages with forms render their own errors inline; this
-    /// is for everything else (403, 404, conflicts, failures).
+    /// The error page. Pages with forms render their own errors inline; this is for
+    /// everything else (403, 404, conflicts, failures). The response carries a
+    /// [`PageProblem`], which [`page_errors`] renders in the site's layout for whoever
+    /// asked; the bare page in the body is only what a router without that layer shows.
     pub fn into_page(self) -> Response {
         self.log();
         if matches!(self, AppError::Unauthenticated) {
             return axum::response::Redirect::to("/login").into_response();
         }
-        let status = self.status();
-        let mut detail = String::new();
-        for f in self.fields() {
-            detail.push_str(&format!("<li>{}</li>", crate::pages::escape(&f.message)));
+        let problem = PageProblem {
+            status: self.status(),
+            code: self.code().to_string(),
+            message: self.to_string(),
+            details: self.fields().iter().map(|f| f.message.clone()).collect(),
+        };
+        let mut res = (problem.status, Html(problem.bare_page())).into_response();
+        res.extensions_mut().insert(problem);
+        Self::with_retry_after(self.retry_after(), res)
+    }
+}
+
+// ---- error pages ------------------------------------------------------------------------
+
+/// What an error page says for each code: a plain heading, and what the person can do
+/// next. The one table of the site's error wording; the error's own message (Chinese,
+/// from [`AppError`]'s `Display`) stands under the heading. Codes not listed (the many
+/// conflict codes, each with its own message) take their status's row.
+const PAGE_TEXT: &[(&str, &str, &str)] = &[
+    (
+        "validation_failed",
+        "填写的内容需要修改",
+        "请按下面的提示修改后重新提交。",
+    ),
+    ("unauthenticated", "请先登录", "请登录后再继续办理。"),
+    (
+        "forbidden_role",
+        "您的岗位不能使用此功能",
+        "如确需使用，请联系本单位系统管理员调整您的角色。",
+    ),
+    (
+        "forbidden_scope",
+        "该数据不在您的管辖范围内",
+        "您只能查看和办理本机构及下级机构的数据；如有疑问，请联系系统管理员。",
+    ),
+    (
+        "forbidden_level",
+        "事项目录由市、区两级维护",
+        "街道、社区可以查看事项目录；需要修改时，请联系区级系统管理员。",
+    ),
+    (
+        "forbidden",
+        "您的岗位不能使用此功能",
+        "如确需使用，请联系本单位系统管理员调整您的角色。",
+    ),
+    (
+        "not_found",
+        "没有找到要查看的内容",
+        "它可能已被删除，或者链接有误。请返回上一页重新查找。",
+    ),
+    (
+        "no_route",
+        "没有这个页面",
+        "请检查网址是否完整，或从首页重新进入。",
+    ),
+    (
+        "csrf_failed",
+        "页面已过期",
+        "为了您的安全，页面打开较久后提交会失效。请返回上一页，刷新后重新提交。",
+    ),
+    (
+        "invalid_credentials",
+        "登录没有成功",
+        "请核对用户名和密码后重新登录。",
+    ),
+    (
+        "locked",
+        "账号已被暂时锁定",
+        "请稍后再试，或联系系统管理员解除锁定。",
+    ),
+    (
+        "version_conflict",
+        "内容已被他人修改",
+        "请返回上一页并刷新，看过最新内容后再修改。",
+    ),
+    (
+        "conflict",
+        "操作没有完成",
+        "相关信息可能已经变化。请返回上一页，刷新后查看最新情况。",
+    ),
+    (
+        "bad_request",
+        "无法处理这个请求",
+        "请返回上一页重试；如果反复出现，请联系系统管理员。",
+    ),
+    (
+        "method_not_allowed",
+        "不能这样打开此页面",
+        "请从页面上的链接或按钮进入。",
+    ),
+    (
+        "unsupported_media_type",
+        "无法处理这个请求",
+        "请返回上一页重试；如果反复出现，请联系系统管理员。",
+    ),
+    (
+        "payload_too_large",
+        "提交的内容过大",
+        "请减少内容或拆分文件后重新提交。",
+    ),
+    ("timeout", "处理超时", "系统这次没能及时完成，请稍后重试。"),
+    ("rate_limited", "尝试次数过多", "为了账号安全，请稍后再试。"),
+    ("busy", "系统繁忙", "请稍等片刻后重试。"),
+    (
+        "internal",
+        "系统出了点问题",
+        "请稍后重试；如果问题持续，请联系系统管理员，并说明出错的时间和页面。",
+    ),
+];
+
+/// The heading and the advice for `code` (with `status` deciding for unlisted codes).
+pub fn page_text(code: &str, status: StatusCode) -> (&'static str, &'static str) {
+    let row = |c: &str| PAGE_TEXT.iter().find(|(k, _, _)| *k == c);
+    let by_status = match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "no_route",
+        405 => "method_not_allowed",
+        408 => "timeout",
+        409 => "conflict",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "validation_failed",
+        429 => "rate_limited",
+        503 => "busy",
+        _ => "internal",
+    };
+    let (_, heading, advice) = row(code)
+        .or_else(|| row(by_status))
+        .expect("every status has a row");
+    (heading, advice)
+}
+
+/// An error a page route answered, for [`page_errors`] to render in the layout.
+#[derive(Debug, Clone)]
+pub struct PageProblem {
+    pub status: StatusCode,
+    /// The stable code (kept as a `data-code` attribute, never as the text).
+    pub code: String,
+    /// The error's own Chinese sentence.
+    pub message: String,
+    /// Field messages of a refused input.
+    pub details: Vec<String>,
+}
+
+impl PageProblem {
+    /// An error answered before or around a handler (an extractor's rejection, 405, 413,
+    /// 408): only its status is known.
+    fn from_status(status: StatusCode) -> PageProblem {
+        let (code, message) = match status.as_u16() {
+            400 => ("bad_request", "网址或提交的内容格式有误"),
+            403 => ("forbidden", "无权执行此操作"),
+            404 => ("no_route", "页面或接口不存在"),
+            405 => ("method_not_allowed", "此页面不支持这种打开方式"),
+            408 => ("timeout", "请求处理超时，请稍后重试"),
+            413 => ("payload_too_large", "提交的内容过大"),
+            415 => ("unsupported_media_type", "提交的内容类型不受支持"),
+            422 => ("validation_failed", "提交的内容有误"),
+            429 => ("rate_limited", "请求过于频繁，请稍后重试"),
+            503 => ("busy", "系统繁忙，请稍后重试"),
+            s if s >= 500 => ("internal", "系统内部错误，请稍后重试"),
+            _ => ("bad_request", "请求有误"),
+        };
+        PageProblem {
+            status,
+            code: code.into(),
+            message: message.into(),
+            details: vec![],
         }
-        let body = format!(
+    }
+
+    /// A page without the layout, for a router that lacks [`page_errors`].
+    fn bare_page(&self) -> String {
+        let (heading, advice) = page_text(&self.code, self.status);
+        let details: String = self
+            .details
+            .iter()
+            .map(|d| format!("<li>{}</li>", crate::pages::escape(d)))
+            .collect();
+        format!(
             "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{title} - 一窗通办</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head>\
-             <body><main class=\"container\"><div class=\"notice notice-error\" role=\"alert\">\
-             <h1>{title}</h1><p>错误代码：{status} {code}</p><ul>{detail}</ul>\
-             <p><a href=\"/home\">返回工作台</a> · <a href=\"/\">返回首页</a></p></div></main></body></html>",
-            title = crate::pages::escape(&self.to_string()),
-            status = status.as_u16(),
-            code = self.code(),
-        );
-        Self::with_retry_after(self.retry_after(), (status, Html(body)).into_response())
+             <title>{heading} - 一窗通办</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head>\
+             <body><main class=\"container\"><h1>{heading}</h1><div class=\"notice notice-error\" role=\"alert\">\
+             <p>{message}</p><ul>{details}</ul></div><p>{advice}</p>\
+             <p><a href=\"/home\">返回工作台</a> · <a href=\"/\">返回首页</a></p></main></body></html>",
+            message = crate::pages::escape(&self.message),
+        )
     }
+}
+
+#[derive(askama::Template)]
+#[template(path = "error_page.html")]
+struct ErrorPage {
+    chrome: crate::chrome::Chrome,
+    status: u16,
+    code: String,
+    heading: &'static str,
+    message: String,
+    details: Vec<String>,
+    advice: &'static str,
+    /// Where 返回上一页 leads without script: the page the person came from, if ours.
+    back: String,
+}
+
+/// Renders every error a page route answers in the site's layout, for whoever asked:
+/// the errors of handlers ([`PageProblem`]) and what is answered before or around them
+/// (an extractor's rejection, 405, 413, 408) alike. Pages that render their own errors
+/// (a form with its messages) are HTML already and pass untouched, as does everything
+/// under `/api/` (problem+json, [`api_problems`]). A layer, so no page route can answer
+/// a bare technical page. Installed outside the request context, whose chrome it reads
+/// from the response (`context::middleware` hands it on with every error).
+pub async fn page_errors(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    if path.starts_with("/api/")
+        || path.starts_with("/static/")
+        || path == "/healthz"
+        || path == "/metrics"
+    {
+        return next.run(req).await;
+    }
+    let query = req.uri().query().unwrap_or("").to_string();
+    let headers = req.headers().clone();
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let problem = match res.extensions().get::<PageProblem>() {
+        Some(p) => p.clone(),
+        None => {
+            let content_type = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if content_type.starts_with("text/html")
+                || content_type.starts_with("text/event-stream")
+            {
+                return res;
+            }
+            PageProblem::from_status(status)
+        }
+    };
+    let ctx = res
+        .extensions()
+        .get::<crate::context::Ctx>()
+        .cloned()
+        .unwrap_or_else(|| crate::context::Ctx {
+            principal: None,
+            csrf_token: crate::context::cookie(&headers, crate::context::CSRF_COOKIE)
+                .unwrap_or("")
+                .to_string(),
+            large_text: crate::context::cookie(&headers, crate::context::LARGE_TEXT_COOKIE)
+                == Some("1"),
+            path: path.clone(),
+            query,
+        });
+    let (heading, advice) = page_text(&problem.code, status);
+    let back = back_link(&headers);
+    let mut chrome = crate::chrome::Chrome::new(&state, &ctx, heading);
+    // The page does not name what was asked for (an id outside one's scope reads exactly
+    // like a missing one); switching the text size without script returns where one was.
+    chrome.path = back.clone();
+    let page = ErrorPage {
+        chrome,
+        status: status.as_u16(),
+        code: problem.code.clone(),
+        heading,
+        message: problem.message.clone(),
+        details: problem.details.clone(),
+        advice,
+        back,
+    };
+    let Ok(body) = askama::Template::render(&page) else {
+        return res;
+    };
+    let (mut parts, _) = res.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// The page the person came from (the `Referer`, when it is one of ours), else the front
+/// page.
+fn back_link(headers: &axum::http::HeaderMap) -> String {
+    let Some(referer) = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| url::Url::parse(r).ok())
+    else {
+        return "/".into();
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = referer.host_str().map(|h| match referer.port() {
+        Some(p) => format!("{h}:{p}"),
+        None => h.to_string(),
+    });
+    if host.is_none() || origin_host.as_deref() != host {
+        return "/".into();
+    }
+    let mut out = referer.path().to_string();
+    if let Some(q) = referer.query() {
+        out.push('?');
+        out.push_str(q);
+    }
+    crate::context::safe_next(&out)
 }
 
 impl From<StoreError> for AppError {

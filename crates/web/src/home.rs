@@ -1,6 +1,7 @@
 //! The signed-in home page: one workbench section per role the user holds.
 
 use crate::chrome::Chrome;
+use crate::chrome::NAV;
 use crate::context::PageUser;
 use crate::error::PageResult;
 use crate::pages::render;
@@ -9,7 +10,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use onewindow_domain::access::{Permission, Role};
+use onewindow_domain::access::{Actor, Permission, Role};
 use onewindow_store::{audit, orgs};
 
 pub fn router() -> Router<AppState> {
@@ -24,42 +25,62 @@ pub struct Workbench {
     pub links: Vec<(&'static str, &'static str)>,
 }
 
+/// What each role's workbench says it is for: only what the product does today.
 fn duty(role: Role) -> &'static str {
     match role {
-        Role::Admin => "维护机构、人员、角色与系统设置，管理API密钥，核验审计日志。",
-        Role::Supervisor => "查看管辖范围内的办件时效、满意度与超期预警，核查审计记录。",
-        Role::GuideDesk => "引导群众取号、预审材料，帮助老年人和特殊群体办事。",
-        Role::WindowClerk => "叫号、综合受理各类事项申请，统一出件。",
-        Role::Approver => "审批分派到本部门的办件：通过、不予通过或退回补正。",
-        Role::FallbackOfficer => "受理“办不成事”反映，首接负责，协调相关部门直至办结。",
-        Role::GridWorker => "巡查网格，上报事件（位置、照片、描述），确认处置结果。",
-        Role::DeptHandler => "签收派发到本部门的事件与诉求，处置并反馈。",
+        Role::Admin => "维护机构、人员与角色，管理事项目录、工作日历和API密钥。",
+        Role::Supervisor => "查看管辖范围内的机构和工作人员。",
+        Role::GuideDesk => "引导群众取号、办理预约签到，用办事指南讲解要带的材料。",
+        Role::WindowClerk => "叫号，综合受理各类事项申请，打印受理回执或一次性告知书，统一出件。",
+        Role::Approver => "审批分派到本部门的办件：通过、不予批准或退回补正。",
+        Role::FallbackOfficer => {
+            "首接负责群众反映的“办不成事”问题。反映登记功能尚未开通，目前可查看办事指南和机构。"
+        }
+        Role::GridWorker => "巡查网格。事件上报功能尚未开通，目前可查看办事指南和机构。",
+        Role::DeptHandler => {
+            "处置派发到本部门的事件与诉求。事件处置功能尚未开通，目前可查看办事指南和机构。"
+        }
     }
 }
 
-fn links(role: Role) -> Vec<(&'static str, &'static str)> {
-    let mut l = match role {
-        Role::WindowClerk => vec![("/counter", "窗口叫号"), ("/window", "综合受理与出件")],
-        Role::Approver => vec![("/dept", "本部门待审批办件")],
-        Role::GuideDesk => vec![
-            ("/desk", "取号、预约签到"),
-            ("/guide", "办事指南（给群众讲解）"),
-        ],
-        Role::Admin => vec![
-            ("/admin/catalog", "事项目录"),
-            ("/admin/calendar", "工作日历"),
-        ],
-        _ => vec![],
-    };
-    l.push(("/admin/orgs", "查看机构"));
-    if [Role::Admin, Role::Supervisor].contains(&role) {
-        l.push(("/admin/users", "人员与角色"));
-        l.push(("/admin/audit", "审计日志"));
+/// How a workbench names a page, where it says more than the navigation's word.
+const WORKBENCH_WORDS: &[(&str, &str)] = &[
+    ("/window", "综合受理与出件"),
+    ("/dept", "本部门待审批办件"),
+    ("/desk", "取号、预约签到"),
+    ("/guide", "办事指南"),
+    ("/admin/orgs", "查看机构"),
+    ("/admin/users", "人员与角色"),
+];
+
+/// Pages open to anyone that a role's work starts from (the rest follow from permissions).
+fn open_pages(role: Role) -> &'static [&'static str] {
+    match role {
+        Role::GuideDesk | Role::FallbackOfficer | Role::GridWorker | Role::DeptHandler => {
+            &["/guide"]
+        }
+        _ => &[],
     }
-    if role == Role::Admin {
-        l.push(("/admin/api-keys", "API密钥"));
-    }
-    l
+}
+
+/// The links of `role`'s workbench: the navigation entries whose permission the role
+/// carries and which this user may use where they sit (`chrome::NAV`, the same rule as
+/// the header), and the open pages the role's work starts from.
+pub fn links(role: Role, actor: &Actor) -> Vec<(&'static str, &'static str)> {
+    NAV.iter()
+        .filter(|e| e.href != "/home" && e.usable_by(actor))
+        .filter(|e| match e.permission() {
+            Some(p) => p.granted_to().contains(&role),
+            None => open_pages(role).contains(&e.href),
+        })
+        .map(|e| {
+            let word = WORKBENCH_WORDS
+                .iter()
+                .find(|(h, _)| *h == e.href)
+                .map_or(e.label, |(_, w)| *w);
+            (e.href, word)
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -82,7 +103,7 @@ async fn home(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> Page
     } else {
         None
     };
-    let audit_head = if p.actor().may(Permission::ViewAudit) {
+    let audit_head = if crate::audit_log::may_view(&p.actor()) {
         audit::newest(state.store.reader(), 1)
             .await?
             .first()
@@ -98,7 +119,7 @@ async fn home(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> Page
             role: r.as_str(),
             title: r.workbench(),
             duty: duty(*r),
-            links: links(*r),
+            links: links(*r, &p.actor()),
         })
         .collect();
     render(&HomePage {

@@ -16,7 +16,10 @@ pub mod catalog_form;
 pub mod chrome;
 pub mod context;
 pub mod error;
+pub mod fees;
+pub mod figures;
 pub mod form;
+pub mod grants;
 pub mod home;
 pub mod limits;
 pub mod lists;
@@ -67,6 +70,8 @@ pub struct WebConfig {
     /// With a token, `/metrics` answers only to `Authorization: Bearer <token>`;
     /// without one, only to loopback clients (`--metrics-token`).
     pub metrics_token: Option<String>,
+    /// Where residents reach the product (`--public-url`), printed on receipts and notices.
+    pub public_url: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -83,6 +88,7 @@ impl Default for WebConfig {
             max_body_bytes: limits::DEFAULT_MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(limits::DEFAULT_REQUEST_TIMEOUT_SECS),
             metrics_token: None,
+            public_url: None,
         }
     }
 }
@@ -201,11 +207,14 @@ pub fn router(state: AppState) -> Router {
         .merge(home::router())
         .merge(orgs::router())
         .merge(users::router())
+        .merge(grants::router())
+        .merge(figures::router())
         .merge(apikeys::router())
         .merge(audit_log::router())
         .merge(validate::router())
         .merge(catalog::router())
         .merge(cases::router())
+        .merge(fees::router())
         .merge(calendar_admin::router())
         .merge(queue::router())
         .merge(openapi::router())
@@ -243,7 +252,11 @@ pub fn router(state: AppState) -> Router {
             metrics::middleware,
         ))
         // Outside the timeout and the limits, so their 408 and 413 leave /api/ as
-        // problem+json too.
+        // problem+json too, and pages' as pages in the layout.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::page_errors,
+        ))
         .layer(axum::middleware::from_fn(error::api_problems));
     security_headers()
         .into_iter()
@@ -285,6 +298,11 @@ pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             if let Err(e) = queue::mark_no_shows(&state).await {
                 tracing::warn!(error = %e, "no-show marking failed");
+            }
+            match calendar_admin::catch_up_pending(&state).await {
+                Ok(n) if n > 0 => tracing::info!(computed = n, "pending deadlines computed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pending deadlines failed"),
             }
             match cases::run_deadline_job(&state).await {
                 Ok(run) if !run.marked_overdue.is_empty() || !run.lapsed.is_empty() => {

@@ -5,6 +5,7 @@
 use crate::error::AppError;
 use crate::paging::{next_link, PageParams};
 use crate::AppState;
+use chrono::Datelike;
 use chrono::NaiveDate;
 use onewindow_domain::validation::{self, FieldErrors, TextLimit};
 use onewindow_store::page::{ListId, Page, PageRequest};
@@ -130,6 +131,49 @@ impl Pager {
         });
         Pager { next, first }
     }
+}
+
+/// A Beijing date `YYYY-MM-DD` (exactly that form, years 2000–2100).
+pub fn parse_day(
+    field: &str,
+    label: &str,
+    raw: &str,
+    errors: &mut FieldErrors,
+) -> Option<NaiveDate> {
+    let v = raw.trim();
+    if v.is_empty() {
+        return None;
+    }
+    let ok = v.len() == 10
+        && v.as_bytes()[4] == b'-'
+        && v.as_bytes()[7] == b'-'
+        && v.bytes()
+            .enumerate()
+            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    match NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .ok()
+        .filter(|d| ok && (2000..=2100).contains(&d.year()))
+    {
+        Some(d) => Some(d),
+        None => {
+            errors.add(
+                field,
+                "invalid_date",
+                format!("{label}须为 YYYY-MM-DD 格式的日期，例如 2026-11-23"),
+            );
+            None
+        }
+    }
+}
+
+/// The first moment (UTC microseconds) of a Beijing date.
+pub fn day_start(d: NaiveDate) -> i64 {
+    use chrono::TimeZone;
+    onewindow_store::clock::china()
+        .from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        .single()
+        .expect("a fixed offset has one midnight")
+        .timestamp_micros()
 }
 
 #[cfg(test)]

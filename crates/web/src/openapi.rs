@@ -13,6 +13,8 @@ const FRAGMENTS: &[&str] = &[
     include_str!("../openapi/foundation.json"),
     include_str!("../openapi/one_window.json"),
     include_str!("../openapi/queue.json"),
+    include_str!("../openapi/window_approval.json"),
+    include_str!("../openapi/fees.json"),
 ];
 
 pub fn router() -> Router<AppState> {

@@ -65,7 +65,18 @@ pub async fn not_found(ctx: Option<axum::Extension<Ctx>>) -> Response {
 
 /// Switches large-text mode (适老化). Kept in a cookie for everyone and, for a signed-in
 /// user, on the account too, so it follows them to another window or device.
-async fn large_text(State(state): State<AppState>, ctx: Ctx, form: FormData) -> PageResult {
+///
+/// The switch must not cost the page: with script on, `static/app.js` posts the form in
+/// the background (asking for JSON) and flips the page's class in place, so a half-filled
+/// form keeps what was typed; without script the form's `next` is the page's whole
+/// address, path and query (`Chrome::path`), so a tracking result or an intake form for
+/// an item comes back as it was.
+async fn large_text(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: axum::http::HeaderMap,
+    form: FormData,
+) -> PageResult {
     let on = form.checked("on");
     if let Some(p) = &ctx.principal {
         let mut tx = state.store.begin().await?;
@@ -79,6 +90,17 @@ async fn large_text(State(state): State<AppState>, ctx: Ctx, form: FormData) -> 
         Some(400 * 86400),
         false,
     );
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.starts_with("application/json"));
+    if wants_json {
+        return Ok((
+            [(header::SET_COOKIE, cookie)],
+            axum::Json(serde_json::json!({ "large_text": on })),
+        )
+            .into_response());
+    }
     Ok((
         [(header::SET_COOKIE, cookie)],
         Redirect::to(&safe_next(form.get("next"))),

@@ -397,6 +397,10 @@ struct UserEditPage {
     roles: Vec<(&'static str, &'static str, bool)>,
     errors: Vec<FieldError>,
     notice: Option<&'static str>,
+    /// 即审即办: the departments this clerk approves for at the window.
+    grants: Vec<onewindow_store::grants::Grant>,
+    /// Departments the caller may grant (shown for window clerks only).
+    grantable: Vec<(i64, String)>,
 }
 
 async fn user_edit(
@@ -409,6 +413,19 @@ async fn user_edit(
 ) -> PageResult {
     let user = get_one(state, p, id).await?;
     let now = state.now();
+    let grants = crate::grants::of_user(state, p, id).await?;
+    let can_manage = p.authorize(Permission::ManageUsers, &user.org_path).is_ok();
+    let grantable = if can_manage && user.roles.contains(&Role::WindowClerk) {
+        orgs::departments(state.store.reader())
+            .await?
+            .into_iter()
+            .filter(|d| p.authorize(Permission::ManageUsers, &d.path).is_ok())
+            .filter(|d| !grants.iter().any(|g| g.department_id == d.id))
+            .map(|d| (d.id, d.name))
+            .collect()
+    } else {
+        vec![]
+    };
     let roles = Role::ALL
         .iter()
         .map(|r| (r.as_str(), r.label(), user.roles.contains(r)))
@@ -420,7 +437,9 @@ async fn user_edit(
     };
     let mut res = render(&UserEditPage {
         chrome: Chrome::new(state, ctx, user.display_name.clone()),
-        can_manage: p.authorize(Permission::ManageUsers, &user.org_path).is_ok(),
+        can_manage,
+        grants,
+        grantable,
         locked: user.is_locked(now),
         roles,
         row: row(user, now),
@@ -429,6 +448,17 @@ async fn user_edit(
     })?;
     *res.status_mut() = status;
     Ok(res)
+}
+
+/// The account's page with errors of a form posted to it (the window grant form).
+pub(crate) async fn edit_view(
+    state: &AppState,
+    p: &Principal,
+    ctx: &Ctx,
+    id: i64,
+    errors: Vec<FieldError>,
+) -> PageResult {
+    user_edit(state, p, ctx, id, errors, None).await
 }
 
 async fn edit_page(

@@ -47,7 +47,7 @@ pub fn catalog(cat: &Catalog) -> Result<Vec<u8>, XlsxError> {
         } else {
             items.write_number(r, 8, f64::from(i.promised_limit_days))?;
         }
-        items.write_string(r, 9, &i.fee)?;
+        items.write_string(r, 9, i.fee.summary())?;
         items.write_string(r, 10, &i.place)?;
         items.write_string(r, 11, &i.hours)?;
         items.write_string(r, 12, if i.online { "是" } else { "否" })?;

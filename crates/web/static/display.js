@@ -6,6 +6,8 @@
   var after = body.getAttribute("data-last-event");
   var latest = document.getElementById("latest");
   var recent = document.getElementById("recent");
+  var STATES = ["open", "paused", "closed"];
+  var LABELS = { paused: "暂停", closed: "关闭" };
   function setWaiting(counts) {
     if (!counts) return;
     Object.keys(counts).forEach(function (code) {
@@ -13,9 +15,37 @@
       if (li) li.textContent = counts[code];
     });
   }
-  function setWindow(number, text) {
-    var row = document.querySelector('#windows tr[data-window="' + number + '"] .ticket-now');
-    if (row) row.textContent = text;
+  function windowEl(number) {
+    return document.querySelector('#windows [data-window="' + number + '"]');
+  }
+  function stateOf(el) {
+    for (var i = 0; i < STATES.length; i++) {
+      if (el.classList.contains("state-" + STATES[i])) return STATES[i];
+    }
+    return "closed";
+  }
+  // What a window shows: its current ticket when open, else "—"; a paused or closed window
+  // says so.
+  function draw(el) {
+    var now = el.querySelector(".ticket-now");
+    var state = stateOf(el);
+    var ticket = el.getAttribute("data-ticket");
+    if (now) now.textContent = state === "open" ? (ticket || "—") : LABELS[state];
+  }
+  function setTicket(number, ticket) {
+    var el = windowEl(number);
+    if (!el) return;
+    el.setAttribute("data-ticket", ticket || "");
+    draw(el);
+  }
+  // A window opened, paused or closed after the page loaded takes that state's style at
+  // once (the grey "closed" style must not stay until a reload).
+  function setState(number, state) {
+    var el = windowEl(number);
+    if (!el || STATES.indexOf(state) < 0) return;
+    STATES.forEach(function (s) { el.classList.remove("state-" + s); });
+    el.classList.add("state-" + state);
+    draw(el);
   }
   function speak(text) {
     if (window.speechSynthesis && window.SpeechSynthesisUtterance) {
@@ -30,7 +60,7 @@
     latest.classList.remove("flash");
     void latest.offsetWidth;
     latest.classList.add("flash");
-    setWindow(d.window, d.ticket);
+    setTicket(d.window, d.ticket);
     var li = document.createElement("li");
     li.textContent = d.ticket + " → " + d.window + "号窗口";
     recent.insertBefore(li, recent.firstChild);
@@ -42,8 +72,8 @@
   function onOther(ev) {
     var d = JSON.parse(ev.data);
     setWaiting(d.waiting);
-    if (ev.type === "finish" || ev.type === "no_show" || ev.type === "transfer") setWindow(d.window, "—");
-    if (ev.type === "window") setWindow(d.window, d.state === "open" ? "—" : (d.state === "paused" ? "暂停" : "关闭"));
+    if (ev.type === "finish" || ev.type === "no_show" || ev.type === "transfer") setTicket(d.window, "");
+    if (ev.type === "window") setState(d.window, d.state);
   }
   var es = new EventSource("/halls/" + hall + "/events?after=" + after);
   // Marks the screen live (also what a test or a technician can check).

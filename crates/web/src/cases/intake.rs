@@ -1,0 +1,889 @@
+//! Intake at the one window (前台综合受理): the window workbench, the intake form and
+//! operation, the receipt (受理回执) and the one-time notice (一次性告知书).
+
+use super::lists::{queue_head, queue_page};
+use super::*;
+
+use crate::chrome::Chrome;
+use crate::context::{ApiUser, Ctx, PageUser, Principal};
+use crate::error::{ApiResult, AppError, PageResult};
+use crate::form::ApiJson;
+use crate::form::FormData;
+use crate::pages::render;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use onewindow_domain::access::Permission;
+use onewindow_domain::cases::{CaseAction, CaseState, IssueMethod};
+use onewindow_domain::catalog::{
+    self, AcceptanceKind, IntakeDecision, Material, MaterialCheck, ServiceItem,
+};
+use onewindow_domain::ids::{mask_id_card, CreditCode, IdCardNumber, MobileNumber};
+use onewindow_domain::validation::{self, FieldError, FieldErrors};
+use onewindow_store::cases::{
+    self as store_cases, CaseRecord, MaterialLine, NewCase, Queue, WindowFollowUp,
+};
+use onewindow_store::clock::{format_local, local_date};
+use onewindow_store::{catalog as store_catalog, grants, settings};
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/window", get(window_page))
+        .route("/window/intake", get(intake_page).post(intake_form))
+        .route("/window/cases", get(intake_list_page))
+        .route("/cases/{id}/receipt", get(receipt_page))
+        .route("/cases/{id}/notice", get(notice_page))
+        .route("/api/v1/cases", post(intake_api))
+}
+
+// ---- operations ----
+
+/// What the window clerk enters at intake.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct IntakeInput {
+    #[serde(default)]
+    pub item_code: Option<String>,
+    #[serde(default)]
+    pub bundle_code: Option<String>,
+    /// `person` or `company`.
+    pub applicant_kind: String,
+    pub applicant_name: String,
+    pub applicant_id: String,
+    pub applicant_phone: String,
+    #[serde(default)]
+    pub agent_name: Option<String>,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// Material name → what was ticked. Absent means missing.
+    #[serde(default)]
+    pub materials: HashMap<String, MaterialCheck>,
+    #[serde(default)]
+    pub commitment_signed: bool,
+    /// Why a credit code that fails its check character is accepted anyway.
+    #[serde(default)]
+    pub credit_code_override: Option<String>,
+    /// 即审即办: the clerk, holding the department's window grant, approves at intake.
+    #[serde(default)]
+    pub approve_at_window: bool,
+    /// The approval opinion (blank reads as "同意").
+    #[serde(default)]
+    pub window_opinion: Option<String>,
+    /// With approval at the window: hand the result over at once, at the window.
+    #[serde(default)]
+    pub issue_at_once: bool,
+}
+
+/// What is being applied for: one item or a bundle, resolved to current versions.
+pub struct Subject {
+    pub code: String,
+    pub bundle_code: Option<String>,
+    pub title: String,
+    pub version_id: i64,
+    pub department_id: i64,
+    pub materials: Vec<Material>,
+    pub limit_days: u32,
+    pub immediate: bool,
+    pub commitment_allowed: bool,
+    /// 即审即办 (single items only: a bundle spans departments).
+    pub window_approvable: bool,
+    /// The organisations owning the item(s): a case is taken in only inside all of them.
+    pub owners: Vec<onewindow_domain::org::OrgPath>,
+}
+
+pub async fn subject(
+    state: &AppState,
+    item_code: Option<&str>,
+    bundle_code: Option<&str>,
+) -> Result<Subject, AppError> {
+    if let Some(code) = bundle_code.filter(|c| !c.is_empty()) {
+        let v = crate::catalog::bundle_view(state, code).await?;
+        let lead = v.items.first().ok_or(AppError::NotFound)?;
+        return Ok(Subject {
+            code: lead.item.code.clone(),
+            bundle_code: Some(v.bundle.code.clone()),
+            title: v.bundle.name.clone(),
+            version_id: lead.version_id,
+            department_id: lead.department_id,
+            materials: v.materials,
+            limit_days: v.limit_days,
+            immediate: v.limit_days == 0,
+            commitment_allowed: v.items.iter().all(|s| s.item.commitment_allowed),
+            window_approvable: false,
+            owners: v.items.iter().map(|s| s.owner_path.clone()).collect(),
+        });
+    }
+    let code = item_code
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| AppError::invalid("item_code", "required", "请选择办理事项"))?;
+    let s = store_catalog::get_effective(state.store.reader(), code, local_date(state.now()))
+        .await
+        .map_err(|e| match e {
+            onewindow_store::StoreError::NotFound => {
+                AppError::invalid("item_code", "not_found", "事项不存在")
+            }
+            e => e.into(),
+        })?;
+    Ok(Subject {
+        code: s.item.code.clone(),
+        bundle_code: None,
+        title: s.item.name.clone(),
+        version_id: s.version_id,
+        department_id: s.department_id,
+        limit_days: s.item.promised_limit_days,
+        immediate: s.item.is_immediate(),
+        commitment_allowed: s.item.commitment_allowed,
+        window_approvable: s.item.approve_at_window,
+        owners: vec![s.owner_path],
+        materials: s.item.materials,
+    })
+}
+
+/// Checks the applicant and agent, returning (stored id, masked id).
+fn check_people(
+    input: &IntakeInput,
+    today: NaiveDate,
+    errors: &mut FieldErrors,
+) -> (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+) {
+    errors.required(
+        "applicant_name",
+        "申请人姓名或单位名称",
+        &input.applicant_name,
+    );
+    // Bounded and free of control characters before anything parses or stores them.
+    let texts = [
+        (
+            "applicant_name",
+            "申请人姓名或单位名称",
+            Some(&input.applicant_name),
+            validation::APPLICANT_NAME,
+        ),
+        (
+            "applicant_id",
+            "证件号码",
+            Some(&input.applicant_id),
+            validation::ID_NUMBER,
+        ),
+        (
+            "applicant_phone",
+            "手机号码",
+            Some(&input.applicant_phone),
+            validation::PHONE,
+        ),
+        (
+            "agent_name",
+            "代办人姓名",
+            input.agent_name.as_ref(),
+            validation::PERSON_NAME,
+        ),
+        (
+            "agent_id",
+            "代办人身份证号码",
+            input.agent_id.as_ref(),
+            validation::ID_NUMBER,
+        ),
+        (
+            "credit_code_override",
+            "核实理由",
+            input.credit_code_override.as_ref(),
+            validation::OVERRIDE_REASON,
+        ),
+    ];
+    let mut bad = Vec::new();
+    for (field, label, value, limit) in texts {
+        if !errors.text(field, label, value.map_or("", |v| v.as_str()), limit) {
+            bad.push(field);
+        }
+    }
+    if !bad.is_empty() {
+        // The identifiers' own parsers would only repeat the error about the same field.
+        return (String::new(), String::new(), None, None, None);
+    }
+    let (mut id, mut masked) = (String::new(), String::new());
+    let mut credit_warning = None;
+    match input.applicant_kind.as_str() {
+        "person" => match IdCardNumber::parse(&input.applicant_id, today) {
+            Ok(v) => {
+                masked = v.masked();
+                id = v.as_str().to_string();
+            }
+            Err(e) => errors.add("applicant_id", e.code(), format!("身份证号码有误：{e}")),
+        },
+        "company" => match CreditCode::parse_lenient(&input.applicant_id) {
+            Ok(c) => {
+                if let Some(w) = c.check_warning() {
+                    match input.credit_code_override.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+                        Some(reason) => credit_warning = Some(format!("{w}；窗口核实理由：{reason}")),
+                        None => errors.add(
+                            "applicant_id",
+                            "check_character_warning",
+                            format!("统一社会信用代码{w}。如已核对营业执照原件无误，请填写核实理由后再提交"),
+                        ),
+                    }
+                }
+                masked = mask_id_card(c.as_str());
+                id = c.as_str().to_string();
+            }
+            Err(e) => errors.add(
+                "applicant_id",
+                e.code(),
+                format!("统一社会信用代码有误：{e}"),
+            ),
+        },
+        _ => errors.add(
+            "applicant_kind",
+            "unknown",
+            "请选择申请人类型（个人或单位）",
+        ),
+    }
+    if let Err(e) = MobileNumber::parse(&input.applicant_phone) {
+        errors.add("applicant_phone", e.code(), format!("手机号码有误：{e}"));
+    }
+    let (mut agent_id, mut agent_masked) = (None, None);
+    let agent_name = input
+        .agent_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if let Some(_name) = agent_name {
+        match IdCardNumber::parse(input.agent_id.as_deref().unwrap_or(""), today) {
+            Ok(v) => {
+                agent_masked = Some(v.masked());
+                agent_id = Some(v.as_str().to_string());
+            }
+            Err(e) => errors.add("agent_id", e.code(), format!("代办人身份证号码有误：{e}")),
+        }
+    }
+    (id, masked, agent_id, agent_masked, credit_warning)
+}
+
+/// An intake input checked and decided, nothing written yet.
+struct Checked {
+    today: NaiveDate,
+    subject: Subject,
+    applicant_id: String,
+    applicant_masked: String,
+    agent_id: Option<String>,
+    agent_masked: Option<String>,
+    credit_warning: Option<String>,
+    decision: IntakeDecision,
+}
+
+/// Validates the input and decides it by the catalog's rules (accept / 容缺 / one-time
+/// notice), writing nothing: what [`preview`] shows and [`intake`] then does.
+async fn check(state: &AppState, p: &Principal, input: &IntakeInput) -> Result<Checked, AppError> {
+    p.require(Permission::HandleIntake)?;
+    let now = state.now();
+    let today = local_date(now);
+    let subject = subject(
+        state,
+        input.item_code.as_deref(),
+        input.bundle_code.as_deref(),
+    )
+    .await?;
+    let mut errors = FieldErrors::new();
+    // A district's item serves its district: a hall outside the owner's tree may not take
+    // it in (the store checks the same rule again when it writes the case).
+    if subject.owners.iter().any(|o| !o.contains(&p.user.org_path)) {
+        let e = onewindow_domain::access::RoutingError::IntakeOutsideOwner;
+        let field = match subject.bundle_code {
+            Some(_) => "bundle_code",
+            None => "item_code",
+        };
+        errors.add(field, e.code(), e.to_string());
+    }
+    let (applicant_id, applicant_masked, agent_id, agent_masked, credit_warning) =
+        check_people(input, today, &mut errors);
+    if input.approve_at_window {
+        if !subject.window_approvable {
+            errors.add(
+                "approve_at_window",
+                "not_window_approvable",
+                "该事项未列入即审即办清单，须分办到部门审批",
+            );
+        }
+        errors.text(
+            "window_opinion",
+            "审批意见",
+            input.window_opinion.as_deref().unwrap_or(""),
+            validation::COMMENT,
+        );
+    } else if input.issue_at_once {
+        errors.add(
+            "issue_at_once",
+            "needs_window_approval",
+            "只有窗口当场审批的办件才能当场出件",
+        );
+    }
+    let unknown: Vec<&String> = input
+        .materials
+        .keys()
+        .filter(|k| !subject.materials.iter().any(|m| &m.name == *k))
+        .collect();
+    if let Some(k) = unknown.first() {
+        errors.add(
+            "materials",
+            "unknown_material",
+            format!("“{k}”不在本事项的材料清单中"),
+        );
+    }
+    errors.into_result()?;
+    let check = |name: &str| {
+        input
+            .materials
+            .get(name)
+            .copied()
+            .unwrap_or(MaterialCheck::Missing)
+    };
+    let decision = catalog::decide_intake(
+        &subject.materials,
+        check,
+        subject.commitment_allowed,
+        input.commitment_signed,
+    );
+    Ok(Checked {
+        today,
+        subject,
+        applicant_id,
+        applicant_masked,
+        agent_id,
+        agent_masked,
+        credit_warning,
+        decision,
+    })
+}
+
+/// The decision intake would make, for the clerk to confirm before anything is recorded
+/// (an ID-card reader's Enter must not issue a one-time notice by itself).
+pub async fn preview(
+    state: &AppState,
+    p: &Principal,
+    input: &IntakeInput,
+) -> Result<IntakeDecision, AppError> {
+    Ok(check(state, p, input).await?.decision)
+}
+
+/// Front-desk intake: validates, decides (accept / 容缺 / refuse) by the catalog's rules
+/// and opens the case, all in one transaction.
+pub async fn intake(
+    state: &AppState,
+    p: &Principal,
+    input: &IntakeInput,
+) -> Result<CaseRecord, AppError> {
+    let Checked {
+        today,
+        subject,
+        applicant_id,
+        applicant_masked,
+        agent_id,
+        agent_masked,
+        credit_warning,
+        decision,
+    } = check(state, p, input).await?;
+    let check = |name: &str| {
+        input
+            .materials
+            .get(name)
+            .copied()
+            .unwrap_or(MaterialCheck::Missing)
+    };
+    let cal = state.calendar().await?;
+    let action = match &decision {
+        IntakeDecision::Accept { kind, .. } => {
+            let supplement_due = if *kind == AcceptanceKind::Tolerance {
+                let days =
+                    settings::get_int(state.store.reader(), "intake.supplement_days").await? as u32;
+                Some(
+                    cal.add_working_days(today, days)
+                        .map_err(|e| AppError::invalid("calendar", e.code(), e.to_string()))?,
+                )
+            } else {
+                None
+            };
+            CaseAction::Accept {
+                kind: *kind,
+                supplement_due,
+            }
+        }
+        IntakeDecision::Refuse { missing } => CaseAction::Refuse {
+            missing: missing.clone(),
+        },
+    };
+    let materials = subject
+        .materials
+        .iter()
+        .map(|m| MaterialLine::ticked(m, check(&m.name)))
+        .collect();
+    let at_window = input.approve_at_window.then(|| WindowFollowUp {
+        opinion: input
+            .window_opinion
+            .as_deref()
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .unwrap_or("同意")
+            .to_string(),
+        issue: input.issue_at_once.then_some(CaseAction::Issue {
+            method: IssueMethod::Window,
+            tracking_no: None,
+            certificate_no: None,
+        }),
+    });
+    let new = NewCase {
+        item_code: subject.code.clone(),
+        item_version_id: subject.version_id,
+        bundle_code: subject.bundle_code.clone(),
+        title: subject.title.clone(),
+        department_id: subject.department_id,
+        intake_org_id: p.user.org_id,
+        immediate: subject.immediate,
+        window_approvable: subject.window_approvable,
+        at_window,
+        limit_days: subject.limit_days,
+        applicant_kind: input.applicant_kind.clone(),
+        applicant_name: input.applicant_name.trim().to_string(),
+        applicant_id,
+        applicant_id_masked: applicant_masked,
+        applicant_phone: input.applicant_phone.trim().to_string(),
+        agent_name: input
+            .agent_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(String::from),
+        agent_id,
+        agent_id_masked: agent_masked,
+        materials,
+        creator_id: p.user.id,
+    };
+    let change = state.change(p.user.who());
+    let entropy = rand::thread_rng().next_u64();
+    let mut tx = state.store.begin().await?;
+    // Read in the intake's own transaction: a grant revoked a moment ago no longer counts.
+    if new.at_window.is_some() && !grants::holds(&mut tx, p.user.id, subject.department_id).await? {
+        return Err(AppError::invalid(
+            "approve_at_window",
+            "no_window_grant",
+            "您没有该事项所属部门的窗口审批授权，请按常规分办到部门审批",
+        ));
+    }
+    let case = store_cases::intake(&mut tx, &change, &cal, today, &new, &action, entropy).await?;
+    if let Some(w) = credit_warning {
+        onewindow_store::audit::append(
+            &mut tx,
+            &change,
+            "case.credit_code_override",
+            "case",
+            &case.case_no,
+            &json!({ "warning": w }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(case)
+}
+
+#[derive(Template)]
+#[template(path = "window.html")]
+struct WindowPage {
+    chrome: Chrome,
+    issuance: Vec<ListRow>,
+    issuance_next: Option<String>,
+    recent: Vec<ListRow>,
+    recent_next: Option<String>,
+    q: String,
+    items: Vec<store_catalog::ItemSummary>,
+    bundles: Vec<catalog::Bundle>,
+}
+
+#[derive(Deserialize, Default)]
+struct WindowQuery {
+    #[serde(default)]
+    q: String,
+}
+
+async fn window_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Query(q): Query<WindowQuery>,
+) -> PageResult {
+    p.require(Permission::HandleIntake)?;
+    let (issuance, issuance_next) =
+        queue_head(&state, &p, Queue::Issuance, "/window/issuance").await?;
+    let (recent, recent_next) = queue_head(&state, &p, Queue::Intake, "/window/cases").await?;
+    let items = if q.q.trim().is_empty() {
+        vec![]
+    } else {
+        let query = crate::catalog::SearchQuery {
+            q: q.q.clone(),
+            class: String::new(),
+        };
+        crate::catalog::search(&state, &query).await?
+    };
+    let bundles = store_catalog::bundles(state.store.reader()).await?;
+    render(&WindowPage {
+        chrome: Chrome::new(&state, &ctx, "综合受理"),
+        issuance,
+        issuance_next,
+        recent,
+        recent_next,
+        q: q.q,
+        items,
+        bundles,
+    })
+}
+
+async fn intake_list_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    RawQuery(raw): RawQuery,
+) -> PageResult {
+    p.require(Permission::HandleIntake)?;
+    queue_page(
+        &state,
+        &p,
+        &ctx,
+        raw.as_deref(),
+        Queue::Intake,
+        "/window/cases",
+    )
+    .await
+}
+
+pub struct MaterialInput {
+    pub m: Material,
+    pub form: &'static str,
+    pub checked: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "intake.html")]
+struct IntakePage {
+    chrome: Chrome,
+    item_code: String,
+    bundle_code: String,
+    title: String,
+    limit_days: u32,
+    immediate: bool,
+    commitment_allowed: bool,
+    /// 即审即办 offered: the item is listed and this clerk holds the department's grant.
+    window_approval: bool,
+    /// The decision the clerk is asked to confirm: (what it will do, its key, a notice?).
+    preview: Option<(String, String, bool)>,
+    materials: Vec<MaterialInput>,
+    errors: Vec<FieldError>,
+    form: FormData,
+}
+
+#[derive(Deserialize, Default)]
+struct IntakeQuery {
+    #[serde(default)]
+    item: String,
+    #[serde(default)]
+    bundle: String,
+}
+
+async fn intake_view(
+    state: &AppState,
+    p: &Principal,
+    ctx: &Ctx,
+    (item, bundle): (&str, &str),
+    errors: Vec<FieldError>,
+    form: FormData,
+    preview: Option<&IntakeDecision>,
+) -> PageResult {
+    let s = subject(state, Some(item), Some(bundle)).await?;
+    let window_approval = s.window_approvable && {
+        let mut conn = state.store.reader().acquire().await?;
+        grants::holds(&mut conn, p.user.id, s.department_id).await?
+    };
+    let materials = s
+        .materials
+        .iter()
+        .map(|m| {
+            let checked = match form.get(&format!("m:{}", m.name)) {
+                "e_cert" => "e_cert",
+                "missing" => "missing",
+                "submitted" => "submitted",
+                _ => "",
+            };
+            MaterialInput {
+                form: m.form.label(),
+                checked,
+                m: m.clone(),
+            }
+        })
+        .collect();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut res = render(&IntakePage {
+        chrome: Chrome::new(state, ctx, format!("受理：{}", s.title)),
+        item_code: if s.bundle_code.is_some() {
+            String::new()
+        } else {
+            s.code.clone()
+        },
+        bundle_code: s.bundle_code.clone().unwrap_or_default(),
+        title: s.title,
+        limit_days: s.limit_days,
+        immediate: s.immediate,
+        commitment_allowed: s.commitment_allowed,
+        window_approval,
+        preview: preview.map(|d| (d.summary(), d.key(), !d.is_accept())),
+        materials,
+        errors,
+        form,
+    })?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn intake_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Query(q): Query<IntakeQuery>,
+) -> PageResult {
+    p.require(Permission::HandleIntake)?;
+    intake_view(
+        &state,
+        &p,
+        &ctx,
+        (&q.item, &q.bundle),
+        vec![],
+        FormData::default(),
+        None,
+    )
+    .await
+}
+
+fn input_from_form(form: &FormData) -> IntakeInput {
+    let mut materials = HashMap::new();
+    for (k, v) in &form.0 {
+        if let Some(name) = k.strip_prefix("m:") {
+            let check = match v.as_str() {
+                "submitted" => MaterialCheck::Submitted,
+                "e_cert" => MaterialCheck::ElectronicCert,
+                _ => MaterialCheck::Missing,
+            };
+            materials.insert(name.to_string(), check);
+        }
+    }
+    let opt = |k: &str| Some(form.get(k).to_string()).filter(|v| !v.trim().is_empty());
+    IntakeInput {
+        item_code: opt("item_code"),
+        bundle_code: opt("bundle_code"),
+        applicant_kind: form.get("applicant_kind").to_string(),
+        applicant_name: form.get("applicant_name").to_string(),
+        applicant_id: form.get("applicant_id").to_string(),
+        applicant_phone: form.get("applicant_phone").to_string(),
+        agent_name: opt("agent_name"),
+        agent_id: opt("agent_id"),
+        materials,
+        commitment_signed: form.checked("commitment_signed"),
+        credit_code_override: opt("credit_code_override"),
+        approve_at_window: form.checked("approve_at_window"),
+        window_opinion: opt("window_opinion"),
+        issue_at_once: form.checked("issue_at_once"),
+    }
+}
+
+async fn intake_form(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    form: FormData,
+) -> PageResult {
+    let input = input_from_form(&form);
+    // The decision is shown before it is made: a post without the confirmation of exactly
+    // this decision (Enter from a card reader, a changed tick) shows it and records nothing.
+    let outcome = match preview(&state, &p, &input).await {
+        Ok(d) if form.get("confirmed") != d.key() => Err(Some(d)),
+        Ok(_) => Ok(intake(&state, &p, &input).await),
+        Err(e) => Ok(Err(e)),
+    };
+    let result = match outcome {
+        Err(decision) => {
+            return intake_view(
+                &state,
+                &p,
+                &ctx,
+                (
+                    input.item_code.as_deref().unwrap_or(""),
+                    input.bundle_code.as_deref().unwrap_or(""),
+                ),
+                vec![],
+                form,
+                decision.as_ref(),
+            )
+            .await
+        }
+        Ok(r) => r,
+    };
+    match result {
+        Ok(case) if case.state == CaseState::Refused => {
+            Ok(Redirect::to(&format!("/cases/{}/notice", case.id)).into_response())
+        }
+        Ok(case) => Ok(Redirect::to(&format!("/cases/{}/receipt", case.id)).into_response()),
+        Err(AppError::Invalid(f)) => {
+            intake_view(
+                &state,
+                &p,
+                &ctx,
+                (
+                    input.item_code.as_deref().unwrap_or(""),
+                    input.bundle_code.as_deref().unwrap_or(""),
+                ),
+                f.0,
+                form,
+                None,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "receipt.html")]
+struct ReceiptPage {
+    chrome: Chrome,
+    case: CaseRecord,
+    kind_label: &'static str,
+    accepted_at: String,
+    clerk: String,
+    /// The tracking page with this case's number and code filled in.
+    track_url: String,
+}
+
+async fn receipt_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+) -> PageResult {
+    let case = get_case(&state, &p, id).await?;
+    if case.accepted_on.is_none() {
+        return Err(AppError::Conflict {
+            code: "not_accepted",
+            message: "该办件未受理，没有受理回执".into(),
+        }
+        .into());
+    }
+    render(&ReceiptPage {
+        chrome: Chrome::new(&state, &ctx, "受理回执"),
+        kind_label: kind_label(case.acceptance_kind),
+        accepted_at: format_local(case.created_at),
+        clerk: case.creator_name.clone(),
+        track_url: track_url(&state, &headers, &case),
+        case,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct NoticePage {
+    chrome: Chrome,
+    case: CaseRecord,
+    item: ServiceItem,
+    at: String,
+    /// Each missing material with how to bring it (原件1份, source, note).
+    missing: Vec<(String, String)>,
+    clerk: String,
+    track_url: String,
+}
+
+async fn notice_page(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+) -> PageResult {
+    let case = get_case(&state, &p, id).await?;
+    if case.state != CaseState::Refused {
+        return Err(AppError::Conflict {
+            code: "not_refused",
+            message: "该办件已受理，没有一次性告知书".into(),
+        }
+        .into());
+    }
+    let item = store_catalog::version_body(state.store.reader(), case.item_version_id).await?;
+    // How to bring each missing material (原件1份; source; note). A bundle's list spans
+    // several items; materials the lead item does not know are listed by name alone.
+    let missing = case
+        .missing
+        .iter()
+        .map(|name| {
+            let how = item
+                .materials
+                .iter()
+                .find(|m| &m.name == name)
+                .map(|m| {
+                    let mut parts = vec![format!("{}{}份", m.form.label(), m.copies)];
+                    parts.extend(
+                        [m.source.clone(), m.note.clone()]
+                            .into_iter()
+                            .filter(|s| !s.is_empty()),
+                    );
+                    parts.join("；")
+                })
+                .unwrap_or_default();
+            (name.clone(), how)
+        })
+        .collect();
+    render(&NoticePage {
+        chrome: Chrome::new(&state, &ctx, "一次性告知书"),
+        clerk: case.creator_name.clone(),
+        track_url: track_url(&state, &headers, &case),
+        at: format_local(case.created_at),
+        case,
+        item,
+        missing,
+    })
+}
+
+// ---- API ----
+
+async fn intake_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    ApiJson(input): ApiJson<IntakeInput>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let case = intake(&state, &p, &input).await?;
+    Ok((StatusCode::CREATED, Json(case_json(&case, None))))
+}
+
+/// The full address of the case's tracking page, as printed for the applicant: the
+/// configured public address (`--public-url`), else the address this request came to.
+fn track_url(state: &AppState, headers: &axum::http::HeaderMap, case: &CaseRecord) -> String {
+    let base = state.config.public_url.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        let scheme = if state.config.secure_cookies {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{host}")
+    });
+    format!(
+        "{base}/track?case_no={}&code={}",
+        case.case_no, case.query_code
+    )
+}

@@ -1,0 +1,134 @@
+//! Public tracking (办件查询) by case number and query code, page and API.
+
+use crate::chrome::Chrome;
+use crate::context::Ctx;
+use crate::error::{ApiResult, AppError, PageResult};
+use crate::pages::render;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use onewindow_domain::cases::{self as machine};
+use onewindow_domain::validation::{self};
+use onewindow_store::cases::{self as store_cases, CaseEvent, CaseRecord};
+use onewindow_store::clock::format_local;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/track", get(track_page))
+        .route("/api/v1/track", get(track_api))
+}
+
+/// Public tracking by case number and query code; a wrong code looks like no case.
+pub async fn track(
+    state: &AppState,
+    case_no: &str,
+    code: &str,
+) -> Result<(CaseRecord, Vec<CaseEvent>), AppError> {
+    // Residents type on phones and Chinese input methods: full-width digits, spaces,
+    // dashes and lower case are all accepted.
+    let case_no = validation::halfwidth(case_no).trim().to_ascii_uppercase();
+    if machine::parse_case_number(&case_no).is_none() {
+        return Err(AppError::NotFound);
+    }
+    let given =
+        machine::normalize_query_code(&validation::halfwidth(code)).ok_or(AppError::NotFound)?;
+    let case = store_cases::by_number(state.store.reader(), &case_no)
+        .await
+        .map_err(|_| AppError::NotFound)?;
+    if given.len() != case.query_code.len()
+        || !given
+            .bytes()
+            .zip(case.query_code.bytes())
+            .fold(true, |ok, (a, b)| ok & (a == b))
+    {
+        return Err(AppError::NotFound);
+    }
+    let events = store_cases::events(state.store.reader(), case.id).await?;
+    Ok((case, events))
+}
+
+#[derive(Deserialize, Default)]
+struct TrackQuery {
+    #[serde(default)]
+    case_no: String,
+    #[serde(default)]
+    code: String,
+}
+
+#[derive(Template)]
+#[template(path = "track.html")]
+struct TrackPage {
+    chrome: Chrome,
+    case_no: String,
+    code: String,
+    found: Option<(CaseRecord, String)>,
+    /// (time, the step in the resident's words).
+    events: Vec<(String, &'static str)>,
+    not_found: bool,
+}
+
+async fn track_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<TrackQuery>,
+) -> PageResult {
+    let mut page = TrackPage {
+        chrome: Chrome::new(&state, &ctx, "办件查询"),
+        case_no: q.case_no.clone(),
+        code: q.code.clone(),
+        found: None,
+        events: vec![],
+        not_found: false,
+    };
+    if !q.case_no.is_empty() {
+        match track(&state, &q.case_no, &q.code).await {
+            Ok((case, events)) => {
+                let awaited = awaited_text(&case);
+                page.events = events
+                    .into_iter()
+                    .map(|e| (format_local(e.at), machine::resident_event_text(&e.action)))
+                    .collect();
+                page.found = Some((case, awaited));
+            }
+            Err(AppError::NotFound) => page.not_found = true,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    render(&page)
+}
+
+/// What the resident must do now, in plain words (the domain's rule).
+pub fn awaited_text(case: &CaseRecord) -> String {
+    machine::awaited_text(&machine::Awaiting {
+        state: case.state,
+        supplement_pending: case.supplement_pending,
+        supplement_due: case.supplement_due,
+        materials: &case.materials,
+        missing: &case.missing,
+    })
+}
+
+async fn track_api(
+    State(state): State<AppState>,
+    Query(q): Query<TrackQuery>,
+) -> ApiResult<Json<Value>> {
+    let (case, events) = track(&state, &q.case_no, &q.code).await?;
+    Ok(Json(json!({
+        "case_no": case.case_no,
+        "title": case.title,
+        "state": case.state,
+        "state_label": case.state.resident_label(),
+        "resident_text": case.state.resident_text(),
+        "awaited": awaited_text(&case),
+        "accepted_on": case.accepted_on,
+        "due_date": case.due_date,
+        "due_text": case.due_text(),
+        "deadline_pending_year": case.deadline_pending_year,
+        // The resident's words, not the staff's notes (which may name colleagues or use 分办/领办).
+        "events": events.iter().map(|e| json!({ "at": e.at, "action": e.action, "to_state": e.to_state, "text": machine::resident_event_text(&e.action) })).collect::<Vec<_>>(),
+    })))
+}
