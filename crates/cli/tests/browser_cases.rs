@@ -691,6 +691,7 @@ async fn admin_edits_an_item_field_by_field(app: TestApp) {
             commitment: false,
             source: String::new(),
             note: String::new(),
+            material_id: None,
         });
     let after = onewindow_store::catalog::get(app.store.reader(), ITEM_CODE)
         .await

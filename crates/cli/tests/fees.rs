@@ -1,7 +1,9 @@
 //! Fees at the one window, end to end on SQLite and PostgreSQL: the public fee table,
 //! payments with receipts (audited), refunds with reasons, 先缴费后出件 holding back
 //! issuance, the daily cash-up per method, window and hall, refusals by role and scope,
-//! and catalog versions stored with a text fee.
+//! catalog versions stored with a text fee, waivers (减免) with category and reason, a
+//! bundle charging its lead item's fee, and payments, refunds and waivers append-only at
+//! the database (raw UPDATE and DELETE refused by triggers).
 
 mod common;
 
@@ -18,6 +20,9 @@ on_both_backends!(
     the_cash_up_counts_the_hall_and_the_day,
     other_organisations_and_roles_are_refused,
     old_catalog_versions_with_a_text_fee_still_load,
+    a_waiver_is_recorded_audited_and_shown_on_the_case_and_cash_up,
+    a_bundle_charges_only_its_lead_items_fee,
+    money_records_are_append_only_in_the_database,
 );
 
 /// 社会保障卡补领: 即办, 20.00 元/张, 先缴费后出件.
@@ -814,4 +819,254 @@ async fn rewrite(app: &TestApp, code: &str, text: &str) {
         .await
         .unwrap();
     tx.commit().await.unwrap();
+}
+
+async fn waive(api: &Api, case: &Value, body: Value) -> (StatusCode, Value) {
+    api.post(&format!("/api/v1/cases/{}/waivers", case["id"]), body)
+        .await
+}
+
+async fn a_waiver_is_recorded_audited_and_shown_on_the_case_and_cash_up(app: TestApp) {
+    let clerk = app.login("clerk").await;
+    let community = app.login("clerk-yangguang").await;
+    let approver = app.login("approver").await;
+    let hall = app.org_id("xingfu-hall").await;
+    let case = card_case(&clerk).await;
+
+    // Refusals: role, scope, no reason, more than owed, an unknown category.
+    let (s, _) = waive(
+        &approver,
+        &case,
+        json!({"category": "disabled", "reason": "残疾人证"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = waive(
+        &community,
+        &case,
+        json!({"category": "disabled", "reason": "残疾人证"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, body) = waive(
+        &clerk,
+        &case,
+        json!({"category": "disabled", "reason": " "}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(field(&body), ("reason", "required"));
+    let (s, body) = waive(
+        &clerk,
+        &case,
+        json!({"category": "disabled", "reason": "残疾人证", "amount_fen": 2001}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&body), ("amount_fen", "exceeds_outstanding"));
+    let (s, _) = waive(&clerk, &case, json!({"category": "free", "reason": "x"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.count("case_fee_waivers").await,
+        0,
+        "refusals write nothing"
+    );
+
+    // 5 元 waived for a disabled applicant: the window then takes the 15 元 left.
+    let (s, body) = waive(
+        &clerk,
+        &case,
+        json!({"category": "disabled", "reason": "残疾人证 11010519491231002X12", "amount_fen": 500}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(body["waiver"]["category"], "disabled");
+    assert_eq!(body["waiver"]["category_label"], "残疾人");
+    assert_eq!(body["waiver"]["clerk_name"], "刘受理");
+    assert_eq!(body["balance"]["waived_fen"], 500);
+    assert_eq!(body["balance"]["outstanding_fen"], 1500);
+    let events = audited(&app, "fee.waiver", case["case_no"].as_str().unwrap()).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["amount_fen"], 500);
+    assert_eq!(events[0]["category"], "disabled");
+    let (s, paid) = pay(&clerk, &case, json!({"method": "cash"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{paid}");
+    assert_eq!(paid["payment"]["amount_fen"], 1500);
+    assert_eq!(paid["balance"]["settled"], true);
+    assert_eq!(paid["balance"]["unpaid_before_issue_fen"], 0);
+    // Nothing left to waive.
+    let (s, body) = waive(&clerk, &case, json!({"category": "policy", "reason": "x"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&body), ("amount_fen", "not_positive"));
+
+    // A whole waiver (低保) by the page form: the case owes nothing and nothing was taken.
+    let other = card_case(&clerk).await;
+    let web = app.browser();
+    login_form(&app, &web, "clerk").await;
+    let (_, html) = page(&web, &app, &format!("/cases/{}/payments", other["id"])).await;
+    assert!(html.contains("id=\"waive-form\"") && html.contains("低保对象"));
+    let csrf = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let post = |fields: Vec<(&'static str, String)>| {
+        let mut fields = fields;
+        fields.push(("_csrf", csrf.clone()));
+        web.post(app.url(&format!("/cases/{}/waivers", other["id"])))
+            .form(&fields)
+            .send()
+    };
+    let res = post(vec![
+        ("waiver.category", "minimum_living".into()),
+        ("waiver.reason", String::new()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("减免原因") && html.contains("role=\"alert\""),
+        "{html}"
+    );
+    let res = post(vec![
+        ("waiver.category", "minimum_living".into()),
+        ("waiver.reason", "低保证 第2026001号".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, fees) = clerk
+        .get(&format!("/api/v1/cases/{}/payments", other["id"]))
+        .await;
+    assert_eq!(fees["balance"]["waived_fen"], 2000);
+    assert_eq!(fees["balance"]["outstanding_fen"], 0);
+    assert_eq!(fees["waivers"][0]["reason"], "低保证 第2026001号");
+    let (_, html) = page(&web, &app, &format!("/cases/{}", other["id"])).await;
+    assert!(
+        html.contains("id=\"fee-waived\"") && html.contains("低保证 第2026001号"),
+        "{html}"
+    );
+
+    // The cash-up lists the waivers beside the money, not in it.
+    let (s, day) = clerk.get(&format!("/api/v1/halls/{hall}/cashup")).await;
+    assert_eq!(s, StatusCode::OK, "{day}");
+    assert_eq!(day["hall"]["all"]["received_fen"], 1500);
+    assert_eq!(day["waivers"].as_array().unwrap().len(), 2);
+    let waived = day["waived"].as_array().unwrap();
+    assert_eq!(waived.len(), 2);
+    assert_eq!(waived[0]["category"], "minimum_living");
+    assert_eq!(waived[0]["amount_fen"], 2000);
+    assert_eq!(waived[1]["category"], "disabled");
+    assert_eq!(waived[1]["count"], 1);
+    let (_, html) = page(&web, &app, "/window/cashup").await;
+    assert!(html.contains("减免明细") && html.contains("id=\"cashup-waivers\""));
+    assert!(
+        html.contains("<dd data-category=\"低保对象\">1笔 20.00 元</dd>"),
+        "{html}"
+    );
+}
+
+async fn a_bundle_charges_only_its_lead_items_fee(app: TestApp) {
+    // A bundle of two charging items: 社保卡补领 (20 元) first, 不动产转移登记 (80 元).
+    let admin = app.login("admin").await;
+    let (_, card) = admin.get(&format!("/api/v1/catalog/items/{CARD}")).await;
+    let (_, property) = admin
+        .get(&format!("/api/v1/catalog/items/{PROPERTY}"))
+        .await;
+    // The file holds what its items name: the card's parent item too.
+    let parent = card["item"]["parent_code"].as_str().unwrap().to_string();
+    let (_, parent) = admin.get(&format!("/api/v1/catalog/items/{parent}")).await;
+    let (s, report) = admin
+        .post(
+            "/api/v1/catalog/import",
+            json!({"items": [parent["item"], card["item"], property["item"]],
+                   "bundles": [{"code": "YJS-90", "name": "测试一件事", "description": "两项收费事项",
+                                "item_codes": [CARD, PROPERTY]}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    let clerk = app.login("clerk").await;
+    let (_, bundle) = clerk.get("/api/v1/catalog/bundles/YJS-90").await;
+    let ticks: serde_json::Map<String, Value> = bundle["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap().to_string(), json!("submitted")))
+        .collect();
+    let (s, case) = clerk
+        .post(
+            "/api/v1/cases",
+            json!({"bundle_code": "YJS-90", "applicant_kind": "person", "applicant_name": "王五",
+                   "applicant_id": "11010519491231002X", "applicant_phone": "13800138000",
+                   "materials": ticks}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{case}");
+    let (_, fees) = clerk
+        .get(&format!("/api/v1/cases/{}/payments", case["id"]))
+        .await;
+    assert_eq!(
+        fees["fee"]["amount_fen"], 2000,
+        "the lead item's fee: {fees}"
+    );
+    assert_eq!(fees["balance"]["due_fen"], 2000, "one fee for the bundle");
+    let (s, body) = pay(&clerk, &case, json!({"method": "cash", "amount_fen": 2001})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (s, _) = pay(&clerk, &case, json!({"method": "cash"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, fees) = clerk
+        .get(&format!("/api/v1/cases/{}/payments", case["id"]))
+        .await;
+    assert_eq!(fees["balance"]["settled"], true);
+}
+
+async fn money_records_are_append_only_in_the_database(app: TestApp) {
+    use sqlx::Connection;
+    let clerk = app.login("clerk").await;
+    let supervisor = app.login("supervisor").await;
+    let case = card_case(&clerk).await;
+    let (_, paid) = pay(&clerk, &case, json!({"method": "cash", "amount_fen": 1000})).await;
+    let (s, _) = refund(
+        &supervisor,
+        &case,
+        &paid["payment"],
+        json!({"amount_fen": 100, "reason": "多收"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = waive(
+        &clerk,
+        &case,
+        json!({"category": "policy", "reason": "政策减免"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+
+    // A connection of its own, as an operator with a SQL console would have.
+    let mut raw = sqlx::AnyConnection::connect(&app.db_url).await.unwrap();
+    for table in ["case_payments", "case_refunds", "case_fee_waivers"] {
+        let before = app.count(table).await;
+        assert_eq!(before, 1, "{table}");
+        for sql in [
+            format!("UPDATE {table} SET amount_fen = 1"),
+            format!("DELETE FROM {table}"),
+        ] {
+            let err = sqlx::query(&sql)
+                .execute(&mut raw)
+                .await
+                .expect_err(&sql)
+                .to_string();
+            assert!(err.contains("append-only"), "{sql}: {err}");
+        }
+        assert_eq!(app.count(table).await, before);
+    }
+    let amount: i64 = sqlx::query("SELECT amount_fen FROM case_payments")
+        .fetch_one(app.store.reader())
+        .await
+        .unwrap()
+        .get("amount_fen");
+    assert_eq!(amount, 1000, "unchanged");
+    raw.close().await.unwrap();
 }

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::fees::{Charge, Fee};
+use crate::materials::CatalogueMaterial;
 use crate::validation::FieldErrors;
 
 // --- item types and window classes ----------------------------------------------------------
@@ -164,6 +165,11 @@ pub struct Material {
     pub source: String,
     #[serde(default)]
     pub note: String,
+    /// The material of the catalogue this row asks for (`materials::CatalogueMaterial`):
+    /// rows of several items with the same id are one material of a bundle, whatever each
+    /// item calls it. Rows stored before the catalogue have none and merge by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub material_id: Option<String>,
 }
 
 /// A question residents often ask, with its answer.
@@ -458,6 +464,10 @@ pub struct Catalog {
     pub items: Vec<ServiceItem>,
     #[serde(default)]
     pub bundles: Vec<Bundle>,
+    /// Materials of the material catalogue the file brings (saved before its items, which
+    /// may refer to them or to materials already stored).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub materials: Vec<CatalogueMaterial>,
 }
 
 /// The shipped demo catalog, as JSON.
@@ -515,6 +525,19 @@ impl Catalog {
                     Some(next) => cur = next,
                     None => break,
                 }
+            }
+        }
+
+        let mut material_ids = HashSet::new();
+        for (i, m) in self.materials.iter().enumerate() {
+            let prefix = format!("materials[{i}].");
+            m.check_into(&mut e, &prefix);
+            if !material_ids.insert(m.id.as_str()) {
+                e.add(
+                    &format!("{prefix}id"),
+                    "duplicate",
+                    format!("材料编码「{}」重复", m.id),
+                );
             }
         }
 
@@ -637,28 +660,43 @@ impl Catalog {
     }
 }
 
-/// One de-duplicated material list for several items applied for together (一套材料). Same name
-/// (ignoring surrounding blanks) → one entry: form = the strictest (OriginalAndCopy >
-/// Original/Copy; Original + Copy combine to OriginalAndCopy), copies = max, required = any
-/// required, tolerable = all that require it are tolerable, e_cert = all allow it, commitment =
-/// all allow it, source = the first non-blank, notes = the distinct non-blank ones joined by
-/// 「；」. Order: first appearance.
+/// One de-duplicated material list for several items applied for together (一套材料). Rows
+/// are the same material when they name the same material of the catalogue
+/// (`material_id`), whatever each item calls it — the ID card that one item asks for as
+/// 居民身份证 and another as 父母双方居民身份证 is asked for once; rows without an id (stored
+/// before the catalogue) are the same when their names are (ignoring surrounding blanks).
+/// The merged entry: the first row's name, the other names it was asked for under added to
+/// its note (「亦即：…」), form = the strictest (OriginalAndCopy > Original/Copy; Original +
+/// Copy combine to OriginalAndCopy), copies = max, required = any required, tolerable = all
+/// that require it are tolerable, e_cert = all allow it, commitment = all allow it, source =
+/// the first non-blank, notes = the distinct non-blank ones joined by 「；」. Order: first
+/// appearance.
 pub fn merge_materials<'a>(items: impl IntoIterator<Item = &'a ServiceItem>) -> Vec<Material> {
     let mut out: Vec<Material> = Vec::new();
+    // Per entry: the other names it was asked for under.
+    let mut aliases: Vec<Vec<String>> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for item in items {
         for m in &item.materials {
-            let key = m.name.trim().to_string();
+            let name = m.name.trim().to_string();
+            let key = match &m.material_id {
+                Some(id) => format!("id:{id}"),
+                None => format!("name:{name}"),
+            };
             match index.get(&key) {
                 None => {
-                    index.insert(key.clone(), out.len());
+                    index.insert(key, out.len());
                     let mut first = m.clone();
-                    first.name = key;
+                    first.name = name;
                     first.tolerable = m.required && m.tolerable;
                     out.push(first);
+                    aliases.push(Vec::new());
                 }
                 Some(&i) => {
                     let o = &mut out[i];
+                    if name != o.name && !aliases[i].contains(&name) {
+                        aliases[i].push(name);
+                    }
                     o.form = o.form.strictest(m.form);
                     o.copies = o.copies.max(m.copies);
                     if m.required {
@@ -683,6 +721,14 @@ pub fn merge_materials<'a>(items: impl IntoIterator<Item = &'a ServiceItem>) -> 
                     }
                 }
             }
+        }
+    }
+    for (o, names) in out.iter_mut().zip(aliases) {
+        if !names.is_empty() {
+            if !o.note.is_empty() {
+                o.note.push('；');
+            }
+            o.note.push_str(&format!("亦即：{}", names.join("、")));
         }
     }
     out
@@ -1083,9 +1129,9 @@ fn csv_cell(out: &mut String, s: &str) {
 ///   fields of one entry separated by `|` (full-width `；` and `｜` are accepted as the same
 ///   separators). Inside a field, `\` escapes the next character, so `\;` `\|` `\；` `\｜` `\\`
 ///   are literal. Entries and fields are trimmed on import; blank entries are dropped.
-/// - `materials`: `name|form|copies|required|tolerable|e_cert|commitment|source|note` with form
-///   `original` / `copy` / `original_and_copy` (or 原件 / 复印件 / 原件及复印件); `source` and
-///   `note` may be left off. Example: `居民身份证|original|1|1|0|1|0|申请人自备`.
+/// - `materials`: `name|form|copies|required|tolerable|e_cert|commitment|source|note|material_id`
+///   with form `original` / `copy` / `original_and_copy` (or 原件 / 复印件 / 原件及复印件);
+///   `source`, `note` and the material catalogue's id may be left off. Example: `居民身份证|original|1|1|0|1|0|申请人自备`.
 /// - `steps`, `keywords`: one entry per step / keyword. `faq`: entries `question|answer`.
 ///
 /// Import takes the columns in any order, by the English or the Chinese header name;
@@ -1110,11 +1156,15 @@ pub fn items_to_csv(items: &[ServiceItem]) -> String {
                     flag(m.e_cert).to_string(),
                     flag(m.commitment).to_string(),
                 ];
-                if !m.source.trim().is_empty() || !m.note.trim().is_empty() {
+                let id = m.material_id.as_deref().unwrap_or("");
+                if !m.source.trim().is_empty() || !m.note.trim().is_empty() || !id.is_empty() {
                     parts.push(escape_part(m.source.trim()));
                 }
-                if !m.note.trim().is_empty() {
+                if !m.note.trim().is_empty() || !id.is_empty() {
                     parts.push(escape_part(m.note.trim()));
+                }
+                if !id.is_empty() {
+                    parts.push(escape_part(id));
                 }
                 parts.join("|")
             })
@@ -1332,11 +1382,11 @@ pub fn items_from_csv(text: &str) -> Result<Vec<ServiceItem>, CsvError> {
         for (i, parts) in parse_list(cell("materials")).into_iter().enumerate() {
             let f = |name: &str| format!("materials[{i}].{name}");
             let ord = i + 1;
-            if !(7..=9).contains(&parts.len()) {
+            if !(7..=10).contains(&parts.len()) {
                 return Err(err(
                     &f("name"),
                     format!(
-                        "第{ord}项材料应为「名称|形式|份数|必需|容缺|电子证照|告知承诺|来源|备注」（来源、备注可省略），实际有{}段",
+                        "第{ord}项材料应为「名称|形式|份数|必需|容缺|电子证照|告知承诺|来源|备注|材料编码」（来源、备注、材料编码可省略），实际有{}段",
                         parts.len()
                     ),
                 ));
@@ -1378,6 +1428,7 @@ pub fn items_from_csv(text: &str) -> Result<Vec<ServiceItem>, CsvError> {
                 commitment: flags[3],
                 source: parts.get(7).cloned().unwrap_or_default(),
                 note: parts.get(8).cloned().unwrap_or_default(),
+                material_id: parts.get(9).filter(|id| !id.is_empty()).cloned(),
             });
         }
 
@@ -1478,6 +1529,7 @@ mod tests {
             commitment: false,
             source: String::new(),
             note: String::new(),
+            material_id: None,
         }
     }
 
@@ -1714,6 +1766,7 @@ mod tests {
         Catalog {
             items: vec![a, b],
             bundles: vec![],
+            materials: vec![],
         }
     }
 
@@ -1966,6 +2019,69 @@ mod tests {
         assert_eq!(rev[0].form, MaterialForm::OriginalAndCopy);
         assert!(rev[2].tolerable && rev[2].required);
         assert!(merge_materials(std::iter::empty()).is_empty());
+    }
+
+    #[test]
+    fn merge_materials_by_catalogue_id_not_by_wording() {
+        let with_id = |name: &str, id: &str| Material {
+            material_id: Some(id.into()),
+            ..mat(name)
+        };
+        let a = item_with(
+            "A-1",
+            vec![
+                with_id("夫妻双方居民身份证", "M-ID"),
+                with_id("结婚证", "M-JH"),
+            ],
+            3,
+        );
+        let b = item_with(
+            "B-1",
+            vec![
+                with_id("父母双方居民身份证", "M-ID"),
+                with_id("父母结婚证", "M-JH"),
+                // Same wording, another material: not merged.
+                with_id("结婚证", "M-OTHER"),
+            ],
+            3,
+        );
+        let c = item_with("C-1", vec![with_id("监护人居民身份证", "M-ID")], 3);
+        let merged = merge_materials([&a, &b, &c]);
+        let names: Vec<&str> = merged.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["夫妻双方居民身份证", "结婚证", "结婚证"]);
+        assert_eq!(merged[0].material_id.as_deref(), Some("M-ID"));
+        assert_eq!(merged[0].note, "亦即：父母双方居民身份证、监护人居民身份证");
+        assert_eq!(merged[1].note, "亦即：父母结婚证");
+        assert_eq!(merged[2].material_id.as_deref(), Some("M-OTHER"));
+        // Rows without an id (stored before the catalogue) still merge by name.
+        let old = item_with("D-1", vec![mat("照片")], 1);
+        let old2 = item_with("E-1", vec![mat(" 照片 ")], 1);
+        assert_eq!(merge_materials([&old, &old2]).len(), 1);
+    }
+
+    #[test]
+    fn demo_bundles_ask_for_each_material_once() {
+        let c = Catalog::demo();
+        let newborn = c.bundle("YJS-01").unwrap();
+        let items = c.bundle_items(newborn);
+        let merged = merge_materials(items.iter().copied());
+        let id_cards: Vec<&str> = merged
+            .iter()
+            .filter(|m| m.name.ends_with("居民身份证"))
+            .map(|m| m.name.as_str())
+            .collect();
+        assert_eq!(id_cards, ["夫妻双方居民身份证"], "{merged:?}");
+        assert_eq!(
+            merged.iter().filter(|m| m.name.contains("结婚证")).count(),
+            1
+        );
+        for b in &c.bundles {
+            let merged = merge_materials(c.bundle_items(b).iter().copied());
+            let mut ids = HashSet::new();
+            for m in &merged {
+                assert!(ids.insert(m.material_id.clone()), "{}: {}", b.code, m.name);
+            }
+        }
     }
 
     #[test]

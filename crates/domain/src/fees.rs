@@ -725,6 +725,9 @@ pub struct Balance {
     pub due: Fen,
     pub paid: Fen,
     pub refunded: Fen,
+    /// Waived (减免): no longer owed, and not money received.
+    #[serde(default)]
+    pub waived: Fen,
 }
 
 impl Balance {
@@ -733,7 +736,13 @@ impl Balance {
             due: fee.due(quantity),
             paid,
             refunded,
+            waived: Fen::ZERO,
         }
+    }
+
+    /// The same balance with `waived` waived.
+    pub fn with_waived(self, waived: Fen) -> Balance {
+        Balance { waived, ..self }
     }
 
     /// What the case has kept: paid − refunded. Never negative when every payment and
@@ -742,10 +751,10 @@ impl Balance {
         self.paid - self.refunded
     }
 
-    /// What is still to pay: due − (paid − refunded). Zero when settled; negative only if
-    /// more was kept than is due (after the assessed quantity went down).
+    /// What is still to pay: due − waived − (paid − refunded). Zero when settled; negative
+    /// only if more was kept than is due (after the assessed quantity went down).
     pub fn outstanding(&self) -> Fen {
-        self.due - self.net_paid()
+        self.due - self.waived - self.net_paid()
     }
 
     pub fn settled(&self) -> bool {
@@ -794,6 +803,7 @@ pub fn check_payment(
     state: CaseState,
     paid: Fen,
     refunded: Fen,
+    waived: Fen,
     req: &PaymentRequest,
 ) -> Result<Balance, FieldErrors> {
     let mut e = FieldErrors::new();
@@ -820,7 +830,7 @@ pub fn check_payment(
         ),
         _ => {}
     }
-    let after = Balance::new(fee, req.quantity, paid, refunded);
+    let after = Balance::new(fee, req.quantity, paid, refunded).with_waived(waived);
     if !e.is_empty() {
         // The amount is judged at a quantity that can be charged.
     } else if !req.amount.is_positive() {
@@ -831,10 +841,15 @@ pub fn check_payment(
             "amount",
             "exceeds_outstanding",
             format!(
-                "缴费金额（{}）超过应缴未缴金额（{owed}）：应缴 {}，已缴 {}",
+                "缴费金额（{}）超过应缴未缴金额（{owed}）：应缴 {}，已缴 {}{}",
                 req.amount,
                 after.due,
-                after.net_paid()
+                after.net_paid(),
+                if waived.is_positive() {
+                    format!("，已减免 {waived}")
+                } else {
+                    String::new()
+                }
             ),
         );
     }
@@ -881,6 +896,124 @@ pub fn check_refund(
 /// hall; the hall's name is printed beside it.
 pub fn receipt_number(day: NaiveDate, daily_seq: u32) -> String {
     format!("JF{}{daily_seq:04}", day.format("%Y%m%d"))
+}
+
+// --- waivers (减免) -----------------------------------------------------------------------------
+
+/// Why a fee is waived (减免类别).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaiverCategory {
+    /// 最低生活保障对象 (低保).
+    MinimumLiving,
+    /// 特困人员.
+    Destitute,
+    /// 残疾人.
+    Disabled,
+    /// Another waiver a policy grants (政策减免): the reason names the policy.
+    Policy,
+}
+
+impl WaiverCategory {
+    pub const ALL: [WaiverCategory; 4] = [
+        WaiverCategory::MinimumLiving,
+        WaiverCategory::Destitute,
+        WaiverCategory::Disabled,
+        WaiverCategory::Policy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaiverCategory::MinimumLiving => "minimum_living",
+            WaiverCategory::Destitute => "destitute",
+            WaiverCategory::Disabled => "disabled",
+            WaiverCategory::Policy => "policy",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            WaiverCategory::MinimumLiving => "低保对象",
+            WaiverCategory::Destitute => "特困人员",
+            WaiverCategory::Disabled => "残疾人",
+            WaiverCategory::Policy => "政策减免",
+        }
+    }
+
+    /// The stable name or the Chinese label.
+    pub fn parse(s: &str) -> Option<WaiverCategory> {
+        let s = s.trim();
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s || c.label() == s)
+    }
+}
+
+/// A waiver's reason: which certificate was seen, which policy applies.
+pub const WAIVER_REASON: TextLimit = TextLimit::multi_line(500);
+
+/// The rule for waiving a fee: the item charges at all, the case is in a state that takes
+/// money, a reason, and an amount above nothing and at most what is outstanding (a waiver
+/// never makes the case owe less than nothing). Returns the balance after it. Errors are
+/// named `amount`, `reason` and `state`.
+pub fn check_waiver(
+    fee: &Fee,
+    state: CaseState,
+    before: &Balance,
+    amount: Fen,
+    reason: &str,
+) -> Result<Balance, FieldErrors> {
+    let mut e = FieldErrors::new();
+    if fee.is_free() {
+        e.add("amount", "free_item", "该事项不收费，无需减免");
+        return Err(e);
+    }
+    if !payment_allowed(state) {
+        e.add(
+            "state",
+            "not_payable",
+            format!("办件当前为“{}”，不能减免", state.label()),
+        );
+        return Err(e);
+    }
+    if !e.required("reason", "减免原因", reason).is_empty() {
+        e.text("reason", "减免原因", reason, WAIVER_REASON);
+    }
+    let owed = before.outstanding().max(Fen::ZERO);
+    if !amount.is_positive() {
+        e.add("amount", "not_positive", "减免金额须大于0");
+    } else if amount > owed {
+        e.add(
+            "amount",
+            "exceeds_outstanding",
+            format!("减免金额（{amount}）超过应缴未缴金额（{owed}）"),
+        );
+    }
+    e.into_result()?;
+    Ok(before.with_waived(before.waived + amount))
+}
+
+/// The waivers of a day per category, as the cash-up lists them beside the money: they are
+/// not in the till. In [`WaiverCategory::ALL`] order, categories without a waiver left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct WaiverTotal {
+    pub category: WaiverCategory,
+    pub count: u32,
+    pub amount: Fen,
+}
+
+pub fn waiver_totals(waivers: impl IntoIterator<Item = (WaiverCategory, Fen)>) -> Vec<WaiverTotal> {
+    let mut by: BTreeMap<WaiverCategory, WaiverTotal> = BTreeMap::new();
+    for (category, amount) in waivers {
+        let t = by.entry(category).or_insert(WaiverTotal {
+            category,
+            count: 0,
+            amount: Fen::ZERO,
+        });
+        t.count += 1;
+        t.amount += amount;
+    }
+    by.into_values().collect()
 }
 
 // --- the daily cash-up ------------------------------------------------------------------------
@@ -1062,6 +1195,144 @@ mod tests {
         let mut e = FieldErrors::new();
         fee.check_into(&mut e, "");
         errors(e.into_result())
+    }
+
+    #[test]
+    fn waivers_need_a_reason_and_stay_within_what_is_owed() {
+        let fee = fixed(80);
+        let before = Balance::new(&fee, 1, Fen(3000), Fen::ZERO);
+        assert_eq!(before.outstanding(), Fen(5000));
+        let after =
+            check_waiver(&fee, CaseState::Routed, &before, Fen(5000), "低保证 No.1").unwrap();
+        assert_eq!(after.waived, Fen(5000));
+        assert_eq!(after.outstanding(), Fen::ZERO);
+        assert!(after.settled());
+        assert_eq!(unpaid_before_issue(&fee, &after), Fen::ZERO);
+        let code = |r: Result<Balance, FieldErrors>| {
+            r.unwrap_err()
+                .0
+                .into_iter()
+                .map(|e| (e.field, e.code))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            code(check_waiver(
+                &fee,
+                CaseState::Routed,
+                &before,
+                Fen(5001),
+                "原因"
+            )),
+            [("amount".to_string(), "exceeds_outstanding".to_string())]
+        );
+        assert_eq!(
+            code(check_waiver(
+                &fee,
+                CaseState::Routed,
+                &before,
+                Fen(100),
+                " "
+            )),
+            [("reason".to_string(), "required".to_string())]
+        );
+        assert_eq!(
+            code(check_waiver(
+                &fee,
+                CaseState::Routed,
+                &before,
+                Fen(0),
+                "原因"
+            ))[0]
+                .1,
+            "not_positive"
+        );
+        assert_eq!(
+            code(check_waiver(
+                &fee,
+                CaseState::Refused,
+                &before,
+                Fen(100),
+                "原因"
+            ))[0]
+                .0,
+            "state"
+        );
+        assert_eq!(
+            code(check_waiver(
+                &Fee::free(),
+                CaseState::Routed,
+                &before,
+                Fen(100),
+                "原因"
+            ))[0]
+                .1,
+            "free_item"
+        );
+        assert_eq!(
+            code(check_waiver(
+                &fee,
+                CaseState::Routed,
+                &before,
+                Fen(100),
+                &"因".repeat(501)
+            ))[0]
+                .0,
+            "reason"
+        );
+        // After a waiver, a payment is judged against what is left.
+        let req = PaymentRequest {
+            amount: Fen(1),
+            quantity: 1,
+            method: PayMethod::Cash,
+        };
+        assert!(check_payment(
+            &fee,
+            CaseState::Routed,
+            Fen(3000),
+            Fen::ZERO,
+            Fen(5000),
+            &req
+        )
+        .is_err());
+        assert!(check_payment(
+            &fee,
+            CaseState::Routed,
+            Fen(3000),
+            Fen::ZERO,
+            Fen(4999),
+            &req
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn waiver_categories_and_totals() {
+        for c in WaiverCategory::ALL {
+            assert_eq!(WaiverCategory::parse(c.as_str()), Some(c));
+            assert_eq!(WaiverCategory::parse(c.label()), Some(c));
+        }
+        assert_eq!(WaiverCategory::parse("免费"), None);
+        let t = waiver_totals([
+            (WaiverCategory::Disabled, Fen(2000)),
+            (WaiverCategory::MinimumLiving, Fen(500)),
+            (WaiverCategory::Disabled, Fen(1000)),
+        ]);
+        assert_eq!(
+            t,
+            [
+                WaiverTotal {
+                    category: WaiverCategory::MinimumLiving,
+                    count: 1,
+                    amount: Fen(500)
+                },
+                WaiverTotal {
+                    category: WaiverCategory::Disabled,
+                    count: 2,
+                    amount: Fen(3000)
+                },
+            ]
+        );
+        assert!(waiver_totals([]).is_empty());
     }
 
     #[test]
@@ -1377,16 +1648,30 @@ mod tests {
             quantity,
             method: PayMethod::Cash,
         };
-        let b =
-            check_payment(&fee, CaseState::Routed, Fen::ZERO, Fen::ZERO, &req(8000, 1)).unwrap();
+        let b = check_payment(
+            &fee,
+            CaseState::Routed,
+            Fen::ZERO,
+            Fen::ZERO,
+            Fen::ZERO,
+            &req(8000, 1),
+        )
+        .unwrap();
         assert_eq!(
             (b.due, b.paid, b.outstanding()),
             (Fen(8000), Fen(8000), Fen(0))
         );
         assert!(b.settled());
         // In two parts.
-        let b =
-            check_payment(&fee, CaseState::Routed, Fen::ZERO, Fen::ZERO, &req(3000, 1)).unwrap();
+        let b = check_payment(
+            &fee,
+            CaseState::Routed,
+            Fen::ZERO,
+            Fen::ZERO,
+            Fen::ZERO,
+            &req(3000, 1),
+        )
+        .unwrap();
         assert_eq!(b.outstanding(), Fen(5000));
         let fields = |r: Result<Balance, FieldErrors>| errors(r.map(|_| ()));
         assert_eq!(
@@ -1395,18 +1680,26 @@ mod tests {
                 CaseState::Routed,
                 Fen(3000),
                 Fen::ZERO,
+                Fen::ZERO,
                 &req(5001, 1)
             )),
             [("amount".into(), "exceeds_outstanding".into())]
         );
         // A refund makes room again.
-        assert!(
-            check_payment(&fee, CaseState::Routed, Fen(8000), Fen(8000), &req(8000, 1)).is_ok()
-        );
+        assert!(check_payment(
+            &fee,
+            CaseState::Routed,
+            Fen(8000),
+            Fen(8000),
+            Fen::ZERO,
+            &req(8000, 1)
+        )
+        .is_ok());
         assert_eq!(
             fields(check_payment(
                 &fee,
                 CaseState::Routed,
+                Fen::ZERO,
                 Fen::ZERO,
                 Fen::ZERO,
                 &req(0, 1)
@@ -1419,6 +1712,7 @@ mod tests {
                 CaseState::Routed,
                 Fen::ZERO,
                 Fen::ZERO,
+                Fen::ZERO,
                 &req(100, 2)
             )),
             [("quantity".into(), "fixed_fee".into())]
@@ -1427,6 +1721,7 @@ mod tests {
             fields(check_payment(
                 &Fee::free(),
                 CaseState::Routed,
+                Fen::ZERO,
                 Fen::ZERO,
                 Fen::ZERO,
                 &req(1, 1)
@@ -1444,6 +1739,7 @@ mod tests {
                 fields(check_payment(
                     &fee,
                     state,
+                    Fen::ZERO,
                     Fen::ZERO,
                     Fen::ZERO,
                     &req(8000, 1)
@@ -1466,6 +1762,7 @@ mod tests {
             CaseState::Accepted,
             Fen::ZERO,
             Fen::ZERO,
+            Fen::ZERO,
             &req(6000, 3),
         )
         .unwrap();
@@ -1476,6 +1773,7 @@ mod tests {
                 CaseState::Accepted,
                 Fen::ZERO,
                 Fen::ZERO,
+                Fen::ZERO,
                 &req(6000, 2)
             )),
             [("amount".into(), "exceeds_outstanding".into())]
@@ -1484,6 +1782,7 @@ mod tests {
             fields(check_payment(
                 &book,
                 CaseState::Accepted,
+                Fen::ZERO,
                 Fen::ZERO,
                 Fen::ZERO,
                 &req(1, 0)
@@ -1656,7 +1955,7 @@ mod tests {
                 match op {
                     Op::Pay { fen, quantity: q } => {
                         let req = PaymentRequest { amount: Fen(fen), quantity: q, method: PayMethod::Cash };
-                        if let Ok(b) = check_payment(&fee, CaseState::Routed, paid, refunded, &req) {
+                        if let Ok(b) = check_payment(&fee, CaseState::Routed, paid, refunded, Fen::ZERO, &req) {
                             prop_assert!(Fen(fen) <= fee.due(q) - (paid - refunded));
                             prop_assert_eq!(b.paid, paid + Fen(fen));
                             prop_assert!(b.outstanding() >= Fen::ZERO);

@@ -18,6 +18,8 @@ pub mod fees;
 pub mod figures;
 /// Resident ID numbers, unified social credit codes, mobile numbers; masking.
 pub mod ids;
+/// The material catalogue: documents with stable ids that items' material lists refer to.
+pub mod materials;
 /// The organisation tree and its materialised paths.
 pub mod org;
 /// Queue tickets, window calling, appointments and waiting-time estimates.

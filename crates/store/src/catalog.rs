@@ -207,6 +207,11 @@ pub async fn export(pool: &AnyPool) -> Result<Catalog> {
     Ok(Catalog {
         items: all_items(pool).await?.into_iter().map(|s| s.item).collect(),
         bundles: bundles(pool).await?,
+        materials: crate::materials::all(pool)
+            .await?
+            .into_iter()
+            .map(|m| m.material)
+            .collect(),
     })
 }
 
@@ -407,6 +412,8 @@ pub struct SaveReport {
     pub new_versions: Vec<String>,
     pub unchanged: Vec<String>,
     pub bundles: usize,
+    /// Materials of the material catalogue saved (created or changed or unchanged).
+    pub materials: usize,
 }
 
 /// Saves one item: a new item, or a new version when its content changed. Versions take
@@ -428,6 +435,20 @@ pub async fn save_item(
     if let Err(e) = item.validate() {
         errors.0.extend(e.0);
     }
+    // Every material row refers to a material the catalogue holds (or to none).
+    let mut known = std::collections::HashSet::new();
+    for id in item
+        .materials
+        .iter()
+        .filter_map(|m| m.material_id.as_deref())
+    {
+        if crate::materials::exists(&mut *conn, id).await? {
+            known.insert(id.to_string());
+        }
+    }
+    errors
+        .0
+        .extend(onewindow_domain::materials::unknown_references(item, |id| known.contains(id)).0);
     let owner = owner_of(&mut *conn, &item.code)
         .await?
         .unwrap_or_else(|| new_owner.clone());
@@ -572,6 +593,11 @@ pub async fn import(
 ) -> Result<SaveReport> {
     catalog.validate().map_err(StoreError::Invalid)?;
     let mut report = SaveReport::default();
+    // Materials first: the file's items may refer to them.
+    for m in &catalog.materials {
+        crate::materials::save(&mut *conn, change, m, None, new_owner).await?;
+        report.materials += 1;
+    }
     // Parents before their variants, so a variant never points at a missing item.
     let mut items: Vec<&ServiceItem> = catalog.items.iter().collect();
     items.sort_by_key(|i| i.parent_code.is_some());

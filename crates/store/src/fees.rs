@@ -1,5 +1,6 @@
-//! Fees (缴费): payments taken at the window and refunds, append-only; a case's balance; a
-//! hall's day for the cash-up (日结); the public fee table read from the catalog.
+//! Fees (缴费): payments taken at the window, refunds and waivers (减免), append-only (the
+//! database refuses UPDATE and DELETE on them: triggers of migration 0018); a case's
+//! balance; a hall's day for the cash-up (日结); the public fee table read from the catalog.
 //!
 //! Every write locks the case row first (`FOR UPDATE` on PostgreSQL; SQLite has one
 //! writer), as a case transition does, so a payment or refund and an issuance of the same
@@ -16,6 +17,7 @@ use onewindow_domain::cases::CaseState;
 use onewindow_domain::catalog::ServiceItem;
 use onewindow_domain::fees::{
     self as rules, Balance, CashEntry, CashKind, Fee, Fen, PayMethod, PaymentRequest,
+    WaiverCategory,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -65,12 +67,45 @@ pub struct Refund {
     pub at: i64,
 }
 
+/// A fee waived (减免) in part or whole, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Waiver {
+    pub id: i64,
+    pub case_id: i64,
+    pub case_no: String,
+    pub hall_id: i64,
+    pub day: NaiveDate,
+    pub amount_fen: Fen,
+    pub category: WaiverCategory,
+    pub reason: String,
+    pub clerk_id: i64,
+    pub clerk_name: String,
+    pub window_number: Option<i64>,
+    /// UTC microseconds.
+    pub at: i64,
+}
+
+/// A waiver to record. `amount` absent: all that is outstanding.
+#[derive(Debug, Clone)]
+pub struct NewWaiver {
+    pub case_id: i64,
+    pub amount: Option<Fen>,
+    pub category: WaiverCategory,
+    pub reason: String,
+    pub clerk_id: i64,
+    pub hall_id: i64,
+    pub window: Option<(i64, i64)>,
+    pub day: NaiveDate,
+}
+
 /// What a case owes and what was paid: its item's fee (as of the version the case was
-/// accepted under), its payments in order (with their refunds), the balance.
+/// accepted under — for a 一件事 bundle, its lead item's: a bundle charges one fee), its
+/// payments in order (with their refunds), its waivers, the balance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CaseFees {
     pub fee: Fee,
     pub payments: Vec<Payment>,
+    pub waivers: Vec<Waiver>,
     /// The units the fee is assessed for: the latest payment's, one before any payment.
     pub quantity: u32,
     pub balance: Balance,
@@ -188,29 +223,71 @@ async fn payments_of(conn: &mut AnyConnection, case_id: i64) -> Result<Vec<Payme
     Ok(payments)
 }
 
-fn case_fees(fee: Fee, payments: Vec<Payment>) -> CaseFees {
+const WAIVER_SELECT: &str =
+    "SELECT w.id, w.case_id, c.case_no, w.hall_id, w.day, w.amount_fen, w.category, \
+     w.reason, w.clerk_id, u.display_name AS clerk_name, w.window_number, w.at \
+     FROM case_fee_waivers w JOIN cases c ON c.id = w.case_id JOIN users u ON u.id = w.clerk_id";
+
+fn waiver_from_row(r: &AnyRow) -> Waiver {
+    Waiver {
+        id: r.get("id"),
+        case_id: r.get("case_id"),
+        case_no: r.get("case_no"),
+        hall_id: r.get("hall_id"),
+        day: date(&r.get::<String, _>("day")),
+        amount_fen: Fen(r.get("amount_fen")),
+        category: WaiverCategory::parse(&r.get::<String, _>("category"))
+            .unwrap_or(WaiverCategory::Policy),
+        reason: r.get("reason"),
+        clerk_id: r.get("clerk_id"),
+        clerk_name: r.get("clerk_name"),
+        window_number: r.get("window_number"),
+        at: r.get("at"),
+    }
+}
+
+/// A case's waivers in order.
+async fn waivers_of(conn: &mut AnyConnection, case_id: i64) -> Result<Vec<Waiver>> {
+    let rows = sqlx::query(&format!(
+        "{WAIVER_SELECT} WHERE w.case_id = $1 ORDER BY w.id"
+    ))
+    .bind(case_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.iter().map(waiver_from_row).collect())
+}
+
+fn case_fees(fee: Fee, payments: Vec<Payment>, waivers: Vec<Waiver>) -> CaseFees {
     let quantity = payments
         .last()
         .and_then(|p| u32::try_from(p.quantity).ok())
         .unwrap_or(1);
     let paid: Fen = payments.iter().map(|p| p.amount_fen).sum();
     let refunded: Fen = payments.iter().map(|p| p.refunded_fen).sum();
-    let balance = Balance::new(&fee, quantity, paid, refunded);
+    let waived: Fen = waivers.iter().map(|w| w.amount_fen).sum();
+    let balance = Balance::new(&fee, quantity, paid, refunded).with_waived(waived);
     CaseFees {
         unpaid_before_issue: rules::unpaid_before_issue(&fee, &balance),
         fee,
         payments,
+        waivers,
         quantity,
         balance,
     }
+}
+
+/// A case's fees read in the caller's connection.
+async fn read_case_fees(conn: &mut AnyConnection, fee: Fee, case_id: i64) -> Result<CaseFees> {
+    let payments = payments_of(&mut *conn, case_id).await?;
+    let waivers = waivers_of(&mut *conn, case_id).await?;
+    Ok(case_fees(fee, payments, waivers))
 }
 
 /// What a case owes and has paid (the case page's panel, the API).
 pub async fn for_case(pool: &AnyPool, case_id: i64, item_version_id: i64) -> Result<CaseFees> {
     let mut conn = pool.acquire().await?;
     let fee = fee_of_version(&mut conn, item_version_id).await?;
-    let payments = payments_of(&mut conn, case_id).await?;
-    Ok(case_fees(fee, payments))
+    read_case_fees(&mut conn, fee, case_id).await
 }
 
 /// The fee still unpaid where the item says 先缴费后出件 — the case machine's
@@ -225,8 +302,9 @@ pub async fn unpaid_before_issue(
     if !fee.pay_before_issue || fee.is_free() {
         return Ok(Fen::ZERO);
     }
-    let payments = payments_of(&mut *conn, case_id).await?;
-    Ok(case_fees(fee, payments).unpaid_before_issue)
+    Ok(read_case_fees(&mut *conn, fee, case_id)
+        .await?
+        .unpaid_before_issue)
 }
 
 /// [`unpaid_before_issue`] for a case being opened: nothing is paid yet.
@@ -235,7 +313,7 @@ pub async fn unpaid_at_intake(conn: &mut AnyConnection, item_version_id: i64) ->
     if !fee.pay_before_issue || fee.is_free() {
         return Ok(Fen::ZERO);
     }
-    Ok(case_fees(fee, Vec::new()).unpaid_before_issue)
+    Ok(case_fees(fee, Vec::new(), Vec::new()).unpaid_before_issue)
 }
 
 /// The case row, locked for the rest of the transaction: (case number, state, version id).
@@ -266,12 +344,13 @@ pub async fn record_payment(
 ) -> Result<(Payment, CaseFees)> {
     let (case_no, state, version_id) = lock_case(&mut *conn, change, new.case_id).await?;
     let fee = fee_of_version(&mut *conn, version_id).await?;
-    let before = case_fees(fee.clone(), payments_of(&mut *conn, new.case_id).await?);
+    let before = read_case_fees(&mut *conn, fee.clone(), new.case_id).await?;
     rules::check_payment(
         &fee,
         state,
         before.balance.paid,
         before.balance.refunded,
+        before.balance.waived,
         &new.request,
     )
     .map_err(StoreError::Invalid)?;
@@ -305,13 +384,13 @@ pub async fn record_payment(
     .fetch_one(&mut *conn)
     .await?
     .get("id");
-    let payments = payments_of(&mut *conn, new.case_id).await?;
-    let payment = payments
+    let after = read_case_fees(&mut *conn, fee, new.case_id).await?;
+    let payment = after
+        .payments
         .iter()
         .find(|p| p.id == id)
         .cloned()
         .ok_or(StoreError::NotFound)?;
-    let after = case_fees(fee, payments);
     audit::append(
         conn,
         change,
@@ -373,7 +452,7 @@ pub async fn record_refund(
     .get("id");
     let receipt_no = payment.receipt_no.clone();
     let fee = fee_of_version(&mut *conn, version_id).await?;
-    let after = case_fees(fee, payments_of(&mut *conn, new.case_id).await?);
+    let after = read_case_fees(&mut *conn, fee, new.case_id).await?;
     let refund = after
         .payments
         .iter()
@@ -401,6 +480,67 @@ pub async fn record_refund(
     Ok((refund, after))
 }
 
+/// Records a waiver (减免): a category and a reason, and no more than is outstanding
+/// ([`rules::check_waiver`]); `amount` absent waives all that is outstanding. Audited
+/// (`fee.waiver`); listed in the cash-up of `new.hall_id` on `new.day`, apart from the money.
+pub async fn record_waiver(
+    conn: &mut AnyConnection,
+    change: &Change,
+    new: &NewWaiver,
+) -> Result<(Waiver, CaseFees)> {
+    let (case_no, state, version_id) = lock_case(&mut *conn, change, new.case_id).await?;
+    let fee = fee_of_version(&mut *conn, version_id).await?;
+    let before = read_case_fees(&mut *conn, fee.clone(), new.case_id).await?;
+    let amount = new
+        .amount
+        .unwrap_or_else(|| before.balance.outstanding().max(Fen::ZERO));
+    rules::check_waiver(&fee, state, &before.balance, amount, &new.reason)
+        .map_err(StoreError::Invalid)?;
+    let id: i64 = sqlx::query(
+        "INSERT INTO case_fee_waivers (case_id, hall_id, day, amount_fen, category, reason, clerk_id, window_number, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(new.case_id)
+    .bind(new.hall_id)
+    .bind(new.day.to_string())
+    .bind(amount.0)
+    .bind(new.category.as_str())
+    .bind(new.reason.trim())
+    .bind(new.clerk_id)
+    .bind(new.window.map(|w| w.1))
+    .bind(change.at)
+    .fetch_one(&mut *conn)
+    .await?
+    .get("id");
+    let after = read_case_fees(&mut *conn, fee, new.case_id).await?;
+    let waiver = after
+        .waivers
+        .iter()
+        .find(|w| w.id == id)
+        .cloned()
+        .ok_or(StoreError::NotFound)?;
+    audit::append(
+        conn,
+        change,
+        "fee.waiver",
+        "case",
+        &case_no,
+        &json!({
+            "waiver_id": id,
+            "hall_id": new.hall_id,
+            "window_number": new.window.map(|w| w.1),
+            "amount_fen": amount,
+            "category": new.category,
+            "reason": new.reason.trim(),
+            "balance": { "due_fen": after.balance.due, "paid_fen": after.balance.paid,
+                         "refunded_fen": after.balance.refunded, "waived_fen": after.balance.waived,
+                         "outstanding_fen": after.balance.outstanding() },
+        }),
+    )
+    .await?;
+    Ok((waiver, after))
+}
+
 /// One payment by id.
 pub async fn payment(pool: &AnyPool, id: i64) -> Result<Payment> {
     let mut conn = pool.acquire().await?;
@@ -423,6 +563,8 @@ pub async fn payment(pool: &AnyPool, id: i64) -> Result<Payment> {
 pub struct HallDay {
     pub payments: Vec<Payment>,
     pub refunds: Vec<Refund>,
+    /// Fees waived that day: not money, listed beside it.
+    pub waivers: Vec<Waiver>,
 }
 
 impl HallDay {
@@ -446,6 +588,11 @@ impl HallDay {
             window: None,
         });
         payments.chain(refunds).collect()
+    }
+
+    /// The day's waivers per category (`fees::waiver_totals`).
+    pub fn waiver_totals(&self) -> Vec<rules::WaiverTotal> {
+        rules::waiver_totals(self.waivers.iter().map(|w| (w.category, w.amount_fen)))
     }
 }
 
@@ -473,7 +620,21 @@ pub async fn hall_day(pool: &AnyPool, hall_id: i64, day: NaiveDate) -> Result<Ha
     .iter()
     .map(refund_from_row)
     .collect();
-    Ok(HallDay { payments, refunds })
+    let waivers = sqlx::query(&format!(
+        "{WAIVER_SELECT} WHERE w.hall_id = $1 AND w.day = $2 ORDER BY w.id"
+    ))
+    .bind(hall_id)
+    .bind(day.to_string())
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(waiver_from_row)
+    .collect();
+    Ok(HallDay {
+        payments,
+        refunds,
+        waivers,
+    })
 }
 
 /// The window a clerk is signed in at now (open or paused), as (window id, hall, number).

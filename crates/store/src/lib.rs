@@ -23,6 +23,7 @@ pub mod error;
 pub mod fees;
 pub mod figures;
 pub mod grants;
+pub mod materials;
 pub mod orgs;
 pub mod page;
 pub mod passwords;

@@ -222,6 +222,9 @@ pub async fn import(
     for item in &catalog.items {
         authorize_item(&mut tx, p, &editor_org, &item.code).await?;
     }
+    for m in &catalog.materials {
+        crate::materials::authorize_material(&mut tx, p, &editor_org, &m.id).await?;
+    }
     if !catalog.bundles.is_empty() {
         authorize_reference_data(&p.actor(), ReferenceData::Bundles)?;
     }
@@ -276,6 +279,7 @@ pub fn parse_import(content_type: &str, body: &[u8]) -> Result<Catalog, AppError
         Ok(Catalog {
             items,
             bundles: vec![],
+            materials: vec![],
         })
     } else {
         serde_json::from_str(text)
@@ -765,6 +769,8 @@ struct AdminItem {
     /// Each class, and whether the form has it selected.
     window_classes: Vec<(&'static str, bool)>,
     departments: Vec<(String, String)>,
+    /// The material catalogue the rows pick from: (id, label).
+    catalogue: Vec<(String, String)>,
     versions: Vec<(i64, String, String)>,
     errors: Vec<FieldError>,
     saved: bool,
@@ -793,6 +799,11 @@ impl AdminItem {
 
     fn row_has_error(&self, list: &str, i: &usize) -> bool {
         !self.row_errors(list, i).is_empty()
+    }
+
+    /// Whether the catalogue holds `id` (a row naming one it does not is shown as such).
+    fn in_catalogue(&self, id: &str) -> bool {
+        self.catalogue.iter().any(|(c, _)| c == id)
     }
 }
 
@@ -827,6 +838,19 @@ async fn admin_item_page(
         .iter()
         .map(|c| (*c, form.window_class == *c))
         .collect();
+    let catalogue = onewindow_store::materials::all(state.store.reader())
+        .await?
+        .into_iter()
+        .map(|m| {
+            let label = format!(
+                "{} {}（{}）",
+                m.material.id,
+                m.material.name,
+                m.material.kind.label()
+            );
+            (m.material.id, label)
+        })
+        .collect();
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -840,6 +864,7 @@ async fn admin_item_page(
         material_forms: MaterialForm::ALL.map(|f| (f.as_str(), f.label())).to_vec(),
         window_classes,
         departments,
+        catalogue,
         versions,
         errors,
         saved,
@@ -882,7 +907,17 @@ async fn admin_save_form(
     // The form's own reading names its inputs already; what `save` refuses is named in the
     // item's terms and is renamed to the inputs before it is shown.
     let item = match submitted.to_item(&code) {
-        Ok(item) => item,
+        // A row given only a material of the catalogue takes the catalogue's name.
+        Ok(mut item) => {
+            let catalogue = onewindow_store::materials::all(state.store.reader()).await?;
+            onewindow_domain::materials::fill_names(&mut item, |id| {
+                catalogue
+                    .iter()
+                    .find(|m| m.material.id == id)
+                    .map(|m| m.material.name.clone())
+            });
+            item
+        }
         Err(f) => {
             return admin_item_page(&state, &p, &ctx, &code, Some(submitted), f.0, false).await
         }

@@ -28,6 +28,11 @@ pub struct MaterialInput {
     pub commitment: bool,
     pub source: String,
     pub note: String,
+    /// The material of the catalogue the row asks for (blank: none).
+    pub material_id: String,
+    /// A row of the item as stored (a hidden input), not one offered for adding: clearing
+    /// its name removes it, whatever material it refers to.
+    pub stored: bool,
 }
 
 impl MaterialInput {
@@ -44,7 +49,16 @@ impl MaterialInput {
             commitment: false,
             source: String::new(),
             note: String::new(),
+            material_id: String::new(),
+            stored: false,
         }
+    }
+
+    /// A row that is part of the item: it has a name, or — a row offered for adding — a
+    /// material of the catalogue (whose name it takes). A stored row whose name was
+    /// cleared is removed.
+    pub fn is_filled(&self) -> bool {
+        !self.name.trim().is_empty() || (!self.stored && !self.material_id.trim().is_empty())
     }
 }
 
@@ -112,6 +126,8 @@ impl ItemForm {
                 commitment: m.commitment,
                 source: m.source.clone(),
                 note: m.note.clone(),
+                material_id: m.material_id.clone().unwrap_or_default(),
+                stored: true,
             })
             .collect();
         materials.extend(std::iter::repeat_n(
@@ -198,6 +214,8 @@ impl ItemForm {
                 commitment: form.checked(&f("commitment")),
                 source: text(&f("source")),
                 note: text(&f("note")),
+                material_id: text(&f("material_id")),
+                stored: form.checked(&f("stored")),
             });
         }
         let mut faq = Vec::new();
@@ -255,7 +273,7 @@ impl ItemForm {
         });
         let mut materials = Vec::new();
         for (i, m) in self.materials.iter().enumerate() {
-            if m.name.trim().is_empty() {
+            if !m.is_filled() {
                 continue;
             }
             let form = MaterialForm::parse(&m.form).unwrap_or_else(|| {
@@ -286,6 +304,9 @@ impl ItemForm {
                 commitment: m.commitment,
                 source: m.source.trim().to_string(),
                 note: m.note.trim().to_string(),
+                material_id: Some(m.material_id.trim())
+                    .filter(|id| !id.is_empty())
+                    .map(String::from),
             });
         }
         let legal_limit_days = if self.legal_limit_days.trim().is_empty() {
@@ -446,7 +467,7 @@ impl ItemForm {
     /// so each is shown beside the row the administrator typed it in.
     pub fn errors_in_form_terms(&self, code: &str, errors: Vec<FieldError>) -> Vec<FieldError> {
         let material_rows: Vec<usize> = (0..self.materials.len())
-            .filter(|&i| !self.materials[i].name.trim().is_empty())
+            .filter(|&i| self.materials[i].is_filled())
             .collect();
         let faq_rows: Vec<usize> = (0..self.faq.len())
             .filter(|&i| !self.faq[i].0.trim().is_empty())
@@ -553,6 +574,10 @@ mod tests {
             }
             put(format!("materials[{i}].source"), &m.source);
             put(format!("materials[{i}].note"), &m.note);
+            put(format!("materials[{i}].material_id"), &m.material_id);
+            if m.stored {
+                put(format!("materials[{i}].stored"), "1");
+            }
         }
         put("legal_limit_days".into(), &f.legal_limit_days);
         put("promised_limit_days".into(), &f.promised_limit_days);
@@ -677,6 +702,33 @@ mod tests {
         form.materials[row].name = "户口簿".into();
         let added = form.to_item(&item.code).unwrap();
         assert!(!added.materials.last().unwrap().required);
+    }
+
+    #[test]
+    fn a_blank_row_given_a_catalogue_material_adds_it_unrequired() {
+        let item = demo_items().remove(0);
+        let mut form = ItemForm::from_item(&item, 1);
+        let row = item.materials.len();
+        form.materials[row].material_id = "M-0050".into();
+        let back = ItemForm::from_form(&submitted(&form));
+        let mut added = back.to_item(&item.code).unwrap();
+        assert_eq!(added.materials.len(), item.materials.len() + 1);
+        let new = added.materials.last().unwrap();
+        assert_eq!(new.material_id.as_deref(), Some("M-0050"));
+        assert!(new.name.is_empty() && !new.required);
+        onewindow_domain::materials::fill_names(&mut added, |id| {
+            (id == "M-0050").then(|| "结婚证".to_string())
+        });
+        assert_eq!(added.materials.last().unwrap().name, "结婚证");
+        // A stored row whose name is cleared goes, though it names a material.
+        let mut form = ItemForm::from_item(&item, 1);
+        assert!(!form.materials[0].material_id.is_empty());
+        form.materials[0].name.clear();
+        let back = ItemForm::from_form(&submitted(&form));
+        assert_eq!(
+            back.to_item(&item.code).unwrap().materials.len(),
+            item.materials.len() - 1
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Fees at the one window (缴费, 一个窗口收费): taking a case's fee at the window and
 //! printing its receipt, refunds, the payments panel of the case page, the public fee table
-//! (收费明细) and the printable daily cash-up (日结) per window, clerk and hall.
+//! (收费明细) and the printable daily cash-up (日结) per window, clerk and hall, with the
+//! day's fee waivers (减免: category and reason, recorded by the clerk) listed apart from
+//! the money.
 //!
 //! Who does what: the window clerk takes the money (`CollectFees`, the case inside their
 //! scope); a supervisor gives it back (`RefundFees`, the payment's hall inside their
@@ -28,12 +30,12 @@ use axum::{Json, Router};
 use chrono::NaiveDate;
 use onewindow_domain::access::Permission;
 use onewindow_domain::fees::{
-    self as rules, Charge, Fee, Fen, MethodTotal, PayMethod, PaymentRequest, Totals,
+    self as rules, Charge, Fee, Fen, MethodTotal, PayMethod, PaymentRequest, Totals, WaiverCategory,
 };
 use onewindow_domain::validation::{FieldError, FieldErrors};
 use onewindow_store::cases::{self as store_cases, CaseRecord};
 use onewindow_store::clock::{format_local, local_date};
-use onewindow_store::fees::{self as store_fees, CaseFees, FeeRow, HallDay, Payment};
+use onewindow_store::fees::{self as store_fees, CaseFees, FeeRow, HallDay, Payment, Waiver};
 use onewindow_store::orgs::{self, Org};
 use onewindow_store::page::ListId;
 use serde::Deserialize;
@@ -49,6 +51,7 @@ pub fn router() -> Router<AppState> {
             get(refund_page).post(refund_form),
         )
         .route("/cases/{id}/payments/{pid}/receipt", get(receipt_page))
+        .route("/cases/{id}/waivers", post(waive_form))
         .route("/window/cashup", get(cashup_page))
         .route("/api/v1/fees", get(fee_table_api))
         .route(
@@ -59,6 +62,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/cases/{id}/payments/{pid}/refunds",
             post(refund_api),
         )
+        .route("/api/v1/cases/{id}/waivers", post(waive_api))
         .route("/api/v1/halls/{hall}/cashup", get(cashup_api))
 }
 
@@ -147,6 +151,7 @@ pub async fn pay(
                 fees.balance.paid,
                 fees.balance.refunded,
             )
+            .with_waived(fees.balance.waived)
             .outstanding();
             let chargeable = (1..=rules::MAX_QUANTITY).contains(&quantity);
             if chargeable && !fees.fee.is_free() && !owed.is_positive() {
@@ -176,6 +181,42 @@ pub async fn pay(
     };
     let mut tx = state.store.begin().await?;
     let done = store_fees::record_payment(&mut tx, &state.change(p.user.who()), &new).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// A waiver (减免) as the clerk enters it. `amount` absent: all that is outstanding.
+#[derive(Debug, Clone)]
+pub struct WaiveInput {
+    pub amount: Option<Fen>,
+    pub category: WaiverCategory,
+    pub reason: String,
+}
+
+/// Waives (part of) a case's fee, with its category and reason, at the clerk's till (the
+/// hall whose cash-up lists it): the same person and scope as taking the fee
+/// (`CollectFees`, the case inside the clerk's scope). One transaction with its audit
+/// event (`fee.waiver`).
+pub async fn waive(
+    state: &AppState,
+    p: &Principal,
+    case_id: i64,
+    input: &WaiveInput,
+) -> Result<(Waiver, CaseFees), AppError> {
+    let case = case_to_charge(state, p, case_id).await?;
+    let (hall_id, window) = till(state, p).await?;
+    let new = store_fees::NewWaiver {
+        case_id: case.id,
+        amount: input.amount,
+        category: input.category,
+        reason: input.reason.clone(),
+        clerk_id: p.user.id,
+        hall_id,
+        window,
+        day: local_date(state.now()),
+    };
+    let mut tx = state.store.begin().await?;
+    let done = store_fees::record_waiver(&mut tx, &state.change(p.user.who()), &new).await?;
     tx.commit().await?;
     Ok(done)
 }
@@ -345,6 +386,14 @@ pub struct CasePanel {
     pub form: PayForm,
     /// (value, label, checked)
     pub methods: Vec<(&'static str, &'static str, bool)>,
+    pub waived: String,
+    /// (time, amount, category, reason, by whom)
+    pub waivers: Vec<(String, String, &'static str, String, String)>,
+    /// The waiver form: categories (value, label, selected), what was typed, its errors.
+    pub waiver_categories: Vec<(&'static str, &'static str, bool)>,
+    pub waiver_amount: String,
+    pub waiver_reason: String,
+    pub waiver_errors: Vec<FieldError>,
 }
 
 /// The payment form's values and errors.
@@ -381,6 +430,28 @@ impl CasePanel {
             .iter()
             .map(|(v, l, _)| (*v, *l, *v == self.form.method))
             .collect();
+        self
+    }
+
+    /// The message about a waiver form field (`waiver.amount`, `waiver.reason`, …).
+    pub fn waiver_error(&self, field: &str) -> Option<&str> {
+        self.waiver_errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+
+    /// Fills the waiver form with what was submitted and why it was refused.
+    fn with_waiver_submitted(mut self, form: &FormData, errors: Vec<FieldError>) -> Self {
+        self.waiver_amount = form.get("waiver.amount").to_string();
+        self.waiver_reason = form.get("waiver.reason").to_string();
+        let chosen = form.get("waiver.category").to_string();
+        self.waiver_categories = self
+            .waiver_categories
+            .iter()
+            .map(|(v, l, _)| (*v, *l, *v == chosen))
+            .collect();
+        self.waiver_errors = errors;
         self
     }
 
@@ -507,6 +578,26 @@ pub async fn case_panel(
         methods: PayMethod::ALL
             .map(|m| (m.as_str(), m.label(), m == PayMethod::Cash))
             .to_vec(),
+        waived: b.waived.to_string(),
+        waivers: fees
+            .waivers
+            .iter()
+            .map(|w| {
+                (
+                    format_local(w.at),
+                    w.amount_fen.to_string(),
+                    w.category.label(),
+                    w.reason.clone(),
+                    w.clerk_name.clone(),
+                )
+            })
+            .collect(),
+        waiver_categories: WaiverCategory::ALL
+            .map(|c| (c.as_str(), c.label(), false))
+            .to_vec(),
+        waiver_amount: String::new(),
+        waiver_reason: String::new(),
+        waiver_errors: vec![],
     })
 }
 
@@ -687,6 +778,70 @@ async fn pay_form(
         ))
         .into_response()),
         Err(AppError::Invalid(f)) => pay_view(&state, &p, &ctx, id, Some(&form), f.0).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads the waiver form (fields `waiver.amount` in 元, `waiver.category`,
+/// `waiver.reason`) and waives; refused, the payment page shows the form again with what
+/// was typed and why.
+async fn waive_form(
+    State(state): State<AppState>,
+    PageUser(p, ctx): PageUser,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> PageResult {
+    let attempt = async {
+        let mut e = FieldErrors::new();
+        let amount = match form.get("waiver.amount").trim() {
+            "" => None,
+            text => match Fen::parse_yuan(text) {
+                Ok(a) => Some(a),
+                Err(err) => {
+                    e.add("amount", err.code(), err.to_string());
+                    None
+                }
+            },
+        };
+        let category = WaiverCategory::parse(form.get("waiver.category"));
+        if category.is_none() {
+            e.add(
+                "category",
+                "unknown",
+                "请选择减免类别（低保对象、特困人员、残疾人或政策减免）",
+            );
+        }
+        e.into_result()?;
+        let input = WaiveInput {
+            amount,
+            category: category.unwrap_or(WaiverCategory::Policy),
+            reason: form.get("waiver.reason").to_string(),
+        };
+        waive(&state, &p, id, &input).await
+    };
+    match attempt.await {
+        Ok(_) => Ok(Redirect::to(&format!("/cases/{id}#payments")).into_response()),
+        Err(AppError::Invalid(f)) => {
+            let errors: Vec<FieldError> =
+                f.0.into_iter()
+                    .map(|mut e| {
+                        e.field = format!("waiver.{}", e.field);
+                        e
+                    })
+                    .collect();
+            let case = case_to_charge(&state, &p, id).await?;
+            let payments = case_panel(&state, &p, &case)
+                .await?
+                .with_waiver_submitted(&form, errors.clone());
+            let mut res = render(&PayPage {
+                chrome: Chrome::new(&state, &ctx, format!("收费 {}", case.case_no)),
+                payments,
+                case,
+                errors,
+            })?;
+            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(res)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -877,6 +1032,10 @@ struct CashupPage {
     methods: Vec<(&'static str, String)>,
     payments: Vec<(String, String, String, String, String, String, String)>,
     refunds: Vec<(String, String, String, String, String, String)>,
+    /// (time, case number, amount, category, reason, clerk)
+    waivers: Vec<(String, String, String, &'static str, String, String)>,
+    /// (category, count, amount)
+    waiver_totals: Vec<(&'static str, u32, String)>,
     printed_at: String,
     errors: Vec<FieldError>,
 }
@@ -975,6 +1134,27 @@ async fn cashup_page(
             )
         })
         .collect();
+    let waivers = report
+        .detail
+        .waivers
+        .iter()
+        .map(|w| {
+            (
+                format_local(w.at),
+                w.case_no.clone(),
+                w.amount_fen.yuan(),
+                w.category.label(),
+                w.reason.clone(),
+                w.clerk_name.clone(),
+            )
+        })
+        .collect();
+    let waiver_totals = report
+        .detail
+        .waiver_totals()
+        .iter()
+        .map(|t| (t.category.label(), t.count, t.amount.to_string()))
+        .collect();
     let mut halls: Vec<(i64, String, bool)> = my_halls(&state, &p)
         .await?
         .into_iter()
@@ -1002,6 +1182,8 @@ async fn cashup_page(
         methods,
         payments,
         refunds,
+        waivers,
+        waiver_totals,
         printed_at: format_local(state.now()),
         errors,
     })?;
@@ -1017,6 +1199,7 @@ fn balance_json(fees: &CaseFees) -> Value {
         "due_fen": b.due,
         "paid_fen": b.paid,
         "refunded_fen": b.refunded,
+        "waived_fen": b.waived,
         "outstanding_fen": b.outstanding(),
         "settled": b.settled(),
         "unpaid_before_issue_fen": fees.unpaid_before_issue,
@@ -1042,7 +1225,14 @@ fn case_fees_json(fees: &CaseFees) -> Value {
         "fee": fee_json(&fees.fee),
         "balance": balance_json(fees),
         "payments": fees.payments.iter().map(payment_json).collect::<Vec<_>>(),
+        "waivers": fees.waivers.iter().map(waiver_json).collect::<Vec<_>>(),
     })
+}
+
+fn waiver_json(w: &Waiver) -> Value {
+    let mut v = serde_json::to_value(w).expect("waivers serialise");
+    v["category_label"] = json!(w.category.label());
+    v
 }
 
 /// API field names: amounts are integers of fen there (`amount_fen`).
@@ -1127,6 +1317,31 @@ async fn refund_api(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
+#[derive(Deserialize)]
+struct WaiveBody {
+    #[serde(default)]
+    amount_fen: Option<i64>,
+    category: WaiverCategory,
+    reason: String,
+}
+
+async fn waive_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<WaiveBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input = WaiveInput {
+        amount: b.amount_fen.map(Fen),
+        category: b.category,
+        reason: b.reason,
+    };
+    let (w, fees) = waive(&state, &p, id, &input).await.map_err(api_fields)?;
+    let mut v = case_fees_json(&fees);
+    v["waiver"] = waiver_json(&w);
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
 #[derive(Deserialize, Default)]
 struct CashupApiQuery {
     #[serde(default)]
@@ -1175,6 +1390,13 @@ async fn cashup_api(
         })).collect::<Vec<_>>(),
         "payments": r.detail.payments.iter().map(payment_json).collect::<Vec<_>>(),
         "refunds": r.detail.refunds,
+        "waivers": r.detail.waivers.iter().map(waiver_json).collect::<Vec<_>>(),
+        "waived": r.detail.waiver_totals().iter().map(|t| json!({
+            "category": t.category,
+            "category_label": t.category.label(),
+            "count": t.count,
+            "amount_fen": t.amount,
+        })).collect::<Vec<_>>(),
     })))
 }
 

@@ -23,6 +23,7 @@ pub mod grants;
 pub mod home;
 pub mod limits;
 pub mod lists;
+pub mod materials;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
@@ -213,6 +214,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit_log::router())
         .merge(validate::router())
         .merge(catalog::router())
+        .merge(materials::router())
         .merge(cases::router())
         .merge(fees::router())
         .merge(calendar_admin::router())

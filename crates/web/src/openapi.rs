@@ -15,6 +15,7 @@ const FRAGMENTS: &[&str] = &[
     include_str!("../openapi/queue.json"),
     include_str!("../openapi/window_approval.json"),
     include_str!("../openapi/fees.json"),
+    include_str!("../openapi/materials.json"),
 ];
 
 pub fn router() -> Router<AppState> {

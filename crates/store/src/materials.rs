@@ -1,0 +1,213 @@
+//! The material catalogue (材料目录): materials with stable ids, each owned by a city or a
+//! district like a catalog item, changed with an optimistic version and audited
+//! (`catalog.material_create`, `catalog.material_update`, before and after). Catalog items
+//! refer to them by id (`catalog::save_item` refuses an id the catalogue does not hold).
+//! Whether the caller may change a material is the caller's check
+//! (`access::authorize_reference_data`, as for a catalog item).
+
+use crate::audit::{self, Change};
+use crate::orgs::{self, Org};
+use crate::page::{CursorKey, ListId, Page, PageRequest};
+use crate::{Result, StoreError};
+use onewindow_domain::materials::{CatalogueMaterial, MaterialKind};
+use onewindow_domain::org::OrgPath;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
+
+/// A material as stored, with its owner and version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredMaterial {
+    #[serde(flatten)]
+    pub material: CatalogueMaterial,
+    pub owner_org_id: i64,
+    pub owner_name: String,
+    #[serde(skip)]
+    pub owner_path: OrgPath,
+    pub version: i64,
+    /// UTC microseconds.
+    pub updated_at: i64,
+}
+
+const SELECT: &str = "SELECT m.id, m.name, m.description, m.kind, m.owner_org_id, o.name AS owner_name, \
+     o.path AS owner_path, m.version, m.updated_at FROM materials m JOIN orgs o ON o.id = m.owner_org_id";
+
+fn from_row(r: &AnyRow) -> StoredMaterial {
+    StoredMaterial {
+        material: CatalogueMaterial {
+            id: r.get("id"),
+            name: r.get("name"),
+            description: r.get("description"),
+            kind: MaterialKind::parse(&r.get::<String, _>("kind")).unwrap_or(MaterialKind::Other),
+        },
+        owner_org_id: r.get("owner_org_id"),
+        owner_name: r.get("owner_name"),
+        owner_path: OrgPath::from_stored(r.get("owner_path")),
+        version: r.get("version"),
+        updated_at: r.get("updated_at"),
+    }
+}
+
+pub async fn get<'c, E: Executor<'c, Database = Any>>(e: E, id: &str) -> Result<StoredMaterial> {
+    let row = sqlx::query(&format!("{SELECT} WHERE m.id = $1"))
+        .bind(id)
+        .fetch_optional(e)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok(from_row(&row))
+}
+
+/// Every material, by id: the item form's picker, the export (a catalogue holds a few
+/// hundred documents).
+pub async fn all(pool: &AnyPool) -> Result<Vec<StoredMaterial>> {
+    let rows = sqlx::query(&format!("{SELECT} ORDER BY m.id"))
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.iter().map(from_row).collect())
+}
+
+/// One page of the catalogue in id order (the primary key walked from the cursor on),
+/// optionally of one kind.
+pub async fn page(
+    pool: &AnyPool,
+    key: &CursorKey,
+    list: &ListId<'_>,
+    req: &PageRequest,
+    kind: Option<MaterialKind>,
+) -> Result<Page<StoredMaterial>> {
+    let mut sql = format!("{SELECT} WHERE m.id > $1");
+    if kind.is_some() {
+        sql.push_str(" AND m.kind = $3");
+    }
+    sql.push_str(" ORDER BY m.id LIMIT $2");
+    let mut q = sqlx::query(&sql)
+        .bind(req.after_text(0).unwrap_or("").to_string())
+        .bind(req.fetch());
+    if let Some(k) = kind {
+        q = q.bind(k.as_str());
+    }
+    let rows: Vec<StoredMaterial> = q.fetch_all(pool).await?.iter().map(from_row).collect();
+    Ok(Page::from_rows(key, list, req, rows, |m| {
+        vec![m.material.id.as_str().into()]
+    }))
+}
+
+/// The organisation owning material `id`, if it exists.
+pub async fn owner_of(conn: &mut AnyConnection, id: &str) -> Result<Option<Org>> {
+    let owner: Option<i64> = sqlx::query("SELECT owner_org_id FROM materials WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.get("owner_org_id"));
+    match owner {
+        Some(o) => Ok(Some(orgs::get(&mut *conn, o).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Whether the catalogue holds material `id` (read in the caller's transaction).
+pub async fn exists(conn: &mut AnyConnection, id: &str) -> Result<bool> {
+    Ok(sqlx::query("SELECT 1 AS one FROM materials WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some())
+}
+
+/// Creates the material, or changes it when its id exists (keeping its owner): refused
+/// with a field error when invalid, `version_conflict` when `expected_version` is not the
+/// stored one. Unchanged content writes nothing. Returns the material as written and
+/// whether it was new.
+pub async fn save(
+    conn: &mut AnyConnection,
+    change: &Change,
+    m: &CatalogueMaterial,
+    expected_version: Option<i64>,
+    new_owner: &Org,
+) -> Result<(StoredMaterial, bool)> {
+    m.validate().map_err(StoreError::Invalid)?;
+    let m = CatalogueMaterial {
+        id: m.id.trim().to_string(),
+        name: m.name.trim().to_string(),
+        description: m.description.trim().to_string(),
+        kind: m.kind,
+    };
+    let existing = match get(&mut *conn, &m.id).await {
+        Ok(s) => Some(s),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e),
+    };
+    match existing {
+        None => {
+            if expected_version.is_some_and(|v| v != 0) {
+                return Err(StoreError::NotFound);
+            }
+            sqlx::query(
+                "INSERT INTO materials (id, name, description, kind, owner_org_id, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, 1, $6, $6)",
+            )
+            .bind(&m.id)
+            .bind(&m.name)
+            .bind(&m.description)
+            .bind(m.kind.as_str())
+            .bind(new_owner.id)
+            .bind(change.at)
+            .execute(&mut *conn)
+            .await?;
+            audit::append(
+                &mut *conn,
+                change,
+                "catalog.material_create",
+                "material",
+                &m.id,
+                &json!({ "owner_org_id": new_owner.id, "after": m }),
+            )
+            .await?;
+            Ok((get(&mut *conn, &m.id).await?, true))
+        }
+        Some(before) => {
+            if let Some(v) = expected_version {
+                if v != before.version {
+                    return Err(conflict(&m.id, before.version));
+                }
+            }
+            if before.material == m {
+                return Ok((before, false));
+            }
+            let changed = sqlx::query(
+                "UPDATE materials SET name = $1, description = $2, kind = $3, version = version + 1, updated_at = $4 \
+                 WHERE id = $5 AND version = $6",
+            )
+            .bind(&m.name)
+            .bind(&m.description)
+            .bind(m.kind.as_str())
+            .bind(change.at)
+            .bind(&m.id)
+            .bind(before.version)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                return Err(conflict(&m.id, before.version));
+            }
+            audit::append(
+                &mut *conn,
+                change,
+                "catalog.material_update",
+                "material",
+                &m.id,
+                &json!({ "version": before.version + 1, "before": before.material, "after": m }),
+            )
+            .await?;
+            Ok((get(&mut *conn, &m.id).await?, false))
+        }
+    }
+}
+
+fn conflict(id: &str, current: i64) -> StoreError {
+    StoreError::Conflict {
+        code: "version_conflict",
+        message: format!("材料{id}已被他人修改（当前第{current}版），请刷新后重试"),
+    }
+}
