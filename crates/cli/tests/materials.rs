@@ -17,6 +17,7 @@ on_both_backends!(
     materials_are_changed_only_at_their_owner_and_audited,
     items_refer_only_to_catalogue_materials,
     the_item_form_picks_from_the_catalogue_and_blank_rows_are_not_required,
+    administrators_keep_the_catalogue_on_its_pages,
 );
 
 fn field(body: &Value) -> (&str, &str) {
@@ -378,4 +379,178 @@ async fn the_item_form_picks_from_the_catalogue_and_blank_rows_are_not_required(
         assert!(!rest.starts_with(" checked"), "row {i} is pre-ticked");
         assert!(html.contains(&format!("name=\"materials[{i}].material_id\"")));
     }
+}
+
+/// Posts a page form as `api`'s session (its CSRF token in `_csrf`).
+async fn post_form(
+    app: &TestApp,
+    api: &Api,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let mut fields: Vec<(&str, &str)> = fields.to_vec();
+    fields.push(("_csrf", api.csrf.as_str()));
+    let res = api
+        .client
+        .post(app.url(path))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let location = res
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string());
+    let text = res.text().await.unwrap();
+    (status, location.unwrap_or(text))
+}
+
+async fn administrators_keep_the_catalogue_on_its_pages(app: TestApp) {
+    let admin = app.login("admin").await;
+    let district = admin_at(&app, &admin, "district", "district.admin").await;
+    let community = admin_at(&app, &admin, "yangguang", "yg.admin").await;
+    let clerk = app.login("clerk").await;
+
+    let (s, html) = page(&admin.client, &app, "/admin/materials").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("href=\"/admin/materials\""),
+        "in the navigation"
+    );
+    assert!(html.contains("data-id=\"M-0001\"") && html.contains("居民身份证"));
+    assert!(html.contains("id=\"page-next\""), "paged");
+    let (s, html) = page(&admin.client, &app, "/admin/materials?kind=form&limit=200").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("《生育服务登记表》") && !html.contains("data-id=\"M-0001\""));
+    let (s, html) = page(&admin.client, &app, "/admin/materials?kind=photo").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("材料类型应为以下之一"));
+    let (s, _) = page(&clerk.client, &app, "/admin/materials").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // A community administrator reads the city's materials but changes none.
+    let (s, html) = page(&community.client, &app, "/admin/materials/M-0001").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("id=\"material-readonly\"") && !html.contains("id=\"material-form\""));
+    let (s, _) = page(&community.client, &app, "/admin/materials/new").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = post_form(
+        &app,
+        &community,
+        "/admin/materials/M-0001",
+        &[
+            ("name", "身份证"),
+            ("kind", "certificate"),
+            ("version", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = post_form(
+        &app,
+        &district,
+        "/admin/materials/M-0001",
+        &[
+            ("name", "身份证"),
+            ("kind", "certificate"),
+            ("version", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "the district is not the city");
+    let (_, id_card) = admin.get("/api/v1/materials/M-0001").await;
+    assert_eq!(id_card["name"], "居民身份证");
+
+    // The district administrator adds one: errors beside the field, what was typed kept.
+    let (s, html) = page(&district.client, &app, "/admin/materials/new").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("id=\"material-form\""));
+    let (s, html) = post_form(
+        &app,
+        &district,
+        "/admin/materials",
+        &[
+            ("id", "M-9200"),
+            ("name", " "),
+            ("kind", "proof"),
+            ("description", "街道出具"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("role=\"alert\"") && html.contains("材料名称") && html.contains("街道出具")
+    );
+    let (s, html) = post_form(
+        &app,
+        &district,
+        "/admin/materials",
+        &[
+            ("id", "M-9200"),
+            ("name", "居住证明"),
+            ("description", "街道出具"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "no kind chosen");
+    assert!(html.contains("请选择材料类型"));
+    let (s, location) = post_form(
+        &app,
+        &district,
+        "/admin/materials",
+        &[
+            ("id", "M-9200"),
+            ("name", "居住证明"),
+            ("kind", "proof"),
+            ("description", "街道出具"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{location}");
+    assert_eq!(location, "/admin/materials/M-9200?saved=1");
+    let (_, html) = page(&district.client, &app, &location).await;
+    assert!(html.contains("id=\"material-saved\"") && html.contains("示范区"));
+    let (s, html) = post_form(
+        &app,
+        &district,
+        "/admin/materials",
+        &[("id", "M-9200"), ("name", "又一个"), ("kind", "proof")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("已存在"));
+    // Edited with the version it was read at; a stale one keeps what was typed.
+    let (s, _) = post_form(
+        &app,
+        &district,
+        "/admin/materials/M-9200",
+        &[
+            ("name", "居住证明（街道）"),
+            ("kind", "proof"),
+            ("version", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, html) = post_form(
+        &app,
+        &district,
+        "/admin/materials/M-9200",
+        &[("name", "旧名称"), ("kind", "proof"), ("version", "1")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("已被他人修改") && html.contains("旧名称"));
+    let (_, m) = admin.get("/api/v1/materials/M-9200").await;
+    assert_eq!(
+        (m["name"].as_str(), m["version"].as_i64()),
+        (Some("居住证明（街道）"), Some(2))
+    );
+    assert_eq!(
+        audited(&app, "catalog.material_update", "M-9200")
+            .await
+            .len(),
+        1
+    );
 }

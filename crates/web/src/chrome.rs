@@ -89,6 +89,11 @@ pub const NAV: &[NavEntry] = &[
         Need::Permission(Permission::ManageCatalog),
     ),
     entry(
+        "/admin/materials",
+        "材料目录",
+        Need::Permission(Permission::ManageCatalog),
+    ),
+    entry(
         "/admin/calendar",
         "工作日历",
         Need::Permission(Permission::ManageCalendar),
