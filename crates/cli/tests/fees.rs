@@ -1020,6 +1020,16 @@ async fn a_bundle_charges_only_its_lead_items_fee(app: TestApp) {
         .get(&format!("/api/v1/cases/{}/payments", case["id"]))
         .await;
     assert_eq!(fees["balance"]["settled"], true);
+    // The guide and the case page say so.
+    let anon = app.browser();
+    let (_, html) = page(&anon, &app, "/guide/bundles/YJS-90").await;
+    assert!(
+        html.contains("id=\"bundle-fee\"") && html.contains("20.00 元"),
+        "{html}"
+    );
+    assert!(html.contains("只收取牵头事项") && !html.contains("80.00 元"));
+    let (_, html) = page(&clerk.client, &app, &format!("/cases/{}", case["id"])).await;
+    assert!(html.contains("id=\"fee-bundle\""), "{html}");
 }
 
 async fn money_records_are_append_only_in_the_database(app: TestApp) {

@@ -386,6 +386,8 @@ pub struct CasePanel {
     pub form: PayForm,
     /// (value, label, checked)
     pub methods: Vec<(&'static str, &'static str, bool)>,
+    /// For a 一件事 case: the lead item whose fee is the bundle's only fee.
+    pub bundle_lead: Option<String>,
     pub waived: String,
     /// (time, amount, category, reason, by whom)
     pub waivers: Vec<(String, String, &'static str, String, String)>,
@@ -578,6 +580,7 @@ pub async fn case_panel(
         methods: PayMethod::ALL
             .map(|m| (m.as_str(), m.label(), m == PayMethod::Cash))
             .to_vec(),
+        bundle_lead: case.bundle_code.as_ref().map(|_| case.item_code.clone()),
         waived: b.waived.to_string(),
         waivers: fees
             .waivers
