@@ -302,6 +302,19 @@ const DETAIL_KEYS: &[(&str, &str)] = &[
     ("items", "所含事项"),
     ("item_codes", "所含事项"),
     ("description", "说明"),
+    ("payment_id", "收费编号"),
+    ("refund_id", "退费编号"),
+    ("waiver_id", "减免编号"),
+    ("receipt_no", "收据号"),
+    ("hall_id", "大厅编号"),
+    ("window_number", "窗口号"),
+    ("amount_fen", "金额（分）"),
+    ("quantity", "数量"),
+    ("method", "缴费方式"),
+    ("category", "减免类别"),
+    ("reason", "原因"),
+    ("balance", "缴费情况"),
+    ("material_id", "材料编码"),
 ];
 
 /// The Chinese name of an action code, if it is one the product records.
@@ -381,8 +394,15 @@ pub fn value_label(entity: &str, key: &str, value: &str) -> Option<&'static str>
             _ => None,
         },
         "roles" => Role::parse(value).map(Role::label),
+        "kind" if entity == "material" => {
+            crate::materials::MaterialKind::parse(value).map(crate::materials::MaterialKind::label)
+        }
         "kind" => OrgKind::parse(value).map(OrgKind::label),
         "item_type" => crate::catalog::ItemType::parse(value).map(crate::catalog::ItemType::label),
+        "category" => {
+            crate::fees::WaiverCategory::parse(value).map(crate::fees::WaiverCategory::label)
+        }
+        "method" => crate::fees::PayMethod::parse(value).map(crate::fees::PayMethod::label),
         _ => None,
     }
 }
@@ -603,6 +623,10 @@ mod tests {
             Some("综合受理窗口人员")
         );
         assert_eq!(value_label("org", "kind", "street"), Some("街道"));
+        assert_eq!(value_label("material", "kind", "proof"), Some("证明"));
+        assert_eq!(value_label("case", "category", "disabled"), Some("残疾人"));
+        assert_eq!(value_label("case", "method", "mobile"), Some("移动支付"));
+        assert_eq!(detail_key_label("case", "waiver_id"), Some("减免编号"));
         assert_eq!(value_label("setting", "to", "open"), None);
     }
 
