@@ -18,6 +18,7 @@ on_both_backends!(
     items_refer_only_to_catalogue_materials,
     the_item_form_picks_from_the_catalogue_and_blank_rows_are_not_required,
     administrators_keep_the_catalogue_on_its_pages,
+    an_upgraded_installation_adopts_the_shipped_catalogue,
 );
 
 fn field(body: &Value) -> (&str, &str) {
@@ -553,4 +554,84 @@ async fn administrators_keep_the_catalogue_on_its_pages(app: TestApp) {
             .len(),
         1
     );
+}
+
+/// Makes the database look like one whose catalog was imported before the material
+/// catalogue existed: no materials, no ids in the item versions.
+async fn strip_material_ids(app: &TestApp) {
+    let rows = sqlx::query("SELECT id, body FROM catalog_item_versions")
+        .fetch_all(app.store.reader())
+        .await
+        .unwrap();
+    let mut tx = app.store.begin().await.unwrap();
+    for r in &rows {
+        let mut body: Value = serde_json::from_str(&r.get::<String, _>("body")).unwrap();
+        for m in body["materials"].as_array_mut().unwrap() {
+            m.as_object_mut().unwrap().remove("material_id");
+        }
+        sqlx::query("UPDATE catalog_item_versions SET body = $1 WHERE id = $2")
+            .bind(body.to_string())
+            .bind(r.get::<i64, _>("id"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    sqlx::query("DELETE FROM materials")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn an_upgraded_installation_adopts_the_shipped_catalogue(app: TestApp) {
+    strip_material_ids(&app).await;
+    let admin = app.login("admin").await;
+    let (_, old) = admin.get("/api/v1/catalog/bundles/YJS-01").await;
+    let names = |b: &Value| -> Vec<String> {
+        b["materials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        names(&old).contains(&"父母双方居民身份证".to_string()),
+        "without ids the rows merge by name only"
+    );
+    let (_, before) = admin.get("/api/v1/catalog/items/WJ-0101").await;
+
+    onewindow_store::materials::adopt_shipped(&app.store, app.clock_now())
+        .await
+        .unwrap();
+    let shipped = onewindow_domain::catalog::Catalog::demo();
+    assert_eq!(app.count("materials").await, shipped.materials.len() as i64);
+    let (_, id_card) = admin.get("/api/v1/materials/M-0001").await;
+    assert_eq!(
+        id_card["owner_name"], "示范市",
+        "the root owns what was shipped"
+    );
+    let (_, after) = admin.get("/api/v1/catalog/items/WJ-0101").await;
+    assert_eq!(
+        after["version"].as_i64(),
+        before["version"].as_i64().map(|v| v + 1),
+        "a new version; the one cases were accepted under stays"
+    );
+    assert_eq!(after["item"]["materials"][0]["material_id"], "M-0001");
+    let events = audited(&app, "catalog.item_version", "WJ-0101").await;
+    assert_eq!(events.len(), 1);
+    let (_, merged) = admin.get("/api/v1/catalog/bundles/YJS-01").await;
+    let merged = names(&merged);
+    assert!(
+        !merged.contains(&"父母双方居民身份证".to_string()),
+        "{merged:?}"
+    );
+    assert!(merged.contains(&"夫妻双方居民身份证".to_string()));
+
+    // Once only: a catalogue that holds anything is left alone.
+    let versions = app.count("catalog_item_versions").await;
+    onewindow_store::materials::adopt_shipped(&app.store, app.clock_now())
+        .await
+        .unwrap();
+    assert_eq!(app.count("catalog_item_versions").await, versions);
 }

@@ -267,6 +267,7 @@ impl Store {
         let store = Store::connect(url, opts).await?;
         store.migrate().await?;
         calendar::ensure_shipped(&store, chrono::Utc::now().timestamp_micros()).await?;
+        materials::adopt_shipped(&store, chrono::Utc::now().timestamp_micros()).await?;
         Ok(store)
     }
 

@@ -5,10 +5,11 @@
 //! Whether the caller may change a material is the caller's check
 //! (`access::authorize_reference_data`, as for a catalog item).
 
-use crate::audit::{self, Change};
+use crate::audit::{self, Change, Who};
 use crate::orgs::{self, Org};
 use crate::page::{CursorKey, ListId, Page, PageRequest};
-use crate::{Result, StoreError};
+use crate::{Result, Store, StoreError};
+use onewindow_domain::catalog::{Catalog, ServiceItem};
 use onewindow_domain::materials::{CatalogueMaterial, MaterialKind};
 use onewindow_domain::org::OrgPath;
 use serde::Serialize;
@@ -209,5 +210,101 @@ fn conflict(id: &str, current: i64) -> StoreError {
     StoreError::Conflict {
         code: "version_conflict",
         message: format!("材料{id}已被他人修改（当前第{current}版），请刷新后重试"),
+    }
+}
+
+/// Upgrades an installation whose catalog was imported before the material catalogue
+/// existed (migration 0018): when the catalogue is empty but items are stored, the shipped
+/// materials (`Catalog::demo().materials`) are added, owned by the root organisation, and
+/// every item of a shipped code whose current rows carry no ids gets a new version, from
+/// today, with the ids of the shipped item's rows of the same name (a row without a match
+/// keeps none and merges by name, as before). Audited as the system. Runs once: a catalogue
+/// that holds anything is left alone, and a new database gets the materials with the demo.
+pub async fn adopt_shipped(store: &Store, now: i64) -> Result<()> {
+    let mut tx = store.begin().await?;
+    let held: i64 = sqlx::query("SELECT COUNT(*) AS n FROM materials")
+        .fetch_one(&mut *tx)
+        .await?
+        .get("n");
+    if held > 0 {
+        return Ok(());
+    }
+    let rows = sqlx::query(
+        "SELECT i.code, v.body FROM catalog_items i \
+         JOIN catalog_item_versions v ON v.item_id = i.id AND v.version = i.current_version ORDER BY i.code",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let Some(root) = sqlx::query("SELECT id FROM orgs WHERE parent_id IS NULL ORDER BY id LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(());
+    };
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let root = orgs::get(&mut *tx, root.get("id")).await?;
+    let change = Change {
+        backend: store.backend(),
+        at: now,
+        who: Who::system("system"),
+    };
+    // Two instances starting together may both try; the loser's unique violation means
+    // the catalogue is there, which is all this function promises.
+    let adopted = async {
+        let shipped = Catalog::demo();
+        for m in &shipped.materials {
+            save(&mut tx, &change, m, None, &root).await?;
+        }
+        let today = crate::clock::local_date(now);
+        let mut report = crate::catalog::SaveReport::default();
+        for r in &rows {
+            let Ok(mut item) = serde_json::from_str::<ServiceItem>(&r.get::<String, _>("body"))
+            else {
+                continue;
+            };
+            let Some(template) = shipped.item(&item.code) else {
+                continue;
+            };
+            let mut changed = false;
+            for m in item
+                .materials
+                .iter_mut()
+                .filter(|m| m.material_id.is_none())
+            {
+                if let Some(t) = template
+                    .materials
+                    .iter()
+                    .find(|t| t.name.trim() == m.name.trim())
+                {
+                    m.material_id = t.material_id.clone();
+                    changed |= m.material_id.is_some();
+                }
+            }
+            if changed {
+                // An item the rules no longer accept as stored is left as it is.
+                match crate::catalog::save_item(
+                    &mut tx,
+                    &change,
+                    &item,
+                    today,
+                    None,
+                    &root,
+                    &mut report,
+                )
+                .await
+                {
+                    Err(StoreError::Invalid(_)) => {}
+                    other => other?,
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok::<(), StoreError>(())
+    };
+    match adopted.await {
+        Err(e) if e.is_unique_violation() => Ok(()),
+        other => other,
     }
 }
