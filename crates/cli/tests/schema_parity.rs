@@ -339,3 +339,68 @@ fn the_comparison_reports_each_kind_of_difference() {
     let d = differences(&table(true, false), &Schema::new());
     assert_eq!(d[0].2, "only on SQLite");
 }
+
+/// The changes each table's triggers act on, as (table, INSERT/UPDATE/DELETE).
+type Triggers = BTreeSet<(String, String)>;
+
+async fn sqlite_triggers(url: &str) -> Triggers {
+    let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
+    let rows = sqlx::query("SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+    let mut out = Triggers::new();
+    for r in &rows {
+        let sql = r.get::<String, _>("sql").to_ascii_uppercase();
+        for event in ["INSERT", "UPDATE", "DELETE"] {
+            if sql.contains(&format!(" {event} ON ")) || sql.contains(&format!(" {event} OF ")) {
+                out.insert((r.get("tbl_name"), event.to_string()));
+            }
+        }
+    }
+    out
+}
+
+async fn postgres_triggers(url: &str) -> Triggers {
+    let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
+    sqlx::query(
+        "SELECT event_object_table::text AS t, event_manipulation::text AS e \
+         FROM information_schema.triggers WHERE trigger_schema = current_schema()",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get("t"), r.get("e")))
+    .collect()
+}
+
+/// Triggers are schema too: both backends refuse the same changes (the append-only money
+/// tables of migration 0018: UPDATE and DELETE of payments, refunds and waivers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_backends_have_the_same_triggers() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite_url = format!("sqlite://{}", dir.path().join("triggers.db").display());
+    Store::open(&sqlite_url, &StoreOptions::default())
+        .await
+        .unwrap()
+        .close()
+        .await;
+    let pg_url = common::fresh_pg_url().await;
+    Store::open(&pg_url, &StoreOptions::default())
+        .await
+        .unwrap()
+        .close()
+        .await;
+    let sqlite = sqlite_triggers(&sqlite_url).await;
+    let postgres = postgres_triggers(&pg_url).await;
+    for table in ["case_payments", "case_refunds", "case_fee_waivers"] {
+        for event in ["UPDATE", "DELETE"] {
+            assert!(
+                sqlite.contains(&(table.to_string(), event.to_string())),
+                "{table} {event}: {sqlite:?}"
+            );
+        }
+    }
+    assert_eq!(sqlite, postgres);
+}
