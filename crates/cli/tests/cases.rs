@@ -22,6 +22,7 @@ on_both_backends!(
     calendar_year_import_and_missing_year,
     a_future_catalog_version_waits_for_its_date,
     intake_list_is_newest_first_within_scope,
+    the_decider_sees_the_age_the_conditions_use,
 );
 
 /// A demo item whose department is 区民政局 (where the demo approver sits), that is not
@@ -902,5 +903,67 @@ async fn intake_list_is_newest_first_within_scope(app: TestApp) {
     assert!(
         html.contains("id=\"recent-next\""),
         "the older ones are a 下一页 away"
+    );
+}
+
+/// The staff case page as `api`'s user sees it.
+async fn case_page_text(api: &Api, id: &Value) -> String {
+    let res = api
+        .client
+        .get(format!("{}/cases/{id}", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.text().await.unwrap()
+}
+
+async fn the_decider_sees_the_age_the_conditions_use(app: TestApp) {
+    // 高龄津贴 turns on being 80: the masked number hides the birth date, so the approver
+    // is shown it and the age; the phone is there to call the applicant in.
+    let aged = item_where(&app, |i| {
+        i["conditions"].as_str().unwrap().contains("80周岁")
+    })
+    .await;
+    let clerk = app.login("clerk").await;
+    let (status, case) = clerk
+        .post("/api/v1/cases", intake_body(&aged, ticks(&aged, &[])))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{case}");
+    assert_eq!(case["state"], "routed", "{case}");
+    let approver = app.login("approver").await;
+    let page = case_page_text(&approver, &case["id"]).await;
+    assert!(
+        page.contains("id=\"applicant-birth\">1949-12-31（76周岁）"),
+        "{page}"
+    );
+    assert!(
+        page.contains("id=\"applicant-phone\""),
+        "the approver can call the applicant"
+    );
+    assert!(page.contains("13800138000"));
+    // A supervisor watching the hall sees the masked identity only.
+    let supervisor = app.login("supervisor").await;
+    let page = case_page_text(&supervisor, &case["id"]).await;
+    assert!(!page.contains("applicant-birth"), "{page}");
+    assert!(!page.contains("13800138000"));
+    // An item whose conditions do not turn on age shows no birth date, even to the approver.
+    let plain = item_where(&app, |i| {
+        let c = i["conditions"].as_str().unwrap();
+        i["code"].as_str().unwrap().starts_with("MZ-")
+            && !["周岁", "年龄", "岁以上", "高龄", "老年人"]
+                .iter()
+                .any(|w| c.contains(w))
+    })
+    .await;
+    let (status, other) = clerk
+        .post("/api/v1/cases", intake_body(&plain, ticks(&plain, &[])))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    let page = case_page_text(&clerk, &other["id"]).await;
+    assert!(!page.contains("applicant-birth"));
+    assert!(
+        page.contains("id=\"applicant-phone\""),
+        "the clerk calls for pick-up"
     );
 }

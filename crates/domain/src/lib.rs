@@ -5,6 +5,8 @@
 
 /// Roles, permissions and organisation scope: who may do what, where.
 pub mod access;
+/// The applicant and agent of a case: identifiers checked, masked, and what a decider sees.
+pub mod applicant;
 /// The hash-chained audit log: hashing and chain verification.
 pub mod audit;
 /// The working-day calendar: holidays, make-up days, deadlines in working days.

@@ -29,6 +29,7 @@ pub mod ops;
 pub mod orgs;
 pub mod pages;
 pub mod paging;
+pub mod qr;
 pub mod queue;
 pub mod users;
 pub mod validate;

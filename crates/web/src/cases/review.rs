@@ -19,12 +19,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use onewindow_domain::access::{Permission, Role};
+use onewindow_domain::applicant::DeciderFacts;
 use onewindow_domain::cases::{
     self as machine, CaseAction, CaseActionKind, CaseState, IssueMethod, Performer,
 };
 use onewindow_domain::catalog::MaterialCheck;
 use onewindow_domain::validation::{self, FieldError, FieldErrors};
 use onewindow_store::cases::{self as store_cases, CaseEvent, CaseRecord, Queue};
+use onewindow_store::catalog as store_catalog;
 use onewindow_store::clock::{format_local, local_date};
 use serde_json::Value;
 
@@ -176,6 +178,8 @@ struct CasePage {
     notice: Option<String>,
     errors: Vec<FieldError>,
     payments: crate::fees::CasePanel,
+    /// The applicant's birth date, age and phone, for the roles that work with them.
+    applicant: DeciderFacts,
 }
 
 async fn case_view(
@@ -194,7 +198,17 @@ async fn case_view(
         .map(|e| (format_local(e.at), e))
         .collect();
     let payments = crate::fees::case_panel(state, p, &case).await?;
-    let actions = available_actions(p, &case, local_date(state.now()), payments.unpaid_fee());
+    let today = local_date(state.now());
+    let actions = available_actions(p, &case, today, payments.unpaid_fee());
+    let item = store_catalog::version_body(state.store.reader(), case.item_version_id).await?;
+    let applicant = DeciderFacts::for_role(
+        &p.user.roles,
+        &case.applicant_kind,
+        &case.applicant_id,
+        &case.applicant_phone,
+        &item.conditions,
+        today,
+    );
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -209,6 +223,7 @@ async fn case_view(
         notice,
         errors,
         payments,
+        applicant,
     })?;
     *res.status_mut() = status;
     Ok(res)
