@@ -471,6 +471,9 @@ struct IntakeQuery {
     item: String,
     #[serde(default)]
     bundle: String,
+    /// A case whose one-time notice was retracted: its applicant is filled in again, so
+    /// the clerk takes the application in anew without retyping it.
+    again: Option<i64>,
 }
 
 async fn intake_view(
@@ -537,16 +540,24 @@ async fn intake_page(
     Query(q): Query<IntakeQuery>,
 ) -> PageResult {
     p.require(Permission::HandleIntake)?;
-    intake_view(
-        &state,
-        &p,
-        &ctx,
-        (&q.item, &q.bundle),
-        vec![],
-        FormData::default(),
-        None,
-    )
-    .await
+    let mut form = FormData::default();
+    if let Some(id) = q.again {
+        let old = get_case(&state, &p, id).await?;
+        if old.state != CaseState::NoticeRetracted {
+            return Err(AppError::Conflict {
+                code: "notice_not_retracted",
+                message: "只有撤回了一次性告知书的办件才能据此重新受理".into(),
+            }
+            .into());
+        }
+        form.0.extend([
+            ("applicant_kind".into(), old.applicant_kind),
+            ("applicant_name".into(), old.applicant_name),
+            ("applicant_id".into(), old.applicant_id),
+            ("applicant_phone".into(), old.applicant_phone),
+        ]);
+    }
+    intake_view(&state, &p, &ctx, (&q.item, &q.bundle), vec![], form, None).await
 }
 
 fn input_from_form(form: &FormData) -> IntakeInput {

@@ -284,6 +284,9 @@ fn action_from(name: &str, get: impl Fn(&str) -> String) -> Result<CaseAction, A
         K::Withdraw => CaseAction::Withdraw {
             reason: get("reason"),
         },
+        K::RetractNotice => CaseAction::RetractNotice {
+            reason: get("reason"),
+        },
         K::Accept | K::Refuse | K::Route | K::ApproveAtWindow | K::Lapse => {
             return Err(AppError::invalid(
                 "action",
