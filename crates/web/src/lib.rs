@@ -32,6 +32,7 @@ pub mod paging;
 pub mod queue;
 pub mod users;
 pub mod validate;
+pub mod visits;
 pub mod xlsx;
 
 use axum::Router;
