@@ -17,6 +17,7 @@ on_both_backends!(
     mail_and_electronic_issuance_add_no_visit_and_the_figure_counts_a_mix,
     pages_confirm_what_happened_and_show_the_visits,
     other_organisations_see_neither_visits_nor_figures,
+    the_demo_shows_visits_and_the_figure,
 );
 
 /// 高龄津贴申请 (区民政局, 10 working days, listed for 即审即办; the demo clerk holds the
@@ -164,6 +165,8 @@ async fn count_visits(app: &TestApp) -> i64 {
 }
 
 async fn a_finished_ticket_records_one_visit_per_linked_case(app: TestApp) {
+    let base = count_visits(&app).await;
+    let audited = visit_audits(&app).await;
     let guide = app.login("guide").await;
     let clerk = app.login("clerk").await;
     let w = open_window(&clerk, &app).await;
@@ -171,7 +174,11 @@ async fn a_finished_ticket_records_one_visit_per_linked_case(app: TestApp) {
     // Two cases taken in while serving the ticket: both linked by themselves, no visit yet.
     let first = intake(&clerk, &app, json!({})).await;
     let second = intake(&clerk, &app, json!({})).await;
-    assert_eq!(count_visits(&app).await, 0, "the finish records the visits");
+    assert_eq!(
+        count_visits(&app).await,
+        base,
+        "the finish records the visits"
+    );
     let hall = app.org_id("xingfu-hall").await;
     let (_, list) = clerk
         .get(&format!("/api/v1/queue/halls/{hall}/tickets"))
@@ -210,7 +217,7 @@ async fn a_finished_ticket_records_one_visit_per_linked_case(app: TestApp) {
     // Finishing it again is refused by the ticket's machine and records nothing.
     let (s, _) = ticket_act_status(&clerk, &t, json!({"action": "finish"})).await;
     assert_eq!(s, StatusCode::CONFLICT);
-    assert_eq!(count_visits(&app).await, 2);
+    assert_eq!(count_visits(&app).await, base + 2);
     // A second ticket the same day naming the first case: the same trip, one visit.
     let t2 = serve_walk_in(&guide, &clerk, &app, w).await;
     let third = intake(&clerk, &app, json!({})).await;
@@ -222,7 +229,7 @@ async fn a_finished_ticket_records_one_visit_per_linked_case(app: TestApp) {
     .await;
     assert_eq!(visits(&clerk, &first).await.len(), 1);
     assert_eq!(visits(&clerk, &third).await.len(), 1);
-    assert_eq!(count_visits(&app).await, 3);
+    assert_eq!(count_visits(&app).await, base + 3);
     // A number that is no case is refused whole: the ticket stays served, nothing written.
     let t3 = serve_walk_in(&guide, &clerk, &app, w).await;
     let (s, body) = ticket_act_status(
@@ -252,14 +259,43 @@ async fn a_finished_ticket_records_one_visit_per_linked_case(app: TestApp) {
         (1, Some("intake"), true)
     );
     // Every visit is audited.
+    assert_eq!(visit_audits(&app).await, audited + 4);
+}
+
+async fn visit_audits(app: &TestApp) -> i64 {
     use sqlx::Row;
     app.store.settle_audit().await.unwrap();
-    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'case.visit'")
+    sqlx::query("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'case.visit'")
         .fetch_one(app.store.reader())
         .await
         .unwrap()
-        .get("n");
-    assert_eq!(n, 4);
+        .get("n")
+}
+
+/// The 一次办结 figures the caller sees over a period: (issued, in one visit) in total and
+/// on the line of organisation `org` (by hall).
+async fn one_visit(api: &Api, query: &str, org: i64) -> ((i64, i64), (i64, i64)) {
+    let (s, f) = api.get(&format!("/api/v1/figures/visits{query}")).await;
+    assert_eq!(s, StatusCode::OK, "{f}");
+    let line = f["by_hall"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["org_id"] == org.to_string())
+        .map(|l| {
+            (
+                l["issued"].as_i64().unwrap(),
+                l["in_one_visit"].as_i64().unwrap(),
+            )
+        })
+        .unwrap_or((0, 0));
+    (
+        (
+            f["issued"].as_i64().unwrap(),
+            f["in_one_visit"].as_i64().unwrap(),
+        ),
+        line,
+    )
 }
 
 async fn an_appointment_check_in_counts_as_the_visit(app: TestApp) {
@@ -318,6 +354,11 @@ async fn an_appointment_check_in_counts_as_the_visit(app: TestApp) {
 }
 
 async fn mail_and_electronic_issuance_add_no_visit_and_the_figure_counts_a_mix(app: TestApp) {
+    let street = app.org_id("xingfu").await;
+    let supervisor = app.login("supervisor").await;
+    let two_days = "?from=2026-11-23&to=2026-11-24";
+    let (base, base_street) = one_visit(&supervisor, two_days, street).await;
+    let (base_monday, _) = one_visit(&supervisor, "?from=2026-11-23&to=2026-11-23", street).await;
     let guide = app.login("guide").await;
     let clerk = app.login("clerk").await;
     let approver = app.login("approver").await;
@@ -387,31 +428,25 @@ async fn mail_and_electronic_issuance_add_no_visit_and_the_figure_counts_a_mix(a
     );
     // 一次办结率 over Monday and Tuesday: A, B, C in one visit; D and E came twice.
     let supervisor = app.login("supervisor").await;
-    let (s, f) = supervisor
-        .get("/api/v1/figures/visits?from=2026-11-23&to=2026-11-24")
-        .await;
-    assert_eq!(s, StatusCode::OK, "{f}");
-    assert_eq!(
-        (f["issued"].as_i64(), f["in_one_visit"].as_i64()),
-        (Some(5), Some(3))
-    );
-    assert_eq!(f["one_visit_rate"], 0.6);
-    assert_eq!(f["one_visit_rate_text"], "60.0%");
-    let street = app.org_id("xingfu").await;
-    assert_eq!(
-        f["by_hall"],
-        json!([{"org_id": street.to_string(), "name": "幸福街道", "issued": 5, "in_one_visit": 3, "one_visit_rate": 0.6, "one_visit_rate_text": "60.0%"}])
-    );
-    assert_eq!(f["by_item"][0]["item_code"], ITEM);
-    assert_eq!(f["by_item"][0]["issued"], 5);
+    let (total, line) = one_visit(&supervisor, two_days, street).await;
+    assert_eq!((total.0 - base.0, total.1 - base.1), (5, 3));
+    assert_eq!((line.0 - base_street.0, line.1 - base_street.1), (5, 3));
+    if base == (0, 0) {
+        let (_, f) = supervisor
+            .get(&format!("/api/v1/figures/visits{two_days}"))
+            .await;
+        assert_eq!(f["one_visit_rate"], 0.6);
+        assert_eq!(f["one_visit_rate_text"], "60.0%");
+        assert_eq!(
+            f["by_hall"],
+            json!([{"org_id": street.to_string(), "name": "幸福街道", "issued": 5, "in_one_visit": 3, "one_visit_rate": 0.6, "one_visit_rate_text": "60.0%"}])
+        );
+        assert_eq!(f["by_item"][0]["item_code"], ITEM);
+        assert_eq!(f["by_item"][0]["issued"], 5);
+    }
     // Per period: Monday alone had A and B, both in one visit.
-    let (_, monday) = supervisor
-        .get("/api/v1/figures/visits?from=2026-11-23&to=2026-11-23")
-        .await;
-    assert_eq!(
-        (monday["issued"].as_i64(), monday["in_one_visit"].as_i64()),
-        (Some(2), Some(2))
-    );
+    let (monday, _) = one_visit(&supervisor, "?from=2026-11-23&to=2026-11-23", street).await;
+    assert_eq!((monday.0 - base_monday.0, monday.1 - base_monday.1), (2, 2));
     // Per item: another item has nothing, and says so (— rather than 0 %).
     let (_, other) = supervisor
         .get("/api/v1/figures/visits?from=2026-11-23&to=2026-11-24&item=RS-0001")
@@ -429,15 +464,16 @@ async fn mail_and_electronic_issuance_add_no_visit_and_the_figure_counts_a_mix(a
     );
     // The rollup alone holds the figure: rows per day, hall and item, not per case.
     use sqlx::Row;
-    let rows: i64 = sqlx::query("SELECT COUNT(*) AS n FROM case_figures_daily WHERE issued > 0")
-        .fetch_one(app.store.reader())
-        .await
-        .unwrap()
-        .get("n");
-    assert_eq!(
-        rows, 2,
-        "Monday's and Tuesday's row of the one hall and item"
-    );
+    let rows: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM case_figures_daily WHERE issued > 0 AND item_code = $1",
+    )
+    .bind(ITEM)
+    .fetch_one(app.store.reader())
+    .await
+    .unwrap()
+    .get("n");
+    assert!(rows >= 2, "Monday's and Tuesday's row of the hall and item");
+    assert!(rows < 5, "a row per day, hall and item, not per case");
 }
 
 /// Logs in through the HTML form; returns the cookie-keeping client.
@@ -543,7 +579,13 @@ async fn pages_confirm_what_happened_and_show_the_visits(app: TestApp) {
     // The figures page shows 一次办结率 for the caller's scope.
     let (s, html) = page(&browser, &app, "/figures").await;
     assert_eq!(s, StatusCode::OK);
-    assert!(html.contains("id=\"one-visit-rate\">100.0%<"), "{html}");
+    let (_, f) = clerk.get("/api/v1/figures/visits").await;
+    let rate = f["one_visit_rate_text"].as_str().unwrap();
+    assert_ne!(rate, "—", "the hand-over is counted");
+    assert!(
+        html.contains(&format!("id=\"one-visit-rate\">{rate}<")),
+        "{html}"
+    );
     // The window list says which queues each window serves; a community clerk without
     // windows is told why.
     let (_, html) = page(&browser, &app, "/counter").await;
@@ -561,6 +603,10 @@ async fn pages_confirm_what_happened_and_show_the_visits(app: TestApp) {
 async fn other_organisations_see_neither_visits_nor_figures(app: TestApp) {
     let clerk = app.login("clerk").await;
     let approver = app.login("approver").await;
+    let other = app.login("clerk-yangguang").await;
+    let street = app.org_id("xingfu").await;
+    let (mine_before, _) = one_visit(&clerk, "", street).await;
+    let (theirs_before, _) = one_visit(&other, "", street).await;
     let case = intake(&clerk, &app, json!({})).await;
     let case = decide(&approver, &case).await;
     act(
@@ -569,22 +615,15 @@ async fn other_organisations_see_neither_visits_nor_figures(app: TestApp) {
         json!({"action": "issue", "method": "window"}),
     )
     .await;
-    let (_, mine) = clerk.get("/api/v1/figures/visits").await;
-    assert_eq!(mine["issued"], 1);
+    let (mine, _) = one_visit(&clerk, "", street).await;
+    assert_eq!(mine.0, mine_before.0 + 1);
     // Another community's clerk: the case (and so its visits) looks unknown; the figures
     // of their scope hold nothing of the street's.
-    let other = app.login("clerk-yangguang").await;
     let (s, _) = other.get(&format!("/api/v1/cases/{}", case["id"])).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, theirs) = other.get("/api/v1/figures/visits").await;
-    assert_eq!(s, StatusCode::OK);
-    assert_eq!(
-        (
-            theirs["issued"].as_i64(),
-            theirs["by_hall"].as_array().map(Vec::len)
-        ),
-        (Some(0), Some(0))
-    );
+    let (theirs, street_line) = one_visit(&other, "", street).await;
+    assert_eq!(theirs, theirs_before, "nothing of the street's");
+    assert_eq!(street_line, (0, 0), "the street is not in their figures");
     let browser = form_login(&app, "clerk-yangguang").await;
     let (s, _) = page(&browser, &app, &format!("/cases/{}", case["id"])).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -595,4 +634,25 @@ async fn other_organisations_see_neither_visits_nor_figures(app: TestApp) {
     let browser = form_login(&app, "grid").await;
     let (s, _) = page(&browser, &app, "/figures").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+async fn the_demo_shows_visits_and_the_figure(app: TestApp) {
+    let supervisor = app.login("supervisor").await;
+    let street = app.org_id("xingfu").await;
+    let (before, _) = one_visit(&supervisor, "", street).await;
+    onewindow_store::demo::seed_cases(&app.store, app.clock_now())
+        .await
+        .unwrap();
+    // Three issued today: at once (one visit), mailed (one), picked up a week later (two).
+    let (after, _) = one_visit(&supervisor, "", street).await;
+    assert_eq!((after.0 - before.0, after.1 - before.1), (3, 2));
+    let clerk = app.login("clerk").await;
+    let (_, list) = clerk.get("/api/v1/cases?limit=200").await;
+    let mut counts = Vec::new();
+    for row in list["items"].as_array().unwrap() {
+        let v = visits(&clerk, row).await;
+        counts.push(v.len());
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, [1, 1, 2], "{list}");
 }
