@@ -281,7 +281,7 @@ async fn one_visit(api: &Api, query: &str, org: i64) -> ((i64, i64), (i64, i64))
         .as_array()
         .unwrap()
         .iter()
-        .find(|l| l["org_id"] == org.to_string())
+        .find(|l| l["org_id"].as_i64() == Some(org))
         .map(|l| {
             (
                 l["issued"].as_i64().unwrap(),
@@ -439,7 +439,7 @@ async fn mail_and_electronic_issuance_add_no_visit_and_the_figure_counts_a_mix(a
         assert_eq!(f["one_visit_rate_text"], "60.0%");
         assert_eq!(
             f["by_hall"],
-            json!([{"org_id": street.to_string(), "name": "幸福街道", "issued": 5, "in_one_visit": 3, "one_visit_rate": 0.6, "one_visit_rate_text": "60.0%"}])
+            json!([{"org_id": street, "name": "幸福街道", "issued": 5, "in_one_visit": 3, "one_visit_rate": 0.6, "one_visit_rate_text": "60.0%"}])
         );
         assert_eq!(f["by_item"][0]["item_code"], ITEM);
         assert_eq!(f["by_item"][0]["issued"], 5);

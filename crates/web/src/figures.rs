@@ -141,8 +141,13 @@ async fn intake_api(
 
 fn line_json(l: &OneVisitLine, key: &str) -> Value {
     let (rate, text) = rate_json(one_visit_rate(l.issued, l.in_one_visit));
+    // An organisation by its id (a number), an item by its code.
+    let id = match key {
+        "org_id" => l.key.parse::<i64>().map(Value::from).unwrap_or(Value::Null),
+        _ => Value::from(l.key.clone()),
+    };
     json!({
-        key: l.key,
+        key: id,
         "name": l.name,
         "issued": l.issued,
         "in_one_visit": l.in_one_visit,
