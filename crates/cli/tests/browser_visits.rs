@@ -10,6 +10,12 @@ use common::TestApp;
 use fantoccini::Locator;
 use serde_json::{json, Value};
 
+/// Signs in and waits for the workbench, so the next page is asked with the session.
+async fn sign_in(c: &fantoccini::Client, app: &TestApp, username: &str) {
+    login(c, app, username).await;
+    wait_css(c, "h1.workbench-title").await;
+}
+
 async fn text(c: &fantoccini::Client, css: &str) -> String {
     wait_css(c, css).await.text().await.unwrap()
 }
@@ -29,7 +35,7 @@ async fn the_window_links_the_case_and_confirms_every_step(app: TestApp) {
 
     let driver = start_driver().await;
     let c = browser(&driver).await;
-    login(&c, &app, "clerk").await;
+    sign_in(&c, &app, "clerk").await;
     // The window list says which queues each window serves.
     c.goto(&app.url("/counter")).await.unwrap();
     let serves = text(&c, "tr[data-window='4'] .window-serves").await;
@@ -129,7 +135,7 @@ async fn the_window_links_the_case_and_confirms_every_step(app: TestApp) {
 async fn a_community_clerk_without_windows_is_told_why(app: TestApp) {
     let driver = start_driver().await;
     let c = browser(&driver).await;
-    login(&c, &app, "clerk-yangguang").await;
+    sign_in(&c, &app, "clerk-yangguang").await;
     c.goto(&app.url("/counter")).await.unwrap();
     let why = text(&c, "#no-windows").await;
     assert!(why.contains("阳光社区没有叫号窗口"), "{why}");
