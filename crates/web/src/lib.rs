@@ -33,6 +33,7 @@ pub mod qr;
 pub mod queue;
 pub mod users;
 pub mod validate;
+pub mod visits;
 pub mod xlsx;
 
 use axum::Router;

@@ -358,6 +358,8 @@ pub async fn intake(
         ));
     }
     let case = store_cases::intake(&mut tx, &change, &cal, today, &new, &action, entropy).await?;
+    // The applicant is at the window: linked to the ticket being served, else a visit.
+    crate::visits::at_intake(&mut tx, &change, p, &case, today).await?;
     if let Some(w) = applicant.credit_warning {
         onewindow_store::audit::append(
             &mut tx,
