@@ -1,6 +1,6 @@
 //! Claims of ARCHITECTURE.md that a test can keep true: every Rust module of the workspace
 //! (`crates/*/src/**/*.rs`, whatever folders a capability is split into) opens with a `//!`
-//! doc comment that says what the module is.
+//! doc comment that says what the module is, and the web layer (`crates/web`) runs no SQL.
 
 use std::path::{Path, PathBuf};
 
@@ -89,4 +89,67 @@ fn the_check_tells_documented_modules_from_the_rest() {
     assert!(missing_module_doc("// a plain comment\n").is_some());
     assert!(missing_module_doc("//!\nuse x;\n").is_some());
     assert!(missing_module_doc("").is_some());
+}
+
+/// The SQL a line of Rust source runs or spells, if any: a sqlx query builder, or a string
+/// literal opening with a statement keyword. The web layer asks the store; it never runs SQL.
+fn sql_on_line(line: &str) -> Option<&'static str> {
+    const BUILDERS: [&str; 5] = [
+        "sqlx::query",
+        "query_as(",
+        "query_scalar(",
+        "raw_sql(",
+        ".execute(",
+    ];
+    const STATEMENTS: [&str; 7] = [
+        "\"SELECT ",
+        "\"INSERT ",
+        "\"UPDATE ",
+        "\"DELETE ",
+        "\"WITH ",
+        "\"CREATE ",
+        "\"BEGIN",
+    ];
+    let code = line.split("//").next().unwrap_or("");
+    BUILDERS.into_iter().chain(STATEMENTS).find(|needle| {
+        code.to_ascii_uppercase()
+            .contains(&needle.to_ascii_uppercase())
+    })
+}
+
+#[test]
+fn the_web_layer_runs_no_sql() {
+    let web = workspace_root().join("crates/web/src");
+    let mut files = Vec::new();
+    rust_files(&web, &mut files);
+    assert!(files.len() > 20, "the web crate's modules were found");
+    let mut found = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if let Some(what) = sql_on_line(line) {
+                let rel = path.strip_prefix(workspace_root()).unwrap().display();
+                found.push(format!("{rel}:{}: {what}", n + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "crates/web runs SQL (move it into an operation of crates/store):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_sql_check_finds_queries_and_statements() {
+    assert!(sql_on_line(r#"sqlx::query("x").fetch_one(c)"#).is_some());
+    assert!(sql_on_line(r#"let q = "SELECT id FROM cases";"#).is_some());
+    assert!(sql_on_line(r#"let q = "insert into t values (1)";"#).is_some());
+    assert!(sql_on_line("conn.execute(stmt)").is_some());
+    assert_eq!(sql_on_line("// SELECT in a comment is prose"), None);
+    assert_eq!(sql_on_line(r#"let s = "选择事项";"#), None);
+    assert_eq!(
+        sql_on_line("store_catalog::owner_of(conn, code).await?"),
+        None
+    );
 }

@@ -343,6 +343,17 @@ async fn tolerance_case_from_window_to_resident(app: TestApp) {
         format!("{}/track?case_no={case_no}&code={query_code}", app.url("")),
         "a bare /track is no use on paper"
     );
+    // The QR code beside it, read back from the rendered page, holds the same address.
+    let qr = clerk
+        .find(Locator::Css("#receipt-qr svg"))
+        .await
+        .expect("a QR code on the receipt");
+    let png = qr.screenshot().await.unwrap();
+    assert_eq!(
+        decode_qr(&png),
+        track,
+        "the QR code holds the printed address"
+    );
     let received = text_of(&clerk, "#receipt-materials").await;
     assert!(
         !received.contains(TOLERATED),
@@ -716,3 +727,18 @@ on_both_backends!(
     nothing_brought_gives_the_one_time_notice,
     admin_edits_an_item_field_by_field
 );
+
+/// The text of the one QR code in a PNG screenshot.
+fn decode_qr(png: &[u8]) -> String {
+    let img = image::load_from_memory_with_format(png, image::ImageFormat::Png)
+        .expect("a PNG screenshot")
+        .to_luma8();
+    let (w, h) = img.dimensions();
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| {
+            img.get_pixel(x as u32, y as u32).0[0]
+        });
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the picture");
+    grids[0].decode().expect("a readable QR code").1
+}

@@ -22,6 +22,8 @@ on_both_backends!(
     calendar_year_import_and_missing_year,
     a_future_catalog_version_waits_for_its_date,
     intake_list_is_newest_first_within_scope,
+    the_decider_sees_the_age_the_conditions_use,
+    a_notice_given_by_mistake_is_retracted_and_taken_in_again,
 );
 
 /// A demo item whose department is 区民政局 (where the demo approver sits), that is not
@@ -903,4 +905,161 @@ async fn intake_list_is_newest_first_within_scope(app: TestApp) {
         html.contains("id=\"recent-next\""),
         "the older ones are a 下一页 away"
     );
+}
+
+/// The staff case page as `api`'s user sees it.
+async fn case_page_text(api: &Api, id: &Value) -> String {
+    let res = api
+        .client
+        .get(format!("{}/cases/{id}", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.text().await.unwrap()
+}
+
+async fn the_decider_sees_the_age_the_conditions_use(app: TestApp) {
+    // 高龄津贴 turns on being 80: the masked number hides the birth date, so the approver
+    // is shown it and the age; the phone is there to call the applicant in.
+    let aged = item_where(&app, |i| {
+        i["conditions"].as_str().unwrap().contains("80周岁")
+    })
+    .await;
+    let clerk = app.login("clerk").await;
+    let (status, case) = clerk
+        .post("/api/v1/cases", intake_body(&aged, ticks(&aged, &[])))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{case}");
+    assert_eq!(case["state"], "routed", "{case}");
+    let approver = app.login("approver").await;
+    let page = case_page_text(&approver, &case["id"]).await;
+    assert!(
+        page.contains("id=\"applicant-birth\">1949-12-31（76周岁）"),
+        "{page}"
+    );
+    assert!(
+        page.contains("id=\"applicant-phone\""),
+        "the approver can call the applicant"
+    );
+    assert!(page.contains("13800138000"));
+    // A supervisor watching the hall sees the masked identity only.
+    let supervisor = app.login("supervisor").await;
+    let page = case_page_text(&supervisor, &case["id"]).await;
+    assert!(!page.contains("applicant-birth"), "{page}");
+    assert!(!page.contains("13800138000"));
+    // An item whose conditions do not turn on age shows no birth date, even to the approver.
+    let plain = item_where(&app, |i| {
+        let c = i["conditions"].as_str().unwrap();
+        i["code"].as_str().unwrap().starts_with("MZ-")
+            && !["周岁", "年龄", "岁以上", "高龄", "老年人"]
+                .iter()
+                .any(|w| c.contains(w))
+    })
+    .await;
+    let (status, other) = clerk
+        .post("/api/v1/cases", intake_body(&plain, ticks(&plain, &[])))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    let page = case_page_text(&clerk, &other["id"]).await;
+    assert!(!page.contains("applicant-birth"));
+    assert!(
+        page.contains("id=\"applicant-phone\""),
+        "the clerk calls for pick-up"
+    );
+}
+
+async fn a_notice_given_by_mistake_is_retracted_and_taken_in_again(app: TestApp) {
+    let clerk = app.login("clerk").await;
+    let item = tolerable_item(&app).await;
+    let (s, case) = clerk
+        .post("/api/v1/cases", intake_body(&item, json!({})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(case["state"], "refused", "{case}");
+    let path = format!("/api/v1/cases/{}", case["id"]);
+    let retract = |reason: &str| json!({"action": "retract_notice", "reason": reason});
+
+    // Refusals: a role without the action, another place's clerk, a blank reason.
+    let approver = app.login("approver").await;
+    let (s, _) = act(&approver, &case, retract("误告知")).await;
+    assert!(
+        s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND,
+        "an approver does not retract a window's notice: {s}"
+    );
+    let station = app.login("clerk-yangguang").await;
+    let (s, _) = act(&station, &case, retract("误告知")).await;
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "another place's case looks unknown"
+    );
+    let before = app.audit_head().await;
+    let (s, body) = act(&clerk, &case, retract("  ")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"][0]["field"], "reason", "{body}");
+    assert_eq!(
+        app.audit_head().await,
+        before,
+        "a refused request changes nothing"
+    );
+    assert_eq!(clerk.get(&path).await.1["state"], "refused");
+
+    // The retraction, audited with its reason; it happens once.
+    let (s, retracted) = act(&clerk, &case, retract("材料其实齐全，告知有误")).await;
+    assert_eq!(s, StatusCode::OK, "{retracted}");
+    assert_eq!(retracted["state"], "notice_retracted");
+    assert_eq!(app.audit_head().await, before + 1);
+    let (_, log) = app
+        .login("admin")
+        .await
+        .get("/api/v1/audit?action=case.retract_notice")
+        .await;
+    let text = log.to_string();
+    assert!(text.contains("case.retract_notice"), "{text}");
+    assert!(
+        text.contains("材料其实齐全，告知有误"),
+        "the reason is in the audit: {text}"
+    );
+    let (s, _) = act(&clerk, &retracted, retract("再撤一次")).await;
+    assert_ne!(s, StatusCode::OK, "a retracted notice stays retracted");
+
+    // The resident's tracking page says the notice no longer holds; the void notice is
+    // not printed again; the intake form comes back with the applicant filled in.
+    let (_, tracked) = app
+        .login("guide")
+        .await
+        .get(&format!(
+            "/api/v1/track?case_no={}&code={}",
+            case["case_no"].as_str().unwrap(),
+            case["query_code"].as_str().unwrap()
+        ))
+        .await;
+    assert!(tracked.to_string().contains("告知书已撤回"), "{tracked}");
+    let c = &clerk.client;
+    let res = c
+        .get(format!("{}/cases/{}/notice", clerk.base, case["id"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let page = case_page_text(&clerk, &case["id"]).await;
+    assert!(page.contains("id=\"intake-again\""), "重新受理 offered");
+    let res = c
+        .get(format!(
+            "{}/window/intake?item={}&again={}",
+            clerk.base,
+            item["item"]["code"].as_str().unwrap(),
+            case["id"]
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let form = res.text().await.unwrap();
+    assert!(
+        form.contains("value=\"张三\""),
+        "the applicant is filled in again"
+    );
+    assert!(form.contains("value=\"11010519491231002X\""));
 }

@@ -835,5 +835,5 @@ async fn pages_show_25_with_next_and_first(app: TestApp) {
     );
     let (s, filtered) = html(&admin, &app, "/admin/audit?entity=case&action=case.route").await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(filtered.matches("<code>case.route</code>").count(), 25);
+    assert_eq!(filtered.matches("data-action=\"case.route\"").count(), 25);
 }

@@ -157,9 +157,15 @@ async fn priority_then_issue_order_and_the_window_actions(app: TestApp) {
     let (_, r) = act(json!({"action": "recall"})).await;
     assert_eq!(r["recall_count"], 1);
     act(json!({"action": "start_service"})).await;
-    let (s, done) = act(json!({"action": "finish", "case_nos": ["YC20261123000001"]})).await;
+    // A number that is no case is refused, naming the field; nothing changes.
+    let (s, refused) = act(json!({"action": "finish", "case_nos": ["YC20261123000001"]})).await;
+    assert_eq!(
+        (s, refused["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("case_nos"))
+    );
+    let (s, done) = act(json!({"action": "finish"})).await;
     assert_eq!((s, done["state"].as_str()), (StatusCode::OK, Some("done")));
-    assert_eq!(done["case_nos"], json!(["YC20261123000001"]));
+    assert_eq!(done["case_nos"], json!([]));
     // Next: the first ordinary ticket; it does not show up.
     let (_, called) = clerk
         .post(&format!("/api/v1/queue/windows/{w1}/call-next"), json!({}))

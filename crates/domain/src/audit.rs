@@ -193,6 +193,8 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("calendar.load_year", "导入工作日历"),
     ("settings.set", "修改系统设置"),
     ("case.overdue", "标记超期"),
+    ("case.visit", "记录到场"),
+    ("ticket.link_case", "关联办件"),
     ("user.window_grant", "授予窗口审批权"),
     ("user.window_grant_revoke", "撤销窗口审批权"),
     (

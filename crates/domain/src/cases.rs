@@ -64,9 +64,13 @@ use std::fmt;
 pub enum CaseState {
     /// Being checked at the window, not yet accepted (预审). No clock runs.
     Draft,
-    /// Refused with a one-time notice of everything missing (一次性告知). Terminal: the
-    /// applicant comes back with a new application, not this one.
+    /// Refused with a one-time notice of everything missing (一次性告知). The applicant
+    /// comes back with a new application, not this one; only a notice given by mistake is
+    /// taken back ([`CaseState::NoticeRetracted`]).
     Refused,
+    /// The one-time notice was given by mistake and taken back by the window, with the
+    /// reason recorded. Terminal: the application is taken in again as a new case.
+    NoticeRetracted,
     /// Accepted at the window; the time limit starts on this day (day 0).
     Accepted,
     /// Routed to the responsible department's queue.
@@ -96,9 +100,10 @@ pub enum CaseState {
 }
 
 impl CaseState {
-    pub const ALL: [CaseState; 13] = [
+    pub const ALL: [CaseState; 14] = [
         CaseState::Draft,
         CaseState::Refused,
+        CaseState::NoticeRetracted,
         CaseState::Accepted,
         CaseState::Routed,
         CaseState::InReview,
@@ -117,6 +122,7 @@ impl CaseState {
         match self {
             CaseState::Draft => "draft",
             CaseState::Refused => "refused",
+            CaseState::NoticeRetracted => "notice_retracted",
             CaseState::Accepted => "accepted",
             CaseState::Routed => "routed",
             CaseState::InReview => "in_review",
@@ -140,6 +146,7 @@ impl CaseState {
         match self {
             CaseState::Draft => "预审中",
             CaseState::Refused => "一次性告知（未受理）",
+            CaseState::NoticeRetracted => "告知书已撤回",
             CaseState::Accepted => "已受理",
             CaseState::Routed => "已分办",
             CaseState::InReview => "审查中",
@@ -162,6 +169,9 @@ impl CaseState {
             CaseState::Draft => "工作人员正在核对您的材料，还没有正式受理。",
             CaseState::Refused => {
                 "材料还不齐全，这次没有受理，请按一次性告知书列出的材料准备齐全后再来办理。"
+            }
+            CaseState::NoticeRetracted => {
+                "之前给您的一次性告知书有误，已经撤回，不需要按它补材料。请以窗口重新出具的受理回执为准。"
             }
             CaseState::Accepted => "您的申请已经受理，我们会在承诺的时间内办好。",
             CaseState::Routed => "您的申请已经送到负责审批的部门，正在等待审批。",
@@ -186,6 +196,7 @@ impl CaseState {
         match self {
             CaseState::Draft => "正在核对材料",
             CaseState::Refused => "材料不齐，未受理",
+            CaseState::NoticeRetracted => "告知书已撤回",
             CaseState::Accepted => "已受理",
             CaseState::Routed | CaseState::InReview | CaseState::Approved => "正在办理",
             CaseState::Returned => "需要补正材料",
@@ -199,11 +210,16 @@ impl CaseState {
     }
 
     /// No action changes a terminal case again. A resident who comes back after a refusal,
-    /// a withdrawal or a lapse starts a new case, so the old one keeps an honest history.
+    /// a withdrawal or a lapse starts a new case, so the old one keeps an honest history. A
+    /// refusal is not terminal only in that its notice, if given by mistake, can still be
+    /// retracted; nothing else happens to a refused case.
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            CaseState::Refused | CaseState::Closed | CaseState::Withdrawn | CaseState::Lapsed
+            CaseState::NoticeRetracted
+                | CaseState::Closed
+                | CaseState::Withdrawn
+                | CaseState::Lapsed
         )
     }
 
@@ -341,6 +357,7 @@ pub fn resident_event_text(action: &str) -> &'static str {
         ("overdue", _) => "已超过承诺的办理时间，我们正在督办",
         (_, Some(K::Accept)) => "申请已受理",
         (_, Some(K::Refuse)) => "材料不齐，已一次性告知需补齐的全部材料",
+        (_, Some(K::RetractNotice)) => "一次性告知书有误，已撤回",
         (_, Some(K::Route)) => "申请已送到负责审批的部门",
         (_, Some(K::Take)) => "审批部门开始审查",
         (_, Some(K::Approve)) => "审批通过",
@@ -384,6 +401,9 @@ pub fn awaited_text(a: &Awaiting<'_>) -> String {
             "请按一次性告知书补齐以下材料后重新申请：{}。",
             a.missing.join("、")
         ),
+        CaseState::NoticeRetracted => {
+            "这份一次性告知书已撤回，不需要按它补材料，请以窗口重新出具的受理回执为准。".into()
+        }
         CaseState::Returned => format!(
             "请补正以下内容后到窗口提交：{}。",
             if a.missing.is_empty() {
@@ -433,6 +453,13 @@ pub enum CaseAction {
     /// Refuse with a one-time notice (一次性告知书) listing *everything* missing — never a
     /// partial list, so the list must not be empty.
     Refuse { missing: Vec<String> },
+    /// Take back a one-time notice given by mistake (the materials were in fact complete,
+    /// or the wrong item was chosen); the reason is required and audited. The application
+    /// is then taken in again as a new case.
+    RetractNotice {
+        #[serde(default)]
+        reason: String,
+    },
     /// Route to the responsible department (manually, or by the system's routing rule).
     Route,
     /// An approver takes the case from the department queue (领办).
@@ -509,6 +536,7 @@ pub enum CaseAction {
 pub enum CaseActionKind {
     Accept,
     Refuse,
+    RetractNotice,
     Route,
     Take,
     Approve,
@@ -526,9 +554,10 @@ pub enum CaseActionKind {
 }
 
 impl CaseActionKind {
-    pub const ALL: [CaseActionKind; 16] = [
+    pub const ALL: [CaseActionKind; 17] = [
         CaseActionKind::Accept,
         CaseActionKind::Refuse,
+        CaseActionKind::RetractNotice,
         CaseActionKind::Route,
         CaseActionKind::Take,
         CaseActionKind::Approve,
@@ -551,6 +580,7 @@ impl CaseActionKind {
         match self {
             CaseActionKind::Accept => "accept",
             CaseActionKind::Refuse => "refuse",
+            CaseActionKind::RetractNotice => "retract_notice",
             CaseActionKind::Route => "route",
             CaseActionKind::Take => "take",
             CaseActionKind::Approve => "approve",
@@ -592,6 +622,7 @@ impl CaseActionKind {
         match self {
             CaseActionKind::Accept => "受理",
             CaseActionKind::Refuse => "一次性告知",
+            CaseActionKind::RetractNotice => "撤回告知书",
             CaseActionKind::Route => "分办",
             CaseActionKind::Take => "领办",
             CaseActionKind::Approve => "审批通过",
@@ -615,6 +646,7 @@ impl CaseAction {
         match self {
             CaseAction::Accept { .. } => CaseActionKind::Accept,
             CaseAction::Refuse { .. } => CaseActionKind::Refuse,
+            CaseAction::RetractNotice { .. } => CaseActionKind::RetractNotice,
             CaseAction::Route => CaseActionKind::Route,
             CaseAction::Take => CaseActionKind::Take,
             CaseAction::Approve { .. } => CaseActionKind::Approve,
@@ -684,6 +716,7 @@ pub fn allowed_performers(action: CaseActionKind) -> &'static [Performer] {
     match action {
         CaseActionKind::Accept
         | CaseActionKind::Refuse
+        | CaseActionKind::RetractNotice
         | CaseActionKind::Resubmit
         | CaseActionKind::SupplementReceived
         | CaseActionKind::CompleteAtWindow
@@ -804,6 +837,7 @@ pub fn next_state(state: CaseState, action: CaseActionKind) -> Option<CaseState>
     let to = match (state, action) {
         (S::Draft, K::Accept) => S::Accepted,
         (S::Draft, K::Refuse) => S::Refused,
+        (S::Refused, K::RetractNotice) => S::NoticeRetracted,
         (S::Accepted, K::Route) => S::Routed,
         (S::Accepted, K::CompleteAtWindow | K::ApproveAtWindow) => S::ResultReady,
         (S::Routed, K::Take) => S::InReview,
@@ -1031,6 +1065,13 @@ fn check_guards(facts: &CaseFacts, action: &CaseAction) -> Result<Option<NaiveDa
         CaseAction::Withdraw { reason } => {
             if is_blank(reason) {
                 Err(invalid("reason", "请填写撤回原因"))
+            } else {
+                Ok(None)
+            }
+        }
+        CaseAction::RetractNotice { reason } => {
+            if is_blank(reason) {
+                Err(invalid("reason", "请填写撤回告知书的原因"))
             } else {
                 Ok(None)
             }
@@ -1281,6 +1322,7 @@ mod tests {
     const EDGES: &[(S, &str, S)] = &[
         (S::Draft, "accept", S::Accepted),
         (S::Draft, "refuse", S::Refused),
+        (S::Refused, "retract_notice", S::NoticeRetracted),
         (S::Accepted, "route", S::Routed),
         (S::Routed, "take", S::InReview),
         (S::InReview, "approve", S::Approved),
@@ -1319,6 +1361,7 @@ mod tests {
     const ROLE_TABLE: &[(&str, &[P])] = &[
         ("accept", &[CLERK_]),
         ("refuse", &[CLERK_]),
+        ("retract_notice", &[CLERK_]),
         ("route", &[CLERK_, SYSTEM_]),
         ("take", &[APPROVER_]),
         ("approve", &[APPROVER_]),
@@ -1432,6 +1475,9 @@ mod tests {
             CaseAction::Withdraw {
                 reason: s("申请人不再需要办理"),
             },
+            CaseAction::RetractNotice {
+                reason: s("材料其实齐全，告知有误"),
+            },
             CaseAction::Lapse,
         ]
     }
@@ -1496,6 +1542,7 @@ mod tests {
                 certificate_no: None,
             },
             CaseAction::Withdraw { reason: s("\t") },
+            CaseAction::RetractNotice { reason: s(" ") },
         ]
     }
 
@@ -1527,7 +1574,9 @@ mod tests {
                 (*method == IssueMethod::Mail) == filled_opt(tracking_no)
                     && (*method != IssueMethod::Electronic || filled_opt(certificate_no))
             }
-            CaseAction::Withdraw { reason } => filled(reason),
+            CaseAction::Withdraw { reason } | CaseAction::RetractNotice { reason } => {
+                filled(reason)
+            }
             _ => true,
         }
     }
@@ -1635,9 +1684,9 @@ mod tests {
             .map(CaseAction::name)
             .collect();
         let table: BTreeSet<&str> = ROLE_TABLE.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names.len(), 16);
+        assert_eq!(names.len(), 17);
         assert_eq!(names, table);
-        assert_eq!(ROLE_TABLE.len(), 16, "an action listed twice");
+        assert_eq!(ROLE_TABLE.len(), 17, "an action listed twice");
         for (_, name, _) in EDGES {
             assert!(names.contains(name), "{name}");
         }
@@ -1674,7 +1723,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 2 * 13 * 10 * actions.len());
+        assert_eq!(checked, 2 * 14 * 10 * actions.len());
         // Every outcome kind occurs, and every edge of the graph was taken.
         assert!(seen.contains(&Outcome::RoleNotAllowed));
         assert!(seen.contains(&Outcome::IllegalTransition));
@@ -1812,7 +1861,7 @@ mod tests {
 
     #[test]
     fn every_state_is_reachable_and_every_open_case_can_finish() {
-        assert_eq!(reachable_from_draft().len(), 13);
+        assert_eq!(reachable_from_draft().len(), 14);
         for state in S::ALL {
             let outgoing = EDGES
                 .iter()
@@ -1927,6 +1976,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.to, S::Refused);
+        // Only a retraction of a notice given by mistake leaves a refusal.
+        let refused = plain(S::Refused);
+        let nexts: Vec<CaseActionKind> = CaseActionKind::ALL
+            .into_iter()
+            .filter(|&k| next_state(S::Refused, k).is_some())
+            .collect();
+        assert_eq!(nexts, [CaseActionKind::RetractNotice]);
+        let err = clerk(&refused, CaseAction::RetractNotice { reason: s("") }).unwrap_err();
+        assert_eq!(err.to_string(), "请填写撤回告知书的原因");
+        let t = clerk(
+            &refused,
+            CaseAction::RetractNotice {
+                reason: s("选错了事项"),
+            },
+        )
+        .unwrap();
+        assert_eq!(t.to, S::NoticeRetracted);
         assert!(t.to.is_terminal());
     }
 
@@ -2412,6 +2478,7 @@ mod tests {
             [
                 "预审中",
                 "一次性告知（未受理）",
+                "告知书已撤回",
                 "已受理",
                 "已分办",
                 "审查中",
@@ -2446,7 +2513,10 @@ mod tests {
             "材料需要补正，请按通知补齐后到窗口提交，补正期间办理时限暂停计算。"
         );
         let terminal: Vec<S> = S::ALL.into_iter().filter(|st| st.is_terminal()).collect();
-        assert_eq!(terminal, [S::Refused, S::Closed, S::Withdrawn, S::Lapsed]);
+        assert_eq!(
+            terminal,
+            [S::NoticeRetracted, S::Closed, S::Withdrawn, S::Lapsed]
+        );
         let running: Vec<S> = S::ALL.into_iter().filter(|st| st.clock_running()).collect();
         assert_eq!(running, [S::Accepted, S::Routed, S::InReview]);
     }
@@ -2462,10 +2532,11 @@ mod tests {
             assert_eq!(&back, action);
             labels.insert(action.label());
         }
-        assert_eq!(labels.len(), 16);
+        assert_eq!(labels.len(), 17);
         let verbs = [
             "受理",
             "一次性告知",
+            "撤回告知书",
             "分办",
             "领办",
             "审批通过",

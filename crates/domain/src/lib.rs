@@ -5,6 +5,8 @@
 
 /// Roles, permissions and organisation scope: who may do what, where.
 pub mod access;
+/// The applicant and agent of a case: identifiers checked, masked, and what a decider sees.
+pub mod applicant;
 /// The hash-chained audit log: hashing and chain verification.
 pub mod audit;
 /// The working-day calendar: holidays, make-up days, deadlines in working days.
@@ -13,6 +15,8 @@ pub mod calendar;
 pub mod cases;
 /// The service item catalog: items, materials, bundles, intake decisions, CSV.
 pub mod catalog;
+/// What the window says after an act: the ticket or case named, and what became of it.
+pub mod confirm;
 /// Fees: an item's fee, payments and refunds of a case, its balance, the daily cash-up.
 pub mod fees;
 pub mod figures;
@@ -26,3 +30,5 @@ pub mod org;
 pub mod queue;
 /// Field-level validation errors shared by every capability.
 pub mod validation;
+/// Visits per case (跑动次数) and 一次办结.
+pub mod visits;

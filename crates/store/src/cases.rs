@@ -1203,6 +1203,20 @@ pub async fn intake(
         )
         .await?;
     }
+    if steps
+        .iter()
+        .any(|(_, s)| s.action == machine::CaseActionKind::Issue.name())
+    {
+        // Issued at once (即审即办): counted for 一次办结 like any issuance.
+        crate::visits::count_issued(
+            &mut *conn,
+            case.id,
+            today,
+            case.intake_org_id,
+            &case.item_code,
+        )
+        .await?;
+    }
     Ok(case)
 }
 
@@ -1445,6 +1459,17 @@ pub async fn transition(
         &step.audit_detail(),
     )
     .await?;
+    if matches!(action, CaseAction::Issue { .. }) {
+        // The 一次办结 rollup, by the visits recorded so far (`visits`).
+        crate::visits::count_issued(
+            &mut *conn,
+            case_id,
+            today,
+            step.case.intake_org_id,
+            &step.case.item_code,
+        )
+        .await?;
+    }
     Ok(step.case)
 }
 

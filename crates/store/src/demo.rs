@@ -378,3 +378,192 @@ async fn seed_queue(
     .await?;
     Ok(())
 }
+
+/// Example cases for `serve --demo` and `onewindow demo` (not the test kit's seed, so
+/// tests start from the bare demo): three 高龄津贴 applications of the street hall showing
+/// visits per case and 一次办结 — one approved at the window and handed over in the same
+/// trip, one taken in a week ago and mailed, one taken in a week ago and picked up today
+/// (two visits). Runs once, right after [`seed`] created the demo.
+pub async fn seed_cases(store: &Store, now: i64) -> Result<()> {
+    use crate::cases::{self, NewCase, WindowFollowUp};
+    use crate::visits::{self, NewVisit};
+    use onewindow_domain::cases::{CaseAction, IssueMethod, MaterialLine, Performer};
+    use onewindow_domain::catalog::{AcceptanceKind, MaterialCheck};
+    use onewindow_domain::visits::VisitKind;
+    let cal = onewindow_domain::calendar::WorkCalendar::shipped();
+    let mut tx = store.begin().await?;
+    let mut people = Vec::new();
+    for name in ["clerk", "approver"] {
+        let id = users::find_id_by_username(&mut tx, name)
+            .await?
+            .ok_or(crate::StoreError::NotFound)?;
+        people.push(users::get(&mut tx, id).await?);
+    }
+    let approver = people.pop().expect("two");
+    let clerk = people.pop().expect("two");
+    let item = crate::catalog::get(&mut *tx, "MZ-0104").await?;
+    let change_at = |at: i64, who: &crate::users::User| Change {
+        backend: store.backend(),
+        at,
+        who: Who::user(who.id, &who.username),
+    };
+    let new = |at_window: Option<WindowFollowUp>, name: &str| NewCase {
+        item_code: item.item.code.clone(),
+        item_version_id: item.version_id,
+        bundle_code: None,
+        title: item.item.name.clone(),
+        department_id: item.department_id,
+        intake_org_id: clerk.org_id,
+        immediate: item.item.is_immediate(),
+        window_approvable: item.item.approve_at_window,
+        at_window,
+        limit_days: item.item.promised_limit_days,
+        applicant_kind: "person".into(),
+        applicant_name: name.into(),
+        applicant_id: "11010519491231002X".into(),
+        applicant_id_masked: "110105********002X".into(),
+        applicant_phone: "13800138000".into(),
+        agent_name: None,
+        agent_id: None,
+        agent_id_masked: None,
+        materials: item
+            .item
+            .materials
+            .iter()
+            .map(|m| MaterialLine::ticked(m, MaterialCheck::Submitted))
+            .collect(),
+        creator_id: clerk.id,
+    };
+    let accept = CaseAction::Accept {
+        kind: AcceptanceKind::Normal,
+        supplement_due: None,
+    };
+    let window_visit = |kind, day| NewVisit {
+        kind,
+        day,
+        ticket_id: None,
+        appointment_id: None,
+        org_id: clerk.org_id,
+        window_number: None,
+    };
+    let today = crate::clock::local_date(now);
+    let week_ago_at = now - 7 * 86_400_000_000;
+    let week_ago = crate::clock::local_date(week_ago_at);
+    // 1. 即审即办, handed over in the same trip: one visit.
+    let at_once = WindowFollowUp {
+        opinion: "年龄核验无误，同意".into(),
+        issue: Some(CaseAction::Issue {
+            method: IssueMethod::Window,
+            tracking_no: None,
+            certificate_no: None,
+        }),
+    };
+    let c = change_at(now, &clerk);
+    let one = cases::intake(
+        &mut tx,
+        &c,
+        &cal,
+        today,
+        &new(Some(at_once), "王大爷"),
+        &accept,
+        1,
+    )
+    .await?;
+    visits::record(
+        &mut tx,
+        &c,
+        one.id,
+        &one.case_no,
+        &window_visit(VisitKind::Intake, today),
+    )
+    .await?;
+    // 2 and 3: taken in a week ago, decided by the department.
+    let mut decided = Vec::new();
+    for (name, entropy) in [("李奶奶", 2), ("赵大爷", 3)] {
+        let c = change_at(week_ago_at, &clerk);
+        let case = cases::intake(
+            &mut tx,
+            &c,
+            &cal,
+            week_ago,
+            &new(None, name),
+            &accept,
+            entropy,
+        )
+        .await?;
+        visits::record(
+            &mut tx,
+            &c,
+            case.id,
+            &case.case_no,
+            &window_visit(VisitKind::Intake, week_ago),
+        )
+        .await?;
+        let c = change_at(week_ago_at + 3_600_000_000, &approver);
+        for action in [
+            CaseAction::Take,
+            CaseAction::Approve {
+                opinion: "同意".into(),
+            },
+            CaseAction::ResultReady,
+        ] {
+            cases::transition(
+                &mut tx,
+                &c,
+                &cal,
+                week_ago,
+                case.id,
+                None,
+                Performer::Staff(Role::Approver),
+                &action,
+            )
+            .await?;
+        }
+        decided.push(case);
+    }
+    // 2. Mailed today: still one visit.
+    let c = change_at(now, &clerk);
+    let mail = CaseAction::Issue {
+        method: IssueMethod::Mail,
+        tracking_no: Some("SF1000000001".into()),
+        certificate_no: None,
+    };
+    cases::transition(
+        &mut tx,
+        &c,
+        &cal,
+        today,
+        decided[0].id,
+        None,
+        Performer::Staff(Role::WindowClerk),
+        &mail,
+    )
+    .await?;
+    // 3. Picked up at the window today: the second visit.
+    let pick_up = CaseAction::Issue {
+        method: IssueMethod::Window,
+        tracking_no: None,
+        certificate_no: None,
+    };
+    visits::record(
+        &mut tx,
+        &c,
+        decided[1].id,
+        &decided[1].case_no,
+        &window_visit(VisitKind::Issuance, today),
+    )
+    .await?;
+    cases::transition(
+        &mut tx,
+        &c,
+        &cal,
+        today,
+        decided[1].id,
+        None,
+        Performer::Staff(Role::WindowClerk),
+        &pick_up,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -31,6 +31,7 @@ pub mod queue;
 pub mod sessions;
 pub mod settings;
 pub mod users;
+pub mod visits;
 pub mod writer;
 
 pub use error::StoreError;

@@ -637,6 +637,18 @@ pub async fn act(
             message: other.to_string(),
         },
     })?;
+    let served = match action {
+        TicketAction::Finish => {
+            let mut all = t.case_nos.clone();
+            for no in case_nos {
+                if !all.contains(no) {
+                    all.push(no.clone());
+                }
+            }
+            all
+        }
+        _ => case_nos.to_vec(),
+    };
     let (mut set, mut clear_window) = (String::from("state = $1"), false);
     match action {
         TicketAction::Recall => set.push_str(", recall_count = recall_count + 1"),
@@ -672,7 +684,8 @@ pub async fn act(
             }
             to_class.clone()
         }
-        _ => serde_json::to_string(case_nos).expect("list serialises"),
+        // Finishing keeps the cases linked while serving and adds those named now.
+        _ => serde_json::to_string(&served).expect("list serialises"),
     };
     let changed = sqlx::query(&format!(
         "UPDATE tickets SET {set}, version = version + 1 WHERE id = $4 AND version = $5"
@@ -702,6 +715,10 @@ pub async fn act(
         }
     }
     let after = ticket(&mut *conn, t.id).await?;
+    if matches!(action, TicketAction::Finish) {
+        // A visit against each case the ticket served (domain::visits).
+        crate::visits::record_ticket(&mut *conn, change, &after).await?;
+    }
     match action {
         TicketAction::Recall => {
             announce(
@@ -740,7 +757,7 @@ pub async fn act(
         &format!("ticket.{}", action_name(action)),
         "ticket",
         &t.id.to_string(),
-        &json!({ "number": t.number, "from": tr.from.as_str(), "to": tr.to.as_str(), "action": action, "case_nos": case_nos }),
+        &json!({ "number": t.number, "from": tr.from.as_str(), "to": tr.to.as_str(), "action": action, "case_nos": served }),
     )
     .await?;
     Ok(after)

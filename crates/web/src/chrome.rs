@@ -82,6 +82,7 @@ pub const NAV: &[NavEntry] = &[
         "收费日结",
         Need::Permission(Permission::ViewCashup),
     ),
+    entry("/figures", "统计", Need::Permission(Permission::ViewCases)),
     entry("/guide", "办事指南", Need::Anyone),
     entry(
         "/admin/catalog",

@@ -30,9 +30,11 @@ pub mod ops;
 pub mod orgs;
 pub mod pages;
 pub mod paging;
+pub mod qr;
 pub mod queue;
 pub mod users;
 pub mod validate;
+pub mod visits;
 pub mod xlsx;
 
 use axum::Router;

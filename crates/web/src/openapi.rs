@@ -14,6 +14,7 @@ const FRAGMENTS: &[&str] = &[
     include_str!("../openapi/one_window.json"),
     include_str!("../openapi/queue.json"),
     include_str!("../openapi/window_approval.json"),
+    include_str!("../openapi/visits.json"),
     include_str!("../openapi/fees.json"),
     include_str!("../openapi/materials.json"),
 ];

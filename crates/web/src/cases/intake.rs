@@ -19,11 +19,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use onewindow_domain::access::Permission;
+use onewindow_domain::applicant::{Applicant, ApplicantInput};
 use onewindow_domain::cases::{CaseAction, CaseState, IssueMethod};
 use onewindow_domain::catalog::{
     self, AcceptanceKind, IntakeDecision, Material, MaterialCheck, ServiceItem,
 };
-use onewindow_domain::ids::{mask_id_card, CreditCode, IdCardNumber, MobileNumber};
 use onewindow_domain::validation::{self, FieldError, FieldErrors};
 use onewindow_store::cases::{
     self as store_cases, CaseRecord, MaterialLine, NewCase, Queue, WindowFollowUp,
@@ -147,139 +147,24 @@ pub async fn subject(
     })
 }
 
-/// Checks the applicant and agent, returning (stored id, masked id).
-fn check_people(
-    input: &IntakeInput,
-    today: NaiveDate,
-    errors: &mut FieldErrors,
-) -> (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-) {
-    errors.required(
-        "applicant_name",
-        "申请人姓名或单位名称",
-        &input.applicant_name,
-    );
-    // Bounded and free of control characters before anything parses or stores them.
-    let texts = [
-        (
-            "applicant_name",
-            "申请人姓名或单位名称",
-            Some(&input.applicant_name),
-            validation::APPLICANT_NAME,
-        ),
-        (
-            "applicant_id",
-            "证件号码",
-            Some(&input.applicant_id),
-            validation::ID_NUMBER,
-        ),
-        (
-            "applicant_phone",
-            "手机号码",
-            Some(&input.applicant_phone),
-            validation::PHONE,
-        ),
-        (
-            "agent_name",
-            "代办人姓名",
-            input.agent_name.as_ref(),
-            validation::PERSON_NAME,
-        ),
-        (
-            "agent_id",
-            "代办人身份证号码",
-            input.agent_id.as_ref(),
-            validation::ID_NUMBER,
-        ),
-        (
-            "credit_code_override",
-            "核实理由",
-            input.credit_code_override.as_ref(),
-            validation::OVERRIDE_REASON,
-        ),
-    ];
-    let mut bad = Vec::new();
-    for (field, label, value, limit) in texts {
-        if !errors.text(field, label, value.map_or("", |v| v.as_str()), limit) {
-            bad.push(field);
-        }
+/// The applicant and agent fields of an intake, for the domain's checks.
+fn applicant_input(input: &IntakeInput) -> ApplicantInput<'_> {
+    ApplicantInput {
+        kind: &input.applicant_kind,
+        name: &input.applicant_name,
+        id: &input.applicant_id,
+        phone: &input.applicant_phone,
+        agent_name: input.agent_name.as_deref(),
+        agent_id: input.agent_id.as_deref(),
+        credit_code_override: input.credit_code_override.as_deref(),
     }
-    if !bad.is_empty() {
-        // The identifiers' own parsers would only repeat the error about the same field.
-        return (String::new(), String::new(), None, None, None);
-    }
-    let (mut id, mut masked) = (String::new(), String::new());
-    let mut credit_warning = None;
-    match input.applicant_kind.as_str() {
-        "person" => match IdCardNumber::parse(&input.applicant_id, today) {
-            Ok(v) => {
-                masked = v.masked();
-                id = v.as_str().to_string();
-            }
-            Err(e) => errors.add("applicant_id", e.code(), format!("身份证号码有误：{e}")),
-        },
-        "company" => match CreditCode::parse_lenient(&input.applicant_id) {
-            Ok(c) => {
-                if let Some(w) = c.check_warning() {
-                    match input.credit_code_override.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-                        Some(reason) => credit_warning = Some(format!("{w}；窗口核实理由：{reason}")),
-                        None => errors.add(
-                            "applicant_id",
-                            "check_character_warning",
-                            format!("统一社会信用代码{w}。如已核对营业执照原件无误，请填写核实理由后再提交"),
-                        ),
-                    }
-                }
-                masked = mask_id_card(c.as_str());
-                id = c.as_str().to_string();
-            }
-            Err(e) => errors.add(
-                "applicant_id",
-                e.code(),
-                format!("统一社会信用代码有误：{e}"),
-            ),
-        },
-        _ => errors.add(
-            "applicant_kind",
-            "unknown",
-            "请选择申请人类型（个人或单位）",
-        ),
-    }
-    if let Err(e) = MobileNumber::parse(&input.applicant_phone) {
-        errors.add("applicant_phone", e.code(), format!("手机号码有误：{e}"));
-    }
-    let (mut agent_id, mut agent_masked) = (None, None);
-    let agent_name = input
-        .agent_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
-    if let Some(_name) = agent_name {
-        match IdCardNumber::parse(input.agent_id.as_deref().unwrap_or(""), today) {
-            Ok(v) => {
-                agent_masked = Some(v.masked());
-                agent_id = Some(v.as_str().to_string());
-            }
-            Err(e) => errors.add("agent_id", e.code(), format!("代办人身份证号码有误：{e}")),
-        }
-    }
-    (id, masked, agent_id, agent_masked, credit_warning)
 }
 
 /// An intake input checked and decided, nothing written yet.
 struct Checked {
     today: NaiveDate,
     subject: Subject,
-    applicant_id: String,
-    applicant_masked: String,
-    agent_id: Option<String>,
-    agent_masked: Option<String>,
-    credit_warning: Option<String>,
+    applicant: Applicant,
     decision: IntakeDecision,
 }
 
@@ -306,8 +191,7 @@ async fn check(state: &AppState, p: &Principal, input: &IntakeInput) -> Result<C
         };
         errors.add(field, e.code(), e.to_string());
     }
-    let (applicant_id, applicant_masked, agent_id, agent_masked, credit_warning) =
-        check_people(input, today, &mut errors);
+    let applicant = Applicant::check(&applicant_input(input), today, &mut errors);
     if input.approve_at_window {
         if !subject.window_approvable {
             errors.add(
@@ -342,6 +226,7 @@ async fn check(state: &AppState, p: &Principal, input: &IntakeInput) -> Result<C
         );
     }
     errors.into_result()?;
+    let applicant = applicant.expect("no field error, so the applicant passed its checks");
     let check = |name: &str| {
         input
             .materials
@@ -358,11 +243,7 @@ async fn check(state: &AppState, p: &Principal, input: &IntakeInput) -> Result<C
     Ok(Checked {
         today,
         subject,
-        applicant_id,
-        applicant_masked,
-        agent_id,
-        agent_masked,
-        credit_warning,
+        applicant,
         decision,
     })
 }
@@ -387,11 +268,7 @@ pub async fn intake(
     let Checked {
         today,
         subject,
-        applicant_id,
-        applicant_masked,
-        agent_id,
-        agent_masked,
-        credit_warning,
+        applicant,
         decision,
     } = check(state, p, input).await?;
     let check = |name: &str| {
@@ -455,8 +332,8 @@ pub async fn intake(
         limit_days: subject.limit_days,
         applicant_kind: input.applicant_kind.clone(),
         applicant_name: input.applicant_name.trim().to_string(),
-        applicant_id,
-        applicant_id_masked: applicant_masked,
+        applicant_id: applicant.id,
+        applicant_id_masked: applicant.id_masked,
         applicant_phone: input.applicant_phone.trim().to_string(),
         agent_name: input
             .agent_name
@@ -464,8 +341,8 @@ pub async fn intake(
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .map(String::from),
-        agent_id,
-        agent_id_masked: agent_masked,
+        agent_id: applicant.agent.as_ref().map(|a| a.id.clone()),
+        agent_id_masked: applicant.agent.map(|a| a.id_masked),
         materials,
         creator_id: p.user.id,
     };
@@ -481,7 +358,9 @@ pub async fn intake(
         ));
     }
     let case = store_cases::intake(&mut tx, &change, &cal, today, &new, &action, entropy).await?;
-    if let Some(w) = credit_warning {
+    // The applicant is at the window: linked to the ticket being served, else a visit.
+    crate::visits::at_intake(&mut tx, &change, p, &case, today).await?;
+    if let Some(w) = applicant.credit_warning {
         onewindow_store::audit::append(
             &mut tx,
             &change,
@@ -594,6 +473,9 @@ struct IntakeQuery {
     item: String,
     #[serde(default)]
     bundle: String,
+    /// A case whose one-time notice was retracted: its applicant is filled in again, so
+    /// the clerk takes the application in anew without retyping it.
+    again: Option<i64>,
 }
 
 async fn intake_view(
@@ -660,16 +542,24 @@ async fn intake_page(
     Query(q): Query<IntakeQuery>,
 ) -> PageResult {
     p.require(Permission::HandleIntake)?;
-    intake_view(
-        &state,
-        &p,
-        &ctx,
-        (&q.item, &q.bundle),
-        vec![],
-        FormData::default(),
-        None,
-    )
-    .await
+    let mut form = FormData::default();
+    if let Some(id) = q.again {
+        let old = get_case(&state, &p, id).await?;
+        if old.state != CaseState::NoticeRetracted {
+            return Err(AppError::Conflict {
+                code: "notice_not_retracted",
+                message: "只有撤回了一次性告知书的办件才能据此重新受理".into(),
+            }
+            .into());
+        }
+        form.0.extend([
+            ("applicant_kind".into(), old.applicant_kind),
+            ("applicant_name".into(), old.applicant_name),
+            ("applicant_id".into(), old.applicant_id),
+            ("applicant_phone".into(), old.applicant_phone),
+        ]);
+    }
+    intake_view(&state, &p, &ctx, (&q.item, &q.bundle), vec![], form, None).await
 }
 
 fn input_from_form(form: &FormData) -> IntakeInput {
@@ -768,6 +658,8 @@ struct ReceiptPage {
     clerk: String,
     /// The tracking page with this case's number and code filled in.
     track_url: String,
+    /// The same address as a QR code (inline SVG), for a phone's camera.
+    track_qr: String,
 }
 
 async fn receipt_page(
@@ -784,12 +676,14 @@ async fn receipt_page(
         }
         .into());
     }
+    let track_url = track_url(&state, &headers, &case);
     render(&ReceiptPage {
         chrome: Chrome::new(&state, &ctx, "受理回执"),
         kind_label: kind_label(case.acceptance_kind),
         accepted_at: format_local(case.created_at),
         clerk: case.creator_name.clone(),
-        track_url: track_url(&state, &headers, &case),
+        track_qr: crate::qr::svg(&track_url, "扫码查看办理进度").unwrap_or_default(),
+        track_url,
         case,
     })
 }

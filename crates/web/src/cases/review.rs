@@ -19,12 +19,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use onewindow_domain::access::{Permission, Role};
+use onewindow_domain::applicant::DeciderFacts;
 use onewindow_domain::cases::{
-    self as machine, CaseAction, CaseActionKind, CaseState, IssueMethod, Performer,
+    self as machine, CaseAction, CaseActionKind, IssueMethod, Performer,
 };
 use onewindow_domain::catalog::MaterialCheck;
 use onewindow_domain::validation::{self, FieldError, FieldErrors};
 use onewindow_store::cases::{self as store_cases, CaseEvent, CaseRecord, Queue};
+use onewindow_store::catalog as store_catalog;
 use onewindow_store::clock::{format_local, local_date};
 use serde_json::Value;
 
@@ -59,16 +61,13 @@ pub async fn act(
     p.authorize_visible(permission, target)?;
     check_action_text(action)?;
     let cal = state.calendar().await?;
+    let change = state.change(p.user.who());
+    let today = local_date(state.now());
     let mut tx = state.store.begin().await?;
+    // In person at the window: linked to the ticket being served, or a visit (hand-over).
+    crate::visits::at_case_action(&mut tx, &change, p, &case, action, today).await?;
     let case = store_cases::transition(
-        &mut tx,
-        &state.change(p.user.who()),
-        &cal,
-        local_date(state.now()),
-        id,
-        version,
-        performer,
-        action,
+        &mut tx, &change, &cal, today, id, version, performer, action,
     )
     .await?;
     tx.commit().await?;
@@ -176,6 +175,12 @@ struct CasePage {
     notice: Option<String>,
     errors: Vec<FieldError>,
     payments: crate::fees::CasePanel,
+    /// The applicant's birth date, age and phone, for the roles that work with them.
+    applicant: DeciderFacts,
+    /// When, how and where the applicant came (到场记录).
+    visits: Vec<crate::visits::VisitLine>,
+    /// What the last action did (after its redirect), naming the case.
+    done: Option<String>,
 }
 
 async fn case_view(
@@ -185,8 +190,11 @@ async fn case_view(
     id: i64,
     notice: Option<String>,
     errors: Vec<FieldError>,
+    done: Option<CaseActionKind>,
 ) -> PageResult {
     let case = get_case(state, p, id).await?;
+    let visits = crate::visits::lines(state, case.id).await?;
+    let done = done.map(|k| onewindow_domain::confirm::case_done(k, &case.case_no, case.state));
     let lights = Lights::load(state).await?;
     let events = store_cases::events(state.store.reader(), id)
         .await?
@@ -194,7 +202,17 @@ async fn case_view(
         .map(|e| (format_local(e.at), e))
         .collect();
     let payments = crate::fees::case_panel(state, p, &case).await?;
-    let actions = available_actions(p, &case, local_date(state.now()), payments.unpaid_fee());
+    let today = local_date(state.now());
+    let actions = available_actions(p, &case, today, payments.unpaid_fee());
+    let item = store_catalog::version_body(state.store.reader(), case.item_version_id).await?;
+    let applicant = DeciderFacts::for_role(
+        &p.user.roles,
+        &case.applicant_kind,
+        &case.applicant_id,
+        &case.applicant_phone,
+        &item.conditions,
+        today,
+    );
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -209,17 +227,29 @@ async fn case_view(
         notice,
         errors,
         payments,
+        applicant,
+        visits,
+        done,
     })?;
     *res.status_mut() = status;
     Ok(res)
+}
+
+#[derive(serde::Deserialize, Default)]
+struct CasePageQuery {
+    /// The action just taken (after its redirect): the page confirms it.
+    #[serde(default)]
+    done: String,
 }
 
 async fn case_page(
     State(state): State<AppState>,
     PageUser(p, ctx): PageUser,
     Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<CasePageQuery>,
 ) -> PageResult {
-    case_view(&state, &p, &ctx, id, None, vec![]).await
+    let done = CaseActionKind::parse(&q.done);
+    case_view(&state, &p, &ctx, id, None, vec![], done).await
 }
 
 /// Builds an action from a form or JSON body's fields.
@@ -269,6 +299,9 @@ fn action_from(name: &str, get: impl Fn(&str) -> String) -> Result<CaseAction, A
         K::Withdraw => CaseAction::Withdraw {
             reason: get("reason"),
         },
+        K::RetractNotice => CaseAction::RetractNotice {
+            reason: get("reason"),
+        },
         K::Accept | K::Refuse | K::Route | K::ApproveAtWindow | K::Lapse => {
             return Err(AppError::invalid(
                 "action",
@@ -290,15 +323,17 @@ async fn act_form(
         act(&state, &p, id, Some(form.int("version", "版本")?), &action).await
     };
     match attempt.await {
-        Ok(case) => {
-            if case.state == CaseState::ResultReady || case.state == CaseState::Issued {
-                return Ok(Redirect::to(&format!("/cases/{id}")).into_response());
-            }
-            Ok(Redirect::to(&format!("/cases/{id}")).into_response())
-        }
-        Err(AppError::Invalid(f)) => case_view(&state, &p, &ctx, id, None, f.0).await,
+        // The page after the redirect says what happened (办结 and every other action).
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/cases/{id}?done={}",
+            CaseActionKind::parse(form.get("action"))
+                .map(CaseActionKind::name)
+                .unwrap_or("")
+        ))
+        .into_response()),
+        Err(AppError::Invalid(f)) => case_view(&state, &p, &ctx, id, None, f.0, None).await,
         Err(AppError::Conflict { message, .. }) => {
-            let mut res = case_view(&state, &p, &ctx, id, Some(message), vec![]).await?;
+            let mut res = case_view(&state, &p, &ctx, id, Some(message), vec![], None).await?;
             *res.status_mut() = StatusCode::CONFLICT;
             Ok(res)
         }
@@ -313,7 +348,13 @@ async fn get_api(
 ) -> ApiResult<Json<Value>> {
     let case = get_case(&state, &p, id).await?;
     let events = store_cases::events(state.store.reader(), id).await?;
-    Ok(Json(case_json(&case, Some(&events))))
+    let mut body = case_json(&case, Some(&events));
+    if let Value::Object(visits) = crate::visits::json(&state, case.id).await? {
+        body.as_object_mut()
+            .expect("a case is an object")
+            .extend(visits);
+    }
+    Ok(Json(body))
 }
 
 /// `POST /api/v1/cases/{id}/actions`: the domain's action as JSON, with the version read.

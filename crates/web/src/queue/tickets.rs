@@ -29,6 +29,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use onewindow_domain::access::Permission;
+use onewindow_domain::confirm;
 use onewindow_domain::queue::{self as rules, PriorityReason, TicketAction, WindowState};
 use onewindow_domain::validation::{self, FieldError, FieldErrors};
 use onewindow_store::audit::Who;
@@ -160,6 +161,8 @@ pub async fn ticket_action(
         }
     }
     e.into_result()?;
+    // Named at the finish: each a case the clerk may see (those linked while serving are).
+    crate::visits::check_case_nos(state, p, case_nos).await?;
     let max = int_setting(state, "queue.max_recalls").await? as u32;
     let mut tx = state.store.begin().await?;
     let t = store_queue::act(
@@ -698,15 +701,16 @@ async fn window_form(
     let ticket_id = form.get("ticket_id").parse::<i64>().ok();
     let attempt = async {
         match form.get("op") {
-            "open" => set_window(&state, &p, window_id, WindowState::Open)
-                .await
-                .map(|_| None),
-            "pause" => set_window(&state, &p, window_id, WindowState::Paused)
-                .await
-                .map(|_| None),
-            "close" => set_window(&state, &p, window_id, WindowState::Closed)
-                .await
-                .map(|_| None),
+            "open" | "pause" | "close" => {
+                let to = match form.get("op") {
+                    "open" => WindowState::Open,
+                    "pause" => WindowState::Paused,
+                    _ => WindowState::Closed,
+                };
+                set_window(&state, &p, window_id, to)
+                    .await
+                    .map(|w| Some(confirm::window_done(w.number, to)))
+            }
             "call" => Ok(Some(match call_next(&state, &p, window_id).await? {
                 Some(t) => format!("已叫号：{}", t.number),
                 None => "当前没有等候的号".to_string(),
@@ -740,7 +744,7 @@ async fn window_form(
                     .collect();
                 ticket_action(&state, &p, id, &action, &cases)
                     .await
-                    .map(|_| None)
+                    .map(|t| Some(confirm::ticket_done(&action, &t.number, &t.case_nos)))
             }
         }
     };
