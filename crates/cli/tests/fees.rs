@@ -23,6 +23,7 @@ on_both_backends!(
     a_waiver_is_recorded_audited_and_shown_on_the_case_and_cash_up,
     a_bundle_charges_only_its_lead_items_fee,
     money_records_are_append_only_in_the_database,
+    the_demo_shows_a_payment_beside_a_waiver,
 );
 
 /// 社会保障卡补领: 即办, 20.00 元/张, 先缴费后出件.
@@ -1079,4 +1080,31 @@ async fn money_records_are_append_only_in_the_database(app: TestApp) {
         .get("amount_fen");
     assert_eq!(amount, 1000, "unchanged");
     raw.close().await.unwrap();
+}
+
+async fn the_demo_shows_a_payment_beside_a_waiver(app: TestApp) {
+    onewindow_store::demo::seed_fee_examples(&app.store, app.clock_now())
+        .await
+        .unwrap();
+    let clerk = app.login("clerk").await;
+    let hall = app.org_id("xingfu-hall").await;
+    let (s, day) = clerk.get(&format!("/api/v1/halls/{hall}/cashup")).await;
+    assert_eq!(s, StatusCode::OK, "{day}");
+    assert_eq!(day["hall"]["cash"]["received_fen"], 2000);
+    assert_eq!(day["payments"].as_array().unwrap().len(), 1);
+    let waivers = day["waivers"].as_array().unwrap();
+    assert_eq!(waivers.len(), 1);
+    assert_eq!(waivers[0]["category"], "disabled");
+    assert_eq!(waivers[0]["amount_fen"], 2000);
+    let case_id = waivers[0]["case_id"].as_i64().unwrap();
+    let (_, fees) = clerk
+        .get(&format!("/api/v1/cases/{case_id}/payments"))
+        .await;
+    assert_eq!(fees["balance"]["settled"], true);
+    assert_eq!(fees["balance"]["unpaid_before_issue_fen"], 0);
+    assert!(
+        !audited(&app, "fee.waiver", waivers[0]["case_no"].as_str().unwrap())
+            .await
+            .is_empty()
+    );
 }

@@ -567,3 +567,102 @@ pub async fn seed_cases(store: &Store, now: i64) -> Result<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// Example fees for `serve --demo` and `onewindow demo`, after [`seed_cases`]: two
+/// 社会保障卡补领 applications (即办, 20.00 元/张, 先缴费后出件) taken in at the street hall
+/// today — one paid in cash at the window, one whose fee was waived (减免) for a disabled
+/// applicant — so the case pages, the payments panel and the day's cash-up (日结) show a
+/// payment beside a waiver. The demo catalog's 一件事 bundles show the material catalogue.
+pub async fn seed_fee_examples(store: &Store, now: i64) -> Result<()> {
+    use crate::cases::{self, NewCase};
+    use crate::fees::{self, NewPayment, NewWaiver};
+    use onewindow_domain::cases::{CaseAction, MaterialLine};
+    use onewindow_domain::catalog::{AcceptanceKind, MaterialCheck};
+    use onewindow_domain::fees::{PayMethod, PaymentRequest, WaiverCategory};
+    let cal = onewindow_domain::calendar::WorkCalendar::shipped();
+    let mut tx = store.begin().await?;
+    let clerk_id = users::find_id_by_username(&mut tx, "clerk")
+        .await?
+        .ok_or(crate::StoreError::NotFound)?;
+    let clerk = users::get(&mut tx, clerk_id).await?;
+    let hall = orgs::find_by_code(&mut *tx, "xingfu-hall")
+        .await?
+        .ok_or(crate::StoreError::NotFound)?;
+    let item = crate::catalog::get(&mut *tx, "RS-0402-01").await?;
+    let change = Change {
+        backend: store.backend(),
+        at: now,
+        who: Who::user(clerk.id, &clerk.username),
+    };
+    let today = crate::clock::local_date(now);
+    let accept = CaseAction::Accept {
+        kind: AcceptanceKind::Normal,
+        supplement_due: None,
+    };
+    let mut taken = Vec::new();
+    for (name, entropy) in [("周阿姨", 11), ("孙大伯", 12)] {
+        let new = NewCase {
+            item_code: item.item.code.clone(),
+            item_version_id: item.version_id,
+            bundle_code: None,
+            title: item.item.name.clone(),
+            department_id: item.department_id,
+            intake_org_id: clerk.org_id,
+            immediate: item.item.is_immediate(),
+            window_approvable: item.item.approve_at_window,
+            at_window: None,
+            limit_days: item.item.promised_limit_days,
+            applicant_kind: "person".into(),
+            applicant_name: name.into(),
+            applicant_id: "11010519491231002X".into(),
+            applicant_id_masked: "110105********002X".into(),
+            applicant_phone: "13800138000".into(),
+            agent_name: None,
+            agent_id: None,
+            agent_id_masked: None,
+            materials: item
+                .item
+                .materials
+                .iter()
+                .map(|m| MaterialLine::ticked(m, MaterialCheck::Submitted))
+                .collect(),
+            creator_id: clerk.id,
+        };
+        taken.push(cases::intake(&mut tx, &change, &cal, today, &new, &accept, entropy).await?);
+    }
+    fees::record_payment(
+        &mut tx,
+        &change,
+        &NewPayment {
+            case_id: taken[0].id,
+            request: PaymentRequest {
+                amount: item.item.fee.due(1),
+                quantity: 1,
+                method: PayMethod::Cash,
+            },
+            note: String::new(),
+            clerk_id: clerk.id,
+            hall_id: hall.id,
+            window: None,
+            day: today,
+        },
+    )
+    .await?;
+    fees::record_waiver(
+        &mut tx,
+        &change,
+        &NewWaiver {
+            case_id: taken[1].id,
+            amount: None,
+            category: WaiverCategory::Disabled,
+            reason: "查验残疾人证，免收补卡工本费".into(),
+            clerk_id: clerk.id,
+            hall_id: hall.id,
+            window: None,
+            day: today,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
