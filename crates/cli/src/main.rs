@@ -295,6 +295,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo => {
             let store = cli.db.open().await?;
             let seeded = demo::seed(&store, clock.now()).await?;
+            if seeded {
+                demo::seed_station_cases(&store, clock.now()).await?;
+            }
             println!(
                 "{}",
                 if seeded {
@@ -505,6 +508,7 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> Result<()> {
     };
     if args.demo {
         if demo::seed(&store, clock.now()).await? {
+            demo::seed_station_cases(&store, clock.now()).await?;
             tracing::info!("demo data created");
         }
         print_demo_accounts();
