@@ -134,22 +134,24 @@ async fn a_station_takes_in_and_hands_out_what_the_street_handles(app: TestApp) 
     let (s, _) = heping.get(&format!("/api/v1/cases/{id}")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let before = app.audit_head().await;
-    let (s, _) = act(&app, &heping, id, json!({"action": "issue", "method": "window"})).await;
+    let (s, _) = act(
+        &app,
+        &heping,
+        id,
+        json!({"action": "issue", "method": "window"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "another community cannot issue");
     assert_eq!(app.audit_head().await, before, "a refusal writes nothing");
 
-    // Handed out the way it was chosen.
+    // Handed out where it was chosen to be picked up.
     let (s, body) = act(
         &app,
         &station,
         id,
-        json!({"action": "issue", "method": "mail", "tracking_no": "SF1234567890"}),
+        json!({"action": "issue", "method": "window"}),
     )
     .await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["fields"][0]["field"], "method", "{body}");
-    assert_eq!(body["fields"][0]["code"], "not_the_chosen_handout");
-    let (s, body) = act(&app, &station, id, json!({"action": "issue", "method": "window"})).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "issued");
 
@@ -182,10 +184,19 @@ async fn the_result_goes_to_the_chosen_station_only(app: TestApp) {
     let (_, queue) = heping.get("/api/v1/cases?queue=issuance").await;
     assert!(case_nos(&queue).contains(&no), "{queue}");
     let (_, mine) = station.get("/api/v1/cases?queue=issuance").await;
-    assert!(!case_nos(&mine).contains(&no), "not waiting at the intake place");
+    assert!(
+        !case_nos(&mine).contains(&no),
+        "not waiting at the intake place"
+    );
     // The intake station sees the case but does not hand it out.
     let before = app.audit_head().await;
-    let (s, body) = act(&app, &station, id, json!({"action": "issue", "method": "window"})).await;
+    let (s, body) = act(
+        &app,
+        &station,
+        id,
+        json!({"action": "issue", "method": "window"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["code"], "forbidden_scope");
     assert_eq!(app.audit_head().await, before);
@@ -198,13 +209,28 @@ async fn the_result_goes_to_the_chosen_station_only(app: TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
-    let dongfeng = app.login_with("clerk-dongfeng", "spring-2026").await.unwrap();
+    let dongfeng = app
+        .login_with("clerk-dongfeng", "spring-2026")
+        .await
+        .unwrap();
     let (s, _) = dongfeng.get(&format!("/api/v1/cases/{id}")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = act(&app, &dongfeng, id, json!({"action": "issue", "method": "window"})).await;
+    let (s, _) = act(
+        &app,
+        &dongfeng,
+        id,
+        json!({"action": "issue", "method": "window"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     // The chosen station hands it over, and closes it.
-    let (s, body) = act(&app, &heping, id, json!({"action": "issue", "method": "window"})).await;
+    let (s, body) = act(
+        &app,
+        &heping,
+        id,
+        json!({"action": "issue", "method": "window"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let (s, body) = act(&app, &heping, id, json!({"action": "close"})).await;
     assert_eq!(s, StatusCode::OK, "{body}");
@@ -232,16 +258,66 @@ async fn handout_and_channel_choices_are_checked(app: TestApp) {
     let cases_before = app.count("cases").await;
     let dept = app.org_id("dept-mz").await;
     let refused: [(&Api, Value, &str, &str); 10] = [
-        (&station, json!({"handout": {"method": "mail"}}), "handout_address", "required"),
-        (&station, json!({"handout": {"method": "window", "place_org_id": dept}}), "handout_place", "not_a_handout_place"),
-        (&station, json!({"handout": {"method": "window", "place_org_id": 999999}}), "handout_place", "unknown_place"),
-        (&station, json!({"handout": {"method": "window", "address": "幸福路1号"}}), "handout_address", "address_not_for_pickup"),
-        (&station, json!({"handout": {"method": "electronic", "place_org_id": app.org_id("heping").await}}), "handout_place", "place_not_for_method"),
-        (&station, json!({"handout": {"method": "mail", "address": "路".repeat(201)}}), "handout_address", "too_long"),
-        (&station, json!({"channel": "window"}), "channel", "channel_not_here"),
-        (&station, json!({"intake_place_kind": "hall"}), "intake_place_kind", "place_kind_not_here"),
-        (&clerk, json!({"intake_place_kind": "community_station"}), "intake_place_kind", "place_kind_not_here"),
-        (&clerk, json!({"channel": "community_station"}), "channel", "channel_not_here"),
+        (
+            &station,
+            json!({"handout": {"method": "mail"}}),
+            "handout_address",
+            "required",
+        ),
+        (
+            &station,
+            json!({"handout": {"method": "window", "place_org_id": dept}}),
+            "handout_place",
+            "not_a_handout_place",
+        ),
+        (
+            &station,
+            json!({"handout": {"method": "window", "place_org_id": 999999}}),
+            "handout_place",
+            "unknown_place",
+        ),
+        (
+            &station,
+            json!({"handout": {"method": "window", "address": "幸福路1号"}}),
+            "handout_address",
+            "address_not_for_pickup",
+        ),
+        (
+            &station,
+            json!({"handout": {"method": "electronic", "place_org_id": app.org_id("heping").await}}),
+            "handout_place",
+            "place_not_for_method",
+        ),
+        (
+            &station,
+            json!({"handout": {"method": "mail", "address": "路".repeat(201)}}),
+            "handout_address",
+            "too_long",
+        ),
+        (
+            &station,
+            json!({"channel": "window"}),
+            "channel",
+            "channel_not_here",
+        ),
+        (
+            &station,
+            json!({"intake_place_kind": "hall"}),
+            "intake_place_kind",
+            "place_kind_not_here",
+        ),
+        (
+            &clerk,
+            json!({"intake_place_kind": "community_station"}),
+            "intake_place_kind",
+            "place_kind_not_here",
+        ),
+        (
+            &clerk,
+            json!({"channel": "community_station"}),
+            "channel",
+            "channel_not_here",
+        ),
     ];
     for (api, extra, field, code) in refused {
         let (s, body) = intake(api, &app, ITEM, extra.clone()).await;
@@ -275,12 +351,21 @@ async fn handout_and_channel_choices_are_checked(app: TestApp) {
         visit["places"]["handout"]["address"],
         "阳光社区3栋501 赵桂英 13800138000"
     );
-    let (s, online) = intake(&clerk, &app, ITEM, json!({"channel": "online", "intake_place_kind": "agency_point"})).await;
+    let (s, online) = intake(
+        &clerk,
+        &app,
+        ITEM,
+        json!({"channel": "online", "intake_place_kind": "agency_point"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "{online}");
     assert_eq!(online["channel"], "online");
     assert_eq!(online["intake_place_kind"], "agency_point");
     let (_, homes) = clerk.get("/api/v1/cases?channel=home_visit").await;
-    assert_eq!(case_nos(&homes), vec![visit["case_no"].as_str().unwrap().to_string()]);
+    assert_eq!(
+        case_nos(&homes),
+        vec![visit["case_no"].as_str().unwrap().to_string()]
+    );
     assert_eq!(homes["items"][0]["channel"], "home_visit");
     let (s, body) = clerk.get("/api/v1/cases?channel=fax").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
@@ -288,8 +373,17 @@ async fn handout_and_channel_choices_are_checked(app: TestApp) {
     // Mailed: issued by mail with its tracking number, from the intake place.
     let id = visit["id"].as_i64().unwrap();
     decide(&app, id).await;
-    let (s, body) = act(&app, &station, id, json!({"action": "issue", "method": "window"})).await;
+    // Chosen to be mailed: not handed over at a window instead.
+    let (s, body) = act(
+        &app,
+        &station,
+        id,
+        json!({"action": "issue", "method": "window"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"][0]["field"], "method", "{body}");
+    assert_eq!(body["fields"][0]["code"], "not_the_chosen_handout");
     let (s, body) = act(
         &app,
         &station,
@@ -342,7 +436,10 @@ async fn backfill_keeps_the_original_acceptance(app: TestApp) {
     assert!(html.contains("id=\"case-backfilled\""), "{html}");
     assert!(html.contains("纸质受理于 2026-11-18 10:30"), "{html}");
     let receipt = page(format!("/cases/{id}/receipt")).await;
-    assert!(receipt.contains("您于2026-11-18 10:30申请办理"), "{receipt}");
+    assert!(
+        receipt.contains("您于2026-11-18 10:30申请办理"),
+        "{receipt}"
+    );
     assert!(receipt.contains("id=\"receipt-backfill\""));
     let (_, list) = clerk.get("/api/v1/cases?queue=intake").await;
     let row = list["items"]
@@ -365,12 +462,36 @@ async fn backfill_refusals_change_nothing(app: TestApp) {
     let cases = app.count("cases").await;
     let audit = app.audit_head().await;
     let refused = [
-        (json!({"accepted_at": "2026-11-23 09:01", "reason": "停电"}), "backfill_accepted_at", "in_future"),
-        (json!({"accepted_at": "2026-10-23 08:59", "reason": "停电"}), "backfill_accepted_at", "too_old"),
-        (json!({"accepted_at": "2026-11-20 10:00", "reason": "  "}), "backfill_reason", "required"),
-        (json!({"accepted_at": "2026-11-20 10:00"}), "backfill_reason", "required"),
-        (json!({"accepted_at": "yesterday", "reason": "停电"}), "backfill_accepted_at", "invalid_time"),
-        (json!({"accepted_at": "2026-11-20 10:00", "reason": "因".repeat(501)}), "backfill_reason", "too_long"),
+        (
+            json!({"accepted_at": "2026-11-23 09:01", "reason": "停电"}),
+            "backfill_accepted_at",
+            "in_future",
+        ),
+        (
+            json!({"accepted_at": "2026-10-23 08:59", "reason": "停电"}),
+            "backfill_accepted_at",
+            "too_old",
+        ),
+        (
+            json!({"accepted_at": "2026-11-20 10:00", "reason": "  "}),
+            "backfill_reason",
+            "required",
+        ),
+        (
+            json!({"accepted_at": "2026-11-20 10:00"}),
+            "backfill_reason",
+            "required",
+        ),
+        (
+            json!({"accepted_at": "yesterday", "reason": "停电"}),
+            "backfill_accepted_at",
+            "invalid_time",
+        ),
+        (
+            json!({"accepted_at": "2026-11-20 10:00", "reason": "因".repeat(501)}),
+            "backfill_reason",
+            "too_long",
+        ),
     ];
     for (backfill, field, code) in refused {
         let (s, body) = intake(&clerk, &app, ITEM, json!({ "backfill": backfill })).await;
@@ -463,31 +584,58 @@ async fn the_intake_form_records_places_channel_and_backfill(app: TestApp) {
         ("applicant_phone".into(), "13800138000".into()),
         ("channel".into(), "phone_booking".into()),
         ("handout_method".into(), "mail".into()),
-        ("handout_place".into(), app.org_id("yangguang").await.to_string()),
-        ("handout_address".into(), "阳光社区5栋101 孙丽华 13800138000".into()),
+        (
+            "handout_place".into(),
+            app.org_id("yangguang").await.to_string(),
+        ),
+        (
+            "handout_address".into(),
+            "阳光社区5栋101 孙丽华 13800138000".into(),
+        ),
         ("backfill_accepted_at".into(), "2026-11-20T15:45".into()),
         ("backfill_reason".into(), "停电，纸质受理".into()),
     ];
     for m in item["item"]["materials"].as_array().unwrap() {
         if m["required"] == true {
-            form.push((format!("m:{}", m["name"].as_str().unwrap()), "submitted".into()));
+            form.push((
+                format!("m:{}", m["name"].as_str().unwrap()),
+                "submitted".into(),
+            ));
         }
     }
     // A refusal first: the page names the field in Chinese and keeps what was typed.
     let mut online = form.clone();
     online.retain(|(k, _)| k != "channel");
     online.push(("channel".into(), "online".into()));
-    let res = station.client.post(app.url("/window/intake")).form(&online).send().await.unwrap();
+    let res = station
+        .client
+        .post(app.url("/window/intake"))
+        .form(&online)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
     assert!(html.contains("网上申请由网上渠道提交"), "{html}");
     assert!(html.contains("停电，纸质受理"));
     // Checked, then confirmed.
-    let res = station.client.post(app.url("/window/intake")).form(&form).send().await.unwrap();
+    let res = station
+        .client
+        .post(app.url("/window/intake"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let confirmed = confirmation_of(&res.text().await.unwrap());
     form.push(("confirmed".into(), confirmed));
-    let res = station.client.post(app.url("/window/intake")).form(&form).send().await.unwrap();
+    let res = station
+        .client
+        .post(app.url("/window/intake"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let receipt_path = res.headers()["location"].to_str().unwrap().to_string();
     let id: i64 = receipt_path

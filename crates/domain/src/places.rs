@@ -340,18 +340,25 @@ pub fn check_handout(
     }
 }
 
-/// An issuance must hand the result out the way the applicant chose at intake.
+/// How an issuance may hand the result out, given the applicant's choice at intake. A
+/// pick-up may still become mail or an electronic certificate when the applicant asks
+/// (told the result is ready, they would rather not come); a result chosen to be mailed to
+/// the address taken down at intake, or issued electronically, is issued that way.
 pub fn check_issue(handout: IssueMethod, action: &CaseAction) -> Result<(), PlaceError> {
     match action {
-        CaseAction::Issue { method, .. } if *method != handout => Err(refuse(
-            "method",
-            "not_the_chosen_handout",
-            format!(
-                "申请人受理时选择的是“{}”，不能按“{}”出件",
-                handout.label(),
-                method.label()
-            ),
-        )),
+        CaseAction::Issue { method, .. }
+            if handout != IssueMethod::Window && *method != handout =>
+        {
+            Err(refuse(
+                "method",
+                "not_the_chosen_handout",
+                format!(
+                    "申请人受理时选择的是“{}”，不能按“{}”出件",
+                    handout.label(),
+                    method.label()
+                ),
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -367,9 +374,14 @@ const BEIJING_OFFSET_MICROS: i64 = 8 * 3_600_000_000;
 /// optionally with seconds.
 pub fn parse_local_time(s: &str) -> Option<NaiveDateTime> {
     let s = s.trim();
-    ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    [
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
 }
 
 /// The UTC microseconds of a Beijing local time (UTC+8 all year).
@@ -468,7 +480,10 @@ mod tests {
             Ok(PlaceKind::AgencyPoint)
         );
         let e = intake_place(Some(PlaceKind::CommunityStation), OrgKind::Street).unwrap_err();
-        assert_eq!((e.field, e.code), ("intake_place_kind", "place_kind_not_here"));
+        assert_eq!(
+            (e.field, e.code),
+            ("intake_place_kind", "place_kind_not_here")
+        );
         assert!(intake_place(Some(PlaceKind::Hall), OrgKind::Community).is_err());
         for k in PlaceKind::ALL {
             assert_eq!(PlaceKind::parse(k.as_str()), Some(k));
@@ -544,8 +559,14 @@ mod tests {
         let h = check_handout(&mail(Some(" 幸福路8号 张三 13800138000 ")), None, 3).unwrap();
         assert_eq!(h.address.as_deref(), Some("幸福路8号 张三 13800138000"));
         assert_eq!(h.org_id, 3, "mailed from the intake place");
-        assert_eq!(check_handout(&mail(None), None, 3).unwrap_err().code, "required");
-        assert_eq!(check_handout(&mail(Some("  ")), None, 3).unwrap_err().code, "required");
+        assert_eq!(
+            check_handout(&mail(None), None, 3).unwrap_err().code,
+            "required"
+        );
+        assert_eq!(
+            check_handout(&mail(Some("  ")), None, 3).unwrap_err().code,
+            "required"
+        );
         let long = "路".repeat(ADDRESS_MAX_CHARS + 1);
         assert_eq!(
             check_handout(&mail(Some(&long)), None, 3).unwrap_err().code,
@@ -586,6 +607,11 @@ mod tests {
         assert!(check_issue(IssueMethod::Mail, &issue(IssueMethod::Mail)).is_ok());
         let e = check_issue(IssueMethod::Mail, &issue(IssueMethod::Window)).unwrap_err();
         assert_eq!((e.field, e.code), ("method", "not_the_chosen_handout"));
+        assert!(check_issue(IssueMethod::Electronic, &issue(IssueMethod::Mail)).is_err());
+        // A pick-up may become mail or an electronic certificate on request.
+        for m in IssueMethod::ALL {
+            assert!(check_issue(IssueMethod::Window, &issue(m)).is_ok());
+        }
         assert!(check_issue(IssueMethod::Mail, &CaseAction::Close).is_ok());
     }
 
@@ -593,16 +619,25 @@ mod tests {
     fn backfill_is_bounded_and_explained() {
         let now = at("2026-11-23 09:00");
         let b = check_backfill("2026-11-20 10:30", " 系统故障，纸质受理 ", now, 500).unwrap();
-        assert_eq!(b.accepted_on, NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
+        assert_eq!(
+            b.accepted_on,
+            NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+        );
         assert_eq!(b.accepted_at, at("2026-11-20T10:30"));
         assert_eq!(b.reason, "系统故障，纸质受理");
         // Late in the evening Beijing time is the same Beijing day.
         let late = check_backfill("2026-11-20 23:30", "停电", now, 500).unwrap();
-        assert_eq!(late.accepted_on, NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
+        assert_eq!(
+            late.accepted_on,
+            NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+        );
         assert_eq!(beijing_date(late.accepted_at), late.accepted_on);
         let code = |t: &str, r: &str| check_backfill(t, r, now, 500).unwrap_err();
         assert_eq!(code("2026-11-23 09:01", "停电").code, "in_future");
-        assert_eq!(code("2026-11-23 09:01", "停电").field, "backfill_accepted_at");
+        assert_eq!(
+            code("2026-11-23 09:01", "停电").field,
+            "backfill_accepted_at"
+        );
         assert!(check_backfill("2026-11-23 09:00", "停电", now, 500).is_ok());
         assert!(check_backfill("2026-10-24 09:00", "停电", now, 500).is_ok());
         assert_eq!(code("2026-10-24 08:59", "停电").code, "too_old");

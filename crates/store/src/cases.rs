@@ -775,9 +775,9 @@ fn channels_condition(channels: &[Channel]) -> Option<Vec<(&'static str, Vec<i64
             ("c.department_id", dept),
             ("c.handout_org_id", handout),
         ]
-            .into_iter()
-            .filter(|(_, ids)| !ids.is_empty())
-            .collect(),
+        .into_iter()
+        .filter(|(_, ids)| !ids.is_empty())
+        .collect(),
     )
 }
 
@@ -1675,7 +1675,7 @@ fn plan_step(
     }
     let mut note = action.label().to_string();
     match action {
-            CaseAction::Accept {
+        CaseAction::Accept {
             kind,
             supplement_due,
         } => {

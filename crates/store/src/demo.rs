@@ -379,6 +379,17 @@ async fn seed_queue(
     Ok(())
 }
 
+/// A demo case at the station: item, applicant, id number, channel, handout, and for a
+/// 补录 how many days back the paper was taken in.
+type DemoStationCase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    onewindow_domain::places::Channel,
+    onewindow_domain::cases::IssueMethod,
+    Option<i64>,
+);
+
 /// Cases taken in at the 阳光社区 station (通收通办), for `serve --demo` and `demo`: one
 /// whose result is back at the station waiting for its clerk to hand it over, one taken in
 /// on a home visit and to be mailed, and one 补录 — a paper intake from an outage three
@@ -413,10 +424,31 @@ pub async fn seed_station_cases(store: &Store, now: i64) -> Result<Vec<String>> 
         ..by_clerk.clone()
     };
     // (item, applicant, id number, channel, handout, 补录 days back)
-    let plan: [(&str, &str, &str, Channel, IssueMethod, Option<i64>); 3] = [
-        ("MZ-0103", "赵桂英", "11010519580315101X", Channel::CommunityStation, IssueMethod::Window, None),
-        ("MZ-0104", "钱德明", "110105194207081014", Channel::HomeVisit, IssueMethod::Mail, None),
-        ("MZ-0101", "孙丽华", "110105198506122128", Channel::CommunityStation, IssueMethod::Window, Some(3)),
+    let plan: [DemoStationCase; 3] = [
+        (
+            "MZ-0103",
+            "赵桂英",
+            "11010519580315101X",
+            Channel::CommunityStation,
+            IssueMethod::Window,
+            None,
+        ),
+        (
+            "MZ-0104",
+            "钱德明",
+            "110105194207081014",
+            Channel::HomeVisit,
+            IssueMethod::Mail,
+            None,
+        ),
+        (
+            "MZ-0101",
+            "孙丽华",
+            "110105198506122128",
+            Channel::CommunityStation,
+            IssueMethod::Window,
+            Some(3),
+        ),
     ];
     let mut numbers = Vec::new();
     for (n, (code, name, id, channel, method, back)) in plan.into_iter().enumerate() {

@@ -492,9 +492,8 @@ async fn check(state: &AppState, p: &Principal, input: &IntakeInput) -> Result<C
         input.commitment_signed,
     );
     // Every failed place check added its error above, so this is always there.
-    let (place_kind, channel, handout, backfill) = placed.ok_or_else(|| {
-        AppError::invalid("handout", "invalid", "请核对受理地点、渠道和领取方式")
-    })?;
+    let (place_kind, channel, handout, backfill) = placed
+        .ok_or_else(|| AppError::invalid("handout", "invalid", "请核对受理地点、渠道和领取方式"))?;
     if backfill.is_some() && !decision.is_accept() {
         return Err(AppError::invalid(
             "backfill_accepted_at",
@@ -811,8 +810,8 @@ async fn intake_view(
         .filter(|k| k.possible_at(org.kind))
         .map(|k| (k.as_str(), k.label(), k == chosen_kind))
         .collect();
-    let chosen_channel = Channel::parse(form.get("channel"))
-        .unwrap_or_else(|| Channel::default_for(chosen_kind));
+    let chosen_channel =
+        Channel::parse(form.get("channel")).unwrap_or_else(|| Channel::default_for(chosen_kind));
     let channels = Channel::ALL
         .into_iter()
         .filter(|c| c.on_intake_form())
@@ -839,11 +838,7 @@ async fn intake_view(
         .into_iter()
         .filter(|pl| s.owners.iter().all(|o| o.contains(&pl.path)))
         .map(|pl| {
-            let label = format!(
-                "{}（{}）",
-                pl.name,
-                PlaceKind::default_for(pl.kind).label()
-            );
+            let label = format!("{}（{}）", pl.name, PlaceKind::default_for(pl.kind).label());
             (pl.id, label, pl.id == chosen_place)
         })
         .collect();
