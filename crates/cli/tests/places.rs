@@ -367,6 +367,22 @@ async fn handout_and_channel_choices_are_checked(app: TestApp) {
         vec![visit["case_no"].as_str().unwrap().to_string()]
     );
     assert_eq!(homes["items"][0]["channel"], "home_visit");
+    // The window's list page filters the same way.
+    let html = clerk
+        .client
+        .get(app.url("/window/cases?channel=home_visit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("<option value=\"home_visit\" selected>上门服务</option>"),
+        "{html}"
+    );
+    assert!(html.contains(visit["case_no"].as_str().unwrap()));
+    assert!(!html.contains(online["case_no"].as_str().unwrap()));
     let (s, body) = clerk.get("/api/v1/cases?channel=fax").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["fields"][0]["code"], "unknown_channel");

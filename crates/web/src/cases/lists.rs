@@ -374,6 +374,8 @@ pub struct ListView {
     /// The filter form: state options (value, label, selected), light options, values.
     pub state_options: Vec<(&'static str, &'static str, bool)>,
     pub light_options: Vec<(&'static str, &'static str, bool)>,
+    /// The channel filter's options (value, label, chosen).
+    pub channel_options: Vec<(&'static str, &'static str, bool)>,
     pub item: String,
     pub from: String,
     pub to: String,
@@ -405,6 +407,7 @@ async fn list_view(
         errors: vec![],
         state_options: vec![],
         light_options: vec![],
+        channel_options: vec![],
         item: echo("item"),
         from: echo("from"),
         to: echo("to"),
@@ -417,6 +420,11 @@ async fn list_view(
         .map(|q| q.states.clone())
         .unwrap_or_default();
     let chosen_light = parsed.as_ref().ok().and_then(|q| q.light);
+    let chosen_channel = parsed.as_ref().ok().and_then(|q| q.channel);
+    view.channel_options = onewindow_domain::places::Channel::ALL
+        .iter()
+        .map(|c| (c.as_str(), c.label(), chosen_channel == Some(*c)))
+        .collect();
     view.state_options = allowed
         .iter()
         .map(|s| (s.as_str(), s.label(), chosen_states.contains(s)))
