@@ -26,6 +26,7 @@ pub mod grants;
 pub mod orgs;
 pub mod page;
 pub mod passwords;
+pub mod places;
 pub mod queue;
 pub mod sessions;
 pub mod settings;
