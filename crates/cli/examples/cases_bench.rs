@@ -197,6 +197,14 @@ impl Ctx {
                 .map(|m| MaterialLine::ticked(m, ticked(&m.name)))
                 .collect(),
             creator_id: self.clerk.user_id.expect("clerk is a user"),
+            intake_place_kind: onewindow_domain::places::PlaceKind::Hall,
+            channel: onewindow_domain::places::Channel::Window,
+            handout: onewindow_domain::places::Handout {
+                method: onewindow_domain::cases::IssueMethod::Window,
+                org_id: self.intake_org_id,
+                address: None,
+            },
+            backfill: None,
         };
         (new, action)
     }

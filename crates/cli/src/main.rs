@@ -297,6 +297,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let seeded = demo::seed(&store, clock.now()).await?;
             if seeded {
                 demo::seed_cases(&store, clock.now()).await?;
+                demo::seed_station_cases(&store, clock.now()).await?;
                 demo::seed_fee_examples(&store, clock.now()).await?;
             }
             println!(
@@ -510,6 +511,7 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> Result<()> {
     if args.demo {
         if demo::seed(&store, clock.now()).await? {
             demo::seed_cases(&store, clock.now()).await?;
+            demo::seed_station_cases(&store, clock.now()).await?;
             demo::seed_fee_examples(&store, clock.now()).await?;
             tracing::info!("demo data created");
         }

@@ -201,6 +201,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "case.credit_code_override",
         "信用代码校验位不符，经核实受理",
     ),
+    ("case.backfill", "补录（系统故障期间纸质受理）"),
     ("ticket.issue", "取号"),
     ("ticket.call", "叫号"),
     ("ticket.recall", "重复呼叫"),
@@ -351,6 +352,9 @@ const ENTITY_DETAIL_KEYS: &[(&str, &str, &str)] = &[
     ("ticket", "window", "窗口号"),
     ("ticket", "action", "操作"),
     ("case", "action", "说明"),
+    ("case", "accepted_at", "原受理时间"),
+    ("case", "entered_at", "录入时间"),
+    ("case", "reason", "原因"),
     ("window", "number", "窗口号"),
 ];
 

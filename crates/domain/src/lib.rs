@@ -26,6 +26,8 @@ pub mod ids;
 pub mod materials;
 /// The organisation tree and its materialised paths.
 pub mod org;
+/// The three places of a case (intake, decision, handout), its channel, and 补录.
+pub mod places;
 /// Queue tickets, window calling, appointments and waiting-time estimates.
 pub mod queue;
 /// Field-level validation errors shared by every capability.

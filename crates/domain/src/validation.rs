@@ -125,6 +125,8 @@ pub const ORG_NAME: TextLimit = TextLimit::one_line(60);
 pub const USERNAME: TextLimit = TextLimit::one_line(32);
 /// A phone number as typed (spaces and dashes included) before it is parsed.
 pub const PHONE: TextLimit = TextLimit::one_line(20);
+/// A mail address for sending a result (收件地址, with recipient and phone).
+pub const MAIL_ADDRESS: TextLimit = TextLimit::one_line(crate::places::ADDRESS_MAX_CHARS);
 /// An identity document or credit code as typed, before it is parsed.
 pub const ID_NUMBER: TextLimit = TextLimit::one_line(32);
 /// A short reference: case number, tracking number, certificate number, code.

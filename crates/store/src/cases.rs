@@ -12,9 +12,12 @@ use crate::page::{CursorKey, KeyPart, ListId, Page, PageRequest};
 use crate::{path_upper_bound, Result, StoreError};
 use chrono::NaiveDate;
 use onewindow_domain::calendar::{Deadline, WorkCalendar};
-use onewindow_domain::cases::{self as machine, CaseAction, CaseFacts, CaseState, Performer};
+use onewindow_domain::cases::{
+    self as machine, CaseAction, CaseFacts, CaseState, IssueMethod, Performer,
+};
 use onewindow_domain::catalog::{AcceptanceKind, MaterialCheck};
 use onewindow_domain::org::OrgPath;
+use onewindow_domain::places::{Backfill, Channel as IntakeChannel, Handout, PlaceKind};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::any::AnyRow;
@@ -38,6 +41,21 @@ pub struct CaseRecord {
     pub intake_org_id: i64,
     pub intake_org_name: String,
     pub intake_path: OrgPath,
+    /// What kind of place took it in (a hall, a 社区服务站, a 代办点).
+    pub intake_place_kind: PlaceKind,
+    /// How the application came in (window, station, home visit …).
+    pub channel: IntakeChannel,
+    /// How the result reaches the applicant, as chosen at intake.
+    pub handout_method: IssueMethod,
+    /// The place that hands the result out (and issues it): the chosen hall or station,
+    /// or the intake place for mail and electronic certificates.
+    pub handout_org_id: i64,
+    pub handout_org_name: String,
+    pub handout_path: OrgPath,
+    pub handout_address: Option<String>,
+    /// 补录: the original acceptance time of a paper intake entered later.
+    pub backfill_accepted_at: Option<i64>,
+    pub backfill_reason: Option<String>,
     pub state: CaseState,
     pub acceptance_kind: Option<AcceptanceKind>,
     pub immediate: bool,
@@ -111,8 +129,10 @@ pub struct CaseEvent {
 }
 
 const SELECT: &str = "SELECT c.*, d.name AS department_name, d.path AS department_path, \
-     h.name AS intake_org_name, h.path AS intake_path, u.display_name AS creator_name \
+     h.name AS intake_org_name, h.path AS intake_path, u.display_name AS creator_name, \
+     ho.name AS handout_org_name, ho.path AS handout_path \
      FROM cases c JOIN orgs d ON d.id = c.department_id JOIN orgs h ON h.id = c.intake_org_id \
+     JOIN orgs ho ON ho.id = COALESCE(c.handout_org_id, c.intake_org_id) \
      JOIN users u ON u.id = c.created_by";
 
 fn date(s: Option<String>) -> Option<NaiveDate> {
@@ -165,6 +185,20 @@ fn from_row(r: &AnyRow) -> CaseRecord {
         intake_org_id: r.get("intake_org_id"),
         intake_org_name: r.get("intake_org_name"),
         intake_path: OrgPath::from_stored(r.get("intake_path")),
+        intake_place_kind: PlaceKind::parse(&r.get::<String, _>("intake_place_kind"))
+            .unwrap_or(PlaceKind::Hall),
+        channel: IntakeChannel::parse(&r.get::<String, _>("channel"))
+            .unwrap_or(IntakeChannel::Window),
+        handout_method: IssueMethod::parse(&r.get::<String, _>("handout_method"))
+            .unwrap_or_default(),
+        handout_org_id: r
+            .get::<Option<i64>, _>("handout_org_id")
+            .unwrap_or_else(|| r.get("intake_org_id")),
+        handout_org_name: r.get("handout_org_name"),
+        handout_path: OrgPath::from_stored(r.get("handout_path")),
+        handout_address: r.get("handout_address"),
+        backfill_accepted_at: r.get("backfill_accepted_at"),
+        backfill_reason: r.get("backfill_reason"),
         state: CaseState::parse(&state).unwrap_or(CaseState::Draft),
         acceptance_kind: kind.and_then(|k| serde_json::from_value(json!(k)).ok()),
         immediate: crate::flag(r, "immediate"),
@@ -282,7 +316,9 @@ impl Queue {
     pub fn sides(self) -> &'static [Side] {
         match self {
             Queue::Department => &[Side::Department],
-            Queue::Issuance | Queue::Intake => &[Side::Intake],
+            // Results wait where they are handed out (the station the applicant chose).
+            Queue::Issuance => &[Side::Handout],
+            Queue::Intake => &[Side::Intake],
         }
     }
 
@@ -313,16 +349,17 @@ impl Queue {
     }
 }
 
-/// Which organisation of a case puts it inside a scope: where it was taken in, or the
-/// department it is routed to.
+/// Which organisation of a case puts it inside a scope: where it was taken in, the
+/// department it is routed to, or the place that hands its result out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     Intake,
     Department,
+    Handout,
 }
 
-/// Both sides: every case a caller may see (as `get` is scoped in the web layer).
-pub const VISIBLE: &[Side] = &[Side::Intake, Side::Department];
+/// Every side: every case a caller may see (as `get` is scoped in the web layer).
+pub const VISIBLE: &[Side] = &[Side::Intake, Side::Department, Side::Handout];
 
 /// The order of a list. Every order ends with `id`, so it is total and a cursor is exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -371,6 +408,8 @@ pub struct CaseList<'a> {
     pub case_no_prefix: Option<String>,
     /// Exactly this applicant name (trimmed).
     pub applicant_name: Option<String>,
+    /// Only cases that came in by this channel (checked on the rows walked).
+    pub channel: Option<IntakeChannel>,
 }
 
 impl<'a> CaseList<'a> {
@@ -388,6 +427,7 @@ impl<'a> CaseList<'a> {
             due: (None, None),
             case_no_prefix: None,
             applicant_name: None,
+            channel: None,
         }
     }
 }
@@ -405,6 +445,9 @@ pub struct CaseSummary {
     pub department_name: String,
     pub intake_org_id: i64,
     pub intake_org_name: String,
+    pub channel: IntakeChannel,
+    /// Entered after an outage (补录).
+    pub backfilled: bool,
     pub applicant_name: String,
     pub applicant_id_masked: String,
     pub accepted_on: Option<NaiveDate>,
@@ -420,7 +463,7 @@ pub struct CaseSummary {
 const SUMMARY: &str = "SELECT c.id, c.case_no, c.title, c.item_code, c.state, c.department_id, \
      d.name AS department_name, c.intake_org_id, h.name AS intake_org_name, c.applicant_name, \
      c.applicant_id_masked, c.accepted_on, c.due_date, c.deadline_pending_year, c.overdue, c.supplement_pending, \
-     c.created_at, c.updated_at, c.version";
+     c.created_at, c.updated_at, c.version, c.channel, c.backfill_accepted_at";
 
 fn summary_from_row(r: &AnyRow) -> CaseSummary {
     let state: String = r.get("state");
@@ -434,6 +477,9 @@ fn summary_from_row(r: &AnyRow) -> CaseSummary {
         department_name: r.get("department_name"),
         intake_org_id: r.get("intake_org_id"),
         intake_org_name: r.get("intake_org_name"),
+        channel: IntakeChannel::parse(&r.get::<String, _>("channel"))
+            .unwrap_or(IntakeChannel::Window),
+        backfilled: r.get::<Option<i64>, _>("backfill_accepted_at").is_some(),
         applicant_name: r.get("applicant_name"),
         applicant_id_masked: r.get("applicant_id_masked"),
         accepted_on: date(r.get("accepted_on")),
@@ -543,14 +589,22 @@ enum Channel {
     All,
     Intake(i64),
     Dept(i64),
+    Handout(i64),
 }
 
 /// The most range scans one statement holds (SQLite refuses compounds of more than 500
 /// terms); a larger fan-out is read in several statements and merged.
 const ATOMS_PER_STATEMENT: usize = 200;
 
-/// The scope's organisations that hold cases, per side: (intake orgs, departments).
-async fn scope_orgs(conn: &mut AnyConnection, scope: &OrgPath) -> Result<(Vec<i64>, Vec<i64>)> {
+/// The scope's organisations that hold cases, per side.
+struct ScopeOrgs {
+    intake: Vec<i64>,
+    dept: Vec<i64>,
+    handout: Vec<i64>,
+}
+
+/// The scope's organisations that hold cases, per side.
+async fn scope_orgs(conn: &mut AnyConnection, scope: &OrgPath) -> Result<ScopeOrgs> {
     // An organisation without cases on a side costs one index probe here instead of one
     // per state and filter later. MIN over the index rather than EXISTS: PostgreSQL
     // plans `EXISTS (… WHERE intake_org_id = o.id)` as a sequential scan that stops at the
@@ -559,24 +613,32 @@ async fn scope_orgs(conn: &mut AnyConnection, scope: &OrgPath) -> Result<(Vec<i6
     let rows = sqlx::query(
         "SELECT o.id AS id, \
          (SELECT MIN(c.created_at) FROM cases c WHERE c.intake_org_id = o.id) AS first_intake, \
-         (SELECT MIN(c.created_at) FROM cases c WHERE c.department_id = o.id) AS first_dept \
+         (SELECT MIN(c.created_at) FROM cases c WHERE c.department_id = o.id) AS first_dept, \
+         (SELECT MIN(c.created_at) FROM cases c WHERE c.handout_org_id = o.id) AS first_handout \
          FROM orgs o WHERE o.path >= $1 AND o.path < $2 ORDER BY o.id",
     )
     .bind(scope.as_str())
     .bind(path_upper_bound(scope.as_str()))
     .fetch_all(&mut *conn)
     .await?;
-    let (mut intake, mut dept) = (Vec::new(), Vec::new());
+    let mut out = ScopeOrgs {
+        intake: Vec::new(),
+        dept: Vec::new(),
+        handout: Vec::new(),
+    };
     for r in &rows {
         let id: i64 = r.get("id");
         if r.get::<Option<i64>, _>("first_intake").is_some() {
-            intake.push(id);
+            out.intake.push(id);
         }
         if r.get::<Option<i64>, _>("first_dept").is_some() {
-            dept.push(id);
+            out.dept.push(id);
+        }
+        if r.get::<Option<i64>, _>("first_handout").is_some() {
+            out.handout.push(id);
         }
     }
-    Ok((intake, dept))
+    Ok(out)
 }
 
 async fn org_in_scope(conn: &mut AnyConnection, scope: &OrgPath, id: i64) -> Result<bool> {
@@ -630,9 +692,14 @@ async fn plan(conn: &mut AnyConnection, list: &CaseList<'_>) -> Result<Plan> {
     if let Some(i) = list.intake_org_id {
         if has(Side::Intake) && org_in_scope(conn, list.scope, i).await? {
             channels.push(Channel::Intake(i));
-        } else if has(Side::Department) {
-            let (_, depts) = scope_orgs(conn, list.scope).await?;
-            channels.extend(depts.into_iter().map(Channel::Dept));
+        } else if has(Side::Department) || has(Side::Handout) {
+            let orgs = scope_orgs(conn, list.scope).await?;
+            if has(Side::Department) {
+                channels.extend(orgs.dept.into_iter().map(Channel::Dept));
+            }
+            if has(Side::Handout) {
+                channels.extend(orgs.handout.into_iter().map(Channel::Handout));
+            }
             org_residual.push(("c.intake_org_id", vec![i]));
         }
         if let Some(d) = list.department_id {
@@ -641,18 +708,26 @@ async fn plan(conn: &mut AnyConnection, list: &CaseList<'_>) -> Result<Plan> {
     } else if let Some(d) = list.department_id {
         if has(Side::Department) && org_in_scope(conn, list.scope, d).await? {
             channels.push(Channel::Dept(d));
-        } else if has(Side::Intake) {
-            let (intake, _) = scope_orgs(conn, list.scope).await?;
-            channels.extend(intake.into_iter().map(Channel::Intake));
+        } else if has(Side::Intake) || has(Side::Handout) {
+            let orgs = scope_orgs(conn, list.scope).await?;
+            if has(Side::Intake) {
+                channels.extend(orgs.intake.into_iter().map(Channel::Intake));
+            }
+            if has(Side::Handout) {
+                channels.extend(orgs.handout.into_iter().map(Channel::Handout));
+            }
             org_residual.push(("c.department_id", vec![d]));
         }
     } else {
-        let (intake, depts) = scope_orgs(conn, list.scope).await?;
+        let orgs = scope_orgs(conn, list.scope).await?;
         if has(Side::Intake) {
-            channels.extend(intake.into_iter().map(Channel::Intake));
+            channels.extend(orgs.intake.into_iter().map(Channel::Intake));
         }
         if has(Side::Department) {
-            channels.extend(depts.into_iter().map(Channel::Dept));
+            channels.extend(orgs.dept.into_iter().map(Channel::Dept));
+        }
+        if has(Side::Handout) {
+            channels.extend(orgs.handout.into_iter().map(Channel::Handout));
         }
     }
     Ok(Plan {
@@ -673,6 +748,7 @@ fn channel_eq(c: Channel) -> Vec<(&'static str, Bind)> {
         Channel::All => vec![],
         Channel::Intake(id) => vec![("c.intake_org_id", Bind::Int(id))],
         Channel::Dept(id) => vec![("c.department_id", Bind::Int(id))],
+        Channel::Handout(id) => vec![("c.handout_org_id", Bind::Int(id))],
     }
 }
 
@@ -684,18 +760,24 @@ fn channels_condition(channels: &[Channel]) -> Option<Vec<(&'static str, Vec<i64
     }
     let mut intake = Vec::new();
     let mut dept = Vec::new();
+    let mut handout = Vec::new();
     for c in channels {
         match c {
             Channel::Intake(i) => intake.push(*i),
             Channel::Dept(d) => dept.push(*d),
+            Channel::Handout(h) => handout.push(*h),
             Channel::All => {}
         }
     }
     Some(
-        [("c.intake_org_id", intake), ("c.department_id", dept)]
-            .into_iter()
-            .filter(|(_, ids)| !ids.is_empty())
-            .collect(),
+        [
+            ("c.intake_org_id", intake),
+            ("c.department_id", dept),
+            ("c.handout_org_id", handout),
+        ]
+        .into_iter()
+        .filter(|(_, ids)| !ids.is_empty())
+        .collect(),
     )
 }
 
@@ -820,6 +902,9 @@ fn shared_conditions(
     }
     for (col, ids) in &plan.org_residual {
         w.push(format!("{col} IN ({})", sql.ints(ids)));
+    }
+    if let Some(channel) = list.channel {
+        w.push(format!("c.channel = {}", sql.text(channel.as_str())));
     }
     let bad_cursor = || {
         let e = crate::page::PageError::Forged;
@@ -1036,6 +1121,13 @@ pub struct NewCase {
     pub agent_id_masked: Option<String>,
     pub materials: Vec<MaterialLine>,
     pub creator_id: i64,
+    /// The intake place's kind and the channel (`domain::places`).
+    pub intake_place_kind: PlaceKind,
+    pub channel: IntakeChannel,
+    /// Where the result is handed out, as checked by `domain::places::check_handout`.
+    pub handout: Handout,
+    /// 补录: the original acceptance of a paper intake entered later.
+    pub backfill: Option<Backfill>,
 }
 
 /// Opens a case (Draft) and applies the intake decision through the state machine:
@@ -1056,6 +1148,13 @@ pub async fn intake(
     entropy: u64,
 ) -> Result<CaseRecord> {
     let place = check_routing(&mut *conn, new).await?;
+    if new.backfill.is_some() && !matches!(decision, CaseAction::Accept { .. }) {
+        return Err(StoreError::invalid(
+            "backfill_accepted_at",
+            "backfill_not_accepted",
+            "补录只适用于已经受理的纸质办件",
+        ));
+    }
     let seq: i64 = sqlx::query(
         "INSERT INTO case_counters (day, seq) VALUES ($1, 1) ON CONFLICT (day) DO UPDATE SET seq = case_counters.seq + 1 RETURNING seq",
     )
@@ -1077,6 +1176,15 @@ pub async fn intake(
         intake_org_id: new.intake_org_id,
         intake_org_name: place.intake_name,
         intake_path: place.intake_path,
+        intake_place_kind: new.intake_place_kind,
+        channel: new.channel,
+        handout_method: new.handout.method,
+        handout_org_id: new.handout.org_id,
+        handout_org_name: place.handout_name,
+        handout_path: place.handout_path,
+        handout_address: new.handout.address.clone(),
+        backfill_accepted_at: new.backfill.as_ref().map(|b| b.accepted_at),
+        backfill_reason: new.backfill.as_ref().map(|b| b.reason.clone()),
         state: CaseState::Draft,
         acceptance_kind: None,
         immediate: new.immediate,
@@ -1094,7 +1202,9 @@ pub async fn intake(
         supplement_pending: false,
         supplement_due: None,
         limit_days: i64::from(new.limit_days),
-        accepted_on: None,
+        // A 补录 draft carries its original acceptance date: Accept keeps it, so the
+        // deadline counts from the day the paper was taken in.
+        accepted_on: new.backfill.as_ref().map(|b| b.accepted_on),
         due_date: None,
         deadline_pending_year: None,
         paused_since: None,
@@ -1168,12 +1278,20 @@ pub async fn intake(
     let mut case = last(&steps);
     case.id = insert_case(&mut *conn, new, &case).await?;
 
+    let backfill_note = new.backfill.as_ref().map(|b| {
+        format!(
+            "补录：纸质受理于{}，录入于{}；原因：{}",
+            crate::clock::format_local(b.accepted_at),
+            crate::clock::format_local(change.at),
+            b.reason
+        )
+    });
     let mut events = vec![NewEvent {
         actor: &change.who.label,
         action: "create",
         from: None,
         to: CaseState::Draft,
-        note: "收件预审",
+        note: backfill_note.as_deref().unwrap_or("收件预审"),
     }];
     events.extend(steps.iter().map(|(by, step)| NewEvent::of(by, step)));
     record_events(&mut *conn, case.id, change.at, &events).await?;
@@ -1193,10 +1311,27 @@ pub async fn intake(
         })
         .collect();
     audit::append_many(&mut *conn, change, &entries).await?;
-    if case.accepted_on.is_some() {
+    if let Some(b) = &new.backfill {
+        // Both times: when it was taken in on paper, and when it was entered.
+        audit::append(
+            &mut *conn,
+            change,
+            "case.backfill",
+            "case",
+            &case.case_no,
+            &json!({
+                "accepted_at": crate::clock::format_local(b.accepted_at),
+                "entered_at": crate::clock::format_local(change.at),
+                "reason": b.reason,
+            }),
+        )
+        .await?;
+    }
+    if let Some(accepted_on) = case.accepted_on {
+        // Counted on the day it was accepted (a 补录 on its original day).
         crate::figures::count_intake(
             &mut *conn,
-            today,
+            accepted_on,
             case.intake_org_id,
             &case.item_code,
             case.approved_at_window,
@@ -1237,9 +1372,11 @@ async fn insert_case(conn: &mut AnyConnection, new: &NewCase, c: &CaseRecord) ->
          state, immediate, applicant_kind, applicant_name, applicant_id, applicant_id_masked, applicant_phone, agent_name, \
          agent_id, agent_id_masked, materials, missing, limit_days, created_by, created_at, updated_at, \
          acceptance_kind, accepted_on, due_date, supplement_pending, supplement_due, version, \
-         window_approvable, approved_at_window, decision, decision_text, issue_method, tracking_no, certificate_no, assignee_id, deadline_pending_year) \
+         window_approvable, approved_at_window, decision, decision_text, issue_method, tracking_no, certificate_no, assignee_id, deadline_pending_year, \
+         intake_place_kind, channel, handout_method, handout_org_id, handout_address, backfill_accepted_at, backfill_reason) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $23, \
-         $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38) RETURNING id",
+         $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, \
+         $39, $40, $41, $42, $43, $44, $45) RETURNING id",
     )
     .bind(&c.case_no)
     .bind(&c.query_code)
@@ -1279,6 +1416,13 @@ async fn insert_case(conn: &mut AnyConnection, new: &NewCase, c: &CaseRecord) ->
     .bind(&c.certificate_no)
     .bind(c.assignee_id)
     .bind(c.deadline_pending_year.map(i64::from))
+    .bind(c.intake_place_kind.as_str())
+    .bind(c.channel.as_str())
+    .bind(c.handout_method.as_str())
+    .bind(c.handout_org_id)
+    .bind(&c.handout_address)
+    .bind(c.backfill_accepted_at)
+    .bind(&c.backfill_reason)
     .fetch_one(&mut *conn)
     .await?
     .get("id"))
@@ -1297,6 +1441,8 @@ struct Place {
     department_path: OrgPath,
     intake_name: String,
     intake_path: OrgPath,
+    handout_name: String,
+    handout_path: OrgPath,
     creator_name: String,
 }
 
@@ -1308,14 +1454,17 @@ struct Place {
 async fn check_routing(conn: &mut AnyConnection, new: &NewCase) -> Result<Place> {
     let row = sqlx::query(
         "SELECT w.path AS owner_path, d.path AS department_path, d.name AS department_name, \
-         h.path AS intake_path, h.name AS intake_name, u.display_name AS creator_name \
+         h.path AS intake_path, h.name AS intake_name, u.display_name AS creator_name, \
+         o.path AS handout_path, o.name AS handout_name, o.kind AS handout_kind \
          FROM catalog_items i JOIN orgs w ON w.id = i.owner_org_id \
-         JOIN orgs d ON d.id = $2 JOIN orgs h ON h.id = $3 JOIN users u ON u.id = $4 WHERE i.code = $1",
+         JOIN orgs d ON d.id = $2 JOIN orgs h ON h.id = $3 JOIN users u ON u.id = $4 \
+         JOIN orgs o ON o.id = $5 WHERE i.code = $1",
     )
     .bind(&new.item_code)
     .bind(new.department_id)
     .bind(new.intake_org_id)
     .bind(new.creator_id)
+    .bind(new.handout.org_id)
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(StoreError::NotFound)?;
@@ -1326,7 +1475,28 @@ async fn check_routing(conn: &mut AnyConnection, new: &NewCase) -> Result<Place>
         &path("intake_path"),
     )
     .map_err(|e| StoreError::invalid("item_code", e.code(), e.to_string()))?;
+    // The result is handed out inside the owner's tree too, at a hall or station.
+    let handout_kind = onewindow_domain::org::OrgKind::parse(&row.get::<String, _>("handout_kind"));
+    let handout_path = path("handout_path");
+    if new.handout.org_id != new.intake_org_id {
+        if !path("owner_path").contains(&handout_path) {
+            return Err(StoreError::invalid(
+                "handout_place",
+                "item_not_handed_out_here",
+                "所选领取地点不在该事项的办理范围内",
+            ));
+        }
+        if !handout_kind.is_some_and(onewindow_domain::places::hands_out) {
+            return Err(StoreError::invalid(
+                "handout_place",
+                "not_a_handout_place",
+                "所选领取地点不是办事大厅或社区服务站",
+            ));
+        }
+    }
     Ok(Place {
+        handout_name: row.get("handout_name"),
+        handout_path,
         department_name: row.get("department_name"),
         department_path: path("department_path"),
         intake_name: row.get("intake_name"),
@@ -1535,7 +1705,8 @@ fn plan_step(
             supplement_due,
         } => {
             c.acceptance_kind = Some(*kind);
-            c.accepted_on = Some(today);
+            // A 补录 draft already carries the original acceptance date.
+            c.accepted_on = Some(case.accepted_on.unwrap_or(today));
             c.supplement_due = *supplement_due;
             c.supplement_pending = supplement_due.is_some();
             if let Some(d) = supplement_due {

@@ -433,6 +433,14 @@ pub async fn seed_cases(store: &Store, now: i64) -> Result<()> {
             .map(|m| MaterialLine::ticked(m, MaterialCheck::Submitted))
             .collect(),
         creator_id: clerk.id,
+        intake_place_kind: onewindow_domain::places::PlaceKind::Hall,
+        channel: onewindow_domain::places::Channel::Window,
+        handout: onewindow_domain::places::Handout {
+            method: IssueMethod::Window,
+            org_id: clerk.org_id,
+            address: None,
+        },
+        backfill: None,
     };
     let accept = CaseAction::Accept {
         kind: AcceptanceKind::Normal,
@@ -568,6 +576,176 @@ pub async fn seed_cases(store: &Store, now: i64) -> Result<()> {
     Ok(())
 }
 
+/// A demo case at the station: item, applicant, id number, channel, handout, and for a
+/// 补录 how many days back the paper was taken in.
+type DemoStationCase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    onewindow_domain::places::Channel,
+    onewindow_domain::cases::IssueMethod,
+    Option<i64>,
+);
+
+/// Cases taken in at the 阳光社区 station (通收通办), for `serve --demo` and `demo`: one
+/// whose result is back at the station waiting for its clerk to hand it over, one taken in
+/// on a home visit and to be mailed, and one 补录 — a paper intake from an outage three
+/// days ago, entered with its original acceptance time. Not part of [`seed`], so tests
+/// start from a hall without cases. Returns the case numbers.
+pub async fn seed_station_cases(store: &Store, now: i64) -> Result<Vec<String>> {
+    use crate::cases::{self, MaterialLine, NewCase};
+    use onewindow_domain::cases::{CaseAction, IssueMethod, Performer};
+    use onewindow_domain::catalog::{AcceptanceKind, MaterialCheck};
+    use onewindow_domain::ids::IdCardNumber;
+    use onewindow_domain::places::{Backfill, Channel, Handout, PlaceKind};
+
+    let today = crate::clock::local_date(now);
+    let cal = onewindow_domain::calendar::WorkCalendar::shipped();
+    let mut tx = store.begin().await?;
+    let station = orgs::find_by_code(&mut *tx, "yangguang")
+        .await?
+        .ok_or(crate::StoreError::NotFound)?;
+    let clerk_id = users::find_id_by_username(&mut tx, "clerk-yangguang")
+        .await?
+        .ok_or(crate::StoreError::NotFound)?;
+    let approver_id = users::find_id_by_username(&mut tx, "approver")
+        .await?
+        .ok_or(crate::StoreError::NotFound)?;
+    let by_clerk = Change {
+        backend: store.backend(),
+        at: now,
+        who: Who::user(clerk_id, "clerk-yangguang"),
+    };
+    let by_approver = Change {
+        who: Who::user(approver_id, "approver"),
+        ..by_clerk.clone()
+    };
+    // (item, applicant, id number, channel, handout, 补录 days back)
+    let plan: [DemoStationCase; 3] = [
+        (
+            "MZ-0103",
+            "赵桂英",
+            "11010519580315101X",
+            Channel::CommunityStation,
+            IssueMethod::Window,
+            None,
+        ),
+        (
+            "MZ-0104",
+            "钱德明",
+            "110105194207081014",
+            Channel::HomeVisit,
+            IssueMethod::Mail,
+            None,
+        ),
+        (
+            "MZ-0101",
+            "孙丽华",
+            "110105198506122128",
+            Channel::CommunityStation,
+            IssueMethod::Window,
+            Some(3),
+        ),
+    ];
+    let mut numbers = Vec::new();
+    for (n, (code, name, id, channel, method, back)) in plan.into_iter().enumerate() {
+        let item = crate::catalog::get_effective(&mut *tx, code, today).await?;
+        let id = IdCardNumber::parse(id, today)
+            .map_err(|e| crate::StoreError::invalid("applicant_id", e.code(), e.to_string()))?;
+        let backfill = back.map(|days| {
+            // Mid-morning, `days` calendar days ago: the paper form's time.
+            let at = now - days * 86_400_000_000 - 3_600_000_000;
+            Backfill {
+                accepted_at: at,
+                accepted_on: crate::clock::local_date(at),
+                reason: "系统升级停机期间纸质受理".to_string(),
+            }
+        });
+        let new = NewCase {
+            item_code: item.item.code.clone(),
+            item_version_id: item.version_id,
+            bundle_code: None,
+            title: item.item.name.clone(),
+            department_id: item.department_id,
+            intake_org_id: station.id,
+            immediate: item.item.is_immediate(),
+            window_approvable: item.item.approve_at_window,
+            at_window: None,
+            limit_days: item.item.promised_limit_days,
+            applicant_kind: "person".into(),
+            applicant_name: name.into(),
+            applicant_id: id.as_str().to_string(),
+            applicant_id_masked: id.masked(),
+            applicant_phone: "13800138000".into(),
+            agent_name: None,
+            agent_id: None,
+            agent_id_masked: None,
+            materials: item
+                .item
+                .materials
+                .iter()
+                .map(|m| {
+                    let check = if m.required {
+                        MaterialCheck::Submitted
+                    } else {
+                        MaterialCheck::Missing
+                    };
+                    MaterialLine::ticked(m, check)
+                })
+                .collect(),
+            creator_id: clerk_id,
+            intake_place_kind: PlaceKind::CommunityStation,
+            channel,
+            handout: Handout {
+                method,
+                org_id: station.id,
+                address: (method == IssueMethod::Mail)
+                    .then(|| "示范区幸福街道阳光社区3栋2单元501 钱德明 13800138000".to_string()),
+            },
+            backfill,
+        };
+        let accept = CaseAction::Accept {
+            kind: AcceptanceKind::Normal,
+            supplement_due: None,
+        };
+        let case = cases::intake(
+            &mut tx,
+            &by_clerk,
+            &cal,
+            today,
+            &new,
+            &accept,
+            0x5eed_0000 + n as u64,
+        )
+        .await?;
+        if n == 0 {
+            // Decided by the department; the result is back at the station to hand over.
+            for action in [
+                CaseAction::Take,
+                CaseAction::Approve {
+                    opinion: "同意".into(),
+                },
+                CaseAction::ResultReady,
+            ] {
+                cases::transition(
+                    &mut tx,
+                    &by_approver,
+                    &cal,
+                    today,
+                    case.id,
+                    None,
+                    Performer::Staff(Role::Approver),
+                    &action,
+                )
+                .await?;
+            }
+        }
+        numbers.push(case.case_no);
+    }
+    tx.commit().await?;
+    Ok(numbers)
+}
+
 /// Example fees for `serve --demo` and `onewindow demo`, after [`seed_cases`]: two
 /// 社会保障卡补领 applications (即办, 20.00 元/张, 先缴费后出件) taken in at the street hall
 /// today — one paid in cash at the window, one whose fee was waived (减免) for a disabled
@@ -627,6 +805,14 @@ pub async fn seed_fee_examples(store: &Store, now: i64) -> Result<()> {
                 .map(|m| MaterialLine::ticked(m, MaterialCheck::Submitted))
                 .collect(),
             creator_id: clerk.id,
+            intake_place_kind: onewindow_domain::places::PlaceKind::Hall,
+            channel: onewindow_domain::places::Channel::Window,
+            handout: onewindow_domain::places::Handout {
+                method: onewindow_domain::cases::IssueMethod::Window,
+                org_id: clerk.org_id,
+                address: None,
+            },
+            backfill: None,
         };
         taken.push(cases::intake(&mut tx, &change, &cal, today, &new, &accept, entropy).await?);
     }

@@ -27,6 +27,7 @@ pub mod materials;
 pub mod orgs;
 pub mod page;
 pub mod passwords;
+pub mod places;
 pub mod queue;
 pub mod sessions;
 pub mod settings;

@@ -24,12 +24,13 @@ use onewindow_domain::cases::{CaseAction, CaseState, IssueMethod};
 use onewindow_domain::catalog::{
     self, AcceptanceKind, IntakeDecision, Material, MaterialCheck, ServiceItem,
 };
+use onewindow_domain::places::{self, Backfill, Channel, Handout, HandoutChoice, PlaceKind};
 use onewindow_domain::validation::{self, FieldError, FieldErrors};
 use onewindow_store::cases::{
     self as store_cases, CaseRecord, MaterialLine, NewCase, Queue, WindowFollowUp,
 };
 use onewindow_store::clock::{format_local, local_date};
-use onewindow_store::{catalog as store_catalog, grants, settings};
+use onewindow_store::{catalog as store_catalog, grants, orgs, settings};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -80,6 +81,34 @@ pub struct IntakeInput {
     /// With approval at the window: hand the result over at once, at the window.
     #[serde(default)]
     pub issue_at_once: bool,
+    /// The kind of place taking it in; by default the clerk's organisation's own kind
+    /// (a community is a 社区服务站). `agency_point` for a 代办点.
+    #[serde(default)]
+    pub intake_place_kind: Option<PlaceKind>,
+    /// How the application came in; by default the place's own counter.
+    #[serde(default)]
+    pub channel: Option<Channel>,
+    /// Where the result is handed out: by default picked up where it is taken in.
+    #[serde(default)]
+    pub handout: HandoutChoice,
+    /// 补录: a paper intake taken in during an outage, entered now.
+    #[serde(default)]
+    pub backfill: Option<BackfillInput>,
+    /// Set by the intake form: the channels it may record (not `online`).
+    #[serde(skip)]
+    pub via_form: bool,
+    /// Form fields whose value the form never offers (a tampered select): named as errors.
+    #[serde(skip)]
+    pub unreadable: Vec<(&'static str, &'static str)>,
+}
+
+/// 补录 as entered: the original acceptance time (Beijing, `2026-11-20 10:30`) and why.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct BackfillInput {
+    #[serde(default)]
+    pub accepted_at: String,
+    #[serde(default)]
+    pub reason: String,
 }
 
 /// What is being applied for: one item or a bundle, resolved to current versions.
@@ -166,6 +195,112 @@ struct Checked {
     subject: Subject,
     applicant: Applicant,
     decision: IntakeDecision,
+    place_kind: PlaceKind,
+    channel: Channel,
+    handout: Handout,
+    backfill: Option<Backfill>,
+}
+
+/// The three places, the channel and the 补录 of an intake, checked by the domain's rules
+/// (`domain::places`); failures go into `errors`, each naming its field.
+async fn check_places(
+    state: &AppState,
+    p: &Principal,
+    input: &IntakeInput,
+    subject: &Subject,
+    errors: &mut FieldErrors,
+) -> Result<Option<(PlaceKind, Channel, Handout, Option<Backfill>)>, AppError> {
+    for (field, message) in &input.unreadable {
+        errors.add(field, "unknown", *message);
+    }
+    let org = orgs::get(state.store.reader(), p.user.org_id).await?;
+    let kind = places::intake_place(input.intake_place_kind, org.kind)
+        .map_err(|e| errors.add(e.field, e.code, e.message))
+        .ok();
+    let channel = kind.and_then(|k| {
+        places::intake_channel(input.channel, k)
+            .map_err(|e| errors.add(e.field, e.code, e.message))
+            .ok()
+    });
+    if input.via_form && channel == Some(Channel::Online) {
+        errors.add(
+            "channel",
+            "online_not_at_window",
+            "网上申请由网上渠道提交，窗口受理请选择实际的受理渠道",
+        );
+    }
+    let chosen = match input.handout.place_org_id {
+        Some(id) => match orgs::get(state.store.reader(), id).await {
+            Ok(o) => Some(o),
+            Err(onewindow_store::StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    if let Some(place) = &chosen {
+        // A district's item is handed out in its district, as it is taken in there.
+        if subject.owners.iter().any(|o| !o.contains(&place.path)) {
+            errors.add(
+                "handout_place",
+                "item_not_handed_out_here",
+                format!("“{}”不在该事项的办理范围内，不能在此领取", place.name),
+            );
+        }
+    }
+    errors.text(
+        "handout_address",
+        "邮寄地址",
+        input.handout.address.as_deref().unwrap_or(""),
+        validation::MAIL_ADDRESS,
+    );
+    let handout = places::check_handout(
+        &input.handout,
+        chosen.as_ref().map(|o| (o.id, o.kind, o.name.as_str())),
+        p.user.org_id,
+    )
+    .map_err(|e| errors.add(e.field, e.code, e.message))
+    .ok();
+    if input.issue_at_once
+        && handout
+            .as_ref()
+            .is_some_and(|h| h.method != IssueMethod::Window || h.org_id != p.user.org_id)
+    {
+        errors.add(
+            "issue_at_once",
+            "handout_elsewhere",
+            "当场出件须选择在本窗口领取；申请人选择了其他领取方式或地点",
+        );
+    }
+    let mut backfill = None;
+    if let Some(b) = &input.backfill {
+        if errors.text(
+            "backfill_reason",
+            "补录原因",
+            &b.reason,
+            validation::OVERRIDE_REASON,
+        ) {
+            match places::check_backfill(
+                &b.accepted_at,
+                &b.reason,
+                state.now(),
+                validation::OVERRIDE_REASON.max,
+            ) {
+                Ok(v) => backfill = Some(v),
+                Err(e) => errors.add(e.field, e.code, e.message),
+            }
+        }
+        if input.approve_at_window {
+            errors.add(
+                "approve_at_window",
+                "not_with_backfill",
+                "补录的办件不能当场审批：请补录后按常规分办到部门",
+            );
+        }
+    }
+    Ok(match (kind, channel, handout) {
+        (Some(k), Some(c), Some(h)) => Some((k, c, h, backfill)),
+        _ => None,
+    })
 }
 
 /// Validates the input and decides it by the catalog's rules (accept / 容缺 / one-time
@@ -213,6 +348,7 @@ async fn check(state: &AppState, p: &Principal, input: &IntakeInput) -> Result<C
             "只有窗口当场审批的办件才能当场出件",
         );
     }
+    let placed = check_places(state, p, input, &subject, &mut errors).await?;
     let unknown: Vec<&String> = input
         .materials
         .keys()
@@ -240,7 +376,21 @@ async fn check(state: &AppState, p: &Principal, input: &IntakeInput) -> Result<C
         subject.commitment_allowed,
         input.commitment_signed,
     );
+    // Every failed place check added its error above, so this is always there.
+    let (place_kind, channel, handout, backfill) = placed
+        .ok_or_else(|| AppError::invalid("handout", "invalid", "请核对受理地点、渠道和领取方式"))?;
+    if backfill.is_some() && !decision.is_accept() {
+        return Err(AppError::invalid(
+            "backfill_accepted_at",
+            "backfill_not_accepted",
+            "补录只适用于已经受理的纸质办件：按所勾选的材料本次将出具一次性告知书",
+        ));
+    }
     Ok(Checked {
+        place_kind,
+        channel,
+        handout,
+        backfill,
         today,
         subject,
         applicant,
@@ -270,6 +420,10 @@ pub async fn intake(
         subject,
         applicant,
         decision,
+        place_kind,
+        channel,
+        handout,
+        backfill,
     } = check(state, p, input).await?;
     let check = |name: &str| {
         input
@@ -284,9 +438,12 @@ pub async fn intake(
             let supplement_due = if *kind == AcceptanceKind::Tolerance {
                 let days =
                     settings::get_int(state.store.reader(), "intake.supplement_days").await? as u32;
+                // From the acceptance (a 补录's original day), but never already past.
+                let from = backfill.as_ref().map_or(today, |b| b.accepted_on);
                 Some(
-                    cal.add_working_days(today, days)
-                        .map_err(|e| AppError::invalid("calendar", e.code(), e.to_string()))?,
+                    cal.add_working_days(from, days)
+                        .map_err(|e| AppError::invalid("calendar", e.code(), e.to_string()))?
+                        .max(today),
                 )
             } else {
                 None
@@ -345,6 +502,10 @@ pub async fn intake(
         agent_id_masked: applicant.agent.map(|a| a.id_masked),
         materials,
         creator_id: p.user.id,
+        intake_place_kind: place_kind,
+        channel,
+        handout,
+        backfill,
     };
     let change = state.change(p.user.who());
     let entropy = rand::thread_rng().next_u64();
@@ -462,6 +623,19 @@ struct IntakePage {
     window_approval: bool,
     /// The decision the clerk is asked to confirm: (what it will do, its key, a notice?).
     preview: Option<(String, String, bool)>,
+    /// The kinds of place this clerk's organisation can take in as (value, label, chosen);
+    /// shown when there is a choice.
+    place_kinds: Vec<(&'static str, &'static str, bool)>,
+    /// The channels the form may record here (value, label, chosen).
+    channels: Vec<(&'static str, &'static str, bool)>,
+    /// Handout methods (value, label, chosen).
+    handout_methods: Vec<(&'static str, &'static str, bool)>,
+    /// The halls and stations the result can be picked up at (id, name, chosen).
+    handout_places: Vec<(i64, String, bool)>,
+    /// How far back a 补录 may go, in days.
+    backfill_days: i64,
+    /// The clerk's organisation: where the application is taken in.
+    intake_org_name: String,
     materials: Vec<MaterialInput>,
     errors: Vec<FieldError>,
     form: FormData,
@@ -509,12 +683,59 @@ async fn intake_view(
             }
         })
         .collect();
+    let org = orgs::get(state.store.reader(), p.user.org_id).await?;
+    let chosen_kind = PlaceKind::parse(form.get("intake_place_kind"))
+        .filter(|k| k.possible_at(org.kind))
+        .unwrap_or_else(|| PlaceKind::default_for(org.kind));
+    let place_kinds: Vec<_> = PlaceKind::ALL
+        .into_iter()
+        .filter(|k| k.possible_at(org.kind))
+        .map(|k| (k.as_str(), k.label(), k == chosen_kind))
+        .collect();
+    let chosen_channel =
+        Channel::parse(form.get("channel")).unwrap_or_else(|| Channel::default_for(chosen_kind));
+    let channels = Channel::ALL
+        .into_iter()
+        .filter(|c| c.on_intake_form())
+        .map(|c| (c.as_str(), c.label(), c == chosen_channel))
+        .collect();
+    let chosen_method = IssueMethod::parse(form.get("handout_method")).unwrap_or_default();
+    let handout_methods = IssueMethod::ALL
+        .into_iter()
+        .map(|m| (m.as_str(), m.label(), m == chosen_method))
+        .collect();
+    // The halls and stations inside every owner of the item (the deepest owner first).
+    let within = s
+        .owners
+        .iter()
+        .max_by_key(|o| o.ids().len())
+        .cloned()
+        .unwrap_or_else(|| p.user.org_path.clone());
+    let chosen_place = form
+        .get("handout_place")
+        .parse::<i64>()
+        .unwrap_or(p.user.org_id);
+    let handout_places = onewindow_store::places::handout_places(state.store.reader(), &within)
+        .await?
+        .into_iter()
+        .filter(|pl| s.owners.iter().all(|o| o.contains(&pl.path)))
+        .map(|pl| {
+            let label = format!("{}（{}）", pl.name, PlaceKind::default_for(pl.kind).label());
+            (pl.id, label, pl.id == chosen_place)
+        })
+        .collect();
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let mut res = render(&IntakePage {
+        place_kinds,
+        channels,
+        handout_methods,
+        handout_places,
+        backfill_days: places::BACKFILL_MAX_DAYS,
+        intake_org_name: p.user.org_name.clone(),
         chrome: Chrome::new(state, ctx, format!("受理：{}", s.title)),
         item_code: if s.bundle_code.is_some() {
             String::new()
@@ -575,7 +796,56 @@ fn input_from_form(form: &FormData) -> IntakeInput {
         }
     }
     let opt = |k: &str| Some(form.get(k).to_string()).filter(|v| !v.trim().is_empty());
+    let mut unreadable = Vec::new();
+    let intake_place_kind = match form.get("intake_place_kind").trim() {
+        "" => None,
+        v => PlaceKind::parse(v).or_else(|| {
+            unreadable.push(("intake_place_kind", "未知的受理地点类型"));
+            None
+        }),
+    };
+    let channel = match form.get("channel").trim() {
+        "" => None,
+        v => Channel::parse(v).or_else(|| {
+            unreadable.push(("channel", "未知的受理渠道"));
+            None
+        }),
+    };
+    let method = match form.get("handout_method").trim() {
+        "" => None,
+        v => IssueMethod::parse(v).or_else(|| {
+            unreadable.push(("handout_method", "未知的领取方式"));
+            None
+        }),
+    };
+    // A pick-up place only counts for a pick-up; the address only for mail (the form keeps
+    // both inputs on the page whichever is chosen).
+    let pickup = method.unwrap_or_default() == IssueMethod::Window;
+    let place_org_id = match form.get("handout_place").trim() {
+        "" => None,
+        _ if !pickup => None,
+        v => v.parse::<i64>().ok().or_else(|| {
+            unreadable.push(("handout_place", "未知的领取地点"));
+            None
+        }),
+    };
+    let backfill = (!form.get("backfill_accepted_at").trim().is_empty()
+        || !form.get("backfill_reason").trim().is_empty())
+    .then(|| BackfillInput {
+        accepted_at: form.get("backfill_accepted_at").to_string(),
+        reason: form.get("backfill_reason").to_string(),
+    });
     IntakeInput {
+        intake_place_kind,
+        channel,
+        handout: HandoutChoice {
+            method,
+            place_org_id,
+            address: opt("handout_address").filter(|_| method == Some(IssueMethod::Mail)),
+        },
+        backfill,
+        via_form: true,
+        unreadable,
         item_code: opt("item_code"),
         bundle_code: opt("bundle_code"),
         applicant_kind: form.get("applicant_kind").to_string(),
@@ -660,6 +930,10 @@ struct ReceiptPage {
     track_url: String,
     /// The same address as a QR code (inline SVG), for a phone's camera.
     track_qr: String,
+    /// Where and how the result reaches the applicant, in words.
+    handout: String,
+    /// When it was entered (for a 补录, later than `accepted_at`).
+    entered_at: String,
 }
 
 async fn receipt_page(
@@ -680,10 +954,13 @@ async fn receipt_page(
     render(&ReceiptPage {
         chrome: Chrome::new(&state, &ctx, "受理回执"),
         kind_label: kind_label(case.acceptance_kind),
-        accepted_at: format_local(case.created_at),
+        // A 补录 was accepted when the paper was taken in, not when it was entered.
+        accepted_at: format_local(case.backfill_accepted_at.unwrap_or(case.created_at)),
         clerk: case.creator_name.clone(),
         track_qr: crate::qr::svg(&track_url, "扫码查看办理进度").unwrap_or_default(),
         track_url,
+        handout: handout_text(&case),
+        entered_at: format_local(case.created_at),
         case,
     })
 }

@@ -45,6 +45,8 @@ pub struct CaseQuery {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub light: Option<Light>,
+    /// Only cases that came in by this channel.
+    pub channel: Option<onewindow_domain::places::Channel>,
     /// What `q` searches, normalised.
     pub search: Option<Search>,
     pub page: PageParams,
@@ -212,6 +214,20 @@ impl CaseQuery {
                 }
             },
         };
+        q.channel = match last("channel").trim() {
+            "" => None,
+            v => match onewindow_domain::places::Channel::parse(v) {
+                Some(c) => Some(c),
+                None => {
+                    errors.add(
+                        "channel",
+                        "unknown_channel",
+                        "未知的受理渠道：可选 window、community_station、home_visit、phone_booking、self_service、online",
+                    );
+                    None
+                }
+            },
+        };
         q.search = parse_search(last("q"), &mut errors);
         errors.into_result().map(|()| q)
     }
@@ -255,6 +271,7 @@ impl CaseQuery {
         put("from", self.from.map(|d| d.to_string()));
         put("to", self.to.map(|d| d.to_string()));
         put("light", self.light.map(|l| l.as_str().to_string()));
+        put("channel", self.channel.map(|c| c.as_str().to_string()));
         put("q", self.search.as_ref().map(|s| s.text().to_string()));
         out
     }
@@ -324,6 +341,7 @@ pub async fn list_cases(
     list.item_code = q.item.clone();
     list.department_id = q.department;
     list.intake_org_id = q.intake_org;
+    list.channel = q.channel;
     list.created = (
         q.from.map(day_start),
         q.to.map(|d| day_start(d + chrono::Days::new(1))),
@@ -356,6 +374,8 @@ pub struct ListView {
     /// The filter form: state options (value, label, selected), light options, values.
     pub state_options: Vec<(&'static str, &'static str, bool)>,
     pub light_options: Vec<(&'static str, &'static str, bool)>,
+    /// The channel filter's options (value, label, chosen).
+    pub channel_options: Vec<(&'static str, &'static str, bool)>,
     pub item: String,
     pub from: String,
     pub to: String,
@@ -387,6 +407,7 @@ async fn list_view(
         errors: vec![],
         state_options: vec![],
         light_options: vec![],
+        channel_options: vec![],
         item: echo("item"),
         from: echo("from"),
         to: echo("to"),
@@ -399,6 +420,11 @@ async fn list_view(
         .map(|q| q.states.clone())
         .unwrap_or_default();
     let chosen_light = parsed.as_ref().ok().and_then(|q| q.light);
+    let chosen_channel = parsed.as_ref().ok().and_then(|q| q.channel);
+    view.channel_options = onewindow_domain::places::Channel::ALL
+        .iter()
+        .map(|c| (c.as_str(), c.label(), chosen_channel == Some(*c)))
+        .collect();
     view.state_options = allowed
         .iter()
         .map(|s| (s.as_str(), s.label(), chosen_states.contains(s)))

@@ -50,17 +50,20 @@ fn performer_for(p: &Principal, action: &CaseAction) -> Result<Performer, AppErr
         .ok_or(AppError::Forbidden(onewindow_domain::access::Denied::Role))
 }
 
-/// Reads a case the caller may see: clerks and supervisors by the hall, approvers by the
-/// department the case is routed to.
+/// Whether the caller may see the case: each of its places sees it — where it was taken
+/// in, the department deciding it, and where its result is handed out.
+fn visible(p: &Principal, case: &CaseRecord) -> bool {
+    [&case.intake_path, &case.department_path, &case.handout_path]
+        .into_iter()
+        .any(|path| p.authorize(Permission::ViewCases, path).is_ok())
+}
+
+/// Reads a case the caller may see: clerks and supervisors by the hall that took it in or
+/// hands it out, approvers by the department the case is routed to.
 pub async fn get_case(state: &AppState, p: &Principal, id: i64) -> Result<CaseRecord, AppError> {
     p.require(Permission::ViewCases)?;
     let case = store_cases::get(state.store.reader(), id).await?;
-    let in_scope = p
-        .authorize(Permission::ViewCases, &case.intake_path)
-        .is_ok()
-        || p.authorize(Permission::ViewCases, &case.department_path)
-            .is_ok();
-    if !in_scope {
+    if !visible(p, &case) {
         // Looks exactly like an unknown id: the caller learns nothing about other halls.
         return Err(AppError::NotFound);
     }
@@ -186,5 +189,45 @@ pub fn case_json(case: &CaseRecord, events: Option<&[CaseEvent]>) -> Value {
     if let Some(ev) = events {
         v["events"] = json!(ev);
     }
+    v["places"] = places_json(case);
+    v["channel_label"] = json!(case.channel.label());
+    v["backfilled"] = json!(case.backfill_accepted_at.is_some());
     v
+}
+
+/// The three places of a case, in words and ids (the API's `places`).
+pub fn places_json(case: &CaseRecord) -> Value {
+    json!({
+        "intake": {
+            "org_id": case.intake_org_id,
+            "name": case.intake_org_name,
+            "kind": case.intake_place_kind,
+            "kind_label": case.intake_place_kind.label(),
+        },
+        "decision": {
+            "department_id": case.department_id,
+            "name": case.department_name,
+        },
+        "handout": {
+            "method": case.handout_method,
+            "method_label": case.handout_method.label(),
+            "org_id": case.handout_org_id,
+            "name": case.handout_org_name,
+            "address": case.handout_address,
+            "text": handout_text(case),
+        },
+    })
+}
+
+/// Where and how the result reaches the applicant, in words: “阳光社区 窗口领取”, “邮寄至…”.
+pub fn handout_text(case: &CaseRecord) -> String {
+    use onewindow_domain::cases::IssueMethod;
+    match case.handout_method {
+        IssueMethod::Window => format!("到{}窗口领取", case.handout_org_name),
+        IssueMethod::Mail => format!(
+            "邮寄送达：{}",
+            case.handout_address.as_deref().unwrap_or("")
+        ),
+        IssueMethod::Electronic => "电子证照（无需到现场领取）".to_string(),
+    }
 }

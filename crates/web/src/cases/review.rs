@@ -49,8 +49,13 @@ pub async fn act(
 ) -> Result<CaseRecord, AppError> {
     let performer = performer_for(p, action)?;
     let case = store_cases::get(state.store.reader(), id).await?;
+    // Each place does its own part: the department decides, the handing-out place issues
+    // and closes, the intake place does the rest of the window's work.
     let target = match performer {
         Performer::Staff(Role::Approver) => &case.department_path,
+        _ if matches!(action.kind(), CaseActionKind::Issue | CaseActionKind::Close) => {
+            &case.handout_path
+        }
         _ => &case.intake_path,
     };
     let permission = if matches!(performer, Performer::Staff(Role::Approver)) {
@@ -58,7 +63,17 @@ pub async fn act(
     } else {
         Permission::HandleIntake
     };
-    p.authorize_visible(permission, target)?;
+    if let Err(e) = p.authorize_visible(permission, target) {
+        // A place that sees the case but is not the one to act: refused, not hidden.
+        return Err(match e {
+            AppError::NotFound if visible(p, &case) => {
+                AppError::Forbidden(onewindow_domain::access::Denied::Scope)
+            }
+            e => e,
+        });
+    }
+    onewindow_domain::places::check_issue(case.handout_method, action)
+        .map_err(|e| AppError::invalid(e.field, e.code, e.message))?;
     check_action_text(action)?;
     let cal = state.calendar().await?;
     let change = state.change(p.user.who());
@@ -181,6 +196,10 @@ struct CasePage {
     visits: Vec<crate::visits::VisitLine>,
     /// What the last action did (after its redirect), naming the case.
     done: Option<String>,
+    /// Where and how the result reaches the applicant, in words.
+    handout: String,
+    /// 补录: when the paper intake was taken in.
+    backfill_at: Option<String>,
 }
 
 async fn case_view(
@@ -219,6 +238,8 @@ async fn case_view(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let mut res = render(&CasePage {
+        handout: handout_text(&case),
+        backfill_at: case.backfill_accepted_at.map(format_local),
         chrome: Chrome::new(state, ctx, format!("办件 {}", case.case_no)),
         kind_label: kind_label(case.acceptance_kind),
         row: rows(vec![case], &lights).pop().expect("one row"),

@@ -65,7 +65,8 @@ struct TrackPage {
     chrome: Chrome,
     case_no: String,
     code: String,
-    found: Option<(CaseRecord, String)>,
+    /// The case, what the resident must do, where the result reaches them.
+    found: Option<(CaseRecord, String, String)>,
     /// (time, the step in the resident's words).
     events: Vec<(String, &'static str)>,
     not_found: bool,
@@ -92,7 +93,8 @@ async fn track_page(
                     .into_iter()
                     .map(|e| (format_local(e.at), machine::resident_event_text(&e.action)))
                     .collect();
-                page.found = Some((case, awaited));
+                let handout = super::handout_text(&case);
+                page.found = Some((case, awaited, handout));
             }
             Err(AppError::NotFound) => page.not_found = true,
             Err(e) => return Err(e.into()),
@@ -128,6 +130,9 @@ async fn track_api(
         "due_date": case.due_date,
         "due_text": case.due_text(),
         "deadline_pending_year": case.deadline_pending_year,
+        "intake_place": case.intake_org_name,
+        "department": case.department_name,
+        "handout": super::handout_text(&case),
         // The resident's words, not the staff's notes (which may name colleagues or use 分办/领办).
         "events": events.iter().map(|e| json!({ "at": e.at, "action": e.action, "to_state": e.to_state, "text": machine::resident_event_text(&e.action) })).collect::<Vec<_>>(),
     })))
