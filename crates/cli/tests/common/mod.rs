@@ -133,12 +133,27 @@ pub async fn fresh_pg_url() -> String {
         .expect("connect to test PostgreSQL");
     // FILE_COPY copies the template's files instead of writing every page to the WAL
     // (PostgreSQL 15's default), which halves the disk and I/O each test costs.
-    sqlx::query(&format!(
-        "CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY"
-    ))
-    .execute(&mut conn)
-    .await
-    .expect("clone template");
+    // The template's own setup connections close asynchronously; PostgreSQL refuses to
+    // copy a database someone is still connected to (55006), so a clone right after the
+    // template was built is retried for a moment.
+    let mut attempt = 0;
+    loop {
+        let created = sqlx::query(&format!(
+            "CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY"
+        ))
+        .execute(&mut conn)
+        .await;
+        match created {
+            Ok(_) => break,
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some("55006") && attempt < 50 =>
+            {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("clone template: {e}"),
+        }
+    }
     conn.close().await.unwrap();
     with_db(&admin, &name)
 }
