@@ -153,3 +153,36 @@ fn the_sql_check_finds_queries_and_statements() {
         None
     );
 }
+
+/// Lines of `crates/web` outside `allowed` files that contain `needle`.
+fn web_lines_with(needle: &str, allowed: &[&str]) -> Vec<String> {
+    let web = workspace_root().join("crates/web/src");
+    let mut files = Vec::new();
+    rust_files(&web, &mut files);
+    let mut found = Vec::new();
+    for path in &files {
+        let rel = path.strip_prefix(&web).unwrap().display().to_string();
+        if allowed.contains(&rel.as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.contains(needle) {
+                found.push(format!("crates/web/src/{rel}:{}", n + 1));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_refused_form_answers_422_through_the_one_helper() {
+    // `pages::render_form` is the only place a form page becomes 422; `error.rs` maps
+    // errors (problem+json and error pages) to their status.
+    let by_hand = web_lines_with("UNPROCESSABLE_ENTITY", &["pages.rs", "error.rs"]);
+    assert!(
+        by_hand.is_empty(),
+        "set 422 through pages::render_form:\n{}",
+        by_hand.join("\n")
+    );
+}

@@ -682,12 +682,18 @@ async fn an_oversized_body_is_413_problem_json(app: TestApp) {
         .client
         .post(app.url("/api/v1/catalog/import"))
         .header("x-csrf-token", &admin.csrf)
+        .header("cookie", &cookie)
         .header("content-type", "text/csv")
         .body(" ".repeat(3 * 1024 * 1024))
         .send()
         .await
         .unwrap();
     assert_ne!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_ne!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "sent as the administrator"
+    );
 }
 
 /// Sends a request over a raw connection and reads the answer. The server answers 413

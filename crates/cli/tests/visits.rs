@@ -18,6 +18,7 @@ on_both_backends!(
     pages_confirm_what_happened_and_show_the_visits,
     other_organisations_see_neither_visits_nor_figures,
     the_demo_shows_visits_and_the_figure,
+    the_channel_decides_whether_an_intake_is_a_trip,
 );
 
 /// 高龄津贴申请 (区民政局, 10 working days, listed for 即审即办; the demo clerk holds the
@@ -655,4 +656,33 @@ async fn the_demo_shows_visits_and_the_figure(app: TestApp) {
     }
     counts.sort_unstable();
     assert_eq!(counts, [1, 1, 2], "{list}");
+}
+
+async fn the_channel_decides_whether_an_intake_is_a_trip(app: TestApp) {
+    let clerk = app.login("clerk").await;
+    // At the window: the applicant came.
+    let at_window = intake(&clerk, &app, json!({})).await;
+    assert_eq!(visits(&clerk, &at_window).await.len(), 1);
+    // On a home visit the clerk went to them; online they never came.
+    let at_home = intake(&clerk, &app, json!({"channel": "home_visit"})).await;
+    assert_eq!(at_home["channel"], "home_visit", "{at_home}");
+    assert!(
+        visits(&clerk, &at_home).await.is_empty(),
+        "a home visit is no trip"
+    );
+    let online = intake(&clerk, &app, json!({"channel": "online"})).await;
+    assert!(
+        visits(&clerk, &online).await.is_empty(),
+        "an online application is no trip"
+    );
+    // A 补录: the trip of the paper intake, on its own day (now is Monday 2026-11-23).
+    let paper = intake(
+        &clerk,
+        &app,
+        json!({"backfill": {"accepted_at": "2026-11-18 10:30", "reason": "系统故障，纸质受理"}}),
+    )
+    .await;
+    let trips = visits(&clerk, &paper).await;
+    assert_eq!(trips.len(), 1, "{trips:?}");
+    assert_eq!(trips[0]["day"], "2026-11-18");
 }

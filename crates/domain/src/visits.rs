@@ -18,6 +18,7 @@
 
 use crate::cases::{CaseAction, IssueMethod};
 use crate::figures::Rate;
+use crate::places::Channel;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +89,20 @@ pub fn issuance_is_visit(method: IssueMethod) -> bool {
     match method {
         IssueMethod::Window => true,
         IssueMethod::Mail | IssueMethod::Electronic => false,
+    }
+}
+
+/// Whether taking an application in through `channel` means the applicant came: at a
+/// hall's window, a community station or a self-service terminal they did (a phone booking
+/// is taken in when they arrive for it); on a home visit the clerk went to them, and an
+/// online application needs no trip at all.
+pub fn intake_is_visit(channel: Channel) -> bool {
+    match channel {
+        Channel::Window
+        | Channel::CommunityStation
+        | Channel::PhoneBooking
+        | Channel::SelfService => true,
+        Channel::HomeVisit | Channel::Online => false,
     }
 }
 
@@ -229,5 +244,15 @@ mod tests {
         // A third changes nothing more; a visit after issuance never counts.
         assert_eq!(rollup_change_on_late_visit(2, true), 0);
         assert_eq!(rollup_change_on_late_visit(1, false), 0);
+    }
+
+    #[test]
+    fn a_home_visit_or_an_online_application_is_no_trip() {
+        use crate::places::Channel;
+        assert!(super::intake_is_visit(Channel::Window));
+        assert!(super::intake_is_visit(Channel::CommunityStation));
+        assert!(super::intake_is_visit(Channel::SelfService));
+        assert!(!super::intake_is_visit(Channel::HomeVisit));
+        assert!(!super::intake_is_visit(Channel::Online));
     }
 }

@@ -303,10 +303,7 @@ pub async fn cancel(
         return Err(rules::cancel(now.state)
             .err()
             .map(refused)
-            .unwrap_or(StoreError::Conflict {
-                code: "version_conflict",
-                message: "该预约刚刚已变化，请刷新".into(),
-            }));
+            .unwrap_or_else(|| StoreError::version_conflict("该预约")));
     }
     sqlx::query("UPDATE appointment_slots SET booked = booked - 1 WHERE id = $1 AND booked > 0")
         .bind(a.slot_id)

@@ -1601,7 +1601,7 @@ pub async fn transition(
         .map(|r| from_row(&r))
         .ok_or(StoreError::NotFound)?;
     if expected_version.is_some_and(|v| v != case.version) {
-        return Err(conflict());
+        return Err(StoreError::version_conflict(CASE));
     }
     // Only issuance reads what is unpaid (the case row is locked, so no payment or refund
     // of this case commits in between).
@@ -1829,18 +1829,11 @@ async fn write_state(conn: &mut AnyConnection, change: &Change, c: &CaseRecord) 
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    if changed == 0 {
-        return Err(conflict());
-    }
-    Ok(())
+    crate::error::optimistic(changed, CASE)
 }
 
-fn conflict() -> StoreError {
-    StoreError::Conflict {
-        code: "version_conflict",
-        message: "该办件刚刚已被他人处理，请刷新后查看最新状态".into(),
-    }
-}
+/// What a case's version conflict names.
+const CASE: &str = "该办件";
 
 /// Background deadline work, safe to run on several instances at once: each step is a
 /// conditional update that only one runner can win, so nothing is processed twice.

@@ -503,13 +503,10 @@ pub async fn save_item(
             let current: i64 = row.get("current_version");
             if let Some(v) = expected_version {
                 if v != current {
-                    return Err(StoreError::Conflict {
-                        code: "version_conflict",
-                        message: format!(
-                            "事项{}已被他人修改（当前第{current}版），请刷新后重试",
-                            item.code
-                        ),
-                    });
+                    return Err(StoreError::version_conflict(&format!(
+                        "事项{}（当前第{current}版）",
+                        item.code
+                    )));
                 }
             }
             let old_body: String = row.get("body");
@@ -537,12 +534,7 @@ pub async fn save_item(
             .execute(&mut *conn)
             .await?
             .rows_affected();
-            if changed == 0 {
-                return Err(StoreError::Conflict {
-                    code: "version_conflict",
-                    message: format!("事项{}已被他人修改，请刷新后重试", item.code),
-                });
-            }
+            crate::error::optimistic(changed, &format!("事项{}", item.code))?;
             let before: serde_json::Value = serde_json::from_str(&old_body).unwrap_or_default();
             audit::append(
                 conn,

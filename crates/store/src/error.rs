@@ -24,6 +24,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Someone else changed `what` since it was read: the optimistic version check lost.
+    /// The message says what changed and what to do, in the page's words.
+    pub fn version_conflict(what: &str) -> StoreError {
+        StoreError::Conflict {
+            code: "version_conflict",
+            message: format!("{what}已被他人修改，请刷新后查看最新内容再操作"),
+        }
+    }
+
     pub fn invalid(field: &str, code: &str, message: impl Into<String>) -> StoreError {
         let mut e = FieldErrors::new();
         e.add(field, code, message);
@@ -34,5 +43,16 @@ impl StoreError {
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::Db(sqlx::Error::Database(d))
             if d.kind() == sqlx::error::ErrorKind::UniqueViolation)
+    }
+}
+
+/// The end of an optimistic write (`UPDATE … WHERE id = $n AND version = $m`): the one row
+/// changed, or `version_conflict` naming `what` when another request changed it first —
+/// and the caller's transaction, rolled back by the error, writes nothing.
+pub fn optimistic(rows_changed: u64, what: &str) -> Result<(), StoreError> {
+    if rows_changed == 0 {
+        Err(StoreError::version_conflict(what))
+    } else {
+        Ok(())
     }
 }

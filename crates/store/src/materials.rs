@@ -168,10 +168,8 @@ pub async fn save(
             Ok((get(&mut *conn, &m.id).await?, true))
         }
         Some(before) => {
-            if let Some(v) = expected_version {
-                if v != before.version {
-                    return Err(conflict(&m.id, before.version));
-                }
+            if expected_version.is_some_and(|v| v != before.version) {
+                return Err(StoreError::version_conflict(&format!("材料{}", m.id)));
             }
             if before.material == m {
                 return Ok((before, false));
@@ -189,9 +187,7 @@ pub async fn save(
             .execute(&mut *conn)
             .await?
             .rows_affected();
-            if changed == 0 {
-                return Err(conflict(&m.id, before.version));
-            }
+            crate::error::optimistic(changed, &format!("材料{}", m.id))?;
             audit::append(
                 &mut *conn,
                 change,
@@ -203,13 +199,6 @@ pub async fn save(
             .await?;
             Ok((get(&mut *conn, &m.id).await?, false))
         }
-    }
-}
-
-fn conflict(id: &str, current: i64) -> StoreError {
-    StoreError::Conflict {
-        code: "version_conflict",
-        message: format!("材料{id}已被他人修改（当前第{current}版），请刷新后重试"),
     }
 }
 

@@ -264,12 +264,7 @@ pub async fn update(
     .await
     .map_err(|e| unique_to_field(e.into()))?
     .rows_affected();
-    if changed == 0 {
-        return Err(StoreError::Conflict {
-            code: "version_conflict",
-            message: "该机构已被他人修改，请刷新后重试".into(),
-        });
-    }
+    crate::error::optimistic(changed, "该机构")?;
     let after = get(&mut *conn, id).await?;
     audit::append(
         conn,

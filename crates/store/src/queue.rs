@@ -698,12 +698,7 @@ pub async fn act(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    if changed == 0 {
-        return Err(StoreError::Conflict {
-            code: "version_conflict",
-            message: "该号状态刚刚已变化，请刷新".into(),
-        });
-    }
+    crate::error::optimistic(changed, "该号")?;
     if clear_window {
         if let Some(w) = t.window_id {
             sqlx::query("UPDATE service_windows SET current_ticket_id = NULL, updated_at = $1, version = version + 1 WHERE id = $2 AND current_ticket_id = $3")

@@ -362,12 +362,7 @@ pub async fn update(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    if changed == 0 {
-        return Err(StoreError::Conflict {
-            code: "version_conflict",
-            message: "该账号已被他人修改，请刷新后重试".into(),
-        });
-    }
+    crate::error::optimistic(changed, "该账号")?;
     sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
         .bind(id)
         .execute(&mut *conn)

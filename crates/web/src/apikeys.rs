@@ -7,7 +7,7 @@ use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::ApiJson;
 use crate::form::FormData;
 use crate::lists::{self, Listed, Pager};
-use crate::pages::render;
+use crate::pages::render_form;
 use crate::paging::{filter_string, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
@@ -200,21 +200,18 @@ async fn keys_page(
         .into_iter()
         .map(|u| (u.id, format!("{}（{}）", u.display_name, u.username)))
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut res = render(&KeysPage {
-        chrome: Chrome::new(state, ctx, "API密钥"),
-        rows,
-        pager,
-        users,
-        secret,
-        errors,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    let refused = !errors.is_empty();
+    render_form(
+        &KeysPage {
+            chrome: Chrome::new(state, ctx, "API密钥"),
+            rows,
+            pager,
+            users,
+            secret,
+            errors,
+        },
+        refused,
+    )
 }
 
 async fn list_page(

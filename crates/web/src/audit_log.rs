@@ -5,12 +5,11 @@
 use crate::chrome::Chrome;
 use crate::context::{ApiUser, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
-use crate::pages::render;
+use crate::pages::render_form;
 use crate::paging::{filter_string, next_link, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
@@ -448,31 +447,28 @@ async fn page(
         .as_ref()
         .and_then(|v| v.broken.as_ref())
         .map(|b| b.label());
-    let status = if field_errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut res = render(&AuditPage {
-        chrome: Chrome::new(&state, &ctx, "审计日志"),
-        rows,
-        verification,
-        broken_text,
-        errors: field_errors,
-        entities: entity_choices(echo("entity").trim()),
-        actions: action_choices(echo("action").trim()),
-        entity_id: echo("entity_id"),
-        actor: echo("actor"),
-        filtered: ["entity", "entity_id", "actor", "action", "from", "to"]
-            .iter()
-            .any(|k| !echo(k).trim().is_empty()),
-        from: echo("from"),
-        to: echo("to"),
-        first,
-        next,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    let refused = !field_errors.is_empty();
+    render_form(
+        &AuditPage {
+            chrome: Chrome::new(&state, &ctx, "审计日志"),
+            rows,
+            verification,
+            broken_text,
+            errors: field_errors,
+            entities: entity_choices(echo("entity").trim()),
+            actions: action_choices(echo("action").trim()),
+            entity_id: echo("entity_id"),
+            actor: echo("actor"),
+            filtered: ["entity", "entity_id", "actor", "action", "from", "to"]
+                .iter()
+                .any(|k| !echo(k).trim().is_empty()),
+            from: echo("from"),
+            to: echo("to"),
+            first,
+            next,
+        },
+        refused,
+    )
 }
 
 /// `GET /api/v1/audit`: one page of events, newest first.

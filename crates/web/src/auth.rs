@@ -7,7 +7,7 @@ use crate::context::{
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::ApiJson;
 use crate::form::FormData;
-use crate::pages::render;
+use crate::pages::{render, render_form};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{ConnectInfo, Query, State};
@@ -580,15 +580,15 @@ async fn password_form(
         Err(AppError::Invalid(f)) => (f.0, false),
         Err(e) => return Err(e.into()),
     };
-    let mut res = render(&PasswordPage {
-        chrome: Chrome::new(&state, &ctx, "修改密码"),
-        errors: errors.clone(),
-        done,
-    })?;
-    if !errors.is_empty() {
-        *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    let refused = !errors.is_empty();
+    render_form(
+        &PasswordPage {
+            chrome: Chrome::new(&state, &ctx, "修改密码"),
+            errors,
+            done,
+        },
+        refused,
+    )
 }
 
 // ---- API ----

@@ -14,11 +14,10 @@ use crate::context::{ApiUser, Ctx, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::ApiJson;
 use crate::form::FormData;
-use crate::pages::render;
+use crate::pages::render_form;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::NaiveDate;
@@ -175,25 +174,22 @@ async fn view(
     p.require(Permission::ManageCalendar)?;
     let may_import = authorize_reference_data(&p.actor(), ReferenceData::Calendar).is_ok();
     let cal = state.calendar().await?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let refused = !errors.is_empty();
     let pending = pending_notice(state).await?;
-    let mut res = render(&CalendarPage {
-        chrome: Chrome::new(state, ctx, "工作日历"),
-        years: cal.covered_years(),
-        warning: cal.missing_next_year_warning(local_date(state.now())),
-        pending,
-        days: cal.special_days().cloned().collect(),
-        imported,
-        errors,
-        may_import,
-        preview,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    render_form(
+        &CalendarPage {
+            chrome: Chrome::new(state, ctx, "工作日历"),
+            years: cal.covered_years(),
+            warning: cal.missing_next_year_warning(local_date(state.now())),
+            pending,
+            days: cal.special_days().cloned().collect(),
+            imported,
+            errors,
+            may_import,
+            preview,
+        },
+        refused,
+    )
 }
 
 async fn page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {

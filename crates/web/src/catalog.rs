@@ -8,13 +8,13 @@ use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::ApiJson;
 use crate::form::FormData;
 use crate::lists::{self, Listed, Pager};
-use crate::pages::render;
+use crate::pages::{render, render_form};
 use crate::paging::{filter_string, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -413,21 +413,20 @@ async fn guide_index(
         vec![]
     };
     let refused = error.is_some();
-    let mut res = render(&GuideIndex {
-        chrome: Chrome::new(&state, &ctx, "办事指南"),
-        // Echo what fits in the box, not a megabyte of it.
-        q: q.chars().take(validation::SEARCH_QUERY.max).collect(),
-        error,
-        classes: WINDOW_CLASSES.iter().map(|c| (*c, *c == class)).collect(),
-        class: class.chars().take(validation::LABEL.max).collect(),
-        items,
-        pager,
-        bundles,
-    })?;
-    if refused {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    render_form(
+        &GuideIndex {
+            chrome: Chrome::new(&state, &ctx, "办事指南"),
+            // Echo what fits in the box, not a megabyte of it.
+            q: q.chars().take(validation::SEARCH_QUERY.max).collect(),
+            error,
+            classes: WINDOW_CLASSES.iter().map(|c| (*c, *c == class)).collect(),
+            class: class.chars().take(validation::LABEL.max).collect(),
+            items,
+            pager,
+            bundles,
+        },
+        refused,
+    )
 }
 
 pub struct MaterialRow {
@@ -591,28 +590,25 @@ async fn admin_page(
     }
     let editor_org = orgs::get(state.store.reader(), p.user.org_id).await?;
     let may_import = new_catalog_item_owner(&p.actor(), editor_org.kind).is_ok();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut res = render(&AdminCatalog {
-        chrome: Chrome::new(state, ctx, "事项目录管理"),
-        items,
-        q: query
-            .q
-            .as_deref()
-            .unwrap_or("")
-            .chars()
-            .take(validation::SEARCH_QUERY.max)
-            .collect(),
-        pager,
-        may_import,
-        report,
-        errors,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    let refused = !errors.is_empty();
+    render_form(
+        &AdminCatalog {
+            chrome: Chrome::new(state, ctx, "事项目录管理"),
+            items,
+            q: query
+                .q
+                .as_deref()
+                .unwrap_or("")
+                .chars()
+                .take(validation::SEARCH_QUERY.max)
+                .collect(),
+            pager,
+            may_import,
+            report,
+            errors,
+        },
+        refused,
+    )
 }
 
 /// May `p` edit items owned by `owner_id` (remembered per owner for one page).
@@ -851,27 +847,24 @@ async fn admin_item_page(
             (m.material.id, label)
         })
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut res = render(&AdminItem {
-        chrome: Chrome::new(state, ctx, format!("编辑事项 {}", s.item.name)),
-        s,
-        form,
-        item_types: ItemType::ALL.map(|t| (t.as_str(), t.label())).to_vec(),
-        material_forms: MaterialForm::ALL.map(|f| (f.as_str(), f.label())).to_vec(),
-        window_classes,
-        departments,
-        catalogue,
-        versions,
-        errors,
-        saved,
-        editable,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    let refused = !errors.is_empty();
+    render_form(
+        &AdminItem {
+            chrome: Chrome::new(state, ctx, format!("编辑事项 {}", s.item.name)),
+            s,
+            form,
+            item_types: ItemType::ALL.map(|t| (t.as_str(), t.label())).to_vec(),
+            material_forms: MaterialForm::ALL.map(|f| (f.as_str(), f.label())).to_vec(),
+            window_classes,
+            departments,
+            catalogue,
+            versions,
+            errors,
+            saved,
+            editable,
+        },
+        refused,
+    )
 }
 
 #[derive(Deserialize)]

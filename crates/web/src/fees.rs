@@ -18,7 +18,7 @@ use crate::context::{ApiUser, Ctx, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::{ApiJson, FormData};
 use crate::lists::{self, Listed, Pager};
-use crate::pages::render;
+use crate::pages::{render, render_form};
 use crate::paging::{filter_string, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
@@ -657,17 +657,16 @@ async fn fee_table_page(
                 errors: vec![],
             })
         }
-        Err(AppError::Invalid(f)) => {
-            let mut res = render(&FeeTablePage {
+        Err(AppError::Invalid(f)) => render_form(
+            &FeeTablePage {
                 chrome,
                 rows: vec![],
                 charging: false,
                 pager: Pager::default(),
                 errors: f.0,
-            })?;
-            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(res)
-        }
+            },
+            true,
+        ),
         Err(e) => Err(e.into()),
     }
 }
@@ -693,22 +692,19 @@ async fn pay_view(
 ) -> PageResult {
     let case = case_to_charge(state, p, case_id).await?;
     let mut payments = case_panel(state, p, &case).await?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let refused = !errors.is_empty();
     if let Some(f) = form {
         payments = payments.with_submitted(f, errors.clone());
     }
-    let mut res = render(&PayPage {
-        chrome: Chrome::new(state, ctx, format!("收费 {}", case.case_no)),
-        payments,
-        case,
-        errors,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    render_form(
+        &PayPage {
+            chrome: Chrome::new(state, ctx, format!("收费 {}", case.case_no)),
+            payments,
+            case,
+            errors,
+        },
+        refused,
+    )
 }
 
 async fn pay_page(
@@ -836,14 +832,15 @@ async fn waive_form(
             let payments = case_panel(&state, &p, &case)
                 .await?
                 .with_waiver_submitted(&form, errors.clone());
-            let mut res = render(&PayPage {
-                chrome: Chrome::new(&state, &ctx, format!("收费 {}", case.case_no)),
-                payments,
-                case,
-                errors,
-            })?;
-            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(res)
+            render_form(
+                &PayPage {
+                    chrome: Chrome::new(&state, &ctx, format!("收费 {}", case.case_no)),
+                    payments,
+                    case,
+                    errors,
+                },
+                true,
+            )
         }
         Err(e) => Err(e.into()),
     }
@@ -887,22 +884,19 @@ async fn refund_view(
         .find(|r| r.id == payment_id)
         .ok_or(AppError::NotFound)?;
     let left = payment.amount_fen - payment.refunded_fen;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut res = render(&RefundPage {
-        chrome: Chrome::new(state, ctx, format!("退费 {}", payment.receipt_no)),
-        amount: form.map_or_else(|| left.yuan(), |f| f.get("amount").to_string()),
-        reason: form.map_or_else(String::new, |f| f.get("reason").to_string()),
-        left: left.to_string(),
-        payment: row,
-        case,
-        errors,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    let refused = !errors.is_empty();
+    render_form(
+        &RefundPage {
+            chrome: Chrome::new(state, ctx, format!("退费 {}", payment.receipt_no)),
+            amount: form.map_or_else(|| left.yuan(), |f| f.get("amount").to_string()),
+            reason: form.map_or_else(String::new, |f| f.get("reason").to_string()),
+            left: left.to_string(),
+            payment: row,
+            case,
+            errors,
+        },
+        refused,
+    )
 }
 
 async fn refund_page(
@@ -1166,32 +1160,29 @@ async fn cashup_page(
     if !halls.iter().any(|h| h.2) {
         halls.push((report.hall.id, report.hall.name.clone(), true));
     }
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut res = render(&CashupPage {
-        chrome: Chrome::new(
-            &state,
-            &ctx,
-            format!("{} 收费日结 {}", report.hall.name, report.day),
-        ),
-        hall_name: report.hall.name.clone(),
-        day: report.day.to_string(),
-        halls,
-        lines,
-        total,
-        methods,
-        payments,
-        refunds,
-        waivers,
-        waiver_totals,
-        printed_at: format_local(state.now()),
-        errors,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    let refused = !errors.is_empty();
+    render_form(
+        &CashupPage {
+            chrome: Chrome::new(
+                &state,
+                &ctx,
+                format!("{} 收费日结 {}", report.hall.name, report.day),
+            ),
+            hall_name: report.hall.name.clone(),
+            day: report.day.to_string(),
+            halls,
+            lines,
+            total,
+            methods,
+            payments,
+            refunds,
+            waivers,
+            waiver_totals,
+            printed_at: format_local(state.now()),
+            errors,
+        },
+        refused,
+    )
 }
 
 // ---- API ----

@@ -7,11 +7,10 @@ use crate::chrome::Chrome;
 use crate::context::{ApiUser, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::lists::parse_day;
-use crate::pages::render;
+use crate::pages::render_form;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{Datelike, NaiveDate};
@@ -236,28 +235,25 @@ async fn figures_page(
         ),
     };
     let f = figures(&state, &p, &period).await?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut res = render(&FiguresPage {
-        chrome,
-        from: period.from.to_string(),
-        to: period.to.to_string(),
-        item: period.item.clone().unwrap_or_default(),
-        org_name: p.user.org_name.clone(),
-        errors,
-        accepted: f.intake.accepted,
-        approved_at_window: f.intake.approved_at_window,
-        window_share: window_approval_share(f.intake.accepted, f.intake.approved_at_window)
-            .percent_text(),
-        issued: f.visits.issued,
-        in_one_visit: f.visits.in_one_visit,
-        one_visit: one_visit_rate(f.visits.issued, f.visits.in_one_visit).percent_text(),
-        by_hall: page_lines(&f.by_hall),
-        by_item: page_lines(&f.by_item),
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    let refused = !errors.is_empty();
+    render_form(
+        &FiguresPage {
+            chrome,
+            from: period.from.to_string(),
+            to: period.to.to_string(),
+            item: period.item.clone().unwrap_or_default(),
+            org_name: p.user.org_name.clone(),
+            errors,
+            accepted: f.intake.accepted,
+            approved_at_window: f.intake.approved_at_window,
+            window_share: window_approval_share(f.intake.accepted, f.intake.approved_at_window)
+                .percent_text(),
+            issued: f.visits.issued,
+            in_one_visit: f.visits.in_one_visit,
+            one_visit: one_visit_rate(f.visits.issued, f.visits.in_one_visit).percent_text(),
+            by_hall: page_lines(&f.by_hall),
+            by_item: page_lines(&f.by_item),
+        },
+        refused,
+    )
 }

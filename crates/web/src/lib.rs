@@ -278,7 +278,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     if state.store.backend() == onewindow_store::Backend::Postgres {
-        queue::spawn_pg_relay(state.clone());
+        queue::spawn_pg_relay(state.clone()).await;
     } else {
         // Start the cursor at the current end of the log.
         let _ = state.pump_events().await;

@@ -9,7 +9,7 @@ use crate::context::{ApiUser, Ctx, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::{ApiJson, FormData};
 use crate::lists::{self, Listed, Pager};
-use crate::pages::render;
+use crate::pages::render_form;
 use crate::paging::{filter_string, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
@@ -203,23 +203,20 @@ async fn admin_list(
             editable,
         });
     }
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut res = render(&AdminMaterials {
-        chrome: Chrome::new(&state, &ctx, "材料目录管理"),
-        rows,
-        kinds: MaterialKind::ALL
-            .map(|k| (k.as_str(), k.label(), Some(k) == chosen))
-            .to_vec(),
-        pager,
-        may_create: may_create(&state, &p).await?,
-        errors,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    let refused = !errors.is_empty();
+    render_form(
+        &AdminMaterials {
+            chrome: Chrome::new(&state, &ctx, "材料目录管理"),
+            rows,
+            kinds: MaterialKind::ALL
+                .map(|k| (k.as_str(), k.label(), Some(k) == chosen))
+                .to_vec(),
+            pager,
+            may_create: may_create(&state, &p).await?,
+            errors,
+        },
+        refused,
+    )
 }
 
 #[derive(Template)]
@@ -296,25 +293,22 @@ async fn material_form(
         Some(s) => format!("材料 {} {}", s.material.id, s.material.name),
         None => "新增材料".to_string(),
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut res = render(&AdminMaterial {
-        chrome: Chrome::new(state, ctx, title),
-        version: stored.as_ref().map_or(0, |s| s.version),
-        stored,
-        id: mid,
-        name,
-        description,
-        kinds: kinds(&kind),
-        editable,
-        saved,
-        errors,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    let refused = !errors.is_empty();
+    render_form(
+        &AdminMaterial {
+            chrome: Chrome::new(state, ctx, title),
+            version: stored.as_ref().map_or(0, |s| s.version),
+            stored,
+            id: mid,
+            name,
+            description,
+            kinds: kinds(&kind),
+            editable,
+            saved,
+            errors,
+        },
+        refused,
+    )
 }
 
 #[derive(Deserialize)]

@@ -6,7 +6,7 @@ use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::ApiJson;
 use crate::form::FormData;
 use crate::lists::{self, Listed, Pager};
-use crate::pages::render;
+use crate::pages::{render, render_form};
 use crate::paging::{filter_string, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
@@ -256,11 +256,7 @@ async fn orgs_page(
     } else {
         vec![]
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let refused = !errors.is_empty();
     let page = OrgsPage {
         chrome: Chrome::new(state, ctx, "机构管理"),
         rows,
@@ -291,9 +287,7 @@ async fn orgs_page(
             .unwrap_or(0),
         form_kind: form.map(|f| f.get("kind").to_string()).unwrap_or_default(),
     };
-    let mut res = render(&page)?;
-    *res.status_mut() = status;
-    Ok(res)
+    render_form(&page, refused)
 }
 
 async fn list_page(
@@ -364,15 +358,16 @@ async fn edit_form(
         Ok(_) => Ok(Redirect::to("/admin/orgs").into_response()),
         Err(AppError::Invalid(f)) => {
             let org = get_one(&state, &p, id).await?;
-            let mut res = render(&OrgEditPage {
-                chrome: Chrome::new(&state, &ctx, org.name.clone()),
-                kind_label: org.kind.label(),
-                can_manage: true,
-                org,
-                errors: f.0,
-            })?;
-            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(res)
+            render_form(
+                &OrgEditPage {
+                    chrome: Chrome::new(&state, &ctx, org.name.clone()),
+                    kind_label: org.kind.label(),
+                    can_manage: true,
+                    org,
+                    errors: f.0,
+                },
+                true,
+            )
         }
         Err(e) => Err(e.into()),
     }

@@ -24,6 +24,17 @@ pub fn render<T: Template>(t: &T) -> PageResult {
     Ok(Html(t.render().map_err(AppError::from)?).into_response())
 }
 
+/// Renders a form page: 200 when it is shown to be filled in, 422 when it comes back
+/// `refused` with its errors beside the fields (and what was typed kept). Every form page
+/// answers through this, so a refused submission never reads as a success.
+pub fn render_form<T: Template>(t: &T, refused: bool) -> PageResult {
+    let mut res = render(t)?;
+    if refused {
+        *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(res)
+}
+
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

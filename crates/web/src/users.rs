@@ -8,7 +8,7 @@ use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::ApiJson;
 use crate::form::FormData;
 use crate::lists::{self, Listed, Pager};
-use crate::pages::render;
+use crate::pages::render_form;
 use crate::paging::{filter_string, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
@@ -317,43 +317,40 @@ async fn users_page(
         .map(|o| (o.id, format!("{}（{}）", o.name, o.kind.label())))
         .collect();
     let chosen: Vec<&str> = form.map(|f| f.all("roles")).unwrap_or_default();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let refused = !errors.is_empty();
     let role_chosen = query.role.as_deref().unwrap_or("");
-    let mut res = render(&UsersPage {
-        chrome: Chrome::new(state, ctx, "人员管理"),
-        rows,
-        pager,
-        role_filter: Role::ALL
-            .iter()
-            .map(|r| (r.as_str(), r.label(), r.as_str() == role_chosen))
-            .collect(),
-        org_chosen: query
-            .org
-            .as_deref()
-            .and_then(|o| o.trim().parse().ok())
-            .unwrap_or(0),
-        filter: query,
-        can_manage,
-        orgs,
-        roles: Role::ALL
-            .iter()
-            .map(|r| (r.as_str(), r.label(), chosen.contains(&r.as_str())))
-            .collect(),
-        errors,
-        form: form
-            .map(|f| FormEcho {
-                username: f.get("username").into(),
-                display_name: f.get("display_name").into(),
-                org_id: f.get("org_id").parse().unwrap_or(0),
-            })
-            .unwrap_or_default(),
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    render_form(
+        &UsersPage {
+            chrome: Chrome::new(state, ctx, "人员管理"),
+            rows,
+            pager,
+            role_filter: Role::ALL
+                .iter()
+                .map(|r| (r.as_str(), r.label(), r.as_str() == role_chosen))
+                .collect(),
+            org_chosen: query
+                .org
+                .as_deref()
+                .and_then(|o| o.trim().parse().ok())
+                .unwrap_or(0),
+            filter: query,
+            can_manage,
+            orgs,
+            roles: Role::ALL
+                .iter()
+                .map(|r| (r.as_str(), r.label(), chosen.contains(&r.as_str())))
+                .collect(),
+            errors,
+            form: form
+                .map(|f| FormEcho {
+                    username: f.get("username").into(),
+                    display_name: f.get("display_name").into(),
+                    org_id: f.get("org_id").parse().unwrap_or(0),
+                })
+                .unwrap_or_default(),
+        },
+        refused,
+    )
 }
 
 async fn list_page(
@@ -430,24 +427,21 @@ async fn user_edit(
         .iter()
         .map(|r| (r.as_str(), r.label(), user.roles.contains(r)))
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut res = render(&UserEditPage {
-        chrome: Chrome::new(state, ctx, user.display_name.clone()),
-        can_manage,
-        grants,
-        grantable,
-        locked: user.is_locked(now),
-        roles,
-        row: row(user, now),
-        errors,
-        notice,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    let refused = !errors.is_empty();
+    render_form(
+        &UserEditPage {
+            chrome: Chrome::new(state, ctx, user.display_name.clone()),
+            can_manage,
+            grants,
+            grantable,
+            locked: user.is_locked(now),
+            roles,
+            row: row(user, now),
+            errors,
+            notice,
+        },
+        refused,
+    )
 }
 
 /// The account's page with errors of a form posted to it (the window grant form).

@@ -58,12 +58,25 @@ pub async fn at_intake(
     case: &CaseRecord,
     today: NaiveDate,
 ) -> Result<Option<Ticket>, AppError> {
-    if let Some(t) = store_visits::link_to_serving(conn, change, p.user.id, &case.case_no).await? {
-        return Ok(Some(t));
+    if !rules::intake_is_visit(case.channel) {
+        return Ok(None);
     }
+    // A 补录 records the trip of the paper intake, on its day; the ticket the clerk may be
+    // serving now is someone else's.
+    let day = match case.backfill_accepted_at {
+        Some(at) => onewindow_store::clock::local_date(at),
+        None => {
+            if let Some(t) =
+                store_visits::link_to_serving(conn, change, p.user.id, &case.case_no).await?
+            {
+                return Ok(Some(t));
+            }
+            today
+        }
+    };
     let visit = NewVisit {
         kind: VisitKind::Intake,
-        day: today,
+        day,
         ticket_id: None,
         appointment_id: None,
         org_id: p.user.org_id,

@@ -133,25 +133,25 @@ pub async fn fresh_pg_url() -> String {
         .expect("connect to test PostgreSQL");
     // FILE_COPY copies the template's files instead of writing every page to the WAL
     // (PostgreSQL 15's default), which halves the disk and I/O each test costs.
-    // A backend of the template's last session may still be exiting after its client
-    // disconnected (PostgreSQL ends it asynchronously): the clone is then refused with
-    // 55006 "being accessed by other users" for a moment, so it is retried briefly.
-    let mut attempts = 0;
+    // The template's own setup connections close asynchronously; PostgreSQL refuses to
+    // copy a database someone is still connected to (55006), so a clone right after the
+    // template was built is retried for a moment.
+    let mut attempt = 0;
     loop {
-        let cloned = sqlx::query(&format!(
+        let created = sqlx::query(&format!(
             "CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY"
         ))
         .execute(&mut conn)
         .await;
-        match cloned {
+        match created {
             Ok(_) => break,
             Err(sqlx::Error::Database(e))
-                if e.code().as_deref() == Some("55006") && attempts < 50 =>
+                if e.code().as_deref() == Some("55006") && attempt < 50 =>
             {
-                attempts += 1;
+                attempt += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            Err(e) => panic!("clone template: {e:?}"),
+            Err(e) => panic!("clone template: {e}"),
         }
     }
     conn.close().await.unwrap();

@@ -9,7 +9,7 @@ use crate::context::{ApiUser, Ctx, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::ApiJson;
 use crate::form::FormData;
-use crate::pages::render;
+use crate::pages::{render, render_form};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, RawQuery, State};
@@ -724,37 +724,34 @@ async fn intake_view(
             (pl.id, label, pl.id == chosen_place)
         })
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut res = render(&IntakePage {
-        place_kinds,
-        channels,
-        handout_methods,
-        handout_places,
-        backfill_days: places::BACKFILL_MAX_DAYS,
-        intake_org_name: p.user.org_name.clone(),
-        chrome: Chrome::new(state, ctx, format!("受理：{}", s.title)),
-        item_code: if s.bundle_code.is_some() {
-            String::new()
-        } else {
-            s.code.clone()
+    let refused = !errors.is_empty();
+    render_form(
+        &IntakePage {
+            place_kinds,
+            channels,
+            handout_methods,
+            handout_places,
+            backfill_days: places::BACKFILL_MAX_DAYS,
+            intake_org_name: p.user.org_name.clone(),
+            chrome: Chrome::new(state, ctx, format!("受理：{}", s.title)),
+            item_code: if s.bundle_code.is_some() {
+                String::new()
+            } else {
+                s.code.clone()
+            },
+            bundle_code: s.bundle_code.clone().unwrap_or_default(),
+            title: s.title,
+            limit_days: s.limit_days,
+            immediate: s.immediate,
+            commitment_allowed: s.commitment_allowed,
+            window_approval,
+            preview: preview.map(|d| (d.summary(), d.key(), !d.is_accept())),
+            materials,
+            errors,
+            form,
         },
-        bundle_code: s.bundle_code.clone().unwrap_or_default(),
-        title: s.title,
-        limit_days: s.limit_days,
-        immediate: s.immediate,
-        commitment_allowed: s.commitment_allowed,
-        window_approval,
-        preview: preview.map(|d| (d.summary(), d.key(), !d.is_accept())),
-        materials,
-        errors,
-        form,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+        refused,
+    )
 }
 
 async fn intake_page(

@@ -7,12 +7,11 @@ use crate::lists::{day_start, parse_day};
 use crate::chrome::Chrome;
 use crate::context::{ApiUser, Ctx, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
-use crate::pages::render;
+use crate::pages::render_form;
 use crate::paging::{filter_string, ListBody, PageParams};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
@@ -515,20 +514,17 @@ pub(super) async fn queue_page(
             "分派到本部门的办件，按承诺办结日期排序。红黄绿灯按剩余工作日显示。",
         ),
     };
-    let status = if list.errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut res = render(&CaseListPage {
-        chrome: Chrome::new(state, ctx, heading),
-        heading,
-        lead,
-        show_dates: queue == Queue::Intake,
-        list,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    let refused = !list.errors.is_empty();
+    render_form(
+        &CaseListPage {
+            chrome: Chrome::new(state, ctx, heading),
+            heading,
+            lead,
+            show_dates: queue == Queue::Intake,
+            list,
+        },
+        refused,
+    )
 }
 
 /// `GET /api/v1/cases`: one page of the cases the caller may see.

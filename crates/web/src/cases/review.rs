@@ -9,7 +9,7 @@ use crate::context::{ApiUser, Ctx, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::ApiJson;
 use crate::form::FormData;
-use crate::pages::render;
+use crate::pages::render_form;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
@@ -232,28 +232,25 @@ async fn case_view(
         &item.conditions,
         today,
     );
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut res = render(&CasePage {
-        handout: handout_text(&case),
-        backfill_at: case.backfill_accepted_at.map(format_local),
-        chrome: Chrome::new(state, ctx, format!("办件 {}", case.case_no)),
-        kind_label: kind_label(case.acceptance_kind),
-        row: rows(vec![case], &lights).pop().expect("one row"),
-        events,
-        actions,
-        notice,
-        errors,
-        payments,
-        applicant,
-        visits,
-        done,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    let refused = !errors.is_empty();
+    render_form(
+        &CasePage {
+            handout: handout_text(&case),
+            backfill_at: case.backfill_accepted_at.map(format_local),
+            chrome: Chrome::new(state, ctx, format!("办件 {}", case.case_no)),
+            kind_label: kind_label(case.acceptance_kind),
+            row: rows(vec![case], &lights).pop().expect("one row"),
+            events,
+            actions,
+            notice,
+            errors,
+            payments,
+            applicant,
+            visits,
+            done,
+        },
+        refused,
+    )
 }
 
 #[derive(serde::Deserialize, Default)]

@@ -19,7 +19,7 @@ use crate::context::{urlencode, ApiUser, Ctx, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::{ApiJson, FormData};
 use crate::lists::{self, Listed, Pager};
-use crate::pages::render;
+use crate::pages::{render, render_form};
 use crate::paging::ListBody;
 use crate::AppState;
 use askama::Template;
@@ -580,35 +580,32 @@ async fn book_view(state: &AppState, ctx: &Ctx, hall: i64, o: BookOutcome) -> Pa
             chosen: Some(*d) == chosen,
         })
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut res = render(&BookPage {
-        chrome: Chrome::new(state, ctx, format!("{name} 预约")),
-        hall_id: hall,
-        hall: name,
-        stats: store_queue::stats(state.store.reader(), hall, today(state))
-            .await?
-            .0,
-        classes,
-        class,
-        days,
-        date_words: chosen
-            .map(|d| rules::day_in_words(d, today(state)))
-            .unwrap_or_default(),
-        date,
-        slots,
-        no_slots,
-        errors,
-        booked,
-        cancelled,
-        form,
-        cancel_code,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    let refused = !errors.is_empty();
+    render_form(
+        &BookPage {
+            chrome: Chrome::new(state, ctx, format!("{name} 预约")),
+            hall_id: hall,
+            hall: name,
+            stats: store_queue::stats(state.store.reader(), hall, today(state))
+                .await?
+                .0,
+            classes,
+            class,
+            days,
+            date_words: chosen
+                .map(|d| rules::day_in_words(d, today(state)))
+                .unwrap_or_default(),
+            date,
+            slots,
+            no_slots,
+            errors,
+            booked,
+            cancelled,
+            form,
+            cancel_code,
+        },
+        refused,
+    )
 }
 
 async fn book_page(

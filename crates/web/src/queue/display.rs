@@ -175,14 +175,34 @@ fn live_events(
 }
 
 /// On PostgreSQL, every instance listens for queue events committed by any instance and
-/// broadcasts them to its own display screens. Reconnects after a dropped connection.
-pub fn spawn_pg_relay(state: AppState) {
+/// broadcasts them to its own display screens. The first LISTEN is in place before this
+/// returns, so an instance serves no screen it could leave without an event; after a
+/// dropped connection it listens again and then sends what the log recorded meanwhile
+/// (screens skip ids they already have).
+pub async fn spawn_pg_relay(state: AppState) {
+    let first = store_queue::EventListener::connect(&state.store).await;
+    // Where the log stood when listening began: a reconnect catches up from the last id seen.
+    let mut last_seen = store_queue::last_event_id(state.store.reader())
+        .await
+        .unwrap_or(0);
     tokio::spawn(async move {
+        let mut connected = Some(first);
         loop {
-            match store_queue::EventListener::connect(&state.store).await {
+            let attempt = match connected.take() {
+                Some(first) => first,
+                None => {
+                    let listener = store_queue::EventListener::connect(&state.store).await;
+                    if listener.is_ok() {
+                        catch_up(&state, &mut last_seen).await;
+                    }
+                    listener
+                }
+            };
+            match attempt {
                 Ok(mut listener) => loop {
                     match listener.next().await {
                         Ok(e) => {
+                            last_seen = last_seen.max(e.id);
                             let _ = state.queue_events.send(e);
                         }
                         Err(e) => {
@@ -198,6 +218,19 @@ pub fn spawn_pg_relay(state: AppState) {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     });
+}
+
+/// Broadcasts the events committed after `last_seen` while the relay was not listening.
+async fn catch_up(state: &AppState, last_seen: &mut i64) {
+    match store_queue::events_since(state.store.reader(), *last_seen).await {
+        Ok(missed) => {
+            for e in missed {
+                *last_seen = (*last_seen).max(e.id);
+                let _ = state.queue_events.send(e);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "queue relay cannot read the events it missed"),
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::context::{ApiUser, Ctx, PageUser, Principal};
 use crate::error::{ApiResult, AppError, PageResult};
 use crate::form::{ApiJson, FormData};
 use crate::lists::{self, Listed, Pager};
-use crate::pages::render;
+use crate::pages::{render, render_form};
 use crate::paging::ListBody;
 use crate::AppState;
 use askama::Template;
@@ -455,27 +455,24 @@ async fn kiosk_view(state: &AppState, ctx: &Ctx, hall: i64, errors: Vec<FieldErr
     let mut chrome = Chrome::new(state, ctx, format!("{name} 自助取号"));
     // The kiosk is for everyone: large text always.
     chrome.large_text = true;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let refused = !errors.is_empty();
     // An error stays on screen for the person who made it, then the start page returns.
     let reset = if errors.is_empty() {
         None
     } else {
         Some(kiosk_reset(state, hall).await?)
     };
-    let mut res = render(&KioskPage {
-        chrome,
-        hall_id: hall,
-        hall: name,
-        stats,
-        errors,
-        reset,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    render_form(
+        &KioskPage {
+            chrome,
+            hall_id: hall,
+            hall: name,
+            stats,
+            errors,
+            reset,
+        },
+        refused,
+    )
 }
 
 async fn kiosk_page(State(state): State<AppState>, ctx: Ctx, Path(hall): Path<i64>) -> PageResult {
@@ -779,19 +776,16 @@ async fn desk_view(
     errors: Vec<FieldError>,
 ) -> PageResult {
     let halls = desk(state, p).await?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut res = render(&DeskPage {
-        chrome: Chrome::new(state, ctx, "导办取号"),
-        halls,
-        issued,
-        errors,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    let refused = !errors.is_empty();
+    render_form(
+        &DeskPage {
+            chrome: Chrome::new(state, ctx, "导办取号"),
+            halls,
+            issued,
+            errors,
+        },
+        refused,
+    )
 }
 
 async fn desk_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
