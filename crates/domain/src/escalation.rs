@@ -92,7 +92,9 @@ fn end_of_day(date: NaiveDate) -> Micros {
 impl DeadlineRule {
     pub fn amount(self) -> u32 {
         match self {
-            DeadlineRule::Hours(n) | DeadlineRule::CalendarDays(n) | DeadlineRule::WorkingDays(n) => n,
+            DeadlineRule::Hours(n)
+            | DeadlineRule::CalendarDays(n)
+            | DeadlineRule::WorkingDays(n) => n,
         }
     }
 
@@ -387,6 +389,96 @@ impl Light {
     }
 }
 
+/// What a staff notice (站内通知) is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// Work handed to the recipients (an item tracked, a stage begun).
+    Assignment,
+    /// Yellow: the deadline is near.
+    Warning,
+    /// Overdue: handed up to the recipients (督办).
+    Escalation,
+    /// A callback to a resident is due (回访).
+    CallbackDue,
+}
+
+impl NoticeKind {
+    pub const ALL: [NoticeKind; 4] = [
+        NoticeKind::Assignment,
+        NoticeKind::Warning,
+        NoticeKind::Escalation,
+        NoticeKind::CallbackDue,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Assignment => "assignment",
+            NoticeKind::Warning => "warning",
+            NoticeKind::Escalation => "escalation",
+            NoticeKind::CallbackDue => "callback_due",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NoticeKind> {
+        NoticeKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            NoticeKind::Assignment => "交办",
+            NoticeKind::Warning => "预警",
+            NoticeKind::Escalation => "督办",
+            NoticeKind::CallbackDue => "待回访",
+        }
+    }
+}
+
+/// The text of a notice the engine sends, in the page's words.
+pub fn notice_text(
+    action: &Action,
+    title: &str,
+    stage_label: &str,
+    due: &str,
+) -> (NoticeKind, String) {
+    match action {
+        Action::Warn => (
+            NoticeKind::Warning,
+            format!("【临期预警】{title}：{stage_label}环节将于{due}到期"),
+        ),
+        Action::Escalate { .. } => (
+            NoticeKind::Escalation,
+            format!("【超期督办】{title}：{stage_label}环节已超期，已升级至您处督办，新时限{due}"),
+        ),
+        Action::Exhausted => (
+            NoticeKind::Escalation,
+            format!("【超期】{title}：{stage_label}环节已超期，已是最高督办层级"),
+        ),
+        Action::Resolve { .. } | Action::Recheck => (
+            NoticeKind::Assignment,
+            format!("{title}：{stage_label}环节时限{due}"),
+        ),
+    }
+}
+
+/// The largest notice text (the engine's texts and a loop's own).
+pub const NOTICE_TEXT: crate::validation::TextLimit = crate::validation::TextLimit::one_line(300);
+/// A link to the item a notice is about: a path inside the product.
+pub const LINK: crate::validation::TextLimit = crate::validation::TextLimit::one_line(200);
+/// An item's title as notices and lists show it.
+pub const TITLE: crate::validation::TextLimit = crate::validation::TextLimit::one_line(100);
+/// A resident's message (SMS text).
+pub const SMS_TEXT: crate::validation::TextLimit = crate::validation::TextLimit::one_line(500);
+
+/// Delivery attempts to a resident's phone before giving up.
+pub const MAX_SEND_ATTEMPTS: i64 = 5;
+
+/// When to try a failed message again after `attempts` attempts: 1, 2, 4, 8 minutes
+/// (doubling); `None` once [`MAX_SEND_ATTEMPTS`] were made.
+pub fn retry_at(now: Micros, attempts: i64) -> Option<Micros> {
+    (attempts < MAX_SEND_ATTEMPTS).then(|| now + 60_000_000 * (1i64 << (attempts - 1).clamp(0, 10)))
+}
+
 /// What the job must do with an item now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "action")]
@@ -503,7 +595,11 @@ mod tests {
             ],
             tiers: (0..tiers)
                 .map(|i| Tier {
-                    role: if i == 0 { Role::DeptHandler } else { Role::Supervisor },
+                    role: if i == 0 {
+                        Role::DeptHandler
+                    } else {
+                        Role::Supervisor
+                    },
                     up: i as u32,
                 })
                 .collect(),
@@ -516,7 +612,9 @@ mod tests {
         let cal = WorkCalendar::shipped();
         // Monday 2026-09-28 10:00: 9-29, 9-30, (10-1…10-7 off), 10-8, 10-9, 10-10 (补班).
         let start = at(2026, 9, 28, 10, 0);
-        let s = DeadlineRule::WorkingDays(5).schedule(&cal, start, 200).unwrap();
+        let s = DeadlineRule::WorkingDays(5)
+            .schedule(&cal, start, 200)
+            .unwrap();
         assert_eq!(
             s,
             Schedule::Due {
@@ -527,7 +625,9 @@ mod tests {
         );
         // 15 working days, 20%: 9-29, 9-30, 10-8..10-10 = 5, 10-12..10-16 = 10,
         // 10-19..10-23 = 15; the last three are 10-21..10-23.
-        let s = DeadlineRule::WorkingDays(15).schedule(&cal, start, 200).unwrap();
+        let s = DeadlineRule::WorkingDays(15)
+            .schedule(&cal, start, 200)
+            .unwrap();
         assert_eq!(
             s,
             Schedule::Due {
@@ -556,8 +656,9 @@ mod tests {
             }
         );
         // Calendar days need no calendar data and end at 24:00 of the last day.
-        let Schedule::Due { due_at, warn_at } =
-            DeadlineRule::CalendarDays(3).schedule(&cal, start, 200).unwrap()
+        let Schedule::Due { due_at, warn_at } = DeadlineRule::CalendarDays(3)
+            .schedule(&cal, start, 200)
+            .unwrap()
         else {
             panic!("due")
         };
@@ -570,21 +671,27 @@ mod tests {
         let cal = WorkCalendar::shipped();
         let start = at(2026, 12, 28, 9, 0);
         assert_eq!(
-            DeadlineRule::WorkingDays(5).schedule(&cal, start, 200).unwrap(),
+            DeadlineRule::WorkingDays(5)
+                .schedule(&cal, start, 200)
+                .unwrap(),
             Schedule::Pending { year: 2027 }
         );
         let spec = spec(DeadlineRule::WorkingDays(5), 2);
         let item = ItemClock::start("handle", start, Schedule::Pending { year: 2027 }, 0);
         assert_eq!(item.light(start), None);
         assert_eq!(item.next_check_at(start), Some(start + PENDING_RECHECK));
-        let s = step(&spec, &item, &cal, start + PENDING_RECHECK).unwrap().unwrap();
+        let s = step(&spec, &item, &cal, start + PENDING_RECHECK)
+            .unwrap()
+            .unwrap();
         assert_eq!(s.action, Action::Recheck);
         // Once 2027 is loaded (here: an arrangement with only 元旦), the deadline is computed.
         let mut cal27 = WorkCalendar::shipped();
         cal27.merge(
             WorkCalendar::from_csv("date,kind,festival\n2027-01-01,holiday,元旦\n").unwrap(),
         );
-        let s = step(&spec, &item, &cal27, start + PENDING_RECHECK).unwrap().unwrap();
+        let s = step(&spec, &item, &cal27, start + PENDING_RECHECK)
+            .unwrap()
+            .unwrap();
         assert!(matches!(s.action, Action::Resolve { .. }));
         // 12-29, 12-30, 12-31, (1-1 off), 1-4, 1-5.
         assert_eq!(s.after.due_at, Some(at(2027, 1, 6, 0, 0)));
@@ -600,13 +707,21 @@ mod tests {
         assert_eq!(item.next_check_at(start), Some(at(2026, 11, 23, 17, 0)));
         assert_eq!(item.light(start), Some(Light::Green));
         // Nothing before the warning.
-        assert_eq!(step(&spec, &item, &cal, at(2026, 11, 23, 16, 59)).unwrap(), None);
-        let w = step(&spec, &item, &cal, at(2026, 11, 23, 17, 0)).unwrap().unwrap();
+        assert_eq!(
+            step(&spec, &item, &cal, at(2026, 11, 23, 16, 59)).unwrap(),
+            None
+        );
+        let w = step(&spec, &item, &cal, at(2026, 11, 23, 17, 0))
+            .unwrap()
+            .unwrap();
         assert_eq!(w.action, Action::Warn);
         assert_eq!(w.next_check_at, Some(at(2026, 11, 23, 19, 0)));
         assert_eq!(w.after.light(at(2026, 11, 23, 17, 0)), Some(Light::Yellow));
         // Asked again at the same moment: nothing (idempotent).
-        assert_eq!(step(&spec, &w.after, &cal, at(2026, 11, 23, 17, 0)).unwrap(), None);
+        assert_eq!(
+            step(&spec, &w.after, &cal, at(2026, 11, 23, 17, 0)).unwrap(),
+            None
+        );
         // At the deadline: escalate to tier 1 with a fresh 10 hours.
         let now = at(2026, 11, 23, 19, 0);
         let e = step(&spec, &w.after, &cal, now).unwrap().unwrap();
@@ -622,7 +737,10 @@ mod tests {
         assert_eq!(x.action, Action::Exhausted);
         assert_eq!(x.next_check_at, None);
         assert_eq!(x.after.overdue_since, Some(now));
-        assert_eq!(step(&spec, &x.after, &cal, later + MICROS_PER_DAY).unwrap(), None);
+        assert_eq!(
+            step(&spec, &x.after, &cal, later + MICROS_PER_DAY).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -636,8 +754,17 @@ mod tests {
             DeadlineRule::Hours(1).schedule(&cal, start, 200).unwrap(),
             0,
         );
-        let e = step(&spec, &item, &cal, at(2026, 11, 23, 12, 0)).unwrap().unwrap();
+        let e = step(&spec, &item, &cal, at(2026, 11, 23, 12, 0))
+            .unwrap()
+            .unwrap();
         assert!(matches!(e.action, Action::Escalate { to_tier: 1, .. }));
+    }
+
+    #[test]
+    fn retries_back_off_then_give_up() {
+        assert_eq!(retry_at(0, 1), Some(60_000_000));
+        assert_eq!(retry_at(0, 3), Some(240_000_000));
+        assert_eq!(retry_at(0, MAX_SEND_ATTEMPTS), None);
     }
 
     #[test]

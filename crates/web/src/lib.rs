@@ -16,11 +16,13 @@ pub mod catalog_form;
 pub mod chrome;
 pub mod context;
 pub mod error;
+pub mod escalation;
 pub mod fees;
 pub mod figures;
 pub mod form;
 pub mod grants;
 pub mod home;
+pub mod inbox;
 pub mod limits;
 pub mod lists;
 pub mod metrics;
@@ -219,6 +221,8 @@ pub fn router(state: AppState) -> Router {
         .merge(fees::router())
         .merge(calendar_admin::router())
         .merge(queue::router())
+        .merge(escalation::router())
+        .merge(inbox::router())
         .merge(openapi::router())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -316,6 +320,18 @@ pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "deadline job failed"),
+            }
+            match escalation::run_job(&state).await {
+                Ok(run) if !run.is_empty() => tracing::info!(
+                    warned = run.warned.len(),
+                    escalated = run.escalated.len(),
+                    "escalation job"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "escalation job failed"),
+            }
+            if let Err(e) = inbox::deliver_outbox(&state).await {
+                tracing::warn!(error = %e, "outbox delivery failed");
             }
             minutes += 1;
             if minutes % 60 != 1 {
