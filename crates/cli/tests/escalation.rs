@@ -439,3 +439,136 @@ async fn outbox_records_messages(app: TestApp) {
         "{html}"
     );
 }
+
+/// A stand-in SMS gateway on a free port: answers 500 to the first `fail_first` requests,
+/// 200 after, and keeps each request's signature header and body.
+async fn gateway(
+    fail_first: usize,
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/sms", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        let mut n = 0;
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let (head_end, len) = loop {
+                let k = sock.read(&mut chunk).await.unwrap_or(0);
+                if k == 0 {
+                    break (0, 0);
+                }
+                buf.extend_from_slice(&chunk[..k]);
+                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    break (i + 4, len);
+                }
+            };
+            while buf.len() < head_end + len {
+                let k = sock.read(&mut chunk).await.unwrap_or(0);
+                if k == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..k]);
+            }
+            let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+            let sig = head
+                .lines()
+                .find_map(|l| l.strip_prefix("x-onewindow-signature:"))
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            log.lock().unwrap().push((sig, buf[head_end..].to_vec()));
+            let status = if n < fail_first {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            n += 1;
+            let _ = sock
+                .write_all(
+                    format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .as_bytes(),
+                )
+                .await;
+        }
+    });
+    (url, seen)
+}
+
+async fn webhook_sender_signs_retries_and_records_attempts(db: Db) {
+    let (url, seen) = gateway(1).await;
+    let app = common::spawn_app_with(db, |c| {
+        c.sms_webhook = Some(onewindow_web::inbox::SmsWebhook {
+            url: url.clone(),
+            secret: "s3cret".into(),
+        })
+    })
+    .await;
+    let clerk = app.login("clerk").await;
+    let (s, body) = clerk
+        .post(
+            "/api/v1/outbox",
+            json!({"phone": "13800138000", "message": "请对本次服务进行评价"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().unwrap();
+    // The gateway refused the first attempt: still queued, retried a minute later.
+    let (_, list) = clerk.get("/api/v1/outbox").await;
+    assert_eq!(list["items"][0]["state"], "queued");
+    assert_eq!(list["items"][0]["attempts"], 1);
+    assert_eq!(list["items"][0]["sender"], "webhook");
+    assert_eq!(
+        onewindow_web::inbox::deliver_outbox(&app.state)
+            .await
+            .unwrap(),
+        0,
+        "not before the backoff"
+    );
+    app.clock.advance_secs(60);
+    assert_eq!(
+        onewindow_web::inbox::deliver_outbox(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
+    let (_, list) = clerk.get("/api/v1/outbox").await;
+    assert_eq!(list["items"][0]["state"], "sent");
+    assert_eq!(list["items"][0]["attempts"], 2);
+    let attempts = onewindow_store::notices::attempts(app.store.reader(), id)
+        .await
+        .unwrap();
+    assert_eq!(
+        attempts.iter().map(|a| a.1).collect::<Vec<_>>(),
+        [false, true]
+    );
+    // Each request was signed with the secret over its exact body.
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    for (sig, body) in &seen {
+        assert_eq!(sig, &onewindow_web::inbox::sign("s3cret", body));
+        let v: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(v["phone"], "13800138000");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_sender_sqlite() {
+    webhook_sender_signs_retries_and_records_attempts(Db::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_sender_postgres() {
+    webhook_sender_signs_retries_and_records_attempts(Db::Postgres).await
+}

@@ -361,51 +361,64 @@ pub async fn due(pool: &AnyPool, now: i64, n: i64) -> Result<Vec<Pending>> {
         .collect())
 }
 
-/// Records one delivery attempt: sent, or failed with the next try at `retry_at` (`None`:
-/// given up). Conditional on the attempt count read, so two senders never both record the
-/// same attempt; returns whether this one won.
+/// Claims a message for one delivery attempt: counts the attempt and moves its next try to
+/// `lease_until` (so a sender that dies mid-attempt is retried then). Conditional on the
+/// attempt count read: of several senders, one claims it — a message is never handed to
+/// the gateway twice at once. Returns whether this one won.
+pub async fn claim(
+    conn: &mut AnyConnection,
+    id: i64,
+    attempts_before: i64,
+    lease_until: i64,
+) -> Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE outbox_messages SET attempts = attempts + 1, next_try_at = $1 \
+         WHERE id = $2 AND attempts = $3 AND state = 'queued'",
+    )
+    .bind(lease_until)
+    .bind(id)
+    .bind(attempts_before)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Records the outcome of a claimed attempt: sent, or failed with the next try at
+/// `retry_at` (`None`: given up, `failed`).
 pub async fn record_attempt(
     conn: &mut AnyConnection,
     at: i64,
     id: i64,
-    attempts_before: i64,
     ok: bool,
     detail: &str,
     retry_at: Option<i64>,
-) -> Result<bool> {
+) -> Result<()> {
     let state = match (ok, retry_at) {
         (true, _) => "sent",
         (false, Some(_)) => "queued",
         (false, None) => "failed",
     };
-    let won = sqlx::query(
-        "UPDATE outbox_messages SET attempts = attempts + 1, state = $1, next_try_at = $2, \
-         sent_at = CASE WHEN $3 = 1 THEN $4 ELSE sent_at END \
-         WHERE id = $5 AND attempts = $6 AND state = 'queued'",
+    sqlx::query(
+        "UPDATE outbox_messages SET state = $1, next_try_at = $2, \
+         sent_at = CASE WHEN $3 = 1 THEN $4 ELSE sent_at END WHERE id = $5",
     )
     .bind(state)
     .bind(retry_at)
     .bind(i64::from(ok))
     .bind(at)
     .bind(id)
-    .bind(attempts_before)
     .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1;
-    if won {
-        let detail: String = detail.chars().take(500).collect();
-        sqlx::query(
-            "INSERT INTO outbox_attempts (message_id, at, ok, detail) VALUES ($1, $2, $3, $4)",
-        )
+    .await?;
+    let detail: String = detail.chars().take(500).collect();
+    sqlx::query("INSERT INTO outbox_attempts (message_id, at, ok, detail) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(at)
         .bind(i64::from(ok))
         .bind(detail)
         .execute(&mut *conn)
         .await?;
-    }
-    Ok(won)
+    Ok(())
 }
 
 fn masked(phone: &str) -> String {

@@ -214,9 +214,83 @@ impl NoticeSender for RecordingSender {
     }
 }
 
-/// The sender this installation uses.
-pub fn sender(_state: &AppState) -> Box<dyn NoticeSender> {
-    Box::new(RecordingSender)
+/// The hall's SMS gateway (`--sms-webhook-url`, `--sms-webhook-secret`).
+#[derive(Clone)]
+pub struct SmsWebhook {
+    pub url: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for SmsWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret never reaches a log.
+        f.debug_struct("SmsWebhook")
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+/// The header carrying `sha256=<hex HMAC-SHA-256 of the body with the secret>`.
+pub const SIGNATURE_HEADER: &str = "x-onewindow-signature";
+
+/// The signature of a webhook body.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// POSTs `{"phone", "message"}` to the gateway, signed; a 2xx answer is delivery, anything
+/// else (or no answer within 10 s) a failure retried with backoff.
+pub struct WebhookSender {
+    pub hook: SmsWebhook,
+    pub client: reqwest::Client,
+}
+
+impl NoticeSender for WebhookSender {
+    fn name(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        phone: &'a str,
+        message: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let body = serde_json::to_vec(&json!({ "phone": phone, "message": message }))
+                .map_err(|e| e.to_string())?;
+            let res = self
+                .client
+                .post(&self.hook.url)
+                .timeout(std::time::Duration::from_secs(10))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(SIGNATURE_HEADER, sign(&self.hook.secret, &body))
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| format!("网关无应答：{e}"))?;
+            let status = res.status();
+            if status.is_success() {
+                Ok(format!("网关已接收（HTTP {}）", status.as_u16()))
+            } else {
+                Err(format!("网关拒绝（HTTP {}）", status.as_u16()))
+            }
+        })
+    }
+}
+
+/// The sender this installation uses: the webhook when configured, else the recorder.
+pub fn sender(state: &AppState) -> Box<dyn NoticeSender> {
+    match &state.config.sms_webhook {
+        Some(hook) => Box::new(WebhookSender {
+            hook: hook.clone(),
+            client: reqwest::Client::new(),
+        }),
+        None => Box::new(RecordingSender),
+    }
 }
 
 /// Queues a message to a resident inside the caller's transaction (a loop's own): it is
@@ -233,13 +307,24 @@ pub async fn queue_sms(
     Ok(notices::queue(conn, change, org_id, phone, message, name).await?)
 }
 
+/// How long a claimed attempt may take before another sender may try again.
+const SEND_LEASE_MICROS: i64 = 5 * 60_000_000;
+
 /// Delivers the messages due now, each attempt recorded; a failure is retried with backoff
-/// (`domain::escalation::retry_at`). Safe on several instances: an attempt is recorded by
-/// one of them only.
+/// (`domain::escalation::retry_at`). Safe on several instances: each attempt is claimed by
+/// one of them (`store::notices::claim`) before the gateway is called.
 pub async fn deliver_outbox(state: &AppState) -> Result<usize, AppError> {
     let s = sender(state);
     let mut sent = 0;
     for m in notices::due(state.store.reader(), state.now(), 100).await? {
+        // Claim first (one sender per attempt), then call the gateway outside any
+        // transaction, then record what it said.
+        let mut tx = state.store.begin().await?;
+        let lease = state.now() + SEND_LEASE_MICROS;
+        if !notices::claim(&mut tx, m.id, m.attempts, lease).await? {
+            continue;
+        }
+        tx.commit().await?;
         let result = s.deliver(&m.phone, &m.message).await;
         let now = state.now();
         let (ok, detail, retry) = match result {
@@ -251,10 +336,9 @@ pub async fn deliver_outbox(state: &AppState) -> Result<usize, AppError> {
             ),
         };
         let mut tx = state.store.begin().await?;
-        if notices::record_attempt(&mut tx, now, m.id, m.attempts, ok, &detail, retry).await? {
-            tx.commit().await?;
-            sent += usize::from(ok);
-        }
+        notices::record_attempt(&mut tx, now, m.id, ok, &detail, retry).await?;
+        tx.commit().await?;
+        sent += usize::from(ok);
     }
     Ok(sent)
 }

@@ -76,6 +76,8 @@ pub struct WebConfig {
     pub metrics_token: Option<String>,
     /// Where residents reach the product (`--public-url`), printed on receipts and notices.
     pub public_url: Option<String>,
+    /// The SMS gateway messages to residents go to (`--sms-webhook-url`); none: recorded only.
+    pub sms_webhook: Option<inbox::SmsWebhook>,
 }
 
 impl Default for WebConfig {
@@ -93,6 +95,7 @@ impl Default for WebConfig {
             request_timeout: Duration::from_secs(limits::DEFAULT_REQUEST_TIMEOUT_SECS),
             metrics_token: None,
             public_url: None,
+            sms_webhook: None,
         }
     }
 }
