@@ -53,7 +53,8 @@ fn test_kind() -> KindSpec {
                 up: 2,
             },
         ],
-        warn_permille: 200,
+        // The installation's setting (default 200‰ = 20%).
+        warn_permille: None,
     }
 }
 
@@ -379,6 +380,18 @@ async fn hour_rules_and_closing(app: TestApp) {
         .unwrap();
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["tracked", "warned", "advanced", "closed"]);
+    // The warning share is the installation's setting: 500‰ warns at half the hour.
+    let admin = app.login("admin").await;
+    let (s, body) = admin
+        .put(
+            "/api/v1/settings/escalation.warn_permille",
+            json!({"value": 500}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let start = app.clock_now();
+    let half = track(&app, "H-2", "dept-cg", "respond").await;
+    assert_eq!(half.warn_at, Some(start + 30 * 60_000_000));
 }
 
 async fn outbox_records_messages(app: TestApp) {

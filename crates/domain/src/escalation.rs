@@ -229,8 +229,11 @@ pub struct KindSpec {
     pub stages: Vec<StageSpec>,
     /// Tier 0 is the owner's; an overdue item climbs one tier per deadline missed.
     pub tiers: Vec<Tier>,
-    /// The yellow warning's share of time left, in ‰ ([`DEFAULT_WARN_PERMILLE`]).
-    pub warn_permille: u32,
+    /// The yellow warning's share of time left, in ‰; `None`: the installation's setting
+    /// (`escalation.warn_permille`, default [`DEFAULT_WARN_PERMILLE`]), filled in by the
+    /// store when it reads the kind.
+    #[serde(default)]
+    pub warn_permille: Option<u32>,
 }
 
 /// Why a kind description is refused.
@@ -268,7 +271,7 @@ impl KindSpec {
         if self.tiers.len() > MAX_TIERS {
             return Err(SpecError::TooManyTiers);
         }
-        if self.warn_permille > 1000 {
+        if self.warn_permille.is_some_and(|p| p > 1000) {
             return Err(SpecError::BadPermille);
         }
         for (i, s) in self.stages.iter().enumerate() {
@@ -284,6 +287,11 @@ impl KindSpec {
             }
         }
         Ok(())
+    }
+
+    /// The warning share in force: the kind's own, else [`DEFAULT_WARN_PERMILLE`].
+    pub fn permille(&self) -> u32 {
+        self.warn_permille.unwrap_or(DEFAULT_WARN_PERMILLE)
     }
 
     pub fn stage(&self, name: &str) -> Option<&StageSpec> {
@@ -521,7 +529,7 @@ pub fn step(
     };
     let mut after = item.clone();
     let action = if item.pending_year.is_some() {
-        match rule.schedule(cal, item.stage_started_at, spec.warn_permille)? {
+        match rule.schedule(cal, item.stage_started_at, spec.permille())? {
             schedule @ Schedule::Due { .. } => {
                 after.set_schedule(schedule);
                 Action::Resolve { schedule }
@@ -539,7 +547,7 @@ pub fn step(
             after.overdue_since.get_or_insert(due);
             let next = item.tier + 1;
             if (next as usize) < spec.tiers.len() {
-                let schedule = rule.schedule(cal, now, spec.warn_permille)?;
+                let schedule = rule.schedule(cal, now, spec.permille())?;
                 after.set_schedule(schedule);
                 after.tier = next;
                 after.warned = false;
@@ -603,7 +611,7 @@ mod tests {
                     up: i as u32,
                 })
                 .collect(),
-            warn_permille: DEFAULT_WARN_PERMILLE,
+            warn_permille: None,
         }
     }
 

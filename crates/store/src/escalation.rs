@@ -80,16 +80,38 @@ async fn kind_spec(conn: &mut AnyConnection, kind: &str) -> Result<KindSpec> {
             StoreError::invalid("kind", "unknown_kind", format!("未登记的督办类型{kind}"))
         })?
         .get("spec");
-    serde_json::from_str(&text).map_err(|e| StoreError::Config(e.to_string()))
+    let mut spec: KindSpec =
+        serde_json::from_str(&text).map_err(|e| StoreError::Config(e.to_string()))?;
+    if spec.warn_permille.is_none() {
+        spec.warn_permille = Some(setting_permille(&mut *conn).await?);
+    }
+    Ok(spec)
 }
 
+/// The installation's warning share (`escalation.warn_permille`), for kinds without one.
+async fn setting_permille(conn: &mut AnyConnection) -> Result<u32> {
+    let v: Option<String> = sqlx::query("SELECT value FROM settings WHERE key = $1")
+        .bind(WARN_SETTING)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.get("value"));
+    Ok(v.and_then(|v| v.parse::<u32>().ok())
+        .filter(|p| *p <= 1000)
+        .unwrap_or(rules::DEFAULT_WARN_PERMILLE))
+}
+
+/// The setting's key.
+pub const WARN_SETTING: &str = "escalation.warn_permille";
+
 async fn all_kinds(pool: &AnyPool) -> Result<HashMap<String, KindSpec>> {
+    let default = crate::settings::get_int(pool, WARN_SETTING).await? as u32;
     let mut out = HashMap::new();
     for r in sqlx::query("SELECT kind, spec FROM tracked_kinds")
         .fetch_all(pool)
         .await?
     {
-        if let Ok(spec) = serde_json::from_str::<KindSpec>(&r.get::<String, _>("spec")) {
+        if let Ok(mut spec) = serde_json::from_str::<KindSpec>(&r.get::<String, _>("spec")) {
+            spec.warn_permille.get_or_insert(default);
             out.insert(r.get("kind"), spec);
         }
     }
@@ -389,7 +411,7 @@ pub async fn track(
     let owner = crate::orgs::get(&mut *conn, new.owner_org_id).await?;
     let schedule = stage
         .rule
-        .schedule(cal, change.at, spec.warn_permille)
+        .schedule(cal, change.at, spec.permille())
         .map_err(|e| StoreError::invalid("stage", e.code(), e.to_string()))?;
     let clock = ItemClock::start(&stage.name, change.at, schedule, 0);
     let next = clock.next_check_at(change.at);
@@ -464,7 +486,7 @@ pub async fn advance_stage(
     let st = stage_of(&spec, stage)?.clone();
     let schedule = st
         .rule
-        .schedule(cal, change.at, spec.warn_permille)
+        .schedule(cal, change.at, spec.permille())
         .map_err(|e| StoreError::invalid("stage", e.code(), e.to_string()))?;
     let clock = ItemClock::start(&st.name, change.at, schedule, 0);
     write_clock(conn, &item, &clock, clock.next_check_at(change.at)).await?;
