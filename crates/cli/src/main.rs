@@ -138,6 +138,17 @@ struct ServeArgs {
     /// on receipts and notices; without it, the address the request came to.
     #[arg(long, env = "ONEWINDOW_PUBLIC_URL")]
     public_url: Option<String>,
+    /// The hall's SMS gateway: messages to residents are POSTed here as JSON, signed with
+    /// --sms-webhook-secret (HMAC-SHA-256, X-Onewindow-Signature). Without it, messages are
+    /// only recorded in the outbox.
+    #[arg(
+        long,
+        env = "ONEWINDOW_SMS_WEBHOOK_URL",
+        requires = "sms_webhook_secret"
+    )]
+    sms_webhook_url: Option<String>,
+    #[arg(long, env = "ONEWINDOW_SMS_WEBHOOK_SECRET", hide_env_values = true)]
+    sms_webhook_secret: Option<String>,
     /// For tests and benchmarks only: the clock starts at this instant (RFC 3339, e.g.
     /// 2026-11-23T10:00:00+08:00) and runs at real speed, so "today" stays inside the
     /// shipped calendar whenever they run. Hidden: a real installation uses the system clock.
@@ -537,6 +548,15 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> Result<()> {
             .public_url
             .map(|u| u.trim().trim_end_matches('/').to_string())
             .filter(|u| !u.is_empty()),
+        sms_webhook: match (args.sms_webhook_url, args.sms_webhook_secret) {
+            (Some(url), Some(secret)) if !url.trim().is_empty() => {
+                Some(onewindow_web::inbox::SmsWebhook {
+                    url: url.trim().to_string(),
+                    secret,
+                })
+            }
+            _ => None,
+        },
         ..WebConfig::default()
     };
     let state = AppState::new(store.clone(), clock, config);

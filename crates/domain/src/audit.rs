@@ -219,6 +219,16 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("appointment.cancel", "取消预约"),
     ("appointment.check_in", "预约签到"),
     ("appointment.no_show", "预约未到"),
+    ("escalation.kind", "设置督办类型"),
+    ("escalation.track", "开始督办跟踪"),
+    ("escalation.advance", "进入下一环节"),
+    ("escalation.close", "结束督办跟踪"),
+    ("escalation.warn", "临期预警"),
+    ("escalation.escalate", "超期升级督办"),
+    ("escalation.exhausted", "超期（已至最高层级）"),
+    ("escalation.resolve", "计算待定时限"),
+    ("notice.read", "标记通知已读"),
+    ("outbox.send", "发送短信"),
 ];
 
 /// The kinds of record the log names (`entity`), with their Chinese names. An action's
@@ -238,6 +248,10 @@ pub const ENTITIES: &[(&str, &str)] = &[
     ("queue_class", "业务类别"),
     ("hall", "大厅"),
     ("appointment", "预约"),
+    ("tracked_item", "督办事项"),
+    ("tracked_kind", "督办类型"),
+    ("notice", "通知"),
+    ("outbox_message", "短信"),
 ];
 
 /// Groups of actions (the part before the dot) and the name the filter shows for each.
@@ -255,6 +269,9 @@ pub const ACTION_GROUPS: &[(&str, &str)] = &[
     ("window", "窗口"),
     ("queue", "排队设置"),
     ("appointment", "预约"),
+    ("escalation", "督办"),
+    ("notice", "通知"),
+    ("outbox", "短信"),
 ];
 
 /// The names of the keys audit details carry (`before`/`after` records and the facts of

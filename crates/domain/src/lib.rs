@@ -17,6 +17,8 @@ pub mod cases;
 pub mod catalog;
 /// What the window says after an act: the ticket or case named, and what became of it.
 pub mod confirm;
+/// The escalation engine's rules: stage deadlines, warnings, tiers, the job's next step.
+pub mod escalation;
 /// Fees: an item's fee, payments and refunds of a case, its balance, the daily cash-up.
 pub mod fees;
 pub mod figures;

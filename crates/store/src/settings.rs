@@ -65,6 +65,13 @@ pub const INT_SETTINGS: &[(&str, i64, &str, i64, i64)] = &[
     ),
     ("queue.max_recalls", 2, "同一个号最多重复呼叫次数", 0, 10),
     (
+        "escalation.warn_permille",
+        200,
+        "督办事项剩余时限不多于此千分比时发出临期预警（200即20%，0为不预警）",
+        0,
+        1000,
+    ),
+    (
         "queue.no_show_limit",
         3,
         "90天内预约未到达到此次数后暂停在线预约（0为不限）",

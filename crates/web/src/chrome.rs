@@ -84,6 +84,12 @@ pub const NAV: &[NavEntry] = &[
     ),
     entry("/figures", "统计", Need::Permission(Permission::ViewCases)),
     entry("/guide", "办事指南", Need::Anyone),
+    entry("/inbox", "通知", Need::Anyone),
+    entry(
+        "/outbox",
+        "短信记录",
+        Need::Permission(Permission::ViewCases),
+    ),
     entry(
         "/admin/catalog",
         "事项目录",
@@ -137,6 +143,8 @@ pub struct Chrome {
     /// The page's own address, path and query: where the large-text switch returns to.
     pub path: String,
     pub demo: bool,
+    /// Unread notices (站内通知) of the signed-in user: the header's count.
+    pub unread: Option<i64>,
 }
 
 impl Chrome {
@@ -182,6 +190,7 @@ impl Chrome {
                 format!("{}?{}", ctx.path, ctx.query)
             },
             demo: state.config.demo,
+            unread: ctx.unread,
         }
     }
 }

@@ -85,6 +85,8 @@ pub struct Ctx {
     pub path: String,
     /// The query string as sent (without `?`), so a page can name itself whole.
     pub query: String,
+    /// Unread notices of the signed-in user, for the page header (`inbox`); pages only.
+    pub unread: Option<i64>,
 }
 
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -290,12 +292,19 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         }
     }
 
+    let unread = match &principal {
+        Some(p) if *req.method() == Method::GET && crate::inbox::shows_unread(&path) => {
+            crate::inbox::unread(&state, p).await.ok()
+        }
+        _ => None,
+    };
     let ctx = Ctx {
         principal,
         csrf_token: csrf_token.clone(),
         large_text,
         path: path.clone(),
         query: req.uri().query().unwrap_or("").to_string(),
+        unread,
     };
     req.extensions_mut().insert(ctx.clone());
     let mut res = next.run(req).await;

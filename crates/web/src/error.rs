@@ -413,6 +413,7 @@ pub async fn page_errors(
                 == Some("1"),
             path: path.clone(),
             query,
+            unread: None,
         });
     let (heading, advice) = page_text(&problem.code, status);
     let back = back_link(&headers);

@@ -16,11 +16,13 @@ pub mod catalog_form;
 pub mod chrome;
 pub mod context;
 pub mod error;
+pub mod escalation;
 pub mod fees;
 pub mod figures;
 pub mod form;
 pub mod grants;
 pub mod home;
+pub mod inbox;
 pub mod limits;
 pub mod lists;
 pub mod materials;
@@ -75,6 +77,8 @@ pub struct WebConfig {
     pub metrics_token: Option<String>,
     /// Where residents reach the product (`--public-url`), printed on receipts and notices.
     pub public_url: Option<String>,
+    /// The SMS gateway messages to residents go to (`--sms-webhook-url`); none: recorded only.
+    pub sms_webhook: Option<inbox::SmsWebhook>,
 }
 
 impl Default for WebConfig {
@@ -92,6 +96,7 @@ impl Default for WebConfig {
             request_timeout: Duration::from_secs(limits::DEFAULT_REQUEST_TIMEOUT_SECS),
             metrics_token: None,
             public_url: None,
+            sms_webhook: None,
         }
     }
 }
@@ -221,6 +226,8 @@ pub fn router(state: AppState) -> Router {
         .merge(fees::router())
         .merge(calendar_admin::router())
         .merge(queue::router())
+        .merge(escalation::router())
+        .merge(inbox::router())
         .merge(openapi::router())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -318,6 +325,18 @@ pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "deadline job failed"),
+            }
+            match escalation::run_job(&state).await {
+                Ok(run) if !run.is_empty() => tracing::info!(
+                    warned = run.warned.len(),
+                    escalated = run.escalated.len(),
+                    "escalation job"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "escalation job failed"),
+            }
+            if let Err(e) = inbox::deliver_outbox(&state).await {
+                tracing::warn!(error = %e, "outbox delivery failed");
             }
             minutes += 1;
             if minutes % 60 != 1 {

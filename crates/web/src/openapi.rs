@@ -17,6 +17,7 @@ const FRAGMENTS: &[&str] = &[
     include_str!("../openapi/visits.json"),
     include_str!("../openapi/fees.json"),
     include_str!("../openapi/materials.json"),
+    include_str!("../openapi/escalation.json"),
 ];
 
 pub fn router() -> Router<AppState> {
