@@ -972,10 +972,11 @@ async fn the_decider_sees_the_age_the_conditions_use(app: TestApp) {
 async fn a_notice_given_by_mistake_is_retracted_and_taken_in_again(app: TestApp) {
     let clerk = app.login("clerk").await;
     let item = tolerable_item(&app).await;
-    let (s, case) = clerk
-        .post("/api/v1/cases", intake_body(&item, json!({})))
-        .await;
-    assert_eq!(s, StatusCode::CREATED);
+    // The applicant would have collected the result at the Yangguang station.
+    let mut body = intake_body(&item, json!({}));
+    body["handout"] = json!({"method": "window", "place_org_id": app.org_id("yangguang").await});
+    let (s, case) = clerk.post("/api/v1/cases", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{case}");
     assert_eq!(case["state"], "refused", "{case}");
     let path = format!("/api/v1/cases/{}", case["id"]);
     let retract = |reason: &str| json!({"action": "retract_notice", "reason": reason});
@@ -994,6 +995,15 @@ async fn a_notice_given_by_mistake_is_retracted_and_taken_in_again(app: TestApp)
         StatusCode::NOT_FOUND,
         "another place's case looks unknown"
     );
+    let (s, _) = station.get(&path).await;
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "a refused case never reaches the hand-out place"
+    );
+    let (s, body) = act(&clerk, &case, retract(&"误".repeat(2001))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"][0]["code"], "too_long", "{body}");
     let before = app.audit_head().await;
     let (s, body) = act(&clerk, &case, retract("  ")).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -1062,4 +1072,17 @@ async fn a_notice_given_by_mistake_is_retracted_and_taken_in_again(app: TestApp)
         "the applicant is filled in again"
     );
     assert!(form.contains("value=\"11010519491231002X\""));
+    // Nobody else gets the applicant's identifiers through it.
+    let res = station
+        .client
+        .get(format!(
+            "{}/window/intake?item={}&again={}",
+            station.base,
+            item["item"]["code"].as_str().unwrap(),
+            case["id"]
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }

@@ -24,6 +24,7 @@ on_both_backends!(
     a_bundle_charges_only_its_lead_items_fee,
     money_records_are_append_only_in_the_database,
     the_demo_shows_a_payment_beside_a_waiver,
+    the_hand_out_place_takes_the_fee_before_handing_over,
 );
 
 /// 社会保障卡补领: 即办, 20.00 元/张, 先缴费后出件.
@@ -1106,5 +1107,60 @@ async fn the_demo_shows_a_payment_beside_a_waiver(app: TestApp) {
         !audited(&app, "fee.waiver", waivers[0]["case_no"].as_str().unwrap())
             .await
             .is_empty()
+    );
+}
+
+async fn the_hand_out_place_takes_the_fee_before_handing_over(app: TestApp) {
+    // Taken in at the street hall, collected at the Yangguang station: the applicant pays
+    // where the card is handed over, not back at the street.
+    let clerk = app.login("clerk").await;
+    let station_id = app.org_id("yangguang").await;
+    let (s, case) = clerk
+        .post(
+            "/api/v1/cases",
+            json!({
+                "item_code": CARD,
+                "applicant_kind": "person",
+                "applicant_name": "王五",
+                "applicant_id": "11010519491231002X",
+                "applicant_phone": "13800138000",
+                "materials": { "居民身份证": "submitted" },
+                "handout": {"method": "window", "place_org_id": station_id},
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{case}");
+    let (s, ready) = act(
+        &clerk,
+        &case,
+        json!({"action": "complete_at_window", "opinion": "当场制卡"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{ready}");
+    let station = app.login("clerk-yangguang").await;
+    let (s, paid) = pay(&station, &case, json!({"method": "cash"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{paid}");
+    let (s, issued) = act(
+        &station,
+        &case,
+        json!({"action": "issue", "method": "window"}),
+    )
+    .await;
+    assert_eq!(
+        (s, issued["state"].as_str()),
+        (StatusCode::OK, Some("issued")),
+        "{issued}"
+    );
+    // A case the station neither took in nor hands out is not the station's to charge.
+    let (s, _) = pay(
+        &station,
+        &card_case(&clerk).await,
+        json!({"method": "cash"}),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "the street's own case is not the station's"
     );
 }

@@ -240,6 +240,13 @@ pub fn intake_channel(asked: Option<Channel>, place: PlaceKind) -> Result<Channe
     Ok(channel)
 }
 
+/// Whether the place chosen for the hand-out sees a case: once it was accepted. A refused
+/// application (and a notice retracted after it) concerns only the place that took it in
+/// and never reaches the hand-out place, which has nothing to hand over.
+pub fn handout_place_sees(accepted: bool) -> bool {
+    accepted
+}
+
 /// Whether an organisation of kind `org` can hand results out: a hall or a station, not a
 /// department's office or a grid.
 pub fn hands_out(org: OrgKind) -> bool {

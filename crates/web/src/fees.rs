@@ -123,8 +123,23 @@ async fn case_to_charge(
 ) -> Result<CaseRecord, AppError> {
     p.require(Permission::CollectFees)?;
     let case = store_cases::get(state.store.reader(), case_id).await?;
-    p.authorize_visible(Permission::CollectFees, &case.intake_path)?;
+    may_charge(p, &case)?;
     Ok(case)
+}
+
+/// The places that take a case's fee: the one that took it in, and — once the case is
+/// accepted — the one that hands the result over, so a 先缴费后出件 result is paid where it
+/// is collected instead of sending the applicant back. Elsewhere the case looks unknown.
+fn may_charge(p: &Principal, case: &CaseRecord) -> Result<(), AppError> {
+    let at_intake = p.authorize_visible(Permission::CollectFees, &case.intake_path);
+    let at_handout = onewindow_domain::places::handout_place_sees(case.accepted_on.is_some())
+        && p.authorize(Permission::CollectFees, &case.handout_path)
+            .is_ok();
+    if at_handout {
+        Ok(())
+    } else {
+        at_intake
+    }
 }
 
 /// Takes a case's fee at the window: one transaction with the receipt number and the audit
@@ -547,8 +562,7 @@ pub async fn case_panel(
     let may_pay = !fees.fee.is_free()
         && rules::payment_allowed(case.state)
         && b.outstanding().is_positive()
-        && p.authorize(Permission::CollectFees, &case.intake_path)
-            .is_ok();
+        && may_charge(p, case).is_ok();
     Ok(CasePanel {
         case_id: case.id,
         fee_label: fees.fee.charge.label(),

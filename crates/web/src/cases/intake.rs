@@ -763,6 +763,13 @@ async fn intake_page(
     let mut form = FormData::default();
     if let Some(id) = q.again {
         let old = get_case(&state, &p, id).await?;
+        // Only the place that took it in takes it in again: the form shows the applicant's
+        // identifiers in full.
+        if p.authorize(Permission::HandleIntake, &old.intake_path)
+            .is_err()
+        {
+            return Err(AppError::NotFound.into());
+        }
         if old.state != CaseState::NoticeRetracted {
             return Err(AppError::Conflict {
                 code: "notice_not_retracted",

@@ -53,9 +53,16 @@ fn performer_for(p: &Principal, action: &CaseAction) -> Result<Performer, AppErr
 /// Whether the caller may see the case: each of its places sees it — where it was taken
 /// in, the department deciding it, and where its result is handed out.
 fn visible(p: &Principal, case: &CaseRecord) -> bool {
-    [&case.intake_path, &case.department_path, &case.handout_path]
-        .into_iter()
-        .any(|path| p.authorize(Permission::ViewCases, path).is_ok())
+    let handout = onewindow_domain::places::handout_place_sees(case.accepted_on.is_some())
+        .then_some(&case.handout_path);
+    [
+        Some(&case.intake_path),
+        Some(&case.department_path),
+        handout,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|path| p.authorize(Permission::ViewCases, path).is_ok())
 }
 
 /// Reads a case the caller may see: clerks and supervisors by the hall that took it in or

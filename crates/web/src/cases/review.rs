@@ -134,6 +134,9 @@ fn check_action_text(action: &CaseAction) -> Result<(), FieldErrors> {
         CaseAction::Withdraw { reason } => {
             e.text("reason", "撤回理由", reason, validation::COMMENT);
         }
+        CaseAction::RetractNotice { reason } => {
+            e.text("reason", "撤回告知书的原因", reason, validation::COMMENT);
+        }
         _ => {}
     }
     e.into_result()
