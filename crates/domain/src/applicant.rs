@@ -144,11 +144,20 @@ impl Applicant {
             errors.add("applicant_phone", e.code(), format!("手机号码有误：{e}"));
         }
         let mut agent = None;
-        if input
+        let named = input
             .agent_name
             .map(str::trim)
-            .is_some_and(|n| !n.is_empty())
-        {
+            .is_some_and(|n| !n.is_empty());
+        let id_given = input.agent_id.map(str::trim).is_some_and(|n| !n.is_empty());
+        if id_given && !named {
+            // An agent's number without a name would be dropped without a word.
+            errors.add(
+                "agent_name",
+                "required",
+                "填写了代办人身份证号码，请同时填写代办人姓名",
+            );
+        }
+        if named {
             match IdCardNumber::parse(input.agent_id.unwrap_or(""), today) {
                 Ok(v) => {
                     agent = Some(Agent {
@@ -316,6 +325,17 @@ mod tests {
         };
         assert!(Applicant::check(&input, day("2026-12-01"), &mut errors).is_none());
         assert_eq!(errors.0[0].field, "agent_id");
+    }
+
+    #[test]
+    fn an_agent_number_without_a_name_is_named() {
+        let mut errors = FieldErrors::new();
+        let input = ApplicantInput {
+            agent_id: Some("11010519491231002X"),
+            ..person("11010519491231002X", "13800138000")
+        };
+        assert!(Applicant::check(&input, day("2026-12-01"), &mut errors).is_none());
+        assert_eq!(errors.0[0].field, "agent_name");
     }
 
     #[test]

@@ -358,7 +358,10 @@ async fn check(state: &AppState, p: &Principal, input: &IntakeInput) -> Result<C
         errors.add(
             "materials",
             "unknown_material",
-            format!("“{k}”不在本事项的材料清单中"),
+            format!(
+                "“{}”不在本事项的材料清单中",
+                k.chars().take(validation::LABEL.max).collect::<String>()
+            ),
         );
     }
     errors.into_result()?;
