@@ -600,41 +600,60 @@ impl HallDay {
 /// day, seq)` and `case_refunds_hall_day`): the whole day, since a cash-up that left rows
 /// out would not add up.
 pub async fn hall_day(pool: &AnyPool, hall_id: i64, day: NaiveDate) -> Result<HallDay> {
-    let payments = sqlx::query(&format!(
-        "{PAYMENT_SELECT} WHERE p.hall_id = $1 AND p.day = $2 ORDER BY p.seq"
-    ))
-    .bind(hall_id)
-    .bind(day.to_string())
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(payment_from_row)
-    .collect();
-    let refunds = sqlx::query(&format!(
-        "{REFUND_SELECT} WHERE r.hall_id = $1 AND r.day = $2 ORDER BY r.id"
-    ))
-    .bind(hall_id)
-    .bind(day.to_string())
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(refund_from_row)
-    .collect();
-    let waivers = sqlx::query(&format!(
-        "{WAIVER_SELECT} WHERE w.hall_id = $1 AND w.day = $2 ORDER BY w.id"
-    ))
-    .bind(hall_id)
-    .bind(day.to_string())
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(waiver_from_row)
-    .collect();
     Ok(HallDay {
-        payments,
-        refunds,
-        waivers,
+        payments: of_hall_day(
+            pool,
+            PAYMENT_SELECT,
+            "p",
+            "seq",
+            hall_id,
+            day,
+            payment_from_row,
+        )
+        .await?,
+        refunds: of_hall_day(
+            pool,
+            REFUND_SELECT,
+            "r",
+            "id",
+            hall_id,
+            day,
+            refund_from_row,
+        )
+        .await?,
+        waivers: of_hall_day(
+            pool,
+            WAIVER_SELECT,
+            "w",
+            "id",
+            hall_id,
+            day,
+            waiver_from_row,
+        )
+        .await?,
     })
+}
+
+/// The rows of one money table (`select` aliased `alias`) for a hall and day, in `order`.
+async fn of_hall_day<T>(
+    pool: &AnyPool,
+    select: &str,
+    alias: &str,
+    order: &str,
+    hall_id: i64,
+    day: NaiveDate,
+    from_row: fn(&AnyRow) -> T,
+) -> Result<Vec<T>> {
+    Ok(sqlx::query(&format!(
+        "{select} WHERE {alias}.hall_id = $1 AND {alias}.day = $2 ORDER BY {alias}.{order}"
+    ))
+    .bind(hall_id)
+    .bind(day.to_string())
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect())
 }
 
 /// The window a clerk is signed in at now (open or paused), as (window id, hall, number).
