@@ -16,8 +16,21 @@ async fn sign_in(c: &fantoccini::Client, app: &TestApp, username: &str) {
     wait_css(c, "h1.workbench-title").await;
 }
 
+/// The text of `css`, found again when the page was replaced between finding and reading
+/// it (a form's redirect landing: the element found was the old page's).
 async fn text(c: &fantoccini::Client, css: &str) -> String {
-    wait_css(c, css).await.text().await.unwrap()
+    for _ in 0..50 {
+        match wait_css(c, css).await.text().await {
+            Ok(t) => return t,
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
+    panic!("{css} kept going stale")
 }
 
 async fn the_window_links_the_case_and_confirms_every_step(app: TestApp) {
