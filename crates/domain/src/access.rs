@@ -113,10 +113,20 @@ pub enum Permission {
     RefundFees,
     /// Read a hall's payments and its daily cash-up (日结).
     ViewCashup,
+    /// Read ratings (raters masked) and their figures within scope.
+    ViewRatings,
+    /// Enter a rating a resident gave by phone or SMS callback (电话/短信回访).
+    EnterRatings,
+    /// Answer for the rated unit: verify, rectify, call back; appeal a rating (申诉).
+    RectifyRatings,
+    /// Decide an appeal (复核): a supervisor over the rated unit.
+    DecideAppeals,
+    /// Pair a tablet to a window as its rating device (评价器).
+    PairRatingDevices,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 21] = [
         Permission::ViewOrgs,
         Permission::ManageOrgs,
         Permission::ViewUsers,
@@ -133,6 +143,11 @@ impl Permission {
         Permission::CollectFees,
         Permission::RefundFees,
         Permission::ViewCashup,
+        Permission::ViewRatings,
+        Permission::EnterRatings,
+        Permission::RectifyRatings,
+        Permission::DecideAppeals,
+        Permission::PairRatingDevices,
     ];
 
     /// The permission table. Kept as one match so a review reads it at a glance.
@@ -155,6 +170,11 @@ impl Permission {
             Permission::CollectFees => &[WindowClerk],
             Permission::RefundFees => &[Supervisor],
             Permission::ViewCashup => &[WindowClerk, Supervisor],
+            Permission::ViewRatings => &[Admin, Supervisor, Approver, WindowClerk],
+            Permission::EnterRatings => &[Supervisor, GuideDesk],
+            Permission::RectifyRatings => &[Supervisor, Approver],
+            Permission::DecideAppeals => &[Supervisor],
+            Permission::PairRatingDevices => &[Supervisor],
         }
     }
 }

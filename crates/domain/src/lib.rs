@@ -32,6 +32,8 @@ pub mod org;
 pub mod places;
 /// Queue tickets, window calling, appointments and waiting-time estimates.
 pub mod queue;
+/// 好差评: levels, who may rate when, rectification, appeals, figures.
+pub mod ratings;
 /// Field-level validation errors shared by every capability.
 pub mod validation;
 /// Visits per case (跑动次数) and 一次办结.

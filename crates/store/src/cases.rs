@@ -1351,6 +1351,7 @@ pub async fn intake(
             &case.item_code,
         )
         .await?;
+        crate::ratings::on_case_finished(&mut *conn, change, case.id).await?;
     }
     Ok(case)
 }
@@ -1639,6 +1640,8 @@ pub async fn transition(
             &step.case.item_code,
         )
         .await?;
+        // Counted finished for 好差评 coverage; the invitation to rate pending.
+        crate::ratings::on_case_finished(&mut *conn, change, case_id).await?;
     }
     Ok(step.case)
 }

@@ -199,6 +199,20 @@ fn from_row(r: &AnyRow) -> TrackedItem {
     }
 }
 
+/// An item read inside the caller's transaction (locked on PostgreSQL by the caller's
+/// own lock of its subject, not here).
+pub async fn get_in(conn: &mut AnyConnection, id: i64) -> Result<TrackedItem> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM tracked_items t JOIN orgs o ON o.id = t.owner_org_id WHERE t.id = $1"
+    );
+    sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| from_row(&r))
+        .ok_or(StoreError::NotFound)
+}
+
 async fn read(conn: &mut AnyConnection, change: &Change, id: i64) -> Result<TrackedItem> {
     let sql = format!(
         "SELECT {COLUMNS} FROM tracked_items t JOIN orgs o ON o.id = t.owner_org_id \

@@ -31,6 +31,7 @@ pub mod page;
 pub mod passwords;
 pub mod places;
 pub mod queue;
+pub mod ratings;
 pub mod sessions;
 pub mod settings;
 pub mod users;

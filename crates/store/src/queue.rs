@@ -713,6 +713,8 @@ pub async fn act(
     if matches!(action, TicketAction::Finish) {
         // A visit against each case the ticket served (domain::visits).
         crate::visits::record_ticket(&mut *conn, change, &after).await?;
+        // Who finished it, and the rating prompt on the window's device (好差评).
+        crate::ratings::on_ticket_finished(&mut *conn, change, after.id, t.window_id).await?;
     }
     match action {
         TicketAction::Recall => {

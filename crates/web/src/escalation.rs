@@ -22,11 +22,15 @@ pub fn router() -> Router<AppState> {
 async fn run_api(
     State(state): State<AppState>,
     ApiUser(p): ApiUser,
-) -> ApiResult<Json<EscalationRun>> {
+) -> ApiResult<Json<serde_json::Value>> {
     authorize_reference_data(&p.actor(), ReferenceData::DeadlineJob).map_err(AppError::from)?;
     let run = run_job(&state).await?;
+    // The loops' own timed sends ride on the same job: 好差评 invitations.
+    let invited = crate::ratings::run_invitations(&state).await?;
     crate::inbox::deliver_outbox(&state).await?;
-    Ok(Json(run))
+    let mut v = serde_json::to_value(&run).map_err(|e| AppError::Internal(e.into()))?;
+    v["invited"] = serde_json::json!(invited);
+    Ok(Json(v))
 }
 
 /// One run of the job at the app's clock (safe on several instances at once).

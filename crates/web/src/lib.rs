@@ -34,6 +34,7 @@ pub mod pages;
 pub mod paging;
 pub mod qr;
 pub mod queue;
+pub mod ratings;
 pub mod users;
 pub mod validate;
 pub mod visits;
@@ -228,6 +229,7 @@ pub fn router(state: AppState) -> Router {
         .merge(queue::router())
         .merge(escalation::router())
         .merge(inbox::router())
+        .merge(ratings::router())
         .merge(openapi::router())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -334,6 +336,13 @@ pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
                 ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "escalation job failed"),
+            }
+            match ratings::run_invitations(&state).await {
+                Ok(sent) if !sent.is_empty() => {
+                    tracing::info!(invited = sent.len(), "rating invitations")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "rating invitations failed"),
             }
             if let Err(e) = inbox::deliver_outbox(&state).await {
                 tracing::warn!(error = %e, "outbox delivery failed");

@@ -937,6 +937,8 @@ struct ReceiptPage {
     track_url: String,
     /// The same address as a QR code (inline SVG), for a phone's camera.
     track_qr: String,
+    /// The short address of the rating page (好差评) once the case is finished.
+    rating_url: String,
     /// Where and how the result reaches the applicant, in words.
     handout: String,
     /// When it was entered (for a 补录, later than `accepted_at`).
@@ -966,6 +968,7 @@ async fn receipt_page(
         clerk: case.creator_name.clone(),
         track_qr: crate::qr::svg(&track_url, "扫码查看办理进度").unwrap_or_default(),
         track_url,
+        rating_url: rating_url(&state, &headers, &case),
         handout: handout_text(&case),
         entered_at: format_local(case.created_at),
         case,
@@ -1048,7 +1051,27 @@ async fn intake_api(
 /// The full address of the case's tracking page, as printed for the applicant: the
 /// configured public address (`--public-url`), else the address this request came to.
 fn track_url(state: &AppState, headers: &axum::http::HeaderMap, case: &CaseRecord) -> String {
-    let base = state.config.public_url.clone().unwrap_or_else(|| {
+    format!(
+        "{}/track?case_no={}&code={}",
+        public_base(state, headers),
+        case.case_no,
+        case.query_code
+    )
+}
+
+/// The short address of the case's rating page (好差评), printed on the receipt.
+pub(crate) fn rating_url(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    case: &CaseRecord,
+) -> String {
+    format!("{}/pj/{}", public_base(state, headers), case.case_no)
+}
+
+/// Where residents reach the product: the configured public address (`--public-url`),
+/// else the address this request came to.
+pub(crate) fn public_base(state: &AppState, headers: &axum::http::HeaderMap) -> String {
+    state.config.public_url.clone().unwrap_or_else(|| {
         let host = headers
             .get(axum::http::header::HOST)
             .and_then(|h| h.to_str().ok())
@@ -1059,9 +1082,5 @@ fn track_url(state: &AppState, headers: &axum::http::HeaderMap, case: &CaseRecor
             "http"
         };
         format!("{scheme}://{host}")
-    });
-    format!(
-        "{base}/track?case_no={}&code={}",
-        case.case_no, case.query_code
-    )
+    })
 }

@@ -18,11 +18,11 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 mod deadlines;
-mod intake;
+pub(crate) mod intake;
 mod issuance;
 mod lists;
 mod review;
-mod tracking;
+pub(crate) mod tracking;
 
 pub use deadlines::run_deadline_job;
 pub use intake::{intake, subject, IntakeInput, Subject};
