@@ -163,7 +163,9 @@ async fn subject_facts(
             let window_number: Option<i64> = r.get("window_number");
             Ok(SubjectFacts {
                 subject: Subject::Visit,
-                finished_at: (state == "finished").then_some(finished_at).flatten(),
+                finished_at: (state == onewindow_domain::queue::TicketState::Done.as_str())
+                    .then_some(finished_at)
+                    .flatten(),
                 already_rated: rated,
                 hall_org_id: r.get("hall_id"),
                 department_id: None,
@@ -188,11 +190,16 @@ async fn subject_facts(
             .await?
             .ok_or(StoreError::NotFound)?;
             let state: String = r.get("state");
-            let finished_at: Option<i64> = if state == "issued" || state == "closed" {
+            use onewindow_domain::cases::CaseState;
+            // Finished for the resident once the result is handed over (出件), closed or not.
+            let issued = CaseState::Issued.as_str();
+            let finished_at: Option<i64> = if state == issued || state == CaseState::Closed.as_str()
+            {
                 sqlx::query(
-                    "SELECT MIN(at) AS at FROM case_events WHERE case_id = $1 AND to_state = 'issued'",
+                    "SELECT MIN(at) AS at FROM case_events WHERE case_id = $1 AND to_state = $2",
                 )
                 .bind(id)
+                .bind(issued)
                 .fetch_one(&mut *conn)
                 .await?
                 .get("at")
@@ -1718,11 +1725,11 @@ pub async fn figures(
         _ => "(SELECT c.name FROM catalog_items c WHERE c.code = f.dim_id ORDER BY c.id DESC LIMIT 1)",
     };
     let sql = format!(
-        "SELECT f.dim_id, MAX({name}) AS name, SUM(f.s1) AS s1, SUM(f.s2) AS s2, SUM(f.s3) AS s3, \
-         SUM(f.s4) AS s4, SUM(f.s5) AS s5, SUM(f.excluded) AS excluded, \
-         SUM(f.finished_cases) AS finished_cases, SUM(f.rated_cases) AS rated_cases, \
-         SUM(f.bad) AS bad, SUM(f.named_bad) AS named_bad, SUM(f.rectified) AS rectified, \
-         SUM(f.rectified_on_time) AS rectified_on_time, SUM(f.called_back) AS called_back \
+        "SELECT f.dim_id, MAX({name}) AS name, CAST(SUM(f.s1) AS BIGINT) AS s1, CAST(SUM(f.s2) AS BIGINT) AS s2, CAST(SUM(f.s3) AS BIGINT) AS s3, \
+         CAST(SUM(f.s4) AS BIGINT) AS s4, CAST(SUM(f.s5) AS BIGINT) AS s5, CAST(SUM(f.excluded) AS BIGINT) AS excluded, \
+         CAST(SUM(f.finished_cases) AS BIGINT) AS finished_cases, CAST(SUM(f.rated_cases) AS BIGINT) AS rated_cases, \
+         CAST(SUM(f.bad) AS BIGINT) AS bad, CAST(SUM(f.named_bad) AS BIGINT) AS named_bad, CAST(SUM(f.rectified) AS BIGINT) AS rectified, \
+         CAST(SUM(f.rectified_on_time) AS BIGINT) AS rectified_on_time, CAST(SUM(f.called_back) AS BIGINT) AS called_back \
          FROM rating_rollup f JOIN orgs o ON o.id = f.org_id \
          WHERE f.dim = $1 AND f.day >= $2 AND f.day <= $3 AND o.path >= $4 AND o.path < $5 \
          GROUP BY f.dim_id ORDER BY f.dim_id"

@@ -106,6 +106,16 @@ pub const NAV: &[NavEntry] = &[
         Need::Permission(Permission::ManageCalendar),
     ),
     entry(
+        "/ratings",
+        "好差评",
+        Need::Permission(Permission::ViewRatings),
+    ),
+    entry(
+        "/ratings/rectifications",
+        "差评整改",
+        Need::Permission(Permission::RectifyRatings),
+    ),
+    entry(
         "/admin/orgs",
         "机构",
         Need::Permission(Permission::ViewOrgs),
