@@ -18,6 +18,7 @@ const FRAGMENTS: &[&str] = &[
     include_str!("../openapi/fees.json"),
     include_str!("../openapi/materials.json"),
     include_str!("../openapi/escalation.json"),
+    include_str!("../openapi/ratings.json"),
 ];
 
 pub fn router() -> Router<AppState> {
