@@ -22,6 +22,7 @@ on_both_backends!(
     a_bad_rating_opens_one_rectification_timed_across_national_day,
     figures_on_a_hand_built_set_and_an_appeal_excludes_but_keeps,
     rectification_and_appeal_refuse_outside_role_and_scope,
+    the_demo_has_ratings_at_every_stage_and_the_pages_show_them,
 );
 
 /// 高龄津贴申请 (区民政局).
@@ -76,9 +77,19 @@ async fn finished_case(app: &TestApp) -> Value {
     let approver = app.login("approver").await;
     let case = intake(&clerk, app).await;
     let case = act(&approver, &case, json!({"action": "take"})).await;
-    let case = act(&approver, &case, json!({"action": "approve", "opinion": "同意"})).await;
+    let case = act(
+        &approver,
+        &case,
+        json!({"action": "approve", "opinion": "同意"}),
+    )
+    .await;
     let case = act(&approver, &case, json!({"action": "result_ready"})).await;
-    let case = act(&clerk, &case, json!({"action": "issue", "method": "window"})).await;
+    let case = act(
+        &clerk,
+        &case,
+        json!({"action": "issue", "method": "window"}),
+    )
+    .await;
     assert_eq!(case["state"], "issued");
     case
 }
@@ -101,8 +112,10 @@ async fn rate_online(app: &TestApp, case: &Value, code: &str, level: &str) -> (S
     let res = app
         .browser()
         .post(app.url("/api/v1/ratings/online"))
-        .json(&json!({"case_no": case["case_no"], "code": code, "level": level,
-                      "scores": {"efficiency": 4}, "tags": [], "comment": ""}))
+        .json(
+            &json!({"case_no": case["case_no"], "code": code, "level": level,
+                      "scores": {"efficiency": 4}, "tags": [], "comment": ""}),
+        )
         .send()
         .await
         .unwrap();
@@ -156,7 +169,7 @@ async fn one_rating_per_case_after_it_is_finished_and_a_wrong_code_is_no_case(ap
     assert_eq!(wrong, StatusCode::NOT_FOUND);
     assert_eq!(unknown, StatusCode::NOT_FOUND);
     assert_eq!(wrong_body["title"], unknown_body["title"]);
-    assert_eq!(wrong_body["detail"], unknown_body["detail"]);
+    assert_eq!(wrong_body, unknown_body);
 
     let (s, first) = rate_online(&app, &case, &code, "very_satisfied").await;
     assert_eq!(s, StatusCode::CREATED, "{first}");
@@ -165,7 +178,13 @@ async fn one_rating_per_case_after_it_is_finished_and_a_wrong_code_is_no_case(ap
     let (s, second) = rate_online(&app, &case, &code, "very_dissatisfied").await;
     assert_eq!(s, StatusCode::CONFLICT, "{second}");
     assert_eq!(second["code"], "already_rated");
-    assert!(second["detail"].as_str().unwrap().contains("以第一次评价为准"));
+    assert!(
+        second["title"]
+            .as_str()
+            .unwrap()
+            .contains("以第一次评价为准"),
+        "{second}"
+    );
     // Staff entry of a second rating for the same case is refused alike.
     let guide = app.login("guide").await;
     let (s, _) = guide
@@ -192,7 +211,10 @@ async fn one_rating_per_case_after_it_is_finished_and_a_wrong_code_is_no_case(ap
     // The page says it was rated already; a wrong code on the page is "not found".
     let page = app
         .browser()
-        .get(app.url(&format!("/pj/{}?code={code}", case["case_no"].as_str().unwrap())))
+        .get(app.url(&format!(
+            "/pj/{}?code={code}",
+            case["case_no"].as_str().unwrap()
+        )))
         .send()
         .await
         .unwrap()
@@ -202,7 +224,10 @@ async fn one_rating_per_case_after_it_is_finished_and_a_wrong_code_is_no_case(ap
     assert!(page.contains("id=\"rate-already\""), "{page}");
     let page = app
         .browser()
-        .get(app.url(&format!("/pj/{}?code=ZZZZZZ", case["case_no"].as_str().unwrap())))
+        .get(app.url(&format!(
+            "/pj/{}?code=ZZZZZZ",
+            case["case_no"].as_str().unwrap()
+        )))
         .send()
         .await
         .unwrap()
@@ -239,19 +264,36 @@ async fn the_device_prompts_after_the_finish_and_takes_one_tap(app: TestApp) {
     let device = |path: String| {
         let c = app.browser();
         let url = app.url(&path);
-        async move { c.get(url).send().await.unwrap().json::<Value>().await.unwrap() }
+        async move {
+            c.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
     };
-    assert_eq!(device(format!("/api/v1/rating-device/{token}")).await["prompt"], Value::Null);
+    assert_eq!(
+        device(format!("/api/v1/rating-device/{token}")).await["prompt"],
+        Value::Null
+    );
 
     // The clerk serves and finishes a ticket at window 4.
     let guide = app.login("guide").await;
     let (s, _) = clerk
-        .post(&format!("/api/v1/queue/windows/{w}/state"), json!({"state": "open"}))
+        .post(
+            &format!("/api/v1/queue/windows/{w}/state"),
+            json!({"state": "open"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     let hall = app.org_id("xingfu-hall").await;
     let (_, t) = guide
-        .post(&format!("/api/v1/queue/halls/{hall}/tickets"), json!({"class": "C"}))
+        .post(
+            &format!("/api/v1/queue/halls/{hall}/tickets"),
+            json!({"class": "C"}),
+        )
         .await;
     let (_, called) = clerk
         .post(&format!("/api/v1/queue/windows/{w}/call-next"), json!({}))
@@ -292,7 +334,10 @@ async fn the_device_prompts_after_the_finish_and_takes_one_tap(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::CONFLICT, "one rating per visit");
-    assert_eq!(device(format!("/api/v1/rating-device/{token}")).await["prompt"], Value::Null);
+    assert_eq!(
+        device(format!("/api/v1/rating-device/{token}")).await["prompt"],
+        Value::Null
+    );
     // A wrong token is no device.
     let res = c
         .get(app.url("/api/v1/rating-device/not-a-token"))
@@ -374,7 +419,10 @@ async fn the_late_period_and_the_invitation_follow_the_clock(app: TestApp) {
         .await
         .unwrap()
         .get("message");
-    assert!(msg.contains(&format!("/pj/{}", unrated["case_no"].as_str().unwrap())), "{msg}");
+    assert!(
+        msg.contains(&format!("/pj/{}", unrated["case_no"].as_str().unwrap())),
+        "{msg}"
+    );
     // The late period (15 days by default): day 15 still open, after it refused.
     let code2 = query_code(&app, &unrated).await;
     app.clock.set(bj(2026, 12, 8, 9) + 1);
@@ -386,22 +434,69 @@ async fn the_late_period_and_the_invitation_follow_the_clock(app: TestApp) {
     assert_eq!(s, StatusCode::CREATED);
 }
 
+/// A walk-in ticket served and finished at window 4 by the clerk, now.
+async fn finished_visit(app: &TestApp) -> Value {
+    let clerk = app.login("clerk").await;
+    let guide = app.login("guide").await;
+    let w = hall_window(app, 4).await;
+    let (s, body) = clerk
+        .post(
+            &format!("/api/v1/queue/windows/{w}/state"),
+            json!({"state": "open"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let hall = app.org_id("xingfu-hall").await;
+    let (s, t) = guide
+        .post(
+            &format!("/api/v1/queue/halls/{hall}/tickets"),
+            json!({"class": "C"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    let (_, called) = clerk
+        .post(&format!("/api/v1/queue/windows/{w}/call-next"), json!({}))
+        .await;
+    assert_eq!(called["ticket"]["id"], t["id"], "{called}");
+    for action in ["start_service", "finish"] {
+        let (s, body) = clerk
+            .post(
+                &format!("/api/v1/queue/tickets/{}/actions", t["id"]),
+                json!({"action": action}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+    }
+    t
+}
+
 async fn a_bad_rating_opens_one_rectification_timed_across_national_day(app: TestApp) {
+    // A visit finished and rated by phone on Monday 2026-09-28.
     app.clock.set(bj(2026, 9, 28, 10));
-    let case = finished_case(&app).await;
-    let rating = enter(&app, &case, "dissatisfied").await;
+    let t = finished_visit(&app).await;
+    let guide = app.login("guide").await;
+    let (s, rating) = guide
+        .post(
+            "/api/v1/ratings",
+            json!({"ticket_id": t["id"], "channel": "phone_callback", "level": "dissatisfied"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{rating}");
     assert_eq!(app.count("rectifications").await, 1, "exactly one");
     let full = rectification_of(&app, &rating).await;
     let id = full["rectification"]["id"].as_i64().unwrap();
     assert_eq!(full["rectification"]["state"], "verifying");
-    // The department that decided the case owns it (谁办理谁负责).
-    assert_eq!(full["rectification"]["unit_org_id"], app.org_id("dept-mz").await);
+    // The hall that served the visit owns it (谁办理谁负责).
+    assert_eq!(
+        full["rectification"]["unit_org_id"],
+        app.org_id("xingfu-hall").await
+    );
+    let approver = app.login("supervisor").await;
 
     // Verified the same day, 限期整改: 15 working days from Monday 9-28 are 9-29, 9-30,
     // (National Day off), 10-8, 10-9, the make-up Saturday 10-10, 10-12…10-16 and
     // 10-19…10-23: due at 24:00 of Friday 10-23. Yellow with 20% (3 working days) left:
     // at 00:00 of Wednesday 10-21.
-    let approver = app.login("approver").await;
     let (s, r) = step(
         &approver,
         id,
@@ -418,7 +513,11 @@ async fn a_bad_rating_opens_one_rectification_timed_across_national_day(app: Tes
     assert_eq!(item.warn_at, Some(bj(2026, 10, 21, 0)));
 
     app.clock.set(bj(2026, 10, 21, 0) - 1);
-    assert_eq!(run_job(&app).await["warned"], json!([]));
+    assert_eq!(
+        run_job(&app).await["warned"],
+        json!([]),
+        "nothing before the warning"
+    );
     app.clock.set(bj(2026, 10, 21, 0));
     assert_eq!(run_job(&app).await["warned"], json!([item_id]));
     let item = escalation::get(app.store.reader(), item_id).await.unwrap();
@@ -453,14 +552,30 @@ async fn a_bad_rating_opens_one_rectification_timed_across_national_day(app: Tes
         .iter()
         .any(|n| n["kind"] == "escalation"));
 
-    // Put right late, called back: closed, not on time.
-    let (s, r) = step(&approver, id, json!({"step": "rectified", "done": "已对窗口人员培训"})).await;
-    assert_eq!(s, StatusCode::OK, "{r}");
-    assert_eq!(r["state"], "callback_due");
+    // Put right late, called back: closed, not on time. (The clock moved a month: a new
+    // session.)
+    let approver = app.login("supervisor").await;
     let (s, r) = step(
         &approver,
         id,
-        json!({"step": "called_back", "way": "phone", "rater_level": "satisfied", "note": "电话回访"}),
+        json!({"step": "rectified", "done": "已对窗口人员培训"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["state"], "callback_due");
+    // The walk-in left no contact: a phone callback is refused for want of a level, and
+    // the record closes as "no one to call".
+    let (s, _) = step(
+        &approver,
+        id,
+        json!({"step": "called_back", "way": "phone"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, r) = step(
+        &approver,
+        id,
+        json!({"step": "called_back", "way": "no_contact", "note": "匿名评价"}),
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{r}");
@@ -508,7 +623,10 @@ async fn figures_on_a_hand_built_set_and_an_appeal_excludes_but_keeps(app: TestA
     let hall = app.org_id("xingfu").await.to_string();
     let f = figures(&sup, "hall").await;
     assert_eq!(f["basic_counts_as_good"], true);
-    assert!(f["good_rate_definition"].as_str().unwrap().contains("基本满意"));
+    assert!(f["good_rate_definition"]
+        .as_str()
+        .unwrap()
+        .contains("基本满意"));
     let row = |f: &Value| {
         f["items"]
             .as_array()
@@ -617,7 +735,8 @@ async fn rectification_and_appeal_refuse_outside_role_and_scope(app: TestApp) {
     let full = rectification_of(&app, &rating).await;
     let id = full["rectification"]["id"].as_i64().unwrap();
     let before = app.audit_head().await;
-    let verify = json!({"step": "verify", "founded": true, "remedy": "at_once", "evidence": "属实"});
+    let verify =
+        json!({"step": "verify", "founded": true, "remedy": "at_once", "evidence": "属实"});
     // Wrong role: a window clerk.
     let clerk = app.login("clerk").await;
     let (s, body) = step(&clerk, id, verify.clone()).await;
@@ -657,7 +776,10 @@ async fn rectification_and_appeal_refuse_outside_role_and_scope(app: TestApp) {
     // The owner reads the contact with a purpose: audited.
     let approver = app.login("approver").await;
     let (s, body) = approver
-        .post(&format!("/api/v1/rectifications/{id}/contact"), json!({"purpose": ""}))
+        .post(
+            &format!("/api/v1/rectifications/{id}/contact"),
+            json!({"purpose": ""}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["fields"][0]["field"], "purpose");
@@ -670,11 +792,12 @@ async fn rectification_and_appeal_refuse_outside_role_and_scope(app: TestApp) {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(contact["phone"], "13800138000");
     app.store.settle_audit().await.unwrap();
-    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'rating.contact_read'")
-        .fetch_one(app.store.reader())
-        .await
-        .unwrap()
-        .get("n");
+    let n: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'rating.contact_read'")
+            .fetch_one(app.store.reader())
+            .await
+            .unwrap()
+            .get("n");
     assert_eq!(n, 1);
 
     // An appeal is not decided by the clerk, nor by its filer.
@@ -725,7 +848,14 @@ async fn rectification_and_appeal_refuse_outside_role_and_scope(app: TestApp) {
         .get("message");
     let path = &msg[msg.find("/hf/").unwrap()..];
     let c = app.browser();
-    let page = c.get(app.url(path)).send().await.unwrap().text().await.unwrap();
+    let page = c
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("id=\"callback-form\""), "{page}");
     let csrf = page
         .split("name=\"_csrf\" value=\"")
@@ -737,7 +867,11 @@ async fn rectification_and_appeal_refuse_outside_role_and_scope(app: TestApp) {
         .to_string();
     let res = c
         .post(app.url(path))
-        .form(&[("_csrf", csrf.as_str()), ("rater_level", "satisfied"), ("note", "")])
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("rater_level", "satisfied"),
+            ("note", ""),
+        ])
         .send()
         .await
         .unwrap();
@@ -746,4 +880,64 @@ async fn rectification_and_appeal_refuse_outside_role_and_scope(app: TestApp) {
     assert_eq!(r["rectification"]["state"], "closed");
     assert_eq!(r["rectification"]["callback_way"], "sms_link");
     assert_eq!(r["rectification"]["callback_level"], "satisfied");
+}
+
+async fn page(api: &Api, path: &str) -> String {
+    let res = api
+        .client
+        .get(format!("{}{path}", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    res.text().await.unwrap()
+}
+
+async fn the_demo_has_ratings_at_every_stage_and_the_pages_show_them(app: TestApp) {
+    onewindow_store::demo::seed_ratings(&app.store, app.clock_now())
+        .await
+        .unwrap();
+    assert_eq!(app.count("ratings").await, 60);
+    let states: Vec<String> = sqlx::query("SELECT state FROM rectifications ORDER BY id")
+        .fetch_all(app.store.reader())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("state"))
+        .collect();
+    for s in ["closed", "callback_due", "rectifying", "verifying"] {
+        assert!(states.iter().any(|x| x == s), "{s}: {states:?}");
+    }
+    assert_eq!(app.count("rating_appeals").await, 1);
+    let sup = app.login("supervisor").await;
+    let overview = page(&sup, "/ratings?dim=window").await;
+    assert!(overview.contains("id=\"rating-figures\""));
+    assert!(overview.contains("id=\"good-rate-definition\""));
+    assert!(
+        overview.contains("class=\"card\" id=\"appeal-"),
+        "the pending appeal"
+    );
+    let list = page(&sup, "/ratings/rectifications").await;
+    assert_eq!(list.matches("<tr id=\"rect-").count(), 5);
+    // Every role involved finds its page; a clerk sees no rectification forms.
+    let clerk = app.login("clerk").await;
+    let first: i64 =
+        sqlx::query("SELECT MIN(id) AS id FROM rectifications WHERE state = 'verifying'")
+            .fetch_one(app.store.reader())
+            .await
+            .unwrap()
+            .get("id");
+    let seen = page(&clerk, &format!("/ratings/rectifications/{first}")).await;
+    assert!(!seen.contains("id=\"verify-form\""));
+    let owner = page(&sup, &format!("/ratings/rectifications/{first}")).await;
+    assert!(owner.contains("id=\"verify-form\""));
+    assert!(!owner.contains("13800138000"), "the rater is masked");
+    let grid = app.login("grid").await;
+    let res = grid
+        .client
+        .get(format!("{}/ratings", grid.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }

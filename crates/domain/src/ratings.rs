@@ -3,9 +3,9 @@
 //! rules; the store keeps ratings append-only and the escalation engine times the
 //! rectification.
 
-use crate::figures::Rate;
 use crate::access::Role;
 use crate::escalation::{DeadlineRule, KindSpec, Micros, StageSpec, Tier, MICROS_PER_DAY};
+use crate::figures::Rate;
 use crate::validation::TextLimit;
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +124,8 @@ pub enum RatingError {
     NoLevel,
     #[error("“{0}”不是这类评价的评价项")]
     UnknownCriterion(String),
+    #[error("分项评价为1到5颗星")]
+    BadScore,
 }
 
 /// The facts a rating request is judged on.
@@ -393,7 +395,6 @@ pub fn under_threshold(rate: Rate, threshold_per_mille: i64) -> bool {
     rate.per_mille().is_some_and(|m| m < threshold_per_mille)
 }
 
-
 // --- words, as stored and as shown ---------------------------------------------------------
 
 impl Level {
@@ -510,7 +511,7 @@ pub fn check_scores(subject: Subject, scores: &[(String, u8)]) -> Result<(), Rat
             return Err(RatingError::UnknownCriterion(code.clone()));
         }
         if !(1..=5).contains(stars) {
-            return Err(RatingError::NoLevel);
+            return Err(RatingError::BadScore);
         }
     }
     Ok(())
@@ -596,7 +597,9 @@ impl RectificationState {
     }
 
     pub fn parse(s: &str) -> Option<RectificationState> {
-        RectificationState::ALL.into_iter().find(|x| x.as_str() == s)
+        RectificationState::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
     }
 
     pub fn label(self) -> &'static str {
@@ -708,9 +711,13 @@ impl CallbackWay {
     }
 
     pub fn parse(s: &str) -> Option<CallbackWay> {
-        [CallbackWay::Phone, CallbackWay::SmsLink, CallbackWay::NoContact]
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        [
+            CallbackWay::Phone,
+            CallbackWay::SmsLink,
+            CallbackWay::NoContact,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
     }
 
     pub fn label(self) -> &'static str {
@@ -743,9 +750,13 @@ impl AppealState {
     }
 
     pub fn parse(s: &str) -> Option<AppealState> {
-        [AppealState::Pending, AppealState::Upheld, AppealState::Dismissed]
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        [
+            AppealState::Pending,
+            AppealState::Upheld,
+            AppealState::Dismissed,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
     }
 
     pub fn label(self) -> &'static str {
@@ -776,7 +787,7 @@ impl AppealError {
         match self {
             AppealError::AlreadyAppealed | AppealError::NoReason => "reason",
             AppealError::AlreadyDecided | AppealError::OwnAppeal => "appeal",
-            AppealError::NoDecisionReason => "decision_reason",
+            AppealError::NoDecisionReason => "reason",
         }
     }
 
@@ -829,7 +840,7 @@ impl RatingError {
                 "subject"
             }
             RatingError::NoLevel => "level",
-            RatingError::UnknownCriterion(_) => "scores",
+            RatingError::UnknownCriterion(_) | RatingError::BadScore => "scores",
         }
     }
 
@@ -840,6 +851,7 @@ impl RatingError {
             RatingError::TooLate { .. } => "too_late",
             RatingError::NoLevel => "no_level",
             RatingError::UnknownCriterion(_) => "unknown_criterion",
+            RatingError::BadScore => "out_of_range",
         }
     }
 
@@ -1130,9 +1142,15 @@ mod tests {
     #[test]
     fn appeals_once_and_decided_by_someone_else() {
         assert_eq!(may_appeal(false, "评价人所述与录像不符"), Ok(()));
-        assert_eq!(may_appeal(true, "再申诉"), Err(AppealError::AlreadyAppealed));
+        assert_eq!(
+            may_appeal(true, "再申诉"),
+            Err(AppealError::AlreadyAppealed)
+        );
         assert_eq!(may_appeal(false, "  "), Err(AppealError::NoReason));
-        assert_eq!(may_decide_appeal(AppealState::Pending, 1, 2, "属实"), Ok(()));
+        assert_eq!(
+            may_decide_appeal(AppealState::Pending, 1, 2, "属实"),
+            Ok(())
+        );
         assert_eq!(
             may_decide_appeal(AppealState::Pending, 2, 2, "属实"),
             Err(AppealError::OwnAppeal)
@@ -1155,7 +1173,10 @@ mod tests {
         );
         assert!(k.validate().is_ok());
         assert_eq!(k.kind, "rating.rectification.department");
-        assert_eq!(k.stage(STAGE_RECTIFY).unwrap().rule, DeadlineRule::WorkingDays(15));
+        assert_eq!(
+            k.stage(STAGE_RECTIFY).unwrap().rule,
+            DeadlineRule::WorkingDays(15)
+        );
         assert_eq!(k.tiers[0].role, Role::Approver);
         for s in RectificationState::ALL {
             if let Some(stage) = s.stage() {

@@ -852,3 +852,174 @@ pub async fn seed_fee_examples(store: &Store, now: i64) -> Result<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// 好差评 over the demo's last three weeks at the 幸福街道 hall: three rated visits a day,
+/// mostly good; five bad ones at every stage of their rectification (closed with a
+/// callback, waiting for the callback, being put right by a deadline, waiting to be
+/// verified, and one appealed with the appeal waiting for the supervisor); and the demo's
+/// finished cases rated online. The visits are history: tickets of past days, finished by
+/// the demo clerk at the hall's windows. Not part of [`seed`], like the cases.
+pub async fn seed_ratings(store: &Store, now: i64) -> Result<()> {
+    use crate::ratings::{self, NewRating, SubjectRef};
+    use onewindow_domain::ratings::{CallbackWay, Channel, Level, RectificationStep, Remedy};
+    use sqlx::Row;
+    const DAY: i64 = 86_400_000_000;
+    let cal = onewindow_domain::calendar::WorkCalendar::shipped();
+    let settings = ratings::settings(store.reader()).await?;
+    let mut tx = store.begin().await?;
+    let hall = orgs::find_by_code(&mut *tx, "xingfu-hall")
+        .await?
+        .ok_or(crate::StoreError::NotFound)?;
+    let mut ids = Vec::new();
+    for name in ["clerk", "supervisor"] {
+        ids.push(
+            users::find_id_by_username(&mut tx, name)
+                .await?
+                .ok_or(crate::StoreError::NotFound)?,
+        );
+    }
+    let (clerk, supervisor) = (ids[0], ids[1]);
+    let windows = crate::queue::windows(&mut *tx, hall.id).await?;
+    let at = |t: i64, id: i64, name: &str| Change {
+        backend: store.backend(),
+        at: t,
+        who: Who::user(id, name),
+    };
+    // Which (day back, slot) gives which level; the bad ones carry their stage.
+    let bad: [(i64, Level); 5] = [
+        (18, Level::Dissatisfied),
+        (12, Level::VeryDissatisfied),
+        (8, Level::Dissatisfied),
+        (3, Level::VeryDissatisfied),
+        (15, Level::Dissatisfied),
+    ];
+    let mut bad_ratings = Vec::new();
+    for back in (1..=20).rev() {
+        let finished_day = now - back * DAY;
+        for slot in 0..3i64 {
+            let w = &windows[(slot as usize + back as usize) % windows.len().max(1)];
+            let finished = crate::clock::local_date(finished_day)
+                .and_hms_opt(9 + slot as u32 * 2, 20, 0)
+                .map(|t| t.and_utc().timestamp_micros() - 8 * 3_600_000_000)
+                .unwrap_or(finished_day);
+            let day = crate::clock::local_date(finished).to_string();
+            let class = w.classes.first().cloned().unwrap_or_else(|| "A".into());
+            let seq = 900 + slot;
+            let id: i64 = sqlx::query(
+                "INSERT INTO tickets (hall_id, class_code, day, seq, number, source, state, \
+                 order_key, issued_at, called_at, served_at, finished_at, window_id, window_number, \
+                 finished_by) VALUES ($1, $2, $3, $4, $5, 'desk', 'done', $6, $6, $7, $7, $8, $9, $10, $11) \
+                 RETURNING id",
+            )
+            .bind(hall.id)
+            .bind(&class)
+            .bind(&day)
+            .bind(seq)
+            .bind(format!("{class}{seq:03}"))
+            .bind(finished - 30 * 60_000_000)
+            .bind(finished - 15 * 60_000_000)
+            .bind(finished)
+            .bind(w.id)
+            .bind(w.number)
+            .bind(clerk)
+            .fetch_one(&mut *tx)
+            .await?
+            .get("id");
+            let level = match bad.iter().find(|(b, _)| *b == back) {
+                Some((_, l)) if slot == 1 => *l,
+                _ if (back + slot) % 7 == 0 => Level::Basic,
+                _ if (back + slot) % 3 == 0 => Level::Satisfied,
+                _ => Level::VerySatisfied,
+            };
+            let rating = ratings::rate(
+                &mut tx,
+                &at(finished + 60_000_000, clerk, "rating-device"),
+                &cal,
+                &settings,
+                &NewRating {
+                    subject: SubjectRef::Ticket(id),
+                    level,
+                    scores: vec![("attitude".into(), level.stars())],
+                    tags: if level.is_bad() {
+                        vec!["long_wait".into()]
+                    } else {
+                        vec!["warm".into()]
+                    },
+                    comment: if level.is_bad() {
+                        "排队等了很久，窗口解释不清楚".into()
+                    } else {
+                        String::new()
+                    },
+                    channel: Channel::WindowDevice,
+                    entered_by: None,
+                },
+            )
+            .await?;
+            if level.is_bad() {
+                bad_ratings.push((back, rating.id, finished));
+            }
+        }
+    }
+    for (back, rating_id, finished) in bad_ratings {
+        let Some(rect) = ratings::rectification_of_rating(&mut *tx, rating_id).await? else {
+            continue;
+        };
+        let by = |days: i64| at(finished + days * DAY, supervisor, "supervisor");
+        let verify = |remedy| RectificationStep::Verify {
+            founded: true,
+            evidence: "调取窗口录像核实，高峰时段等候超过40分钟，情况属实".into(),
+            remedy: Some(remedy),
+        };
+        match back {
+            // Closed: put right at once, the rater (anonymous at the device) not reachable.
+            18 => {
+                ratings::take_step(&mut tx, &by(1), &cal, rect, None, &verify(Remedy::AtOnce))
+                    .await?;
+                ratings::take_step(
+                    &mut tx,
+                    &by(2),
+                    &cal,
+                    rect,
+                    None,
+                    &RectificationStep::CalledBack {
+                        way: CallbackWay::NoContact,
+                        rater_level: None,
+                        note: "窗口评价器匿名评价，无联系方式".into(),
+                    },
+                )
+                .await?;
+            }
+            // Waiting for the callback.
+            12 => {
+                ratings::take_step(&mut tx, &by(1), &cal, rect, None, &verify(Remedy::AtOnce))
+                    .await?;
+            }
+            // Being put right by a deadline.
+            8 => {
+                ratings::take_step(
+                    &mut tx,
+                    &by(1),
+                    &cal,
+                    rect,
+                    None,
+                    &verify(Remedy::ByDeadline),
+                )
+                .await?;
+            }
+            // Appealed by the hall, waiting for the district's decision.
+            15 => {
+                ratings::file_appeal(
+                    &mut tx,
+                    &by(1),
+                    rating_id,
+                    "当日系统故障导致排队，非窗口人员原因，附故障记录",
+                )
+                .await?;
+            }
+            // 3 days back: still to be verified.
+            _ => {}
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}

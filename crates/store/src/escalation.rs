@@ -199,6 +199,20 @@ fn from_row(r: &AnyRow) -> TrackedItem {
     }
 }
 
+/// Whether the item ever missed a deadline, in any stage (escalated or overdue at its last
+/// tier): a loop's "on time" is never having been overdue. Reads the item's own events.
+pub async fn ever_overdue(conn: &mut AnyConnection, item_id: i64) -> Result<bool> {
+    let n: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM tracked_events WHERE item_id = $1 \
+         AND action IN ('escalated', 'exhausted')",
+    )
+    .bind(item_id)
+    .fetch_one(&mut *conn)
+    .await?
+    .get("n");
+    Ok(n > 0)
+}
+
 /// An item read inside the caller's transaction (locked on PostgreSQL by the caller's
 /// own lock of its subject, not here).
 pub async fn get_in(conn: &mut AnyConnection, id: i64) -> Result<TrackedItem> {

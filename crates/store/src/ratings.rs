@@ -128,11 +128,10 @@ async fn subject_facts(
                 serde_json::from_str(&r.get::<String, _>("case_nos")).unwrap_or_default();
             let (mut name, mut phone) = (String::new(), None);
             if let Some(a) = appointment {
-                if let Some(ar) =
-                    sqlx::query("SELECT name, phone FROM appointments WHERE id = $1")
-                        .bind(a)
-                        .fetch_optional(&mut *conn)
-                        .await?
+                if let Some(ar) = sqlx::query("SELECT name, phone FROM appointments WHERE id = $1")
+                    .bind(a)
+                    .fetch_optional(&mut *conn)
+                    .await?
                 {
                     name = ar.get("name");
                     phone = Some(ar.get::<String, _>("phone"));
@@ -256,7 +255,7 @@ pub struct Rating {
     pub level: Level,
     pub level_label: &'static str,
     pub stars: u8,
-    pub scores: Vec<(String, u8)>,
+    pub scores: std::collections::BTreeMap<String, u8>,
     pub tags: Vec<String>,
     pub comment: String,
     pub channel: Channel,
@@ -376,6 +375,14 @@ fn check_input(new: &NewRating) -> Result<()> {
             format!("最多选择{}个标签", rules::MAX_TAGS),
         );
     }
+    let mut seen = std::collections::BTreeSet::new();
+    if new.tags.iter().any(|t| !seen.insert(t)) {
+        errors.add("tags", "duplicate", "同一个标签只能选一次");
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if new.scores.iter().any(|(c, _)| !seen.insert(c)) {
+        errors.add("scores", "duplicate", "同一个评价项只能评一次");
+    }
     if let Some(t) = new.tags.iter().find(|t| rules::tag_label(t).is_none()) {
         let shown: String = t.chars().take(20).collect();
         errors.add("tags", "unknown_tag", format!("没有“{shown}”这个标签"));
@@ -488,7 +495,15 @@ pub async fn rate(
     .bind(case_id)
     .bind(new.level.as_str())
     .bind(i64::from(new.level.stars()))
-    .bind(serde_json::to_string(&new.scores).expect("scores serialise"))
+    .bind(
+        serde_json::to_string(
+            &new.scores
+                .iter()
+                .cloned()
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        )
+        .expect("scores serialise"),
+    )
     .bind(serde_json::to_string(&new.tags).expect("tags serialise"))
     .bind(new.comment.trim())
     .bind(new.channel.as_str())
@@ -650,11 +665,14 @@ pub async fn rectification<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     .ok_or(StoreError::NotFound)
 }
 
-pub async fn rectification_of_rating(pool: &AnyPool, rating_id: i64) -> Result<Option<i64>> {
+pub async fn rectification_of_rating<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    e: E,
+    rating_id: i64,
+) -> Result<Option<i64>> {
     Ok(
         sqlx::query("SELECT id FROM rectifications WHERE rating_id = $1")
             .bind(rating_id)
-            .fetch_optional(pool)
+            .fetch_optional(e)
             .await?
             .map(|r| r.get("id")),
     )
@@ -804,11 +822,13 @@ pub async fn take_step(
             .map_err(|e| StoreError::Invalid(FieldErrors(vec![e])))?;
     }
     let lock = change.backend.for_update();
-    sqlx::query(&format!("SELECT id FROM rectifications WHERE id = $1{lock}"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    sqlx::query(&format!(
+        "SELECT id FROM rectifications WHERE id = $1{lock}"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
     let before = rectification(&mut *conn, id).await?;
     if version.is_some_and(|v| v != before.version) {
         return Err(StoreError::version_conflict("该整改记录"));
@@ -923,7 +943,8 @@ async fn close(
     let on_time = match before.tracked_item_id {
         Some(item) => {
             let it: TrackedItem = escalation::get_in(conn, item).await?;
-            let on_time = it.overdue_since.is_none();
+            let on_time =
+                it.overdue_since.is_none() && !escalation::ever_overdue(conn, item).await?;
             escalation::close(conn, change, item).await?;
             on_time
         }
@@ -993,9 +1014,7 @@ pub async fn send_callback_link(
     .rows_affected();
     crate::error::optimistic(changed, "该整改记录")?;
     let path = format!("/hf/{token}");
-    let text = format!(
-        "【一窗通办】您反映的问题已整改，请对整改结果作出评价：{base_url}{path}"
-    );
+    let text = format!("【一窗通办】您反映的问题已整改，请对整改结果作出评价：{base_url}{path}");
     let message = crate::notices::queue(conn, change, r.unit_org_id, &phone, &text, sender).await?;
     record_step(
         conn,
@@ -1029,27 +1048,29 @@ pub async fn by_callback_token(pool: &AnyPool, token: &str) -> Result<Rectificat
     rectification(pool, id).await
 }
 
-/// Rectifications of units inside `scope`, open ones first, by id (newest first), at
+/// Rectifications of units inside `scope`, newest first (keyset: ids below `before`), at
 /// most `n`, optionally only in `state`.
 pub async fn rectifications_in_scope(
     pool: &AnyPool,
     scope: &OrgPath,
     state: Option<RectificationState>,
+    before: Option<i64>,
     n: i64,
 ) -> Result<Vec<Rectification>> {
     let filter = if state.is_some() {
-        " AND r.state = $4"
+        " AND r.state = $5"
     } else {
         ""
     };
     let sql = format!(
         "SELECT {RECT_COLUMNS} FROM rectifications r JOIN orgs o ON o.id = r.unit_org_id \
-         WHERE o.path >= $1 AND o.path < $2{filter} ORDER BY CASE WHEN r.state = 'closed' THEN 1 ELSE 0 END, r.id DESC LIMIT $3"
+         WHERE o.path >= $1 AND o.path < $2 AND r.id < $4{filter} ORDER BY r.id DESC LIMIT $3"
     );
     let mut q = sqlx::query(&sql)
         .bind(scope.as_str())
         .bind(crate::path_upper_bound(scope.as_str()))
-        .bind(n);
+        .bind(n)
+        .bind(before.unwrap_or(i64::MAX));
     if let Some(s) = state {
         q = q.bind(s.as_str());
     }
@@ -1142,7 +1163,10 @@ pub async fn appeal_of_rating<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     .map(|r| appeal_from_row(&r)))
 }
 
-pub async fn appeal<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(e: E, id: i64) -> Result<Appeal> {
+pub async fn appeal<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    e: E,
+    id: i64,
+) -> Result<Appeal> {
     sqlx::query(&format!(
         "SELECT {APPEAL_COLUMNS} FROM rating_appeals a WHERE a.id = $1"
     ))
@@ -1213,10 +1237,13 @@ pub async fn file_appeal(
                 org_path: parent_org.path.clone(),
             },
             kind: onewindow_domain::escalation::NoticeKind::Assignment,
-            text: format!("【申诉复核】{}对评价“{}”提出申诉，请复核", unit.name, rating.subject_label)
-                .chars()
-                .take(onewindow_domain::escalation::NOTICE_TEXT.max)
-                .collect(),
+            text: format!(
+                "【申诉复核】{}对评价“{}”提出申诉，请复核",
+                unit.name, rating.subject_label
+            )
+            .chars()
+            .take(onewindow_domain::escalation::NOTICE_TEXT.max)
+            .collect(),
             link: format!("/ratings/{rating_id}"),
             item_id: None,
         },
@@ -1246,11 +1273,13 @@ pub async fn decide_appeal(
     check_text("decision_reason", "复核意见", reason, rules::NOTE)
         .map_err(|e| StoreError::Invalid(FieldErrors(vec![e])))?;
     let lock = change.backend.for_update();
-    sqlx::query(&format!("SELECT id FROM rating_appeals WHERE id = $1{lock}"))
-        .bind(appeal_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    sqlx::query(&format!(
+        "SELECT id FROM rating_appeals WHERE id = $1{lock}"
+    ))
+    .bind(appeal_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
     let a = appeal(&mut *conn, appeal_id).await?;
     let decider = change.who.user_id.ok_or(StoreError::NotFound)?;
     rules::may_decide_appeal(a.state, a.filed_by, decider, reason).map_err(appeal_refused)?;
@@ -1433,10 +1462,12 @@ pub async fn pair_device(
         &json!({ "window_id": w.id, "label": label }),
     )
     .await?;
-    let d = sqlx::query(&format!("SELECT {DEVICE_COLUMNS} FROM rating_devices WHERE id = $1"))
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let d = sqlx::query(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM rating_devices WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
     Ok((device_from_row(&d), token))
 }
 
@@ -1464,12 +1495,14 @@ pub async fn revoke_device(conn: &mut AnyConnection, change: &Change, id: i64) -
 }
 
 pub async fn device(pool: &AnyPool, id: i64) -> Result<Device> {
-    sqlx::query(&format!("SELECT {DEVICE_COLUMNS} FROM rating_devices WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .map(|r| device_from_row(&r))
-        .ok_or(StoreError::NotFound)
+    sqlx::query(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM rating_devices WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .map(|r| device_from_row(&r))
+    .ok_or(StoreError::NotFound)
 }
 
 /// The paired (not revoked) device holding `token`.
@@ -1537,7 +1570,10 @@ pub async fn device_prompt(
     if now - at > prompt_minutes * 60_000_000 {
         return Ok(None);
     }
-    if of_subject(pool, SubjectRef::Ticket(ticket)).await?.is_some() {
+    if of_subject(pool, SubjectRef::Ticket(ticket))
+        .await?
+        .is_some()
+    {
         return Ok(None);
     }
     Ok(Some(crate::queue::ticket(pool, ticket).await?))
@@ -1547,7 +1583,11 @@ pub async fn device_prompt(
 
 /// The issuance of a case (its transaction): counted as finished in the rollup, and an
 /// invitation to rate pending (sent by [`send_invitations`] when due). Once per case.
-pub async fn on_case_finished(conn: &mut AnyConnection, change: &Change, case_id: i64) -> Result<()> {
+pub async fn on_case_finished(
+    conn: &mut AnyConnection,
+    change: &Change,
+    case_id: i64,
+) -> Result<()> {
     let inserted = sqlx::query(
         "INSERT INTO rating_invitations (case_id, finished_at, state) VALUES ($1, $2, 'pending') \
          ON CONFLICT (case_id) DO NOTHING RETURNING case_id",

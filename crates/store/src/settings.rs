@@ -71,7 +71,13 @@ pub const INT_SETTINGS: &[(&str, i64, &str, i64, i64)] = &[
         0,
         1000,
     ),
-    ("rating.late_days", 15, "补充评价：办结后多少天内可以评价", 0, 365),
+    (
+        "rating.late_days",
+        15,
+        "补充评价：办结后多少天内可以评价",
+        0,
+        365,
+    ),
     (
         "rating.invite_after_days",
         3,
@@ -94,7 +100,13 @@ pub const INT_SETTINGS: &[(&str, i64, &str, i64, i64)] = &[
         1000,
     ),
     ("rating.verify_days", 3, "差评核实时限（工作日）", 1, 30),
-    ("rating.rectify_days", 15, "差评限期整改时限（工作日）", 1, 60),
+    (
+        "rating.rectify_days",
+        15,
+        "差评限期整改时限（工作日）",
+        1,
+        60,
+    ),
     ("rating.callback_days", 3, "整改后回访时限（工作日）", 1, 30),
     (
         "rating.device_prompt_minutes",

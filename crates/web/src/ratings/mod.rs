@@ -48,7 +48,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/figures/ratings", get(figures_api))
         .route("/api/v1/rating-devices", post(pair_api))
         .route("/api/v1/rating-devices/{id}", delete(revoke_api))
-        .route("/api/v1/rating-device/{token}", get(prompt_api).post(device_rate_api))
+        .route(
+            "/api/v1/rating-device/{token}",
+            get(prompt_api).post(device_rate_api),
+        )
         .merge(pages::router())
 }
 
@@ -142,7 +145,12 @@ pub async fn rate_on_device(
         });
     }
     let new = input.new_rating(SubjectRef::Ticket(ticket_id), Channel::WindowDevice, None)?;
-    record(state, Who::system(&format!("rating-device-{}", device.id)), &new).await
+    record(
+        state,
+        Who::system(&format!("rating-device-{}", device.id)),
+        &new,
+    )
+    .await
 }
 
 /// What staff enter for a resident's phone or SMS callback rating.
@@ -166,11 +174,7 @@ pub async fn enter_rating(
     let channel = Channel::parse(input.channel.trim())
         .filter(|c| c.entered_by_staff())
         .ok_or_else(|| {
-            AppError::invalid(
-                "channel",
-                "unknown",
-                "请选择评价渠道（电话回访或短信评价）",
-            )
+            AppError::invalid("channel", "unknown", "请选择评价渠道（电话回访或短信评价）")
         })?;
     let (subject, hall_path) = if let Some(t) = input.ticket_id {
         let ticket = onewindow_store::queue::ticket(state.store.reader(), t)
@@ -183,11 +187,7 @@ pub async fn enter_rating(
             .trim()
             .to_ascii_uppercase();
         if no.is_empty() {
-            return Err(AppError::invalid(
-                "case_no",
-                "required",
-                "请填写办件编号",
-            ));
+            return Err(AppError::invalid("case_no", "required", "请填写办件编号"));
         }
         let case = onewindow_store::cases::by_number(state.store.reader(), &no)
             .await
@@ -212,7 +212,10 @@ pub async fn get_rating(state: &AppState, p: &Principal, id: i64) -> Result<Rati
     let r = store::get(state.store.reader(), id)
         .await
         .map_err(|_| AppError::NotFound)?;
-    p.authorize(Permission::ViewRatings, &unit_path(state, r.unit_org_id).await?)?;
+    p.authorize_visible(
+        Permission::ViewRatings,
+        &unit_path(state, r.unit_org_id).await?,
+    )?;
     Ok(r)
 }
 
@@ -224,7 +227,7 @@ pub async fn get_rectification(
     let r = store::rectification(state.store.reader(), id)
         .await
         .map_err(|_| AppError::NotFound)?;
-    p.authorize(Permission::ViewRatings, &r.unit_path)?;
+    p.authorize_visible(Permission::ViewRatings, &r.unit_path)?;
     let rating = store::get(state.store.reader(), r.rating_id).await?;
     Ok((r, rating))
 }
@@ -259,12 +262,13 @@ impl StepInput {
                 let founded = self.founded.ok_or_else(|| {
                     AppError::invalid("founded", "required", "请选择核实结果：属实或不属实")
                 })?;
-                let remedy = match self.remedy.trim() {
-                    "" => None,
-                    s => Some(Remedy::parse(s).ok_or_else(|| {
-                        AppError::invalid("remedy", "unknown", "整改方式无效")
-                    })?),
-                };
+                let remedy =
+                    match self.remedy.trim() {
+                        "" => None,
+                        s => Some(Remedy::parse(s).ok_or_else(|| {
+                            AppError::invalid("remedy", "unknown", "整改方式无效")
+                        })?),
+                    };
                 Ok(RectificationStep::Verify {
                     founded,
                     evidence: self.evidence.clone(),
@@ -360,9 +364,8 @@ pub async fn rate_rectification(
     let r = store::by_callback_token(state.store.reader(), token)
         .await
         .map_err(|_| AppError::NotFound)?;
-    let level = Level::parse(level.trim()).ok_or_else(|| {
-        AppError::invalid("rater_level", "required", "请选择您对整改结果的评价")
-    })?;
+    let level = Level::parse(level.trim())
+        .ok_or_else(|| AppError::invalid("rater_level", "required", "请选择您对整改结果的评价"))?;
     let cal = state.calendar().await?;
     let change = state.change(Who::system("rater"));
     let mut tx = state.store.begin().await?;
@@ -494,19 +497,20 @@ pub fn unit_figures(c: &UnitCounts, basic_counts: bool) -> UnitFigures {
 /// The period asked, default the last 30 days to today (Beijing dates).
 pub fn period(state: &AppState, q: &FiguresQuery) -> Result<(NaiveDate, NaiveDate), AppError> {
     let today = onewindow_store::clock::local_date(state.now());
-    let parse = |field: &str, v: &Option<String>, default: NaiveDate| match v
-        .as_deref()
-        .map(str::trim)
-    {
-        None | Some("") => Ok(default),
-        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-            AppError::invalid(field, "invalid_date", "日期格式应为 YYYY-MM-DD")
-        }),
-    };
+    let parse =
+        |field: &str, v: &Option<String>, default: NaiveDate| match v.as_deref().map(str::trim) {
+            None | Some("") => Ok(default),
+            Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| AppError::invalid(field, "invalid_date", "日期格式应为 YYYY-MM-DD")),
+        };
     let to = parse("to", &q.to, today)?;
     let from = parse("from", &q.from, to - chrono::Duration::days(29))?;
     if from > to {
-        return Err(AppError::invalid("from", "after_to", "开始日期不能晚于结束日期"));
+        return Err(AppError::invalid(
+            "from",
+            "after_to",
+            "开始日期不能晚于结束日期",
+        ));
     }
     if (to - from).num_days() > 366 {
         return Err(AppError::invalid("from", "too_long", "统计期间最长一年"));
@@ -569,7 +573,10 @@ pub async fn pair(
     let w = onewindow_store::queue::window(state.store.reader(), window_id)
         .await
         .map_err(|_| AppError::invalid("window_id", "unknown", "没有这个窗口"))?;
-    p.authorize(Permission::PairRatingDevices, &unit_path(state, w.hall_id).await?)?;
+    p.authorize(
+        Permission::PairRatingDevices,
+        &unit_path(state, w.hall_id).await?,
+    )?;
     let change = state.change(p.user.who());
     let mut tx = state.store.begin().await?;
     let out = store::pair_device(&mut tx, &change, window_id, &input.label).await?;
@@ -586,6 +593,21 @@ fn rating_json(r: &Rating) -> Value {
 #[derive(Debug, Deserialize)]
 struct ListQuery {
     before: Option<i64>,
+    limit: Option<i64>,
+    state: Option<String>,
+}
+
+/// `limit` of a list: 1..=200, default 50.
+fn limit(q: &ListQuery) -> Result<i64, AppError> {
+    match q.limit {
+        None => Ok(50),
+        Some(n) if (1..=200).contains(&n) => Ok(n),
+        Some(_) => Err(AppError::invalid(
+            "limit",
+            "out_of_range",
+            "limit 应在1到200之间",
+        )),
+    }
 }
 
 async fn list_api(
@@ -594,9 +616,14 @@ async fn list_api(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     p.authorize(Permission::ViewRatings, &p.user.org_path)?;
-    let items = store::recent_in_scope(state.store.reader(), &p.user.org_path, q.before, 50).await?;
-    let next = (items.len() == 50)
-        .then(|| items.last().map(|r| format!("/api/v1/ratings?before={}", r.id)))
+    let n = limit(&q)?;
+    let items = store::recent_in_scope(state.store.reader(), &p.user.org_path, q.before, n).await?;
+    let next = (items.len() as i64 == n)
+        .then(|| {
+            items
+                .last()
+                .map(|r| format!("/api/v1/ratings?before={}&limit={n}", r.id))
+        })
         .flatten();
     Ok(Json(json!({ "items": items, "next": next })))
 }
@@ -640,8 +667,10 @@ async fn online_api(
     // The resident sees what they gave, not the staff view.
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": r.id, "level": r.level, "level_label": r.level_label,
-            "stars": r.stars, "late": r.late })),
+        Json(
+            json!({ "id": r.id, "level": r.level, "level_label": r.level_label,
+            "stars": r.stars, "late": r.late }),
+        ),
     ))
 }
 
@@ -676,26 +705,37 @@ async fn decide_api(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-struct RectListQuery {
-    state: Option<String>,
-}
-
 async fn rectifications_api(
     State(state): State<AppState>,
     ApiUser(p): ApiUser,
-    Query(q): Query<RectListQuery>,
+    Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     p.authorize(Permission::ViewRatings, &p.user.org_path)?;
     let filter = match q.state.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(s) => Some(RectificationState::parse(s).ok_or_else(|| {
-            AppError::invalid("state", "unknown", "状态只能是 verifying、rectifying、callback_due 或 closed")
+            AppError::invalid(
+                "state",
+                "unknown",
+                "状态只能是 verifying、rectifying、callback_due 或 closed",
+            )
         })?),
     };
+    let n = limit(&q)?;
     let items =
-        store::rectifications_in_scope(state.store.reader(), &p.user.org_path, filter, 200).await?;
-    Ok(Json(json!({ "items": items })))
+        store::rectifications_in_scope(state.store.reader(), &p.user.org_path, filter, q.before, n)
+            .await?;
+    let next = (items.len() as i64 == n)
+        .then(|| {
+            items.last().map(|r| {
+                let state = filter
+                    .map(|s| format!("&state={}", s.as_str()))
+                    .unwrap_or_default();
+                format!("/api/v1/rectifications?before={}&limit={n}{state}", r.id)
+            })
+        })
+        .flatten();
+    Ok(Json(json!({ "items": items, "next": next })))
 }
 
 async fn rectification_json(state: &AppState, r: &Rectification, rating: &Rating) -> Value {
@@ -808,7 +848,10 @@ async fn revoke_api(
     let d = store::device(state.store.reader(), id)
         .await
         .map_err(|_| AppError::NotFound)?;
-    p.authorize(Permission::PairRatingDevices, &unit_path(&state, d.hall_id).await?)?;
+    p.authorize(
+        Permission::PairRatingDevices,
+        &unit_path(&state, d.hall_id).await?,
+    )?;
     let change = state.change(p.user.who());
     let mut tx = state.store.begin().await?;
     store::revoke_device(&mut tx, &change, id).await?;
@@ -855,7 +898,9 @@ async fn device_rate_api(
     let r = rate_on_device(&state, &token, ticket, &input.rating).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": r.id, "level": r.level, "level_label": r.level_label, "stars": r.stars })),
+        Json(
+            json!({ "id": r.id, "level": r.level, "level_label": r.level_label, "stars": r.stars }),
+        ),
     ))
 }
 

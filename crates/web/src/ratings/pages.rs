@@ -22,8 +22,7 @@ use axum::routing::get;
 use axum::Router;
 use onewindow_domain::access::Permission;
 use onewindow_domain::ratings::{
-    self as rules, criteria, CallbackWay, Level, RectificationState, Remedy, Subject,
-    TAGS,
+    self as rules, criteria, CallbackWay, Level, RectificationState, Remedy, Subject, TAGS,
 };
 use onewindow_domain::validation::FieldError;
 use onewindow_store::clock::format_local;
@@ -168,7 +167,9 @@ async fn device_form(
         }
         // Rated meanwhile or the prompt expired: back to the idle screen, no error page on
         // a public tablet.
-        Err(AppError::Conflict { .. }) => Ok(Redirect::to(&format!("/device/rating/{token}")).into_response()),
+        Err(AppError::Conflict { .. }) => {
+            Ok(Redirect::to(&format!("/device/rating/{token}")).into_response())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -271,7 +272,16 @@ async fn online_page(
     Path(case_no): Path<String>,
     Query(q): Query<CodeQuery>,
 ) -> PageResult {
-    online_view(&state, &ctx, &case_no, &q.code, FormData::default(), vec![], None).await
+    online_view(
+        &state,
+        &ctx,
+        &case_no,
+        &q.code,
+        FormData::default(),
+        vec![],
+        None,
+    )
+    .await
 }
 
 async fn online_form(
@@ -294,9 +304,20 @@ async fn online_form(
                     ""
                 }
             );
-            online_view(&state, &ctx, &case_no, &code, FormData::default(), vec![], Some(done)).await
+            online_view(
+                &state,
+                &ctx,
+                &case_no,
+                &code,
+                FormData::default(),
+                vec![],
+                Some(done),
+            )
+            .await
         }
-        Err(AppError::Invalid(f)) => online_view(&state, &ctx, &case_no, &code, form, f.0, None).await,
+        Err(AppError::Invalid(f)) => {
+            online_view(&state, &ctx, &case_no, &code, form, f.0, None).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -446,7 +467,15 @@ async fn overview_view(
     let month_ago = (today - chrono::Duration::days(29)).to_string();
     let mut under = Vec::new();
     for d in ["hall", "department"] {
-        for c in store::figures(state.store.reader(), scope, d, &month_ago, &today.to_string()).await? {
+        for c in store::figures(
+            state.store.reader(),
+            scope,
+            d,
+            &month_ago,
+            &today.to_string(),
+        )
+        .await?
+        {
             let good = c.good_rate(basic);
             if rules::under_threshold(good, settings.threshold_permille) {
                 under.push((c.name.clone(), good.percent_text()));
@@ -485,7 +514,12 @@ async fn overview_view(
         appeals.push(AppealRow {
             rectification_id: store::rectification_of_rating(state.store.reader(), rating.id)
                 .await?,
-            rating: format!("{} {}：{}", rating.level.star_text(), rating.level_label, rating.subject_label),
+            rating: format!(
+                "{} {}：{}",
+                rating.level.star_text(),
+                rating.level_label,
+                rating.subject_label
+            ),
             a,
         });
     }
@@ -559,8 +593,22 @@ async fn enter_form(
     let q = FiguresQuery::default();
     match enter_rating(&state, &p, &input).await {
         Ok(r) => {
-            let done = format!("已录入：{} {} {}", r.subject_label, r.level.star_text(), r.level_label);
-            overview_view(&state, &p, &ctx, &q, FormData::default(), vec![], Some(done)).await
+            let done = format!(
+                "已录入：{} {} {}",
+                r.subject_label,
+                r.level.star_text(),
+                r.level_label
+            );
+            overview_view(
+                &state,
+                &p,
+                &ctx,
+                &q,
+                FormData::default(),
+                vec![],
+                Some(done),
+            )
+            .await
         }
         Err(AppError::Invalid(f)) => overview_view(&state, &p, &ctx, &q, form, f.0, None).await,
         Err(e) => Err(e.into()),
@@ -596,7 +644,16 @@ async fn decide_form(
     match decide_appeal(&state, &p, id, uphold, form.get("reason")).await {
         Ok(_) => Ok(Redirect::to("/ratings").into_response()),
         Err(AppError::Invalid(f)) => {
-            overview_view(&state, &p, &ctx, &FiguresQuery::default(), FormData::default(), f.0, None).await
+            overview_view(
+                &state,
+                &p,
+                &ctx,
+                &FiguresQuery::default(),
+                FormData::default(),
+                f.0,
+                None,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -621,14 +678,15 @@ async fn rectifications_page(
     PageUser(p, ctx): PageUser,
 ) -> PageResult {
     p.authorize(Permission::ViewRatings, &p.user.org_path)?;
-    let rows = store::rectifications_in_scope(state.store.reader(), &p.user.org_path, None, 200)
-        .await?
-        .into_iter()
-        .map(|r| RectRow {
-            at: format_local(r.created_at),
-            r,
-        })
-        .collect();
+    let rows =
+        store::rectifications_in_scope(state.store.reader(), &p.user.org_path, None, None, 200)
+            .await?
+            .into_iter()
+            .map(|r| RectRow {
+                at: format_local(r.created_at),
+                r,
+            })
+            .collect();
     render(&RectificationsPage {
         chrome: Chrome::new(&state, &ctx, "差评整改"),
         rows,
@@ -721,7 +779,9 @@ async fn rectification_view(
 ) -> PageResult {
     let (r, rating) = get_rectification(state, p, id).await?;
     let item = match r.tracked_item_id {
-        Some(i) => onewindow_store::escalation::get(state.store.reader(), i).await.ok(),
+        Some(i) => onewindow_store::escalation::get(state.store.reader(), i)
+            .await
+            .ok(),
         None => None,
     };
     let now = state.now();
@@ -767,7 +827,10 @@ async fn rectification_view(
             due,
             light,
             may_act,
-            remedies: Remedy::ALL.iter().map(|m| (m.as_str(), m.label())).collect(),
+            remedies: Remedy::ALL
+                .iter()
+                .map(|m| (m.as_str(), m.label()))
+                .collect(),
             levels: levels(),
             appeal,
             contact,
@@ -809,7 +872,9 @@ async fn step_form(
     };
     match take_step(&state, &p, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/ratings/rectifications/{id}")).into_response()),
-        Err(AppError::Invalid(f)) => rectification_view(&state, &p, &ctx, id, form, f.0, None).await,
+        Err(AppError::Invalid(f)) => {
+            rectification_view(&state, &p, &ctx, id, form, f.0, None).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -848,7 +913,9 @@ async fn contact_form(
             )
             .await
         }
-        Err(AppError::Invalid(f)) => rectification_view(&state, &p, &ctx, id, form, f.0, None).await,
+        Err(AppError::Invalid(f)) => {
+            rectification_view(&state, &p, &ctx, id, form, f.0, None).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -862,7 +929,9 @@ async fn appeal_form(
     let (r, _) = get_rectification(&state, &p, id).await?;
     match file_appeal(&state, &p, r.rating_id, form.get("reason")).await {
         Ok(_) => Ok(Redirect::to(&format!("/ratings/rectifications/{id}")).into_response()),
-        Err(AppError::Invalid(f)) => rectification_view(&state, &p, &ctx, id, form, f.0, None).await,
+        Err(AppError::Invalid(f)) => {
+            rectification_view(&state, &p, &ctx, id, form, f.0, None).await
+        }
         Err(e) => Err(e.into()),
     }
 }
