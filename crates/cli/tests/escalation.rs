@@ -32,11 +32,13 @@ fn test_kind() -> KindSpec {
                 name: "handle".into(),
                 label: "办理".into(),
                 rule: DeadlineRule::WorkingDays(5),
+                notice: None,
             },
             StageSpec {
                 name: "respond".into(),
                 label: "响应".into(),
                 rule: DeadlineRule::Hours(1),
+                notice: None,
             },
         ],
         tiers: vec![

@@ -836,6 +836,9 @@ async fn rectification_and_appeal_refuse_outside_role_and_scope(app: TestApp) {
     // closes it.
     let (s, _) = step(&approver, id, verify).await;
     assert_eq!(s, StatusCode::OK);
+    // Entering the callback stage tells the unit a callback is due.
+    let (_, inbox) = approver.get("/api/v1/inbox").await;
+    assert_eq!(inbox["items"][0]["kind"], "callback_due", "{inbox}");
     let (s, sent) = approver
         .post(&format!("/api/v1/rectifications/{id}/sms-link"), json!({}))
         .await;

@@ -218,6 +218,10 @@ pub struct StageSpec {
     /// What pages call it (核实, 整改, 回访).
     pub label: String,
     pub rule: DeadlineRule,
+    /// The notice its people get when an item enters the stage: an assignment unless the
+    /// loop says otherwise (a callback stage: [`NoticeKind::CallbackDue`]).
+    #[serde(default)]
+    pub notice: Option<NoticeKind>,
 }
 
 /// A loop's description of its tracked items: the settings per kind and stage.
@@ -594,11 +598,13 @@ mod tests {
                     name: "handle".into(),
                     label: "办理".into(),
                     rule,
+                    notice: None,
                 },
                 StageSpec {
                     name: "respond".into(),
                     label: "响应".into(),
                     rule: DeadlineRule::Hours(1),
+                    notice: None,
                 },
             ],
             tiers: (0..tiers)

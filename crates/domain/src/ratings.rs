@@ -663,6 +663,7 @@ pub fn rectification_kind(unit: Unit, limits: RectificationLimits) -> KindSpec {
         name: name.into(),
         label: label.into(),
         rule: DeadlineRule::WorkingDays(days),
+        notice: (name == STAGE_CALLBACK).then_some(crate::escalation::NoticeKind::CallbackDue),
     };
     KindSpec {
         kind: unit.tracked_kind().into(),

@@ -74,6 +74,7 @@ fn kind_spec() -> KindSpec {
             name: "handle".into(),
             label: "办理".into(),
             rule: DeadlineRule::WorkingDays(5),
+            notice: None,
         }],
         tiers: vec![
             Tier {

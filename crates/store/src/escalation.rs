@@ -518,13 +518,15 @@ pub async fn advance_stage(
         .map_err(|e| StoreError::invalid("stage", e.code(), e.to_string()))?;
     let clock = ItemClock::start(&st.name, change.at, schedule, 0);
     write_clock(conn, &item, &clock, clock.next_check_at(change.at)).await?;
+    let kind = st.notice.unwrap_or(NoticeKind::Assignment);
     let text = format!(
-        "【交办】{}：{}环节，时限{}",
+        "【{}】{}：{}环节，时限{}",
+        kind.label(),
         item.title,
         st.label,
         due_text(&clock)
     );
-    let told = notify_tier(conn, change, &spec, 0, &item, NoticeKind::Assignment, text).await?;
+    let told = notify_tier(conn, change, &spec, 0, &item, kind, text).await?;
     let detail = json!({ "from": item.stage, "stage": st.name, "rule": st.rule.as_stored(),
         "due_at": clock.due_at, "notice": told });
     record_event(conn, change, item.id, "advanced", &clock, &detail).await?;
