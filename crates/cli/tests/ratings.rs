@@ -23,6 +23,7 @@ on_both_backends!(
     figures_on_a_hand_built_set_and_an_appeal_excludes_but_keeps,
     rectification_and_appeal_refuse_outside_role_and_scope,
     the_demo_has_ratings_at_every_stage_and_the_pages_show_them,
+    a_query_code_cannot_be_found_by_trying,
 );
 
 /// 高龄津贴申请 (区民政局).
@@ -943,4 +944,35 @@ async fn the_demo_has_ratings_at_every_stage_and_the_pages_show_them(app: TestAp
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+async fn a_query_code_cannot_be_found_by_trying(app: TestApp) {
+    let case = finished_case(&app).await;
+    let code = query_code(&app, &case).await;
+    for n in 0..10 {
+        let (s, _) = rate_online(&app, &case, &format!("WRONG{n}"), "satisfied").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+    // Past ten failures a minute, even the right code waits: 429 with Retry-After.
+    let (s, body) = rate_online(&app, &case, &code, "satisfied").await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let res = app
+        .browser()
+        .get(app.url(&format!(
+            "/api/v1/track?case_no={}&code={code}",
+            case["case_no"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().get("retry-after").is_some());
+    // Another case is not held up; after the minute the resident gets through.
+    let other = finished_case(&app).await;
+    let other_code = query_code(&app, &other).await;
+    let (s, _) = rate_online(&app, &other, &other_code, "satisfied").await;
+    assert_eq!(s, StatusCode::CREATED);
+    app.clock.advance_secs(61);
+    let (s, _) = rate_online(&app, &case, &code, "satisfied").await;
+    assert_eq!(s, StatusCode::CREATED);
 }

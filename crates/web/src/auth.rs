@@ -178,14 +178,14 @@ impl Default for LoginRate {
 const MAX_KEYS: usize = 100_000;
 
 /// A fixed window per key: its start and the attempts counted in it.
-struct KeyedWindow {
+pub struct KeyedWindow {
     limit: u32,
     window_micros: i64,
     counts: Mutex<HashMap<String, (i64, u32)>>,
 }
 
 impl KeyedWindow {
-    fn new(limit: u32, window_secs: i64) -> KeyedWindow {
+    pub fn new(limit: u32, window_secs: i64) -> KeyedWindow {
         KeyedWindow {
             limit,
             window_micros: window_secs.max(1) * 1_000_000,
@@ -194,7 +194,7 @@ impl KeyedWindow {
     }
 
     /// Counts one attempt, or answers how many seconds until the key's window ends.
-    fn take(&self, key: &str, now: i64) -> Result<(), u64> {
+    pub fn take(&self, key: &str, now: i64) -> Result<(), u64> {
         if self.limit == 0 {
             return Ok(());
         }
@@ -219,7 +219,7 @@ impl KeyedWindow {
 
     /// A successful login does not use up the budget (a hall of clerks behind one address
     /// signing in at 8:30 is not an attack).
-    fn give_back(&self, key: &str) {
+    pub fn give_back(&self, key: &str) {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(entry) = counts.get_mut(key) {
             entry.1 = entry.1.saturating_sub(1);

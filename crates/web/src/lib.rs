@@ -120,6 +120,9 @@ pub struct AppState {
     pub hashing: Arc<auth::HashGate>,
     /// Login rate limits per address and per account name (this instance).
     pub login_limits: Arc<auth::LoginLimits>,
+    /// Failed lookups by case number and query code (tracking, online rating) per case
+    /// number (this instance): the query code cannot be guessed by trying.
+    pub lookup_limits: Arc<auth::KeyedWindow>,
 }
 
 impl AppState {
@@ -127,6 +130,10 @@ impl AppState {
         AppState {
             hashing: Arc::new(auth::HashGate::new(config.hash_slots, config.hash_wait)),
             login_limits: Arc::new(auth::LoginLimits::new(config.login_rate)),
+            lookup_limits: Arc::new(auth::KeyedWindow::new(
+                crate::cases::LOOKUP_FAILURES_PER_MINUTE,
+                60,
+            )),
             store,
             clock,
             config: Arc::new(config),

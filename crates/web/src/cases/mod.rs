@@ -25,6 +25,9 @@ mod review;
 pub(crate) mod tracking;
 
 pub use deadlines::run_deadline_job;
+
+/// Failed public lookups (tracking, online rating) of one case number allowed a minute.
+pub const LOOKUP_FAILURES_PER_MINUTE: u32 = 10;
 pub use intake::{intake, subject, IntakeInput, Subject};
 pub use lists::{list_cases, CaseQuery};
 pub use review::act;

@@ -22,7 +22,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/track", get(track_api))
 }
 
-/// Public tracking by case number and query code; a wrong code looks like no case.
+/// Public tracking by case number and query code; a wrong code looks like no case. At most
+/// [`super::LOOKUP_FAILURES_PER_MINUTE`] failed lookups of one case number a minute: past
+/// them every lookup of it (right code or not) is 429 until the minute ends, so a code
+/// cannot be found by trying.
 pub async fn track(
     state: &AppState,
     case_no: &str,
@@ -31,12 +34,29 @@ pub async fn track(
     // Residents type on phones and Chinese input methods: full-width digits, spaces,
     // dashes and lower case are all accepted.
     let case_no = validation::halfwidth(case_no).trim().to_ascii_uppercase();
+    let key: String = case_no.chars().take(40).collect();
+    state
+        .lookup_limits
+        .take(&key, state.now())
+        .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
+    let found = lookup(state, &case_no, code).await;
+    if found.is_ok() {
+        state.lookup_limits.give_back(&key);
+    }
+    found
+}
+
+async fn lookup(
+    state: &AppState,
+    case_no: &str,
+    code: &str,
+) -> Result<(CaseRecord, Vec<CaseEvent>), AppError> {
     if machine::parse_case_number(&case_no).is_none() {
         return Err(AppError::NotFound);
     }
     let given =
         machine::normalize_query_code(&validation::halfwidth(code)).ok_or(AppError::NotFound)?;
-    let case = store_cases::by_number(state.store.reader(), &case_no)
+    let case = store_cases::by_number(state.store.reader(), case_no)
         .await
         .map_err(|_| AppError::NotFound)?;
     if given.len() != case.query_code.len()
