@@ -24,6 +24,7 @@ on_both_backends!(
     rectification_and_appeal_refuse_outside_role_and_scope,
     the_demo_has_ratings_at_every_stage_and_the_pages_show_them,
     a_query_code_cannot_be_found_by_trying,
+    a_window_earns_its_monthly_stars,
 );
 
 /// 高龄津贴申请 (区民政局).
@@ -975,4 +976,79 @@ async fn a_query_code_cannot_be_found_by_trying(app: TestApp) {
     app.clock.advance_secs(61);
     let (s, _) = rate_online(&app, &case, &code, "satisfied").await;
     assert_eq!(s, StatusCode::CREATED);
+}
+
+async fn a_window_earns_its_monthly_stars(app: TestApp) {
+    // Tuesday 2026-10-20 at window 4: ten visits, nine ★5 and one 不满意 put right at once
+    // the same day. 好评率 9/10 = 900‰, on time 1/1: ★2 by the default thresholds
+    // (★5 990/1000, ★4 980/950, ★3 950/900, ★2 900/850).
+    app.clock.set(bj(2026, 10, 20, 9));
+    let clerk = app.login("clerk").await;
+    let guide = app.login("guide").await;
+    let sup = app.login("supervisor").await;
+    let w = hall_window(&app, 4).await;
+    let (s, _) = clerk
+        .post(&format!("/api/v1/queue/windows/{w}/state"), json!({"state": "open"}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let hall = app.org_id("xingfu-hall").await;
+    for n in 0..10 {
+        let (_, t) = guide
+            .post(&format!("/api/v1/queue/halls/{hall}/tickets"), json!({"class": "C"}))
+            .await;
+        let (_, called) = clerk
+            .post(&format!("/api/v1/queue/windows/{w}/call-next"), json!({}))
+            .await;
+        assert_eq!(called["ticket"]["id"], t["id"]);
+        for action in ["start_service", "finish"] {
+            let (s, _) = clerk
+                .post(
+                    &format!("/api/v1/queue/tickets/{}/actions", t["id"]),
+                    json!({"action": action}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK);
+        }
+        let level = if n == 3 { "dissatisfied" } else { "very_satisfied" };
+        let (s, r) = guide
+            .post(
+                "/api/v1/ratings",
+                json!({"ticket_id": t["id"], "channel": "phone_callback", "level": level}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        if level == "dissatisfied" {
+            let full = rectification_of(&app, &r).await;
+            let id = full["rectification"]["id"].as_i64().unwrap();
+            let (s, _) = step(
+                &sup,
+                id,
+                json!({"step": "verify", "founded": true, "remedy": "at_once", "evidence": "当场致歉并重新讲解"}),
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK);
+            let (s, _) = step(&sup, id, json!({"step": "called_back", "way": "no_contact"})).await;
+            assert_eq!(s, StatusCode::OK);
+        }
+    }
+    app.clock.set(bj(2026, 11, 23, 9));
+    let sup = app.login("supervisor").await;
+    let (s, stars) = sup.get("/api/v1/figures/star-windows?month=2026-10").await;
+    assert_eq!(s, StatusCode::OK, "{stars}");
+    let row = stars["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["window_id"] == json!(w.to_string()))
+        .cloned()
+        .unwrap_or_else(|| panic!("{stars}"));
+    assert_eq!(row["ratings"], 10);
+    assert_eq!(row["good_rate_text"], "90.0%");
+    assert_eq!(row["on_time_rate_text"], "100.0%");
+    assert_eq!(row["stars"], 2);
+    // The default month is the last full one: October, seen from 11-23.
+    let (_, default) = sup.get("/api/v1/figures/star-windows").await;
+    assert_eq!(default["month"], "2026-10");
+    let (s, _) = sup.get("/api/v1/figures/star-windows?month=2026-13").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 }

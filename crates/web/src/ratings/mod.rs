@@ -46,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/rectifications/{id}/sms-link", post(sms_link_api))
         .route("/api/v1/rectifications/{id}/contact", post(contact_api))
         .route("/api/v1/figures/ratings", get(figures_api))
+        .route("/api/v1/figures/star-windows", get(star_windows_api))
         .route("/api/v1/rating-devices", post(pair_api))
         .route("/api/v1/rating-devices/{id}", delete(revoke_api))
         .route(
@@ -551,6 +552,94 @@ pub async fn figures(
             .collect(),
         settings.basic_counts_as_good,
     ))
+}
+
+/// 星级窗口 of one window for a month.
+#[derive(Debug, Clone, Serialize)]
+pub struct StarWindow {
+    pub window_id: String,
+    pub name: String,
+    pub stars: u8,
+    pub stars_text: String,
+    pub ratings: i64,
+    pub good_rate_text: String,
+    pub on_time_rate_text: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MonthQuery {
+    /// `YYYY-MM`; default the last full month.
+    pub month: Option<String>,
+}
+
+/// The star level of every window in the caller's scope for a month (domain `star_level`,
+/// thresholds from the settings): the month's ratings and its on-time rectifications.
+pub async fn star_windows(
+    state: &AppState,
+    p: &Principal,
+    q: &MonthQuery,
+) -> Result<(String, Vec<StarWindow>), AppError> {
+    use chrono::Datelike;
+    p.authorize(Permission::ViewRatings, &p.user.org_path)?;
+    let today = onewindow_store::clock::local_date(state.now());
+    let first = match q.month.as_deref().map(str::trim) {
+        None | Some("") => {
+            let this = today.with_day(1).unwrap_or(today);
+            let prev = this - chrono::Duration::days(1);
+            prev.with_day(1).unwrap_or(prev)
+        }
+        Some(m) => NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").map_err(|_| {
+            AppError::invalid("month", "invalid_month", "月份格式应为 YYYY-MM")
+        })?,
+    };
+    let next = if first.month() == 12 {
+        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+    }
+    .unwrap_or(first);
+    let last = next - chrono::Duration::days(1);
+    let settings = store::settings(state.store.reader()).await?;
+    let basic = settings.basic_counts_as_good;
+    let rows = store::figures(
+        state.store.reader(),
+        &p.user.org_path,
+        "window",
+        &first.to_string(),
+        &last.to_string(),
+    )
+    .await?;
+    let out = rows
+        .iter()
+        .map(|c| {
+            // A month without 差评 has nothing late: the rule counts it 100%.
+            let on_time = onewindow_domain::figures::Rate::new(c.rectified_on_time, c.bad);
+            let stars = rules::star_level(&settings.star_rule, &c.tally, basic, on_time);
+            StarWindow {
+                window_id: c.dim_id.clone(),
+                name: c.name.clone(),
+                stars,
+                stars_text: if stars == 0 {
+                    "不评星".into()
+                } else {
+                    "★".repeat(usize::from(stars))
+                },
+                ratings: c.tally.total(),
+                good_rate_text: c.good_rate(basic).percent_text(),
+                on_time_rate_text: on_time.percent_text(),
+            }
+        })
+        .collect();
+    Ok((first.format("%Y-%m").to_string(), out))
+}
+
+async fn star_windows_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Query(q): Query<MonthQuery>,
+) -> ApiResult<Json<Value>> {
+    let (month, items) = star_windows(&state, &p, &q).await?;
+    Ok(Json(json!({ "month": month, "items": items })))
 }
 
 // ---- devices ----------------------------------------------------------------------------------

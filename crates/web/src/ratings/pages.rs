@@ -429,7 +429,8 @@ struct OverviewPage {
     definition: &'static str,
     threshold: String,
     under: Vec<(String, String)>,
-    stars: Vec<(String, u8, String)>,
+    star_month: String,
+    stars: Vec<super::StarWindow>,
     appeals: Vec<AppealRow>,
     recent: Vec<RatingRow>,
     may_enter: bool,
@@ -483,31 +484,7 @@ async fn overview_view(
         }
     }
     // 星级窗口 of the last full month.
-    let first_this = today.with_day0(0).unwrap_or(today);
-    let last_month_end = first_this - chrono::Duration::days(1);
-    let last_month_start = last_month_end.with_day0(0).unwrap_or(last_month_end);
-    let mut stars = Vec::new();
-    for c in store::figures(
-        state.store.reader(),
-        scope,
-        "window",
-        &last_month_start.to_string(),
-        &last_month_end.to_string(),
-    )
-    .await?
-    {
-        let on_time = onewindow_domain::figures::Rate::new(c.rectified_on_time, c.bad);
-        let n = rules::star_level(&settings.star_rule, &c.tally, basic, on_time);
-        stars.push((
-            c.name.clone(),
-            n,
-            if n == 0 {
-                "不评星".to_string()
-            } else {
-                "★".repeat(usize::from(n))
-            },
-        ));
-    }
+    let (star_month, stars) = super::star_windows(state, p, &super::MonthQuery::default()).await?;
     let mut appeals = Vec::new();
     for a in store::pending_appeals(state.store.reader(), scope, 50).await? {
         let rating = store::get(state.store.reader(), a.rating_id).await?;
@@ -547,6 +524,7 @@ async fn overview_view(
             threshold: onewindow_domain::figures::Rate::new(settings.threshold_permille, 1000)
                 .percent_text(),
             under,
+            star_month,
             stars,
             appeals,
             recent,
@@ -559,16 +537,6 @@ async fn overview_view(
         },
         refused,
     )
-}
-
-trait Day0 {
-    fn with_day0(self, d: u32) -> Option<chrono::NaiveDate>;
-}
-
-impl Day0 for chrono::NaiveDate {
-    fn with_day0(self, d: u32) -> Option<chrono::NaiveDate> {
-        chrono::Datelike::with_day0(&self, d)
-    }
 }
 
 async fn overview_page(
