@@ -988,13 +988,19 @@ async fn a_window_earns_its_monthly_stars(app: TestApp) {
     let sup = app.login("supervisor").await;
     let w = hall_window(&app, 4).await;
     let (s, _) = clerk
-        .post(&format!("/api/v1/queue/windows/{w}/state"), json!({"state": "open"}))
+        .post(
+            &format!("/api/v1/queue/windows/{w}/state"),
+            json!({"state": "open"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     let hall = app.org_id("xingfu-hall").await;
     for n in 0..10 {
         let (_, t) = guide
-            .post(&format!("/api/v1/queue/halls/{hall}/tickets"), json!({"class": "C"}))
+            .post(
+                &format!("/api/v1/queue/halls/{hall}/tickets"),
+                json!({"class": "C"}),
+            )
             .await;
         let (_, called) = clerk
             .post(&format!("/api/v1/queue/windows/{w}/call-next"), json!({}))
@@ -1009,7 +1015,11 @@ async fn a_window_earns_its_monthly_stars(app: TestApp) {
                 .await;
             assert_eq!(s, StatusCode::OK);
         }
-        let level = if n == 3 { "dissatisfied" } else { "very_satisfied" };
+        let level = if n == 3 {
+            "dissatisfied"
+        } else {
+            "very_satisfied"
+        };
         let (s, r) = guide
             .post(
                 "/api/v1/ratings",
@@ -1027,7 +1037,12 @@ async fn a_window_earns_its_monthly_stars(app: TestApp) {
             )
             .await;
             assert_eq!(s, StatusCode::OK);
-            let (s, _) = step(&sup, id, json!({"step": "called_back", "way": "no_contact"})).await;
+            let (s, _) = step(
+                &sup,
+                id,
+                json!({"step": "called_back", "way": "no_contact"}),
+            )
+            .await;
             assert_eq!(s, StatusCode::OK);
         }
     }

@@ -445,7 +445,10 @@ mod tests {
                     PairRatingDevices,
                 ],
             ),
-            (GuideDesk, &[ViewOrgs, ViewCases, IssueTickets, EnterRatings]),
+            (
+                GuideDesk,
+                &[ViewOrgs, ViewCases, IssueTickets, EnterRatings],
+            ),
             (
                 WindowClerk,
                 &[

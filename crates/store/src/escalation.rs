@@ -636,7 +636,7 @@ pub async fn run(store: &Store, change: &Change, cal: &WorkCalendar) -> Result<E
         // another runner handled, or this run could not, are not read twice.
         let ids: Vec<(i64, i64)> = sqlx::query(
             "SELECT id, next_check_at FROM tracked_items WHERE state = 'open' \
-             AND next_check_at <= $1 AND (next_check_at > $2 OR (next_check_at = $2 AND id > $3)) \
+             AND next_check_at <= $1 AND (next_check_at, id) > ($2, $3) \
              ORDER BY next_check_at, id LIMIT $4",
         )
         .bind(now)

@@ -588,9 +588,8 @@ pub async fn star_windows(
             let prev = this - chrono::Duration::days(1);
             prev.with_day(1).unwrap_or(prev)
         }
-        Some(m) => NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").map_err(|_| {
-            AppError::invalid("month", "invalid_month", "月份格式应为 YYYY-MM")
-        })?,
+        Some(m) => NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d")
+            .map_err(|_| AppError::invalid("month", "invalid_month", "月份格式应为 YYYY-MM"))?,
     };
     let next = if first.month() == 12 {
         NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)

@@ -373,9 +373,9 @@ fn remedy_text(r: &Rectification) -> String {
         ));
     } else if let Some(m) = r.remedy {
         parts.push(format!(
-            "{}：{}",
-            m.label(),
-            r.evidence.clone().unwrap_or_default()
+            "经核实，情况属实（{}），{}",
+            r.evidence.clone().unwrap_or_default(),
+            m.label()
         ));
     }
     if let Some(d) = &r.done {
