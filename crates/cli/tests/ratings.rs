@@ -125,7 +125,10 @@ async fn rate_online(app: &TestApp, case: &Value, code: &str, level: &str) -> (S
     (s, res.json().await.unwrap_or(Value::Null))
 }
 
+/// A phone-callback rating entered by the guide desk, three days after the case finished
+/// (staff may not enter one earlier: the resident's own channels come first).
 async fn enter(app: &TestApp, case: &Value, level: &str) -> Value {
+    app.clock.advance_secs(3 * 86_400);
     let guide = app.login("guide").await;
     let (s, r) = guide
         .post(
@@ -187,6 +190,18 @@ async fn one_rating_per_case_after_it_is_finished_and_a_wrong_code_is_no_case(ap
             .contains("以第一次评价为准"),
         "{second}"
     );
+    // Staff may not enter a rating before the resident's own channels had their time.
+    let fresh = finished_case(&app).await;
+    let (s, body) = app
+        .login("guide")
+        .await
+        .post(
+            "/api/v1/ratings",
+            json!({"case_no": fresh["case_no"], "channel": "phone_callback", "level": "very_satisfied"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"][0]["code"], "too_early");
     // Staff entry of a second rating for the same case is refused alike.
     let guide = app.login("guide").await;
     let (s, _) = guide
@@ -473,9 +488,20 @@ async fn finished_visit(app: &TestApp) -> Value {
 }
 
 async fn a_bad_rating_opens_one_rectification_timed_across_national_day(app: TestApp) {
-    // A visit finished and rated by phone on Monday 2026-09-28.
-    app.clock.set(bj(2026, 9, 28, 10));
+    // A visit finished on Friday 2026-09-25, rated by phone on Monday 2026-09-28 (staff
+    // enter a callback rating three days after the visit at the earliest).
+    app.clock.set(bj(2026, 9, 25, 10));
     let t = finished_visit(&app).await;
+    let guide = app.login("guide").await;
+    let (s, early) = guide
+        .post(
+            "/api/v1/ratings",
+            json!({"ticket_id": t["id"], "channel": "phone_callback", "level": "dissatisfied"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{early}");
+    assert_eq!(early["fields"][0]["code"], "too_early");
+    app.clock.set(bj(2026, 9, 28, 10));
     let guide = app.login("guide").await;
     let (s, rating) = guide
         .post(
@@ -622,7 +648,9 @@ async fn figures_on_a_hand_built_set_and_an_appeal_excludes_but_keeps(app: TestA
         }
     }
     let sup = app.login("supervisor").await;
-    let hall = app.org_id("xingfu").await.to_string();
+    // Cases taken in at the street count for its one hall (幸福街道便民服务中心), where its
+    // visits count too.
+    let hall = app.org_id("xingfu-hall").await.to_string();
     let f = figures(&sup, "hall").await;
     assert_eq!(f["basic_counts_as_good"], true);
     assert!(f["good_rate_definition"]
@@ -636,7 +664,7 @@ async fn figures_on_a_hand_built_set_and_an_appeal_excludes_but_keeps(app: TestA
             .iter()
             .find(|r| r["id"] == json!(hall))
             .cloned()
-            .unwrap_or_else(|| panic!("no row for the street's intake org: {f}"))
+            .unwrap_or_else(|| panic!("no row for the street's hall: {f}"))
     };
     let r = row(&f);
     // Hand-computed: 4 ratings; good (5+4+3) 3/4 = 75.0%; bad 1/4 = 25.0%;
@@ -824,6 +852,33 @@ async fn rectification_and_appeal_refuse_outside_role_and_scope(app: TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    // Nor by a supervisor of the rated department itself: only from above it.
+    let (s, u) = admin
+        .post(
+            "/api/v1/users",
+            json!({"org_id": app.org_id("dept-mz").await, "username": "sup-mz",
+                   "display_name": "民政督查", "roles": ["supervisor"], "password": DEMO_PASSWORD}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{u}");
+    let own = app.login("sup-mz").await;
+    let (s, body) = own
+        .post(
+            &format!("/api/v1/appeals/{}/decision", appeal["id"]),
+            json!({"uphold": true, "reason": "同意"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"][0]["code"], "own_unit");
+    // The district upholds it while the rectification is still open.
+    let sup = app.login("supervisor").await;
+    let (s, body) = sup
+        .post(
+            &format!("/api/v1/appeals/{}/decision", appeal["id"]),
+            json!({"uphold": true, "reason": "告知书在案，申诉成立"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
 
     // A verification without evidence names the field.
     let (s, body) = step(
@@ -852,6 +907,11 @@ async fn rectification_and_appeal_refuse_outside_role_and_scope(app: TestApp) {
         .unwrap()
         .get("message");
     let path = &msg[msg.find("/hf/").unwrap()..];
+    // Staff read the outbox with the link's token hidden: no one answers for the rater.
+    let (_, outbox) = approver.get("/api/v1/outbox").await;
+    let shown = outbox["items"][0]["message"].as_str().unwrap();
+    assert!(shown.contains("/hf/******"), "{shown}");
+    assert!(!outbox.to_string().contains(&path[4..]));
     let c = app.browser();
     let page = c
         .get(app.url(path))
@@ -885,6 +945,22 @@ async fn rectification_and_appeal_refuse_outside_role_and_scope(app: TestApp) {
     assert_eq!(r["rectification"]["state"], "closed");
     assert_eq!(r["rectification"]["callback_way"], "sms_link");
     assert_eq!(r["rectification"]["callback_level"], "satisfied");
+    // The appeal took the rating out of the figures before the rectification closed; its
+    // closing does not bring a count back.
+    app.store.settle_audit().await.unwrap();
+    let row = sqlx::query(
+        "SELECT CAST(SUM(bad) AS BIGINT) AS bad, CAST(SUM(rectified) AS BIGINT) AS rectified, \
+         CAST(SUM(called_back) AS BIGINT) AS called_back, \
+         CAST(SUM(excluded) AS BIGINT) AS excluded FROM rating_rollup WHERE dim = 'department'",
+    )
+    .fetch_one(app.store.reader())
+    .await
+    .unwrap();
+    let n = |c: &str| row.get::<i64, _>(c);
+    assert_eq!(
+        (n("bad"), n("rectified"), n("called_back"), n("excluded")),
+        (0, 0, 0, 1)
+    );
 }
 
 async fn page(api: &Api, path: &str) -> String {
@@ -899,10 +975,24 @@ async fn page(api: &Api, path: &str) -> String {
 }
 
 async fn the_demo_has_ratings_at_every_stage_and_the_pages_show_them(app: TestApp) {
+    onewindow_store::demo::seed_cases(&app.store, app.clock_now())
+        .await
+        .unwrap();
     onewindow_store::demo::seed_ratings(&app.store, app.clock_now())
         .await
         .unwrap();
-    assert_eq!(app.count("ratings").await, 60);
+    let cases: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM cases WHERE state IN ('issued', 'closed')")
+            .fetch_one(app.store.reader())
+            .await
+            .unwrap()
+            .get("n");
+    assert!(cases > 0);
+    assert_eq!(
+        app.count("ratings").await,
+        60 + cases,
+        "three visits a day and every finished case"
+    );
     let states: Vec<String> = sqlx::query("SELECT state FROM rectifications ORDER BY id")
         .fetch_all(app.store.reader())
         .await
@@ -923,7 +1013,8 @@ async fn the_demo_has_ratings_at_every_stage_and_the_pages_show_them(app: TestAp
         "the pending appeal"
     );
     let list = page(&sup, "/ratings/rectifications").await;
-    assert_eq!(list.matches("<tr id=\"rect-").count(), 5);
+    // Five visits' 差评 and one case's.
+    assert_eq!(list.matches("<tr id=\"rect-").count(), 6);
     // Every role involved finds its page; a clerk sees no rectification forms.
     let clerk = app.login("clerk").await;
     let first: i64 =
@@ -948,6 +1039,11 @@ async fn the_demo_has_ratings_at_every_stage_and_the_pages_show_them(app: TestAp
 }
 
 async fn a_query_code_cannot_be_found_by_trying(app: TestApp) {
+    // Malformed numbers are no case and are not counted.
+    for _ in 0..12 {
+        let (s, _) = rate_online(&app, &json!({"case_no": "NOT-A-CASE"}), "ABC", "satisfied").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
     let case = finished_case(&app).await;
     let code = query_code(&app, &case).await;
     for n in 0..10 {
@@ -957,6 +1053,10 @@ async fn a_query_code_cannot_be_found_by_trying(app: TestApp) {
     // Past ten failures a minute, even the right code waits: 429 with Retry-After.
     let (s, body) = rate_online(&app, &case, &code, "satisfied").await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(
+        body["title"].as_str().unwrap().contains("查询次数过多"),
+        "{body}"
+    );
     let res = app
         .browser()
         .get(app.url(&format!(
@@ -979,13 +1079,12 @@ async fn a_query_code_cannot_be_found_by_trying(app: TestApp) {
 }
 
 async fn a_window_earns_its_monthly_stars(app: TestApp) {
-    // Tuesday 2026-10-20 at window 4: ten visits, nine ★5 and one 不满意 put right at once
-    // the same day. 好评率 9/10 = 900‰, on time 1/1: ★2 by the default thresholds
+    // Tuesday 2026-10-20 at window 4: ten visits; called back on 10-23: nine ★5 and one
+    // 不满意 put right at once the same day. 好评率 9/10 = 900‰, on time 1/1: ★2 by the default thresholds
     // (★5 990/1000, ★4 980/950, ★3 950/900, ★2 900/850).
     app.clock.set(bj(2026, 10, 20, 9));
     let clerk = app.login("clerk").await;
     let guide = app.login("guide").await;
-    let sup = app.login("supervisor").await;
     let w = hall_window(&app, 4).await;
     let (s, _) = clerk
         .post(
@@ -995,7 +1094,8 @@ async fn a_window_earns_its_monthly_stars(app: TestApp) {
         .await;
     assert_eq!(s, StatusCode::OK);
     let hall = app.org_id("xingfu-hall").await;
-    for n in 0..10 {
+    let mut tickets = Vec::new();
+    for _ in 0..10 {
         let (_, t) = guide
             .post(
                 &format!("/api/v1/queue/halls/{hall}/tickets"),
@@ -1015,6 +1115,13 @@ async fn a_window_earns_its_monthly_stars(app: TestApp) {
                 .await;
             assert_eq!(s, StatusCode::OK);
         }
+        tickets.push(t);
+    }
+    // Called back on Friday 10-23: the ratings are October's.
+    app.clock.set(bj(2026, 10, 23, 10));
+    let guide = app.login("guide").await;
+    let sup = app.login("supervisor").await;
+    for (n, t) in tickets.iter().enumerate() {
         let level = if n == 3 {
             "dissatisfied"
         } else {

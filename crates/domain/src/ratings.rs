@@ -120,12 +120,16 @@ pub enum RatingError {
     NotClosed,
     #[error("补充评价期已过（办结后{days}天内可以评价）")]
     TooLate { days: i64 },
-    #[error("请选择1到5颗星")]
+    #[error("请选择评价等级：非常满意、满意、基本满意、不满意或非常不满意")]
     NoLevel,
     #[error("“{0}”不是这类评价的评价项")]
     UnknownCriterion(String),
     #[error("分项评价为1到5颗星")]
     BadScore,
+    #[error("办结{days}天后才能录入回访评价（此前由办事人自己评价）")]
+    TooEarly { days: i64 },
+    #[error("不能为自己办理的业务录入评价")]
+    OwnWork,
 }
 
 /// The facts a rating request is judged on.
@@ -242,6 +246,8 @@ pub enum RectificationError {
     NothingDone,
     #[error("评价人留有联系方式，须回访")]
     HasContact,
+    #[error("评价人没有留下联系方式，无法电话或短信回访")]
+    NoContact,
     #[error("请记录评价人对整改结果的评价")]
     NoCallbackLevel,
 }
@@ -288,6 +294,8 @@ pub fn rectify(
         ) => match (way, rater_level) {
             (CallbackWay::NoContact, _) if has_contact => Err(RectificationError::HasContact),
             (CallbackWay::NoContact, _) => Ok(S::Closed),
+            (_, _) if !has_contact => Err(RectificationError::NoContact),
+            (CallbackWay::Unreachable, _) => Ok(S::Closed),
             (_, None) => Err(RectificationError::NoCallbackLevel),
             (_, Some(_)) => Ok(S::Closed),
         },
@@ -370,13 +378,14 @@ pub fn rectification_rate(closed: i64, bad_ratings: i64) -> Rate {
     Rate::new(closed, bad_ratings)
 }
 
-/// 回访率:
+/// 实名差评回访率 (must reach 100%): only a rater who left a phone number can be called back.
 ///
 /// ```text
-/// callback_rate = rectifications whose rater was called back / bad ratings
+/// callback_rate = 差评 whose rater was reached (phone, or their own answer to the SMS link)
+///                 / 差评 with the rater's contact (实名差评)
 /// ```
-pub fn callback_rate(called_back: i64, bad_ratings: i64) -> Rate {
-    Rate::new(called_back, bad_ratings)
+pub fn callback_rate(called_back: i64, named_bad_ratings: i64) -> Rate {
+    Rate::new(called_back, named_bad_ratings)
 }
 
 /// 按期整改率:
@@ -389,10 +398,43 @@ pub fn on_time_rate(on_time: i64, closed: i64) -> Rate {
 }
 
 /// Whether a unit is listed for rectification: its 好评率 over the last month is under
-/// the threshold (a setting, default 850‰ = 85%). A unit without ratings is not listed —
-/// it is shown as unrated instead.
-pub fn under_threshold(rate: Rate, threshold_per_mille: i64) -> bool {
-    rate.per_mille().is_some_and(|m| m < threshold_per_mille)
+/// the threshold (a setting, default 850‰ = 85%) on at least `min_ratings` ratings (a
+/// setting, default 10: one bad rating of one is no finding). A unit with fewer is not
+/// listed.
+pub fn under_threshold(rate: Rate, threshold_per_mille: i64, min_ratings: i64) -> bool {
+    rate.denominator >= min_ratings && rate.per_mille().is_some_and(|m| m < threshold_per_mille)
+}
+
+/// 差评按期整改率 of a month, as 星级窗口 reads it: a 差评 not yet put right counts as not on
+/// time (unlike [`on_time_rate`], which is over the rectifications closed).
+///
+/// ```text
+/// star_on_time_rate = 差评 of the month rectified by their deadline / 差评 of the month
+///                     (no 差评: 100%)
+/// ```
+pub fn star_on_time_rate(rectified_on_time: i64, bad_ratings: i64) -> Rate {
+    Rate::new(rectified_on_time, bad_ratings)
+}
+
+/// Staff enter a rating from a phone or SMS callback only once the resident's own channels
+/// had their time: `after_days` after finishing (the invitation's, a setting), so a unit
+/// cannot get in first with a rating of its own (the first rating stands); and never the
+/// clerk who did the work.
+pub fn may_enter_callback(
+    finished_at: Option<Micros>,
+    now: Micros,
+    after_days: i64,
+    enterer_served_it: bool,
+) -> Result<(), RatingError> {
+    if enterer_served_it {
+        return Err(RatingError::OwnWork);
+    }
+    match finished_at {
+        Some(f) if now < invitation_at(f, after_days) => {
+            Err(RatingError::TooEarly { days: after_days })
+        }
+        _ => Ok(()),
+    }
 }
 
 // --- words, as stored and as shown ---------------------------------------------------------
@@ -536,6 +578,38 @@ pub fn mask_phone(phone: &str) -> String {
     let head: String = digits[..3].iter().collect();
     let tail: String = digits[digits.len() - 4..].iter().collect();
     format!("{head}****{tail}")
+}
+
+/// A case is finished for rating (一事一评) once its result is handed over (出件), closed or
+/// not.
+pub fn case_finished(state: crate::cases::CaseState) -> bool {
+    matches!(
+        state,
+        crate::cases::CaseState::Issued | crate::cases::CaseState::Closed
+    )
+}
+
+/// The path of the rater's own link to rate a rectification (短信回访), before its token.
+pub const CALLBACK_LINK: &str = "/hf/";
+
+/// A message as staff may read it: the token of any callback link hidden, so no one but
+/// the rater can answer for the rater.
+pub fn redact_callback_links(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(CALLBACK_LINK) {
+        out.push_str(&rest[..i + CALLBACK_LINK.len()]);
+        rest = &rest[i + CALLBACK_LINK.len()..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(rest.len());
+        if end > 0 {
+            out.push_str("******");
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 // --- the unit that did the work, and its rectification's clock -----------------------------
@@ -699,6 +773,9 @@ pub fn rectification_kind(unit: Unit, limits: RectificationLimits) -> KindSpec {
 pub enum CallbackWay {
     Phone,
     SmsLink,
+    /// Called several times without reaching the rater (多次联系未接通): closes the record,
+    /// not counted as called back.
+    Unreachable,
     NoContact,
 }
 
@@ -707,14 +784,21 @@ impl CallbackWay {
         match self {
             CallbackWay::Phone => "phone",
             CallbackWay::SmsLink => "sms_link",
+            CallbackWay::Unreachable => "unreachable",
             CallbackWay::NoContact => "no_contact",
         }
+    }
+
+    /// The rater was reached: counts toward 回访率.
+    pub fn reached(self) -> bool {
+        matches!(self, CallbackWay::Phone | CallbackWay::SmsLink)
     }
 
     pub fn parse(s: &str) -> Option<CallbackWay> {
         [
             CallbackWay::Phone,
             CallbackWay::SmsLink,
+            CallbackWay::Unreachable,
             CallbackWay::NoContact,
         ]
         .into_iter()
@@ -725,6 +809,7 @@ impl CallbackWay {
         match self {
             CallbackWay::Phone => "电话回访",
             CallbackWay::SmsLink => "短信回访（评价人自评）",
+            CallbackWay::Unreachable => "多次联系未接通",
             CallbackWay::NoContact => "匿名评价，无法回访",
         }
     }
@@ -779,6 +864,8 @@ pub enum AppealError {
     AlreadyDecided,
     #[error("提出申诉的人不能复核自己的申诉")]
     OwnAppeal,
+    #[error("申诉由被评价单位的上级复核，被评价单位不能复核自己的申诉")]
+    OwnUnit,
     #[error("请写明复核意见")]
     NoDecisionReason,
 }
@@ -787,7 +874,7 @@ impl AppealError {
     pub fn field(&self) -> &'static str {
         match self {
             AppealError::AlreadyAppealed | AppealError::NoReason => "reason",
-            AppealError::AlreadyDecided | AppealError::OwnAppeal => "appeal",
+            AppealError::AlreadyDecided | AppealError::OwnAppeal | AppealError::OwnUnit => "appeal",
             AppealError::NoDecisionReason => "reason",
         }
     }
@@ -798,6 +885,7 @@ impl AppealError {
             AppealError::NoReason => "required",
             AppealError::AlreadyDecided => "already_decided",
             AppealError::OwnAppeal => "own_appeal",
+            AppealError::OwnUnit => "own_unit",
             AppealError::NoDecisionReason => "required",
         }
     }
@@ -814,12 +902,15 @@ pub fn may_appeal(already: bool, reason: &str) -> Result<(), AppealError> {
     Ok(())
 }
 
-/// May `decider` decide the appeal filed by `appellant`? Once, by someone else, with the
-/// reason (the supervisor's scope over the unit is checked by `access`).
+/// May `decider` decide the appeal filed by `appellant`? Once, by someone else above the
+/// rated unit (`decider_above_unit`: the decider's organisation strictly contains the
+/// unit — the unit's own supervisors do not judge their own appeal), with the reason (the
+/// supervisor's scope over the unit is checked by `access`).
 pub fn may_decide_appeal(
     state: AppealState,
     appellant: i64,
     decider: i64,
+    decider_above_unit: bool,
     reason: &str,
 ) -> Result<(), AppealError> {
     if state != AppealState::Pending {
@@ -827,6 +918,9 @@ pub fn may_decide_appeal(
     }
     if appellant == decider {
         return Err(AppealError::OwnAppeal);
+    }
+    if !decider_above_unit {
+        return Err(AppealError::OwnUnit);
     }
     if reason.trim().is_empty() {
         return Err(AppealError::NoDecisionReason);
@@ -837,9 +931,11 @@ pub fn may_decide_appeal(
 impl RatingError {
     pub fn field(&self) -> &'static str {
         match self {
-            RatingError::AlreadyRated | RatingError::NotClosed | RatingError::TooLate { .. } => {
-                "subject"
-            }
+            RatingError::AlreadyRated
+            | RatingError::NotClosed
+            | RatingError::TooLate { .. }
+            | RatingError::TooEarly { .. }
+            | RatingError::OwnWork => "subject",
             RatingError::NoLevel => "level",
             RatingError::UnknownCriterion(_) | RatingError::BadScore => "scores",
         }
@@ -853,6 +949,8 @@ impl RatingError {
             RatingError::NoLevel => "no_level",
             RatingError::UnknownCriterion(_) => "unknown_criterion",
             RatingError::BadScore => "out_of_range",
+            RatingError::TooEarly { .. } => "too_early",
+            RatingError::OwnWork => "own_work",
         }
     }
 
@@ -869,7 +967,7 @@ impl RectificationError {
             RectificationError::NoEvidence => "evidence",
             RectificationError::NoRemedy => "remedy",
             RectificationError::NothingDone => "done",
-            RectificationError::HasContact => "way",
+            RectificationError::HasContact | RectificationError::NoContact => "way",
             RectificationError::NoCallbackLevel => "rater_level",
         }
     }
@@ -880,6 +978,7 @@ impl RectificationError {
             RectificationError::NoEvidence | RectificationError::NothingDone => "required",
             RectificationError::NoRemedy => "no_remedy",
             RectificationError::HasContact => "has_contact",
+            RectificationError::NoContact => "no_contact",
             RectificationError::NoCallbackLevel => "required",
         }
     }
@@ -1068,6 +1167,18 @@ mod tests {
             Err(RectificationError::HasContact)
         );
         assert_eq!(rectify(S::CallbackDue, &nobody, false), Ok(S::Closed));
+        // A phone callback needs someone to call; 未接通 closes without a level.
+        assert_eq!(
+            rectify(S::CallbackDue, &called, false),
+            Err(RectificationError::NoContact)
+        );
+        let missed = RectificationStep::CalledBack {
+            way: CallbackWay::Unreachable,
+            rater_level: None,
+            note: "三次致电未接通".into(),
+        };
+        assert_eq!(rectify(S::CallbackDue, &missed, true), Ok(S::Closed));
+        assert!(!CallbackWay::Unreachable.reached());
     }
 
     #[test]
@@ -1097,10 +1208,26 @@ mod tests {
         assert_eq!(rectification_rate(1, 2).percent_text(), "50.0%");
         assert_eq!(callback_rate(2, 2).percent_text(), "100.0%");
         assert_eq!(on_time_rate(2, 3).percent_text(), "66.7%");
-        assert!(under_threshold(good_rate(&t, true), 850));
+        assert!(under_threshold(good_rate(&t, true), 850, 10));
         assert!(
-            !under_threshold(Rate::new(0, 0), 850),
+            !under_threshold(good_rate(&t, true), 850, 11),
+            "too few ratings to list"
+        );
+        assert!(
+            !under_threshold(Rate::new(0, 0), 850, 0),
             "unrated is not listed"
+        );
+        assert_eq!(star_on_time_rate(0, 0).percent_text(), "—");
+        // Staff callback entry: not before N days, never by the clerk who served.
+        let f = Some(at(1, 9));
+        assert_eq!(
+            may_enter_callback(f, at(4, 8), 3, false),
+            Err(RatingError::TooEarly { days: 3 })
+        );
+        assert_eq!(may_enter_callback(f, at(4, 9), 3, false), Ok(()));
+        assert_eq!(
+            may_enter_callback(f, at(9, 9), 3, true),
+            Err(RatingError::OwnWork)
         );
     }
 
@@ -1132,6 +1259,15 @@ mod tests {
     }
 
     #[test]
+    fn callback_links_are_hidden_from_staff() {
+        assert_eq!(
+            redact_callback_links("请评价：https://x.cn/hf/Ab3_x-9。谢谢"),
+            "请评价：https://x.cn/hf/******。谢谢"
+        );
+        assert_eq!(redact_callback_links("没有链接"), "没有链接");
+    }
+
+    #[test]
     fn raters_are_masked() {
         assert_eq!(mask_name("张三"), "张*");
         assert_eq!(mask_name("欧阳娜娜"), "欧***");
@@ -1149,15 +1285,19 @@ mod tests {
         );
         assert_eq!(may_appeal(false, "  "), Err(AppealError::NoReason));
         assert_eq!(
-            may_decide_appeal(AppealState::Pending, 1, 2, "属实"),
+            may_decide_appeal(AppealState::Pending, 1, 2, true, "属实"),
             Ok(())
         );
         assert_eq!(
-            may_decide_appeal(AppealState::Pending, 2, 2, "属实"),
+            may_decide_appeal(AppealState::Pending, 2, 2, true, "属实"),
             Err(AppealError::OwnAppeal)
         );
         assert_eq!(
-            may_decide_appeal(AppealState::Upheld, 1, 2, "属实"),
+            may_decide_appeal(AppealState::Pending, 1, 2, false, "属实"),
+            Err(AppealError::OwnUnit)
+        );
+        assert_eq!(
+            may_decide_appeal(AppealState::Upheld, 1, 2, true, "属实"),
             Err(AppealError::AlreadyDecided)
         );
     }

@@ -1006,18 +1006,74 @@ pub async fn seed_ratings(store: &Store, now: i64) -> Result<()> {
                 )
                 .await?;
             }
-            // Appealed by the hall, waiting for the district's decision.
+            // Explained (a policy limit), waiting for the callback.
             15 => {
-                ratings::file_appeal(
+                ratings::take_step(
                     &mut tx,
                     &by(1),
-                    rating_id,
-                    "当日系统故障导致排队，非窗口人员原因，附故障记录",
+                    &cal,
+                    rect,
+                    None,
+                    &verify(Remedy::Explanation),
                 )
                 .await?;
             }
             // 3 days back: still to be verified.
             _ => {}
+        }
+    }
+    // The demo's finished cases, rated online by their applicants: the first 不满意 and
+    // appealed by the department that decided it, waiting for the district's supervisor.
+    let approver = users::find_id_by_username(&mut tx, "approver")
+        .await?
+        .ok_or(crate::StoreError::NotFound)?;
+    let finished: Vec<i64> =
+        sqlx::query("SELECT id FROM cases WHERE state IN ($1, $2) ORDER BY id")
+            .bind(onewindow_domain::cases::CaseState::Issued.as_str())
+            .bind(onewindow_domain::cases::CaseState::Closed.as_str())
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.get("id"))
+            .collect();
+    for (n, case_id) in finished.into_iter().enumerate() {
+        let level = match n {
+            0 => Level::Dissatisfied,
+            n if n % 2 == 1 => Level::Satisfied,
+            _ => Level::VerySatisfied,
+        };
+        let rating = ratings::rate(
+            &mut tx,
+            &Change {
+                backend: store.backend(),
+                at: now,
+                who: Who::system("rater"),
+            },
+            &cal,
+            &settings,
+            &NewRating {
+                subject: SubjectRef::Case(case_id),
+                level,
+                scores: vec![("efficiency".into(), level.stars())],
+                tags: vec![],
+                comment: if level.is_bad() {
+                    "要求补交的材料事先没有告知".into()
+                } else {
+                    String::new()
+                },
+                channel: Channel::Online,
+                entered_by: None,
+            },
+        )
+        .await?;
+        if n == 0 {
+            ratings::file_appeal(
+                &mut tx,
+                &at(now, approver, "approver"),
+                rating.id,
+                "受理时已出具一次性告知书，申请人签字确认，附告知书扫描件",
+            )
+            .await?;
         }
     }
     tx.commit().await?;

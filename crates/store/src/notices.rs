@@ -455,7 +455,9 @@ pub async fn outbox_page(
         .map(|r| OutboxMessage {
             id: r.get("id"),
             phone: masked(&r.get::<String, _>("phone")),
-            message: r.get("message"),
+            message: onewindow_domain::ratings::redact_callback_links(
+                &r.get::<String, _>("message"),
+            ),
             org_id: r.get("org_id"),
             state: r.get("state"),
             attempts: r.get("attempts"),

@@ -30,13 +30,14 @@ pub struct RatingSettings {
     pub invite_after_days: i64,
     pub basic_counts_as_good: bool,
     pub threshold_permille: i64,
+    pub threshold_min_ratings: i64,
     pub limits: RectificationLimits,
     pub device_prompt_minutes: i64,
     pub star_rule: StarRule,
 }
 
 pub async fn settings(pool: &AnyPool) -> Result<RatingSettings> {
-    let [late, invite, basic, threshold, verify, rectify, callback, prompt, star_min] =
+    let [late, invite, basic, threshold, threshold_min, verify, rectify, callback, prompt, star_min] =
         crate::settings::get_ints(
             pool,
             [
@@ -44,6 +45,7 @@ pub async fn settings(pool: &AnyPool) -> Result<RatingSettings> {
                 "rating.invite_after_days",
                 "rating.basic_counts_as_good",
                 "rating.threshold_permille",
+                "rating.threshold_min_ratings",
                 "rating.verify_days",
                 "rating.rectify_days",
                 "rating.callback_days",
@@ -62,6 +64,7 @@ pub async fn settings(pool: &AnyPool) -> Result<RatingSettings> {
         invite_after_days: invite,
         basic_counts_as_good: basic != 0,
         threshold_permille: threshold,
+        threshold_min_ratings: threshold_min,
         limits: RectificationLimits {
             verify_days: verify as u32,
             rectify_days: rectify as u32,
@@ -190,10 +193,12 @@ async fn subject_facts(
             .ok_or(StoreError::NotFound)?;
             let state: String = r.get("state");
             use onewindow_domain::cases::CaseState;
-            // Finished for the resident once the result is handed over (出件), closed or not.
             let issued = CaseState::Issued.as_str();
-            let finished_at: Option<i64> = if state == issued || state == CaseState::Closed.as_str()
-            {
+            let finished = CaseState::ALL
+                .into_iter()
+                .find(|s| s.as_str() == state)
+                .is_some_and(rules::case_finished);
+            let finished_at: Option<i64> = if finished {
                 sqlx::query(
                     "SELECT MIN(at) AS at FROM case_events WHERE case_id = $1 AND to_state = $2",
                 )
@@ -211,11 +216,12 @@ async fn subject_facts(
                 .await?
                 .is_some();
             let phone: String = r.get("applicant_phone");
+            let hall = hall_of(&mut *conn, r.get("intake_org_id")).await?;
             Ok(SubjectFacts {
                 subject: Subject::Case,
                 finished_at,
                 already_rated: rated,
-                hall_org_id: r.get("intake_org_id"),
+                hall_org_id: hall,
                 department_id: Some(r.get("department_id")),
                 window_id: None,
                 clerk_user_id: Some(r.get("created_by")),
@@ -230,6 +236,28 @@ async fn subject_facts(
             })
         }
     }
+}
+
+/// The hall a case taken in at `intake_org_id` counts for: the one hall (an organisation
+/// with a queue) inside it — a street's 便民服务中心, where its visits are counted too — or
+/// the intake organisation itself (a community station, or several halls).
+async fn hall_of(conn: &mut AnyConnection, intake_org_id: i64) -> Result<i64> {
+    let org = crate::orgs::get(&mut *conn, intake_org_id).await?;
+    let halls: Vec<i64> = sqlx::query(
+        "SELECT DISTINCT q.hall_id FROM queue_classes q JOIN orgs o ON o.id = q.hall_id \
+         WHERE o.path >= $1 AND o.path < $2 ORDER BY q.hall_id LIMIT 2",
+    )
+    .bind(org.path.as_str())
+    .bind(crate::path_upper_bound(org.path.as_str()))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| r.get("hall_id"))
+    .collect();
+    Ok(match halls.as_slice() {
+        [only] => *only,
+        _ => intake_org_id,
+    })
 }
 
 /// A rating to record.
@@ -474,6 +502,15 @@ pub async fn rate(
         &given,
     )
     .map_err(refused)?;
+    if new.channel.entered_by_staff() {
+        rules::may_enter_callback(
+            facts.finished_at,
+            change.at,
+            settings.invite_after_days,
+            new.entered_by.is_some() && new.entered_by == facts.clerk_user_id,
+        )
+        .map_err(refused)?;
+    }
     let finished_at = facts.finished_at.unwrap_or(change.at);
     // 补充评价: given after the day it was finished.
     let late = crate::clock::local_date(change.at) > crate::clock::local_date(finished_at);
@@ -956,12 +993,17 @@ async fn close(
         .bind(before.id)
         .execute(&mut *conn)
         .await?;
+    // A rating already excluded by an upheld appeal left the figures: its rectification
+    // does not come back into them.
+    if appeal_of_rating(&mut *conn, rating.id)
+        .await?
+        .is_some_and(|a| a.state == AppealState::Upheld)
+    {
+        return Ok(());
+    }
     let called_back = matches!(
         step,
-        RectificationStep::CalledBack {
-            way: CallbackWay::Phone | CallbackWay::SmsLink,
-            ..
-        }
+        RectificationStep::CalledBack { way, .. } if way.reached()
     );
     let mut deltas = vec![("rectified", 1)];
     if on_time {
@@ -1013,8 +1055,14 @@ pub async fn send_callback_link(
     .await?
     .rows_affected();
     crate::error::optimistic(changed, "该整改记录")?;
-    let path = format!("/hf/{token}");
-    let text = format!("【一窗通办】您反映的问题已整改，请对整改结果作出评价：{base_url}{path}");
+    let path = format!("{}{token}", rules::CALLBACK_LINK);
+    let what = match (r.founded, r.remedy) {
+        (Some(false), _) => "已核实处理",
+        (_, Some(Remedy::Explanation)) => "已核实并作出解释说明",
+        _ => "已整改",
+    };
+    let text =
+        format!("【一窗通办】您对我们服务的评价{what}，请对处理结果作出评价：{base_url}{path}");
     let message = crate::notices::queue(conn, change, r.unit_org_id, &phone, &text, sender).await?;
     record_step(
         conn,
@@ -1268,6 +1316,7 @@ pub async fn decide_appeal(
     change: &Change,
     appeal_id: i64,
     uphold: bool,
+    decider_above_unit: bool,
     reason: &str,
 ) -> Result<Appeal> {
     check_text("decision_reason", "复核意见", reason, rules::NOTE)
@@ -1282,7 +1331,8 @@ pub async fn decide_appeal(
     .ok_or(StoreError::NotFound)?;
     let a = appeal(&mut *conn, appeal_id).await?;
     let decider = change.who.user_id.ok_or(StoreError::NotFound)?;
-    rules::may_decide_appeal(a.state, a.filed_by, decider, reason).map_err(appeal_refused)?;
+    rules::may_decide_appeal(a.state, a.filed_by, decider, decider_above_unit, reason)
+        .map_err(appeal_refused)?;
     let state = if uphold {
         AppealState::Upheld
     } else {
@@ -1326,7 +1376,7 @@ pub async fn decide_appeal(
                     deltas.push(("rectified_on_time", -1));
                 }
                 let way: Option<String> = r.get("callback_way");
-                if way.as_deref() != Some(CallbackWay::NoContact.as_str()) {
+                if way.as_deref().and_then(CallbackWay::parse).is_some_and(|w| w.reached()) {
                     deltas.push(("called_back", -1));
                 }
             }
@@ -1605,7 +1655,7 @@ pub async fn on_case_finished(
     .bind(case_id)
     .fetch_one(&mut *conn)
     .await?;
-    let hall: i64 = r.get("intake_org_id");
+    let hall = hall_of(&mut *conn, r.get("intake_org_id")).await?;
     let dept: i64 = r.get("department_id");
     let dims = vec![
         ("hall", hall.to_string(), hall),

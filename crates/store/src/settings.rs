@@ -99,6 +99,13 @@ pub const INT_SETTINGS: &[(&str, i64, &str, i64, i64)] = &[
         0,
         1000,
     ),
+    (
+        "rating.threshold_min_ratings",
+        10,
+        "满意度不达标名单：近30天评价不少于此数才列入",
+        1,
+        1000,
+    ),
     ("rating.verify_days", 3, "差评核实时限（工作日）", 1, 30),
     (
         "rating.rectify_days",

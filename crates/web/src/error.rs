@@ -37,6 +37,9 @@ pub enum AppError {
     /// Too many login attempts from this address or for this account: 429 with Retry-After.
     #[error("登录尝试过于频繁，请{retry_after_secs}秒后再试")]
     RateLimited { retry_after_secs: u64 },
+    /// Too many failed lookups of one case number (tracking, rating): 429 with Retry-After.
+    #[error("查询次数过多，请{retry_after_secs}秒后再试")]
+    TooManyLookups { retry_after_secs: u64 },
     /// The body is larger than the route accepts (`--max-body-bytes`, uploads more).
     #[error("提交的内容过大（不能超过{limit}字节）")]
     PayloadTooLarge { limit: usize },
@@ -63,7 +66,9 @@ impl AppError {
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited { .. } | AppError::TooManyLookups { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Timeout => StatusCode::REQUEST_TIMEOUT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -83,6 +88,7 @@ impl AppError {
             AppError::BadRequest(_) => "bad_request",
             AppError::Busy { .. } => "busy",
             AppError::RateLimited { .. } => "rate_limited",
+            AppError::TooManyLookups { .. } => "too_many_lookups",
             AppError::PayloadTooLarge { .. } => "payload_too_large",
             AppError::Timeout => "timeout",
             AppError::Internal(_) => "internal",
@@ -99,9 +105,9 @@ impl AppError {
     /// Seconds a client should wait before trying again (the `Retry-After` header).
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            AppError::Busy { retry_after_secs } | AppError::RateLimited { retry_after_secs } => {
-                Some(*retry_after_secs)
-            }
+            AppError::Busy { retry_after_secs }
+            | AppError::RateLimited { retry_after_secs }
+            | AppError::TooManyLookups { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         }
     }

@@ -34,11 +34,15 @@ pub async fn track(
     // Residents type on phones and Chinese input methods: full-width digits, spaces,
     // dashes and lower case are all accepted.
     let case_no = validation::halfwidth(case_no).trim().to_ascii_uppercase();
-    let key: String = case_no.chars().take(40).collect();
+    // Only a well-formed number is counted (a junk key cannot crowd the limiter out).
+    if machine::parse_case_number(&case_no).is_none() {
+        return Err(AppError::NotFound);
+    }
+    let key = case_no.clone();
     state
         .lookup_limits
         .take(&key, state.now())
-        .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
+        .map_err(|retry_after_secs| AppError::TooManyLookups { retry_after_secs })?;
     let found = lookup(state, &case_no, code).await;
     if found.is_ok() {
         state.lookup_limits.give_back(&key);

@@ -39,7 +39,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/ratings/online", post(online_api))
         .route("/api/v1/ratings/{id}", get(get_api))
         .route("/api/v1/ratings/{id}/appeal", post(appeal_api))
+        .route("/api/v1/appeals", get(appeals_api))
         .route("/api/v1/appeals/{id}/decision", post(decide_api))
+        .route(
+            "/api/v1/figures/ratings/under-threshold",
+            get(under_threshold_api),
+        )
         .route("/api/v1/rectifications", get(rectifications_api))
         .route("/api/v1/rectifications/{id}", get(rectification_api))
         .route("/api/v1/rectifications/{id}/steps", post(step_api))
@@ -64,8 +69,9 @@ pub fn router() -> Router<AppState> {
 pub struct RatingInput {
     #[serde(default)]
     pub level: String,
+    /// Read wide, so a score out of range is the domain's refusal, not a parse error.
     #[serde(default)]
-    pub scores: BTreeMap<String, u8>,
+    pub scores: BTreeMap<String, i64>,
     #[serde(default)]
     pub tags: Vec<String>,
     #[serde(default)]
@@ -85,10 +91,18 @@ impl RatingInput {
         channel: Channel,
         entered_by: Option<i64>,
     ) -> Result<NewRating, AppError> {
+        let mut scores = Vec::new();
+        for (k, v) in &self.scores {
+            let stars = u8::try_from(*v).map_err(|_| {
+                let e = rules::RatingError::BadScore;
+                AppError::invalid(e.field(), e.code(), e.to_string())
+            })?;
+            scores.push((k.clone(), stars));
+        }
         Ok(NewRating {
             subject,
             level: self.level()?,
-            scores: self.scores.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            scores,
             tags: self.tags.clone(),
             comment: self.comment.clone(),
             channel,
@@ -433,13 +447,12 @@ pub async fn decide_appeal(
     let a = store::appeal(state.store.reader(), appeal_id)
         .await
         .map_err(|_| AppError::NotFound)?;
-    p.authorize(
-        Permission::DecideAppeals,
-        &unit_path(state, a.unit_org_id).await?,
-    )?;
+    let unit = unit_path(state, a.unit_org_id).await?;
+    p.authorize(Permission::DecideAppeals, &unit)?;
+    let above = p.user.org_path != unit;
     let change = state.change(p.user.who());
     let mut tx = state.store.begin().await?;
-    let out = store::decide_appeal(&mut tx, &change, appeal_id, uphold, reason).await?;
+    let out = store::decide_appeal(&mut tx, &change, appeal_id, uphold, above, reason).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -611,8 +624,7 @@ pub async fn star_windows(
     let out = rows
         .iter()
         .map(|c| {
-            // A month without 差评 has nothing late: the rule counts it 100%.
-            let on_time = onewindow_domain::figures::Rate::new(c.rectified_on_time, c.bad);
+            let on_time = rules::star_on_time_rate(c.rectified_on_time, c.bad);
             let stars = rules::star_level(&settings.star_rule, &c.tally, basic, on_time);
             StarWindow {
                 window_id: c.dim_id.clone(),
@@ -904,6 +916,77 @@ async fn figures_api(
     })))
 }
 
+async fn appeals_api(State(state): State<AppState>, ApiUser(p): ApiUser) -> ApiResult<Json<Value>> {
+    p.authorize(Permission::ViewRatings, &p.user.org_path)?;
+    let items = store::pending_appeals(state.store.reader(), &p.user.org_path, 200).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+/// A unit listed for rectification: its 好评率 over the last 30 days under the threshold.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnderThreshold {
+    pub dim: &'static str,
+    pub id: String,
+    pub name: String,
+    pub ratings: i64,
+    pub good_rate_text: String,
+}
+
+/// Halls and departments in the caller's scope whose 好评率 over the last 30 days is under
+/// the threshold on at least the minimum number of ratings (settings; domain
+/// `under_threshold`).
+pub async fn under_threshold(
+    state: &AppState,
+    p: &Principal,
+) -> Result<(String, i64, Vec<UnderThreshold>), AppError> {
+    p.authorize(Permission::ViewRatings, &p.user.org_path)?;
+    let settings = store::settings(state.store.reader()).await?;
+    let today = onewindow_store::clock::local_date(state.now());
+    let from = (today - chrono::Duration::days(29)).to_string();
+    let mut out = Vec::new();
+    for dim in ["hall", "department"] {
+        for c in store::figures(
+            state.store.reader(),
+            &p.user.org_path,
+            dim,
+            &from,
+            &today.to_string(),
+        )
+        .await?
+        {
+            let good = c.good_rate(settings.basic_counts_as_good);
+            if rules::under_threshold(
+                good,
+                settings.threshold_permille,
+                settings.threshold_min_ratings,
+            ) {
+                out.push(UnderThreshold {
+                    dim,
+                    id: c.dim_id.clone(),
+                    name: c.name.clone(),
+                    ratings: c.tally.total(),
+                    good_rate_text: good.percent_text(),
+                });
+            }
+        }
+    }
+    Ok((
+        onewindow_domain::figures::Rate::new(settings.threshold_permille, 1000).percent_text(),
+        settings.threshold_min_ratings,
+        out,
+    ))
+}
+
+async fn under_threshold_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+) -> ApiResult<Json<Value>> {
+    let (threshold, min, items) = under_threshold(&state, &p).await?;
+    Ok(Json(
+        json!({ "threshold": threshold, "min_ratings": min, "items": items }),
+    ))
+}
+
 /// What 好评率 counts, shown wherever it is.
 pub fn good_rate_definition(basic_counts: bool) -> &'static str {
     if basic_counts {
@@ -928,22 +1011,28 @@ async fn pair_api(
     ))
 }
 
-async fn revoke_api(
-    State(state): State<AppState>,
-    ApiUser(p): ApiUser,
-    Path(id): Path<i64>,
-) -> ApiResult<StatusCode> {
+/// Unpairs a device (停用): its token opens nothing any more.
+pub async fn revoke(state: &AppState, p: &Principal, id: i64) -> Result<(), AppError> {
     let d = store::device(state.store.reader(), id)
         .await
         .map_err(|_| AppError::NotFound)?;
     p.authorize(
         Permission::PairRatingDevices,
-        &unit_path(&state, d.hall_id).await?,
+        &unit_path(state, d.hall_id).await?,
     )?;
     let change = state.change(p.user.who());
     let mut tx = state.store.begin().await?;
     store::revoke_device(&mut tx, &change, id).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+async fn revoke_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    revoke(&state, &p, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -57,6 +57,10 @@ pub fn router() -> Router<AppState> {
             axum::routing::post(appeal_form),
         )
         .route("/ratings/devices", get(devices_page).post(pair_form))
+        .route(
+            "/ratings/devices/{id}/revoke",
+            axum::routing::post(revoke_form),
+        )
 }
 
 /// The five levels as buttons show them: (value, label, stars).
@@ -82,7 +86,7 @@ fn levels() -> Vec<LevelChoice> {
 fn rating_from_form(form: &FormData, subject: Subject) -> RatingInput {
     let mut scores = BTreeMap::new();
     for (code, _) in criteria(subject) {
-        if let Ok(n) = form.get(&format!("score.{code}")).trim().parse::<u8>() {
+        if let Ok(n) = form.get(&format!("score.{code}")).trim().parse::<i64>() {
             scores.insert((*code).to_string(), n);
         }
     }
@@ -167,7 +171,7 @@ async fn device_form(
         }
         // Rated meanwhile or the prompt expired: back to the idle screen, no error page on
         // a public tablet.
-        Err(AppError::Conflict { .. }) => {
+        Err(AppError::Conflict { .. }) | Err(AppError::Invalid(_)) => {
             Ok(Redirect::to(&format!("/device/rating/{token}")).into_response())
         }
         Err(e) => Err(e.into()),
@@ -187,6 +191,8 @@ struct RatePage {
     not_found: bool,
     /// Already rated: what was given.
     rated: Option<String>,
+    /// Found but not finished yet: rating opens once the result is handed over.
+    not_finished: bool,
     levels: Vec<LevelChoice>,
     criteria: Vec<(&'static str, &'static str)>,
     tags: Vec<(&'static str, &'static str)>,
@@ -230,6 +236,7 @@ async fn online_view(
         found: None,
         not_found: false,
         rated: None,
+        not_finished: false,
         levels: levels(),
         // The overall level is the level itself; the form asks the other criteria.
         criteria: criteria(Subject::Case)
@@ -246,6 +253,7 @@ async fn online_view(
         match crate::cases::tracking::track(state, case_no, code).await {
             Ok((case, _)) => {
                 page.found = Some(case.title.clone());
+                page.not_finished = !rules::case_finished(case.state);
                 if let Some(r) =
                     store::of_subject(state.store.reader(), store::SubjectRef::Case(case.id))
                         .await?
@@ -428,7 +436,8 @@ struct OverviewPage {
     rows: Vec<UnitFigures>,
     definition: &'static str,
     threshold: String,
-    under: Vec<(String, String)>,
+    threshold_min: i64,
+    under: Vec<super::UnderThreshold>,
     star_month: String,
     stars: Vec<super::StarWindow>,
     appeals: Vec<AppealRow>,
@@ -461,28 +470,8 @@ async fn overview_view(
     entered: Option<String>,
 ) -> PageResult {
     let (dim, from, to, rows, basic) = figures(state, p, q).await?;
-    let settings = store::settings(state.store.reader()).await?;
     let scope = &p.user.org_path;
-    // Units under the threshold over the last month (halls and departments).
-    let today = onewindow_store::clock::local_date(state.now());
-    let month_ago = (today - chrono::Duration::days(29)).to_string();
-    let mut under = Vec::new();
-    for d in ["hall", "department"] {
-        for c in store::figures(
-            state.store.reader(),
-            scope,
-            d,
-            &month_ago,
-            &today.to_string(),
-        )
-        .await?
-        {
-            let good = c.good_rate(basic);
-            if rules::under_threshold(good, settings.threshold_permille) {
-                under.push((c.name.clone(), good.percent_text()));
-            }
-        }
-    }
+    let (threshold, threshold_min, under) = super::under_threshold(state, p).await?;
     // 星级窗口 of the last full month.
     let (star_month, stars) = super::star_windows(state, p, &super::MonthQuery::default()).await?;
     let mut appeals = Vec::new();
@@ -521,8 +510,8 @@ async fn overview_view(
             to: to.to_string(),
             rows,
             definition: good_rate_definition(basic),
-            threshold: onewindow_domain::figures::Rate::new(settings.threshold_permille, 1000)
-                .percent_text(),
+            threshold,
+            threshold_min,
             under,
             star_month,
             stars,
@@ -911,7 +900,7 @@ async fn appeal_form(
 struct DevicesPage {
     chrome: Chrome,
     windows: Vec<(i64, String)>,
-    devices: Vec<(String, String, String)>,
+    devices: Vec<(i64, String, String, String)>,
     paired: Option<String>,
     errors: Vec<FieldError>,
 }
@@ -935,7 +924,7 @@ async fn devices_view(
             windows.push((w.id, format!("{hall_name} {}号窗口 {}", w.number, w.name)));
         }
         for d in store::devices_of_hall(state.store.reader(), hall_id).await? {
-            devices.push((d.label, hall_name.clone(), format_local(d.paired_at)));
+            devices.push((d.id, d.label, hall_name.clone(), format_local(d.paired_at)));
         }
     }
     let refused = !errors.is_empty();
@@ -980,4 +969,13 @@ async fn pair_form(
         Err(AppError::Invalid(f)) => devices_view(&state, &p, &ctx, None, f.0).await,
         Err(e) => Err(e.into()),
     }
+}
+
+async fn revoke_form(
+    State(state): State<AppState>,
+    PageUser(p, _): PageUser,
+    Path(id): Path<i64>,
+) -> PageResult {
+    super::revoke(&state, &p, id).await?;
+    Ok(Redirect::to("/ratings/devices").into_response())
 }
