@@ -55,7 +55,7 @@ async fn lookup(
     case_no: &str,
     code: &str,
 ) -> Result<(CaseRecord, Vec<CaseEvent>), AppError> {
-    if machine::parse_case_number(&case_no).is_none() {
+    if machine::parse_case_number(case_no).is_none() {
         return Err(AppError::NotFound);
     }
     let given =
