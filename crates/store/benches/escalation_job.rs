@@ -57,10 +57,8 @@ const KIND: &str = "bench.loop";
 const BLOCK: i64 = 100;
 const BLOCKS_PER_TX: i64 = 100;
 
-/// The run's due-selection query, as `store::escalation::run` sends it (keep in step).
-const DUE_SQL: &str = "SELECT id, next_check_at FROM tracked_items WHERE state = 'open' \
-     AND next_check_at <= $1 AND (next_check_at > $2 OR (next_check_at = $2 AND id > $3)) \
-     ORDER BY next_check_at, id LIMIT $4";
+/// The run's due-selection query, the very one `store::escalation::run` sends.
+const DUE_SQL: &str = onewindow_store::escalation::DUE_SELECTION;
 
 fn bj(y: i32, m: u32, d: u32, h: u32) -> i64 {
     local_midnight(NaiveDate::from_ymd_opt(y, m, d).unwrap()) + i64::from(h) * MICROS_PER_HOUR

@@ -623,6 +623,13 @@ impl EscalationRun {
     }
 }
 
+/// The job's selection of due items, one batch: open, due at `$1`, after the keyset
+/// `($2, $3)` = (next_check_at, id) of the last one seen, at most `$4` — by the index
+/// `tracked_items_due (state, next_check_at, id)`. Public for the benchmark's query plans.
+pub const DUE_SELECTION: &str = "SELECT id, next_check_at FROM tracked_items WHERE state = 'open' \
+     AND next_check_at <= $1 AND (next_check_at, id) > ($2, $3) \
+     ORDER BY next_check_at, id LIMIT $4";
+
 /// The job: every open item whose next check has come, at `change.at`. Safe on several
 /// instances at once (see the module comment); idempotent.
 pub async fn run(store: &Store, change: &Change, cal: &WorkCalendar) -> Result<EscalationRun> {
@@ -634,11 +641,7 @@ pub async fn run(store: &Store, change: &Change, cal: &WorkCalendar) -> Result<E
     for _ in 0..MAX_BATCHES {
         // Keyset over the due index: (next_check_at, id) after the last one seen, so items
         // another runner handled, or this run could not, are not read twice.
-        let ids: Vec<(i64, i64)> = sqlx::query(
-            "SELECT id, next_check_at FROM tracked_items WHERE state = 'open' \
-             AND next_check_at <= $1 AND (next_check_at, id) > ($2, $3) \
-             ORDER BY next_check_at, id LIMIT $4",
-        )
+        let ids: Vec<(i64, i64)> = sqlx::query(DUE_SELECTION)
         .bind(now)
         .bind(after_at)
         .bind(after_id)
