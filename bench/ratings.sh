@@ -38,7 +38,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BACKENDS=${BACKENDS:-sqlite postgres}
-REQUESTS=${REQUESTS:-online staff}
+REQUESTS=${REQUESTS:-online}
 CONNS=${CONNS:-64}
 ROUNDS=${ROUNDS:-1}
 DURATION=${DURATION:-10s}

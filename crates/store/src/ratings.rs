@@ -440,11 +440,17 @@ fn dims(r: &Rating) -> Vec<(&'static str, String, i64)> {
     out
 }
 
-/// Adds `deltas` (column, amount) to the rollup rows of `dims` on `day`.
+/// Counter shards per rollup row (see migration 0020): concurrent acts on one unit's day
+/// update different rows.
+pub const SHARDS: i64 = 8;
+
+/// Adds `deltas` (column, amount) to the rollup rows of `dims` on `day`, in the shard of
+/// `subject` (a rating's or a case's id).
 async fn bump(
     conn: &mut AnyConnection,
     dims: &[(&'static str, String, i64)],
     day: &str,
+    subject: i64,
     deltas: &[(&'static str, i64)],
 ) -> Result<()> {
     if deltas.is_empty() {
@@ -452,20 +458,26 @@ async fn bump(
     }
     let cols: Vec<&str> = deltas.iter().map(|d| d.0).collect();
     let insert_cols = cols.join(", ");
-    let values: Vec<String> = (0..deltas.len()).map(|i| format!("${}", i + 5)).collect();
+    let values: Vec<String> = (0..deltas.len()).map(|i| format!("${}", i + 6)).collect();
     let updates: Vec<String> = cols
         .iter()
         .enumerate()
-        .map(|(i, c)| format!("{c} = rating_rollup.{c} + ${}", i + 5))
+        .map(|(i, c)| format!("{c} = rating_rollup.{c} + ${}", i + 6))
         .collect();
     let sql = format!(
-        "INSERT INTO rating_rollup (dim, dim_id, org_id, day, {insert_cols}) VALUES ($1, $2, $3, $4, {}) \
-         ON CONFLICT (dim, dim_id, org_id, day) DO UPDATE SET {}",
+        "INSERT INTO rating_rollup (dim, dim_id, org_id, day, shard, {insert_cols}) VALUES ($1, $2, $3, $4, $5, {}) \
+         ON CONFLICT (dim, dim_id, org_id, day, shard) DO UPDATE SET {}",
         values.join(", "),
         updates.join(", ")
     );
+    let shard = subject.rem_euclid(SHARDS);
     for (dim, id, org) in dims {
-        let mut q = sqlx::query(&sql).bind(*dim).bind(id).bind(*org).bind(day);
+        let mut q = sqlx::query(&sql)
+            .bind(*dim)
+            .bind(id)
+            .bind(*org)
+            .bind(day)
+            .bind(shard);
         for (_, n) in deltas {
             q = q.bind(*n);
         }
@@ -586,7 +598,7 @@ pub async fn rate(
             deltas.push(("named_bad", 1));
         }
     }
-    bump(conn, &dims(&rating), &day, &deltas).await?;
+    bump(conn, &dims(&rating), &day, rating.id, &deltas).await?;
     if let Some(case) = case_id {
         sqlx::query(
             "UPDATE rating_invitations SET state = 'rated', done_at = $1 WHERE case_id = $2 AND state = 'pending'",
@@ -1012,7 +1024,7 @@ async fn close(
     if called_back {
         deltas.push(("called_back", 1));
     }
-    bump(conn, &dims(rating), &rating.day, &deltas).await
+    bump(conn, &dims(rating), &rating.day, rating.id, &deltas).await
 }
 
 /// Sends the rater an SMS link to rate the rectification themselves (短信回访): a fresh
@@ -1381,7 +1393,7 @@ pub async fn decide_appeal(
                 }
             }
         }
-        bump(conn, &dims(&rating), &rating.day, &deltas).await?;
+        bump(conn, &dims(&rating), &rating.day, rating.id, &deltas).await?;
     }
     audit::append(
         conn,
@@ -1664,7 +1676,7 @@ pub async fn on_case_finished(
         ("item", r.get::<String, _>("item_code"), hall),
     ];
     let day = crate::clock::local_date(change.at).to_string();
-    bump(conn, &dims, &day, &[("finished_cases", 1)]).await
+    bump(conn, &dims, &day, case_id, &[("finished_cases", 1)]).await
 }
 
 /// The invitations due at `change.at` (`after_days` after finishing, the setting): for each

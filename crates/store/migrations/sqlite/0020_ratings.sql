@@ -125,12 +125,15 @@ CREATE INDEX rating_invitations_due ON rating_invitations (state, finished_at);
 
 -- The figures' rollup: per dimension (hall, department, window, clerk, item), the row's
 -- organisation (for scope) and day, counted in the transaction of the act. A period's
--- figures are a sum over days, never a scan of the ratings.
+-- figures are a sum over days, never a scan of the ratings. Each counter is spread over
+-- a few shards (the subject's id modulo `store::ratings::SHARDS`) so concurrent ratings of
+-- one hall on one day do not all wait for one row's lock; reads sum the shards.
 CREATE TABLE rating_rollup (
     dim                TEXT NOT NULL,
     dim_id             TEXT NOT NULL,
     org_id             BIGINT NOT NULL REFERENCES orgs(id),
     day                TEXT NOT NULL,
+    shard              BIGINT NOT NULL,
     s1                 BIGINT NOT NULL DEFAULT 0,
     s2                 BIGINT NOT NULL DEFAULT 0,
     s3                 BIGINT NOT NULL DEFAULT 0,
@@ -144,6 +147,6 @@ CREATE TABLE rating_rollup (
     rectified          BIGINT NOT NULL DEFAULT 0,
     rectified_on_time  BIGINT NOT NULL DEFAULT 0,
     called_back        BIGINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (dim, dim_id, org_id, day)
+    PRIMARY KEY (dim, dim_id, org_id, day, shard)
 );
 CREATE INDEX rating_rollup_day ON rating_rollup (dim, day);
