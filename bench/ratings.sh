@@ -310,14 +310,18 @@ for backend in $BACKENDS; do
   settle "$OURS_PID"
   NEXT_CASE=1
   # Start-up checks: an online rating is 201 and a second one of the same case 409; a
-  # staff entry is 201.
+  # staff entry of a case finished just now is 422 too_early (staff enter callback
+  # ratings only `rating.invite_after_days` after finishing), so `staff` rounds measure
+  # that refusal unless the cases are old enough.
   take_block 2
   c=$(rate_one online 1)
   [[ $c == 201 ]] || die "online rating answered $c: $(head -c 400 "$WORK/rate.out")"
   c=$(rate_one online 1)
   [[ $c == 409 ]] || die "a second online rating of the same case answered $c, not 409: $(head -c 400 "$WORK/rate.out")"
-  c=$(rate_one staff 2)
-  [[ $c == 201 ]] || die "staff entry answered $c: $(head -c 400 "$WORK/rate.out")"
+  if [[ " $REQUESTS " == *" staff "* ]]; then
+    c=$(rate_one staff 2)
+    [[ $c == 201 ]] || die "staff entry answered $c (staff enter a callback rating only N days after finishing): $(head -c 400 "$WORK/rate.out")"
+  fi
   for request in $REQUESTS; do
     round "$backend" "$request" "$CONNS_MAX" "$WARMUP" 0 "$WARMUP_CASES"
     for conns in $CONNS; do
