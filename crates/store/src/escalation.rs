@@ -642,15 +642,15 @@ pub async fn run(store: &Store, change: &Change, cal: &WorkCalendar) -> Result<E
         // Keyset over the due index: (next_check_at, id) after the last one seen, so items
         // another runner handled, or this run could not, are not read twice.
         let ids: Vec<(i64, i64)> = sqlx::query(DUE_SELECTION)
-        .bind(now)
-        .bind(after_at)
-        .bind(after_id)
-        .bind(BATCH)
-        .fetch_all(store.reader())
-        .await?
-        .iter()
-        .map(|r| (r.get("id"), r.get("next_check_at")))
-        .collect();
+            .bind(now)
+            .bind(after_at)
+            .bind(after_id)
+            .bind(BATCH)
+            .fetch_all(store.reader())
+            .await?
+            .iter()
+            .map(|r| (r.get("id"), r.get("next_check_at")))
+            .collect();
         let full = ids.len() as i64 == BATCH;
         for (id, at) in ids {
             (after_at, after_id) = (at, id);
