@@ -159,6 +159,17 @@ async fn step(api: &Api, id: i64, body: Value) -> (StatusCode, Value) {
 async fn one_rating_per_case_after_it_is_finished_and_a_wrong_code_is_no_case(app: TestApp) {
     // Not finished: refused, nothing written.
     let open = open_case(&app).await;
+    // (An unknown case action names its field, not the body.)
+    let (s, body) = app
+        .login("clerk")
+        .await
+        .post(
+            &format!("/api/v1/cases/{}/actions", open["id"]),
+            json!({"action": "rate_myself", "version": open["version"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"][0]["field"], "action", "{body}");
     let code = query_code(&app, &open).await;
     let (s, body) = rate_online(&app, &open, &code, "satisfied").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");

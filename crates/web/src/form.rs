@@ -128,6 +128,7 @@ pub fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AppE
         let path = e.path().to_string();
         // serde reports a missing field at its parent: name the field itself.
         let field = match text.strip_prefix("missing field `") {
+            None if path == "." => tag_field(bytes, &text).unwrap_or(path),
             Some(rest) => {
                 let name = rest.split('`').next().unwrap_or_default();
                 if path == "." {
@@ -149,6 +150,19 @@ pub fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AppE
     de.end()
         .map_err(|e| AppError::BadRequest(format!("JSON 格式有误：{e}")))?;
     Ok(value)
+}
+
+/// The field an internally tagged enum's unknown tag came in (serde reports it at the
+/// object, as `unknown variant `fly``): the top-level key whose string value is that name,
+/// e.g. `action` of a case action.
+fn tag_field(bytes: &[u8], text: &str) -> Option<String> {
+    let name = text.strip_prefix("unknown variant `")?.split('`').next()?;
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    value
+        .as_object()?
+        .iter()
+        .find(|(_, v)| v.as_str() == Some(name))
+        .map(|(k, _)| k.clone())
 }
 
 /// Largest multipart body accepted (a catalog export of a whole city is well under this).
