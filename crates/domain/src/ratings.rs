@@ -624,6 +624,19 @@ pub enum Unit {
 }
 
 impl Unit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Hall => "hall",
+            Unit::Department => "department",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Unit> {
+        [Unit::Hall, Unit::Department]
+            .into_iter()
+            .find(|u| u.as_str() == s)
+    }
+
     pub fn of(subject: Subject) -> Unit {
         match subject {
             Subject::Visit => Unit::Hall,

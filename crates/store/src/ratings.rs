@@ -337,11 +337,7 @@ fn rating_from_row(r: &AnyRow) -> Rating {
         rater: rules::mask_name(&r.get::<String, _>("rater_name")),
         rater_phone_masked: phone.as_deref().map(rules::mask_phone),
         has_contact: phone.is_some(),
-        unit_kind: if r.get::<String, _>("unit_kind") == "hall" {
-            Unit::Hall
-        } else {
-            Unit::Department
-        },
+        unit_kind: Unit::parse(&r.get::<String, _>("unit_kind")).unwrap_or(Unit::Department),
         unit_org_id: r.get("unit_org_id"),
         hall_org_id: r.get("hall_org_id"),
         department_id: r.get("department_id"),
@@ -558,10 +554,7 @@ pub async fn rate(
     .bind(new.channel.as_str())
     .bind(&facts.rater_name)
     .bind(&facts.rater_phone)
-    .bind(match unit {
-        Unit::Hall => "hall",
-        Unit::Department => "department",
-    })
+    .bind(unit.as_str())
     .bind(unit_org)
     .bind(facts.hall_org_id)
     .bind(facts.department_id)
@@ -668,11 +661,7 @@ fn rect_from_row(r: &AnyRow) -> Rectification {
     Rectification {
         id: r.get("id"),
         rating_id: r.get("rating_id"),
-        unit_kind: if r.get::<String, _>("unit_kind") == "hall" {
-            Unit::Hall
-        } else {
-            Unit::Department
-        },
+        unit_kind: Unit::parse(&r.get::<String, _>("unit_kind")).unwrap_or(Unit::Department),
         unit_org_id: r.get("unit_org_id"),
         unit_name: r.get("unit_name"),
         unit_path: OrgPath::from_stored(r.get("unit_path")),
@@ -754,10 +743,7 @@ async fn open_rectification(
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(rating.id)
-    .bind(match unit {
-        Unit::Hall => "hall",
-        Unit::Department => "department",
-    })
+    .bind(unit.as_str())
     .bind(unit_org)
     .bind(RectificationState::Verifying.as_str())
     .bind(change.at)
@@ -1781,9 +1767,9 @@ pub async fn send_invitations(
 pub struct UnitCounts {
     pub dim_id: String,
     pub name: String,
+    /// Ratings per level (stars − 1), appeals upheld already out.
     #[serde(skip)]
     pub tally: Tally,
-    pub by_stars: [i64; 5],
     pub excluded: i64,
     pub finished_cases: i64,
     pub rated_cases: i64,
@@ -1856,7 +1842,6 @@ pub async fn figures(
                     .unwrap_or_else(|| id.clone()),
                 dim_id: id,
                 tally: Tally { by_stars },
-                by_stars,
                 excluded: n("excluded"),
                 finished_cases: n("finished_cases"),
                 rated_cases: n("rated_cases"),

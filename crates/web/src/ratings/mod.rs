@@ -492,7 +492,7 @@ pub fn unit_figures(c: &UnitCounts, basic_counts: bool) -> UnitFigures {
         id: c.dim_id.clone(),
         name: c.name.clone(),
         ratings: t.total(),
-        by_stars: c.by_stars,
+        by_stars: t.by_stars,
         excluded: c.excluded,
         good_rate: good.per_mille(),
         good_rate_text: good.percent_text(),
