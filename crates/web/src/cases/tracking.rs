@@ -22,15 +22,27 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/track", get(track_api))
 }
 
-/// Public tracking by case number and query code; a wrong code looks like no case. At most
-/// [`super::LOOKUP_FAILURES_PER_MINUTE`] failed lookups of one case number a minute: past
-/// them every lookup of it (right code or not) is 429 until the minute ends, so a code
-/// cannot be found by trying.
+/// Public tracking by case number and query code: the case and its history
+/// ([`find_case`]'s rules).
 pub async fn track(
     state: &AppState,
     case_no: &str,
     code: &str,
 ) -> Result<(CaseRecord, Vec<CaseEvent>), AppError> {
+    let case = find_case(state, case_no, code).await?;
+    let events = store_cases::events(state.store.reader(), case.id).await?;
+    Ok((case, events))
+}
+
+/// The case a resident names by number and query code (tracking, online rating); a wrong
+/// code looks like no case. At most [`super::LOOKUP_FAILURES_PER_MINUTE`] failed lookups of
+/// one case number a minute: past them every lookup of it (right code or not) is 429 until
+/// the minute ends, so a code cannot be found by trying.
+pub async fn find_case(
+    state: &AppState,
+    case_no: &str,
+    code: &str,
+) -> Result<CaseRecord, AppError> {
     // Residents type on phones and Chinese input methods: full-width digits, spaces,
     // dashes and lower case are all accepted.
     let case_no = validation::halfwidth(case_no).trim().to_ascii_uppercase();
@@ -38,26 +50,19 @@ pub async fn track(
     if machine::parse_case_number(&case_no).is_none() {
         return Err(AppError::NotFound);
     }
-    let key = case_no.clone();
     state
         .lookup_limits
-        .take(&key, state.now())
+        .take(&case_no, state.now())
         .map_err(|retry_after_secs| AppError::TooManyLookups { retry_after_secs })?;
     let found = lookup(state, &case_no, code).await;
     if found.is_ok() {
-        state.lookup_limits.give_back(&key);
+        state.lookup_limits.give_back(&case_no);
     }
     found
 }
 
-async fn lookup(
-    state: &AppState,
-    case_no: &str,
-    code: &str,
-) -> Result<(CaseRecord, Vec<CaseEvent>), AppError> {
-    if machine::parse_case_number(case_no).is_none() {
-        return Err(AppError::NotFound);
-    }
+/// The case whose number (well-formed, checked by the caller) and code match.
+async fn lookup(state: &AppState, case_no: &str, code: &str) -> Result<CaseRecord, AppError> {
     let given =
         machine::normalize_query_code(&validation::halfwidth(code)).ok_or(AppError::NotFound)?;
     let case = store_cases::by_number(state.store.reader(), case_no)
@@ -71,8 +76,7 @@ async fn lookup(
     {
         return Err(AppError::NotFound);
     }
-    let events = store_cases::events(state.store.reader(), case.id).await?;
-    Ok((case, events))
+    Ok(case)
 }
 
 #[derive(Deserialize, Default)]

@@ -111,12 +111,17 @@ impl RatingInput {
     }
 }
 
-async fn record(state: &AppState, who: Who, new: &NewRating) -> Result<Rating, AppError> {
-    let settings = store::settings(state.store.reader()).await?;
+/// Records a rating under the settings the caller read (once per request).
+async fn record(
+    state: &AppState,
+    settings: &store::RatingSettings,
+    who: Who,
+    new: &NewRating,
+) -> Result<Rating, AppError> {
     let cal = state.calendar().await?;
     let change = state.change(who);
     let mut tx = state.store.begin().await?;
-    let rating = store::rate(&mut tx, &change, &cal, &settings, new).await?;
+    let rating = store::rate(&mut tx, &change, &cal, settings, new).await?;
     tx.commit().await?;
     Ok(rating)
 }
@@ -129,9 +134,10 @@ pub async fn rate_online(
     code: &str,
     input: &RatingInput,
 ) -> Result<Rating, AppError> {
-    let (case, _) = crate::cases::tracking::track(state, case_no, code).await?;
+    let case = crate::cases::tracking::find_case(state, case_no, code).await?;
     let new = input.new_rating(SubjectRef::Case(case.id), Channel::Online, None)?;
-    record(state, Who::system("rater"), &new).await
+    let settings = store::settings(state.store.reader()).await?;
+    record(state, &settings, Who::system("rater"), &new).await
 }
 
 /// The device paired to a window: the rating of the visit it is prompting for, and only
@@ -162,6 +168,7 @@ pub async fn rate_on_device(
     let new = input.new_rating(SubjectRef::Ticket(ticket_id), Channel::WindowDevice, None)?;
     record(
         state,
+        &settings,
         Who::system(&format!("rating-device-{}", device.id)),
         &new,
     )
@@ -211,7 +218,8 @@ pub async fn enter_rating(
     };
     p.authorize(Permission::EnterRatings, &hall_path)?;
     let new = input.rating.new_rating(subject, channel, Some(p.user.id))?;
-    record(state, p.user.who(), &new).await
+    let settings = store::settings(state.store.reader()).await?;
+    record(state, &settings, p.user.who(), &new).await
 }
 
 // ---- reading ------------------------------------------------------------------------------

@@ -250,8 +250,8 @@ async fn online_view(
         done,
     };
     if !code.trim().is_empty() {
-        match crate::cases::tracking::track(state, case_no, code).await {
-            Ok((case, _)) => {
+        match crate::cases::tracking::find_case(state, case_no, code).await {
+            Ok(case) => {
                 page.found = Some(case.title.clone());
                 page.not_finished = !rules::case_finished(case.state);
                 if let Some(r) =
