@@ -309,33 +309,9 @@ async fn the_device_prompts_after_the_finish_and_takes_one_tap(app: TestApp) {
 
     // The clerk serves and finishes a ticket at window 4.
     let guide = app.login("guide").await;
-    let (s, _) = clerk
-        .post(
-            &format!("/api/v1/queue/windows/{w}/state"),
-            json!({"state": "open"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK);
+    open_window_4(&app, &clerk).await;
+    let t = serve_one(&app, &guide, &clerk, w).await;
     let hall = app.org_id("xingfu-hall").await;
-    let (_, t) = guide
-        .post(
-            &format!("/api/v1/queue/halls/{hall}/tickets"),
-            json!({"class": "C"}),
-        )
-        .await;
-    let (_, called) = clerk
-        .post(&format!("/api/v1/queue/windows/{w}/call-next"), json!({}))
-        .await;
-    assert_eq!(called["ticket"]["id"], t["id"]);
-    for action in ["start_service", "finish"] {
-        let (s, body) = clerk
-            .post(
-                &format!("/api/v1/queue/tickets/{}/actions", t["id"]),
-                json!({"action": action}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{body}");
-    }
     let prompt = device(format!("/api/v1/rating-device/{token}")).await;
     assert_eq!(prompt["prompt"]["ticket_id"], t["id"], "{prompt}");
 
@@ -466,6 +442,12 @@ async fn the_late_period_and_the_invitation_follow_the_clock(app: TestApp) {
 async fn finished_visit(app: &TestApp) -> Value {
     let clerk = app.login("clerk").await;
     let guide = app.login("guide").await;
+    let w = open_window_4(app, &clerk).await;
+    serve_one(app, &guide, &clerk, w).await
+}
+
+/// Window 4 opened by `clerk`; its id.
+async fn open_window_4(app: &TestApp, clerk: &Api) -> i64 {
     let w = hall_window(app, 4).await;
     let (s, body) = clerk
         .post(
@@ -474,6 +456,11 @@ async fn finished_visit(app: &TestApp) -> Value {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
+    w
+}
+
+/// A walk-in ticket issued by the guide desk, called to window `w`, served and finished.
+async fn serve_one(app: &TestApp, guide: &Api, clerk: &Api, w: i64) -> Value {
     let hall = app.org_id("xingfu-hall").await;
     let (s, t) = guide
         .post(
@@ -1096,37 +1083,10 @@ async fn a_window_earns_its_monthly_stars(app: TestApp) {
     app.clock.set(bj(2026, 10, 20, 9));
     let clerk = app.login("clerk").await;
     let guide = app.login("guide").await;
-    let w = hall_window(&app, 4).await;
-    let (s, _) = clerk
-        .post(
-            &format!("/api/v1/queue/windows/{w}/state"),
-            json!({"state": "open"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK);
-    let hall = app.org_id("xingfu-hall").await;
+    let w = open_window_4(&app, &clerk).await;
     let mut tickets = Vec::new();
     for _ in 0..10 {
-        let (_, t) = guide
-            .post(
-                &format!("/api/v1/queue/halls/{hall}/tickets"),
-                json!({"class": "C"}),
-            )
-            .await;
-        let (_, called) = clerk
-            .post(&format!("/api/v1/queue/windows/{w}/call-next"), json!({}))
-            .await;
-        assert_eq!(called["ticket"]["id"], t["id"]);
-        for action in ["start_service", "finish"] {
-            let (s, _) = clerk
-                .post(
-                    &format!("/api/v1/queue/tickets/{}/actions", t["id"]),
-                    json!({"action": action}),
-                )
-                .await;
-            assert_eq!(s, StatusCode::OK);
-        }
-        tickets.push(t);
+        tickets.push(serve_one(&app, &guide, &clerk, w).await);
     }
     // Called back on Friday 10-23: the ratings are October's.
     app.clock.set(bj(2026, 10, 23, 10));

@@ -735,23 +735,22 @@ async fn rectification_view(
     contact: Option<(String, String)>,
 ) -> PageResult {
     let (r, rating) = get_rectification(state, p, id).await?;
-    let item = match r.tracked_item_id {
+    // The engine's clock, while the item is still tracked.
+    let open = match r.tracked_item_id {
         Some(i) => onewindow_store::escalation::get(state.store.reader(), i)
             .await
-            .ok(),
+            .ok()
+            .filter(|i| i.state == "open"),
         None => None,
     };
-    let now = state.now();
-    let due = item
+    let due = open
         .as_ref()
-        .filter(|i| i.state == "open")
         .and_then(|i| i.due_at)
         .map(format_local)
         .unwrap_or_else(|| "—".into());
-    let light = item
+    let light = open
         .as_ref()
-        .filter(|i| i.state == "open")
-        .and_then(|i| i.light(now))
+        .and_then(|i| i.light(state.now()))
         .map(|l| l.label().to_string())
         .unwrap_or_default();
     let steps = store::steps(state.store.reader(), id)
