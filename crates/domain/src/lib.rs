@@ -19,6 +19,9 @@ pub mod catalog;
 pub mod confirm;
 /// The escalation engine's rules: stage deadlines, warnings, tiers, the job's next step.
 pub mod escalation;
+/// 办不成事 fallback window: the closed loop, first-contact ownership, coordination rounds,
+/// refusal reports, the negative list, the case library.
+pub mod fallback;
 /// Fees: an item's fee, payments and refunds of a case, its balance, the daily cash-up.
 pub mod fees;
 pub mod figures;

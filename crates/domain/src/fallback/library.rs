@@ -1,0 +1,1 @@
+//! 案例库: solved cases, anonymised, found by tag and Chinese keywords.
