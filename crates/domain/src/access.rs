@@ -123,10 +123,22 @@ pub enum Permission {
     DecideAppeals,
     /// Pair a tablet to a window as its rating device (评价器).
     PairRatingDevices,
+    /// Read fallback-window cases, the ledger and their figures within scope.
+    ViewFallback,
+    /// Work fallback-window cases: take in, classify, coordinate, conclude, feed back,
+    /// verify, file (首接负责 decides whose case it is: `domain::fallback::may_act`).
+    HandleFallback,
+    /// Answer the fallback window's tasks for one's department (答复、否定答复报告).
+    AnswerFallbackTasks,
+    /// Decide a fallback case's extension, raise it to the leading group, decide a policy
+    /// suggestion.
+    DecideFallback,
+    /// Keep the negative list, tags, department liaisons and the expert pool.
+    ManageFallbackLists,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 21] = [
+    pub const ALL: [Permission; 26] = [
         Permission::ViewOrgs,
         Permission::ManageOrgs,
         Permission::ViewUsers,
@@ -148,6 +160,11 @@ impl Permission {
         Permission::RectifyRatings,
         Permission::DecideAppeals,
         Permission::PairRatingDevices,
+        Permission::ViewFallback,
+        Permission::HandleFallback,
+        Permission::AnswerFallbackTasks,
+        Permission::DecideFallback,
+        Permission::ManageFallbackLists,
     ];
 
     /// The permission table. Kept as one match so a review reads it at a glance.
@@ -175,6 +192,11 @@ impl Permission {
             Permission::RectifyRatings => &[Supervisor, Approver],
             Permission::DecideAppeals => &[Supervisor],
             Permission::PairRatingDevices => &[Supervisor],
+            Permission::ViewFallback => &[Admin, Supervisor, FallbackOfficer],
+            Permission::HandleFallback => &[FallbackOfficer],
+            Permission::AnswerFallbackTasks => &[DeptHandler, Approver],
+            Permission::DecideFallback => &[Supervisor],
+            Permission::ManageFallbackLists => &[Admin],
         }
     }
 }
@@ -427,6 +449,8 @@ mod tests {
                     ManageCalendar,
                     ViewCases,
                     ViewRatings,
+                    ViewFallback,
+                    ManageFallbackLists,
                 ],
             ),
             (
@@ -443,6 +467,8 @@ mod tests {
                     RectifyRatings,
                     DecideAppeals,
                     PairRatingDevices,
+                    ViewFallback,
+                    DecideFallback,
                 ],
             ),
             (
@@ -470,11 +496,12 @@ mod tests {
                     ViewCases,
                     ViewRatings,
                     RectifyRatings,
+                    AnswerFallbackTasks,
                 ],
             ),
-            (FallbackOfficer, &[ViewOrgs]),
+            (FallbackOfficer, &[ViewOrgs, ViewFallback, HandleFallback]),
             (GridWorker, &[ViewOrgs]),
-            (DeptHandler, &[ViewOrgs]),
+            (DeptHandler, &[ViewOrgs, AnswerFallbackTasks]),
         ];
         for (role, allowed) in expected {
             for p in Permission::ALL {

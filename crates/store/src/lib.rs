@@ -21,6 +21,7 @@ pub mod clock;
 pub mod demo;
 pub mod error;
 pub mod escalation;
+pub mod fallback;
 pub mod fees;
 pub mod figures;
 pub mod grants;

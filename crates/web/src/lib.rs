@@ -17,6 +17,7 @@ pub mod chrome;
 pub mod context;
 pub mod error;
 pub mod escalation;
+pub mod fallback;
 pub mod fees;
 pub mod figures;
 pub mod form;
@@ -237,6 +238,7 @@ pub fn router(state: AppState) -> Router {
         .merge(escalation::router())
         .merge(inbox::router())
         .merge(ratings::router())
+        .merge(fallback::router())
         .merge(openapi::router())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(

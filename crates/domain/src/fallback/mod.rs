@@ -13,14 +13,6 @@
 //! (办结: 7 working days counted from receipt, not from the end of coordination — the
 //! store starts it anchored at the receipt), then `feedback`, `verify`, `file`.
 
-pub mod library;
-pub mod negative_list;
-
-use crate::access::Role;
-use crate::escalation::{DeadlineRule, KindSpec, StageSpec, Tier};
-use crate::validation::TextLimit;
-use serde::{Deserialize, Serialize};
-
 /// An enum of stored words: `as_str` (stored), `parse`, `label` (the page's words), `ALL`.
 macro_rules! words {
     ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $v:ident = ($s:literal, $l:literal)),+ $(,)? }) => {
@@ -38,8 +30,17 @@ macro_rules! words {
         }
     };
 }
-#[allow(unused_imports)] // used by the submodules as they grow
 pub(crate) use words;
+
+pub mod figures;
+pub mod library;
+pub mod negative_list;
+
+use crate::access::Role;
+use crate::escalation::{DeadlineRule, KindSpec, StageSpec, Tier};
+use crate::validation::TextLimit;
+use serde::{Deserialize, Serialize};
+
 
 words! {
     /// 协调解决类 or 政策建议类 (seed §3.2).
