@@ -2,7 +2,6 @@
 //! which every act writes in its own transaction; a metric is counted on the day of the
 //! act that settles it (a response on the day it was given, an outcome on the day of 办结).
 
-use super::words;
 use serde::{Deserialize, Serialize};
 
 words! {
