@@ -30,7 +30,6 @@ macro_rules! words {
         }
     };
 }
-pub(crate) use words;
 
 pub mod figures;
 pub mod library;
