@@ -13,6 +13,10 @@ pub enum StoreError {
     /// cannot hold this child, a duplicate username).
     #[error("invalid input")]
     Invalid(FieldErrors),
+    /// The caller may do this kind of thing but not to this record (首接负责: another
+    /// officer's case). The message names why.
+    #[error("forbidden: {code}")]
+    Forbidden { code: &'static str, message: String },
     #[error("configuration: {0}")]
     Config(String),
     #[error(transparent)]

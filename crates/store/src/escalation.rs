@@ -19,7 +19,7 @@ use crate::notices::{self, NewNotice, Recipient};
 use crate::{Result, Store, StoreError};
 use onewindow_domain::calendar::WorkCalendar;
 use onewindow_domain::escalation::{
-    self as rules, notice_text, Action, ItemClock, KindSpec, Light, NoticeKind, LINK, TITLE,
+    self as rules, notice_text, Action, DeadlineRule, ItemClock, KindSpec, Light, NoticeKind, LINK, TITLE,
 };
 use onewindow_domain::org::OrgPath;
 use onewindow_domain::validation::{check_text, FieldErrors, REFERENCE};
@@ -503,6 +503,22 @@ pub async fn advance_stage(
     item_id: i64,
     stage: &str,
 ) -> Result<TrackedItem> {
+    advance_stage_from(conn, change, cal, item_id, stage, change.at).await
+}
+
+/// [`advance_stage`] with the stage's time counted from `from`, an earlier moment of the
+/// loop (`from` later than now counts from now). Why: some limits run from the start of
+/// the whole loop, not from the previous stage's end — a fallback case is closed within 7
+/// working days of its receipt, however long coordination took.
+pub async fn advance_stage_from(
+    conn: &mut AnyConnection,
+    change: &Change,
+    cal: &WorkCalendar,
+    item_id: i64,
+    stage: &str,
+    from: i64,
+) -> Result<TrackedItem> {
+    let from = from.min(change.at);
     let item = read(conn, change, item_id).await?;
     if item.state != "open" {
         return Err(StoreError::Conflict {
@@ -514,9 +530,9 @@ pub async fn advance_stage(
     let st = stage_of(&spec, stage)?.clone();
     let schedule = st
         .rule
-        .schedule(cal, change.at, spec.permille())
+        .schedule(cal, from, spec.permille())
         .map_err(|e| StoreError::invalid("stage", e.code(), e.to_string()))?;
-    let clock = ItemClock::start(&st.name, change.at, schedule, 0);
+    let clock = ItemClock::start(&st.name, from, schedule, 0);
     write_clock(conn, &item, &clock, clock.next_check_at(change.at)).await?;
     let kind = st.notice.unwrap_or(NoticeKind::Assignment);
     let text = format!(
@@ -534,6 +550,65 @@ pub async fn advance_stage(
         conn,
         change,
         "escalation.advance",
+        "tracked_item",
+        &item.id.to_string(),
+        &detail,
+    )
+    .await?;
+    read(conn, change, item.id).await
+}
+
+/// Extends the current stage (a granted 延期): the new deadline is `extra` counted from
+/// the present one, the tier kept; an item already overdue turns back from red (its
+/// `overdue` events stay, so [`ever_overdue`] still tells). Tells the item's current tier.
+pub async fn extend(
+    conn: &mut AnyConnection,
+    change: &Change,
+    cal: &WorkCalendar,
+    item_id: i64,
+    extra: DeadlineRule,
+    reason: &str,
+) -> Result<TrackedItem> {
+    let item = read(conn, change, item_id).await?;
+    if item.state != "open" {
+        return Err(StoreError::Conflict {
+            code: "item_closed",
+            message: "该督办事项已结束".into(),
+        });
+    }
+    let spec = kind_spec(conn, &item.kind).await?;
+    let base = item.due_at.unwrap_or(change.at).max(item.stage_started_at);
+    let schedule = extra
+        .schedule(cal, base, spec.permille())
+        .map_err(|e| StoreError::invalid("days", e.code(), e.to_string()))?;
+    let mut clock = ItemClock::start(&item.stage, item.stage_started_at, schedule, item.tier);
+    if clock.warn_at.is_some_and(|w| w <= change.at) {
+        clock.warn_at = Some(change.at);
+    }
+    write_clock(conn, &item, &clock, clock.next_check_at(change.at)).await?;
+    let text = format!(
+        "【延期】{}：时限延至{}（{}）",
+        item.title,
+        due_text(&clock),
+        reason.chars().take(100).collect::<String>()
+    );
+    let told = notify_tier(
+        conn,
+        change,
+        &spec,
+        item.tier,
+        &item,
+        NoticeKind::Assignment,
+        text,
+    )
+    .await?;
+    let detail = json!({ "stage": item.stage, "rule": extra.as_stored(), "from_due_at": item.due_at,
+        "due_at": clock.due_at, "reason": reason, "notice": told });
+    record_event(conn, change, item.id, "extended", &clock, &detail).await?;
+    audit::append(
+        conn,
+        change,
+        "escalation.extend",
         "tracked_item",
         &item.id.to_string(),
         &detail,

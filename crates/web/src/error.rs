@@ -17,6 +17,9 @@ pub enum AppError {
     Unauthenticated,
     #[error("{0}")]
     Forbidden(Denied),
+    /// Refused by a rule about this record and this person (首接负责: not your case).
+    #[error("{message}")]
+    NotYours { code: &'static str, message: String },
     #[error("页面或数据不存在")]
     NotFound,
     /// No route matches the path at all (distinct from a record that does not exist).
@@ -61,7 +64,9 @@ impl AppError {
         match self {
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthenticated | AppError::Login { .. } => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_) | AppError::NotYours { .. } | AppError::Csrf => {
+                StatusCode::FORBIDDEN
+            }
             AppError::NotFound | AppError::NoRoute => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -83,7 +88,9 @@ impl AppError {
             AppError::Forbidden(d) => d.code(),
             AppError::NotFound => "not_found",
             AppError::NoRoute => "no_route",
-            AppError::Conflict { code, .. } | AppError::Login { code, .. } => code,
+            AppError::Conflict { code, .. }
+            | AppError::Login { code, .. }
+            | AppError::NotYours { code, .. } => code,
             AppError::Csrf => "csrf_failed",
             AppError::BadRequest(_) => "bad_request",
             AppError::Busy { .. } => "busy",
@@ -481,6 +488,7 @@ impl From<StoreError> for AppError {
             StoreError::NotFound => AppError::NotFound,
             StoreError::Invalid(f) => AppError::Invalid(f),
             StoreError::Conflict { code, message } => AppError::Conflict { code, message },
+            StoreError::Forbidden { code, message } => AppError::NotYours { code, message },
             StoreError::Config(m) => AppError::Internal(anyhow::anyhow!(m)),
             StoreError::Db(e) => AppError::Internal(e.into()),
             StoreError::CommitFailed(m) => AppError::Internal(anyhow::anyhow!(m)),

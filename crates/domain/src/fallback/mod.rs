@@ -609,13 +609,14 @@ pub struct CaseFacts {
     pub extension: ExtensionState,
 }
 
-/// Where the one extension a case may have stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExtensionState {
-    None,
-    Asked,
-    Approved,
-    Refused,
+words! {
+    /// Where the one extension a case may have stands.
+    pub enum ExtensionState {
+        None = ("none", "未申请"),
+        Asked = ("asked", "待审批"),
+        Approved = ("approved", "已批准"),
+        Refused = ("refused", "未批准"),
+    }
 }
 
 /// Why an act is refused.

@@ -99,6 +99,7 @@ CREATE TABLE fallback_cases (
     coordinated_at      BIGINT,
     coordinate_due_at   BIGINT,
     close_due_at        BIGINT,
+    extension_state     TEXT NOT NULL DEFAULT 'none',
     extended_days       BIGINT,
     extension_reason    TEXT,
     extension_asked_by  BIGINT REFERENCES users(id),
