@@ -116,6 +116,16 @@ pub const NAV: &[NavEntry] = &[
         Need::Permission(Permission::RectifyRatings),
     ),
     entry(
+        "/fallback",
+        "办不成事",
+        Need::Permission(Permission::ViewFallback),
+    ),
+    entry(
+        "/fallback/tasks",
+        "协调任务",
+        Need::Permission(Permission::AnswerFallbackTasks),
+    ),
+    entry(
         "/admin/orgs",
         "机构",
         Need::Permission(Permission::ViewOrgs),

@@ -43,6 +43,9 @@ pub enum AppError {
     /// Too many failed lookups of one case number (tracking, rating): 429 with Retry-After.
     #[error("查询次数过多，请{retry_after_secs}秒后再试")]
     TooManyLookups { retry_after_secs: u64 },
+    /// Too many public submissions from this address or for this phone number: 429.
+    #[error("提交过于频繁，请{retry_after_secs}秒后再试")]
+    TooManySubmissions { retry_after_secs: u64 },
     /// The body is larger than the route accepts (`--max-body-bytes`, uploads more).
     #[error("提交的内容过大（不能超过{limit}字节）")]
     PayloadTooLarge { limit: usize },
@@ -71,7 +74,9 @@ impl AppError {
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::RateLimited { .. } | AppError::TooManyLookups { .. } => {
+            AppError::RateLimited { .. }
+            | AppError::TooManyLookups { .. }
+            | AppError::TooManySubmissions { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -96,6 +101,7 @@ impl AppError {
             AppError::Busy { .. } => "busy",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::TooManyLookups { .. } => "too_many_lookups",
+            AppError::TooManySubmissions { .. } => "too_many_submissions",
             AppError::PayloadTooLarge { .. } => "payload_too_large",
             AppError::Timeout => "timeout",
             AppError::Internal(_) => "internal",
@@ -114,7 +120,8 @@ impl AppError {
         match self {
             AppError::Busy { retry_after_secs }
             | AppError::RateLimited { retry_after_secs }
-            | AppError::TooManyLookups { retry_after_secs } => Some(*retry_after_secs),
+            | AppError::TooManyLookups { retry_after_secs }
+            | AppError::TooManySubmissions { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         }
     }

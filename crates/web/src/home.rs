@@ -34,11 +34,11 @@ fn duty(role: Role) -> &'static str {
         Role::WindowClerk => "叫号，综合受理各类事项申请，打印受理回执或一次性告知书，统一出件。",
         Role::Approver => "审批分派到本部门的办件：通过、不予批准或退回补正。",
         Role::FallbackOfficer => {
-            "首接负责群众反映的“办不成事”问题。反映登记功能尚未开通，目前可查看办事指南和机构。"
+            "首接负责群众反映的“办不成事”问题：受理、分类定级、协调部门、办结、反馈、核查、备案。"
         }
         Role::GridWorker => "巡查网格。事件上报功能尚未开通，目前可查看办事指南和机构。",
         Role::DeptHandler => {
-            "处置派发到本部门的事件与诉求。事件处置功能尚未开通，目前可查看办事指南和机构。"
+            "答复办不成事窗口发来的协调任务；处置派发到本部门的事件与诉求（事件处置功能尚未开通）。"
         }
     }
 }
@@ -51,6 +51,8 @@ const WORKBENCH_WORDS: &[(&str, &str)] = &[
     ("/guide", "办事指南"),
     ("/admin/orgs", "查看机构"),
     ("/admin/users", "人员与角色"),
+    ("/fallback", "办不成事案件"),
+    ("/fallback/tasks", "办不成事协调任务"),
 ];
 
 /// Pages open to anyone that a role's work starts from (the rest follow from permissions).

@@ -124,6 +124,8 @@ pub struct AppState {
     /// Failed lookups by case number and query code (tracking, online rating) per case
     /// number (this instance): the query code cannot be guessed by trying.
     pub lookup_limits: Arc<auth::KeyedWindow>,
+    /// Public submissions per address and per phone number (this instance).
+    pub submit_limits: Arc<limits::SubmitLimits>,
 }
 
 impl AppState {
@@ -135,6 +137,7 @@ impl AppState {
                 crate::cases::LOOKUP_FAILURES_PER_MINUTE,
                 60,
             )),
+            submit_limits: Arc::new(limits::SubmitLimits::default()),
             store,
             clock,
             config: Arc::new(config),

@@ -112,3 +112,39 @@ mod tests {
         assert!(!is_event_stream("/api/v1/halls/1/events"));
     }
 }
+
+/// Public submissions (the fallback window's online form; later the complaint form): a
+/// budget per address and per phone number in a fixed window, so one machine or one number
+/// cannot flood the officers' lists. No CAPTCHA service is needed.
+pub struct SubmitLimits {
+    per_ip: crate::auth::KeyedWindow,
+    per_phone: crate::auth::KeyedWindow,
+}
+
+/// Submissions an address may make an hour (a hall's shared terminal included).
+pub const SUBMISSIONS_PER_IP_HOUR: u32 = 20;
+/// Submissions one phone number may make an hour.
+pub const SUBMISSIONS_PER_PHONE_HOUR: u32 = 5;
+
+impl Default for SubmitLimits {
+    fn default() -> Self {
+        SubmitLimits {
+            per_ip: crate::auth::KeyedWindow::new(SUBMISSIONS_PER_IP_HOUR, 3600),
+            per_phone: crate::auth::KeyedWindow::new(SUBMISSIONS_PER_PHONE_HOUR, 3600),
+        }
+    }
+}
+
+impl SubmitLimits {
+    /// Counts one submission from `ip` for `phone`, or the seconds until it may be tried
+    /// again. Both budgets are counted, also for a submission later refused as invalid:
+    /// trying is what is limited.
+    pub fn take(&self, ip: &str, phone: &str, now: i64) -> Result<(), u64> {
+        self.per_ip.take(ip, now)?;
+        let phone = phone.trim();
+        if !phone.is_empty() {
+            self.per_phone.take(phone, now)?;
+        }
+        Ok(())
+    }
+}

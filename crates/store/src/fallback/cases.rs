@@ -1658,3 +1658,42 @@ pub async fn counts_by_state(pool: &AnyPool, scope: &OrgPath) -> Result<Vec<(Sta
         .filter_map(|r| State::parse(&r.get::<String, _>("state")).map(|s| (s, r.get("n"))))
         .collect())
 }
+
+/// A window that takes fallback cases: an organisation with an active fallback officer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Window {
+    pub org_id: i64,
+    pub code: Option<String>,
+    pub name: String,
+}
+
+/// The windows a resident may send a case to online.
+pub async fn windows(pool: &AnyPool) -> Result<Vec<Window>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT o.id, o.code, o.name FROM orgs o JOIN users u ON u.org_id = o.id \
+         JOIN user_roles r ON r.user_id = u.id WHERE r.role = 'fallback_officer' AND u.active = 1 \
+         ORDER BY o.id",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Window {
+            org_id: r.get("id"),
+            code: r.get("code"),
+            name: r.get("name"),
+        })
+        .collect())
+}
+
+/// The fallback officers of a window (to hand a case over to).
+pub async fn officers(pool: &AnyPool, org_id: i64) -> Result<Vec<(i64, String)>> {
+    let rows = sqlx::query(
+        "SELECT u.id, u.display_name FROM users u JOIN user_roles r ON r.user_id = u.id \
+         WHERE r.role = 'fallback_officer' AND u.active = 1 AND u.org_id = $1 ORDER BY u.id",
+    )
+    .bind(org_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(|r| (r.get("id"), r.get("display_name"))).collect())
+}

@@ -8,6 +8,7 @@
 //! - [`library`]: the case library and policy suggestions.
 //! - [`figures`]: figures, the ledger export, the hall screen, the monthly notice.
 
+pub mod case_pages;
 pub mod cases;
 pub mod figures;
 pub mod library;
@@ -19,6 +20,7 @@ use axum::Router;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(cases::router())
+        .merge(case_pages::router())
         .merge(reference::router())
         .merge(library::router())
         .merge(figures::router())
