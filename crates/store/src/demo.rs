@@ -21,7 +21,7 @@ pub struct DemoAccount {
 }
 
 /// The accounts the demo creates, one per role (plus a community clerk to show scope).
-pub const ACCOUNTS: [DemoAccount; 9] = [
+pub const ACCOUNTS: [DemoAccount; 10] = [
     DemoAccount {
         username: "admin",
         role: Role::Admin,
@@ -53,6 +53,11 @@ pub const ACCOUNTS: [DemoAccount; 9] = [
         org: "幸福街道",
     },
     DemoAccount {
+        username: "fallback2",
+        role: Role::FallbackOfficer,
+        org: "幸福街道",
+    },
+    DemoAccount {
         username: "grid",
         role: Role::GridWorker,
         org: "阳光社区第一网格",
@@ -77,6 +82,7 @@ fn display_name(username: &str) -> &'static str {
         "clerk" => "刘受理",
         "approver" => "陈审批",
         "fallback" => "赵专员",
+        "fallback2" => "钱专员",
         "grid" => "孙网格",
         "handler" => "周处置",
         _ => "吴窗口",

@@ -19,7 +19,8 @@ use crate::notices::{self, NewNotice, Recipient};
 use crate::{Result, Store, StoreError};
 use onewindow_domain::calendar::WorkCalendar;
 use onewindow_domain::escalation::{
-    self as rules, notice_text, Action, DeadlineRule, ItemClock, KindSpec, Light, NoticeKind, LINK, TITLE,
+    self as rules, notice_text, Action, DeadlineRule, ItemClock, KindSpec, Light, NoticeKind, LINK,
+    TITLE,
 };
 use onewindow_domain::org::OrgPath;
 use onewindow_domain::validation::{check_text, FieldErrors, REFERENCE};
@@ -577,7 +578,13 @@ pub async fn extend(
         });
     }
     let spec = kind_spec(conn, &item.kind).await?;
-    let base = item.due_at.unwrap_or(change.at).max(item.stage_started_at);
+    // Days count after the deadline's day: a day deadline ends at 24:00, which is already
+    // the next date, so the base is the last moment before it.
+    let due = item.due_at.unwrap_or(change.at).max(item.stage_started_at);
+    let base = match extra {
+        DeadlineRule::Hours(_) => due,
+        DeadlineRule::CalendarDays(_) | DeadlineRule::WorkingDays(_) => due - 1,
+    };
     let schedule = extra
         .schedule(cal, base, spec.permille())
         .map_err(|e| StoreError::invalid("days", e.code(), e.to_string()))?;

@@ -76,9 +76,7 @@ impl AppError {
             AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::RateLimited { .. }
             | AppError::TooManyLookups { .. }
-            | AppError::TooManySubmissions { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            | AppError::TooManySubmissions { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Timeout => StatusCode::REQUEST_TIMEOUT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -40,7 +40,6 @@ use crate::escalation::{DeadlineRule, KindSpec, StageSpec, Tier};
 use crate::validation::TextLimit;
 use serde::{Deserialize, Serialize};
 
-
 words! {
     /// 协调解决类 or 政策建议类 (seed §3.2).
     pub enum CaseType {

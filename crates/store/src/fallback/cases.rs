@@ -17,8 +17,8 @@ use onewindow_domain::calendar::WorkCalendar;
 use onewindow_domain::escalation::{DeadlineRule, NoticeKind, Schedule};
 use onewindow_domain::fallback::figures::Metric;
 use onewindow_domain::fallback::{
-    self as rules, Act, Acting, CaseFacts, CaseType, Channel, ExtensionState, IntakeTest,
-    Limits, Outcome, ResponseTier, State, TaskAnswer, TaskState,
+    self as rules, Act, Acting, CaseFacts, CaseType, Channel, ExtensionState, IntakeTest, Limits,
+    Outcome, ResponseTier, State, TaskAnswer, TaskState,
 };
 use onewindow_domain::org::OrgPath;
 use onewindow_domain::validation::{check_text, FieldErrors};
@@ -60,7 +60,11 @@ pub async fn limits(pool: &AnyPool) -> Result<Limits> {
 }
 
 /// Registers (or refreshes) the engine kind with the current limits.
-pub async fn register_kind(conn: &mut AnyConnection, change: &Change, limits: Limits) -> Result<()> {
+pub async fn register_kind(
+    conn: &mut AnyConnection,
+    change: &Change,
+    limits: Limits,
+) -> Result<()> {
     escalation::register_kind(conn, change, &rules::case_kind(limits)).await
 }
 
@@ -313,12 +317,48 @@ fn check_new(new: &NewCase) -> Result<()> {
     let mut errors = FieldErrors::new();
     for (field, label, value, limit, needed) in [
         ("title", "问题概要", &new.title, rules::TITLE, true),
-        ("description", "问题详情", &new.description, rules::DESCRIPTION, true),
-        ("person_name", "反映人姓名", &new.person_name, rules::SHORT, true),
-        ("company_name", "企业名称", &new.company_name, rules::SHORT, false),
-        ("tried_what", "已办理的事项", &new.test.tried_what, rules::REASON, false),
-        ("tried_where", "已找过的窗口或部门", &new.test.tried_where, rules::CHANNEL_TEXT, false),
-        ("linked_ref", "关联办件或诉求编号", &new.test.linked_ref, rules::SHORT, false),
+        (
+            "description",
+            "问题详情",
+            &new.description,
+            rules::DESCRIPTION,
+            true,
+        ),
+        (
+            "person_name",
+            "反映人姓名",
+            &new.person_name,
+            rules::SHORT,
+            true,
+        ),
+        (
+            "company_name",
+            "企业名称",
+            &new.company_name,
+            rules::SHORT,
+            false,
+        ),
+        (
+            "tried_what",
+            "已办理的事项",
+            &new.test.tried_what,
+            rules::REASON,
+            false,
+        ),
+        (
+            "tried_where",
+            "已找过的窗口或部门",
+            &new.test.tried_where,
+            rules::CHANNEL_TEXT,
+            false,
+        ),
+        (
+            "linked_ref",
+            "关联办件或诉求编号",
+            &new.test.linked_ref,
+            rules::SHORT,
+            false,
+        ),
     ] {
         errors.text(field, label, value, limit);
         if needed && value.trim().is_empty() {
@@ -470,7 +510,15 @@ pub async fn intake(
         "case_type": new.case_type.as_str(), "external_id": external, "owner": owner,
         "test": new.test });
     record_event(conn, change, id, "intake", &detail).await?;
-    audit::append(conn, change, "fallback.intake", "fallback_case", &case_no, &detail).await?;
+    audit::append(
+        conn,
+        change,
+        "fallback.intake",
+        "fallback_case",
+        &case_no,
+        &detail,
+    )
+    .await?;
     rollup::bump(conn, Dim::Org(org.id), &day_of(at), Metric::Received, 1).await?;
     get(&mut *conn, id).await
 }
@@ -577,11 +625,13 @@ pub async fn act(
     }
     invalid_all(errors)?;
     let lock = change.backend.for_update();
-    sqlx::query(&format!("SELECT id FROM fallback_cases WHERE id = $1{lock}"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    sqlx::query(&format!(
+        "SELECT id FROM fallback_cases WHERE id = $1{lock}"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
     let case = get(&mut *conn, id).await?;
     if version.is_some_and(|v| v != case.version) {
         return Err(StoreError::version_conflict("该案件"));
@@ -680,10 +730,13 @@ pub async fn act(
                 &NewNotice {
                     recipient: Recipient::User(to.id),
                     kind: NoticeKind::Assignment,
-                    text: format!("【移交】办不成事 {} 已移交给您负责：{}", case.case_no, case.title)
-                        .chars()
-                        .take(onewindow_domain::escalation::NOTICE_TEXT.max)
-                        .collect(),
+                    text: format!(
+                        "【移交】办不成事 {} 已移交给您负责：{}",
+                        case.case_no, case.title
+                    )
+                    .chars()
+                    .take(onewindow_domain::escalation::NOTICE_TEXT.max)
+                    .collect(),
                     link: format!("/fallback/cases/{id}"),
                     item_id: item,
                 },
@@ -703,7 +756,11 @@ pub async fn act(
             set.push(("responded_at", Val::Int(Some(at))));
             set.push((
                 "coordinate_due_at",
-                Val::Int(due(DeadlineRule::WorkingDays(limits.coordinate_days), cal, at)),
+                Val::Int(due(
+                    DeadlineRule::WorkingDays(limits.coordinate_days),
+                    cal,
+                    at,
+                )),
             ));
             rollup::bump(conn, org, &today, Metric::Responded, 1).await?;
             if case.respond_due_at.is_none_or(|d| at <= d) {
@@ -750,7 +807,10 @@ pub async fn act(
                         org_path: case.org_path.clone(),
                     },
                     kind: NoticeKind::Assignment,
-                    text: format!("【延期申请】办不成事 {} 申请延期{days}个工作日，请审批", case.case_no),
+                    text: format!(
+                        "【延期申请】办不成事 {} 申请延期{days}个工作日，请审批",
+                        case.case_no
+                    ),
                     link: format!("/fallback/cases/{id}"),
                     item_id: item,
                 },
@@ -885,7 +945,11 @@ async fn move_engine(
     Ok(())
 }
 
-async fn write_case(conn: &mut AnyConnection, case: &FallbackCase, set: Vec<(&str, Val)>) -> Result<()> {
+async fn write_case(
+    conn: &mut AnyConnection,
+    case: &FallbackCase,
+    set: Vec<(&str, Val)>,
+) -> Result<()> {
     let cols: Vec<String> = set
         .iter()
         .enumerate()
@@ -1037,10 +1101,12 @@ fn task_row(r: &AnyRow) -> Task {
 }
 
 pub async fn tasks_of_case(pool: &AnyPool, case_id: i64) -> Result<Vec<Task>> {
-    let rows = sqlx::query(&format!("{TASKS} WHERE t.case_id = $1 ORDER BY t.round, t.id"))
-        .bind(case_id)
-        .fetch_all(pool)
-        .await?;
+    let rows = sqlx::query(&format!(
+        "{TASKS} WHERE t.case_id = $1 ORDER BY t.round, t.id"
+    ))
+    .bind(case_id)
+    .fetch_all(pool)
+    .await?;
     Ok(rows.iter().map(task_row).collect())
 }
 
@@ -1179,7 +1245,12 @@ pub async fn answer_task(
         }
         TaskAnswer::Refuse { report } => {
             errors.text("reasons", "否定理由", &report.reasons, rules::NOTE);
-            errors.text("legal_basis", "法律政策依据", &report.legal_basis, rules::NOTE);
+            errors.text(
+                "legal_basis",
+                "法律政策依据",
+                &report.legal_basis,
+                rules::NOTE,
+            );
         }
     }
     invalid_all(errors)?;
@@ -1191,8 +1262,11 @@ pub async fn answer_task(
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(StoreError::NotFound)?;
-    let (case_id, dept, task_version): (i64, i64, i64) =
-        (row.get("case_id"), row.get("department_id"), row.get("version"));
+    let (case_id, dept, task_version): (i64, i64, i64) = (
+        row.get("case_id"),
+        row.get("department_id"),
+        row.get("version"),
+    );
     if version.is_some_and(|v| v != task_version) {
         return Err(StoreError::version_conflict("该协调任务"));
     }
@@ -1261,7 +1335,14 @@ pub async fn answer_task(
         told.push(Recipient::User(owner));
     }
     if next == TaskState::Refused {
-        rollup::bump(conn, Dim::Dept(dept), &day_of(change.at), Metric::RefusalReports, 1).await?;
+        rollup::bump(
+            conn,
+            Dim::Dept(dept),
+            &day_of(change.at),
+            Metric::RefusalReports,
+            1,
+        )
+        .await?;
         told.push(Recipient::Role {
             role: Role::Supervisor,
             org_id: case.org_id,
@@ -1280,10 +1361,13 @@ pub async fn answer_task(
             &NewNotice {
                 recipient,
                 kind: NoticeKind::Assignment,
-                text: format!("【{word}】{}对办不成事 {} 作出{word}", dept_org.name, case.case_no)
-                    .chars()
-                    .take(onewindow_domain::escalation::NOTICE_TEXT.max)
-                    .collect(),
+                text: format!(
+                    "【{word}】{}对办不成事 {} 作出{word}",
+                    dept_org.name, case.case_no
+                )
+                .chars()
+                .take(onewindow_domain::escalation::NOTICE_TEXT.max)
+                .collect(),
                 link: format!("/fallback/cases/{case_id}"),
                 item_id: case.tracked_item_id,
             },
@@ -1353,11 +1437,13 @@ pub async fn record_meeting(
     }
     invalid_all(errors)?;
     let lock = change.backend.for_update();
-    sqlx::query(&format!("SELECT id FROM fallback_cases WHERE id = $1{lock}"))
-        .bind(case_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    sqlx::query(&format!(
+        "SELECT id FROM fallback_cases WHERE id = $1{lock}"
+    ))
+    .bind(case_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
     let case = get(&mut *conn, case_id).await?;
     rules::may_act(
         &Act::Coordinated {
@@ -1385,10 +1471,13 @@ pub async fn record_meeting(
             "窗口直接协调的案件无需联席会议；复杂案件请先提级到联席会议",
         ));
     }
-    for d in departments.iter().chain(decisions.iter().map(|d| &d.owner_org_id)) {
-        let o = crate::orgs::get(&mut *conn, *d)
-            .await
-            .map_err(|_| StoreError::invalid("departments", "unknown_department", "没有这个部门"))?;
+    for d in departments
+        .iter()
+        .chain(decisions.iter().map(|d| &d.owner_org_id))
+    {
+        let o = crate::orgs::get(&mut *conn, *d).await.map_err(|_| {
+            StoreError::invalid("departments", "unknown_department", "没有这个部门")
+        })?;
         if o.kind != onewindow_domain::org::OrgKind::Department {
             return Err(StoreError::invalid(
                 "departments",
@@ -1426,8 +1515,15 @@ pub async fn record_meeting(
     let detail = json!({ "meeting_id": id, "held_on": held_on, "departments": departments,
         "decisions": decisions.len(), "tier": case.tier.as_str() });
     record_event(conn, change, case_id, "meeting", &detail).await?;
-    audit::append(conn, change, "fallback.meeting", "fallback_case", &case.case_no, &detail)
-        .await?;
+    audit::append(
+        conn,
+        change,
+        "fallback.meeting",
+        "fallback_case",
+        &case.case_no,
+        &detail,
+    )
+    .await?;
     Ok(id)
 }
 
@@ -1450,10 +1546,7 @@ pub async fn meetings(pool: &AnyPool, case_id: i64) -> Result<Vec<Meeting>> {
         .map(|d| Decision {
             text: d.get("text"),
             owner_org_id: d.get("owner_org_id"),
-            due_on: d
-                .get::<String, _>("due_on")
-                .parse()
-                .unwrap_or_default(),
+            due_on: d.get::<String, _>("due_on").parse().unwrap_or_default(),
             owner_org_name: d.get("name"),
         })
         .collect();
@@ -1534,8 +1627,15 @@ pub async fn invite_expert(
     let id: i64 = row.get("id");
     let detail = json!({ "opinion_id": id, "expert_id": expert_id, "question": question.trim() });
     record_event(conn, change, case_id, "expert_invited", &detail).await?;
-    audit::append(conn, change, "fallback.expert_invited", "fallback_case", &case.case_no, &detail)
-        .await?;
+    audit::append(
+        conn,
+        change,
+        "fallback.expert_invited",
+        "fallback_case",
+        &case.case_no,
+        &detail,
+    )
+    .await?;
     Ok(id)
 }
 
@@ -1576,8 +1676,15 @@ pub async fn record_opinion(
     .await?;
     let detail = json!({ "opinion_id": opinion_id, "opinion": opinion.trim() });
     record_event(conn, change, case_id, "expert_opinion", &detail).await?;
-    audit::append(conn, change, "fallback.expert_opinion", "fallback_case", &case.case_no, &detail)
-        .await?;
+    audit::append(
+        conn,
+        change,
+        "fallback.expert_opinion",
+        "fallback_case",
+        &case.case_no,
+        &detail,
+    )
+    .await?;
     Ok(())
 }
 
@@ -1589,11 +1696,13 @@ async fn owned_working_case(
     who: Acting,
 ) -> Result<FallbackCase> {
     let lock = change.backend.for_update();
-    sqlx::query(&format!("SELECT id FROM fallback_cases WHERE id = $1{lock}"))
-        .bind(case_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    sqlx::query(&format!(
+        "SELECT id FROM fallback_cases WHERE id = $1{lock}"
+    ))
+    .bind(case_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
     let case = get(&mut *conn, case_id).await?;
     rules::may_act(
         &Act::Coordinated {
@@ -1695,5 +1804,8 @@ pub async fn officers(pool: &AnyPool, org_id: i64) -> Result<Vec<(i64, String)>>
     .bind(org_id)
     .fetch_all(pool)
     .await?;
-    Ok(rows.iter().map(|r| (r.get("id"), r.get("display_name"))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("id"), r.get("display_name")))
+        .collect())
 }

@@ -3,8 +3,8 @@
 //! department inbox, and the resident's pages (apply online, follow progress).
 
 use super::cases::{
-    acting, answer, find_for_person, get_case, intake, intake_online, invite_expert,
-    reached_steps, record_meeting, record_opinion, take_act, IntakeInput, MeetingInput,
+    acting, answer, find_for_person, get_case, intake, intake_online, invite_expert, reached_steps,
+    record_meeting, record_opinion, take_act, IntakeInput, MeetingInput,
 };
 use crate::chrome::Chrome;
 use crate::context::{Ctx, PageUser, Principal};
@@ -109,12 +109,14 @@ async fn home_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) ->
         before_id: None,
         limit: 100,
     };
-    let handed_over = store::list(pool, scope, &list(Some(CaseState::HandedOver), false, None)).await?;
-    let unowned: Vec<FallbackCase> = store::list(pool, scope, &list(Some(CaseState::Received), false, None))
-        .await?
-        .into_iter()
-        .filter(|c| c.owner_user_id.is_none())
-        .collect();
+    let handed_over =
+        store::list(pool, scope, &list(Some(CaseState::HandedOver), false, None)).await?;
+    let unowned: Vec<FallbackCase> =
+        store::list(pool, scope, &list(Some(CaseState::Received), false, None))
+            .await?
+            .into_iter()
+            .filter(|c| c.owner_user_id.is_none())
+            .collect();
     let mine = store::list(pool, scope, &list(None, true, Some(p.user.id))).await?;
     let open = store::list(pool, scope, &list(None, true, None)).await?;
     let counts = store::counts_by_state(pool, scope)
@@ -259,7 +261,11 @@ fn event_words(e: &CaseEvent) -> String {
         "ask_extension" => format!("申请延期{}个工作日：{}", d["days"], s("reason")),
         "decide_extension" => format!(
             "延期审批：{}{}",
-            if d["approve"] == true { "同意" } else { "不同意" },
+            if d["approve"] == true {
+                "同意"
+            } else {
+                "不同意"
+            },
             Some(s("note"))
                 .filter(|n| !n.is_empty())
                 .map(|n| format!("（{n}）"))
@@ -279,7 +285,11 @@ fn event_words(e: &CaseEvent) -> String {
         "file" => "备案".into(),
         "task_replied" => format!("{}答复", s("department")),
         "task_refused" => format!("{}作出否定答复报告", s("department")),
-        "meeting" => format!("召开{}（{}）", ResponseTier::parse(&s("tier")).map_or("会议", |t| t.label()), s("held_on")),
+        "meeting" => format!(
+            "召开{}（{}）",
+            ResponseTier::parse(&s("tier")).map_or("会议", |t| t.label()),
+            s("held_on")
+        ),
         "expert_invited" => format!("邀请专家咨询：{}", s("question")),
         "expert_opinion" => "记录专家意见".into(),
         other => other.to_string(),
@@ -360,7 +370,10 @@ impl CasePage {
     }
 }
 
-fn choices<T: Copy>(all: &[T], f: impl Fn(T) -> (&'static str, &'static str)) -> Vec<(&'static str, &'static str)> {
+fn choices<T: Copy>(
+    all: &[T],
+    f: impl Fn(T) -> (&'static str, &'static str),
+) -> Vec<(&'static str, &'static str)> {
     all.iter().map(|v| f(*v)).collect()
 }
 
@@ -480,20 +493,29 @@ async fn negative_choices(
         .collect())
 }
 
-async fn expert_choices(pool: &sqlx::AnyPool, c: &FallbackCase) -> Result<Vec<(i64, String)>, AppError> {
+async fn expert_choices(
+    pool: &sqlx::AnyPool,
+    c: &FallbackCase,
+) -> Result<Vec<(i64, String)>, AppError> {
     use sqlx::Row;
     let ids = c.org_path.ids();
-    let rows = sqlx::query("SELECT id, org_id, name, field FROM fallback_experts WHERE active = 1 ORDER BY id")
-        .fetch_all(pool)
-        .await
-        .map_err(onewindow_store::StoreError::from)?;
+    let rows = sqlx::query(
+        "SELECT id, org_id, name, field FROM fallback_experts WHERE active = 1 ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(onewindow_store::StoreError::from)?;
     Ok(rows
         .iter()
         .filter(|r| ids.contains(&r.get::<i64, _>("org_id")))
         .map(|r| {
             (
                 r.get("id"),
-                format!("{}（{}）", r.get::<String, _>("name"), r.get::<String, _>("field")),
+                format!(
+                    "{}（{}）",
+                    r.get::<String, _>("name"),
+                    r.get::<String, _>("field")
+                ),
             )
         })
         .collect())
@@ -535,7 +557,9 @@ fn act_from(form: &FormData) -> Result<Act, AppError> {
     };
     Ok(match form.get("act") {
         "accept" => Act::Accept,
-        "return" => Act::Return { reason: text("reason") },
+        "return" => Act::Return {
+            reason: text("reason"),
+        },
         "take" => Act::Take,
         "refuse" => Act::Refuse {
             entry_id: form.get("entry_id").trim().parse().ok(),
@@ -575,8 +599,12 @@ fn act_from(form: &FormData) -> Result<Act, AppError> {
                 .collect(),
             request: text("request"),
         },
-        "raise_tier" => Act::RaiseTier { reason: text("reason") },
-        "coordinated" => Act::Coordinated { summary: text("summary") },
+        "raise_tier" => Act::RaiseTier {
+            reason: text("reason"),
+        },
+        "coordinated" => Act::Coordinated {
+            summary: text("summary"),
+        },
         "ask_extension" => Act::AskExtension {
             days: form.get("days").trim().parse().unwrap_or(0),
             reason: text("reason"),
@@ -635,7 +663,11 @@ async fn meeting_form(
         Err(_) => Err(AppError::invalid("held_on", "bad_date", "请填写会议日期")),
         Ok(held_on) => {
             let owner = form.get("decision_owner").trim().parse::<i64>().ok();
-            let due = form.get("decision_due").trim().parse::<chrono::NaiveDate>().ok();
+            let due = form
+                .get("decision_due")
+                .trim()
+                .parse::<chrono::NaiveDate>()
+                .ok();
             let mut decisions = vec![];
             if !form.get("decision_text").trim().is_empty() {
                 match (owner, due) {
@@ -708,7 +740,11 @@ async fn opinion_form(
     form: FormData,
 ) -> PageResult {
     let c = get_case(&state, &p, id).await?;
-    let opinion_id: i64 = form.get("opinion_id").trim().parse().map_err(|_| AppError::NotFound)?;
+    let opinion_id: i64 = form
+        .get("opinion_id")
+        .trim()
+        .parse()
+        .map_err(|_| AppError::NotFound)?;
     match record_opinion(&state, &p, opinion_id, &c.org_path, form.get("opinion")).await {
         Ok(()) => Ok(Redirect::to(&format!("/fallback/cases/{id}")).into_response()),
         Err(AppError::Invalid(f)) => case_view(&state, &p, &ctx, id, form, f.0).await,
@@ -737,7 +773,10 @@ async fn receipt_page(
     render(&ReceiptPage {
         chrome: Chrome::new(&state, &ctx, format!("受理回执 {}", c.case_no)),
         received: format_local(c.received_at),
-        close_due: c.close_due_at.map(format_local).unwrap_or_else(|| "—".into()),
+        close_due: c
+            .close_due_at
+            .map(format_local)
+            .unwrap_or_else(|| "—".into()),
         progress_url: format!("{base}/fallback/progress?case_no={}", c.case_no),
         c,
     })

@@ -22,7 +22,9 @@ use onewindow_domain::fallback::{
 };
 use onewindow_domain::org::OrgPath;
 use onewindow_store::audit::Who;
-use onewindow_store::fallback::cases::{self as store, CaseFilter, Decision, FallbackCase, NewCase};
+use onewindow_store::fallback::cases::{
+    self as store, CaseFilter, Decision, FallbackCase, NewCase,
+};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -83,12 +85,20 @@ impl IntakeInput {
                     "unknown_channel",
                     format!(
                         "请选择受理渠道：{}",
-                        allowed.iter().map(|c| c.label()).collect::<Vec<_>>().join("、")
+                        allowed
+                            .iter()
+                            .map(|c| c.label())
+                            .collect::<Vec<_>>()
+                            .join("、")
                     ),
                 )
             })?;
         let case_type = CaseType::parse(self.case_type.trim()).ok_or_else(|| {
-            AppError::invalid("case_type", "unknown_case_type", "请选择协调解决类或政策建议类")
+            AppError::invalid(
+                "case_type",
+                "unknown_case_type",
+                "请选择协调解决类或政策建议类",
+            )
         })?;
         Ok(NewCase {
             org_id,
@@ -432,9 +442,10 @@ async fn list_api(
     };
     let st = match q.state.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
-        Some(s) => Some(CaseState::parse(s).ok_or_else(|| {
-            AppError::invalid("state", "unknown_state", "没有这个案件状态")
-        })?),
+        Some(s) => Some(
+            CaseState::parse(s)
+                .ok_or_else(|| AppError::invalid("state", "unknown_state", "没有这个案件状态"))?,
+        ),
     };
     let items = store::list(
         state.store.reader(),
@@ -449,7 +460,11 @@ async fn list_api(
     )
     .await?;
     let next = (items.len() as i64 == limit)
-        .then(|| items.last().map(|c| format!("/api/v1/fallback/cases?before={}&limit={limit}", c.id)))
+        .then(|| {
+            items
+                .last()
+                .map(|c| format!("/api/v1/fallback/cases?before={}&limit={limit}", c.id))
+        })
         .flatten();
     Ok(Json(json!({ "items": items, "next": next })))
 }
@@ -477,7 +492,9 @@ async fn act_api(
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<ActInput>,
 ) -> ApiResult<Json<FallbackCase>> {
-    Ok(Json(take_act(&state, &p, id, input.version, &input.act).await?))
+    Ok(Json(
+        take_act(&state, &p, id, input.version, &input.act).await?,
+    ))
 }
 
 async fn meeting_api(
@@ -537,7 +554,8 @@ async fn tasks_api(
     Query(q): Query<TasksQuery>,
 ) -> ApiResult<Json<Value>> {
     p.authorize(Permission::AnswerFallbackTasks, &p.user.org_path)?;
-    let items = store::department_inbox(state.store.reader(), &p.user.org_path, !q.all, 200).await?;
+    let items =
+        store::department_inbox(state.store.reader(), &p.user.org_path, !q.all, 200).await?;
     Ok(Json(json!({ "items": items })))
 }
 
