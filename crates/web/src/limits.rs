@@ -90,29 +90,6 @@ pub async fn timeout(State(state): State<AppState>, req: Request, next: Next) ->
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uploads_keep_the_larger_limit() {
-        assert_eq!(body_limit_for(1024, "/api/v1/users"), 1024);
-        assert_eq!(
-            body_limit_for(1024, "/api/v1/catalog/import"),
-            crate::form::MAX_UPLOAD_BYTES
-        );
-        assert_eq!(body_limit_for(usize::MAX, "/admin/catalog"), usize::MAX);
-    }
-
-    #[test]
-    fn only_the_event_stream_is_exempt_from_the_timeout() {
-        assert!(is_event_stream("/halls/1/events"));
-        assert!(!is_event_stream("/halls/1/display"));
-        assert!(!is_event_stream("/halls/1/x/events"));
-        assert!(!is_event_stream("/api/v1/halls/1/events"));
-    }
-}
-
 /// Public submissions (the fallback window's online form; later the complaint form): a
 /// budget per address and per phone number in a fixed window, so one machine or one number
 /// cannot flood the officers' lists. No CAPTCHA service is needed.
@@ -146,5 +123,42 @@ impl SubmitLimits {
             self.per_phone.take(phone, now)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uploads_keep_the_larger_limit() {
+        assert_eq!(body_limit_for(1024, "/api/v1/users"), 1024);
+        assert_eq!(
+            body_limit_for(1024, "/api/v1/catalog/import"),
+            crate::form::MAX_UPLOAD_BYTES
+        );
+        assert_eq!(body_limit_for(usize::MAX, "/admin/catalog"), usize::MAX);
+    }
+
+    #[test]
+    fn only_the_event_stream_is_exempt_from_the_timeout() {
+        assert!(is_event_stream("/halls/1/events"));
+        assert!(!is_event_stream("/halls/1/display"));
+        assert!(!is_event_stream("/halls/1/x/events"));
+        assert!(!is_event_stream("/api/v1/halls/1/events"));
+    }
+
+    #[test]
+    fn submissions_are_limited_per_address_and_per_phone() {
+        let limits = super::SubmitLimits::default();
+        for _ in 0..super::SUBMISSIONS_PER_PHONE_HOUR {
+            assert_eq!(limits.take("10.0.0.1", "13800138000", 0), Ok(()));
+        }
+        assert_eq!(limits.take("10.0.0.2", "13800138000", 1_000_000), Err(3599));
+        assert_eq!(limits.take("10.0.0.2", "13900139000", 1_000_000), Ok(()));
+        assert_eq!(
+            limits.take("10.0.0.2", "13800138000", 3_600_000_000),
+            Ok(())
+        );
     }
 }
