@@ -1,3 +1,6 @@
+//! The fallback window's rules: the loop's order, ownership, rounds, extensions, the
+//! intake test and refusal reports.
+
 use super::*;
 
 fn facts(state: State) -> CaseFacts {

@@ -1809,3 +1809,76 @@ pub async fn officers(pool: &AnyPool, org_id: i64) -> Result<Vec<(i64, String)>>
         .map(|r| (r.get("id"), r.get("display_name")))
         .collect())
 }
+
+// ---- what the case page offers to choose from ----
+
+/// Every department (a round's tasks and a meeting's attendance choose among them).
+pub async fn departments(pool: &AnyPool) -> Result<Vec<(i64, String)>> {
+    let rows = sqlx::query("SELECT id, name FROM orgs WHERE kind = 'department' ORDER BY path")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.iter().map(|r| (r.get("id"), r.get("name"))).collect())
+}
+
+/// The active negative-list entries that apply to a window at `org`: those of its own
+/// organisation and of the organisations above it. (id, title, right channel).
+pub async fn negative_choices(pool: &AnyPool, org: &OrgPath) -> Result<Vec<(i64, String, String)>> {
+    let ids = org.ids();
+    let rows = sqlx::query(
+        "SELECT id, org_id, title, right_channel FROM fallback_negative_entries WHERE active = 1 ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .filter(|r| ids.contains(&r.get::<i64, _>("org_id")))
+        .map(|r| (r.get("id"), r.get("title"), r.get("right_channel")))
+        .collect())
+}
+
+/// A negative-list entry's title (also of a retired one: a refusal keeps naming it).
+pub async fn negative_title(pool: &AnyPool, id: i64) -> Result<String> {
+    sqlx::query("SELECT title FROM fallback_negative_entries WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| r.get("title"))
+        .ok_or(StoreError::NotFound)
+}
+
+/// Active experts of the pool kept at `org` or above: (id, "name（field）").
+pub async fn expert_choices(pool: &AnyPool, org: &OrgPath) -> Result<Vec<(i64, String)>> {
+    let ids = org.ids();
+    let rows = sqlx::query(
+        "SELECT id, org_id, name, field FROM fallback_experts WHERE active = 1 ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .filter(|r| ids.contains(&r.get::<i64, _>("org_id")))
+        .map(|r| {
+            (
+                r.get("id"),
+                format!(
+                    "{}（{}）",
+                    r.get::<String, _>("name"),
+                    r.get::<String, _>("field")
+                ),
+            )
+        })
+        .collect())
+}
+
+/// Active tags kept at `org` or above.
+pub async fn tag_choices(pool: &AnyPool, org: &OrgPath) -> Result<Vec<String>> {
+    let ids = org.ids();
+    let rows = sqlx::query("SELECT org_id, name FROM fallback_tags WHERE active = 1 ORDER BY id")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .iter()
+        .filter(|r| ids.contains(&r.get::<i64, _>("org_id")))
+        .map(|r| r.get("name"))
+        .collect())
+}

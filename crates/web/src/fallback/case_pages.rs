@@ -403,10 +403,15 @@ async fn case_view(
                 .map(|s| s.label.clone())
         })
         .unwrap_or_default();
-    let departments = department_choices(pool).await?;
-    let negative = negative_choices(pool, &c).await?;
-    let experts = expert_choices(pool, &c).await?;
-    let tags = tag_choices(pool, &c).await?;
+    let departments = store::departments(pool).await?;
+    let negative = store::negative_choices(pool, &c.org_path).await?;
+    let experts = store::expert_choices(pool, &c.org_path).await?;
+    let mut tags = store::tag_choices(pool, &c.org_path).await?;
+    for t in &c.tags {
+        if !tags.contains(t) {
+            tags.push(t.clone());
+        }
+    }
     let limits = store::limits(pool).await?;
     let refused = !errors.is_empty();
     let page = CasePage {
@@ -463,82 +468,6 @@ async fn case_view(
         form,
     };
     render_form(&page, refused)
-}
-
-async fn department_choices(pool: &sqlx::AnyPool) -> Result<Vec<(i64, String)>, AppError> {
-    use sqlx::Row;
-    let rows = sqlx::query("SELECT id, name FROM orgs WHERE kind = 'department' ORDER BY path")
-        .fetch_all(pool)
-        .await
-        .map_err(onewindow_store::StoreError::from)?;
-    Ok(rows.iter().map(|r| (r.get("id"), r.get("name"))).collect())
-}
-
-async fn negative_choices(
-    pool: &sqlx::AnyPool,
-    c: &FallbackCase,
-) -> Result<Vec<(i64, String, String)>, AppError> {
-    use sqlx::Row;
-    let ids = c.org_path.ids();
-    let rows = sqlx::query(
-        "SELECT id, org_id, title, right_channel FROM fallback_negative_entries WHERE active = 1 ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(onewindow_store::StoreError::from)?;
-    Ok(rows
-        .iter()
-        .filter(|r| ids.contains(&r.get::<i64, _>("org_id")))
-        .map(|r| (r.get("id"), r.get("title"), r.get("right_channel")))
-        .collect())
-}
-
-async fn expert_choices(
-    pool: &sqlx::AnyPool,
-    c: &FallbackCase,
-) -> Result<Vec<(i64, String)>, AppError> {
-    use sqlx::Row;
-    let ids = c.org_path.ids();
-    let rows = sqlx::query(
-        "SELECT id, org_id, name, field FROM fallback_experts WHERE active = 1 ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(onewindow_store::StoreError::from)?;
-    Ok(rows
-        .iter()
-        .filter(|r| ids.contains(&r.get::<i64, _>("org_id")))
-        .map(|r| {
-            (
-                r.get("id"),
-                format!(
-                    "{}（{}）",
-                    r.get::<String, _>("name"),
-                    r.get::<String, _>("field")
-                ),
-            )
-        })
-        .collect())
-}
-
-async fn tag_choices(pool: &sqlx::AnyPool, c: &FallbackCase) -> Result<Vec<String>, AppError> {
-    use sqlx::Row;
-    let ids = c.org_path.ids();
-    let rows = sqlx::query("SELECT org_id, name FROM fallback_tags WHERE active = 1 ORDER BY id")
-        .fetch_all(pool)
-        .await
-        .map_err(onewindow_store::StoreError::from)?;
-    let mut tags: Vec<String> = rows
-        .iter()
-        .filter(|r| ids.contains(&r.get::<i64, _>("org_id")))
-        .map(|r| r.get("name"))
-        .collect();
-    for t in &c.tags {
-        if !tags.contains(t) {
-            tags.push(t.clone());
-        }
-    }
-    Ok(tags)
 }
 
 async fn case_page(
@@ -801,15 +730,7 @@ async fn refusal_page(
         return Err(AppError::NotFound.into());
     }
     let entry = match c.refusal_entry_id {
-        Some(e) => {
-            use sqlx::Row;
-            sqlx::query("SELECT title FROM fallback_negative_entries WHERE id = $1")
-                .bind(e)
-                .fetch_optional(state.store.reader())
-                .await
-                .map_err(onewindow_store::StoreError::from)?
-                .map(|r| r.get::<String, _>("title"))
-        }
+        Some(e) => Some(store::negative_title(state.store.reader(), e).await?),
         None => None,
     };
     render(&RefusalPage {
