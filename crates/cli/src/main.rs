@@ -311,6 +311,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 demo::seed_station_cases(&store, clock.now()).await?;
                 demo::seed_fee_examples(&store, clock.now()).await?;
                 demo::seed_ratings(&store, clock.now()).await?;
+                onewindow_store::fallback::demo::seed(&store, clock.now()).await?;
             }
             println!(
                 "{}",
@@ -526,6 +527,7 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> Result<()> {
             demo::seed_station_cases(&store, clock.now()).await?;
             demo::seed_fee_examples(&store, clock.now()).await?;
             demo::seed_ratings(&store, clock.now()).await?;
+            onewindow_store::fallback::demo::seed(&store, clock.now()).await?;
             tracing::info!("demo data created");
         }
         print_demo_accounts();

@@ -1882,3 +1882,17 @@ pub async fn tag_choices(pool: &AnyPool, org: &OrgPath) -> Result<Vec<String>> {
         .map(|r| r.get("name"))
         .collect())
 }
+
+/// The open tasks of a case inside a transaction: (task id, department id).
+pub async fn tasks_of_case_in(conn: &mut AnyConnection, case_id: i64) -> Result<Vec<(i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT id, department_id FROM fallback_tasks WHERE case_id = $1 AND state = 'sent' ORDER BY id",
+    )
+    .bind(case_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("id"), r.get("department_id")))
+        .collect())
+}

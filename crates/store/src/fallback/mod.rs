@@ -7,8 +7,10 @@
 //! - [`library`]: the case library (anonymised, searchable) and policy suggestions.
 //! - [`figures`]: the figures from the daily rollup, the ledger, the hall screen's counts.
 //! - [`rollup`]: the daily counters every act writes.
+//! - [`demo`]: the demo's cases at every stage.
 
 pub mod cases;
+pub mod demo;
 pub mod figures;
 pub mod library;
 pub mod reference;
