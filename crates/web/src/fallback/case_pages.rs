@@ -96,6 +96,7 @@ struct HomePage {
     mine: Vec<Row>,
     open: Vec<Row>,
     counts: Vec<(&'static str, i64)>,
+    limits: rules::Limits,
 }
 
 async fn home_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
@@ -132,6 +133,7 @@ async fn home_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) ->
         mine: rows(&state, mine).await,
         open: rows(&state, open).await,
         counts,
+        limits: store::limits(pool).await?,
     })
 }
 
