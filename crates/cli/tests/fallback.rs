@@ -625,13 +625,14 @@ async fn refusals_of_role_scope_and_ownership(app: TestApp) {
         .login_with("heping.fallback", "spring-2026")
         .await
         .unwrap();
-    let (s, v) = stranger.get(&format!("/api/v1/fallback/cases/{id}")).await;
+    let (s, _) = stranger.get(&format!("/api/v1/fallback/cases/{id}")).await;
     assert_eq!(
-        (s, v["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("forbidden_scope"))
+        s,
+        StatusCode::NOT_FOUND,
+        "another window's case is like no case"
     );
     let (s, _) = act(&stranger, id, json!({"act": "take"})).await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, list) = stranger.get("/api/v1/fallback/cases").await;
     assert_eq!(
         (s, list["items"].as_array().unwrap().len()),
@@ -709,7 +710,8 @@ async fn refusals_of_role_scope_and_ownership(app: TestApp) {
         .await;
     assert_eq!(
         (s, v["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("forbidden_scope"))
+        (StatusCode::NOT_FOUND, Some("not_found")),
+        "another department's task is like no task"
     );
     // A stale version is refused; an act the state does not take is a conflict.
     let (s, v) = act(&second, id, json!({"act": "file", "version": 1})).await;

@@ -178,9 +178,36 @@ pub async fn get_case(state: &AppState, p: &Principal, id: i64) -> Result<Fallba
     Ok(case)
 }
 
+/// Reading a case: `ViewFallback` (or `HandleFallback`) at its window; a case of another
+/// window answers like one that does not exist (404), so ids cannot be probed.
 fn authorize_read(p: &Principal, org: &OrgPath) -> Result<(), AppError> {
-    p.authorize(Permission::ViewFallback, org)
-        .or_else(|_| p.authorize(Permission::HandleFallback, org))
+    visible_with_any(
+        p,
+        &[Permission::ViewFallback, Permission::HandleFallback],
+        org,
+    )
+}
+
+/// Any of `permissions` at `org`; refused, a record out of scope for a role that has one of
+/// them is 404 (like no record), and 403 only when the role has none.
+fn visible_with_any(
+    p: &Principal,
+    permissions: &[Permission],
+    org: &OrgPath,
+) -> Result<(), AppError> {
+    let mut refusal = None;
+    for perm in permissions {
+        match p.authorize_visible(*perm, org) {
+            Ok(()) => return Ok(()),
+            Err(AppError::NotFound) => refusal = Some(AppError::NotFound),
+            Err(e) => {
+                if refusal.is_none() {
+                    refusal = Some(e);
+                }
+            }
+        }
+    }
+    Err(refusal.unwrap_or(AppError::NotFound))
 }
 
 /// Who the caller is to a case of the window at `org`.
@@ -201,8 +228,11 @@ pub async fn take_act(
     act: &Act,
 ) -> Result<FallbackCase, AppError> {
     let case = store::get(state.store.reader(), id).await?;
-    p.authorize(Permission::HandleFallback, &case.org_path)
-        .or_else(|_| p.authorize(Permission::DecideFallback, &case.org_path))?;
+    visible_with_any(
+        p,
+        &[Permission::HandleFallback, Permission::DecideFallback],
+        &case.org_path,
+    )?;
     let who = acting(p, &case.org_path);
     let limits = store::limits(state.store.reader()).await?;
     let cal = state.calendar().await?;
@@ -222,7 +252,7 @@ pub async fn answer(
     answer: &TaskAnswer,
 ) -> Result<(), AppError> {
     let (_, department) = store::task(state.store.reader(), task_id).await?;
-    p.authorize(Permission::AnswerFallbackTasks, &department)?;
+    p.authorize_visible(Permission::AnswerFallbackTasks, &department)?;
     let change = state.change(p.user.who());
     let mut tx = state.store.begin().await?;
     store::answer_task(&mut tx, &change, task_id, version, answer).await?;
@@ -249,7 +279,7 @@ pub async fn record_meeting(
     input: &MeetingInput,
 ) -> Result<i64, AppError> {
     let case = store::get(state.store.reader(), id).await?;
-    p.authorize(Permission::HandleFallback, &case.org_path)?;
+    p.authorize_visible(Permission::HandleFallback, &case.org_path)?;
     let change = state.change(p.user.who());
     let mut tx = state.store.begin().await?;
     let meeting = store::record_meeting(
@@ -275,7 +305,7 @@ pub async fn invite_expert(
     question: &str,
 ) -> Result<i64, AppError> {
     let case = store::get(state.store.reader(), id).await?;
-    p.authorize(Permission::HandleFallback, &case.org_path)?;
+    p.authorize_visible(Permission::HandleFallback, &case.org_path)?;
     let change = state.change(p.user.who());
     let mut tx = state.store.begin().await?;
     let out = store::invite_expert(
@@ -298,7 +328,7 @@ pub async fn record_opinion(
     case_org: &OrgPath,
     opinion: &str,
 ) -> Result<(), AppError> {
-    p.authorize(Permission::HandleFallback, case_org)?;
+    p.authorize_visible(Permission::HandleFallback, case_org)?;
     let change = state.change(p.user.who());
     let mut tx = state.store.begin().await?;
     store::record_opinion(&mut tx, &change, opinion_id, acting(p, case_org), opinion).await?;
