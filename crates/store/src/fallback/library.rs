@@ -206,14 +206,15 @@ pub async fn entry<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     .ok_or(StoreError::NotFound)
 }
 
-/// Whether `search` ranks (the query has terms) or lists newest first; decides the shape of
+/// Whether `search` ranks (a query was given) or lists newest first; decides the shape of
 /// the page's sort key: `[score, id]` ranked, `[id]` listed.
 pub fn is_ranked(q: &str) -> bool {
-    !query_terms(q).is_empty()
+    !q.trim().is_empty()
 }
 
 /// Entries of organisations inside `scope`, optionally with `tag`: ranked by the query's
-/// terms (see the domain's formula), or the newest first when the query has none. Fetches
+/// terms (see the domain's formula), or the newest first without a query. A query with no
+/// searchable words (only a number, only stop words) finds nothing. Fetches
 /// `req.fetch()` rows after `req.after` (`[score, id]` ranked, `[id]` listed).
 pub async fn search(
     pool: &AnyPool,
@@ -222,10 +223,13 @@ pub async fn search(
     tag: Option<&str>,
     req: &PageRequest,
 ) -> Result<Vec<LibraryEntry>> {
-    let terms = query_terms(q);
     let tag = tag.map(str::trim).filter(|t| !t.is_empty());
-    if terms.is_empty() {
+    if !is_ranked(q) {
         return newest(pool, scope, tag, req).await;
+    }
+    let terms = query_terms(q);
+    if terms.is_empty() {
+        return Ok(vec![]);
     }
     ranked(pool, scope, &terms, tag, req).await
 }
