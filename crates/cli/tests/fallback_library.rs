@@ -36,7 +36,8 @@ struct NewCase<'a> {
 const ELEVATOR: NewCase<'static> = NewCase {
     org: "xingfu",
     title: "张三丰反映幸福路12号老旧小区加装电梯审批难",
-    description: "张三丰（身份证11010519491231002X，电话13800138000）反映：幸福路12号3栋老旧小区加装电梯，\
+    description:
+        "张三丰（身份证11010519491231002X，电话13800138000）反映：幸福路12号3栋老旧小区加装电梯，\
                   规划、住建、市场监管各说各的，业主意见也不统一，跑了半年没办成。",
     conclusion: "联席会议明确加装电梯由住建部门牵头并联审批，规划免于办理工程规划许可，已开工。",
     outcome: "solved",
@@ -55,7 +56,8 @@ const TAX: NewCase<'static> = NewCase {
 const DEED: NewCase<'static> = NewCase {
     org: "xingfu",
     title: "历史遗留房产证办理",
-    description: "九十年代单位集资建房，开发企业已注销，房产证一直办不下来，涉及不动产登记、住建、税务。",
+    description:
+        "九十年代单位集资建房，开发企业已注销，房产证一直办不下来，涉及不动产登记、住建、税务。",
     conclusion: "按历史遗留问题处置办法分类办理，补缴契税后办理不动产权证。",
     outcome: "solved",
     tags: &["历史遗留问题"],
@@ -184,14 +186,16 @@ async fn search_ranks_by_the_formula_filters_by_tag_and_pages(app: TestApp) {
     let weight = |term: &'static str, entry: i64| {
         let pool = app.store.reader().clone();
         async move {
-            sqlx::query("SELECT weight FROM fallback_library_terms WHERE term = $1 AND entry_id = $2")
-                .bind(term)
-                .bind(entry)
-                .fetch_optional(&pool)
-                .await
-                .unwrap()
-                .map(|r| r.get::<i64, _>("weight"))
-                .unwrap_or(0)
+            sqlx::query(
+                "SELECT weight FROM fallback_library_terms WHERE term = $1 AND entry_id = $2",
+            )
+            .bind(term)
+            .bind(entry)
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+            .map(|r| r.get::<i64, _>("weight"))
+            .unwrap_or(0)
         }
     };
     let (s, page) = officer.get("/api/v1/fallback/library?q=税务").await;
@@ -245,7 +249,9 @@ async fn search_ranks_by_the_formula_filters_by_tag_and_pages(app: TestApp) {
     let (_, page) = officer.get("/api/v1/fallback/library?limit=1").await;
     let cursor = page["next_cursor"].as_str().unwrap();
     let (s, _) = officer
-        .get(&format!("/api/v1/fallback/library?q=税务&limit=1&cursor={cursor}"))
+        .get(&format!(
+            "/api/v1/fallback/library?q=税务&limit=1&cursor={cursor}"
+        ))
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     // Junk is refused, not a 500.
@@ -260,12 +266,14 @@ async fn search_ranks_by_the_formula_filters_by_tag_and_pages(app: TestApp) {
 }
 
 async fn rollup(app: &TestApp, metric: &str) -> i64 {
-    sqlx::query("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM fallback_rollup WHERE metric = $1")
-        .bind(metric)
-        .fetch_one(app.store.reader())
-        .await
-        .unwrap()
-        .get::<i64, _>("n")
+    sqlx::query(
+        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM fallback_rollup WHERE metric = $1",
+    )
+    .bind(metric)
+    .fetch_one(app.store.reader())
+    .await
+    .unwrap()
+    .get::<i64, _>("n")
 }
 
 async fn suggestions_move_to_a_decision_with_body_and_date_and_count(app: TestApp) {
@@ -292,10 +300,22 @@ async fn suggestions_move_to_a_decision_with_body_and_date_and_count(app: TestAp
 
     // Bad input: nothing written.
     for (body, field) in [
-        (json!({"title": "", "content": "x", "case_ids": [ids[0]]}), "title"),
-        (json!({"title": "x", "content": "x", "case_ids": []}), "case_ids"),
-        (json!({"title": "x", "content": "x", "case_ids": [999_999]}), "case_ids"),
-        (json!({"title": "x".repeat(101), "content": "x", "case_ids": [ids[0]]}), "title"),
+        (
+            json!({"title": "", "content": "x", "case_ids": [ids[0]]}),
+            "title",
+        ),
+        (
+            json!({"title": "x", "content": "x", "case_ids": []}),
+            "case_ids",
+        ),
+        (
+            json!({"title": "x", "content": "x", "case_ids": [999_999]}),
+            "case_ids",
+        ),
+        (
+            json!({"title": "x".repeat(101), "content": "x", "case_ids": [ids[0]]}),
+            "title",
+        ),
     ] {
         let (s, p) = officer.post("/api/v1/fallback/suggestions", body).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
@@ -310,24 +330,45 @@ async fn suggestions_move_to_a_decision_with_body_and_date_and_count(app: TestAp
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "{p}");
     let (s, st) = supervisor
-        .post(&path, json!({"state": "under_study", "version": 1, "deciding_body": "区住建局"}))
+        .post(
+            &path,
+            json!({"state": "under_study", "version": 1, "deciding_body": "区住建局"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{st}");
     assert_eq!(st["state"], "under_study");
     // A stale version.
     let (s, _) = supervisor
-        .post(&path, json!({"state": "adopted", "version": 1, "deciding_body": "区政府",
-                            "decided_on": "2026-11-20", "note": "x"}))
+        .post(
+            &path,
+            json!({"state": "adopted", "version": 1, "deciding_body": "区政府",
+                            "decided_on": "2026-11-20", "note": "x"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CONFLICT);
     let today = onewindow_store::clock::local_date(app.clock_now());
     for (body, field) in [
-        (json!({"state": "adopted", "decided_on": today.to_string(), "note": "x"}), "deciding_body"),
-        (json!({"state": "adopted", "deciding_body": "区政府", "note": "x"}), "decided_on"),
-        (json!({"state": "adopted", "deciding_body": "区政府", "decided_on": "2026-13-01", "note": "x"}), "decided_on"),
-        (json!({"state": "adopted", "deciding_body": "区政府",
-                "decided_on": (today + chrono::Duration::days(1)).to_string(), "note": "x"}), "decided_on"),
-        (json!({"state": "adopted", "deciding_body": "区政府", "decided_on": today.to_string()}), "note"),
+        (
+            json!({"state": "adopted", "decided_on": today.to_string(), "note": "x"}),
+            "deciding_body",
+        ),
+        (
+            json!({"state": "adopted", "deciding_body": "区政府", "note": "x"}),
+            "decided_on",
+        ),
+        (
+            json!({"state": "adopted", "deciding_body": "区政府", "decided_on": "2026-13-01", "note": "x"}),
+            "decided_on",
+        ),
+        (
+            json!({"state": "adopted", "deciding_body": "区政府",
+                "decided_on": (today + chrono::Duration::days(1)).to_string(), "note": "x"}),
+            "decided_on",
+        ),
+        (
+            json!({"state": "adopted", "deciding_body": "区政府", "decided_on": today.to_string()}),
+            "note",
+        ),
         (json!({"state": "approved"}), "state"),
     ] {
         let (s, p) = supervisor.post(&path, body).await;
@@ -336,8 +377,11 @@ async fn suggestions_move_to_a_decision_with_body_and_date_and_count(app: TestAp
     }
     assert_eq!(rollup(&app, "suggestions_decided").await, 0);
     let (s, done) = supervisor
-        .post(&path, json!({"state": "adopted", "version": 2, "deciding_body": "区人民政府常务会议",
-                            "decided_on": today.to_string(), "note": "出台并联审批办法"}))
+        .post(
+            &path,
+            json!({"state": "adopted", "version": 2, "deciding_body": "区人民政府常务会议",
+                            "decided_on": today.to_string(), "note": "出台并联审批办法"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{done}");
     assert_eq!(done["state"], "adopted");
@@ -345,16 +389,20 @@ async fn suggestions_move_to_a_decision_with_body_and_date_and_count(app: TestAp
     assert_eq!(done["decided_on"], today.to_string());
     assert_eq!(rollup(&app, "suggestions_decided").await, 1);
     assert_eq!(rollup(&app, "suggestions_adopted").await, 1);
-    let day: String = sqlx::query("SELECT day FROM fallback_rollup WHERE metric = 'suggestions_adopted'")
-        .fetch_one(app.store.reader())
-        .await
-        .unwrap()
-        .get("day");
+    let day: String =
+        sqlx::query("SELECT day FROM fallback_rollup WHERE metric = 'suggestions_adopted'")
+            .fetch_one(app.store.reader())
+            .await
+            .unwrap()
+            .get("day");
     assert_eq!(day, today.to_string());
     // Decided: no further step.
     let (s, _) = supervisor
-        .post(&path, json!({"state": "rejected", "deciding_body": "区政府",
-                            "decided_on": today.to_string(), "note": "x"}))
+        .post(
+            &path,
+            json!({"state": "rejected", "deciding_body": "区政府",
+                            "decided_on": today.to_string(), "note": "x"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CONFLICT);
 
@@ -367,12 +415,20 @@ async fn suggestions_move_to_a_decision_with_body_and_date_and_count(app: TestAp
         .get("id");
     let change = app.state.change(Who::user(fallback_id, "fallback"));
     let mut tx = app.store.begin().await.unwrap();
-    let second = store::propose_from_case(&mut tx, &change, ids[1], "跨区迁移清税与备案互为前置", "建议明确先迁入后补备案。")
-        .await
-        .unwrap();
+    let second = store::propose_from_case(
+        &mut tx,
+        &change,
+        ids[1],
+        "跨区迁移清税与备案互为前置",
+        "建议明确先迁入后补备案。",
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let path = format!("/api/v1/fallback/suggestions/{second}/decision");
-    let (s, _) = supervisor.post(&path, json!({"state": "under_study"})).await;
+    let (s, _) = supervisor
+        .post(&path, json!({"state": "under_study"}))
+        .await;
     assert_eq!(s, StatusCode::OK);
     let (s, r) = supervisor
         .post(&path, json!({"state": "rejected", "deciding_body": "区税务局",
@@ -383,7 +439,9 @@ async fn suggestions_move_to_a_decision_with_body_and_date_and_count(app: TestAp
     assert_eq!(rollup(&app, "suggestions_adopted").await, 1);
 
     // Lists by state, keyset.
-    let (_, list) = officer.get("/api/v1/fallback/suggestions?state=adopted").await;
+    let (_, list) = officer
+        .get("/api/v1/fallback/suggestions?state=adopted")
+        .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
     assert_eq!(list["items"][0]["id"], id);
     let (_, list) = officer.get("/api/v1/fallback/suggestions?limit=1").await;
@@ -437,38 +495,49 @@ async fn reading_and_deciding_refuse_outside_role_and_scope(app: TestApp) {
         .await;
     assert_eq!(s, StatusCode::OK);
     let (_, page) = officer.get("/api/v1/fallback/library?q=房产证").await;
-    assert!(page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|e| e["id"] != district_entry), "{page}");
+    assert!(
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["id"] != district_entry),
+        "{page}"
+    );
     let (_, page) = supervisor.get("/api/v1/fallback/library?q=房产证").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2, "{page}");
 
     // Proposing: the officer only over cases in scope; the supervisor has no HandleFallback.
     let before = app.count("fallback_suggestions").await;
     let (s, _) = officer
-        .post("/api/v1/fallback/suggestions",
-              json!({"title": "x", "content": "y", "case_ids": [district_case]}))
+        .post(
+            "/api/v1/fallback/suggestions",
+            json!({"title": "x", "content": "y", "case_ids": [district_case]}),
+        )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = supervisor
-        .post("/api/v1/fallback/suggestions",
-              json!({"title": "x", "content": "y", "case_ids": [ids[0]]}))
+        .post(
+            "/api/v1/fallback/suggestions",
+            json!({"title": "x", "content": "y", "case_ids": [ids[0]]}),
+        )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // The city's administrator reads but does not propose.
     let (s, p) = admin
-        .post("/api/v1/fallback/suggestions",
-              json!({"title": "x", "content": "y", "case_ids": [ids[0], district_case]}))
+        .post(
+            "/api/v1/fallback/suggestions",
+            json!({"title": "x", "content": "y", "case_ids": [ids[0], district_case]}),
+        )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
     assert_eq!(app.count("fallback_suggestions").await, before);
 
     // Deciding: a supervisor over the organisation only, never the officer.
     let (s, sug) = officer
-        .post("/api/v1/fallback/suggestions",
-              json!({"title": "x", "content": "y", "case_ids": [ids[0]]}))
+        .post(
+            "/api/v1/fallback/suggestions",
+            json!({"title": "x", "content": "y", "case_ids": [ids[0]]}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED);
     let path = format!("/api/v1/fallback/suggestions/{}/decision", sug["id"]);
@@ -489,8 +558,10 @@ async fn reading_and_deciding_refuse_outside_role_and_scope(app: TestApp) {
         .unwrap();
     tx.commit().await.unwrap();
     let (s, _) = supervisor
-        .post(&format!("/api/v1/fallback/suggestions/{city_sug}/decision"),
-              json!({"state": "under_study"}))
+        .post(
+            &format!("/api/v1/fallback/suggestions/{city_sug}/decision"),
+            json!({"state": "under_study"}),
+        )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = supervisor
@@ -522,7 +593,12 @@ async fn the_pages_show_the_library_and_the_suggestions(app: TestApp) {
     let (s, html) = page(&app, &officer, "/fallback/library").await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("历史遗留房产证办理"));
-    let (s, html) = page(&app, &officer, &format!("/fallback/library?q={}", "电".repeat(201))).await;
+    let (s, html) = page(
+        &app,
+        &officer,
+        &format!("/fallback/library?q={}", "电".repeat(201)),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("form-errors"));
     let entry: i64 = sqlx::query("SELECT id FROM fallback_library WHERE case_id = $1")
@@ -553,7 +629,10 @@ async fn the_pages_show_the_library_and_the_suggestions(app: TestApp) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
-    assert!(html.contains("没有编号为BB20261201999999的办不成事案件"), "{html}");
+    assert!(
+        html.contains("没有编号为BB20261201999999的办不成事案件"),
+        "{html}"
+    );
     assert!(html.contains("房产证历史遗留问题处置"));
     let res = officer
         .client
@@ -581,21 +660,30 @@ async fn the_pages_show_the_library_and_the_suggestions(app: TestApp) {
             .form(&b)
             .send()
     };
-    let res = post(vec![("state", "under_study".into()), ("version", "1".into())])
-        .await
-        .unwrap();
+    let res = post(vec![
+        ("state", "under_study".into()),
+        ("version", "1".into()),
+    ])
+    .await
+    .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let res = post(vec![
         ("state", "adopted".into()),
         ("version", "2".into()),
-        ("decided_on", onewindow_store::clock::local_date(app.clock_now()).to_string()),
+        (
+            "decided_on",
+            onewindow_store::clock::local_date(app.clock_now()).to_string(),
+        ),
         ("note", "已出台处置办法".into()),
     ])
     .await
     .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
-    assert!(html.contains("请填写决定机关") && html.contains("已出台处置办法"), "{html}");
+    assert!(
+        html.contains("请填写决定机关") && html.contains("已出台处置办法"),
+        "{html}"
+    );
     let (s, html) = page(&app, &supervisor, "/fallback/suggestions?state=under_study").await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("房产证历史遗留问题处置"));

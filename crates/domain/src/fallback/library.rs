@@ -64,12 +64,72 @@ pub const PLACEHOLDER_NUMBER: &str = "[号码]";
 
 /// Words too common in a problem description to tell one problem from another.
 pub const STOP_WORDS: &[&str] = &[
-    "我们", "你们", "他们", "她们", "它们", "这个", "那个", "这些", "那些", "一个", "一些",
-    "没有", "可以", "因为", "所以", "但是", "而且", "已经", "如果", "还是", "或者", "以及",
-    "进行", "通过", "对于", "关于", "由于", "其中", "什么", "怎么", "如何", "为什么", "就是",
-    "还有", "需要", "要求", "情况", "问题", "表示", "相关", "有关", "目前", "现在", "之后",
-    "以后", "之前", "以前", "不能", "不会", "无法", "能够", "一直", "多次", "反映", "办理",
-    "群众", "本人", "自己", "同时", "然后", "并且", "这样", "那样", "其他", "以上", "以下",
+    "我们",
+    "你们",
+    "他们",
+    "她们",
+    "它们",
+    "这个",
+    "那个",
+    "这些",
+    "那些",
+    "一个",
+    "一些",
+    "没有",
+    "可以",
+    "因为",
+    "所以",
+    "但是",
+    "而且",
+    "已经",
+    "如果",
+    "还是",
+    "或者",
+    "以及",
+    "进行",
+    "通过",
+    "对于",
+    "关于",
+    "由于",
+    "其中",
+    "什么",
+    "怎么",
+    "如何",
+    "为什么",
+    "就是",
+    "还有",
+    "需要",
+    "要求",
+    "情况",
+    "问题",
+    "表示",
+    "相关",
+    "有关",
+    "目前",
+    "现在",
+    "之后",
+    "以后",
+    "之前",
+    "以前",
+    "不能",
+    "不会",
+    "无法",
+    "能够",
+    "一直",
+    "多次",
+    "反映",
+    "办理",
+    "群众",
+    "本人",
+    "自己",
+    "同时",
+    "然后",
+    "并且",
+    "这样",
+    "那样",
+    "其他",
+    "以上",
+    "以下",
 ];
 
 /// Free-text limits of the library and of suggestions.
@@ -132,7 +192,7 @@ pub fn anonymise(text: &str, known: &Known<'_>) -> String {
         }
     }
     // Longest first, so a company named after the person goes whole.
-    names.sort_by(|a, b| b.0.chars().count().cmp(&a.0.chars().count()));
+    names.sort_by_key(|n| std::cmp::Reverse(n.0.chars().count()));
     for (name, alias) in &names {
         out = out.replace(name.as_str(), alias);
     }
@@ -253,7 +313,12 @@ pub fn tag_term(tag: &str) -> String {
 
 /// An entry's terms with their weights (term frequency: the title [`TITLE_BOOST`] times, a
 /// tag's words [`TAG_BOOST`] times), plus each tag's exact term with weight 0.
-pub fn term_weights(title: &str, problem: &str, solution: &str, tags: &[String]) -> Vec<(String, i64)> {
+pub fn term_weights(
+    title: &str,
+    problem: &str,
+    solution: &str,
+    tags: &[String],
+) -> Vec<(String, i64)> {
     let mut w: BTreeMap<String, i64> = BTreeMap::new();
     let mut add = |text: &str, times: i64| {
         for t in tokens(text) {
@@ -332,9 +397,9 @@ impl SuggestionError {
         match self {
             SuggestionError::WrongState(..) => "state",
             SuggestionError::NoBody => "deciding_body",
-            SuggestionError::NoDate | SuggestionError::FutureDate | SuggestionError::BeforeProposed => {
-                "decided_on"
-            }
+            SuggestionError::NoDate
+            | SuggestionError::FutureDate
+            | SuggestionError::BeforeProposed => "decided_on",
             SuggestionError::NoNote => "note",
         }
     }
@@ -426,7 +491,10 @@ mod tests {
 
     #[test]
     fn fullwidth_digits_and_hyphens_do_not_hide_a_number() {
-        let a = anonymise("联系１３８００１３８０００或138-0013-8000", &Known::default());
+        let a = anonymise(
+            "联系１３８００１３８０００或138-0013-8000",
+            &Known::default(),
+        );
         assert_eq!(a, "联系[手机号]或[手机号]");
         let a = anonymise("证号110105194912310021", &Known::default());
         assert_eq!(a, "证号[身份证号]");
@@ -446,7 +514,10 @@ mod tests {
         let t = tokens("我们小区的老旧小区加装电梯问题，2023年一直没有解决！");
         assert!(t.contains(&"加装".to_string()), "{t:?}");
         assert!(t.contains(&"电梯".to_string()), "{t:?}");
-        assert!(t.contains(&"老旧小区".to_string()) || t.contains(&"小区".to_string()), "{t:?}");
+        assert!(
+            t.contains(&"老旧小区".to_string()) || t.contains(&"小区".to_string()),
+            "{t:?}"
+        );
         for dropped in ["我们", "的", "问题", "，", "！", "2023", "一直", "没有"] {
             assert!(!t.contains(&dropped.to_string()), "{dropped} in {t:?}");
         }
@@ -456,7 +527,10 @@ mod tests {
     #[test]
     fn placeholders_are_not_terms() {
         let t = tokens("电话[手机号]证件[身份证号]");
-        assert!(!t.iter().any(|w| w.contains("手机") || w.contains("身份证")), "{t:?}");
+        assert!(
+            !t.iter().any(|w| w.contains("手机") || w.contains("身份证")),
+            "{t:?}"
+        );
     }
 
     #[test]
@@ -506,13 +580,21 @@ mod tests {
         let p = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
         let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
         let on = Some(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
-        assert_eq!(decide(S::Proposed, &d(S::UnderStudy, "", None, ""), p, today), Ok(S::UnderStudy));
+        assert_eq!(
+            decide(S::Proposed, &d(S::UnderStudy, "", None, ""), p, today),
+            Ok(S::UnderStudy)
+        );
         assert!(matches!(
             decide(S::Proposed, &d(S::Adopted, "区政府", on, "采纳"), p, today),
             Err(SuggestionError::WrongState(..))
         ));
         assert_eq!(
-            decide(S::UnderStudy, &d(S::Adopted, "区政府常务会议", on, "出台办法"), p, today),
+            decide(
+                S::UnderStudy,
+                &d(S::Adopted, "区政府常务会议", on, "出台办法"),
+                p,
+                today
+            ),
             Ok(S::Adopted)
         );
         assert_eq!(
@@ -520,15 +602,30 @@ mod tests {
             Err(SuggestionError::NoBody)
         );
         assert_eq!(
-            decide(S::UnderStudy, &d(S::Rejected, "区政府", None, "x"), p, today),
+            decide(
+                S::UnderStudy,
+                &d(S::Rejected, "区政府", None, "x"),
+                p,
+                today
+            ),
             Err(SuggestionError::NoDate)
         );
         assert_eq!(
-            decide(S::UnderStudy, &d(S::Rejected, "区政府", Some(today.succ_opt().unwrap()), "x"), p, today),
+            decide(
+                S::UnderStudy,
+                &d(S::Rejected, "区政府", Some(today.succ_opt().unwrap()), "x"),
+                p,
+                today
+            ),
             Err(SuggestionError::FutureDate)
         );
         assert_eq!(
-            decide(S::UnderStudy, &d(S::Rejected, "区政府", Some(p.pred_opt().unwrap()), "x"), p, today),
+            decide(
+                S::UnderStudy,
+                &d(S::Rejected, "区政府", Some(p.pred_opt().unwrap()), "x"),
+                p,
+                today
+            ),
             Err(SuggestionError::BeforeProposed)
         );
         assert_eq!(
@@ -544,7 +641,10 @@ mod tests {
 
     #[test]
     fn only_solved_and_partly_solved_enter_the_library() {
-        let entered: Vec<_> = Outcome::ALL.iter().filter(|o| enters_library(**o)).collect();
+        let entered: Vec<_> = Outcome::ALL
+            .iter()
+            .filter(|o| enters_library(**o))
+            .collect();
         assert_eq!(entered, vec![&Outcome::Solved, &Outcome::PartlySolved]);
     }
 
@@ -560,7 +660,8 @@ mod tests {
             if c.is_ascii_digit() {
                 run += 1;
                 assert!(run < 11, "a long number survived in {s:?}");
-            } else if matches!(c, ' ' | '-') && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit()) {
+            } else if matches!(c, ' ' | '-') && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit())
+            {
             } else {
                 run = 0;
             }

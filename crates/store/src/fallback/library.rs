@@ -117,8 +117,7 @@ pub async fn index_case(
     let problem = anonymise(&r.get::<String, _>("description"), &known);
     let conclusion: Option<String> = r.get("conclusion");
     let solution = anonymise(conclusion.as_deref().unwrap_or(""), &known);
-    let tags: Vec<String> =
-        serde_json::from_str(&r.get::<String, _>("tags")).unwrap_or_default();
+    let tags: Vec<String> = serde_json::from_str(&r.get::<String, _>("tags")).unwrap_or_default();
     let concluded_at: Option<i64> = r.get("concluded_at");
     let org_id: i64 = r.get("org_id");
     let id = insert_entry(
@@ -416,15 +415,16 @@ pub struct Suggestion {
     pub version: i64,
 }
 
-const SUGGESTION_COLUMNS: &str = "s.id, s.org_id, o.name AS org_name, o.path AS org_path, s.title, \
+const SUGGESTION_COLUMNS: &str =
+    "s.id, s.org_id, o.name AS org_name, o.path AS org_path, s.title, \
      s.content, s.state, s.proposed_by, u.display_name AS proposer, s.proposed_at, \
      s.deciding_body, s.decided_on, s.decision_note, s.version";
 const SUGGESTION_FROM: &str = "fallback_suggestions s JOIN orgs o ON o.id = s.org_id \
      JOIN users u ON u.id = s.proposed_by";
 
 fn suggestion_from_row(r: &AnyRow) -> Suggestion {
-    let state = SuggestionState::parse(&r.get::<String, _>("state"))
-        .unwrap_or(SuggestionState::Proposed);
+    let state =
+        SuggestionState::parse(&r.get::<String, _>("state")).unwrap_or(SuggestionState::Proposed);
     Suggestion {
         id: r.get("id"),
         org_id: r.get("org_id"),
@@ -469,7 +469,10 @@ fn case_ref_from_row(r: &AnyRow) -> CaseRef {
         org_path: OrgPath::from_stored(r.get("org_path")),
         title: r.get("title"),
         state: r.get("state"),
-        outcome_label: outcome.as_deref().and_then(Outcome::parse).map(|o| o.label()),
+        outcome_label: outcome
+            .as_deref()
+            .and_then(Outcome::parse)
+            .map(|o| o.label()),
         outcome,
         library_id: r.get("library_id"),
     }
@@ -493,17 +496,23 @@ pub async fn case_refs(pool: &AnyPool, ids: &[i64]) -> Result<Vec<CaseRef>> {
     for id in ids {
         q = q.bind(*id);
     }
-    Ok(q.fetch_all(pool).await?.iter().map(case_ref_from_row).collect())
+    Ok(q.fetch_all(pool)
+        .await?
+        .iter()
+        .map(case_ref_from_row)
+        .collect())
 }
 
 /// The case with this number, if any.
 pub async fn case_ref_by_number(pool: &AnyPool, case_no: &str) -> Result<Option<CaseRef>> {
-    Ok(sqlx::query(&format!("{CASE_REF_SELECT} WHERE c.case_no = $1"))
-        .bind(case_no)
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(case_ref_from_row))
+    Ok(
+        sqlx::query(&format!("{CASE_REF_SELECT} WHERE c.case_no = $1"))
+            .bind(case_no)
+            .fetch_optional(pool)
+            .await?
+            .as_ref()
+            .map(case_ref_from_row),
+    )
 }
 
 /// The cases behind a suggestion.
@@ -553,10 +562,10 @@ pub async fn suggestions_in_scope(
          WHERE o.path >= $1 AND o.path < $2 AND s.id < $3{filter} ORDER BY s.id DESC LIMIT $4"
     );
     let mut q = sqlx::query(&sql)
-    .bind(scope.as_str())
-    .bind(crate::path_upper_bound(scope.as_str()))
-    .bind(req.after_int(0).unwrap_or(i64::MAX))
-    .bind(req.fetch());
+        .bind(scope.as_str())
+        .bind(crate::path_upper_bound(scope.as_str()))
+        .bind(req.after_int(0).unwrap_or(i64::MAX))
+        .bind(req.fetch());
     if let Some(s) = state {
         q = q.bind(s.as_str());
     }
@@ -642,11 +651,13 @@ pub async fn create_suggestion(
     .await?
     .get("id");
     for case_id in &ids {
-        sqlx::query("INSERT INTO fallback_suggestion_cases (suggestion_id, case_id) VALUES ($1, $2)")
-            .bind(id)
-            .bind(*case_id)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO fallback_suggestion_cases (suggestion_id, case_id) VALUES ($1, $2)",
+        )
+        .bind(id)
+        .bind(*case_id)
+        .execute(&mut *conn)
+        .await?;
     }
     audit::append(
         conn,
@@ -686,7 +697,12 @@ pub async fn decide_suggestion(
 ) -> Result<Suggestion> {
     let mut errors = FieldErrors::new();
     for (field, label, value, limit) in [
-        ("deciding_body", "决定机关", d.deciding_body.as_str(), rules::DECIDING_BODY),
+        (
+            "deciding_body",
+            "决定机关",
+            d.deciding_body.as_str(),
+            rules::DECIDING_BODY,
+        ),
         ("note", "说明", d.note.as_str(), rules::DECISION_NOTE),
     ] {
         if let Err(e) = check_text(field, label, value, limit) {
@@ -697,11 +713,13 @@ pub async fn decide_suggestion(
         return Err(StoreError::Invalid(errors));
     }
     let lock = change.backend.for_update();
-    sqlx::query(&format!("SELECT id FROM fallback_suggestions WHERE id = $1{lock}"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    sqlx::query(&format!(
+        "SELECT id FROM fallback_suggestions WHERE id = $1{lock}"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
     let s = suggestion(&mut *conn, id).await?;
     if version.is_some_and(|v| v != s.version) {
         return Err(StoreError::version_conflict("该建议"));
@@ -740,9 +758,23 @@ pub async fn decide_suggestion(
     crate::error::optimistic(changed, "该建议")?;
     if to.is_decided() {
         let day = today.to_string();
-        rollup::bump(conn, Dim::Org(s.org_id), &day, Metric::SuggestionsDecided, 1).await?;
+        rollup::bump(
+            conn,
+            Dim::Org(s.org_id),
+            &day,
+            Metric::SuggestionsDecided,
+            1,
+        )
+        .await?;
         if to == SuggestionState::Adopted {
-            rollup::bump(conn, Dim::Org(s.org_id), &day, Metric::SuggestionsAdopted, 1).await?;
+            rollup::bump(
+                conn,
+                Dim::Org(s.org_id),
+                &day,
+                Metric::SuggestionsAdopted,
+                1,
+            )
+            .await?;
         }
     }
     audit::append(

@@ -176,7 +176,8 @@ pub async fn list_suggestions(
         filters: &filters,
     };
     let req = params.request(state, &list).await?;
-    let rows = store::suggestions_in_scope(state.store.reader(), &p.user.org_path, st, &req).await?;
+    let rows =
+        store::suggestions_in_scope(state.store.reader(), &p.user.org_path, st, &req).await?;
     let key = state.store.cursor_key().await?;
     let page = Page::from_rows(key, &list, &req, rows, |s: &Suggestion| {
         vec![KeyPart::Int(s.id)]
@@ -229,8 +230,14 @@ pub async fn create_suggestion(
     }
     let change = state.change(p.user.who());
     let mut tx = state.store.begin().await?;
-    let s = store::create_suggestion(&mut tx, &change, &input.title, &input.content, &input.case_ids)
-        .await?;
+    let s = store::create_suggestion(
+        &mut tx,
+        &change,
+        &input.title,
+        &input.content,
+        &input.case_ids,
+    )
+    .await?;
     tx.commit().await?;
     Ok(s)
 }
@@ -251,9 +258,8 @@ pub struct DecisionInput {
 
 impl DecisionInput {
     fn decision(&self) -> Result<Decision, AppError> {
-        let to = parse_state(&self.state)?.ok_or_else(|| {
-            AppError::invalid("state", "required", "请选择要改为的状态")
-        })?;
+        let to = parse_state(&self.state)?
+            .ok_or_else(|| AppError::invalid("state", "required", "请选择要改为的状态"))?;
         let decided_on = match self.decided_on.trim() {
             "" => None,
             s => Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
@@ -301,7 +307,12 @@ async fn search_api(
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<Json<Value>> {
     let (page, req, filters) = search(&state, &p, &q).await?;
-    let body = ListBody::new(page.map(|e| entry_json(&e)), "/api/v1/fallback/library", &filters, &req);
+    let body = ListBody::new(
+        page.map(|e| entry_json(&e)),
+        "/api/v1/fallback/library",
+        &filters,
+        &req,
+    );
     Ok(Json(serde_json::to_value(body).unwrap_or_default()))
 }
 
@@ -521,6 +532,10 @@ struct SuggestionsPage {
 }
 
 impl SuggestionsPage {
+    fn is_state(&self, code: &str) -> bool {
+        self.state == code
+    }
+
     fn error_for(&self, field: &str) -> Option<&str> {
         self.errors
             .iter()
@@ -677,6 +692,11 @@ struct SuggestionPage {
 }
 
 impl SuggestionPage {
+    /// Whether the step `code` is preselected: the one sent back, or the only one.
+    fn chosen(&self, code: &str) -> bool {
+        self.form.get("state") == code || self.next_states.len() == 1
+    }
+
     fn error_for(&self, field: &str) -> Option<&str> {
         self.errors
             .iter()
@@ -744,12 +764,18 @@ async fn decide_form(
     };
     match decide(&state, &p, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/fallback/suggestions/{id}")).into_response()),
-        Err(AppError::Invalid(f)) => {
-            suggestion_view(&state, &p, &ctx, id, form, f.0, None).await
-        }
+        Err(AppError::Invalid(f)) => suggestion_view(&state, &p, &ctx, id, form, f.0, None).await,
         Err(AppError::Conflict { message, .. }) => {
-            suggestion_view(&state, &p, &ctx, id, FormData::default(), vec![], Some(message))
-                .await
+            suggestion_view(
+                &state,
+                &p,
+                &ctx,
+                id,
+                FormData::default(),
+                vec![],
+                Some(message),
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
