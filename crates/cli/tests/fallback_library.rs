@@ -22,6 +22,7 @@ on_both_backends!(
     suggestions_move_to_a_decision_with_body_and_date_and_count,
     reading_and_deciding_refuse_outside_role_and_scope,
     the_pages_show_the_library_and_the_suggestions,
+    the_demo_seed_fills_the_library_and_suggestions_in_every_state,
 );
 
 struct NewCase<'a> {
@@ -687,5 +688,90 @@ async fn the_pages_show_the_library_and_the_suggestions(app: TestApp) {
     let (s, html) = page(&app, &supervisor, "/fallback/suggestions?state=under_study").await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("房产证历史遗留问题处置"));
+    app.stop().await;
+}
+
+async fn the_demo_seed_fills_the_library_and_suggestions_in_every_state(app: TestApp) {
+    let org = app.org_id("xingfu").await;
+    let now = app.clock_now();
+    let mut ids = Vec::new();
+    for (i, c) in store::DEMO_CASES.iter().enumerate() {
+        let tags = serde_json::to_string(&c.tags).unwrap();
+        let id: i64 = sqlx::query(
+            "INSERT INTO fallback_cases (case_no, query_code, org_id, case_type, channel, state, \
+             tier, title, description, person_name, person_phone, company_name, tried_what, \
+             tried_where, linked_ref, multi_department, policy_room, tags, received_at, \
+             concluded_at, outcome, conclusion, filed_at) VALUES ($1, '654321', $2, \
+             'coordination', 'window', 'filed', 'window', $3, $4, $5, $6, $7, '窗口申请', \
+             '区政务服务中心', '', 1, 1, $8, $9, $10, $11, $12, $10) RETURNING id",
+        )
+        .bind(format!("BB20261120{:06}", i + 1))
+        .bind(org)
+        .bind(c.title)
+        .bind(c.description)
+        .bind(c.person_name)
+        .bind(c.person_phone)
+        .bind(c.company_name)
+        .bind(tags)
+        .bind(now - 20 * 86_400_000_000)
+        .bind(now - 86_400_000_000)
+        .bind(c.outcome.as_str())
+        .bind(c.conclusion)
+        .fetch_one(app.store.reader())
+        .await
+        .unwrap()
+        .get("id");
+        ids.push(id);
+    }
+    let user = |name: &'static str| {
+        let pool = app.store.reader().clone();
+        async move {
+            sqlx::query("SELECT id FROM users WHERE username = $1")
+                .bind(name)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .get::<i64, _>("id")
+        }
+    };
+    let officer = app
+        .state
+        .change(Who::user(user("fallback").await, "fallback"));
+    let supervisor = app
+        .state
+        .change(Who::user(user("supervisor").await, "supervisor"));
+    let mut tx = app.store.begin().await.unwrap();
+    let sugs = store::seed_demo(&mut tx, &officer, &supervisor, &ids)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(sugs.len(), 4);
+    assert_eq!(
+        app.count("fallback_library").await,
+        4,
+        "转政策建议 stays out"
+    );
+
+    let api = app.login("supervisor").await;
+    let (_, page) = api.get("/api/v1/fallback/library?limit=10").await;
+    let text = page.to_string();
+    for c in &store::DEMO_CASES {
+        assert!(!text.contains(c.person_name), "{} in {text}", c.person_name);
+        assert!(!text.contains(c.person_phone));
+        if !c.company_name.is_empty() {
+            assert!(!text.contains(c.company_name));
+        }
+    }
+    let (_, list) = api.get("/api/v1/fallback/suggestions").await;
+    let mut states: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    states.sort();
+    assert_eq!(states, ["adopted", "proposed", "rejected", "under_study"]);
+    assert_eq!(rollup(&app, "suggestions_decided").await, 2);
+    assert_eq!(rollup(&app, "suggestions_adopted").await, 1);
     app.stop().await;
 }

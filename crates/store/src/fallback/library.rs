@@ -791,3 +791,159 @@ pub async fn decide_suggestion(
     .await?;
     suggestion(&mut *conn, id).await
 }
+
+// ---- demo ---------------------------------------------------------------------------------------
+
+/// A plausible fallback problem for the demo, as the demo's case loop should take it in and
+/// file it (the texts carry the personal data the library removes).
+#[derive(Debug, Clone, Copy)]
+pub struct DemoCase {
+    pub title: &'static str,
+    pub description: &'static str,
+    pub conclusion: &'static str,
+    pub outcome: Outcome,
+    pub tags: &'static [&'static str],
+    pub person_name: &'static str,
+    pub person_phone: &'static str,
+    pub company_name: &'static str,
+}
+
+/// Five filed cases for the demo: four enter the library, the last (转政策建议) does not.
+pub const DEMO_CASES: [DemoCase; 5] = [
+    DemoCase {
+        title: "老旧小区加装电梯审批多头跑",
+        description: "刘桂兰（电话13911112222）反映：幸福路8号院2栋老旧小区想加装电梯，规划说要先有住建意见，\
+                      住建说要先有规划许可，市场监管要求先定设备单位，跑了4个月没有结果。",
+        conclusion: "窗口召开联席会议，明确由区住建局牵头并联审批，规划部门出具不需办理工程规划许可的意见，\
+                     市场监管同步办理使用登记，电梯已开工安装。",
+        outcome: Outcome::Solved,
+        tags: &["部门职责交叉", "流程梗阻"],
+        person_name: "刘桂兰",
+        person_phone: "13911112222",
+        company_name: "",
+    },
+    DemoCase {
+        title: "企业跨区迁移税务登记迁不出来",
+        description: "示范市恒通物流有限公司（法人王建国，电话13833334444）从外区迁入本区，原税务机关要求先清税，\
+                      清税又要求先注销原经营场所备案，两边互为前置。",
+        conclusion: "协调区税务局、区市场监管局按容缺办理：先办迁入登记，承诺期内补办备案，税务登记迁移当天完成。",
+        outcome: Outcome::Solved,
+        tags: &["部门职责交叉", "政策不明确"],
+        person_name: "王建国",
+        person_phone: "13833334444",
+        company_name: "示范市恒通物流有限公司",
+    },
+    DemoCase {
+        title: "历史遗留集资房办不了房产证",
+        description: "陈秀英（身份证110105195503120026）反映：九十年代单位集资建房，开发单位已注销，\
+                      和平里5号楼住户二十多年办不下房产证，涉及不动产登记、住建、税务。",
+        conclusion: "依据历史遗留问题处置办法分类处理：住建出具竣工认定意见，住户补缴契税后由不动产登记中心办证，\
+                     首批32户已领证，其余分批办理。",
+        outcome: Outcome::PartlySolved,
+        tags: &["历史遗留问题"],
+        person_name: "陈秀英",
+        person_phone: "13755556666",
+        company_name: "",
+    },
+    DemoCase {
+        title: "残疾人两项补贴跨区转移断档",
+        description: "赵明（电话13677778888）户籍迁入本区后，原区已停发补贴，本区要求原区出具停发证明才能受理，\
+                      三个月没有领到补贴。",
+        conclusion: "协调区民政局、区残联通过系统核验停发信息，不再要求纸质证明，补发三个月补贴。",
+        outcome: Outcome::Solved,
+        tags: &["流程梗阻"],
+        person_name: "赵明",
+        person_phone: "13677778888",
+        company_name: "",
+    },
+    DemoCase {
+        title: "小微餐饮店油烟净化标准不明确",
+        description: "幸福街道多家小餐馆反映油烟排放检测标准城管和生态环境说法不一，整改无所适从。",
+        conclusion: "现行标准对小微餐饮适用范围不明确，已转为政策建议。",
+        outcome: Outcome::ToPolicy,
+        tags: &["政策不明确"],
+        person_name: "孙丽",
+        person_phone: "13599990000",
+        company_name: "幸福小厨餐饮店",
+    },
+];
+
+/// The demo's library and suggestions: indexes the filed cases `case_ids` (made from
+/// [`DEMO_CASES`], in order; those not solved are skipped) and records four suggestions
+/// citing them — one proposed, one under study, one adopted, one rejected — proposed by
+/// `officer`, studied and decided by `supervisor` (both changes name a user). Returns the
+/// suggestions' ids.
+pub async fn seed_demo(
+    conn: &mut AnyConnection,
+    officer: &Change,
+    supervisor: &Change,
+    case_ids: &[i64],
+) -> Result<Vec<i64>> {
+    for id in case_ids {
+        index_case(conn, officer, *id).await?;
+    }
+    let Some(&first) = case_ids.first() else {
+        return Ok(vec![]);
+    };
+    let pick = |i: usize| case_ids.get(i).copied().unwrap_or(first);
+    let today = crate::clock::local_date(supervisor.at);
+    let plans: [(&str, &str, Vec<i64>, Option<Decision>); 4] = [
+        (
+            "老旧小区加装电梯实行并联审批",
+            "建议出台老旧小区加装电梯并联审批办法，明确住建牵头、规划免办工程规划许可、市场监管同步登记。",
+            vec![pick(0)],
+            Some(Decision {
+                to: SuggestionState::Adopted,
+                deciding_body: "区人民政府常务会议".into(),
+                decided_on: Some(today),
+                note: "已印发《老旧小区加装电梯并联审批工作办法》。".into(),
+            }),
+        ),
+        (
+            "企业跨区迁移清税与备案互为前置的处理",
+            "建议明确企业跨区迁移可先办迁入登记、承诺期内补办备案，税务迁移不以原场所备案注销为前提。",
+            vec![pick(1)],
+            Some(Decision {
+                to: SuggestionState::Rejected,
+                deciding_body: "区税务局".into(),
+                decided_on: Some(today),
+                note: "上级已出台跨区迁移便利化规定，按现行规定执行，不再另行制定。".into(),
+            }),
+        ),
+        (
+            "历史遗留集资房办证分类处置",
+            "建议由区住建局会同不动产登记中心制定历史遗留集资房办证分类处置细则。",
+            vec![pick(2)],
+            Some(Decision {
+                to: SuggestionState::UnderStudy,
+                deciding_body: "区住房和城乡建设局".into(),
+                decided_on: None,
+                note: "已列入本季度专题研究。".into(),
+            }),
+        ),
+        (
+            "明确小微餐饮油烟排放适用标准",
+            "建议由区城市管理局会同生态环境部门明确小微餐饮油烟排放检测适用标准和整改指引。",
+            vec![pick(4)],
+            None,
+        ),
+    ];
+    let mut out = Vec::new();
+    for (title, content, cases, decision) in plans {
+        let s = create_suggestion(conn, officer, title, content, &cases).await?;
+        if let Some(d) = decision {
+            if d.to.is_decided() {
+                let study = Decision {
+                    to: SuggestionState::UnderStudy,
+                    deciding_body: String::new(),
+                    decided_on: None,
+                    note: String::new(),
+                };
+                decide_suggestion(conn, supervisor, s.id, None, &study).await?;
+            }
+            decide_suggestion(conn, supervisor, s.id, None, &d).await?;
+        }
+        out.push(s.id);
+    }
+    Ok(out)
+}
