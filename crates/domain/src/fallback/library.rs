@@ -15,7 +15,7 @@
 //!    `[手机号]`; 15 or 18 digits, or 17 digits followed by X, becomes `[身份证号]`; any other
 //!    such run (landlines, account and licence numbers) becomes `[号码]`. So no mobile number
 //!    and no ID number survives in any spelling of digits (tested by proptest).
-//! 4. House numbers of addresses: the digits before 栋、幢、单元、室、号楼、号院、户, and
+//! 4. House numbers of addresses: the digits before 栋、幢、单元、室、号楼、号院, and
 //!    before 号 when it follows a road, street, lane, village or compound (路、街、道、巷、弄、
 //!    村、里、院、苑、区) become 某 (幸福路12号3栋2单元501室 → 幸福路某号某栋某单元某室).
 //!    Document numbers such as 国办发〔2022〕5号 stay (the 号 follows 〕).
@@ -199,7 +199,7 @@ pub fn anonymise(text: &str, known: &Known<'_>) -> String {
     mask_numbers(&out)
 }
 
-const HOUSE_AFTER: &[&str] = &["号楼", "号院", "栋", "幢", "单元", "室", "户"];
+const HOUSE_AFTER: &[&str] = &["号楼", "号院", "栋", "幢", "单元", "室"];
 const ROAD_BEFORE: &[char] = &['路', '街', '道', '巷', '弄', '村', '里', '院', '苑', '区'];
 
 /// Full-width digits, X, hyphen and space read as their ASCII forms (the rest is kept).
