@@ -126,6 +126,16 @@ pub const NAV: &[NavEntry] = &[
         Need::Permission(Permission::AnswerFallbackTasks),
     ),
     entry(
+        "/fallback/library",
+        "案例库",
+        Need::Permission(Permission::ViewFallback),
+    ),
+    entry(
+        "/fallback/suggestions",
+        "政策建议",
+        Need::Permission(Permission::ViewFallback),
+    ),
+    entry(
         "/admin/orgs",
         "机构",
         Need::Permission(Permission::ViewOrgs),

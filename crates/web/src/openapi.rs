@@ -20,6 +20,7 @@ const FRAGMENTS: &[&str] = &[
     include_str!("../openapi/escalation.json"),
     include_str!("../openapi/ratings.json"),
     include_str!("../openapi/fallback_cases.json"),
+    include_str!("../openapi/fallback_library.json"),
 ];
 
 pub fn router() -> Router<AppState> {
