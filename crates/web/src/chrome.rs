@@ -116,6 +116,11 @@ pub const NAV: &[NavEntry] = &[
         Need::Permission(Permission::RectifyRatings),
     ),
     entry(
+        "/fallback/lists",
+        "办不成事清单",
+        Need::Permission(Permission::ViewFallback),
+    ),
+    entry(
         "/admin/orgs",
         "机构",
         Need::Permission(Permission::ViewOrgs),
