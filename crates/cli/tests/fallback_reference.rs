@@ -92,17 +92,25 @@ fn field_codes(problem: &Value) -> Vec<(String, String)> {
 }
 
 async fn the_demo_list_is_published_by_category_without_login(app: TestApp) {
-    reference::seed_demo(&app.store, app.clock_now()).await.unwrap();
+    reference::seed_demo(&app.store, app.clock_now())
+        .await
+        .unwrap();
     // Seeding twice adds nothing.
     let before = app.count("fallback_negative_entries").await;
-    reference::seed_demo(&app.store, app.clock_now()).await.unwrap();
+    reference::seed_demo(&app.store, app.clock_now())
+        .await
+        .unwrap();
     assert_eq!(app.count("fallback_negative_entries").await, before);
     assert_eq!(before, 6);
     assert_eq!(app.count("fallback_negative_versions").await, 6);
 
     // The page, anonymous: every category, the right channels, printable.
     let anon = app.browser();
-    let res = anon.get(app.url("/fallback/negative-list")).send().await.unwrap();
+    let res = anon
+        .get(app.url("/fallback/negative-list"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     for words in [
@@ -156,7 +164,10 @@ async fn the_demo_list_is_published_by_category_without_login(app: TestApp) {
     let petition = &body["categories"][2]["entries"][0];
     assert_eq!(petition["title"], "信访事项");
     assert!(petition["right_channel"].as_str().unwrap().contains("信访"));
-    assert!(petition.get("updated_by_name").is_none(), "no staff names in public");
+    assert!(
+        petition.get("updated_by_name").is_none(),
+        "no staff names in public"
+    );
     let street = app.org_id("xingfu").await;
     let res = anon
         .get(app.url(&format!("/api/v1/fallback/negative-list?org_id={street}")))
@@ -196,13 +207,28 @@ async fn the_demo_list_is_published_by_category_without_login(app: TestApp) {
     let (_, experts) = officer.get("/api/v1/fallback/experts").await;
     assert_eq!(experts["items"].as_array().unwrap().len(), 4);
     // The staff page shows the four parts.
-    let res = officer.client.get(app.url("/fallback/lists")).send().await.unwrap();
+    let res = officer
+        .client
+        .get(app.url("/fallback/lists"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
-    for words in ["负面清单", "问题标签", "部门联络员", "专家咨询库", "钱立法", "陈审批"] {
+    for words in [
+        "负面清单",
+        "问题标签",
+        "部门联络员",
+        "专家咨询库",
+        "钱立法",
+        "陈审批",
+    ] {
         assert!(html.contains(words), "{words}");
     }
-    assert!(!html.contains("新增负面清单条目"), "an officer gets no admin forms");
+    assert!(
+        !html.contains("新增负面清单条目"),
+        "an officer gets no admin forms"
+    );
 }
 
 async fn every_change_is_versioned_audited_and_a_retired_entry_leaves_the_list(app: TestApp) {
@@ -210,7 +236,10 @@ async fn every_change_is_versioned_audited_and_a_retired_entry_leaves_the_list(a
     let district = app.org_id("district").await;
     let before = changes(&app).await;
     let (s, e) = admin
-        .post("/api/v1/fallback/negative-list", new_entry(district, "按已废止标准发放补贴的请求"))
+        .post(
+            "/api/v1/fallback/negative-list",
+            new_entry(district, "按已废止标准发放补贴的请求"),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{e}");
     assert_eq!(e["version"], 1);
@@ -228,10 +257,16 @@ async fn every_change_is_versioned_audited_and_a_retired_entry_leaves_the_list(a
         .await;
     assert_eq!(s, StatusCode::OK, "{e2}");
     assert_eq!(e2["version"], 2);
-    assert_eq!(e2["title"], "按已废止标准发放补贴的请求", "fields left out are kept");
+    assert_eq!(
+        e2["title"], "按已废止标准发放补贴的请求",
+        "fields left out are kept"
+    );
     // A second admin still holding version 1 is refused, and nothing changes.
     let (s, conflict) = admin
-        .patch(&path, json!({"version": 1, "title": "覆盖", "reason": "并发修改"}))
+        .patch(
+            &path,
+            json!({"version": 1, "title": "覆盖", "reason": "并发修改"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "{conflict}");
     // A change without a reason is refused, naming the field.
@@ -239,25 +274,45 @@ async fn every_change_is_versioned_audited_and_a_retired_entry_leaves_the_list(a
         .patch(&path, json!({"version": 2, "title": "新名称"}))
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(field_codes(&p).contains(&("reason".into(), "required".into())), "{p}");
+    assert!(
+        field_codes(&p).contains(&("reason".into(), "required".into())),
+        "{p}"
+    );
 
     // Public before retiring.
     let public = |app: &TestApp| {
         let c = app.browser();
         let url = app.url("/api/v1/fallback/negative-list");
-        async move { c.get(url).send().await.unwrap().json::<Value>().await.unwrap() }
+        async move {
+            c.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
     };
     assert!(public(&app).await.to_string().contains("社会救助科"));
 
     // Retire: version 3, off the public list, kept for staff with its history.
     let (s, e3) = admin
-        .patch(&path, json!({"version": 2, "active": false, "reason": "政策已调整"}))
+        .patch(
+            &path,
+            json!({"version": 2, "active": false, "reason": "政策已调整"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{e3}");
-    assert_eq!((e3["version"].as_i64(), e3["active"].as_bool()), (Some(3), Some(false)));
+    assert_eq!(
+        (e3["version"].as_i64(), e3["active"].as_bool()),
+        (Some(3), Some(false))
+    );
     assert!(!public(&app).await.to_string().contains("社会救助科"));
     let (s, again) = admin
-        .patch(&path, json!({"version": 3, "active": false, "reason": "再次停用"}))
+        .patch(
+            &path,
+            json!({"version": 3, "active": false, "reason": "再次停用"}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(field_codes(&again).contains(&("active".into(), "unchanged".into())));
@@ -282,8 +337,14 @@ async fn every_change_is_versioned_audited_and_a_retired_entry_leaves_the_list(a
             (1, true, "区政府常务会议决定增补")
         ]
     );
-    assert_eq!(versions[1]["snapshot"]["right_channel"], "区民政局（社会救助科）");
-    assert_eq!(versions[2]["snapshot"]["right_channel"], "区民政局政策咨询窗口");
+    assert_eq!(
+        versions[1]["snapshot"]["right_channel"],
+        "区民政局（社会救助科）"
+    );
+    assert_eq!(
+        versions[2]["snapshot"]["right_channel"],
+        "区民政局政策咨询窗口"
+    );
     assert_eq!(
         audit_actions(&app, &id.to_string()).await,
         [
@@ -292,13 +353,20 @@ async fn every_change_is_versioned_audited_and_a_retired_entry_leaves_the_list(a
             "fallback.negative.retire"
         ]
     );
-    assert_eq!(changes(&app).await, before + 3, "the refused requests wrote nothing");
+    assert_eq!(
+        changes(&app).await,
+        before + 3,
+        "the refused requests wrote nothing"
+    );
 
     // A refusal cannot name a retired entry, nor one that does not exist.
     let mut conn = app.store.reader().acquire().await.unwrap();
     match reference::negative_entry(&mut conn, id).await {
         Err(StoreError::Invalid(f)) => {
-            assert_eq!((f.0[0].field.as_str(), f.0[0].code.as_str()), ("entry_id", "retired"))
+            assert_eq!(
+                (f.0[0].field.as_str(), f.0[0].code.as_str()),
+                ("entry_id", "retired")
+            )
         }
         other => panic!("a retired entry was accepted: {other:?}"),
     }
@@ -316,7 +384,10 @@ async fn every_change_is_versioned_audited_and_a_retired_entry_leaves_the_list(a
 
     // Reactivated: version 4, back on the list, and a refusal may name it again.
     let (s, e4) = admin
-        .patch(&path, json!({"version": 3, "active": true, "reason": "新政策实施细则未出台前继续适用"}))
+        .patch(
+            &path,
+            json!({"version": 3, "active": true, "reason": "新政策实施细则未出台前继续适用"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{e4}");
     assert_eq!(e4["version"], 4);
@@ -340,7 +411,10 @@ async fn refusals_by_role_and_organisation_write_nothing(app: TestApp) {
     let district = app.org_id("district").await;
     let xingfu = app.org_id("xingfu").await;
     let (s, district_entry) = admin
-        .post("/api/v1/fallback/negative-list", new_entry(district, "区级条目"))
+        .post(
+            "/api/v1/fallback/negative-list",
+            new_entry(district, "区级条目"),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED);
     let district_entry = district_entry["id"].as_i64().unwrap();
@@ -360,7 +434,10 @@ async fn refusals_by_role_and_organisation_write_nothing(app: TestApp) {
 
     // The street admin keeps its street's list.
     let (s, street_entry) = street_admin
-        .post("/api/v1/fallback/negative-list", new_entry(xingfu, "街道条目"))
+        .post(
+            "/api/v1/fallback/negative-list",
+            new_entry(xingfu, "街道条目"),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{street_entry}");
     let street_entry = street_entry["id"].as_i64().unwrap();
@@ -378,30 +455,71 @@ async fn refusals_by_role_and_organisation_write_nothing(app: TestApp) {
     let before = changes(&app).await;
     let refused: Vec<(&str, &Api, &str, String, Value)> = vec![
         // A lower-level admin on a district entry, and adding to the district.
-        ("street admin edits a district entry", &street_admin, "PATCH",
-         format!("/api/v1/fallback/negative-list/{district_entry}"),
-         json!({"version": 1, "active": false, "reason": "越级停用"})),
-        ("street admin adds to the district", &street_admin, "POST",
-         "/api/v1/fallback/negative-list".into(), new_entry(district, "越级新增")),
+        (
+            "street admin edits a district entry",
+            &street_admin,
+            "PATCH",
+            format!("/api/v1/fallback/negative-list/{district_entry}"),
+            json!({"version": 1, "active": false, "reason": "越级停用"}),
+        ),
+        (
+            "street admin adds to the district",
+            &street_admin,
+            "POST",
+            "/api/v1/fallback/negative-list".into(),
+            new_entry(district, "越级新增"),
+        ),
         // Another organisation.
-        ("another street's admin edits xingfu's entry", &other_admin, "PATCH",
-         format!("/api/v1/fallback/negative-list/{street_entry}"),
-         json!({"version": 1, "title": "改别人的", "reason": "越权"})),
-        ("another street's admin adds to xingfu", &other_admin, "POST",
-         "/api/v1/fallback/negative-list".into(), new_entry(xingfu, "越权新增")),
+        (
+            "another street's admin edits xingfu's entry",
+            &other_admin,
+            "PATCH",
+            format!("/api/v1/fallback/negative-list/{street_entry}"),
+            json!({"version": 1, "title": "改别人的", "reason": "越权"}),
+        ),
+        (
+            "another street's admin adds to xingfu",
+            &other_admin,
+            "POST",
+            "/api/v1/fallback/negative-list".into(),
+            new_entry(xingfu, "越权新增"),
+        ),
         // The wrong role.
-        ("the fallback officer adds an entry", &officer, "POST",
-         "/api/v1/fallback/negative-list".into(), new_entry(xingfu, "专员新增")),
-        ("the fallback officer retires an entry", &officer, "PATCH",
-         format!("/api/v1/fallback/negative-list/{street_entry}"),
-         json!({"version": 1, "active": false, "reason": "专员停用"})),
-        ("the officer adds a tag", &officer, "POST", "/api/v1/fallback/tags".into(),
-         json!({"name": "专员标签"})),
-        ("the officer adds an expert", &officer, "POST", "/api/v1/fallback/experts".into(),
-         json!({"name": "某专家", "field": "法律", "affiliation": "某所", "phone": "13900000000"})),
-        ("the street admin names a district bureau's liaison", &street_admin, "PUT",
-         format!("/api/v1/fallback/liaisons/{}", app.org_id("dept-mz").await),
-         json!({"user_id": 1, "phone": "0571-87010001"})),
+        (
+            "the fallback officer adds an entry",
+            &officer,
+            "POST",
+            "/api/v1/fallback/negative-list".into(),
+            new_entry(xingfu, "专员新增"),
+        ),
+        (
+            "the fallback officer retires an entry",
+            &officer,
+            "PATCH",
+            format!("/api/v1/fallback/negative-list/{street_entry}"),
+            json!({"version": 1, "active": false, "reason": "专员停用"}),
+        ),
+        (
+            "the officer adds a tag",
+            &officer,
+            "POST",
+            "/api/v1/fallback/tags".into(),
+            json!({"name": "专员标签"}),
+        ),
+        (
+            "the officer adds an expert",
+            &officer,
+            "POST",
+            "/api/v1/fallback/experts".into(),
+            json!({"name": "某专家", "field": "法律", "affiliation": "某所", "phone": "13900000000"}),
+        ),
+        (
+            "the street admin names a district bureau's liaison",
+            &street_admin,
+            "PUT",
+            format!("/api/v1/fallback/liaisons/{}", app.org_id("dept-mz").await),
+            json!({"user_id": 1, "phone": "0571-87010001"}),
+        ),
     ];
     for (what, api, method, path, body) in &refused {
         let (s, p) = match *method {
@@ -410,7 +528,10 @@ async fn refusals_by_role_and_organisation_write_nothing(app: TestApp) {
             _ => api.put(path, body.clone()).await,
         };
         assert_eq!(s, StatusCode::FORBIDDEN, "{what}: {p}");
-        assert!(p["code"].as_str().unwrap().starts_with("forbidden"), "{what}: {p}");
+        assert!(
+            p["code"].as_str().unwrap().starts_with("forbidden"),
+            "{what}: {p}"
+        );
     }
     // Reading the lists staff-side needs the fallback permissions: a department handler
     // has none (the public list stays open to everyone).
@@ -423,7 +544,12 @@ async fn refusals_by_role_and_organisation_write_nothing(app: TestApp) {
         let (s, _) = handler.get(path).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
     }
-    let res = handler.client.get(app.url("/fallback/lists")).send().await.unwrap();
+    let res = handler
+        .client
+        .get(app.url("/fallback/lists"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let (s, _) = handler.get("/api/v1/fallback/negative-list").await;
     assert_eq!(s, StatusCode::OK);
@@ -438,24 +564,44 @@ async fn refusals_by_role_and_organisation_write_nothing(app: TestApp) {
     assert_eq!(s, StatusCode::OK);
     // Bad input is named field by field.
     let (s, p) = admin
-        .post("/api/v1/fallback/negative-list", json!({"category": "涉法", "title": "", "right_channel": "x".repeat(201)}))
+        .post(
+            "/api/v1/fallback/negative-list",
+            json!({"category": "涉法", "title": "", "right_channel": "x".repeat(201)}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let codes = field_codes(&p);
-    for f in [("category", "unknown"), ("title", "required"), ("right_channel", "too_long"), ("reason", "required")] {
+    for f in [
+        ("category", "unknown"),
+        ("title", "required"),
+        ("right_channel", "too_long"),
+        ("reason", "required"),
+    ] {
         assert!(codes.contains(&(f.0.into(), f.1.into())), "{f:?} in {p}");
     }
     let (s, p) = admin
-        .post("/api/v1/fallback/negative-list", new_entry(app.org_id("dept-mz").await, "部门条目"))
+        .post(
+            "/api/v1/fallback/negative-list",
+            new_entry(app.org_id("dept-mz").await, "部门条目"),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(field_codes(&p), [("org_id".to_string(), "not_a_window_level".to_string())]);
+    assert_eq!(
+        field_codes(&p),
+        [("org_id".to_string(), "not_a_window_level".to_string())]
+    );
     let (s, _) = admin
-        .patch("/api/v1/fallback/negative-list/987654", json!({"version": 1, "active": false, "reason": "无"}))
+        .patch(
+            "/api/v1/fallback/negative-list/987654",
+            json!({"version": 1, "active": false, "reason": "无"}),
+        )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = admin
-        .patch(&format!("/api/v1/fallback/negative-list/{district_entry}"), json!({"reason": "缺版本"}))
+        .patch(
+            &format!("/api/v1/fallback/negative-list/{district_entry}"),
+            json!({"reason": "缺版本"}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.count("fallback_negative_entries").await, entries);
@@ -477,7 +623,11 @@ async fn refusals_by_role_and_organisation_write_nothing(app: TestApp) {
             .into_iter()
             .map(|e| e.title)
             .collect();
-    assert_eq!(at_community, ["区级条目", "街道条目"], "a community inherits its street's");
+    assert_eq!(
+        at_community,
+        ["区级条目", "街道条目"],
+        "a community inherits its street's"
+    );
     let at_hexie: Vec<String> =
         reference::active_negative_list(app.store.reader(), &org_path(&app, "hexie").await)
             .await
@@ -494,20 +644,39 @@ async fn tags_liaisons_and_experts_follow_their_rules(app: TestApp) {
     let xingfu = app.org_id("xingfu").await;
     // Tags: added per organisation, unique there, renamed and retired, never deleted.
     let (s, t) = admin
-        .post("/api/v1/fallback/tags", json!({"org_id": district, "name": "历史遗留问题"}))
+        .post(
+            "/api/v1/fallback/tags",
+            json!({"org_id": district, "name": "历史遗留问题"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{t}");
     let (s, dup) = admin
-        .post("/api/v1/fallback/tags", json!({"org_id": district, "name": " 历史遗留问题 "}))
+        .post(
+            "/api/v1/fallback/tags",
+            json!({"org_id": district, "name": " 历史遗留问题 "}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(field_codes(&dup), [("name".to_string(), "duplicate".to_string())]);
+    assert_eq!(
+        field_codes(&dup),
+        [("name".to_string(), "duplicate".to_string())]
+    );
     let (s, _) = admin
-        .post("/api/v1/fallback/tags", json!({"org_id": xingfu, "name": "历史遗留问题"}))
+        .post(
+            "/api/v1/fallback/tags",
+            json!({"org_id": xingfu, "name": "历史遗留问题"}),
+        )
         .await;
-    assert_eq!(s, StatusCode::CREATED, "another organisation may use the name");
+    assert_eq!(
+        s,
+        StatusCode::CREATED,
+        "another organisation may use the name"
+    );
     let (s, street_tag) = admin
-        .post("/api/v1/fallback/tags", json!({"org_id": xingfu, "name": "流程梗阻"}))
+        .post(
+            "/api/v1/fallback/tags",
+            json!({"org_id": xingfu, "name": "流程梗阻"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED);
     let (s, long) = admin
@@ -517,27 +686,50 @@ async fn tags_liaisons_and_experts_follow_their_rules(app: TestApp) {
     let names = |tags: Vec<reference::Tag>| tags.into_iter().map(|t| t.name).collect::<Vec<_>>();
     let xingfu_path = org_path(&app, "xingfu").await;
     assert_eq!(
-        names(reference::active_tags(app.store.reader(), &xingfu_path).await.unwrap()),
+        names(
+            reference::active_tags(app.store.reader(), &xingfu_path)
+                .await
+                .unwrap()
+        ),
         ["历史遗留问题", "流程梗阻"],
         "one per name"
     );
     let tag_path = format!("/api/v1/fallback/tags/{}", street_tag["id"]);
     let (s, renamed) = admin
-        .patch(&tag_path, json!({"version": 1, "name": "流程梗阻（审批环节）"}))
+        .patch(
+            &tag_path,
+            json!({"version": 1, "name": "流程梗阻（审批环节）"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{renamed}");
-    let (s, _) = admin.patch(&tag_path, json!({"version": 1, "active": false})).await;
+    let (s, _) = admin
+        .patch(&tag_path, json!({"version": 1, "active": false}))
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
-    let (s, retired) = admin.patch(&tag_path, json!({"version": 2, "active": false})).await;
+    let (s, retired) = admin
+        .patch(&tag_path, json!({"version": 2, "active": false}))
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(retired["active"], false);
     assert_eq!(
-        names(reference::active_tags(app.store.reader(), &xingfu_path).await.unwrap()),
+        names(
+            reference::active_tags(app.store.reader(), &xingfu_path)
+                .await
+                .unwrap()
+        ),
         ["历史遗留问题"]
     );
-    let (_, all) = admin.get("/api/v1/fallback/tags?include_retired=true").await;
-    assert!(all["items"].as_array().unwrap().iter().any(|t| t["active"] == false));
-    let (s, _) = admin.get("/api/v1/fallback/tags?include_retired=maybe").await;
+    let (_, all) = admin
+        .get("/api/v1/fallback/tags?include_retired=true")
+        .await;
+    assert!(all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["active"] == false));
+    let (s, _) = admin
+        .get("/api/v1/fallback/tags?include_retired=maybe")
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Liaisons: one per department, a handler or approver there, changes audited.
@@ -547,7 +739,10 @@ async fn tags_liaisons_and_experts_follow_their_rules(app: TestApp) {
     let handler = app.login("handler").await.user["id"].as_i64().unwrap();
     let clerk = app.login("clerk").await.user["id"].as_i64().unwrap();
     let (s, l) = admin
-        .put(&format!("/api/v1/fallback/liaisons/{mz}"), json!({"user_id": approver, "phone": "0571-87010001"}))
+        .put(
+            &format!("/api/v1/fallback/liaisons/{mz}"),
+            json!({"user_id": approver, "phone": "0571-87010001"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{l}");
     assert_eq!(l["name"], "陈审批");
@@ -556,33 +751,60 @@ async fn tags_liaisons_and_experts_follow_their_rules(app: TestApp) {
         (mz, clerk, "0571-87010001", "user_id", "other_department"),
         (mz, 999_999, "0571-87010001", "user_id", "unknown"),
         (mz, approver, "电话", "phone", "bad_phone"),
-        (xingfu, approver, "0571-87010001", "department_id", "not_department"),
+        (
+            xingfu,
+            approver,
+            "0571-87010001",
+            "department_id",
+            "not_department",
+        ),
     ] {
         let (s, p) = admin
-            .put(&format!("/api/v1/fallback/liaisons/{dept}"), json!({"user_id": user, "phone": phone}))
+            .put(
+                &format!("/api/v1/fallback/liaisons/{dept}"),
+                json!({"user_id": user, "phone": phone}),
+            )
             .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
-        assert!(field_codes(&p).contains(&(field.into(), code.into())), "{p}");
+        assert!(
+            field_codes(&p).contains(&(field.into(), code.into())),
+            "{p}"
+        );
     }
     let (s, _) = admin
-        .put("/api/v1/fallback/liaisons/987654", json!({"user_id": approver, "phone": "0571-87010001"}))
+        .put(
+            "/api/v1/fallback/liaisons/987654",
+            json!({"user_id": approver, "phone": "0571-87010001"}),
+        )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     // A user at the department without a handler's or approver's role cannot be named.
     let viewer = account(&app, cg, "cg.viewer", "window_clerk").await;
     let viewer_id = viewer.user["id"].as_i64().unwrap();
     let (s, p) = admin
-        .put(&format!("/api/v1/fallback/liaisons/{cg}"), json!({"user_id": viewer_id, "phone": "13800138000"}))
+        .put(
+            &format!("/api/v1/fallback/liaisons/{cg}"),
+            json!({"user_id": viewer_id, "phone": "13800138000"}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(field_codes(&p).contains(&("user_id".into(), "no_role".into())), "{p}");
+    assert!(
+        field_codes(&p).contains(&("user_id".into(), "no_role".into())),
+        "{p}"
+    );
     let (s, _) = admin
-        .put(&format!("/api/v1/fallback/liaisons/{cg}"), json!({"user_id": handler, "phone": "13800138000"}))
+        .put(
+            &format!("/api/v1/fallback/liaisons/{cg}"),
+            json!({"user_id": handler, "phone": "13800138000"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     // Changing the phone is audited with what it replaced.
     let (s, changed) = admin
-        .put(&format!("/api/v1/fallback/liaisons/{mz}"), json!({"user_id": approver, "phone": "0571-87019999"}))
+        .put(
+            &format!("/api/v1/fallback/liaisons/{mz}"),
+            json!({"user_id": approver, "phone": "0571-87019999"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(changed["phone"], "0571-87019999");
@@ -603,15 +825,22 @@ async fn tags_liaisons_and_experts_follow_their_rules(app: TestApp) {
     assert_eq!(last["after"]["phone"], "0571-87019999");
     let mut conn = app.store.reader().acquire().await.unwrap();
     let l = reference::liaison_of(&mut conn, mz).await.unwrap().unwrap();
-    assert_eq!((l.user_id, l.name.as_str(), l.phone.as_str()), (approver, "陈审批", "0571-87019999"));
-    assert!(reference::liaison_of(&mut conn, app.org_id("dept-sw").await)
-        .await
-        .unwrap()
-        .is_none());
+    assert_eq!(
+        (l.user_id, l.name.as_str(), l.phone.as_str()),
+        (approver, "陈审批", "0571-87019999")
+    );
+    assert!(
+        reference::liaison_of(&mut conn, app.org_id("dept-sw").await)
+            .await
+            .unwrap()
+            .is_none()
+    );
     drop(conn);
 
     // Experts: added with everything needed to invite them, retired and brought back.
-    let (s, p) = admin.post("/api/v1/fallback/experts", json!({"name": "钱律师"})).await;
+    let (s, p) = admin
+        .post("/api/v1/fallback/experts", json!({"name": "钱律师"}))
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let fields: Vec<String> = field_codes(&p).into_iter().map(|f| f.0).collect();
     assert_eq!(fields, ["field", "affiliation", "phone"]);
@@ -624,26 +853,43 @@ async fn tags_liaisons_and_experts_follow_their_rules(app: TestApp) {
     assert_eq!(s, StatusCode::CREATED, "{x}");
     let xid = x["id"].as_i64().unwrap();
     let xpath = format!("/api/v1/fallback/experts/{xid}");
-    let (s, x2) = admin.patch(&xpath, json!({"version": 1, "field": "行政法、行政复议"})).await;
+    let (s, x2) = admin
+        .patch(&xpath, json!({"version": 1, "field": "行政法、行政复议"}))
+        .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!((x2["field"].as_str(), x2["name"].as_str()), (Some("行政法、行政复议"), Some("钱律师")));
-    let (s, _) = admin.patch(&xpath, json!({"version": 2, "active": false})).await;
+    assert_eq!(
+        (x2["field"].as_str(), x2["name"].as_str()),
+        (Some("行政法、行政复议"), Some("钱律师"))
+    );
+    let (s, _) = admin
+        .patch(&xpath, json!({"version": 2, "active": false}))
+        .await;
     assert_eq!(s, StatusCode::OK);
     let mut conn = app.store.reader().acquire().await.unwrap();
     match reference::expert(&mut conn, xid).await {
-        Err(StoreError::Invalid(f)) => assert_eq!((f.0[0].field.as_str(), f.0[0].code.as_str()), ("expert_id", "retired")),
+        Err(StoreError::Invalid(f)) => assert_eq!(
+            (f.0[0].field.as_str(), f.0[0].code.as_str()),
+            ("expert_id", "retired")
+        ),
         other => panic!("a retired expert was offered: {other:?}"),
     }
     drop(conn);
     let officer = app.login("fallback").await;
     let (_, pool) = officer.get("/api/v1/fallback/experts").await;
     assert!(pool["items"].as_array().unwrap().is_empty());
-    let (_, pool) = officer.get("/api/v1/fallback/experts?include_retired=1").await;
+    let (_, pool) = officer
+        .get("/api/v1/fallback/experts?include_retired=1")
+        .await;
     assert_eq!(pool["items"][0]["name"], "钱律师");
-    let (s, _) = admin.patch(&xpath, json!({"version": 3, "active": true})).await;
+    let (s, _) = admin
+        .patch(&xpath, json!({"version": 3, "active": true}))
+        .await;
     assert_eq!(s, StatusCode::OK);
     let mut conn = app.store.reader().acquire().await.unwrap();
-    assert_eq!(reference::expert(&mut conn, xid).await.unwrap().field, "行政法、行政复议");
+    assert_eq!(
+        reference::expert(&mut conn, xid).await.unwrap().field,
+        "行政法、行政复议"
+    );
 }
 
 async fn the_lists_page_edits_by_form_and_keeps_what_was_typed(app: TestApp) {
@@ -698,11 +944,12 @@ async fn the_lists_page_edits_by_form_and_keeps_what_was_typed(app: TestApp) {
         .unwrap();
     assert!(html.contains("负面清单已更新"));
     assert!(html.contains("重复信访事项"));
-    let id: i64 = sqlx::query("SELECT id FROM fallback_negative_entries WHERE title = '重复信访事项'")
-        .fetch_one(app.store.reader())
-        .await
-        .unwrap()
-        .get("id");
+    let id: i64 =
+        sqlx::query("SELECT id FROM fallback_negative_entries WHERE title = '重复信访事项'")
+            .fetch_one(app.store.reader())
+            .await
+            .unwrap()
+            .get("id");
     // The entry page edits at the version read; a stale form says so beside the form.
     let entry = format!("/fallback/lists/negative/{id}");
     let res = post(
@@ -738,20 +985,45 @@ async fn the_lists_page_edits_by_form_and_keeps_what_was_typed(app: TestApp) {
     // Retire by form; the page shows the history.
     let res = post(
         &format!("{entry}/active"),
-        vec![("version", "2".into()), ("active", "0".into()), ("reason", "并入涉访事项".into())],
+        vec![
+            ("version", "2".into()),
+            ("active", "0".into()),
+            ("reason", "并入涉访事项".into()),
+        ],
     )
     .await
     .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let html = admin.client.get(app.url(&entry)).send().await.unwrap().text().await.unwrap();
+    let html = admin
+        .client
+        .get(app.url(&entry))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("已停用"));
-    for words in ["第3版", "第2版", "第1版", "并入涉访事项", "写明接待地点", "信访工作联席会议意见"] {
+    for words in [
+        "第3版",
+        "第2版",
+        "第1版",
+        "并入涉访事项",
+        "写明接待地点",
+        "信访工作联席会议意见",
+    ] {
         assert!(html.contains(words), "{words}");
     }
     // Tags, liaisons and experts by form.
-    let res = post("/fallback/lists/tags", vec![("org_id", district.to_string()), ("name", "政策不明确".into())])
-        .await
-        .unwrap();
+    let res = post(
+        "/fallback/lists/tags",
+        vec![
+            ("org_id", district.to_string()),
+            ("name", "政策不明确".into()),
+        ],
+    )
+    .await
+    .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let approver = app.login("approver").await.user["id"].as_i64().unwrap();
     let mz = app.org_id("dept-mz").await;
@@ -762,10 +1034,17 @@ async fn the_lists_page_edits_by_form_and_keeps_what_was_typed(app: TestApp) {
     .await
     .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.text().await.unwrap().contains("联系电话应为手机号或带区号的办公电话"));
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("联系电话应为手机号或带区号的办公电话"));
     let res = post(
         &format!("/fallback/lists/liaisons/{mz}"),
-        vec![("user_id", approver.to_string()), ("phone", "0571-87010001".into())],
+        vec![
+            ("user_id", approver.to_string()),
+            ("phone", "0571-87010001".into()),
+        ],
     )
     .await
     .unwrap();
@@ -783,8 +1062,21 @@ async fn the_lists_page_edits_by_form_and_keeps_what_was_typed(app: TestApp) {
     .await
     .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let html = admin.client.get(app.url("/fallback/lists")).send().await.unwrap().text().await.unwrap();
-    for words in ["政策不明确", "0571-87010001", "孙规划", "示范市规划设计研究院"] {
+    let html = admin
+        .client
+        .get(app.url("/fallback/lists"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for words in [
+        "政策不明确",
+        "0571-87010001",
+        "孙规划",
+        "示范市规划设计研究院",
+    ] {
         assert!(html.contains(words), "{words}");
     }
     // A street admin's page offers no edit of the district's entry, and the form refuses.
@@ -802,7 +1094,12 @@ async fn the_lists_page_edits_by_form_and_keeps_what_was_typed(app: TestApp) {
     let res = street_admin
         .client
         .post(app.url(&format!("{entry}/active")))
-        .form(&[("version", "3"), ("active", "1"), ("reason", "越级"), ("_csrf", street_admin.csrf.as_str())])
+        .form(&[
+            ("version", "3"),
+            ("active", "1"),
+            ("reason", "越级"),
+            ("_csrf", street_admin.csrf.as_str()),
+        ])
         .send()
         .await
         .unwrap();

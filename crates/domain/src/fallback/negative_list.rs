@@ -282,7 +282,11 @@ mod tests {
             check_work_phone(&mut e, "phone", good);
             assert!(e.is_empty(), "{good}");
         }
-        for (bad, code) in [("", "required"), ("12345", "bad_phone"), ("电话110", "bad_phone")] {
+        for (bad, code) in [
+            ("", "required"),
+            ("12345", "bad_phone"),
+            ("电话110", "bad_phone"),
+        ] {
             let mut e = FieldErrors::new();
             check_work_phone(&mut e, "phone", bad);
             assert_eq!(e.0[0].code, code, "{bad}");

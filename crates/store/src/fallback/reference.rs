@@ -17,9 +17,9 @@
 //! `entry_id`), [`liaison_of`], [`expert`] (a current expert or a field error on
 //! `expert_id`), [`active_negative_list`], [`active_tags`].
 
+use crate::audit::Who;
 use crate::audit::{self, Change};
 use crate::error::optimistic;
-use crate::audit::Who;
 use crate::{flag, orgs, path_upper_bound, users, Result, Store, StoreError};
 use onewindow_domain::access::Role;
 use onewindow_domain::fallback::negative_list::{
@@ -56,10 +56,7 @@ fn visible_where(scope: &OrgPath) -> (String, Vec<String>, Vec<i64>) {
     let (inn, ids) = ancestors_in(scope, 3);
     (
         format!("((o.path >= $1 AND o.path < $2) OR o.id IN {inn})"),
-        vec![
-            scope.as_str().to_string(),
-            path_upper_bound(scope.as_str()),
-        ],
+        vec![scope.as_str().to_string(), path_upper_bound(scope.as_str())],
         ids,
     )
 }
@@ -154,14 +151,22 @@ pub async fn negative_entry(conn: &mut AnyConnection, id: i64) -> Result<Negativ
 
 /// The current entries that apply to a window at `org_path`: those of its organisation and
 /// of every organisation above it, in the published order.
-pub async fn active_negative_list(pool: &AnyPool, org_path: &OrgPath) -> Result<Vec<NegativeEntry>> {
+pub async fn active_negative_list(
+    pool: &AnyPool,
+    org_path: &OrgPath,
+) -> Result<Vec<NegativeEntry>> {
     let (inn, ids) = ancestors_in(org_path, 1);
     let sql = format!("{ENTRY_SELECT} WHERE e.active = 1 AND e.org_id IN {inn}");
     let mut q = sqlx::query(&sql);
     for id in ids {
         q = q.bind(id);
     }
-    let mut list: Vec<NegativeEntry> = q.fetch_all(pool).await?.iter().map(entry_from_row).collect();
+    let mut list: Vec<NegativeEntry> = q
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(entry_from_row)
+        .collect();
     sort_entries(&mut list);
     Ok(list)
 }
@@ -187,7 +192,11 @@ pub async fn negative_list_visible(
     include_retired: bool,
 ) -> Result<Vec<NegativeEntry>> {
     let (w, texts, ids) = visible_where(scope);
-    let active = if include_retired { "" } else { " AND e.active = 1" };
+    let active = if include_retired {
+        ""
+    } else {
+        " AND e.active = 1"
+    };
     let sql = format!("{ENTRY_SELECT} WHERE {w}{active} LIMIT 2000");
     let mut q = sqlx::query(&sql);
     for t in &texts {
@@ -196,7 +205,12 @@ pub async fn negative_list_visible(
     for id in ids {
         q = q.bind(id);
     }
-    let mut list: Vec<NegativeEntry> = q.fetch_all(pool).await?.iter().map(entry_from_row).collect();
+    let mut list: Vec<NegativeEntry> = q
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(entry_from_row)
+        .collect();
     sort_entries(&mut list);
     Ok(list)
 }
@@ -466,9 +480,17 @@ pub async fn active_tags(pool: &AnyPool, org_path: &OrgPath) -> Result<Vec<Tag>>
 }
 
 /// The tags staff at `scope` read (inside and above it), retired ones too when asked.
-pub async fn tags_visible(pool: &AnyPool, scope: &OrgPath, include_retired: bool) -> Result<Vec<Tag>> {
+pub async fn tags_visible(
+    pool: &AnyPool,
+    scope: &OrgPath,
+    include_retired: bool,
+) -> Result<Vec<Tag>> {
     let (w, texts, ids) = visible_where(scope);
-    let active = if include_retired { "" } else { " AND t.active = 1" };
+    let active = if include_retired {
+        ""
+    } else {
+        " AND t.active = 1"
+    };
     let sql = format!("{TAG_SELECT} WHERE {w}{active} ORDER BY o.path, t.id LIMIT 2000");
     let mut q = sqlx::query(&sql);
     for t in &texts {
@@ -484,12 +506,14 @@ async fn check_tag_name(conn: &mut AnyConnection, org_id: i64, name: &str, id: i
     let mut e = FieldErrors::new();
     rules::check_tag(&mut e, name);
     e.into_result().map_err(StoreError::Invalid)?;
-    let clash = sqlx::query("SELECT active FROM fallback_tags WHERE org_id = $1 AND name = $2 AND id <> $3")
-        .bind(org_id)
-        .bind(name.trim())
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let clash = sqlx::query(
+        "SELECT active FROM fallback_tags WHERE org_id = $1 AND name = $2 AND id <> $3",
+    )
+    .bind(org_id)
+    .bind(name.trim())
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
     if let Some(r) = clash {
         return Err(StoreError::invalid(
             "name",
@@ -609,11 +633,13 @@ fn liaison_from_row(r: &AnyRow) -> Liaison {
 
 /// The department's liaison, if one is named (a task cannot go to a department without).
 pub async fn liaison_of(conn: &mut AnyConnection, department_id: i64) -> Result<Option<Liaison>> {
-    Ok(sqlx::query(&format!("{LIAISON_SELECT} WHERE l.department_id = $1"))
-        .bind(department_id)
-        .fetch_optional(conn)
-        .await?
-        .map(|r| liaison_from_row(&r)))
+    Ok(
+        sqlx::query(&format!("{LIAISON_SELECT} WHERE l.department_id = $1"))
+            .bind(department_id)
+            .fetch_optional(conn)
+            .await?
+            .map(|r| liaison_from_row(&r)),
+    )
 }
 
 /// The roles a liaison holds one of: they answer the department's tasks.
@@ -621,7 +647,10 @@ pub const LIAISON_ROLES: [Role; 2] = [Role::DeptHandler, Role::Approver];
 
 /// Who may be named the liaison of `department`: active users at the department (or its
 /// sections) holding a department handler's or approver's role.
-pub async fn liaison_candidates(conn: &mut AnyConnection, department: &OrgPath) -> Result<Vec<users::User>> {
+pub async fn liaison_candidates(
+    conn: &mut AnyConnection,
+    department: &OrgPath,
+) -> Result<Vec<users::User>> {
     let mut list = users::list_in_scope(conn, department).await?;
     list.retain(|u| u.active && u.roles.iter().any(|r| LIAISON_ROLES.contains(r)));
     Ok(list)
@@ -756,7 +785,8 @@ pub struct Expert {
     pub created_at: i64,
 }
 
-const EXPERT_SELECT: &str = "SELECT x.id, x.org_id, o.name AS org_name, o.path AS org_path, x.name, \
+const EXPERT_SELECT: &str =
+    "SELECT x.id, x.org_id, o.name AS org_name, o.path AS org_path, x.name, \
      x.field, x.affiliation, x.phone, x.active, x.version, x.created_at \
      FROM fallback_experts x JOIN orgs o ON o.id = x.org_id";
 
@@ -812,7 +842,11 @@ pub async fn experts_visible(
     include_retired: bool,
 ) -> Result<Vec<Expert>> {
     let (w, texts, ids) = visible_where(scope);
-    let active = if include_retired { "" } else { " AND x.active = 1" };
+    let active = if include_retired {
+        ""
+    } else {
+        " AND x.active = 1"
+    };
     let sql = format!("{EXPERT_SELECT} WHERE {w}{active} ORDER BY o.path, x.id LIMIT 2000");
     let mut q = sqlx::query(&sql);
     for t in &texts {
@@ -821,7 +855,11 @@ pub async fn experts_visible(
     for id in ids {
         q = q.bind(id);
     }
-    Ok(q.fetch_all(pool).await?.iter().map(expert_from_row).collect())
+    Ok(q.fetch_all(pool)
+        .await?
+        .iter()
+        .map(expert_from_row)
+        .collect())
 }
 
 fn checked_expert(text: &ExpertText) -> Result<ExpertText> {
@@ -921,11 +959,12 @@ pub async fn seed_demo(store: &Store, now: i64) -> Result<()> {
     let district = orgs::find_by_code(&mut *tx, "district")
         .await?
         .ok_or(StoreError::NotFound)?;
-    let seeded: i64 = sqlx::query("SELECT COUNT(*) AS n FROM fallback_negative_entries WHERE org_id = $1")
-        .bind(district.id)
-        .fetch_one(&mut *tx)
-        .await?
-        .get("n");
+    let seeded: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM fallback_negative_entries WHERE org_id = $1")
+            .bind(district.id)
+            .fetch_one(&mut *tx)
+            .await?
+            .get("n");
     if seeded > 0 {
         return Ok(());
     }
@@ -944,7 +983,14 @@ pub async fn seed_demo(store: &Store, now: i64) -> Result<()> {
             description: description.into(),
             right_channel: channel.into(),
         };
-        create_negative(&mut tx, &change, district.id, &text, "按《关于设立“办不成事”反映窗口的工作方案》首批发布").await?;
+        create_negative(
+            &mut tx,
+            &change,
+            district.id,
+            &text,
+            "按《关于设立“办不成事”反映窗口的工作方案》首批发布",
+        )
+        .await?;
     }
     for name in DEFAULT_TAGS {
         create_tag(&mut tx, &change, district.id, name).await?;
@@ -962,10 +1008,30 @@ pub async fn seed_demo(store: &Store, now: i64) -> Result<()> {
         set_liaison(&mut tx, &change, d.id, u, phone).await?;
     }
     for (name, field, affiliation, phone) in [
-        ("钱立法", "行政法、政府信息公开", "示范市律师协会", "13905710001"),
-        ("孙规划", "城乡规划与不动产登记", "示范市规划设计研究院", "13905710002"),
-        ("郑社保", "社会保障政策", "示范大学公共管理学院", "13905710003"),
-        ("冯老区", "基层治理、历史遗留问题", "示范区人大常委会（退休）", "13905710004"),
+        (
+            "钱立法",
+            "行政法、政府信息公开",
+            "示范市律师协会",
+            "13905710001",
+        ),
+        (
+            "孙规划",
+            "城乡规划与不动产登记",
+            "示范市规划设计研究院",
+            "13905710002",
+        ),
+        (
+            "郑社保",
+            "社会保障政策",
+            "示范大学公共管理学院",
+            "13905710003",
+        ),
+        (
+            "冯老区",
+            "基层治理、历史遗留问题",
+            "示范区人大常委会（退休）",
+            "13905710004",
+        ),
     ] {
         let text = ExpertText {
             name: name.into(),

@@ -75,9 +75,15 @@ pub fn router() -> Router<AppState> {
         )
         .route("/fallback/lists/tags", post(create_tag_form))
         .route("/fallback/lists/tags/{id}", post(tag_form))
-        .route("/fallback/lists/liaisons/{department_id}", post(liaison_form))
+        .route(
+            "/fallback/lists/liaisons/{department_id}",
+            post(liaison_form),
+        )
         .route("/fallback/lists/experts", post(create_expert_form))
-        .route("/fallback/lists/experts/{id}/active", post(expert_active_form))
+        .route(
+            "/fallback/lists/experts/{id}/active",
+            post(expert_active_form),
+        )
 }
 
 // ---- who may read and change --------------------------------------------------------------
@@ -109,7 +115,11 @@ fn may_manage(p: &Principal, path: &OrgPath) -> bool {
 
 /// The organisation a new record belongs to: the one named, or the caller's own. The
 /// caller must manage the lists there (403 otherwise, nothing written).
-async fn owner_org(state: &AppState, p: &Principal, org_id: Option<i64>) -> Result<orgs::Org, AppError> {
+async fn owner_org(
+    state: &AppState,
+    p: &Principal,
+    org_id: Option<i64>,
+) -> Result<orgs::Org, AppError> {
     p.require(Permission::ManageFallbackLists)?;
     let org = orgs::get(state.store.reader(), org_id.unwrap_or(p.user.org_id))
         .await
@@ -126,7 +136,11 @@ async fn owner_org(state: &AppState, p: &Principal, org_id: Option<i64>) -> Resu
 }
 
 fn bad_bool(field: &str) -> AppError {
-    AppError::invalid(field, "not_a_boolean", format!("{field} 只能是 true 或 false"))
+    AppError::invalid(
+        field,
+        "not_a_boolean",
+        format!("{field} 只能是 true 或 false"),
+    )
 }
 
 fn flag_param(field: &str, v: Option<&str>) -> Result<bool, AppError> {
@@ -184,7 +198,11 @@ pub async fn create_entry(
 }
 
 /// An entry the caller manages, by id (unknown: 404; another organisation's: 403).
-async fn managed_entry(state: &AppState, p: &Principal, id: i64) -> Result<NegativeEntry, AppError> {
+async fn managed_entry(
+    state: &AppState,
+    p: &Principal,
+    id: i64,
+) -> Result<NegativeEntry, AppError> {
     p.require(Permission::ManageFallbackLists)?;
     let e = store::get_negative(state.store.reader(), id)
         .await
@@ -203,8 +221,8 @@ pub async fn edit_entry(
     managed_entry(state, p, id).await?;
     let change = state.change(p.user.who());
     let mut tx = state.store.begin().await?;
-    let e = store::update_negative(&mut tx, &change, id, version, &input.text(), &input.reason)
-        .await?;
+    let e =
+        store::update_negative(&mut tx, &change, id, version, &input.text(), &input.reason).await?;
     tx.commit().await?;
     Ok(e)
 }
@@ -331,13 +349,16 @@ pub async fn update_expert(
     let text = edits.then(|| ExpertText {
         name: input.name.clone().unwrap_or(before.name.clone()),
         field: input.field.clone().unwrap_or(before.field.clone()),
-        affiliation: input.affiliation.clone().unwrap_or(before.affiliation.clone()),
+        affiliation: input
+            .affiliation
+            .clone()
+            .unwrap_or(before.affiliation.clone()),
         phone: input.phone.clone().unwrap_or(before.phone.clone()),
     });
     let change = state.change(p.user.who());
     let mut tx = state.store.begin().await?;
-    let x = store::update_expert(&mut tx, &change, id, version, text.as_ref(), input.active)
-        .await?;
+    let x =
+        store::update_expert(&mut tx, &change, id, version, text.as_ref(), input.active).await?;
     tx.commit().await?;
     Ok(x)
 }
@@ -372,7 +393,10 @@ async fn public_list_api(
     Query(q): Query<PublicQuery>,
 ) -> ApiResult<Json<Value>> {
     let (org, list) = match q.org_id.as_deref().map(str::trim) {
-        None | Some("") => (None, store::published_negative_list(state.store.reader()).await?),
+        None | Some("") => (
+            None,
+            store::published_negative_list(state.store.reader()).await?,
+        ),
         Some(s) => {
             let unknown = || AppError::invalid("org_id", "unknown", "没有这个机构");
             let id: i64 = s.parse().map_err(|_| unknown())?;
@@ -466,10 +490,14 @@ async fn patch_entry_api(
     let mut tx = state.store.begin().await?;
     let mut e = before;
     if edits {
-        e = store::update_negative(&mut tx, &change, id, version, &input.text(), &b.reason)
-            .await?;
+        e = store::update_negative(&mut tx, &change, id, version, &input.text(), &b.reason).await?;
     } else if e.version != version {
-        return Err(AppError::from(onewindow_store::StoreError::version_conflict("该负面清单条目")).into());
+        return Err(
+            AppError::from(onewindow_store::StoreError::version_conflict(
+                "该负面清单条目",
+            ))
+            .into(),
+        );
     }
     if let Some(active) = b.active {
         if active != e.active || !edits {
@@ -786,7 +814,11 @@ async fn lists_view(
                 .into_iter()
                 .map(|u| {
                     let selected = d.liaison.as_ref().is_some_and(|l| l.user_id == u.id);
-                    (u.id, format!("{}（{}）", u.display_name, u.username), selected)
+                    (
+                        u.id,
+                        format!("{}（{}）", u.display_name, u.username),
+                        selected,
+                    )
                 })
                 .collect()
         } else {
@@ -818,7 +850,8 @@ async fn lists_view(
             .into_iter()
             .filter(|o| !matches!(o.kind, OrgKind::Department | OrgKind::Grid))
             .map(|o| {
-                let selected = !section.is_empty() && typed_value(&typed, "org_id") == o.id.to_string();
+                let selected =
+                    !section.is_empty() && typed_value(&typed, "org_id") == o.id.to_string();
                 (o.id, o.name, selected)
             })
             .collect()
@@ -837,7 +870,8 @@ async fn lists_view(
             categories: Category::ALL
                 .iter()
                 .map(|c| {
-                    let selected = section == "negative" && typed_value(&typed, "category") == c.as_str();
+                    let selected =
+                        section == "negative" && typed_value(&typed, "category") == c.as_str();
                     (c.as_str(), c.label(), selected)
                 })
                 .collect(),
@@ -856,7 +890,16 @@ async fn lists_page(
     PageUser(p, ctx): PageUser,
     Query(q): Query<DoneQuery>,
 ) -> PageResult {
-    lists_view(&state, &p, &ctx, done_text(q.done.as_deref()), "", vec![], vec![]).await
+    lists_view(
+        &state,
+        &p,
+        &ctx,
+        done_text(q.done.as_deref()),
+        "",
+        vec![],
+        vec![],
+    )
+    .await
 }
 
 /// A form's outcome: to the list with a notice, or back with the errors beside the fields
@@ -871,7 +914,9 @@ async fn after_form<T>(
 ) -> PageResult {
     let errors = match outcome {
         Ok(_) => {
-            return Ok(Redirect::to(&format!("/fallback/lists?done={section}#{section}")).into_response())
+            return Ok(
+                Redirect::to(&format!("/fallback/lists?done={section}#{section}")).into_response(),
+            )
         }
         Err(AppError::Invalid(f)) => f.0,
         Err(AppError::Conflict { message, .. }) => vec![FieldError {
@@ -1045,7 +1090,10 @@ async fn entry_view(
         .map(|v| VersionRow {
             at: format_local(v.changed_at),
             title: v.snapshot["title"].as_str().unwrap_or("").to_string(),
-            channel: v.snapshot["right_channel"].as_str().unwrap_or("").to_string(),
+            channel: v.snapshot["right_channel"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
             active: v.snapshot["active"].as_bool().unwrap_or(true),
             v,
         })
@@ -1101,7 +1149,9 @@ async fn after_entry_form<T>(
 ) -> PageResult {
     let errors = match outcome {
         Ok(_) => {
-            return Ok(Redirect::to(&format!("/fallback/lists/negative/{id}?saved=1")).into_response())
+            return Ok(
+                Redirect::to(&format!("/fallback/lists/negative/{id}?saved=1")).into_response(),
+            )
         }
         Err(AppError::Invalid(f)) => f.0,
         Err(AppError::Conflict { message, .. }) => vec![FieldError {
