@@ -890,6 +890,23 @@ async fn tags_liaisons_and_experts_follow_their_rules(app: TestApp) {
         reference::expert(&mut conn, xid).await.unwrap().field,
         "行政法、行政复议"
     );
+    drop(conn);
+
+    // Every action and entity recorded here has its Chinese name for the audit page.
+    use onewindow_domain::fallback::negative_list::{AUDIT_ACTIONS, AUDIT_ENTITIES};
+    app.store.settle_audit().await.unwrap();
+    let rows = sqlx::query(
+        "SELECT DISTINCT action, entity FROM audit_events WHERE action LIKE 'fallback.%'",
+    )
+    .fetch_all(app.store.reader())
+    .await
+    .unwrap();
+    assert!(rows.len() >= 5, "tags, liaisons and experts are audited");
+    for r in rows {
+        let (action, entity): (String, String) = (r.get("action"), r.get("entity"));
+        assert!(AUDIT_ACTIONS.iter().any(|(a, _)| *a == action), "{action}");
+        assert!(AUDIT_ENTITIES.iter().any(|(e, _)| *e == entity), "{entity}");
+    }
 }
 
 async fn the_lists_page_edits_by_form_and_keeps_what_was_typed(app: TestApp) {

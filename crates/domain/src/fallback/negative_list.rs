@@ -225,6 +225,28 @@ pub const DEFAULT_TAGS: [&str; 6] = [
     "系统数据不通",
 ];
 
+/// The audit actions the reference data records, with their Chinese names — for
+/// `crate::audit::ACTIONS` (the audit page names every action).
+pub const AUDIT_ACTIONS: [(&str, &str); 9] = [
+    ("fallback.negative.create", "新增负面清单条目"),
+    ("fallback.negative.update", "修改负面清单条目"),
+    ("fallback.negative.retire", "停用负面清单条目"),
+    ("fallback.negative.reactivate", "恢复负面清单条目"),
+    ("fallback.tag.create", "新增问题标签"),
+    ("fallback.tag.update", "修改问题标签"),
+    ("fallback.liaison.set", "设置部门联络员"),
+    ("fallback.expert.create", "新增咨询专家"),
+    ("fallback.expert.update", "修改咨询专家"),
+];
+
+/// The audited entities, with their Chinese names — for `crate::audit::ENTITIES`.
+pub const AUDIT_ENTITIES: [(&str, &str); 4] = [
+    ("fallback_negative_entry", "负面清单条目"),
+    ("fallback_tag", "问题标签"),
+    ("fallback_liaison", "部门联络员"),
+    ("fallback_expert", "咨询专家"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
