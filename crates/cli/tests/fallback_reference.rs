@@ -295,6 +295,14 @@ async fn every_change_is_versioned_audited_and_a_retired_entry_leaves_the_list(a
     };
     assert!(public(&app).await.to_string().contains("社会救助科"));
 
+    // Retiring at a stale version is refused like an edit.
+    let (s, _) = admin
+        .patch(
+            &path,
+            json!({"version": 1, "active": false, "reason": "旧页面上停用"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
     // Retire: version 3, off the public list, kept for staff with its history.
     let (s, e3) = admin
         .patch(

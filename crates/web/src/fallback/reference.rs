@@ -491,18 +491,12 @@ async fn patch_entry_api(
     let mut e = before;
     if edits {
         e = store::update_negative(&mut tx, &change, id, version, &input.text(), &b.reason).await?;
-    } else if e.version != version {
-        return Err(
-            AppError::from(onewindow_store::StoreError::version_conflict(
-                "该负面清单条目",
-            ))
-            .into(),
-        );
     }
     if let Some(active) = b.active {
         if active != e.active || !edits {
-            e = store::set_negative_active(&mut tx, &change, id, e.version, active, &b.reason)
-                .await?;
+            // After an edit in this request, at the version it made; else at the one read.
+            let at = if edits { e.version } else { version };
+            e = store::set_negative_active(&mut tx, &change, id, at, active, &b.reason).await?;
         }
     }
     tx.commit().await?;
