@@ -136,6 +136,11 @@ pub const NAV: &[NavEntry] = &[
         Need::Permission(Permission::ViewFallback),
     ),
     entry(
+        "/fallback/lists",
+        "办不成事清单",
+        Need::Permission(Permission::ViewFallback),
+    ),
+    entry(
         "/admin/orgs",
         "机构",
         Need::Permission(Permission::ViewOrgs),

@@ -21,6 +21,7 @@ const FRAGMENTS: &[&str] = &[
     include_str!("../openapi/ratings.json"),
     include_str!("../openapi/fallback_cases.json"),
     include_str!("../openapi/fallback_library.json"),
+    include_str!("../openapi/fallback_reference.json"),
 ];
 
 pub fn router() -> Router<AppState> {
