@@ -227,6 +227,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("escalation.escalate", "超期升级督办"),
     ("escalation.exhausted", "超期（已至最高层级）"),
     ("escalation.resolve", "计算待定时限"),
+    ("escalation.extend", "延长督办时限"),
     ("notice.read", "标记通知已读"),
     ("outbox.send", "发送短信"),
 ];
@@ -270,6 +271,7 @@ pub const ACTION_GROUPS: &[(&str, &str)] = &[
     ("queue", "排队设置"),
     ("appointment", "预约"),
     ("escalation", "督办"),
+    ("fallback", "办不成事"),
     ("notice", "通知"),
     ("outbox", "短信"),
 ];
@@ -346,12 +348,19 @@ pub fn action_label(action: &str) -> Option<&'static str> {
     {
         return Some(kind.label());
     }
+    if action.starts_with("fallback.") {
+        return crate::fallback::audit_action_label(action);
+    }
     ACTIONS.iter().find(|(a, _)| *a == action).map(|(_, l)| *l)
 }
 
 /// The Chinese name of an entity kind.
 pub fn entity_label(entity: &str) -> Option<&'static str> {
-    ENTITIES.iter().find(|(e, _)| *e == entity).map(|(_, l)| *l)
+    ENTITIES
+        .iter()
+        .find(|(e, _)| *e == entity)
+        .map(|(_, l)| *l)
+        .or_else(|| crate::fallback::audit_entity_label(entity))
 }
 
 /// The Chinese name of an action group (`case` for every `case.` action).

@@ -704,3 +704,6 @@ mod tests {
         }
     }
 }
+
+/// The audit actions of the library and suggestions with their Chinese names.
+pub const AUDIT_ACTIONS: [(&str, &str); 1] = [("fallback.suggestion.decide", "决定政策建议")];

@@ -537,25 +537,9 @@ impl Act {
         }
     }
 
-    /// The words of the act on the case's chain.
+    /// The words of the act on the case's chain (and in the audit log).
     pub fn label(&self) -> &'static str {
-        match self {
-            Act::Accept => "接收12345转办",
-            Act::Return { .. } => "退回12345",
-            Act::Take => "首接认领",
-            Act::Refuse { .. } => "不予受理",
-            Act::HandOver { .. } => "移交其他专员",
-            Act::Classify { .. } => "分类定级",
-            Act::OpenRound { .. } => "发起部门协调",
-            Act::RaiseTier { .. } => "提级协调",
-            Act::Coordinated { .. } => "协调完成",
-            Act::AskExtension { .. } => "申请延期",
-            Act::DecideExtension { .. } => "审批延期",
-            Act::Conclude { .. } => "办结",
-            Act::Feedback { .. } => "反馈结果",
-            Act::Verify { .. } => "核查",
-            Act::File => "备案",
-        }
+        act_label(self.name()).unwrap_or("")
     }
 
     /// The free texts of the act, with field and label, for the length checks.
@@ -592,6 +576,65 @@ impl Act {
             Act::Accept | Act::Take | Act::File => vec![],
         }
     }
+}
+
+/// Each act's name and its words.
+const ACT_WORDS: [(&str, &str); 15] = [
+    ("accept", "接收12345转办"),
+    ("return", "退回12345"),
+    ("take", "首接认领"),
+    ("refuse", "不予受理"),
+    ("hand_over", "移交其他专员"),
+    ("classify", "分类定级"),
+    ("open_round", "发起部门协调"),
+    ("raise_tier", "提级协调"),
+    ("coordinated", "协调完成"),
+    ("ask_extension", "申请延期"),
+    ("decide_extension", "审批延期"),
+    ("conclude", "办结"),
+    ("feedback", "反馈结果"),
+    ("verify", "核查"),
+    ("file", "备案"),
+];
+
+fn act_label(name: &str) -> Option<&'static str> {
+    ACT_WORDS.iter().find(|(n, _)| *n == name).map(|(_, l)| *l)
+}
+
+/// The audit actions of a case besides its acts (`fallback.<act>`).
+const CASE_AUDIT_ACTIONS: [(&str, &str); 8] = [
+    ("fallback.intake", "办不成事受理登记"),
+    ("fallback.task_replied", "部门答复协调任务"),
+    ("fallback.task_refused", "部门作出否定答复报告"),
+    ("fallback.meeting", "记录联席会议"),
+    ("fallback.expert_invited", "邀请专家咨询"),
+    ("fallback.expert_opinion", "记录专家意见"),
+    ("fallback.library.index", "收入案例库"),
+    ("fallback.suggestion.create", "提出政策建议"),
+];
+
+/// The Chinese name of an audit action of the fallback window (`fallback.…`), if it is one.
+pub fn audit_action_label(action: &str) -> Option<&'static str> {
+    CASE_AUDIT_ACTIONS
+        .iter()
+        .chain(negative_list::AUDIT_ACTIONS.iter())
+        .chain(library::AUDIT_ACTIONS.iter())
+        .find(|(a, _)| *a == action)
+        .map(|(_, l)| *l)
+        .or_else(|| action.strip_prefix("fallback.").and_then(act_label))
+}
+
+/// The Chinese name of a record kind the fallback window audits.
+pub fn audit_entity_label(entity: &str) -> Option<&'static str> {
+    [
+        ("fallback_case", "办不成事案件"),
+        ("fallback_task", "协调任务"),
+        ("fallback_suggestion", "政策建议"),
+    ]
+    .iter()
+    .chain(negative_list::AUDIT_ENTITIES.iter())
+    .find(|(e, _)| *e == entity)
+    .map(|(_, l)| *l)
 }
 
 /// What the rules need to know about a case beside its state.

@@ -689,8 +689,15 @@ pub async fn act(
             right_channel,
         } => {
             if let Some(entry) = entry_id {
-                let title = negative_entry_title(conn, *entry).await?;
-                detail["entry_title"] = json!(title);
+                let entry = super::reference::negative_entry(&mut *conn, *entry).await?;
+                if !entry.org_path.contains(&case.org_path) {
+                    return Err(StoreError::invalid(
+                        "entry_id",
+                        "not_applicable",
+                        "该负面清单条目不适用于本窗口",
+                    ));
+                }
+                detail["entry_title"] = json!(entry.title);
             }
             set.push(("refused_at", Val::Int(Some(at))));
             set.push(("refusal_entry_id", Val::Int(*entry_id)));
@@ -890,6 +897,24 @@ pub async fn act(
     }
     set.push(("state", text(next.as_str())));
     write_case(conn, &case, set).await?;
+    match act {
+        // A problem that needs a policy becomes a suggestion with this case behind it.
+        Act::Conclude {
+            outcome: Outcome::ToPolicy,
+            conclusion,
+            ..
+        } => {
+            let suggestion =
+                super::library::propose_from_case(conn, change, id, &case.title, conclusion)
+                    .await?;
+            detail["suggestion_id"] = json!(suggestion);
+        }
+        // A filed, solved case enters the library (anonymised).
+        Act::File => {
+            detail["library_entry"] = json!(super::library::index_case(conn, change, id).await?);
+        }
+        _ => {}
+    }
     record_event(conn, change, id, act.name(), &detail).await?;
     audit::append(
         conn,
@@ -994,21 +1019,6 @@ fn clean_tags(tags: &[String]) -> Result<Vec<String>> {
         ));
     }
     Ok(out)
-}
-
-async fn negative_entry_title(conn: &mut AnyConnection, entry_id: i64) -> Result<String> {
-    let row = sqlx::query("SELECT title, active FROM fallback_negative_entries WHERE id = $1")
-        .bind(entry_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    match row {
-        Some(r) if r.get::<i64, _>("active") == 1 => Ok(r.get("title")),
-        _ => Err(StoreError::invalid(
-            "entry_id",
-            "unknown_entry",
-            "负面清单中没有这一条（或已停用）",
-        )),
-    }
 }
 
 /// The rollup of a 办结: the outcome, on time against the close limit (before any
@@ -1177,12 +1187,9 @@ async fn open_round(
                 format!("{}不是职能部门", org.name),
             ));
         }
-        let liaison: Option<i64> =
-            sqlx::query("SELECT user_id FROM fallback_liaisons WHERE department_id = $1")
-                .bind(dept)
-                .fetch_optional(&mut *conn)
-                .await?
-                .map(|r| r.get("user_id"));
+        let liaison = super::reference::liaison_of(&mut *conn, dept)
+            .await?
+            .map(|l| l.user_id);
         sqlx::query(
             "INSERT INTO fallback_tasks (case_id, round, tier, department_id, liaison_user_id, \
              request, state, sent_at) VALUES ($1, $2, $3, $4, $5, $6, 'sent', $7)",
@@ -1595,18 +1602,14 @@ pub async fn invite_expert(
     }
     invalid_all(errors)?;
     let case = owned_working_case(conn, change, case_id, who).await?;
-    let active: Option<i64> = sqlx::query("SELECT active FROM fallback_experts WHERE id = $1")
-        .bind(expert_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(|r| r.get("active"));
-    if active != Some(1) {
-        return Err(StoreError::invalid(
-            "expert_id",
-            "unknown_expert",
-            "专家库中没有这位专家（或已停用）",
-        ));
-    }
+    super::reference::expert(&mut *conn, expert_id)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => {
+                StoreError::invalid("expert_id", "unknown_expert", "专家库中没有这位专家")
+            }
+            e => e,
+        })?;
     let row = sqlx::query(
         "INSERT INTO fallback_expert_opinions (case_id, expert_id, question, invited_by, invited_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (case_id, expert_id) DO NOTHING RETURNING id",
@@ -1818,69 +1821,6 @@ pub async fn departments(pool: &AnyPool) -> Result<Vec<(i64, String)>> {
         .fetch_all(pool)
         .await?;
     Ok(rows.iter().map(|r| (r.get("id"), r.get("name"))).collect())
-}
-
-/// The active negative-list entries that apply to a window at `org`: those of its own
-/// organisation and of the organisations above it. (id, title, right channel).
-pub async fn negative_choices(pool: &AnyPool, org: &OrgPath) -> Result<Vec<(i64, String, String)>> {
-    let ids = org.ids();
-    let rows = sqlx::query(
-        "SELECT id, org_id, title, right_channel FROM fallback_negative_entries WHERE active = 1 ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .filter(|r| ids.contains(&r.get::<i64, _>("org_id")))
-        .map(|r| (r.get("id"), r.get("title"), r.get("right_channel")))
-        .collect())
-}
-
-/// A negative-list entry's title (also of a retired one: a refusal keeps naming it).
-pub async fn negative_title(pool: &AnyPool, id: i64) -> Result<String> {
-    sqlx::query("SELECT title FROM fallback_negative_entries WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .map(|r| r.get("title"))
-        .ok_or(StoreError::NotFound)
-}
-
-/// Active experts of the pool kept at `org` or above: (id, "name（field）").
-pub async fn expert_choices(pool: &AnyPool, org: &OrgPath) -> Result<Vec<(i64, String)>> {
-    let ids = org.ids();
-    let rows = sqlx::query(
-        "SELECT id, org_id, name, field FROM fallback_experts WHERE active = 1 ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .filter(|r| ids.contains(&r.get::<i64, _>("org_id")))
-        .map(|r| {
-            (
-                r.get("id"),
-                format!(
-                    "{}（{}）",
-                    r.get::<String, _>("name"),
-                    r.get::<String, _>("field")
-                ),
-            )
-        })
-        .collect())
-}
-
-/// Active tags kept at `org` or above.
-pub async fn tag_choices(pool: &AnyPool, org: &OrgPath) -> Result<Vec<String>> {
-    let ids = org.ids();
-    let rows = sqlx::query("SELECT org_id, name FROM fallback_tags WHERE active = 1 ORDER BY id")
-        .fetch_all(pool)
-        .await?;
-    Ok(rows
-        .iter()
-        .filter(|r| ids.contains(&r.get::<i64, _>("org_id")))
-        .map(|r| r.get("name"))
-        .collect())
 }
 
 /// The open tasks of a case inside a transaction: (task id, department id).

@@ -108,6 +108,8 @@ fn new_case(org_id: i64, p: &Person, channel: Channel, external_id: Option<&str>
 
 /// Seeds the demo's fallback cases (after [`crate::demo::seed`]); `now` is the demo clock.
 pub async fn seed(store: &Store, now: i64) -> Result<()> {
+    // The negative list, tags, liaisons and experts first: the cases use them.
+    super::reference::seed_demo(store, now).await?;
     let cal = onewindow_domain::calendar::WorkCalendar::shipped();
     let limits = cases::limits(store.reader()).await?;
     let mut tx = store.begin().await?;
@@ -438,6 +440,115 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         &new_case(street.id, &PEOPLE[1], Channel::Online, None),
         None,
         next_entropy(),
+    )
+    .await?;
+
+    // 7. The library's solved cases, filed over the last weeks through the whole loop, and
+    // the policy suggestions behind them.
+    let mut filed = vec![];
+    for (i, d) in super::library::DEMO_CASES.iter().enumerate() {
+        let t = now - (30 - 4 * i as i64) * DAY;
+        let new = NewCase {
+            org_id: street.id,
+            channel: Channel::Window,
+            case_type: if d.outcome == Outcome::ToPolicy {
+                CaseType::PolicySuggestion
+            } else {
+                CaseType::Coordination
+            },
+            external_id: None,
+            title: d.title.into(),
+            description: d.description.into(),
+            person_name: d.person_name.into(),
+            person_phone: d.person_phone.into(),
+            company_name: d.company_name.into(),
+            test: IntakeTest {
+                tried_ordinary: true,
+                tried_what: "按常规渠道申请办理".into(),
+                tried_where: "有关部门窗口".into(),
+                linked_ref: String::new(),
+                multi_department: true,
+                policy_room: true,
+            },
+        };
+        let c = cases::intake(
+            &mut tx,
+            &change(t, "fallback"),
+            &cal,
+            limits,
+            &new,
+            Some(zhao.user_id),
+            next_entropy(),
+        )
+        .await?;
+        let steps: [(i64, &str, Act); 6] = [
+            (
+                t + HOUR / 3,
+                "fallback",
+                Act::Classify {
+                    case_type: new.case_type,
+                    tags: d.tags.iter().map(|t| t.to_string()).collect(),
+                    tier: ResponseTier::Window,
+                },
+            ),
+            (
+                t + DAY,
+                "fallback",
+                Act::Coordinated {
+                    summary: d.conclusion.into(),
+                },
+            ),
+            (
+                t + 2 * DAY,
+                "fallback",
+                Act::Conclude {
+                    outcome: d.outcome,
+                    conclusion: d.conclusion.into(),
+                    reason: if d.outcome == Outcome::Unsolved {
+                        "现行政策无解决空间".into()
+                    } else {
+                        String::new()
+                    },
+                },
+            ),
+            (
+                t + 2 * DAY + HOUR,
+                "fallback",
+                Act::Feedback {
+                    way: FeedbackWay::Phone,
+                    text: "电话告知办理结果".into(),
+                    satisfaction: Some(Level::Satisfied),
+                },
+            ),
+            (
+                t + 3 * DAY,
+                "fallback2",
+                Act::Verify {
+                    note: "回访核实".into(),
+                },
+            ),
+            (t + 3 * DAY + HOUR, "fallback", Act::File),
+        ];
+        for (at, who, act) in steps {
+            cases::act(
+                &mut tx,
+                &change(at, who),
+                &cal,
+                limits,
+                c.id,
+                None,
+                officer(who),
+                &act,
+            )
+            .await?;
+        }
+        filed.push(c.id);
+    }
+    super::library::seed_demo(
+        &mut tx,
+        &change(now - DAY, "fallback"),
+        &change(now - HOUR, "supervisor"),
+        &filed,
     )
     .await?;
     tx.commit().await?;

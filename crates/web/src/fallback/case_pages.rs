@@ -30,6 +30,7 @@ use onewindow_store::clock::format_local;
 use onewindow_store::fallback::cases::{
     self as store, CaseEvent, CaseFilter, Decision, FallbackCase, Meeting, Opinion, Task, Window,
 };
+use onewindow_store::fallback::{library, reference};
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -341,6 +342,8 @@ struct CasePage {
     tags: Vec<String>,
     next_tier: Option<&'static str>,
     rounds_left: i64,
+    /// Solved cases of the library like this one (shown while it is being worked out).
+    similar: Vec<library::LibraryEntry>,
     masked_name: String,
     masked_phone: String,
     outcomes: Vec<(&'static str, &'static str)>,
@@ -406,15 +409,41 @@ async fn case_view(
         })
         .unwrap_or_default();
     let departments = store::departments(pool).await?;
-    let negative = store::negative_choices(pool, &c.org_path).await?;
-    let experts = store::expert_choices(pool, &c.org_path).await?;
-    let mut tags = store::tag_choices(pool, &c.org_path).await?;
+    let negative = reference::active_negative_list(pool, &c.org_path)
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e.title, e.right_channel))
+        .collect();
+    let experts = reference::experts_visible(pool, &c.org_path, false)
+        .await?
+        .into_iter()
+        .map(|x| (x.id, format!("{}（{}）", x.name, x.field)))
+        .collect();
+    let mut tags: Vec<String> = reference::active_tags(pool, &c.org_path)
+        .await?
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     for t in &c.tags {
         if !tags.contains(t) {
             tags.push(t.clone());
         }
     }
     let limits = store::limits(pool).await?;
+    let similar = if matches!(c.state, CaseState::Received | CaseState::Coordinating) {
+        library::similar(
+            pool,
+            &p.user.org_path,
+            &format!("{} {}", c.title, c.description),
+            3,
+        )
+        .await?
+        .into_iter()
+        .filter(|e| e.case_id != c.id)
+        .collect()
+    } else {
+        vec![]
+    };
     let refused = !errors.is_empty();
     let page = CasePage {
         chrome: Chrome::new(state, ctx, format!("办不成事 {}", c.case_no)),
@@ -456,6 +485,7 @@ async fn case_view(
         tags,
         next_tier: c.tier.next().map(|t| t.label()),
         rounds_left: i64::from(limits.max_rounds_per_tier) - c.rounds_in_tier,
+        similar,
         masked_name: mask_name(&c.person_name),
         masked_phone: mask_phone(&c.person_phone),
         outcomes: choices(Outcome::ALL, |o| (o.as_str(), o.label())),
@@ -732,7 +762,11 @@ async fn refusal_page(
         return Err(AppError::NotFound.into());
     }
     let entry = match c.refusal_entry_id {
-        Some(e) => Some(store::negative_title(state.store.reader(), e).await?),
+        Some(e) => Some(
+            reference::get_negative(state.store.reader(), e)
+                .await?
+                .title,
+        ),
         None => None,
     };
     render(&RefusalPage {
