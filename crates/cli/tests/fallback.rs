@@ -286,6 +286,22 @@ async fn the_loop_runs_from_intake_to_filing_with_each_stage_visible(app: TestAp
         !p.to_string().contains("13800138001"),
         "no phone number on the person's page"
     );
+    // Every act is in the audit log under a Chinese name.
+    app.store.settle_audit().await.unwrap();
+    let actions: Vec<String> = sqlx::query("SELECT DISTINCT action FROM audit_events WHERE action LIKE 'fallback.%' OR action LIKE 'escalation.%'")
+        .fetch_all(app.store.reader())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("action"))
+        .collect();
+    assert!(actions.len() >= 10, "{actions:?}");
+    for a in actions {
+        assert!(
+            onewindow_domain::audit::action_label(&a).is_some(),
+            "{a} has no Chinese name"
+        );
+    }
     // The figures' rollup counted each act once.
     for (metric, n) in [
         ("received", 1),

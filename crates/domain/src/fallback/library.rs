@@ -464,6 +464,9 @@ pub fn decide(
     Ok(d.to)
 }
 
+/// The audit actions of the library and suggestions with their Chinese names.
+pub const AUDIT_ACTIONS: [(&str, &str); 1] = [("fallback.suggestion.decide", "决定政策建议")];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -704,6 +707,3 @@ mod tests {
         }
     }
 }
-
-/// The audit actions of the library and suggestions with their Chinese names.
-pub const AUDIT_ACTIONS: [(&str, &str); 1] = [("fallback.suggestion.decide", "决定政策建议")];
