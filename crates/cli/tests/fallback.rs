@@ -18,6 +18,7 @@ on_both_backends!(
     limits_follow_the_engine_across_national_day,
     a_hotline_hand_over_is_accepted_or_returned,
     rounds_tiers_and_the_one_extension,
+    a_joint_meeting_case_has_its_own_close_limit,
     refusals_of_role_scope_and_ownership,
     a_negative_list_refusal_names_the_entry_and_prints,
     the_online_form_waits_for_the_first_officer_and_limits_floods,
@@ -410,6 +411,14 @@ async fn a_hotline_hand_over_is_accepted_or_returned(app: TestApp) {
     assert_eq!(
         case["accept_due_at"],
         common::START_MICROS + 24 * MICROS_PER_HOUR
+    );
+    let mut linked = window_case();
+    linked["linked_ref"] = json!("YC20261123999999");
+    let (s, v) = officer.post("/api/v1/fallback/cases", linked).await;
+    assert_eq!(
+        (s, field_of(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "linked_ref"),
+        "a case it follows must exist"
     );
     let (s, v) = officer.post("/api/v1/fallback/cases", body.clone()).await;
     assert_eq!(
@@ -1010,5 +1019,43 @@ async fn a_query_code_cannot_be_found_by_trying(app: TestApp) {
     assert_eq!(
         get(created["query_code"].as_str().unwrap().to_string()).await,
         StatusCode::OK
+    );
+}
+
+async fn a_joint_meeting_case_has_its_own_close_limit(app: TestApp) {
+    let (s, v) = app
+        .login("admin")
+        .await
+        .put(
+            "/api/v1/settings/fallback.close_days_joint_meeting",
+            json!({"value": 10}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let officer = app.login("fallback").await;
+    let id = intake(&officer, window_case()).await["case"]["id"]
+        .as_i64()
+        .unwrap();
+    let classified = ok_act(
+        &officer,
+        id,
+        json!({"act": "classify", "case_type": "coordination",
+        "tags": [], "tier": "joint_meeting"}),
+    )
+    .await;
+    // Mon 11-23 + 10 working days = Mon 12-07.
+    assert_eq!(classified["close_due_at"], end_of(2026, 12, 7));
+    ok_act(
+        &officer,
+        id,
+        json!({"act": "coordinated", "summary": "联席会议议定"}),
+    )
+    .await;
+    let (_, full) = officer.get(&format!("/api/v1/fallback/cases/{id}")).await;
+    assert_eq!(full["clock"]["stage"], "handle");
+    assert_eq!(
+        full["clock"]["due_at"],
+        end_of(2026, 12, 7),
+        "the engine keeps the tier's limit"
     );
 }

@@ -153,9 +153,23 @@ pub const INT_SETTINGS: &[(&str, i64, &str, i64, i64)] = &[
     (
         "fallback.close_days",
         7,
-        "办不成事：自受理起办结时限（工作日）",
+        "办不成事：自受理起办结时限（工作日，窗口直接协调）",
         1,
         120,
+    ),
+    (
+        "fallback.close_days_joint_meeting",
+        7,
+        "办不成事：联席会议协调的案件自受理起办结时限（工作日，不短于窗口时限）",
+        1,
+        120,
+    ),
+    (
+        "fallback.close_days_leading_group",
+        7,
+        "办不成事：领导小组研究的案件自受理起办结时限（工作日，不短于窗口时限）",
+        1,
+        240,
     ),
     (
         "fallback.feedback_days",

@@ -223,8 +223,12 @@ pub struct Limits {
     pub respond_hours: u32,
     /// Coordinate within this many working days (3).
     pub coordinate_days: u32,
-    /// Close within this many working days of receipt (7).
+    /// Close within this many working days of receipt (7) — at the window tier; the joint
+    /// meeting and the leading group have their own (local variants: 10 WD, a month),
+    /// never shorter than the window's.
     pub close_days: u32,
+    pub close_days_joint_meeting: u32,
+    pub close_days_leading_group: u32,
     /// Tell the person, check, and file: working days each (2, 3, 3).
     pub feedback_days: u32,
     pub verify_days: u32,
@@ -242,11 +246,24 @@ impl Default for Limits {
             respond_hours: 1,
             coordinate_days: 3,
             close_days: 7,
+            close_days_joint_meeting: 7,
+            close_days_leading_group: 7,
             feedback_days: 2,
             verify_days: 3,
             file_days: 3,
             max_rounds_per_tier: 2,
             max_extension_days: 10,
+        }
+    }
+}
+
+impl Limits {
+    /// The close limit of a case coordinated at `tier`, in working days from receipt.
+    pub fn close_days_for(&self, tier: ResponseTier) -> u32 {
+        match tier {
+            ResponseTier::Window => self.close_days,
+            ResponseTier::JointMeeting => self.close_days_joint_meeting.max(self.close_days),
+            ResponseTier::LeadingGroup => self.close_days_leading_group.max(self.close_days),
         }
     }
 }

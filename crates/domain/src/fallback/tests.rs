@@ -334,3 +334,15 @@ fn case_numbers() {
     assert!(!is_case_number("YC20261123000007"));
     assert!(!is_case_number("BB20261323000007"));
 }
+
+#[test]
+fn each_tier_has_its_close_limit_never_below_the_window() {
+    let l = Limits {
+        close_days_joint_meeting: 10,
+        close_days_leading_group: 3,
+        ..Limits::default()
+    };
+    assert_eq!(l.close_days_for(ResponseTier::Window), 7);
+    assert_eq!(l.close_days_for(ResponseTier::JointMeeting), 10);
+    assert_eq!(l.close_days_for(ResponseTier::LeadingGroup), 7);
+}

@@ -29,7 +29,7 @@ use sqlx::{AnyConnection, AnyPool, Row};
 
 /// The limits from settings (`fallback.*`).
 pub async fn limits(pool: &AnyPool) -> Result<Limits> {
-    let [accept, respond, coordinate, close, feedback, verify, file, rounds, extension] =
+    let [accept, respond, coordinate, close, close_joint, close_group, feedback, verify, file, rounds, extension] =
         crate::settings::get_ints(
             pool,
             [
@@ -37,6 +37,8 @@ pub async fn limits(pool: &AnyPool) -> Result<Limits> {
                 "fallback.respond_hours",
                 "fallback.coordinate_days",
                 "fallback.close_days",
+                "fallback.close_days_joint_meeting",
+                "fallback.close_days_leading_group",
                 "fallback.feedback_days",
                 "fallback.verify_days",
                 "fallback.file_days",
@@ -51,6 +53,8 @@ pub async fn limits(pool: &AnyPool) -> Result<Limits> {
         respond_hours: u(respond),
         coordinate_days: u(coordinate),
         close_days: u(close),
+        close_days_joint_meeting: u(close_joint),
+        close_days_leading_group: u(close_group),
         feedback_days: u(feedback),
         verify_days: u(verify),
         file_days: u(file),
@@ -416,6 +420,21 @@ pub async fn intake(
     entropy: u64,
 ) -> Result<FallbackCase> {
     check_new(new)?;
+    // A case it follows must exist: the link is what lets staff read what was tried.
+    let linked = new.test.linked_ref.trim();
+    if onewindow_domain::cases::parse_case_number(linked).is_some() {
+        let found = sqlx::query("SELECT id FROM cases WHERE case_no = $1")
+            .bind(linked.to_ascii_uppercase())
+            .fetch_optional(&mut *conn)
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::invalid(
+                "linked_ref",
+                "unknown_case",
+                format!("没有办件编号为{linked}的办件，请核对"),
+            ));
+        }
+    }
     let org = crate::orgs::get(&mut *conn, new.org_id).await?;
     let today = crate::clock::local_date(change.at);
     let seq: i64 = sqlx::query(
@@ -762,6 +781,14 @@ pub async fn act(
             set.push(("tier", text(tier.as_str())));
             set.push(("responded_at", Val::Int(Some(at))));
             set.push((
+                "close_due_at",
+                Val::Int(due(
+                    DeadlineRule::WorkingDays(limits.close_days_for(*tier)),
+                    cal,
+                    case.received_at,
+                )),
+            ));
+            set.push((
                 "coordinate_due_at",
                 Val::Int(due(
                     DeadlineRule::WorkingDays(limits.coordinate_days),
@@ -789,6 +816,14 @@ pub async fn act(
             let next_tier = case.tier.next().unwrap_or(case.tier);
             detail["from"] = json!(case.tier.as_str());
             detail["to"] = json!(next_tier.as_str());
+            set.push((
+                "close_due_at",
+                Val::Int(due(
+                    DeadlineRule::WorkingDays(limits.close_days_for(next_tier)),
+                    cal,
+                    case.received_at,
+                )),
+            ));
             set.push(("tier", text(next_tier.as_str())));
             set.push(("rounds_in_tier", Val::Int(Some(0))));
         }
@@ -925,7 +960,7 @@ pub async fn act(
         &detail,
     )
     .await?;
-    move_engine(conn, change, cal, &case, next).await?;
+    move_engine(conn, change, cal, &limits, &case, next).await?;
     get(&mut *conn, id).await
 }
 
@@ -934,6 +969,7 @@ async fn move_engine(
     conn: &mut AnyConnection,
     change: &Change,
     cal: &WorkCalendar,
+    limits: &Limits,
     case: &FallbackCase,
     next: State,
 ) -> Result<()> {
@@ -949,6 +985,21 @@ async fn move_engine(
                 // 办结 within N working days of receipt, not of the end of coordination.
                 escalation::advance_stage_from(conn, change, cal, item, stage, case.received_at)
                     .await?;
+                // The kind's stage has the window's limit; a higher tier's is longer.
+                let extra = limits
+                    .close_days_for(case.tier)
+                    .saturating_sub(limits.close_days);
+                if extra > 0 {
+                    escalation::extend(
+                        conn,
+                        change,
+                        cal,
+                        item,
+                        DeadlineRule::WorkingDays(extra),
+                        case.tier.label(),
+                    )
+                    .await?;
+                }
                 if case.extension_state == ExtensionState::Approved {
                     let days = case.extended_days.unwrap_or(0) as u32;
                     escalation::extend(

@@ -95,6 +95,8 @@ struct HomePage {
     handed_over: Vec<Row>,
     unowned: Vec<Row>,
     mine: Vec<Row>,
+    /// Open cases past a stage's limit, with their owners (督办: named for the supervisor).
+    overdue: Vec<Row>,
     open: Vec<Row>,
     counts: Vec<(&'static str, i64)>,
     limits: rules::Limits,
@@ -132,6 +134,11 @@ async fn home_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) ->
         handed_over: rows(&state, handed_over).await,
         unowned: rows(&state, unowned).await,
         mine: rows(&state, mine).await,
+        overdue: rows(&state, open.clone())
+            .await
+            .into_iter()
+            .filter(|r| r.red)
+            .collect(),
         open: rows(&state, open).await,
         counts,
         limits: store::limits(pool).await?,
