@@ -19,6 +19,7 @@ const FRAGMENTS: &[&str] = &[
     include_str!("../openapi/materials.json"),
     include_str!("../openapi/escalation.json"),
     include_str!("../openapi/ratings.json"),
+    include_str!("../openapi/fallback_figures.json"),
 ];
 
 pub fn router() -> Router<AppState> {
