@@ -10,8 +10,8 @@ use onewindow_domain::access::Role;
 use onewindow_domain::escalation::{local_midnight, MICROS_PER_HOUR};
 use onewindow_domain::fallback::figures::Metric;
 use onewindow_domain::fallback::{
-    Act, Acting, CaseType, Channel, FeedbackWay, IntakeTest, Outcome, RefusalReport,
-    ResponseTier, TaskAnswer,
+    Act, Acting, CaseType, Channel, FeedbackWay, IntakeTest, Outcome, RefusalReport, ResponseTier,
+    TaskAnswer,
 };
 use onewindow_domain::org::OrgKind;
 use onewindow_domain::ratings::Level;
@@ -69,9 +69,13 @@ async fn world(app: &TestApp) -> World {
         name: name.into(),
         code: Some(code.into()),
     };
-    let street = orgs::create(&mut tx, &change, &add(district, OrgKind::Street, "测试街道", "ceshi"))
-        .await
-        .unwrap();
+    let street = orgs::create(
+        &mut tx,
+        &change,
+        &add(district, OrgKind::Street, "测试街道", "ceshi"),
+    )
+    .await
+    .unwrap();
     let dept1 = orgs::create(
         &mut tx,
         &change,
@@ -86,9 +90,13 @@ async fn world(app: &TestApp) -> World {
     )
     .await
     .unwrap();
-    let other = orgs::create(&mut tx, &change, &add(city, OrgKind::District, "另一区", "other"))
-        .await
-        .unwrap();
+    let other = orgs::create(
+        &mut tx,
+        &change,
+        &add(city, OrgKind::District, "另一区", "other"),
+    )
+    .await
+    .unwrap();
     let officer = users::create(
         &mut tx,
         &change,
@@ -217,7 +225,9 @@ impl Driver<'_> {
 
     /// Answers the case's open task of `dept`.
     async fn answer(&self, id: i64, dept: i64, at: i64, answer: TaskAnswer) {
-        let tasks = cases::tasks_of_case(self.app.store.reader(), id).await.unwrap();
+        let tasks = cases::tasks_of_case(self.app.store.reader(), id)
+            .await
+            .unwrap();
         let task = tasks
             .iter()
             .find(|t| t.department_id == dept && t.reply.is_none() && t.refusal_reasons.is_none())
@@ -295,16 +305,37 @@ impl Driver<'_> {
 /// written by the library) 1 adopted of 2 decided = 50.0%.
 async fn build(app: &TestApp, w: &World) -> [i64; 4] {
     let d = Driver { app, w };
-    let a = d.intake("老旧小区加装电梯审批难", bj(11, 23, 9, 0), 1).await;
-    let b = d.intake("历史遗留房屋无法办理产权证", bj(11, 23, 9, 0), 2).await;
-    let c = d.intake("个体户社保补缴无人受理", bj(11, 23, 9, 0), 3).await;
-    let dd = d.intake("小区道路归属不清无法维修", bj(11, 23, 9, 0), 4).await;
-
-    d.classify(a, bj(11, 23, 9, 30), &["历史遗留问题"], ResponseTier::Window).await;
-    d.classify(b, bj(11, 23, 11, 0), &["部门职责交叉", "历史遗留问题"], ResponseTier::JointMeeting)
+    let a = d
+        .intake("老旧小区加装电梯审批难", bj(11, 23, 9, 0), 1)
         .await;
-    d.classify(c, bj(11, 23, 9, 45), &["政策不明确"], ResponseTier::Window).await;
-    d.classify(dd, bj(11, 23, 9, 20), &["流程梗阻"], ResponseTier::Window).await;
+    let b = d
+        .intake("历史遗留房屋无法办理产权证", bj(11, 23, 9, 0), 2)
+        .await;
+    let c = d
+        .intake("个体户社保补缴无人受理", bj(11, 23, 9, 0), 3)
+        .await;
+    let dd = d
+        .intake("小区道路归属不清无法维修", bj(11, 23, 9, 0), 4)
+        .await;
+
+    d.classify(
+        a,
+        bj(11, 23, 9, 30),
+        &["历史遗留问题"],
+        ResponseTier::Window,
+    )
+    .await;
+    d.classify(
+        b,
+        bj(11, 23, 11, 0),
+        &["部门职责交叉", "历史遗留问题"],
+        ResponseTier::JointMeeting,
+    )
+    .await;
+    d.classify(c, bj(11, 23, 9, 45), &["政策不明确"], ResponseTier::Window)
+        .await;
+    d.classify(dd, bj(11, 23, 9, 20), &["流程梗阻"], ResponseTier::Window)
+        .await;
 
     // A: one round, solved.
     d.round(a, bj(11, 23, 10, 0), &[w.dept1]).await;
@@ -331,7 +362,8 @@ async fn build(app: &TestApp, w: &World) -> [i64; 4] {
     d.round(b, bj(11, 24, 9, 0), &[w.dept2]).await;
     d.reply(b, w.dept2, bj(11, 24, 9, 30)).await;
     d.coordinated(b, bj(11, 24, 15, 0)).await;
-    d.conclude(b, bj(11, 26, 10, 0), Outcome::PartlySolved).await;
+    d.conclude(b, bj(11, 26, 10, 0), Outcome::PartlySolved)
+        .await;
     d.feedback(b, bj(11, 26, 15, 0), Level::Dissatisfied).await;
 
     // C: coordination late, concluded after the close limit, unsolved.
@@ -342,12 +374,24 @@ async fn build(app: &TestApp, w: &World) -> [i64; 4] {
 
     // Policy suggestions are decided by the library (another part); its counters only.
     let mut tx = app.store.begin().await.unwrap();
-    rollup::bump(&mut tx, Dim::Org(w.street), "2026-11-27", Metric::SuggestionsDecided, 2)
-        .await
-        .unwrap();
-    rollup::bump(&mut tx, Dim::Org(w.street), "2026-11-27", Metric::SuggestionsAdopted, 1)
-        .await
-        .unwrap();
+    rollup::bump(
+        &mut tx,
+        Dim::Org(w.street),
+        "2026-11-27",
+        Metric::SuggestionsDecided,
+        2,
+    )
+    .await
+    .unwrap();
+    rollup::bump(
+        &mut tx,
+        Dim::Org(w.street),
+        "2026-11-27",
+        Metric::SuggestionsAdopted,
+        1,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     [a, b, c, dd]
 }
@@ -443,7 +487,15 @@ async fn figures_ledger_notice_and_screen_on_a_hand_built_set(app: TestApp) {
     let (s, _, html) = body(&officer, "/fallback/figures?from=2026-11-01&to=2026-12-31").await;
     assert_eq!(s, StatusCode::OK);
     let html = String::from_utf8(html).unwrap();
-    for text in ["75.0%", "66.7%", "33.3%", "≤ 10", "≤ 2", "≥ 60%", "测试街道社保科"] {
+    for text in [
+        "75.0%",
+        "66.7%",
+        "33.3%",
+        "≤ 10",
+        "≤ 2",
+        "≥ 60%",
+        "测试街道社保科",
+    ] {
         assert!(html.contains(text), "{text} missing");
     }
 
@@ -480,7 +532,12 @@ async fn figures_ledger_notice_and_screen_on_a_hand_built_set(app: TestApp) {
     let (_, open) = officer
         .get("/api/v1/fallback/ledger?from=2026-11-01&to=2026-12-31&state=coordinating")
         .await;
-    let ids: Vec<&Value> = open["items"].as_array().unwrap().iter().map(|i| &i["id"]).collect();
+    let ids: Vec<&Value> = open["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["id"])
+        .collect();
     assert_eq!(ids, vec![&Value::from(d)]);
     // The page carries the export links.
     let (s, _, page) = body(&officer, "/fallback/ledger?from=2026-11-01&to=2026-12-31").await;
@@ -493,14 +550,20 @@ async fn figures_ledger_notice_and_screen_on_a_hand_built_set(app: TestApp) {
     // ---- CSV: UTF-8 with BOM, parsed back; audited.
     let exports = || async {
         app.store.settle_audit().await.unwrap();
-        sqlx::query("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'fallback.ledger_export'")
-            .fetch_one(app.store.reader())
-            .await
-            .unwrap()
-            .get::<i64, _>("n")
+        sqlx::query(
+            "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'fallback.ledger_export'",
+        )
+        .fetch_one(app.store.reader())
+        .await
+        .unwrap()
+        .get::<i64, _>("n")
     };
     assert_eq!(exports().await, 0);
-    let (s, ct, csv) = body(&officer, "/api/v1/fallback/ledger.csv?from=2026-11-01&to=2026-12-31").await;
+    let (s, ct, csv) = body(
+        &officer,
+        "/api/v1/fallback/ledger.csv?from=2026-11-01&to=2026-12-31",
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert!(ct.starts_with("text/csv"), "{ct}");
     assert_eq!(&csv[..3], b"\xEF\xBB\xBF", "a BOM first");
@@ -513,7 +576,10 @@ async fn figures_ledger_notice_and_screen_on_a_hand_built_set(app: TestApp) {
     assert_eq!(lines.len(), 5, "{csv}");
     assert_eq!(lines[0][0], "案件编号");
     let col = |name: &str| lines[0].iter().position(|h| *h == name).unwrap();
-    let line_b = lines.iter().find(|l| l[col("id")] == b.to_string()).unwrap();
+    let line_b = lines
+        .iter()
+        .find(|l| l[col("id")] == b.to_string())
+        .unwrap();
     assert_eq!(line_b[col("响应层级")], "联席会议");
     assert_eq!(line_b[col("1小时响应")], "超时");
     assert_eq!(line_b[col("7个工作日办结")], "按时");
@@ -526,12 +592,19 @@ async fn figures_ledger_notice_and_screen_on_a_hand_built_set(app: TestApp) {
     assert_eq!(exports().await, 1);
 
     // ---- XLSX: a non-empty zip; audited.
-    let (s, ct, xlsx) = body(&officer, "/api/v1/fallback/ledger.xlsx?from=2026-11-01&to=2026-12-31").await;
+    let (s, ct, xlsx) = body(
+        &officer,
+        "/api/v1/fallback/ledger.xlsx?from=2026-11-01&to=2026-12-31",
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert!(ct.contains("spreadsheetml"), "{ct}");
     assert!(xlsx.len() > 1000);
     assert_eq!(&xlsx[..4], b"PK\x03\x04", "a zip");
-    assert!(xlsx.windows(4).any(|w| w == b"PK\x05\x06"), "the zip's central directory");
+    assert!(
+        xlsx.windows(4).any(|w| w == b"PK\x05\x06"),
+        "the zip's central directory"
+    );
     assert_eq!(exports().await, 2);
     let detail: String = sqlx::query(
         "SELECT detail FROM audit_events WHERE action = 'fallback.ledger_export' ORDER BY seq DESC",
@@ -588,20 +661,40 @@ async fn figures_ledger_notice_and_screen_on_a_hand_built_set(app: TestApp) {
     // ---- the public screen, on the last day of November: no login, no personal data.
     app.clock.set(bj(11, 30, 10, 0));
     let anon = app.browser();
-    let res = anon.get(app.url("/fallback/screen/ceshi")).send().await.unwrap();
+    let res = anon
+        .get(app.url("/fallback/screen/ceshi"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     assert!(html.contains("http-equiv=\"refresh\" content=\"60\""));
     assert!(html.contains("测试街道"));
-    assert!(!html.contains(PERSON) && !html.contains(PHONE), "personal data on the screen");
-    assert!(!html.contains("张**") && !html.contains("钱专员"), "names on the screen");
-    assert!(html.contains("老旧小区加装电梯审批难"), "the solved case's title");
-    assert!(!html.contains("个体户社保补缴无人受理"), "only solved cases are listed");
+    assert!(
+        !html.contains(PERSON) && !html.contains(PHONE),
+        "personal data on the screen"
+    );
+    assert!(
+        !html.contains("张**") && !html.contains("钱专员"),
+        "names on the screen"
+    );
+    assert!(
+        html.contains("老旧小区加装电梯审批难"),
+        "the solved case's title"
+    );
+    assert!(
+        !html.contains("个体户社保补缴无人受理"),
+        "only solved cases are listed"
+    );
     assert!(html.contains("id=\"open-total\">4<"), "{html}");
     assert!(html.contains("id=\"screen-respond\">75.0%<"));
     assert!(html.contains("id=\"screen-close\">100.0%<"));
     assert!(html.contains("id=\"screen-solve\">50.0%<"));
-    let res = anon.get(app.url("/fallback/screen/no-such-org")).send().await.unwrap();
+    let res = anon
+        .get(app.url("/fallback/screen/no-such-org"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let _ = c;
 }
@@ -640,31 +733,62 @@ async fn refusals_and_bad_input(app: TestApp) {
 
     // A supervisor of another district sees none of it.
     let other = app.login("other-sup").await;
-    let (s, f) = other.get(&format!("/api/v1/fallback/figures?{period}")).await;
+    let (s, f) = other
+        .get(&format!("/api/v1/fallback/figures?{period}"))
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(f["total"]["received"], 0, "{f}");
     assert!(f["by_org"].as_array().unwrap().is_empty());
-    assert!(f["refusal_reports_by_department"].as_array().unwrap().is_empty());
-    let (_, l) = other.get(&format!("/api/v1/fallback/ledger?{period}")).await;
+    assert!(f["refusal_reports_by_department"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let (_, l) = other
+        .get(&format!("/api/v1/fallback/ledger?{period}"))
+        .await;
     assert!(l["items"].as_array().unwrap().is_empty(), "{l}");
     let (_, _, csv) = body(&other, &format!("/api/v1/fallback/ledger.csv?{period}")).await;
-    assert_eq!(String::from_utf8(csv).unwrap().lines().count(), 1, "the header only");
+    assert_eq!(
+        String::from_utf8(csv).unwrap().lines().count(),
+        1,
+        "the header only"
+    );
     let (_, n) = other.get("/api/v1/fallback/notice?month=2026-11").await;
     assert_eq!(n["cases"], 0);
 
     // Bad input: field errors, never a 500.
     let officer = app.login("ceshi-officer").await;
     for (path, field, code) in [
-        ("/api/v1/fallback/figures?from=2026-13-01", "from", "invalid_date"),
+        (
+            "/api/v1/fallback/figures?from=2026-13-01",
+            "from",
+            "invalid_date",
+        ),
         ("/api/v1/fallback/figures?to=junk", "to", "invalid_date"),
-        ("/api/v1/fallback/figures?from=2026-12-01&to=2026-11-01", "from", "after_to"),
-        ("/api/v1/fallback/figures?from=2025-01-01&to=2026-11-01", "from", "too_long"),
+        (
+            "/api/v1/fallback/figures?from=2026-12-01&to=2026-11-01",
+            "from",
+            "after_to",
+        ),
+        (
+            "/api/v1/fallback/figures?from=2025-01-01&to=2026-11-01",
+            "from",
+            "too_long",
+        ),
         ("/api/v1/fallback/ledger?state=nope", "state", "unknown"),
         ("/api/v1/fallback/ledger?limit=0", "limit", "out_of_range"),
         ("/api/v1/fallback/ledger?before=x", "before", "invalid"),
         ("/api/v1/fallback/ledger.csv?from=x", "from", "invalid_date"),
-        ("/api/v1/fallback/notice?month=2026-13", "month", "invalid_month"),
-        ("/api/v1/fallback/notice?month=2026-11-01-and-much-more-text-here", "month", "too_long"),
+        (
+            "/api/v1/fallback/notice?month=2026-13",
+            "month",
+            "invalid_month",
+        ),
+        (
+            "/api/v1/fallback/notice?month=2026-11-01-and-much-more-text-here",
+            "month",
+            "too_long",
+        ),
     ] {
         let (s, e) = officer.get(path).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {e}");
@@ -674,7 +798,9 @@ async fn refusals_and_bad_input(app: TestApp) {
     // A page with a bad period shows the errors over the default period (422).
     let (s, _, page) = body(&officer, "/fallback/figures?from=2026-12-01&to=2026-11-01").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(String::from_utf8(page).unwrap().contains("起始日期不能晚于截止日期"));
+    assert!(String::from_utf8(page)
+        .unwrap()
+        .contains("起始日期不能晚于截止日期"));
     let (s, _, _) = body(&officer, "/fallback/notice?month=junk").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 }

@@ -239,7 +239,10 @@ mod tests {
         assert_eq!(solve_rate(&c).percent_text(), "66.7%");
         assert_eq!(complex_days_tenths(&c), Some(85));
         assert_eq!(tenths_text(complex_days_tenths(&c)), "8.5");
-        assert_eq!(at_most(complex_days_tenths(&c), TARGET_COMPLEX_DAYS), Some(true));
+        assert_eq!(
+            at_most(complex_days_tenths(&c), TARGET_COMPLEX_DAYS),
+            Some(true)
+        );
         assert_eq!(rounds_tenths(&c), Some(13));
         assert_eq!(at_most(rounds_tenths(&c), TARGET_ROUNDS), Some(true));
         assert_eq!(adoption_rate(&c).per_mille(), Some(667));

@@ -34,11 +34,7 @@ pub fn period(from: &str, to: &str, today: NaiveDate) -> Result<(NaiveDate, Naiv
         match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
             Ok(d) if v.len() == 10 => Some(d),
             _ => {
-                e.add(
-                    field,
-                    "invalid_date",
-                    format!("{label}格式应为 YYYY-MM-DD"),
-                );
+                e.add(field, "invalid_date", format!("{label}格式应为 YYYY-MM-DD"));
                 None
             }
         }
@@ -274,7 +270,9 @@ pub async fn ledger(pool: &AnyPool, scope: &OrgPath, f: &LedgerFilter) -> Result
                 org_id: r.get("org_id"),
                 org_name: text("org_name"),
                 received_at: at,
-                received: crate::clock::to_local(at).format("%Y-%m-%d %H:%M").to_string(),
+                received: crate::clock::to_local(at)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string(),
                 channel: Channel::parse(&text("channel")).unwrap_or(Channel::Window),
                 case_type: CaseType::parse(&text("case_type")).unwrap_or(CaseType::Coordination),
                 tier: ResponseTier::parse(&text("tier")).unwrap_or(ResponseTier::Window),
@@ -485,7 +483,12 @@ fn sorted_tags(m: BTreeMap<String, i64>) -> Vec<TagCount> {
 
 /// The notice of the month `[from, to]` for the windows inside `scope`: cases received in
 /// the month (the (org_id, received_at) index) and tasks sent in it.
-pub async fn notice(pool: &AnyPool, scope: &OrgPath, from: NaiveDate, to: NaiveDate) -> Result<Notice> {
+pub async fn notice(
+    pool: &AnyPool,
+    scope: &OrgPath,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Notice> {
     let start = local_midnight(from);
     let end = local_midnight(to + Duration::days(1));
     let upper = crate::path_upper_bound(scope.as_str());
@@ -589,8 +592,14 @@ mod tests {
             Err(StoreError::Invalid(e)) => (e.0[0].field.clone(), e.0[0].code.clone()),
             other => panic!("{other:?}"),
         };
-        assert_eq!(field(period("2026-13-01", "", today)), ("from".into(), "invalid_date".into()));
-        assert_eq!(field(period("", "x", today)), ("to".into(), "invalid_date".into()));
+        assert_eq!(
+            field(period("2026-13-01", "", today)),
+            ("from".into(), "invalid_date".into())
+        );
+        assert_eq!(
+            field(period("", "x", today)),
+            ("to".into(), "invalid_date".into())
+        );
         assert_eq!(
             field(period("2026-11-20", "2026-11-01", today)),
             ("from".into(), "after_to".into())
@@ -604,9 +613,18 @@ mod tests {
     #[test]
     fn a_month_is_its_first_and_last_day() {
         let today = d("2026-11-23");
-        assert_eq!(month("", today).unwrap(), (d("2026-11-01"), d("2026-11-30")));
-        assert_eq!(month("2026-12", today).unwrap(), (d("2026-12-01"), d("2026-12-31")));
-        assert_eq!(month("2028-02", today).unwrap(), (d("2028-02-01"), d("2028-02-29")));
+        assert_eq!(
+            month("", today).unwrap(),
+            (d("2026-11-01"), d("2026-11-30"))
+        );
+        assert_eq!(
+            month("2026-12", today).unwrap(),
+            (d("2026-12-01"), d("2026-12-31"))
+        );
+        assert_eq!(
+            month("2028-02", today).unwrap(),
+            (d("2028-02-01"), d("2028-02-29"))
+        );
         assert!(month("2026-13", today).is_err());
         assert!(month("2026-1", today).is_err());
         assert!(month("junk", today).is_err());

@@ -27,7 +27,6 @@ use onewindow_store::clock::local_date;
 use onewindow_store::fallback::figures::{
     self as store, DeptRefusals, Figures, LedgerFilter, LedgerRow, Notice, Screen,
 };
-use onewindow_store::StoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -244,9 +243,8 @@ async fn figures_page(
 ) -> PageResult {
     p.authorize(Permission::ViewFallback, &p.user.org_path)?;
     let chrome = Chrome::new(&state, &ctx, "办不成事统计");
-    let ((from, to), errors) = or_default(period(&state, &q.from, &q.to), || {
-        period(&state, "", "")
-    })?;
+    let ((from, to), errors) =
+        or_default(period(&state, &q.from, &q.to), || period(&state, "", ""))?;
     let fig = load_figures(&state, &p, from, to).await?;
     let refused = !errors.is_empty();
     render_form(
@@ -523,7 +521,7 @@ async fn export_rows(
         &rows,
     )
     .await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok((filter, rows))
 }
 
@@ -558,8 +556,8 @@ async fn ledger_xlsx(
     Query(q): Query<LedgerQuery>,
 ) -> ApiResult<Response> {
     let (filter, rows) = export_rows(&state, &p, &q, "xlsx").await?;
-    let body = ledger_workbook(&rows)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("xlsx: {e}")))?;
+    let body =
+        ledger_workbook(&rows).map_err(|e| AppError::Internal(anyhow::anyhow!("xlsx: {e}")))?;
     Ok((
         [
             (
