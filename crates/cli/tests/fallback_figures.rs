@@ -482,6 +482,18 @@ async fn figures_ledger_notice_and_screen_on_a_hand_built_set(app: TestApp) {
         .clone();
     assert_eq!(line["respond_rate"]["text"], "75.0%");
     assert_eq!(line["rounds_per_case"]["text"], "1.3");
+    // One window organisation of the scope, by its code.
+    let (s, one) = admin
+        .get("/api/v1/fallback/figures?org=ceshi&from=2026-11-01&to=2026-12-31")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{one}");
+    assert_eq!(one["total"]["received"], 4);
+    assert_eq!(one["total"]["solve_rate"]["text"], "33.3%");
+    let (_, l) = admin
+        .get("/api/v1/fallback/ledger?org=ceshi&from=2026-11-01&to=2026-12-31&limit=2")
+        .await;
+    assert_eq!(l["items"].as_array().unwrap().len(), 2);
+    assert!(l["next"].as_str().unwrap().contains("org=ceshi"), "{l}");
 
     // The page shows the figures and the seed's targets.
     let (s, _, html) = body(&officer, "/fallback/figures?from=2026-11-01&to=2026-12-31").await;
@@ -755,6 +767,15 @@ async fn refusals_and_bad_input(app: TestApp) {
     );
     let (_, n) = other.get("/api/v1/fallback/notice?month=2026-11").await;
     assert_eq!(n["cases"], 0);
+    // Naming a window outside the scope is refused.
+    for path in [
+        "/api/v1/fallback/figures?org=ceshi",
+        "/api/v1/fallback/ledger?org=ceshi",
+        "/api/v1/fallback/ledger.csv?org=ceshi",
+    ] {
+        let (s, _) = other.get(path).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
+    }
 
     // Bad input: field errors, never a 500.
     let officer = app.login("ceshi-officer").await;
@@ -778,6 +799,7 @@ async fn refusals_and_bad_input(app: TestApp) {
         ("/api/v1/fallback/ledger?state=nope", "state", "unknown"),
         ("/api/v1/fallback/ledger?limit=0", "limit", "out_of_range"),
         ("/api/v1/fallback/ledger?before=x", "before", "invalid"),
+        ("/api/v1/fallback/figures?org=nope", "org", "unknown"),
         ("/api/v1/fallback/ledger.csv?from=x", "from", "invalid_date"),
         (
             "/api/v1/fallback/notice?month=2026-13",

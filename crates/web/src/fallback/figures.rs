@@ -60,6 +60,32 @@ pub struct PeriodQuery {
     pub from: String,
     #[serde(default)]
     pub to: String,
+    /// One window organisation inside the caller's scope, by its code (default: the
+    /// caller's whole scope).
+    #[serde(default)]
+    pub org: String,
+}
+
+/// The organisations read: the caller's scope, or the one named by `org` (its code) when it
+/// lies inside it — an unknown code is 422 `unknown` on `org`, one outside the scope 403.
+async fn scope_of(
+    state: &AppState,
+    p: &Principal,
+    org: &str,
+) -> Result<onewindow_domain::org::OrgPath, AppError> {
+    p.authorize(Permission::ViewFallback, &p.user.org_path)?;
+    let code = org.trim();
+    if code.is_empty() {
+        return Ok(p.user.org_path.clone());
+    }
+    if code.chars().count() > 64 {
+        return Err(AppError::invalid("org", "too_long", "机构编码最多64个字符"));
+    }
+    let o = onewindow_store::orgs::find_by_code(state.store.reader(), code)
+        .await?
+        .ok_or_else(|| AppError::invalid("org", "unknown", "没有这个机构编码"))?;
+    p.authorize(Permission::ViewFallback, &o.path)?;
+    Ok(o.path)
 }
 
 fn period(state: &AppState, from: &str, to: &str) -> Result<(NaiveDate, NaiveDate), AppError> {
@@ -168,11 +194,12 @@ pub fn figure_set(c: &Counts) -> FigureSet {
 async fn load_figures(
     state: &AppState,
     p: &Principal,
+    scope: &onewindow_domain::org::OrgPath,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Figures, AppError> {
     p.authorize(Permission::ViewFallback, &p.user.org_path)?;
-    Ok(store::figures(state.store.reader(), &p.user.org_path, from, to).await?)
+    Ok(store::figures(state.store.reader(), scope, from, to).await?)
 }
 
 fn figures_json(from: NaiveDate, to: NaiveDate, p: &Principal, fig: &Figures) -> Value {
@@ -201,12 +228,14 @@ async fn figures_api(
 ) -> ApiResult<Json<Value>> {
     p.authorize(Permission::ViewFallback, &p.user.org_path)?;
     let (from, to) = period(&state, &q.from, &q.to)?;
-    let fig = load_figures(&state, &p, from, to).await?;
+    let scope = scope_of(&state, &p, &q.org).await?;
+    let fig = load_figures(&state, &p, &scope, from, to).await?;
     Ok(Json(figures_json(from, to, &p, &fig)))
 }
 
 pub struct OrgLine {
     pub name: String,
+    pub code: String,
     pub set: FigureSet,
 }
 
@@ -217,6 +246,7 @@ struct FiguresPage {
     org_name: String,
     from: String,
     to: String,
+    org: String,
     errors: Vec<FieldError>,
     total: FigureSet,
     by_org: Vec<OrgLine>,
@@ -243,9 +273,15 @@ async fn figures_page(
 ) -> PageResult {
     p.authorize(Permission::ViewFallback, &p.user.org_path)?;
     let chrome = Chrome::new(&state, &ctx, "办不成事统计");
-    let ((from, to), errors) =
+    let ((from, to), mut errors) =
         or_default(period(&state, &q.from, &q.to), || period(&state, "", ""))?;
-    let fig = load_figures(&state, &p, from, to).await?;
+    let (scope, org_errors) = match scope_of(&state, &p, &q.org).await {
+        Ok(s) => (s, vec![]),
+        Err(AppError::Invalid(e)) => (p.user.org_path.clone(), e.0),
+        Err(e) => return Err(e.into()),
+    };
+    errors.extend(org_errors);
+    let fig = load_figures(&state, &p, &scope, from, to).await?;
     let refused = !errors.is_empty();
     render_form(
         &FiguresPage {
@@ -253,6 +289,7 @@ async fn figures_page(
             org_name: p.user.org_name.clone(),
             from: from.to_string(),
             to: to.to_string(),
+            org: q.org.trim().chars().take(64).collect(),
             errors,
             total: figure_set(&fig.total),
             by_org: fig
@@ -260,6 +297,7 @@ async fn figures_page(
                 .iter()
                 .map(|o| OrgLine {
                     name: o.org_name.clone(),
+                    code: o.org_code.clone().unwrap_or_default(),
                     set: figure_set(&o.counts),
                 })
                 .collect(),
@@ -283,6 +321,9 @@ pub struct LedgerQuery {
     pub before: String,
     #[serde(default)]
     pub limit: String,
+    /// One window organisation inside the caller's scope, by its code.
+    #[serde(default)]
+    pub org: String,
 }
 
 /// The checked ledger filter of a query.
@@ -340,8 +381,11 @@ fn ledger_filter(state: &AppState, q: &LedgerQuery) -> Result<LedgerFilter, AppE
     })
 }
 
-fn ledger_link(base: &str, f: &LedgerFilter, before: Option<i64>) -> String {
+fn ledger_link(base: &str, f: &LedgerFilter, org: &str, before: Option<i64>) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
+    if !org.trim().is_empty() {
+        s.append_pair("org", org.trim());
+    }
     s.append_pair("from", &f.from.to_string());
     s.append_pair("to", &f.to.to_string());
     if let Some(st) = f.state {
@@ -357,10 +401,11 @@ fn ledger_link(base: &str, f: &LedgerFilter, before: Option<i64>) -> String {
 async fn ledger_page_rows(
     state: &AppState,
     p: &Principal,
+    scope: &onewindow_domain::org::OrgPath,
     f: &LedgerFilter,
 ) -> Result<(Vec<LedgerRow>, Option<i64>), AppError> {
     p.authorize(Permission::ViewFallback, &p.user.org_path)?;
-    let rows = store::ledger(state.store.reader(), &p.user.org_path, f).await?;
+    let rows = store::ledger(state.store.reader(), scope, f).await?;
     let next = (rows.len() as i64 == f.limit)
         .then(|| rows.last().map(|r| r.id))
         .flatten();
@@ -375,12 +420,13 @@ async fn ledger_api(
 ) -> ApiResult<Json<Value>> {
     p.authorize(Permission::ViewFallback, &p.user.org_path)?;
     let filter = ledger_filter(&state, &q)?;
-    let (rows, next) = ledger_page_rows(&state, &p, &filter).await?;
+    let scope = scope_of(&state, &p, &q.org).await?;
+    let (rows, next) = ledger_page_rows(&state, &p, &scope, &filter).await?;
     Ok(Json(json!({
         "from": filter.from,
         "to": filter.to,
         "items": rows,
-        "next": next.map(|n| ledger_link("/api/v1/fallback/ledger", &filter, Some(n))),
+        "next": next.map(|n| ledger_link("/api/v1/fallback/ledger", &filter, &q.org, Some(n))),
     })))
 }
 
@@ -500,9 +546,10 @@ async fn export_rows(
 ) -> Result<(LedgerFilter, Vec<LedgerRow>), AppError> {
     p.authorize(Permission::ViewFallback, &p.user.org_path)?;
     let filter = ledger_filter(state, q)?;
+    let scope = scope_of(state, p, &q.org).await?;
     let rows = store::ledger_all(
         state.store.reader(),
-        &p.user.org_path,
+        &scope,
         filter.from,
         filter.to,
         filter.state,
@@ -513,7 +560,7 @@ async fn export_rows(
     store::record_export(
         &mut tx,
         &change,
-        &p.user.org_path,
+        &scope,
         format,
         filter.from,
         filter.to,
@@ -584,6 +631,7 @@ struct LedgerPage {
     from: String,
     to: String,
     state: String,
+    org: String,
     states: Vec<(&'static str, &'static str)>,
     errors: Vec<FieldError>,
     columns: Vec<&'static str>,
@@ -601,12 +649,25 @@ async fn ledger_page(
 ) -> PageResult {
     p.authorize(Permission::ViewFallback, &p.user.org_path)?;
     let chrome = Chrome::new(&state, &ctx, "办不成事台账");
-    let (filter, errors) = or_default(ledger_filter(&state, &q), || {
+    let (filter, mut errors) = or_default(ledger_filter(&state, &q), || {
         ledger_filter(&state, &LedgerQuery::default())
     })?;
-    let (rows, next) = ledger_page_rows(&state, &p, &filter).await?;
+    let (scope, org, org_errors) = match scope_of(&state, &p, &q.org).await {
+        Ok(s) => (s, q.org.trim().to_string(), vec![]),
+        Err(AppError::Invalid(e)) => (p.user.org_path.clone(), String::new(), e.0),
+        Err(e) => return Err(e.into()),
+    };
+    errors.extend(org_errors);
+    let (rows, next) = ledger_page_rows(&state, &p, &scope, &filter).await?;
     let refused = !errors.is_empty();
-    let export = |ext: &str| ledger_link(&format!("/api/v1/fallback/ledger.{ext}"), &filter, None);
+    let export = |ext: &str| {
+        ledger_link(
+            &format!("/api/v1/fallback/ledger.{ext}"),
+            &filter,
+            &org,
+            None,
+        )
+    };
     render_form(
         &LedgerPage {
             chrome,
@@ -627,9 +688,10 @@ async fn ledger_page(
                     id: r.id,
                 })
                 .collect(),
-            next: next.map(|n| ledger_link("/fallback/ledger", &filter, Some(n))),
+            next: next.map(|n| ledger_link("/fallback/ledger", &filter, &org, Some(n))),
             csv: export("csv"),
             xlsx: export("xlsx"),
+            org: org.clone(),
         },
         refused,
     )
