@@ -141,6 +141,16 @@ pub const NAV: &[NavEntry] = &[
         Need::Permission(Permission::ViewFallback),
     ),
     entry(
+        "/fallback/figures",
+        "办不成事统计",
+        Need::Permission(Permission::ViewFallback),
+    ),
+    entry(
+        "/fallback/ledger",
+        "办不成事台账",
+        Need::Permission(Permission::ViewFallback),
+    ),
+    entry(
         "/admin/orgs",
         "机构",
         Need::Permission(Permission::ViewOrgs),

@@ -22,6 +22,7 @@ const FRAGMENTS: &[&str] = &[
     include_str!("../openapi/fallback_cases.json"),
     include_str!("../openapi/fallback_library.json"),
     include_str!("../openapi/fallback_reference.json"),
+    include_str!("../openapi/fallback_figures.json"),
 ];
 
 pub fn router() -> Router<AppState> {
