@@ -126,31 +126,6 @@ pub const NAV: &[NavEntry] = &[
         Need::Permission(Permission::AnswerFallbackTasks),
     ),
     entry(
-        "/fallback/library",
-        "案例库",
-        Need::Permission(Permission::ViewFallback),
-    ),
-    entry(
-        "/fallback/suggestions",
-        "政策建议",
-        Need::Permission(Permission::ViewFallback),
-    ),
-    entry(
-        "/fallback/lists",
-        "办不成事清单",
-        Need::Permission(Permission::ViewFallback),
-    ),
-    entry(
-        "/fallback/figures",
-        "办不成事统计",
-        Need::Permission(Permission::ViewFallback),
-    ),
-    entry(
-        "/fallback/ledger",
-        "办不成事台账",
-        Need::Permission(Permission::ViewFallback),
-    ),
-    entry(
         "/admin/orgs",
         "机构",
         Need::Permission(Permission::ViewOrgs),
