@@ -49,6 +49,26 @@ async fn screenshot(c: &Client, app: &TestApp, name: &str) {
 
 async fn a_problem_goes_round_the_whole_loop_in_the_browser(app: TestApp) {
     let driver = start_driver().await;
+    // The departments asked below, with their liaisons.
+    let admin = app.login("admin").await;
+    for (code, username) in [("dept-rs", "rs.liaison"), ("dept-cl", "cl.liaison")] {
+        let (s, v) = admin
+            .post(
+                "/api/v1/users",
+                serde_json::json!({"org_id": app.org_id(code).await, "username": username,
+                    "display_name": "联络员", "roles": ["dept_handler"], "password": "spring-2026"}),
+            )
+            .await;
+        assert_eq!(s, reqwest::StatusCode::CREATED, "{v}");
+        // 1+N: the city admin names each department's liaison.
+        let (s, v) = admin
+            .put(
+                &format!("/api/v1/fallback/liaisons/{}", app.org_id(code).await),
+                serde_json::json!({"user_id": v["id"], "phone": "13800138222"}),
+            )
+            .await;
+        assert_eq!(s, reqwest::StatusCode::OK, "{v}");
+    }
     // The resident, on a phone-sized window.
     let person = browser(&driver).await;
     person.set_window_size(390, 900).await.unwrap();
@@ -64,7 +84,7 @@ async fn a_problem_goes_round_the_whole_loop_in_the_browser(app: TestApp) {
     // Submitted without the conditions: told which, what was typed kept.
     click(&person, "#intake-submit").await;
     wait_css(&person, "#form-errors").await;
-    assert!(text_of(&person, "#form-errors").await.contains("常规渠道"));
+    assert!(text_of(&person, "#form-errors").await.contains("正常渠道"));
     screenshot(&person, &app, "fallback-apply-errors").await;
     click(&person, "#tried_ordinary").await;
     type_into(&person, "#tried_what", "申请残疾人灵活就业社保补贴").await;
@@ -137,17 +157,6 @@ async fn a_problem_goes_round_the_whole_loop_in_the_browser(app: TestApp) {
         .await
         .contains("没有待答复的任务"));
     drop(approver);
-    let admin = app.login("admin").await;
-    for (code, username) in [("dept-rs", "rs.liaison"), ("dept-cl", "cl.liaison")] {
-        let (s, v) = admin
-            .post(
-                "/api/v1/users",
-                serde_json::json!({"org_id": app.org_id(code).await, "username": username,
-                    "display_name": "联络员", "roles": ["dept_handler"], "password": "spring-2026"}),
-            )
-            .await;
-        assert_eq!(s, reqwest::StatusCode::CREATED, "{v}");
-    }
     let rs = browser(&driver).await;
     login_as(&rs, &app, "rs.liaison", "spring-2026").await;
     rs.goto(&app.url("/fallback/tasks")).await.unwrap();
@@ -222,7 +231,6 @@ async fn a_problem_goes_round_the_whole_loop_in_the_browser(app: TestApp) {
     click(&officer, "#conclude").await;
     wait_css(&officer, "#feedback").await;
     type_into(&officer, "#feedback-text", "电话告知赵德胜补贴次月发放").await;
-    click(&officer, "input[name='satisfaction'][value='satisfied']").await;
     click(&officer, "#feedback").await;
     wait_css(&officer, "#verify-waiting").await;
     assert!(
@@ -234,6 +242,7 @@ async fn a_problem_goes_round_the_whole_loop_in_the_browser(app: TestApp) {
     second.goto(&case_url).await.unwrap();
     wait_css(&second, "#verify").await;
     type_into(&second, "#verify-note", "电话回访核实").await;
+    click(&second, "input[name='satisfaction'][value='satisfied']").await;
     click(&second, "#verify").await;
     wait_css(&second, "#case-events").await;
     officer.goto(&case_url).await.unwrap();

@@ -45,6 +45,37 @@ fn window_case() -> Value {
     })
 }
 
+/// The reference data a window works with: 区民政局's approver and 区城市管理局's handler as
+/// the departments' liaisons, and the district's problem tags — set by the city admin.
+async fn lists(app: &TestApp) {
+    let admin = app.login("admin").await;
+    for (dept, user) in [("dept-mz", "approver"), ("dept-cg", "handler")] {
+        let id: i64 = sqlx::query("SELECT id FROM users WHERE username = $1")
+            .bind(user)
+            .fetch_one(app.store.reader())
+            .await
+            .unwrap()
+            .get("id");
+        let (s, v) = admin
+            .put(
+                &format!("/api/v1/fallback/liaisons/{}", app.org_id(dept).await),
+                json!({"user_id": id, "phone": "13800138111"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let district = app.org_id("district").await;
+    for tag in ["部门职责交叉", "流程梗阻", "历史遗留问题", "政策不明确"] {
+        let (s, v) = admin
+            .post(
+                "/api/v1/fallback/tags",
+                json!({"org_id": district, "name": tag}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+}
+
 async fn intake(api: &Api, body: Value) -> Value {
     let (s, v) = api.post("/api/v1/fallback/cases", body).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
@@ -92,6 +123,7 @@ fn field_of(v: &Value) -> &str {
 }
 
 async fn the_loop_runs_from_intake_to_filing_with_each_stage_visible(app: TestApp) {
+    lists(&app).await;
     let officer = app.login("fallback").await;
     let created = intake(&officer, window_case()).await;
     let case = &created["case"];
@@ -113,6 +145,30 @@ async fn the_loop_runs_from_intake_to_filing_with_each_stage_visible(app: TestAp
     )
     .await;
     let (mz, cg) = (app.org_id("dept-mz").await, app.org_id("dept-cg").await);
+    let rs = app.org_id("dept-rs").await;
+    let (s, v) = act(
+        &officer,
+        id,
+        json!({"act": "open_round", "departments": [mz, rs], "request": "请研究"}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["fields"][0]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("no_liaison")),
+        "a department without a named liaison gets no task: {v}"
+    );
+    let (s, v) = act(&officer, id, json!({"act": "classify", "case_type": "coordination", "tags": ["<b>新</b>"], "tier": "window"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "classified already: {v}");
+    let (s, v) = act(
+        &officer,
+        id,
+        json!({"act": "ask_extension", "days": 3, "reason": "复杂"}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("extension_simple"))
+    );
     let after = ok_act(
         &officer,
         id,
@@ -225,20 +281,52 @@ async fn the_loop_runs_from_intake_to_filing_with_each_stage_visible(app: TestAp
         json!({"act": "conclude", "outcome": "solved", "conclusion": "已取得规划许可"}),
     )
     .await;
-    ok_act(&officer, id, json!({"act": "feedback", "way": "phone", "text": "已电话告知张建国办理结果", "satisfaction": "very_satisfied"})).await;
+    ok_act(
+        &officer,
+        id,
+        json!({"act": "feedback", "way": "phone", "text": "已电话告知张建国办理结果"}),
+    )
+    .await;
     let (s, v) = act(&officer, id, json!({"act": "verify", "note": "属实"})).await;
     assert_eq!(
         (s, v["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("own_case")),
         "核查 is never the owner's"
     );
+    // The person rates online, once; the unit never enters its own satisfaction.
+    let rate = |level: &'static str| {
+        let c = app.browser();
+        let url = app.url("/api/v1/fallback/progress/rating");
+        let body = json!({"case_no": case["case_no"], "query_code": code, "satisfaction": level});
+        async move {
+            let res = c.post(url).json(&body).send().await.unwrap();
+            let s = res.status();
+            (s, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, v) = rate("very_satisfied").await;
+    assert_eq!(
+        (s, v["rated"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{v}"
+    );
+    let (s, v) = rate("dissatisfied").await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("already_rated"))
+    );
     let second = app.login("fallback2").await;
     ok_act(
         &second,
         id,
-        json!({"act": "verify", "note": "电话回访核实，问题已解决"}),
+        json!({"act": "verify", "note": "电话回访核实，问题已解决", "satisfaction": "dissatisfied"}),
     )
     .await;
+    let (_, full) = officer.get(&format!("/api/v1/fallback/cases/{id}")).await;
+    assert_eq!(
+        full["case"]["satisfaction"], "very_satisfied",
+        "the person's own rating stands"
+    );
     let filed = ok_act(&officer, id, json!({"act": "file"})).await;
     assert_eq!(filed["state"], "filed");
     // Every stage visible: to staff on the chain, to the person on the progress page.
@@ -260,6 +348,7 @@ async fn the_loop_runs_from_intake_to_filing_with_each_stage_visible(app: TestAp
             "coordinated",
             "conclude",
             "feedback",
+            "rated",
             "verify",
             "file"
         ]
@@ -322,6 +411,7 @@ async fn the_loop_runs_from_intake_to_filing_with_each_stage_visible(app: TestAp
 }
 
 async fn limits_follow_the_engine_across_national_day(app: TestApp) {
+    lists(&app).await;
     // Tuesday 2026-09-29 09:00, before the National Day break (WDs 9-30, 10-8, 10-9, the
     // make-up Saturday 10-10, then 10-12 …).
     app.clock.set(bj(2026, 9, 29, 9));
@@ -470,12 +560,35 @@ async fn a_hotline_hand_over_is_accepted_or_returned(app: TestApp) {
 }
 
 async fn rounds_tiers_and_the_one_extension(app: TestApp) {
+    lists(&app).await;
     let officer = app.login("fallback").await;
     let id = intake(&officer, window_case()).await["case"]["id"]
         .as_i64()
         .unwrap();
+    let (s, v) = act(&officer, id, json!({"act": "classify", "case_type": "coordination", "tags": ["<b>新</b>"], "tier": "window"})).await;
+    assert_eq!(
+        (s, v["fields"][0]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_tag")),
+        "tags come from the kept list: {v}"
+    );
+    let (s, v) = act(&officer, id, json!({"act": "classify", "case_type": "coordination", "tags": vec!["历史遗留问题"; 9], "tier": "window"})).await;
+    assert_eq!(
+        (s, v["fields"][0]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("too_many"))
+    );
     ok_act(&officer, id, json!({"act": "classify", "case_type": "coordination", "tags": ["历史遗留问题"], "tier": "window"})).await;
     let mz = app.org_id("dept-mz").await;
+    let (s, v) = act(
+        &officer,
+        id,
+        json!({"act": "open_round", "departments": vec![mz; 13], "request": "请研究"}),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a list longer than a round may hold: {v}"
+    );
     let round = json!({"act": "open_round", "departments": [mz], "request": "请研究"});
     ok_act(&officer, id, round.clone()).await;
     ok_act(&officer, id, round.clone()).await;
@@ -508,7 +621,19 @@ async fn rounds_tiers_and_the_one_extension(app: TestApp) {
     let (s, v) = officer
         .post(
             &format!("/api/v1/fallback/cases/{id}/meetings"),
-            json!({"held_on": "2026-11-24",
+            json!({"held_on": "2026-12-30",
+            "departments": [mz], "minutes": "未来的会议", "decisions": []}),
+        )
+        .await;
+    assert_eq!(
+        (s, field_of(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "held_on"),
+        "a meeting not yet held: {v}"
+    );
+    let (s, v) = officer
+        .post(
+            &format!("/api/v1/fallback/cases/{id}/meetings"),
+            json!({"held_on": "2026-11-23",
             "departments": [mz, cg], "minutes": "会议商定由区民政局牵头",
             "decisions": [{"text": "出具书面意见", "owner_org_id": mz, "due_on": "2026-11-27"}]}),
         )
@@ -603,6 +728,7 @@ async fn rounds_tiers_and_the_one_extension(app: TestApp) {
 }
 
 async fn refusals_of_role_scope_and_ownership(app: TestApp) {
+    lists(&app).await;
     let (s, v) = app
         .login("clerk")
         .await
@@ -904,7 +1030,7 @@ async fn the_online_form_waits_for_the_first_officer_and_limits_floods(app: Test
     for words in [
         "请填写问题详情",
         "请填写11位手机号码",
-        "须已通过常规渠道办理未果",
+        "请先确认已按正常渠道办理过",
         "企业迁移税务登记办不下来",
     ] {
         assert!(page.contains(words), "{words}");
@@ -1023,6 +1149,7 @@ async fn a_query_code_cannot_be_found_by_trying(app: TestApp) {
 }
 
 async fn a_joint_meeting_case_has_its_own_close_limit(app: TestApp) {
+    lists(&app).await;
     let (s, v) = app
         .login("admin")
         .await

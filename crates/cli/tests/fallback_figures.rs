@@ -123,6 +123,42 @@ async fn world(app: &TestApp) -> World {
     )
     .await
     .unwrap();
+    // Each department answers through its named liaison (1+N); the tags are the street's.
+    for (dept, name) in [
+        (dept1.id, "ceshi-cj-liaison"),
+        (dept2.id, "ceshi-sb-liaison"),
+    ] {
+        let liaison = users::create(
+            &mut tx,
+            &change,
+            &NewUser {
+                org_id: dept,
+                username: name.into(),
+                display_name: "联络员".into(),
+                roles: vec![Role::DeptHandler],
+            },
+            &hash,
+        )
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO fallback_liaisons (department_id, user_id, phone, updated_by, updated_at) \
+             VALUES ($1, $2, '13800000000', $2, 0)",
+        )
+        .bind(dept)
+        .bind(liaison.id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    for tag in onewindow_domain::fallback::negative_list::DEFAULT_TAGS {
+        sqlx::query("INSERT INTO fallback_tags (org_id, name) VALUES ($1, $2)")
+            .bind(street.id)
+            .bind(tag)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
     tx.commit().await.unwrap();
     World {
         street: street.id,
@@ -275,6 +311,7 @@ impl Driver<'_> {
         .await;
     }
 
+    /// Tells the person, who then rates online.
     async fn feedback(&self, id: i64, at: i64, level: Level) {
         self.act(
             id,
@@ -282,10 +319,14 @@ impl Driver<'_> {
             Act::Feedback {
                 way: FeedbackWay::Phone,
                 text: "已电话告知办理结果".into(),
-                satisfaction: Some(level),
             },
         )
         .await;
+        let mut tx = self.app.store.begin().await.unwrap();
+        cases::rate_by_person(&mut tx, &self.change(at), id, level)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
     }
 }
 

@@ -140,6 +140,17 @@ pub const OVERRIDE_REASON: TextLimit = TextLimit::multi_line(500);
 /// Opinions, reasons and notes recorded with a case action.
 pub const COMMENT: TextLimit = TextLimit::multi_line(2000);
 
+/// Whether `s` says nothing: only whitespace and invisible format characters (zero-width
+/// spaces and joiners, the word joiner, soft hyphens, byte-order marks, direction marks).
+/// A required text that is blank is missing, however many such characters it holds.
+pub fn is_blank(s: &str) -> bool {
+    s.chars().all(|c| {
+        c.is_whitespace()
+            || matches!(c, '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}'
+                | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    })
+}
+
 /// Characters no field may hold: C0/C1 controls (NUL, ESC, DEL…), and the bidirectional
 /// overrides and isolates that make a name display as something else.
 fn forbidden(c: char, kind: TextKind) -> bool {
@@ -305,5 +316,12 @@ mod tests {
         assert_eq!(errs.0.len(), 2);
         assert_eq!(errs.0[0].code, "required");
         assert_eq!(errs.0[1].field, "code");
+    }
+
+    #[test]
+    fn invisible_characters_are_blank() {
+        assert!(super::is_blank(" \u{200B}\u{2060}\u{FEFF}\t"));
+        assert!(super::is_blank(""));
+        assert!(!super::is_blank("\u{200B}依据"));
     }
 }

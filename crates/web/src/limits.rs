@@ -114,15 +114,27 @@ impl Default for SubmitLimits {
 
 impl SubmitLimits {
     /// Counts one submission from `ip` for `phone`, or the seconds until it may be tried
-    /// again. Both budgets are counted, also for a submission later refused as invalid:
-    /// trying is what is limited.
+    /// again. A submission refused as invalid is given back ([`Self::give_back`]).
     pub fn take(&self, ip: &str, phone: &str, now: i64) -> Result<(), u64> {
         self.per_ip.take(ip, now)?;
         let phone = phone.trim();
         if !phone.is_empty() {
-            self.per_phone.take(phone, now)?;
+            if let Err(wait) = self.per_phone.take(phone, now) {
+                self.per_ip.give_back(ip);
+                return Err(wait);
+            }
         }
         Ok(())
+    }
+
+    /// A submission refused for a field the person can correct does not use up the budget:
+    /// a resident retyping a phone number at the hall's shared terminal is not a flood.
+    pub fn give_back(&self, ip: &str, phone: &str) {
+        self.per_ip.give_back(ip);
+        let phone = phone.trim();
+        if !phone.is_empty() {
+            self.per_phone.give_back(phone);
+        }
     }
 }
 

@@ -10,12 +10,15 @@
 //!    (张三丰 → 张某); a one-character name becomes 某某.
 //! 2. The company's name as given: each occurrence becomes 某公司 (a name containing 公司)
 //!    or 某单位.
-//! 3. Every run of digits (full-width digits count; single spaces or hyphens between
-//!    digits join a run) of seven digits or more: an 11-digit run starting with 1 becomes
+//! 3. Every run of digits (full-width digits count; a single space, hyphen, dash, dot,
+//!    slash or bracket between digits joins a run: 139.1234.5678, 0571–8701–0001,
+//!    (010)8888-6666) of seven digits or more: an 11-digit run starting with 1 becomes
 //!    `[手机号]`; 15 or 18 digits, or 17 digits followed by X, becomes `[身份证号]`; any other
 //!    such run (landlines, account and licence numbers) becomes `[号码]`. So no mobile number
 //!    and no ID number survives in any spelling of digits (tested by proptest).
-//! 4. House numbers of addresses: the digits before 栋、幢、单元、室、号楼、号院, and
+//!    A run of seven or more Chinese numerals (一三八〇〇一三八〇〇〇) becomes `[号码]` too.
+//! 4. E-mail addresses become `[邮箱]`.
+//! 5. House numbers of addresses: the digits before 栋、幢、单元、室、号楼、号院, and
 //!    before 号 when it follows a road, street, lane, village or compound (路、街、道、巷、弄、
 //!    村、里、院、苑、区) become 某 (幸福路12号3栋2单元501室 → 幸福路某号某栋某单元某室).
 //!    Document numbers such as 国办发〔2022〕5号 stay (the 号 follows 〕).
@@ -61,6 +64,7 @@ pub const TAG_TERM_PREFIX: &str = "#tag:";
 pub const PLACEHOLDER_MOBILE: &str = "[手机号]";
 pub const PLACEHOLDER_ID: &str = "[身份证号]";
 pub const PLACEHOLDER_NUMBER: &str = "[号码]";
+pub const PLACEHOLDER_EMAIL: &str = "[邮箱]";
 
 /// Words too common in a problem description to tell one problem from another.
 pub const STOP_WORDS: &[&str] = &[
@@ -196,7 +200,65 @@ pub fn anonymise(text: &str, known: &Known<'_>) -> String {
     for (name, alias) in &names {
         out = out.replace(name.as_str(), alias);
     }
-    mask_numbers(&out)
+    mask_numbers(&mask_chinese_numerals(&mask_emails(&out)))
+}
+
+/// E-mail addresses (local@domain.tld) become [`PLACEHOLDER_EMAIL`].
+fn mask_emails(text: &str) -> String {
+    let chars: Vec<char> = text.chars().map(narrow).collect();
+    let local = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-');
+    let domain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-');
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '@' {
+            let mut start = out.chars().count();
+            let kept: Vec<char> = out.chars().collect();
+            while start > 0 && local(kept[start - 1]) {
+                start -= 1;
+            }
+            let mut end = i + 1;
+            while end < chars.len() && domain(chars[end]) {
+                end += 1;
+            }
+            let host: String = chars[i + 1..end].iter().collect();
+            let host = host.trim_end_matches('.');
+            if start < kept.len() && host.contains('.') && !host.starts_with('.') {
+                out = kept[..start].iter().collect();
+                out.push_str(PLACEHOLDER_EMAIL);
+                i = i + 1 + host.chars().count();
+                continue;
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Runs of seven or more Chinese numerals (a number read out) become [`PLACEHOLDER_NUMBER`].
+fn mask_chinese_numerals(text: &str) -> String {
+    let numeral = |c: char| "〇零一二三四五六七八九幺".contains(c);
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let mut j = i;
+        while j < chars.len() && numeral(chars[j]) {
+            j += 1;
+        }
+        if j - i >= 7 {
+            out.push_str(PLACEHOLDER_NUMBER);
+            i = j;
+        } else if j > i {
+            out.extend(&chars[i..j]);
+            i = j;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 const HOUSE_AFTER: &[&str] = &["号楼", "号院", "栋", "幢", "单元", "室"];
@@ -205,7 +267,9 @@ const ROAD_BEFORE: &[char] = &['路', '街', '道', '巷', '弄', '村', '里', 
 /// Full-width digits, X, hyphen and space read as their ASCII forms (the rest is kept).
 fn narrow(c: char) -> char {
     match c {
-        '０'..='９' | 'Ｘ' | 'ｘ' | '－' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        '０'..='９' | 'Ｘ' | 'ｘ' | '－' | '．' | '／' | '＠' => {
+            char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
+        }
         '\u{3000}' => ' ',
         c => c,
     }
@@ -232,8 +296,10 @@ fn mask_numbers(text: &str) -> String {
                 first.get_or_insert(c);
                 digits += 1;
                 j += 1;
-            } else if matches!(c, ' ' | '-')
-                && chars.get(j + 1).is_some_and(|n| n.is_ascii_digit())
+            } else if matches!(
+                c,
+                ' ' | '-' | '.' | '/' | '–' | '—' | '(' | ')' | '（' | '）'
+            ) && chars.get(j + 1).is_some_and(|n| n.is_ascii_digit())
                 && j > start
             {
                 j += 1;
@@ -274,9 +340,14 @@ fn mask_numbers(text: &str) -> String {
 // ---- search terms ----------------------------------------------------------------------------
 
 fn strip_placeholders(text: &str) -> String {
-    [PLACEHOLDER_MOBILE, PLACEHOLDER_ID, PLACEHOLDER_NUMBER]
-        .iter()
-        .fold(text.to_string(), |t, p| t.replace(p, " "))
+    [
+        PLACEHOLDER_MOBILE,
+        PLACEHOLDER_ID,
+        PLACEHOLDER_NUMBER,
+        PLACEHOLDER_EMAIL,
+    ]
+    .iter()
+    .fold(text.to_string(), |t, p| t.replace(p, " "))
 }
 
 /// The meaningful words of `text`, in order, repeated as often as they occur.
@@ -470,6 +541,38 @@ pub const AUDIT_ACTIONS: [(&str, &str); 1] = [("fallback.suggestion.decide", "�
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn separators_emails_and_spoken_numbers_are_removed() {
+        let known = Known {
+            person_names: vec!["刘小英"],
+            company_names: vec![],
+        };
+        let out = anonymise(
+            "刘小英电话139.1234.5678，单位0571–8701–0001，座机(010)8888-6666，邮箱lxy@qq.com，\
+             手机一三八〇〇一三八〇〇〇，住3号楼",
+            &known,
+        );
+        for gone in [
+            "139",
+            "1234",
+            "8701",
+            "8888",
+            "lxy",
+            "qq.com",
+            "一三八",
+            "刘小英",
+        ] {
+            assert!(!out.contains(gone), "{gone} in {out}");
+        }
+        assert!(
+            out.contains(PLACEHOLDER_EMAIL) && out.contains("某号楼"),
+            "{out}"
+        );
+        // A short number and a decimal stay.
+        let kept = anonymise("第3次协调，面积85.5平方米，一二三楼", &known);
+        assert_eq!(kept, "第3次协调，面积85.5平方米，一二三楼");
+    }
     use chrono::NaiveDate;
     use proptest::prelude::*;
 

@@ -367,6 +367,19 @@ pub enum IntakeError {
 }
 
 impl IntakeError {
+    /// The same condition in the words a resident reads on the public form.
+    pub fn resident_message(&self) -> &'static str {
+        match self {
+            IntakeError::NotTried => "请先确认已按正常渠道办理过，并写明办过什么、在哪里办的",
+            IntakeError::SingleDepartment => {
+                "本窗口受理涉及多个部门的问题；只涉及一个部门的，请直接到该部门办理"
+            }
+            IntakeError::NoPolicyRoom => {
+                "本窗口受理有政策解决空间的问题；政策明确不予办理的，请看负面清单中的办理渠道"
+            }
+        }
+    }
+
     pub fn field(&self) -> &'static str {
         match self {
             IntakeError::NotTried => "tried_ordinary",
@@ -388,8 +401,8 @@ impl IntakeError {
 pub fn check_intake(case_type: CaseType, test: &IntakeTest) -> Result<(), Vec<IntakeError>> {
     let mut errors = Vec::new();
     if !test.tried_ordinary
-        || test.tried_what.trim().is_empty()
-        || test.tried_where.trim().is_empty()
+        || crate::validation::is_blank(&test.tried_what)
+        || crate::validation::is_blank(&test.tried_where)
     {
         errors.push(IntakeError::NotTried);
     }
@@ -464,12 +477,14 @@ pub fn answer_task(state: TaskState, answer: &TaskAnswer) -> Result<TaskState, A
         return Err(AnswerError::AlreadyAnswered);
     }
     match answer {
-        TaskAnswer::Reply { reply } if reply.trim().is_empty() => Err(AnswerError::NoReply),
+        TaskAnswer::Reply { reply } if crate::validation::is_blank(reply) => {
+            Err(AnswerError::NoReply)
+        }
         TaskAnswer::Reply { .. } => Ok(TaskState::Replied),
-        TaskAnswer::Refuse { report } if report.reasons.trim().is_empty() => {
+        TaskAnswer::Refuse { report } if crate::validation::is_blank(&report.reasons) => {
             Err(AnswerError::NoReasons)
         }
-        TaskAnswer::Refuse { report } if report.legal_basis.trim().is_empty() => {
+        TaskAnswer::Refuse { report } if crate::validation::is_blank(&report.legal_basis) => {
             Err(AnswerError::NoLegalBasis)
         }
         TaskAnswer::Refuse { .. } => Ok(TaskState::Refused),
@@ -521,14 +536,15 @@ pub enum Act {
         #[serde(default)]
         reason: String,
     },
-    /// The person was told (反馈), and how satisfied they were.
-    Feedback {
-        way: FeedbackWay,
-        text: String,
+    /// The person was told (反馈).
+    Feedback { way: FeedbackWay, text: String },
+    /// 核查 by a second officer, who calls the person back: their satisfaction, if they gave
+    /// one (never entered by the owner — the unit does not rate itself).
+    Verify {
+        note: String,
+        #[serde(default)]
         satisfaction: Option<crate::ratings::Level>,
     },
-    /// 核查 by a second officer.
-    Verify { note: String },
     /// 备案.
     File,
 }
@@ -559,6 +575,18 @@ impl Act {
         act_label(self.name()).unwrap_or("")
     }
 
+    /// Refuses lists longer than a case may hold, before anything else reads them.
+    pub fn check_sizes(&self) -> Result<(), ActError> {
+        let too_many = ActError::TooMany(MAX_DEPARTMENTS, MAX_TAGS);
+        match self {
+            Act::OpenRound { departments, .. } if departments.len() > MAX_DEPARTMENTS => {
+                Err(too_many)
+            }
+            Act::Classify { tags, .. } if tags.len() > MAX_TAGS => Err(too_many),
+            _ => Ok(()),
+        }
+    }
+
     /// The free texts of the act, with field and label, for the length checks.
     pub fn texts(&self) -> Vec<(&'static str, &'static str, &str, TextLimit)> {
         match self {
@@ -585,7 +613,7 @@ impl Act {
                 ("reason", "未解决原因", reason, REASON),
             ],
             Act::Feedback { text, .. } => vec![("text", "反馈内容", text, NOTE)],
-            Act::Verify { note } => vec![("note", "核查意见", note, NOTE)],
+            Act::Verify { note, .. } => vec![("note", "核查意见", note, NOTE)],
             Act::Classify { tags, .. } => tags
                 .iter()
                 .map(|t| ("tags", "标签", t.as_str(), TAG))
@@ -619,7 +647,8 @@ fn act_label(name: &str) -> Option<&'static str> {
 }
 
 /// The audit actions of a case besides its acts (`fallback.<act>`).
-const CASE_AUDIT_ACTIONS: [(&str, &str); 8] = [
+const CASE_AUDIT_ACTIONS: [(&str, &str); 9] = [
+    ("fallback.rated", "反映人评价办理结果"),
     ("fallback.intake", "办不成事受理登记"),
     ("fallback.task_replied", "部门答复协调任务"),
     ("fallback.task_refused", "部门作出否定答复报告"),
@@ -683,7 +712,7 @@ words! {
 pub enum ActError {
     #[error("案件当前为“{0}”，不能进行这一步")]
     WrongState(&'static str),
-    #[error("请填写{0}")]
+    #[error("请填写{1}")]
     Required(&'static str, &'static str),
     #[error("本层级已协调{0}次，跨部门协调控制在{0}次以内，请提级到{1}")]
     TooManyRounds(u32, &'static str),
@@ -695,6 +724,14 @@ pub enum ActError {
     OpenTasks(u32),
     #[error("每个案件只能延期一次")]
     ExtensionUsed,
+    #[error("窗口直接协调的简单案件不能延期；复杂案件提级到联席会议后可申请延期一次")]
+    ExtensionSimple,
+    #[error("已经记录过满意度")]
+    AlreadyRated,
+    #[error("请选择满意度")]
+    NoLevel,
+    #[error("协调部门最多{0}个，标签最多{1}个")]
+    TooMany(usize, usize),
     #[error("没有待审批的延期申请")]
     NoExtensionAsked,
     #[error("延期天数须在1到{0}个工作日之间")]
@@ -712,7 +749,13 @@ impl ActError {
             ActError::OpenTasks(_) => "tasks",
             ActError::ExtensionDays(_) => "days",
             ActError::HandOverToSelf => "to_user_id",
-            ActError::WrongState(_) | ActError::ExtensionUsed | ActError::NoExtensionAsked => "act",
+            ActError::WrongState(_)
+            | ActError::ExtensionUsed
+            | ActError::NoExtensionAsked
+            | ActError::ExtensionSimple
+            | ActError::AlreadyRated => "act",
+            ActError::NoLevel => "satisfaction",
+            ActError::TooMany(..) => "departments",
         }
     }
     pub fn code(&self) -> &'static str {
@@ -727,6 +770,10 @@ impl ActError {
             ActError::NoExtensionAsked => "no_extension_asked",
             ActError::ExtensionDays(_) => "extension_days",
             ActError::HandOverToSelf => "hand_over_to_self",
+            ActError::ExtensionSimple => "extension_simple",
+            ActError::AlreadyRated => "already_rated",
+            ActError::NoLevel => "required",
+            ActError::TooMany(..) => "too_many",
         }
     }
     /// A conflict with the case's state (409) rather than bad input (422).
@@ -739,12 +786,14 @@ impl ActError {
                 | ActError::NoExtensionAsked
                 | ActError::TooManyRounds(..)
                 | ActError::TopTier
+                | ActError::ExtensionSimple
+                | ActError::AlreadyRated
         )
     }
 }
 
 fn required(value: &str, field: &'static str, label: &'static str) -> Result<(), ActError> {
-    if value.trim().is_empty() {
+    if crate::validation::is_blank(value) {
         Err(ActError::Required(field, label))
     } else {
         Ok(())
@@ -841,6 +890,9 @@ pub fn next_state(facts: &CaseFacts, act: &Act, limits: &Limits) -> Result<State
             if facts.extension != ExtensionState::None {
                 return Err(ActError::ExtensionUsed);
             }
+            if facts.tier == ResponseTier::Window {
+                return Err(ActError::ExtensionSimple);
+            }
             if *days == 0 || *days > limits.max_extension_days {
                 return Err(ActError::ExtensionDays(limits.max_extension_days));
             }
@@ -877,7 +929,7 @@ pub fn next_state(facts: &CaseFacts, act: &Act, limits: &Limits) -> Result<State
             required(text, "text", "反馈内容")?;
             Ok(S::FedBack)
         }
-        Act::Verify { note } => {
+        Act::Verify { note, .. } => {
             if facts.state != S::FedBack {
                 return Err(wrong());
             }
@@ -887,6 +939,18 @@ pub fn next_state(facts: &CaseFacts, act: &Act, limits: &Limits) -> Result<State
         Act::File => (facts.state == S::Verified)
             .then_some(S::Filed)
             .ok_or_else(wrong),
+    }
+}
+
+/// Whether the person may rate the handling themselves (online, with number and code):
+/// once told the result, and only once — a satisfaction recorded at 核查 stands too.
+pub fn may_rate(state: State, already: bool) -> Result<(), ActError> {
+    if already {
+        return Err(ActError::AlreadyRated);
+    }
+    match state {
+        State::FedBack | State::Verified | State::Filed => Ok(()),
+        s => Err(ActError::WrongState(s.label())),
     }
 }
 

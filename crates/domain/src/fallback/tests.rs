@@ -148,6 +148,12 @@ fn one_extension_within_the_limit() {
         reason: "涉及三个部门".into(),
     };
     assert_eq!(
+        next_state(&f, &ask(5), &l),
+        Err(ActError::ExtensionSimple),
+        "a simple case is not extended"
+    );
+    f.tier = ResponseTier::JointMeeting;
+    assert_eq!(
         next_state(&f, &ask(0), &l),
         Err(ActError::ExtensionDays(10))
     );
@@ -187,6 +193,7 @@ fn first_contact_owns_the_case() {
     // 核查 is never the owner's.
     let verify = Act::Verify {
         note: "属实".into(),
+        satisfaction: None,
     };
     assert_eq!(
         may_act(&verify, officer(1), Some(1), "赵专员", w),
@@ -345,4 +352,53 @@ fn each_tier_has_its_close_limit_never_below_the_window() {
     assert_eq!(l.close_days_for(ResponseTier::Window), 7);
     assert_eq!(l.close_days_for(ResponseTier::JointMeeting), 10);
     assert_eq!(l.close_days_for(ResponseTier::LeadingGroup), 7);
+}
+
+#[test]
+fn blank_means_missing_even_with_invisible_characters() {
+    let refuse = TaskAnswer::Refuse {
+        report: RefusalReport {
+            reasons: "不属本部门".into(),
+            legal_basis: "\u{200B}\u{2060}".into(),
+        },
+    };
+    assert_eq!(
+        answer_task(TaskState::Sent, &refuse),
+        Err(AnswerError::NoLegalBasis)
+    );
+    let err = next_state(
+        &facts(State::Coordinating),
+        &Act::Coordinated {
+            summary: "\u{FEFF} ".into(),
+        },
+        &Limits::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "请填写协调结果",
+        "the message names the field in Chinese"
+    );
+}
+
+#[test]
+fn the_person_rates_once_after_being_told() {
+    assert!(may_rate(State::Concluded, false).is_err());
+    assert_eq!(may_rate(State::FedBack, false), Ok(()));
+    assert_eq!(may_rate(State::Filed, true), Err(ActError::AlreadyRated));
+}
+
+#[test]
+fn oversized_lists_are_refused_before_use() {
+    let round = Act::OpenRound {
+        departments: vec![1; MAX_DEPARTMENTS + 1],
+        request: "x".into(),
+    };
+    assert!(round.check_sizes().is_err());
+    let tags = Act::Classify {
+        case_type: CaseType::Coordination,
+        tags: vec!["a".into(); MAX_TAGS + 1],
+        tier: ResponseTier::Window,
+    };
+    assert!(tags.check_sizes().is_err());
 }

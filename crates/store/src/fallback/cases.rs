@@ -143,10 +143,13 @@ pub struct FallbackCase {
     pub refusal_reason: Option<String>,
     pub refusal_channel: Option<String>,
     pub tracked_item_id: Option<i64>,
+    /// When the first department task went out (转办), if any did.
+    pub first_round_at: Option<i64>,
     pub version: i64,
 }
 
 const SELECT: &str = "SELECT c.*, o.name AS org_name, o.path AS org_path, \
+    (SELECT MIN(t.sent_at) FROM fallback_tasks t WHERE t.case_id = c.id) AS first_round_at, \
     u.display_name AS owner_name FROM fallback_cases c JOIN orgs o ON o.id = c.org_id \
     LEFT JOIN users u ON u.id = c.owner_user_id";
 
@@ -211,6 +214,7 @@ fn from_row(r: &AnyRow) -> FallbackCase {
         refusal_reason: text("refusal_reason"),
         refusal_channel: text("refusal_channel"),
         tracked_item_id: r.get("tracked_item_id"),
+        first_round_at: r.get("first_round_at"),
         version: r.get("version"),
     }
 }
@@ -389,7 +393,12 @@ fn check_new(new: &NewCase) -> Result<()> {
     if new.channel != Channel::Hotline {
         if let Err(failed) = rules::check_intake(new.case_type, &new.test) {
             for e in failed {
-                errors.add(e.field(), e.code(), e.to_string());
+                let message = if new.channel == Channel::Online {
+                    e.resident_message().to_string()
+                } else {
+                    e.to_string()
+                };
+                errors.add(e.field(), e.code(), message);
             }
         }
     }
@@ -575,7 +584,9 @@ pub struct CaseEvent {
 
 pub async fn events(pool: &AnyPool, case_id: i64) -> Result<Vec<CaseEvent>> {
     let rows = sqlx::query(
-        "SELECT at, action, actor, detail FROM fallback_events WHERE case_id = $1 ORDER BY id",
+        "SELECT e.at, e.action, COALESCE(u.display_name, e.actor) AS actor, e.detail \
+         FROM fallback_events e LEFT JOIN users u ON u.id = e.actor_id \
+         WHERE e.case_id = $1 ORDER BY e.id",
     )
     .bind(case_id)
     .fetch_all(pool)
@@ -636,6 +647,7 @@ pub async fn act(
     who: Acting,
     act: &Act,
 ) -> Result<FallbackCase> {
+    act.check_sizes().map_err(conflict_or_invalid)?;
     let mut errors = FieldErrors::new();
     for (field, label, value, limit) in act.texts() {
         if let Err(e) = check_text(field, label, value, limit) {
@@ -666,6 +678,12 @@ pub async fn act(
         code: e.code(),
         message: e.to_string(),
     })?;
+    if let (Act::Take, Some(owner)) = (act, &case.owner_name) {
+        return Err(StoreError::Conflict {
+            code: "already_taken",
+            message: format!("该案件已由{owner}认领并负责"),
+        });
+    }
     let facts = CaseFacts {
         state: case.state,
         tier: case.tier,
@@ -775,6 +793,14 @@ pub async fn act(
             tier,
         } => {
             let tags = clean_tags(tags)?;
+            let known = active_tag_names(conn, &case.org_path).await?;
+            if let Some(unknown) = tags.iter().find(|t| !known.contains(t)) {
+                return Err(StoreError::invalid(
+                    "tags",
+                    "unknown_tag",
+                    format!("“{unknown}”不是现行的问题标签，新标签请由管理员在“清单与专家”中添加"),
+                ));
+            }
             detail["tags"] = json!(tags);
             set.push(("case_type", text(case_type.as_str())));
             set.push(("tags", Val::Text(Some(json!(tags).to_string()))));
@@ -807,6 +833,10 @@ pub async fn act(
         } => {
             let round = case.rounds_total + 1;
             let sent = open_round(conn, change, &case, round, departments, request).await?;
+            detail["departments"] = json!(sent.as_array().map(|a| a
+                .iter()
+                .map(|t| t["department_id"].clone())
+                .collect::<Vec<_>>()));
             detail["round"] = json!(round);
             detail["tasks"] = json!(sent);
             set.push(("rounds_in_tier", Val::Int(Some(case.rounds_in_tier + 1))));
@@ -901,29 +931,20 @@ pub async fn act(
             ));
             count_conclusion(conn, cal, &case, *outcome, at).await?;
         }
-        Act::Feedback {
-            way,
-            text: said,
-            satisfaction,
-        } => {
+        Act::Feedback { way, text: said } => {
             set.push(("fed_back_at", Val::Int(Some(at))));
             set.push(("feedback_way", text(way.as_str())));
             set.push(("feedback_text", text(said)));
-            set.push((
-                "satisfaction",
-                Val::Text(satisfaction.map(|l| l.as_str().to_string())),
-            ));
-            if let Some(level) = satisfaction {
-                rollup::bump(conn, org, &today, Metric::Rated, 1).await?;
-                if !level.is_bad() {
-                    rollup::bump(conn, org, &today, Metric::Satisfied, 1).await?;
-                }
-            }
         }
-        Act::Verify { note } => {
+        Act::Verify { note, satisfaction } => {
             set.push(("verified_at", Val::Int(Some(at))));
             set.push(("verified_by", Val::Int(Some(who.user_id))));
             set.push(("verify_note", text(note)));
+            // The callback's satisfaction, unless the person rated online first.
+            if let (Some(level), None) = (satisfaction, &case.satisfaction) {
+                set.push(("satisfaction", text(level.as_str())));
+                count_satisfaction(conn, org, &today, *level).await?;
+            }
         }
         Act::File => {
             set.push(("filed_at", Val::Int(Some(at))));
@@ -961,6 +982,64 @@ pub async fn act(
     )
     .await?;
     move_engine(conn, change, cal, &limits, &case, next).await?;
+    get(&mut *conn, id).await
+}
+
+async fn count_satisfaction(
+    conn: &mut AnyConnection,
+    org: Dim,
+    day: &str,
+    level: onewindow_domain::ratings::Level,
+) -> Result<()> {
+    rollup::bump(conn, org, day, Metric::Rated, 1).await?;
+    if !level.is_bad() {
+        rollup::bump(conn, org, day, Metric::Satisfied, 1).await?;
+    }
+    Ok(())
+}
+
+/// The person rates how the case was handled (online, by number and code, after being
+/// told the result; once — a callback's satisfaction recorded at 核查 counts the same).
+pub async fn rate_by_person(
+    conn: &mut AnyConnection,
+    change: &Change,
+    id: i64,
+    level: onewindow_domain::ratings::Level,
+) -> Result<FallbackCase> {
+    let lock = change.backend.for_update();
+    sqlx::query(&format!(
+        "SELECT id FROM fallback_cases WHERE id = $1{lock}"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let case = get(&mut *conn, id).await?;
+    rules::may_rate(case.state, case.satisfaction.is_some()).map_err(conflict_or_invalid)?;
+    let changed = sqlx::query(
+        "UPDATE fallback_cases SET satisfaction = $1, version = version + 1 \
+         WHERE id = $2 AND satisfaction IS NULL",
+    )
+    .bind(level.as_str())
+    .bind(id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(conflict_or_invalid(rules::ActError::AlreadyRated));
+    }
+    count_satisfaction(conn, Dim::Org(case.org_id), &day_of(change.at), level).await?;
+    let detail = json!({ "satisfaction": level.as_str(), "by": "person" });
+    record_event(conn, change, id, "rated", &detail).await?;
+    audit::append(
+        conn,
+        change,
+        "fallback.rated",
+        "fallback_case",
+        &case.case_no,
+        &detail,
+    )
+    .await?;
     get(&mut *conn, id).await
 }
 
@@ -1054,6 +1133,19 @@ async fn write_case(
     crate::error::optimistic(changed, "该案件")
 }
 
+/// The names of the active tags kept at `org` or above, read in the act's transaction.
+async fn active_tag_names(conn: &mut AnyConnection, org: &OrgPath) -> Result<Vec<String>> {
+    let ids = org.ids();
+    let rows = sqlx::query("SELECT org_id, name FROM fallback_tags WHERE active = 1")
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows
+        .iter()
+        .filter(|r| ids.contains(&r.get::<i64, _>("org_id")))
+        .map(|r| r.get("name"))
+        .collect())
+}
+
 fn clean_tags(tags: &[String]) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for t in tags {
@@ -1130,10 +1222,13 @@ pub struct Task {
     pub legal_basis: Option<String>,
     pub replied_at: Option<i64>,
     pub sent_at: i64,
+    /// The case's coordination limit: when the department's answer is due.
+    pub answer_due_at: Option<i64>,
     pub version: i64,
 }
 
-const TASKS: &str = "SELECT t.*, c.case_no, c.title AS case_title, o.name AS department_name, \
+const TASKS: &str = "SELECT t.*, c.case_no, c.title AS case_title, c.coordinate_due_at, \
+    o.name AS department_name, \
     o.path AS department_path, u.display_name AS liaison_name FROM fallback_tasks t \
     JOIN fallback_cases c ON c.id = t.case_id JOIN orgs o ON o.id = t.department_id \
     LEFT JOIN users u ON u.id = t.liaison_user_id";
@@ -1157,6 +1252,7 @@ fn task_row(r: &AnyRow) -> Task {
         legal_basis: r.get("legal_basis"),
         replied_at: r.get("replied_at"),
         sent_at: r.get("sent_at"),
+        answer_due_at: r.get("coordinate_due_at"),
         version: r.get("version"),
     }
 }
@@ -1238,9 +1334,18 @@ async fn open_round(
                 format!("{}不是职能部门", org.name),
             ));
         }
-        let liaison = super::reference::liaison_of(&mut *conn, dept)
+        // 1+N: a department takes tasks through its named liaison; without one nobody
+        // would answer, and the case could never close whole.
+        let Some(liaison) = super::reference::liaison_of(&mut *conn, dept)
             .await?
-            .map(|l| l.user_id);
+            .map(|l| l.user_id)
+        else {
+            return Err(StoreError::invalid(
+                "departments",
+                "no_liaison",
+                format!("{}尚未指定联络员，请管理员先在“清单与专家”中指定", org.name),
+            ));
+        };
         sqlx::query(
             "INSERT INTO fallback_tasks (case_id, round, tier, department_id, liaison_user_id, \
              request, state, sent_at) VALUES ($1, $2, $3, $4, $5, $6, 'sent', $7)",
@@ -1249,20 +1354,12 @@ async fn open_round(
         .bind(round)
         .bind(case.tier.as_str())
         .bind(dept)
-        .bind(liaison)
+        .bind(Some(liaison))
         .bind(request.trim())
         .bind(change.at)
         .execute(&mut *conn)
         .await?;
-        // The named liaison is told; a department without one, its handlers.
-        let recipient = match liaison {
-            Some(user) => Recipient::User(user),
-            None => Recipient::Role {
-                role: Role::DeptHandler,
-                org_id: org.id,
-                org_path: org.path.clone(),
-            },
-        };
+        let recipient = Recipient::User(liaison);
         notices::add(
             conn,
             change,
@@ -1521,6 +1618,22 @@ pub async fn record_meeting(
             code: "wrong_state",
             message: format!("案件当前为“{}”，不能记录会议", case.state.label()),
         });
+    }
+    let today = crate::clock::local_date(change.at);
+    let received = crate::clock::local_date(case.received_at);
+    if held_on > today || held_on < received {
+        return Err(StoreError::invalid(
+            "held_on",
+            "bad_date",
+            format!("会议日期应在受理日（{received}）和今天之间"),
+        ));
+    }
+    if let Some(i) = decisions.iter().position(|d| d.due_on < held_on) {
+        return Err(StoreError::invalid(
+            &format!("decisions[{i}].due_on"),
+            "before_meeting",
+            "议定事项的完成时限不能早于会议日期",
+        ));
     }
     if case.tier == ResponseTier::Window {
         return Err(StoreError::invalid(

@@ -143,6 +143,9 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         supervisor: false,
     };
     let zhao = officer("fallback");
+    // The demo's liaisons: 区民政局's approver, 区城市管理局's handler.
+    let mz = dept["dept-mz"];
+    let liaison_at = |at: i64, d: i64| change(at, if d == mz { "approver" } else { "handler" });
     let mut entropy = 0x5eed_fa11_bacc_u64;
     let mut next_entropy = || {
         entropy = entropy.wrapping_mul(6364136223846793005).wrapping_add(1);
@@ -173,7 +176,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         (
             t0 + HOUR / 2,
             Act::OpenRound {
-                departments: vec![dept["dept-zj"], dept["dept-cg"]],
+                departments: vec![dept["dept-mz"], dept["dept-cg"]],
                 request: "请明确加装电梯规划与消防意见的办理顺序，并在两个工作日内会签".into(),
             },
         ),
@@ -193,7 +196,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
     }
     answer_all(
         &mut tx,
-        &change(t0 + DAY, "approver"),
+        &|d| liaison_at(t0 + DAY, d),
         c.id,
         "同意先出具消防意见，规划据此审批",
     )
@@ -221,7 +224,6 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
             Act::Feedback {
                 way: FeedbackWay::Phone,
                 text: "电话告知张建国：规划许可已办结，电梯已开工".into(),
-                satisfaction: Some(Level::VerySatisfied),
             },
         ),
         (
@@ -229,6 +231,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
             "fallback2",
             Act::Verify {
                 note: "回访居民核实，电梯已开工，问题已解决".into(),
+                satisfaction: Some(Level::Satisfied),
             },
         ),
         (t0 + 6 * DAY + HOUR, "fallback", Act::File),
@@ -271,7 +274,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         (
             t1 + HOUR,
             Act::OpenRound {
-                departments: vec![dept["dept-zj"], dept["dept-mz"]],
+                departments: vec![dept["dept-mz"], dept["dept-cg"]],
                 request: "请提供原单位房改档案线索及历史遗留房屋办证政策依据".into(),
             },
         ),
@@ -290,7 +293,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
     }
     answer_all(
         &mut tx,
-        &change(t1 + DAY, "approver"),
+        &|d| liaison_at(t1 + DAY, d),
         c.id,
         "已查到部分房改档案，可按历史遗留政策容缺办理",
     )
@@ -301,7 +304,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         c.id,
         zhao,
         crate::clock::local_date(t1 + 2 * DAY),
-        &[dept["dept-zj"], dept["dept-mz"]],
+        &[dept["dept-mz"], dept["dept-cg"]],
         "联席会议议定：按历史遗留房屋政策容缺受理，缺失材料以原单位主管部门证明替代。",
         &[cases::Decision {
             text: "出具原单位主管部门证明".into(),
@@ -364,7 +367,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         (
             t2 + HOUR / 2,
             Act::OpenRound {
-                departments: vec![dept["dept-rs"], dept["dept-cl"]],
+                departments: vec![dept["dept-mz"], dept["dept-cg"]],
                 request: "请明确残疾人灵活就业社保补贴的审核和拨付部门".into(),
             },
         ),
@@ -382,17 +385,16 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         .await?;
     }
     let tasks = cases::tasks_of_case_in(&mut tx, c.id).await?;
-    if let Some(t) = tasks.iter().find(|t| t.1 == dept["dept-rs"]) {
+    if let Some(t) = tasks.iter().find(|t| t.1 == dept["dept-cg"]) {
         cases::answer_task(
             &mut tx,
-            &change(t2 + DAY, "approver"),
+            &change(t2 + DAY, "handler"),
             t.0,
             None,
             &TaskAnswer::Refuse {
                 report: RefusalReport {
-                    reasons: "补贴资格审核属残联职责，本局只负责资金拨付".into(),
-                    legal_basis: "《残疾人就业条例》第十九条；区残疾人就业补贴实施细则第五条"
-                        .into(),
+                    reasons: "残疾人就业补贴的审核和拨付不属于城市管理职责".into(),
+                    legal_basis: "《城市管理执法办法》第八条；区城市管理局职能配置规定".into(),
                 },
             },
         )
@@ -517,7 +519,6 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
                 Act::Feedback {
                     way: FeedbackWay::Phone,
                     text: "电话告知办理结果".into(),
-                    satisfaction: Some(Level::Satisfied),
                 },
             ),
             (
@@ -525,6 +526,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
                 "fallback2",
                 Act::Verify {
                     note: "回访核实".into(),
+                    satisfaction: Some(Level::Satisfied),
                 },
             ),
             (t + 3 * DAY + HOUR, "fallback", Act::File),
@@ -555,17 +557,17 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
     Ok(())
 }
 
-/// Answers every open task of a case with `reply`.
+/// Answers every open task of a case with `reply`, each by its department's liaison.
 async fn answer_all(
     conn: &mut sqlx::AnyConnection,
-    change: &Change,
+    liaison: &dyn Fn(i64) -> Change,
     case_id: i64,
     reply: &str,
 ) -> Result<()> {
-    for (task, _) in cases::tasks_of_case_in(conn, case_id).await? {
+    for (task, dept) in cases::tasks_of_case_in(conn, case_id).await? {
         cases::answer_task(
             conn,
-            change,
+            &liaison(dept),
             task,
             None,
             &TaskAnswer::Reply {

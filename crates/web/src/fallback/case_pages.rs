@@ -49,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/fallback/tasks/{id}/answer", post(answer_form))
         .route("/fallback/apply", get(apply_page).post(apply_form))
         .route("/fallback/progress", get(progress_page))
+        .route("/fallback/progress/rating", post(rating_form))
 }
 
 /// A case as a list row shows it.
@@ -371,6 +372,13 @@ impl CasePage {
             .find(|e| e.field == field)
             .map(|e| e.message.as_str())
     }
+    /// An error of `field` when the form of `act` was the one sent (several forms on the
+    /// page have a `reason`).
+    fn err(&self, act: &str, field: &str) -> Option<&str> {
+        (self.form.get("act") == act)
+            .then(|| self.error_for(field))
+            .flatten()
+    }
     fn is(&self, state: &str) -> bool {
         self.c.state.as_str() == state
     }
@@ -545,17 +553,7 @@ fn act_from(form: &FormData) -> Result<Act, AppError> {
         "classify" => Act::Classify {
             case_type: CaseType::parse(form.get("case_type"))
                 .ok_or_else(|| AppError::invalid("case_type", "required", "请选择案件类型"))?,
-            tags: form
-                .all("tags")
-                .into_iter()
-                .map(str::to_string)
-                .chain(
-                    form.get("new_tags")
-                        .split(['，', ',', '、'])
-                        .map(|t| t.trim().to_string())
-                        .filter(|t| !t.is_empty()),
-                )
-                .collect(),
+            tags: form.all("tags").into_iter().map(str::to_string).collect(),
             tier: ResponseTier::parse(form.get("tier"))
                 .ok_or_else(|| AppError::invalid("tier", "required", "请选择响应层级"))?,
         },
@@ -591,9 +589,11 @@ fn act_from(form: &FormData) -> Result<Act, AppError> {
             way: FeedbackWay::parse(form.get("way"))
                 .ok_or_else(|| AppError::invalid("way", "required", "请选择反馈方式"))?,
             text: text("text"),
+        },
+        "verify" => Act::Verify {
+            note: text("note"),
             satisfaction: Level::parse(form.get("satisfaction")),
         },
-        "verify" => Act::Verify { note: text("note") },
         "file" => Act::File,
         _ => return Err(AppError::invalid("act", "unknown_act", "没有这一步")),
     })
@@ -757,6 +757,7 @@ struct RefusalPage {
     c: FallbackCase,
     entry: Option<String>,
     refused: String,
+    received: String,
 }
 
 async fn refusal_page(
@@ -779,6 +780,7 @@ async fn refusal_page(
     render(&RefusalPage {
         chrome: Chrome::new(&state, &ctx, format!("不予受理告知书 {}", c.case_no)),
         refused: c.refused_at.map(format_local).unwrap_or_default(),
+        received: format_local(c.received_at),
         entry,
         c,
     })
@@ -796,6 +798,9 @@ struct TasksPage {
 }
 
 impl TasksPage {
+    fn due(&self, t: &Task) -> Option<String> {
+        t.answer_due_at.map(format_local)
+    }
     /// What was typed into a task's refused form, so it is not lost.
     fn kept(&self, task: &i64, name: &str) -> &str {
         if self.failed_task == Some(*task) {
@@ -925,7 +930,10 @@ async fn apply_form(
                 store::limits(state.store.reader()).await?.respond_hours
             )),
         )),
-        Err(AppError::Invalid(f)) => render_form(&page(f.0, None), true),
+        Err(AppError::Invalid(f)) => {
+            state.submit_limits.give_back(&ip, &phone);
+            render_form(&page(f.0, None), true)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -948,6 +956,10 @@ struct ProgressPage {
     error: Option<String>,
     received: String,
     close_due: String,
+    code: String,
+    may_rate: bool,
+    levels: Vec<(&'static str, &'static str)>,
+    rated: Option<String>,
 }
 
 async fn progress_page(
@@ -963,10 +975,20 @@ async fn progress_page(
         error: None,
         received: String::new(),
         close_due: String::new(),
+        code: q.code.chars().take(20).collect(),
+        may_rate: false,
+        levels: choices(&Level::ALL, |l| (l.as_str(), l.label())),
+        rated: None,
     };
     if !q.case_no.trim().is_empty() || !q.code.trim().is_empty() {
         match find_for_person(&state, &q.case_no, &q.code).await {
             Ok(c) => {
+                page.may_rate = rules::may_rate(c.state, c.satisfaction.is_some()).is_ok();
+                page.rated = c
+                    .satisfaction
+                    .as_deref()
+                    .and_then(Level::parse)
+                    .map(|l| l.label().to_string());
                 page.steps = loop_steps(&c);
                 page.received = format_local(c.received_at);
                 page.close_due = c.close_due_at.map(format_local).unwrap_or_default();
@@ -983,4 +1005,17 @@ async fn progress_page(
     }
     let refused = page.error.is_some();
     render_form(&page, refused)
+}
+
+async fn rating_form(State(state): State<AppState>, form: FormData) -> PageResult {
+    let (no, code) = (form.get("case_no"), form.get("code"));
+    match super::cases::rate_by_person(&state, no, code, form.get("satisfaction")).await {
+        Ok(_) | Err(AppError::Conflict { .. }) => Ok(Redirect::to(&format!(
+            "/fallback/progress?case_no={}&code={}",
+            crate::context::urlencode(no),
+            crate::context::urlencode(code)
+        ))
+        .into_response()),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/fallback/tasks", get(tasks_api))
         .route("/api/v1/fallback/tasks/{id}/answer", post(answer_api))
         .route("/api/v1/fallback/progress", get(progress_api))
+        .route("/api/v1/fallback/progress/rating", post(rating_api))
 }
 
 /// What the intake form and the API send.
@@ -367,6 +368,24 @@ pub async fn find_for_person(
     found
 }
 
+/// The person rates the handling of their case (number and query code, once told).
+pub async fn rate_by_person(
+    state: &AppState,
+    case_no: &str,
+    query_code: &str,
+    level: &str,
+) -> Result<FallbackCase, AppError> {
+    let case = find_for_person(state, case_no, query_code).await?;
+    let level = onewindow_domain::ratings::Level::parse(level.trim()).ok_or_else(|| {
+        AppError::invalid("satisfaction", "required", "请选择您对办理结果的满意程度")
+    })?;
+    let change = state.change(Who::system("resident"));
+    let mut tx = state.store.begin().await?;
+    let out = store::rate_by_person(&mut tx, &change, case.id, level).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
 /// The person's view of a case: the loop's steps, where it stands in words they read, the
 /// dates and the outcome — no staff notes, no department replies.
 pub fn progress_json(case: &FallbackCase) -> Value {
@@ -390,6 +409,8 @@ pub fn progress_json(case: &FallbackCase) -> Value {
         "close_due_at": case.close_due_at.map(onewindow_store::clock::format_local),
         "steps": steps,
         "outcome": case.outcome.map(|o| o.label()),
+        "rated": case.satisfaction.is_some(),
+        "may_rate": rules::may_rate(case.state, case.satisfaction.is_some()).is_ok(),
         "conclusion": case.conclusion,
         "refusal": case.refusal_reason.as_ref().map(|r| json!({
             "reason": r, "right_channel": case.refusal_channel })),
@@ -402,8 +423,9 @@ pub fn reached_steps(case: &FallbackCase) -> [Option<i64>; 7] {
     [
         received,
         case.responded_at,
-        case.coordinated_at
-            .or(case.concluded_at.filter(|_| case.coordinated_at.is_none())),
+        case.first_round_at
+            .or(case.coordinated_at)
+            .or(case.concluded_at),
         case.concluded_at,
         case.fed_back_at,
         case.verified_at,
@@ -620,5 +642,29 @@ async fn progress_api(
     Query(q): Query<ProgressQuery>,
 ) -> ApiResult<Json<Value>> {
     let case = find_for_person(&state, &q.case_no, &q.query_code).await?;
+    Ok(Json(progress_json(&case)))
+}
+
+#[derive(Debug, Deserialize)]
+struct RatingInput {
+    #[serde(default)]
+    case_no: String,
+    #[serde(default)]
+    query_code: String,
+    #[serde(default)]
+    satisfaction: String,
+}
+
+async fn rating_api(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<RatingInput>,
+) -> ApiResult<Json<Value>> {
+    let case = rate_by_person(
+        &state,
+        &input.case_no,
+        &input.query_code,
+        &input.satisfaction,
+    )
+    .await?;
     Ok(Json(progress_json(&case)))
 }
