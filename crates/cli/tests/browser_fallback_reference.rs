@@ -54,11 +54,13 @@ async fn an_admin_adds_an_entry_and_a_resident_reads_it_on_the_public_list(app: 
     let driver = start_driver().await;
     let district = app.org_id("district").await;
 
-    // The administrator finds the page from the navigation.
+    // The administrator finds the page from the navigation: 办不成事, then its sub-navigation.
     let admin = browser(&driver).await;
     login(&admin, &app, "admin").await;
     wait_css(&admin, "#current-user").await;
-    click(&admin, "a[href='/fallback/lists']").await;
+    click(&admin, "nav a[href='/fallback']").await;
+    wait_css(&admin, ".subnav").await;
+    click(&admin, ".subnav a[href='/fallback/lists']").await;
     wait_css(&admin, "#new-entry").await;
     click(&admin, &format!("#entry-org option[value='{district}']")).await;
     click(&admin, "#entry-category option[value='against_policy']").await;
