@@ -186,3 +186,34 @@ fn a_refused_form_answers_422_through_the_one_helper() {
         by_hand.join("\n")
     );
 }
+
+/// The pages' Content-Security-Policy allows styles only from `/static/app.css`
+/// (`style-src 'self'`): an inline `<style>` block or `style=` attribute would be dropped
+/// by the browser and the page shown unstyled. So no template has one.
+#[test]
+fn no_template_carries_inline_styles() {
+    let dir = workspace_root().join("crates/web/templates");
+    let mut offenders = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "html"))
+    {
+        let text = std::fs::read_to_string(path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.contains("<style") || line.contains(" style=\"") {
+                offenders.push(format!("{}:{}", path.display(), n + 1));
+            }
+        }
+    }
+    assert!(entries.len() > 20, "the check reads the templates");
+    assert!(
+        offenders.is_empty(),
+        "inline styles (put them in app.css):\n{}",
+        offenders.join("\n")
+    );
+}
