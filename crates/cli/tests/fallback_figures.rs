@@ -708,7 +708,16 @@ async fn figures_ledger_notice_and_screen_on_a_hand_built_set(app: TestApp) {
     let (s, _, page) = body(&officer, "/fallback/notice?month=2026-11").await;
     assert_eq!(s, StatusCode::OK);
     let page = String::from_utf8(page).unwrap();
-    assert!(page.contains("@media print") && page.contains("2026年11月"));
+    assert!(page.contains("id=\"fallback-notice\"") && page.contains("2026年11月"));
+    let css = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../web/static/app.css"
+    ))
+    .unwrap();
+    assert!(
+        css.contains(".fallback-notice h1"),
+        "the notice prints as a document"
+    );
     assert!(page.contains("测试街道社保科"));
 
     // ---- the public screen, on the last day of November: no login, no personal data.

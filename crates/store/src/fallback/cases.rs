@@ -1591,34 +1591,7 @@ pub async fn record_meeting(
         }
     }
     invalid_all(errors)?;
-    let lock = change.backend.for_update();
-    sqlx::query(&format!(
-        "SELECT id FROM fallback_cases WHERE id = $1{lock}"
-    ))
-    .bind(case_id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let case = get(&mut *conn, case_id).await?;
-    rules::may_act(
-        &Act::Coordinated {
-            summary: String::new(),
-        },
-        who,
-        case.owner_user_id,
-        case.owner_name.as_deref().unwrap_or("其他专员"),
-        case.tier,
-    )
-    .map_err(|e| StoreError::Forbidden {
-        code: e.code(),
-        message: e.to_string(),
-    })?;
-    if case.state != State::Coordinating {
-        return Err(StoreError::Conflict {
-            code: "wrong_state",
-            message: format!("案件当前为“{}”，不能记录会议", case.state.label()),
-        });
-    }
+    let case = owned_working_case(conn, change, case_id, who, &[State::Coordinating]).await?;
     let today = crate::clock::local_date(change.at);
     let received = crate::clock::local_date(case.received_at);
     if held_on > today || held_on < received {
@@ -1765,7 +1738,14 @@ pub async fn invite_expert(
         errors.add("question", "required", "请填写咨询问题");
     }
     invalid_all(errors)?;
-    let case = owned_working_case(conn, change, case_id, who).await?;
+    let case = owned_working_case(
+        conn,
+        change,
+        case_id,
+        who,
+        &[State::Coordinating, State::Handling],
+    )
+    .await?;
     super::reference::expert(&mut *conn, expert_id)
         .await
         .map_err(|e| match e {
@@ -1832,7 +1812,14 @@ pub async fn record_opinion(
         });
     }
     let case_id: i64 = row.get("case_id");
-    let case = owned_working_case(conn, change, case_id, who).await?;
+    let case = owned_working_case(
+        conn,
+        change,
+        case_id,
+        who,
+        &[State::Coordinating, State::Handling],
+    )
+    .await?;
     sqlx::query(
         "UPDATE fallback_expert_opinions SET opinion = $1, recorded_at = $2 WHERE id = $3 AND opinion IS NULL",
     )
@@ -1855,12 +1842,13 @@ pub async fn record_opinion(
     Ok(())
 }
 
-/// The case, locked, when `who` is its owner and it is still being worked on.
+/// The case, locked, when `who` is its owner and it is in one of `states` (being worked on).
 async fn owned_working_case(
     conn: &mut AnyConnection,
     change: &Change,
     case_id: i64,
     who: Acting,
+    states: &[State],
 ) -> Result<FallbackCase> {
     let lock = change.backend.for_update();
     sqlx::query(&format!(
@@ -1884,7 +1872,7 @@ async fn owned_working_case(
         code: e.code(),
         message: e.to_string(),
     })?;
-    if !matches!(case.state, State::Coordinating | State::Handling) {
+    if !states.contains(&case.state) {
         return Err(StoreError::Conflict {
             code: "wrong_state",
             message: format!("案件当前为“{}”，不能进行这一步", case.state.label()),
