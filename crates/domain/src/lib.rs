@@ -3,6 +3,9 @@
 //! Invariant: nothing here does I/O or reads the time. Functions that depend on "now" take
 //! it as an argument, so every rule is unit-tested beside its code without a database.
 
+#[macro_use]
+mod words;
+
 /// Roles, permissions and organisation scope: who may do what, where.
 pub mod access;
 /// The applicant and agent of a case: identifiers checked, masked, and what a decider sees.
@@ -15,6 +18,9 @@ pub mod calendar;
 pub mod cases;
 /// The service item catalog: items, materials, bundles, intake decisions, CSV.
 pub mod catalog;
+/// 接诉即办 complaints and requests: the loop from intake to callback, limits by urgency,
+/// reopening, repeats, the rates; the department suggestion.
+pub mod complaints;
 /// What the window says after an act: the ticket or case named, and what became of it.
 pub mod confirm;
 /// The escalation engine's rules: stage deadlines, warnings, tiers, the job's next step.
