@@ -978,11 +978,12 @@ async fn a_negative_list_refusal_names_the_entry_and_prints(app: TestApp) {
     assert!(full["clock"].is_null(), "a refusal ends the tracking");
 }
 
-async fn public_form(
+/// Posts the public form (with its CSRF token from a fresh page) and answers the response.
+async fn post_public_form(
     app: &TestApp,
     c: &reqwest::Client,
     fields: &[(&str, &str)],
-) -> (StatusCode, String) {
+) -> reqwest::Response {
     let page = c
         .get(app.url("/fallback/apply"))
         .send()
@@ -1002,12 +1003,19 @@ async fn public_form(
     let org = app.org_id("xingfu").await.to_string();
     let mut form: Vec<(&str, &str)> = vec![("_csrf", csrf.as_str()), ("org", org.as_str())];
     form.extend_from_slice(fields);
-    let res = c
-        .post(app.url("/fallback/apply"))
+    c.post(app.url("/fallback/apply"))
         .form(&form)
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn public_form(
+    app: &TestApp,
+    c: &reqwest::Client,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let res = post_public_form(app, c, fields).await;
     let status = res.status();
     (status, res.text().await.unwrap())
 }
@@ -1084,31 +1092,7 @@ async fn the_online_form_waits_for_the_first_officer_and_limits_floods(app: Test
         let (s, _) = public_form(&app, &c, &good).await;
         assert_eq!(s, StatusCode::OK);
     }
-    let page = c
-        .get(app.url("/fallback/apply"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = page
-        .split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let org = app.org_id("xingfu").await.to_string();
-    let mut form: Vec<(&str, &str)> = vec![("_csrf", csrf.as_str()), ("org", org.as_str())];
-    form.extend_from_slice(&good);
-    let res = c
-        .post(app.url("/fallback/apply"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = post_public_form(&app, &c, &good).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(res.headers().get("retry-after").is_some());
     assert!(res.text().await.unwrap().contains("提交过于频繁"));

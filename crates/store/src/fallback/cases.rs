@@ -573,6 +573,31 @@ async fn record_event(
     Ok(())
 }
 
+/// Tells `recipient` about a case (站内通知), the text cut to a notice's length.
+async fn tell(
+    conn: &mut AnyConnection,
+    change: &Change,
+    recipient: Recipient,
+    text: String,
+    link: String,
+    item_id: Option<i64>,
+) -> Result<()> {
+    let text = text
+        .chars()
+        .take(onewindow_domain::escalation::NOTICE_TEXT.max)
+        .collect();
+    let kind = NoticeKind::Assignment;
+    let notice = NewNotice {
+        recipient,
+        kind,
+        text,
+        link,
+        item_id,
+    };
+    notices::add(conn, change, &notice).await?;
+    Ok(())
+}
+
 /// One entry of a case's chain (一案一链).
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseEvent {
@@ -611,6 +636,13 @@ async fn open_tasks(conn: &mut AnyConnection, case_id: i64) -> Result<u32> {
     .await?
     .get("n");
     Ok(n as u32)
+}
+
+fn not_yours(e: rules::NotYours) -> StoreError {
+    StoreError::Forbidden {
+        code: e.code(),
+        message: e.to_string(),
+    }
 }
 
 fn conflict_or_invalid(e: rules::ActError) -> StoreError {
@@ -674,10 +706,7 @@ pub async fn act(
         case.owner_name.as_deref().unwrap_or("其他专员"),
         case.tier,
     )
-    .map_err(|e| StoreError::Forbidden {
-        code: e.code(),
-        message: e.to_string(),
-    })?;
+    .map_err(not_yours)?;
     if let (Act::Take, Some(owner)) = (act, &case.owner_name) {
         return Err(StoreError::Conflict {
             code: "already_taken",
@@ -768,22 +797,16 @@ pub async fn act(
             detail["from_user_id"] = json!(case.owner_user_id);
             detail["to_name"] = json!(to.display_name);
             set.push(("owner_user_id", Val::Int(Some(to.id))));
-            notices::add(
+            tell(
                 conn,
                 change,
-                &NewNotice {
-                    recipient: Recipient::User(to.id),
-                    kind: NoticeKind::Assignment,
-                    text: format!(
-                        "【移交】办不成事 {} 已移交给您负责：{}",
-                        case.case_no, case.title
-                    )
-                    .chars()
-                    .take(onewindow_domain::escalation::NOTICE_TEXT.max)
-                    .collect(),
-                    link: format!("/fallback/cases/{id}"),
-                    item_id: item,
-                },
+                Recipient::User(to.id),
+                format!(
+                    "【移交】办不成事 {} 已移交给您负责：{}",
+                    case.case_no, case.title
+                ),
+                format!("/fallback/cases/{id}"),
+                item,
             )
             .await?;
         }
@@ -869,23 +892,20 @@ pub async fn act(
             set.push(("extended_days", Val::Int(Some(i64::from(*days)))));
             set.push(("extension_reason", text(reason)));
             set.push(("extension_asked_by", Val::Int(Some(who.user_id))));
-            notices::add(
+            tell(
                 conn,
                 change,
-                &NewNotice {
-                    recipient: Recipient::Role {
-                        role: Role::Supervisor,
-                        org_id: case.org_id,
-                        org_path: case.org_path.clone(),
-                    },
-                    kind: NoticeKind::Assignment,
-                    text: format!(
-                        "【延期申请】办不成事 {} 申请延期{days}个工作日，请审批",
-                        case.case_no
-                    ),
-                    link: format!("/fallback/cases/{id}"),
-                    item_id: item,
+                Recipient::Role {
+                    role: Role::Supervisor,
+                    org_id: case.org_id,
+                    org_path: case.org_path.clone(),
                 },
+                format!(
+                    "【延期申请】办不成事 {} 申请延期{days}个工作日，请审批",
+                    case.case_no
+                ),
+                format!("/fallback/cases/{id}"),
+                item,
             )
             .await?;
         }
@@ -903,16 +923,7 @@ pub async fn act(
                 // the extension is applied when it does.
                 if case.state == State::Handling {
                     if let Some(item) = item {
-                        let days = case.extended_days.unwrap_or(0) as u32;
-                        escalation::extend(
-                            conn,
-                            change,
-                            cal,
-                            item,
-                            DeadlineRule::WorkingDays(days),
-                            case.extension_reason.as_deref().unwrap_or(""),
-                        )
-                        .await?;
+                        apply_extension(conn, change, cal, item, &case).await?;
                     }
                 }
             }
@@ -1043,6 +1054,28 @@ pub async fn rate_by_person(
     get(&mut *conn, id).await
 }
 
+/// Lengthens the 办结 stage of `item` by the case's approved extension.
+async fn apply_extension(
+    conn: &mut AnyConnection,
+    change: &Change,
+    cal: &WorkCalendar,
+    item: i64,
+    case: &FallbackCase,
+) -> Result<()> {
+    let days = case.extended_days.unwrap_or(0) as u32;
+    let reason = case.extension_reason.as_deref().unwrap_or("");
+    escalation::extend(
+        conn,
+        change,
+        cal,
+        item,
+        DeadlineRule::WorkingDays(days),
+        reason,
+    )
+    .await?;
+    Ok(())
+}
+
 /// The engine follows the case: the stage of the new state, or closed when the loop ended.
 async fn move_engine(
     conn: &mut AnyConnection,
@@ -1080,16 +1113,7 @@ async fn move_engine(
                     .await?;
                 }
                 if case.extension_state == ExtensionState::Approved {
-                    let days = case.extended_days.unwrap_or(0) as u32;
-                    escalation::extend(
-                        conn,
-                        change,
-                        cal,
-                        item,
-                        DeadlineRule::WorkingDays(days),
-                        case.extension_reason.as_deref().unwrap_or(""),
-                    )
-                    .await?;
+                    apply_extension(conn, change, cal, item, case).await?;
                 }
             } else {
                 escalation::advance_stage(conn, change, cal, item, stage).await?;
@@ -1360,22 +1384,16 @@ async fn open_round(
         .execute(&mut *conn)
         .await?;
         let recipient = Recipient::User(liaison);
-        notices::add(
+        tell(
             conn,
             change,
-            &NewNotice {
-                recipient,
-                kind: NoticeKind::Assignment,
-                text: format!(
-                    "【协调任务】办不成事 {} 第{round}轮协调：{}",
-                    case.case_no, case.title
-                )
-                .chars()
-                .take(onewindow_domain::escalation::NOTICE_TEXT.max)
-                .collect(),
-                link: "/fallback/tasks".into(),
-                item_id: case.tracked_item_id,
-            },
+            recipient,
+            format!(
+                "【协调任务】办不成事 {} 第{round}轮协调：{}",
+                case.case_no, case.title
+            ),
+            "/fallback/tasks".into(),
+            case.tracked_item_id,
         )
         .await?;
         sent.push(json!({ "department_id": dept, "department": org.name, "liaison": liaison }));
@@ -1510,22 +1528,16 @@ pub async fn answer_task(
         "答复"
     };
     for recipient in told {
-        notices::add(
+        tell(
             conn,
             change,
-            &NewNotice {
-                recipient,
-                kind: NoticeKind::Assignment,
-                text: format!(
-                    "【{word}】{}对办不成事 {} 作出{word}",
-                    dept_org.name, case.case_no
-                )
-                .chars()
-                .take(onewindow_domain::escalation::NOTICE_TEXT.max)
-                .collect(),
-                link: format!("/fallback/cases/{case_id}"),
-                item_id: case.tracked_item_id,
-            },
+            recipient,
+            format!(
+                "【{word}】{}对办不成事 {} 作出{word}",
+                dept_org.name, case.case_no
+            ),
+            format!("/fallback/cases/{case_id}"),
+            case.tracked_item_id,
         )
         .await?;
     }
@@ -1868,10 +1880,7 @@ async fn owned_working_case(
         case.owner_name.as_deref().unwrap_or("其他专员"),
         case.tier,
     )
-    .map_err(|e| StoreError::Forbidden {
-        code: e.code(),
-        message: e.to_string(),
-    })?;
+    .map_err(not_yours)?;
     if !states.contains(&case.state) {
         return Err(StoreError::Conflict {
             code: "wrong_state",

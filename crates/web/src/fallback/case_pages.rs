@@ -53,6 +53,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A case as a list row shows it.
+#[derive(Clone)]
 pub struct Row {
     pub c: FallbackCase,
     pub received: String,
@@ -129,18 +130,15 @@ async fn home_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) ->
         .into_iter()
         .map(|(s, n)| (s.label(), n))
         .collect();
+    let open_rows = rows(&state, open).await;
     render(&HomePage {
         chrome: Chrome::new(&state, &ctx, "办不成事窗口"),
         may_intake: p.authorize(Permission::HandleFallback, scope).is_ok(),
         handed_over: rows(&state, handed_over).await,
         unowned: rows(&state, unowned).await,
         mine: rows(&state, mine).await,
-        overdue: rows(&state, open.clone())
-            .await
-            .into_iter()
-            .filter(|r| r.red)
-            .collect(),
-        open: rows(&state, open).await,
+        overdue: open_rows.iter().filter(|r| r.red).cloned().collect(),
+        open: open_rows,
         counts,
         limits: store::limits(pool).await?,
     })
