@@ -97,6 +97,8 @@ enum Command {
     /// What the working-day calendar says (for checking against the official notice).
     #[command(subcommand)]
     Calendar(CalendarCommand),
+    /// Retrain the 接诉即办 department suggestion on the stored requests.
+    TrainSuggestions,
 }
 
 #[derive(Args)]
@@ -312,6 +314,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 demo::seed_fee_examples(&store, clock.now()).await?;
                 demo::seed_ratings(&store, clock.now()).await?;
                 onewindow_store::fallback::demo::seed(&store, clock.now()).await?;
+                onewindow_store::complaints::demo::seed(&store, clock.now()).await?;
             }
             println!(
                 "{}",
@@ -465,6 +468,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::FAILURE
             });
         }
+        Command::TrainSuggestions => {
+            let store = cli.db.open().await?;
+            let mut tx = store.begin().await?;
+            let (id, model) =
+                onewindow_store::complaints::suggest::train(&mut tx, clock.now(), &[]).await?;
+            tx.commit().await?;
+            println!("model {id} trained on {} requests", model.trained_on());
+        }
         Command::Calendar(cmd) => {
             // What the installation's calendar says: the shipped years plus any the
             // administrator loaded.
@@ -528,6 +539,7 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> Result<()> {
             demo::seed_fee_examples(&store, clock.now()).await?;
             demo::seed_ratings(&store, clock.now()).await?;
             onewindow_store::fallback::demo::seed(&store, clock.now()).await?;
+            onewindow_store::complaints::demo::seed(&store, clock.now()).await?;
             tracing::info!("demo data created");
         }
         print_demo_accounts();

@@ -19,10 +19,13 @@ pub enum Role {
     FallbackOfficer,
     GridWorker,
     DeptHandler,
+    /// 接诉即办 dispatcher of a street or district: takes requests in, dispatches them,
+    /// reviews 退单, calls back.
+    Dispatcher,
 }
 
 impl Role {
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::Admin,
         Role::Supervisor,
         Role::GuideDesk,
@@ -31,6 +34,7 @@ impl Role {
         Role::FallbackOfficer,
         Role::GridWorker,
         Role::DeptHandler,
+        Role::Dispatcher,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +47,7 @@ impl Role {
             Role::FallbackOfficer => "fallback_officer",
             Role::GridWorker => "grid_worker",
             Role::DeptHandler => "dept_handler",
+            Role::Dispatcher => "dispatcher",
         }
     }
 
@@ -60,6 +65,7 @@ impl Role {
             Role::FallbackOfficer => "办不成事窗口专员",
             Role::GridWorker => "网格员",
             Role::DeptHandler => "部门处置人员",
+            Role::Dispatcher => "接诉即办派单员",
         }
     }
 
@@ -74,6 +80,7 @@ impl Role {
             Role::FallbackOfficer => "办不成事窗口工作台",
             Role::GridWorker => "网格工作台",
             Role::DeptHandler => "部门处置工作台",
+            Role::Dispatcher => "接诉即办工作台",
         }
     }
 }
@@ -135,10 +142,21 @@ pub enum Permission {
     DecideFallback,
     /// Keep the negative list, tags, department liaisons and the expert pool.
     ManageFallbackLists,
+    /// Read 接诉即办 requests received within scope: the dispatcher board, figures. (A
+    /// department reads those dispatched to it through `HandleComplaints`.)
+    ViewComplaints,
+    /// Take a request in by phone, at the window or the desk (首接负责 for the record).
+    TakeComplaints,
+    /// Dispatch (派单), review a 退单, merge a repeat, call back and tell the result.
+    DispatchComplaints,
+    /// Answer for a department: sign for (签收), ask for re-dispatch (退单), reply.
+    HandleComplaints,
+    /// Keep the category tree and retrain the department suggestion.
+    ManageComplaintCategories,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 26] = [
+    pub const ALL: [Permission; 31] = [
         Permission::ViewOrgs,
         Permission::ManageOrgs,
         Permission::ViewUsers,
@@ -165,6 +183,11 @@ impl Permission {
         Permission::AnswerFallbackTasks,
         Permission::DecideFallback,
         Permission::ManageFallbackLists,
+        Permission::ViewComplaints,
+        Permission::TakeComplaints,
+        Permission::DispatchComplaints,
+        Permission::HandleComplaints,
+        Permission::ManageComplaintCategories,
     ];
 
     /// The permission table. Kept as one match so a review reads it at a glance.
@@ -197,6 +220,11 @@ impl Permission {
             Permission::AnswerFallbackTasks => &[DeptHandler, Approver],
             Permission::DecideFallback => &[Supervisor],
             Permission::ManageFallbackLists => &[Admin],
+            Permission::ViewComplaints => &[Admin, Supervisor, Dispatcher],
+            Permission::TakeComplaints => &[Dispatcher, GuideDesk, WindowClerk, FallbackOfficer],
+            Permission::DispatchComplaints => &[Dispatcher],
+            Permission::HandleComplaints => &[DeptHandler, Approver],
+            Permission::ManageComplaintCategories => &[Admin],
         }
     }
 }
@@ -228,7 +256,7 @@ pub enum Denied {
     Scope,
     /// Shared reference data is owned by a city or a district; a street or community
     /// administrator may read it but neither create nor edit it.
-    #[error("事项目录由市、区两级设立和维护，街道、社区管理员只能查看")]
+    #[error("事项目录、诉求分类等共享基础数据由市、区两级设立和维护，街道、社区管理员只能查看")]
     Level,
 }
 
@@ -309,7 +337,9 @@ pub fn check_window_grant(grantee_roles: &[Role], department: OrgKind) -> Result
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReferenceData<'a> {
     /// A catalog item, owned by a city or a district (`catalog_items.owner_org_id`).
-    CatalogItem { owner: &'a OrgPath },
+    CatalogItem {
+        owner: &'a OrgPath,
+    },
     /// 一件事 bundles: a bundle combines items of several owners and is offered at every
     /// hall, so bundles are edited at the root only.
     Bundles,
@@ -320,6 +350,12 @@ pub enum ReferenceData<'a> {
     Settings,
     /// Running the deadline job by hand: it marks cases of the whole installation.
     DeadlineJob,
+    /// A 接诉即办 category, owned by a city or a district (`complaint_categories.org_id`);
+    /// the suggestion's model is trained over all of them, so retraining is the root's.
+    ComplaintCategory {
+        owner: &'a OrgPath,
+    },
+    ComplaintModel,
 }
 
 /// The root of the tree `path` lies in (`/1/4/9/` → `/1/`).
@@ -340,6 +376,10 @@ pub fn authorize_reference_data(actor: &Actor, data: ReferenceData<'_>) -> Resul
         ReferenceData::Calendar | ReferenceData::Settings | ReferenceData::DeadlineJob => {
             (Permission::ManageCalendar, &root)
         }
+        ReferenceData::ComplaintCategory { owner } => {
+            (Permission::ManageComplaintCategories, owner)
+        }
+        ReferenceData::ComplaintModel => (Permission::ManageComplaintCategories, &root),
     };
     authorize(actor, permission, owner)
 }
@@ -451,6 +491,8 @@ mod tests {
                     ViewRatings,
                     ViewFallback,
                     ManageFallbackLists,
+                    ViewComplaints,
+                    ManageComplaintCategories,
                 ],
             ),
             (
@@ -469,11 +511,18 @@ mod tests {
                     PairRatingDevices,
                     ViewFallback,
                     DecideFallback,
+                    ViewComplaints,
                 ],
             ),
             (
                 GuideDesk,
-                &[ViewOrgs, ViewCases, IssueTickets, EnterRatings],
+                &[
+                    ViewOrgs,
+                    ViewCases,
+                    IssueTickets,
+                    EnterRatings,
+                    TakeComplaints,
+                ],
             ),
             (
                 WindowClerk,
@@ -486,6 +535,7 @@ mod tests {
                     CollectFees,
                     ViewCashup,
                     ViewRatings,
+                    TakeComplaints,
                 ],
             ),
             (
@@ -497,11 +547,22 @@ mod tests {
                     ViewRatings,
                     RectifyRatings,
                     AnswerFallbackTasks,
+                    HandleComplaints,
                 ],
             ),
-            (FallbackOfficer, &[ViewOrgs, ViewFallback, HandleFallback]),
+            (
+                FallbackOfficer,
+                &[ViewOrgs, ViewFallback, HandleFallback, TakeComplaints],
+            ),
             (GridWorker, &[ViewOrgs]),
-            (DeptHandler, &[ViewOrgs, AnswerFallbackTasks]),
+            (
+                DeptHandler,
+                &[ViewOrgs, AnswerFallbackTasks, HandleComplaints],
+            ),
+            (
+                Dispatcher,
+                &[ViewOrgs, ViewComplaints, TakeComplaints, DispatchComplaints],
+            ),
         ];
         for (role, allowed) in expected {
             for p in Permission::ALL {

@@ -21,7 +21,7 @@ pub struct DemoAccount {
 }
 
 /// The accounts the demo creates, one per role (plus a community clerk to show scope).
-pub const ACCOUNTS: [DemoAccount; 10] = [
+pub const ACCOUNTS: [DemoAccount; 11] = [
     DemoAccount {
         username: "admin",
         role: Role::Admin,
@@ -68,6 +68,11 @@ pub const ACCOUNTS: [DemoAccount; 10] = [
         org: "区城市管理局",
     },
     DemoAccount {
+        username: "dispatcher",
+        role: Role::Dispatcher,
+        org: "幸福街道",
+    },
+    DemoAccount {
         username: "clerk-yangguang",
         role: Role::WindowClerk,
         org: "阳光社区",
@@ -85,6 +90,7 @@ fn display_name(username: &str) -> &'static str {
         "fallback2" => "钱专员",
         "grid" => "孙网格",
         "handler" => "周处置",
+        "dispatcher" => "郑派单",
         _ => "吴窗口",
     }
 }

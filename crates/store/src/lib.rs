@@ -18,6 +18,7 @@ pub mod calendar;
 pub mod cases;
 pub mod catalog;
 pub mod clock;
+pub mod complaints;
 pub mod demo;
 pub mod error;
 pub mod escalation;

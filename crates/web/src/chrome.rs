@@ -121,9 +121,20 @@ pub const NAV: &[NavEntry] = &[
         Need::Permission(Permission::ViewFallback),
     ),
     entry(
-        "/fallback/tasks",
-        "协调任务",
-        Need::Permission(Permission::AnswerFallbackTasks),
+        "/complaints",
+        "接诉即办",
+        Need::Permission(Permission::ViewComplaints),
+    ),
+    entry(
+        "/complaints/new",
+        "登记诉求",
+        Need::Permission(Permission::TakeComplaints),
+    ),
+    // One inbox for a department: its requests and the fallback window's tasks.
+    entry(
+        "/complaints/inbox",
+        "部门待办",
+        Need::Permission(Permission::HandleComplaints),
     ),
     entry(
         "/admin/orgs",

@@ -38,7 +38,10 @@ fn duty(role: Role) -> &'static str {
         }
         Role::GridWorker => "巡查网格。事件上报功能尚未开通，目前可查看办事指南和机构。",
         Role::DeptHandler => {
-            "答复办不成事窗口发来的协调任务；处置派发到本部门的事件与诉求（事件处置功能尚未开通）。"
+            "签收、办理并答复派发到本部门的接诉即办诉求，答复办不成事窗口发来的协调任务（网格事件处置尚未开通）。"
+        }
+        Role::Dispatcher => {
+            "接听、登记群众诉求（首接负责），查重，派单到部门，审核退单，回访并告知结果。"
         }
     }
 }
@@ -53,14 +56,19 @@ const WORKBENCH_WORDS: &[(&str, &str)] = &[
     ("/admin/users", "人员与角色"),
     ("/fallback", "办不成事案件"),
     ("/fallback/tasks", "办不成事协调任务"),
+    ("/complaints", "接诉即办诉求"),
+    ("/complaints/new", "登记来电诉求"),
+    ("/complaints/inbox", "部门待办（诉求与协调任务）"),
 ];
 
 /// Pages open to anyone that a role's work starts from (the rest follow from permissions).
 fn open_pages(role: Role) -> &'static [&'static str] {
     match role {
-        Role::GuideDesk | Role::FallbackOfficer | Role::GridWorker | Role::DeptHandler => {
-            &["/guide"]
-        }
+        Role::GuideDesk
+        | Role::FallbackOfficer
+        | Role::GridWorker
+        | Role::DeptHandler
+        | Role::Dispatcher => &["/guide"],
         _ => &[],
     }
 }

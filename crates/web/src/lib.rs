@@ -14,6 +14,7 @@ pub mod cases;
 pub mod catalog;
 pub mod catalog_form;
 pub mod chrome;
+pub mod complaints;
 pub mod context;
 pub mod error;
 pub mod escalation;
@@ -126,6 +127,8 @@ pub struct AppState {
     pub lookup_limits: Arc<auth::KeyedWindow>,
     /// Public submissions per address and per phone number (this instance).
     pub submit_limits: Arc<limits::SubmitLimits>,
+    /// The department suggestion's model last read from the store (this instance).
+    pub complaint_model: Arc<onewindow_store::complaints::suggest::ModelCache>,
 }
 
 impl AppState {
@@ -138,6 +141,7 @@ impl AppState {
                 60,
             )),
             submit_limits: Arc::new(limits::SubmitLimits::default()),
+            complaint_model: Arc::default(),
             store,
             clock,
             config: Arc::new(config),
@@ -242,6 +246,7 @@ pub fn router(state: AppState) -> Router {
         .merge(inbox::router())
         .merge(ratings::router())
         .merge(fallback::router())
+        .merge(complaints::router())
         .merge(openapi::router())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(

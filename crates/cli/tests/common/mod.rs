@@ -360,6 +360,13 @@ impl Api {
         Self::done(self.req(reqwest::Method::GET, path).send().await.unwrap()).await
     }
 
+    /// A page's HTML as this user sees it.
+    pub async fn get_text(&self, path: &str) -> String {
+        let res = self.req(reqwest::Method::GET, path).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        res.text().await.unwrap()
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         Self::done(
             self.req(reqwest::Method::POST, path)

@@ -14,8 +14,10 @@
 
 pub mod suggest;
 
-use crate::escalation::DeadlineRule;
+use crate::access::Role;
+use crate::escalation::{DeadlineRule, KindSpec, NoticeKind, StageSpec, Tier};
 use crate::figures::Rate;
+use crate::validation::TextLimit;
 use serde::{Deserialize, Serialize};
 
 words! {
@@ -78,6 +80,27 @@ impl State {
     pub fn is_final(self) -> bool {
         matches!(self, State::Closed | State::Merged)
     }
+
+    /// What the person reads on the tracking page: where their request is, in their words.
+    pub fn public_label(self) -> &'static str {
+        match self {
+            State::Received => "已受理，正在分派到承办部门",
+            State::Dispatched | State::ReturnAsked => "已派单，等待承办部门签收",
+            State::Signed => "承办部门正在办理",
+            State::Reopened | State::Supervised => "您表示不满意，已重新交办",
+            State::Replied => "承办部门已答复，等待回访",
+            State::Closed => "已办结",
+            State::Merged => "与您此前反映的诉求合并办理",
+        }
+    }
+
+    /// Whether the department holds it (its inbox shows it).
+    pub fn with_department(self) -> bool {
+        matches!(
+            self,
+            State::Dispatched | State::Signed | State::Reopened | State::Supervised
+        )
+    }
 }
 
 words! {
@@ -105,6 +128,8 @@ pub struct Limits {
     pub feedback_complex: DeadlineRule,
     /// Reopenings to the same department before the supervisor takes over.
     pub max_reopens: u32,
+    /// How long the dispatcher has to call the person back after the reply.
+    pub callback: DeadlineRule,
 }
 
 impl Limits {
@@ -123,6 +148,7 @@ impl Limits {
             ],
             feedback_complex: DeadlineRule::CalendarDays(15),
             max_reopens: 2,
+            callback: DeadlineRule::WorkingDays(2),
         }
     }
 
@@ -135,6 +161,7 @@ impl Limits {
             feedback: [b.feedback[0], b.feedback[1], DeadlineRule::WorkingDays(3)],
             feedback_complex: DeadlineRule::WorkingDays(3),
             max_reopens: b.max_reopens,
+            callback: b.callback,
         }
     }
 
@@ -143,6 +170,39 @@ impl Limits {
             Urgency::Emergency => 0,
             Urgency::Utilities => 1,
             Urgency::Ordinary => 2,
+        }
+    }
+
+    /// The limits from the settings' numbers (`complaints.*`): dispatch hours by urgency,
+    /// feedback hours (emergency, utilities) and days (ordinary, complex), reopenings,
+    /// callback working days; with `seed_preset` the seed's stricter ordinary limits
+    /// (24 h / 3 working days) replace the ordinary ones.
+    pub fn from_settings(s: &LimitSettings) -> Limits {
+        let u = |v: i64| v.clamp(1, 10_000) as u32;
+        let set = Limits {
+            dispatch: [
+                DeadlineRule::Hours(u(s.dispatch_hours[0])),
+                DeadlineRule::Hours(u(s.dispatch_hours[1])),
+                DeadlineRule::Hours(u(s.dispatch_hours[2])),
+            ],
+            feedback: [
+                DeadlineRule::Hours(u(s.feedback_hours[0])),
+                DeadlineRule::Hours(u(s.feedback_hours[1])),
+                DeadlineRule::CalendarDays(u(s.feedback_days)),
+            ],
+            feedback_complex: DeadlineRule::CalendarDays(u(s.feedback_complex_days)),
+            max_reopens: s.max_reopens.clamp(0, 100) as u32,
+            callback: DeadlineRule::WorkingDays(u(s.callback_days)),
+        };
+        if !s.seed_preset {
+            return set;
+        }
+        let preset = Limits::seed_preset();
+        Limits {
+            dispatch: [set.dispatch[0], set.dispatch[1], preset.dispatch[2]],
+            feedback: [set.feedback[0], set.feedback[1], preset.feedback[2]],
+            feedback_complex: preset.feedback_complex,
+            ..set
         }
     }
 
@@ -161,12 +221,183 @@ impl Limits {
     }
 }
 
+/// The settings' numbers the limits are made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitSettings {
+    pub dispatch_hours: [i64; 3],
+    pub feedback_hours: [i64; 2],
+    pub feedback_days: i64,
+    pub feedback_complex_days: i64,
+    pub max_reopens: i64,
+    pub callback_days: i64,
+    pub seed_preset: bool,
+}
+
+/// The engine's kinds: the dispatcher's side (派单, 退单审核, 回访), owned by the receiving
+/// street or district, and the department's (签收, 办理答复), owned by the lead department.
+/// Two kinds because the people who answer for a stage differ: tier 0 of the first is the
+/// dispatchers, of the second the department's handlers.
+pub const DISPATCH_KIND: &str = "complaints.dispatch";
+pub const HANDLE_KIND: &str = "complaints.handle";
+pub const STAGE_CALLBACK: &str = "callback";
+
+/// The dispatch stage of a request of `urgency` (one stage per urgency: the rule differs).
+pub fn dispatch_stage(urgency: Urgency) -> String {
+    format!("dispatch_{}", urgency.as_str())
+}
+/// The 退单 review's stage: as urgent as the dispatch.
+pub fn review_stage(urgency: Urgency) -> String {
+    format!("review_{}", urgency.as_str())
+}
+/// The department's signing stage: signed for within the dispatch limit of its urgency.
+pub fn sign_stage(urgency: Urgency) -> String {
+    format!("sign_{}", urgency.as_str())
+}
+/// The department's reply stage, counted from the dispatch.
+pub fn feedback_stage(urgency: Urgency, complex: bool) -> String {
+    if complex && urgency == Urgency::Ordinary {
+        "feedback_complex".into()
+    } else {
+        format!("feedback_{}", urgency.as_str())
+    }
+}
+
+fn stage(name: String, label: &str, rule: DeadlineRule, notice: Option<NoticeKind>) -> StageSpec {
+    StageSpec {
+        name,
+        label: label.into(),
+        rule,
+        notice,
+    }
+}
+
+/// The dispatcher's kind with the current limits.
+pub fn dispatch_kind(limits: &Limits) -> KindSpec {
+    let mut stages = Vec::new();
+    for &u in Urgency::ALL {
+        stages.push(stage(
+            dispatch_stage(u),
+            "派单",
+            limits.dispatch_rule(u),
+            None,
+        ));
+        stages.push(stage(
+            review_stage(u),
+            "退单审核",
+            limits.dispatch_rule(u),
+            None,
+        ));
+    }
+    stages.push(stage(
+        STAGE_CALLBACK.into(),
+        "回访",
+        limits.callback,
+        Some(NoticeKind::CallbackDue),
+    ));
+    KindSpec {
+        kind: DISPATCH_KIND.into(),
+        label: "接诉即办·派单回访".into(),
+        stages,
+        tiers: vec![
+            Tier {
+                role: Role::Dispatcher,
+                up: 0,
+            },
+            Tier {
+                role: Role::Supervisor,
+                up: 0,
+            },
+            Tier {
+                role: Role::Supervisor,
+                up: 1,
+            },
+        ],
+        warn_permille: None,
+    }
+}
+
+/// The department's kind with the current limits.
+pub fn handle_kind(limits: &Limits) -> KindSpec {
+    let mut stages = Vec::new();
+    for &u in Urgency::ALL {
+        stages.push(stage(sign_stage(u), "签收", limits.dispatch_rule(u), None));
+        stages.push(stage(
+            feedback_stage(u, false),
+            "办理答复",
+            limits.feedback_rule(u, false),
+            None,
+        ));
+    }
+    stages.push(stage(
+        feedback_stage(Urgency::Ordinary, true),
+        "办理答复（复杂诉求）",
+        limits.feedback_complex,
+        None,
+    ));
+    KindSpec {
+        kind: HANDLE_KIND.into(),
+        label: "接诉即办·部门办理".into(),
+        stages,
+        tiers: vec![
+            Tier {
+                role: Role::DeptHandler,
+                up: 0,
+            },
+            Tier {
+                role: Role::Approver,
+                up: 0,
+            },
+            Tier {
+                role: Role::Supervisor,
+                up: 1,
+            },
+        ],
+        warn_permille: None,
+    }
+}
+
+/// The request number: SQ + date + a six-digit daily sequence (诉求).
+pub fn request_number(date: chrono::NaiveDate, daily_seq: u32) -> String {
+    format!("SQ{}{daily_seq:06}", date.format("%Y%m%d"))
+}
+
+/// Whether `s` looks like a request number (the lookup limiter keys on those only).
+pub fn is_request_number(s: &str) -> bool {
+    let s = s.trim().to_ascii_uppercase();
+    s.strip_prefix("SQ").is_some_and(|rest| {
+        rest.len() == 14
+            && rest.bytes().all(|b| b.is_ascii_digit())
+            && chrono::NaiveDate::parse_from_str(&rest[..8], "%Y%m%d").is_ok()
+    })
+}
+
+/// Text limits of a request's fields.
+pub const CONTENT: TextLimit = TextLimit::multi_line(2000);
+pub const REPLY: TextLimit = TextLimit::multi_line(2000);
+pub const REASON: TextLimit = TextLimit::multi_line(500);
+pub const ADDRESS: TextLimit = TextLimit::one_line(200);
+pub const NAME: TextLimit = TextLimit::one_line(50);
+pub const SHORT: TextLimit = TextLimit::one_line(100);
+pub const HELP_TEXT: TextLimit = TextLimit::multi_line(1000);
+
+/// Whether a coordinate pair is a place on earth (WGS84, latitude first).
+pub fn valid_coordinates(lat: f64, lon: f64) -> bool {
+    lat.is_finite()
+        && lon.is_finite()
+        && (-90.0..=90.0).contains(&lat)
+        && (-180.0..=180.0).contains(&lon)
+}
+
 /// An act on a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "act")]
 pub enum Act {
     /// 派单: a lead department and co-handlers (none when the lead handles alone).
-    Dispatch { lead: i64, co: Vec<i64> },
+    Dispatch {
+        lead: i64,
+        #[serde(default)]
+        co: Vec<i64>,
+    },
     /// 签收 by the lead department.
     Sign,
     /// 退单: the department asks for re-dispatch, with its reason.
@@ -308,6 +539,45 @@ pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     2.0 * R * h.sqrt().min(1.0).asin()
 }
 
+words! {
+    /// A counter of the daily rollup; each is bumped by the act that settles it.
+    pub enum Metric {
+        Requests = ("requests", "诉求"),
+        Dispatched = ("dispatched", "派单"),
+        SignedOnTime = ("signed_on_time", "按时签收"),
+        Replied = ("replied", "答复"),
+        RepliedOnTime = ("replied_on_time", "按时答复"),
+        CalledBack = ("called_back", "回访"),
+        Solved = ("solved", "已解决"),
+        Satisfied = ("satisfied", "满意和基本满意"),
+        ReturnsAsked = ("returns_asked", "退单"),
+        Repeats = ("repeats", "重复诉求"),
+        Closed = ("closed", "办结"),
+        Told = ("told", "已告知结果"),
+    }
+}
+
+impl Counts {
+    /// Adds a rollup row's count to its counter.
+    pub fn add(&mut self, metric: Metric, n: i64) {
+        let field = match metric {
+            Metric::Requests => &mut self.requests,
+            Metric::Dispatched => &mut self.dispatched,
+            Metric::SignedOnTime => &mut self.signed_on_time,
+            Metric::Replied => &mut self.replied,
+            Metric::RepliedOnTime => &mut self.replied_on_time,
+            Metric::CalledBack => &mut self.called_back,
+            Metric::Solved => &mut self.solved,
+            Metric::Satisfied => &mut self.satisfied,
+            Metric::ReturnsAsked => &mut self.returns_asked,
+            Metric::Repeats => &mut self.repeats,
+            Metric::Closed => &mut self.closed,
+            Metric::Told => &mut self.told,
+        };
+        *field += n;
+    }
+}
+
 /// The counters one department (or category) has for a period; every figure is a ratio of
 /// two of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -354,6 +624,17 @@ impl Counts {
     /// 退单率 = 退单 asked ÷ requests dispatched.
     pub fn return_rate(&self) -> Rate {
         Rate::new(self.returns_asked, self.dispatched)
+    }
+
+    /// The monthly ranking's score (Beijing's weighting of the three rates): 响应率 × 10% +
+    /// 解决率 × 45% + 满意率 × 45%, in tenths of a point out of 100.0 (a rate without a
+    /// denominator counts as 0: a department nobody called back has not earned the points).
+    pub fn composite_tenths(&self) -> i64 {
+        let pm = |r: Rate| r.per_mille().unwrap_or(0);
+        (pm(self.response_rate()) * 10
+            + pm(self.solution_rate()) * 45
+            + pm(self.satisfaction_rate()) * 45)
+            / 100
     }
 }
 

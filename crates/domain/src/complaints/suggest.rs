@@ -11,8 +11,8 @@
 
 use std::collections::HashMap;
 
-/// A trained model (retrained by a command from the stored history).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A trained model (retrained by a command from the stored history; stored as JSON).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Model {
     /// Per category: requests, tokens in total, and the count of each token.
     categories: Vec<(String, u64, u64, HashMap<String, u64>)>,
@@ -87,6 +87,11 @@ impl Model {
                 share: (s - best).exp() / sum,
             })
             .collect()
+    }
+
+    /// How many requests it was trained on.
+    pub fn trained_on(&self) -> u64 {
+        self.requests
     }
 }
 

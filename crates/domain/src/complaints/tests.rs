@@ -185,3 +185,87 @@ fn the_rates_on_hand_counted_numbers() {
     assert_eq!(c.feedback_rate().percent_text(), "75.0%");
     assert_eq!(c.return_rate().percent_text(), "25.0%");
 }
+
+#[test]
+fn settings_make_the_limits_and_the_preset_tightens_ordinary_ones() {
+    let s = LimitSettings {
+        dispatch_hours: [1, 2, 24],
+        feedback_hours: [2, 24],
+        feedback_days: 7,
+        feedback_complex_days: 15,
+        max_reopens: 2,
+        callback_days: 2,
+        seed_preset: false,
+    };
+    assert_eq!(Limits::from_settings(&s), Limits::beijing());
+    let preset = Limits::from_settings(&LimitSettings {
+        seed_preset: true,
+        ..s
+    });
+    assert_eq!(preset, Limits::seed_preset());
+    assert_eq!(
+        preset.feedback_rule(Urgency::Ordinary, false),
+        DeadlineRule::WorkingDays(3)
+    );
+    // Emergencies keep their hours under the preset.
+    assert_eq!(
+        preset.feedback_rule(Urgency::Emergency, false),
+        DeadlineRule::Hours(2)
+    );
+}
+
+#[test]
+fn the_engine_kinds_have_a_stage_per_urgency_and_valid_specs() {
+    let l = Limits::beijing();
+    let d = dispatch_kind(&l);
+    let h = handle_kind(&l);
+    assert!(d.validate().is_ok() && h.validate().is_ok());
+    let rule = |k: &KindSpec, name: &str| k.stages.iter().find(|s| s.name == name).map(|s| s.rule);
+    assert_eq!(
+        rule(&d, &dispatch_stage(Urgency::Emergency)),
+        Some(DeadlineRule::Hours(1))
+    );
+    assert_eq!(
+        rule(&h, &feedback_stage(Urgency::Ordinary, true)),
+        Some(DeadlineRule::CalendarDays(15))
+    );
+    // Complex matters only lengthen ordinary requests: an emergency stays at 2 hours.
+    assert_eq!(
+        feedback_stage(Urgency::Emergency, true),
+        feedback_stage(Urgency::Emergency, false)
+    );
+    assert_eq!(d.tiers[0].role, Role::Dispatcher);
+    assert_eq!(h.tiers[0].role, Role::DeptHandler);
+}
+
+#[test]
+fn request_numbers_and_coordinates() {
+    let d = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let no = request_number(d, 12);
+    assert_eq!(no, "SQ20261123000012");
+    assert!(is_request_number(&no.to_lowercase()));
+    assert!(!is_request_number("SQ20261323000012"));
+    assert!(!is_request_number("BB20261123000012"));
+    assert!(valid_coordinates(39.9, 116.4));
+    assert!(!valid_coordinates(91.0, 116.4));
+    assert!(!valid_coordinates(f64::NAN, 0.0));
+}
+
+#[test]
+fn the_ranking_score_weights_the_three_rates() {
+    let c = Counts {
+        dispatched: 10,
+        signed_on_time: 9,
+        called_back: 8,
+        solved: 6,
+        satisfied: 7,
+        ..Counts::default()
+    };
+    // 90% × 10 + 75% × 45 + 87.5% × 45 = 9 + 33.75 + 39.375 = 82.125 → 821 tenths.
+    assert_eq!(c.composite_tenths(), 821);
+    assert_eq!(Counts::default().composite_tenths(), 0);
+    let mut added = Counts::default();
+    added.add(Metric::Solved, 2);
+    added.add(Metric::Solved, 3);
+    assert_eq!(added.solved, 5);
+}
