@@ -708,14 +708,16 @@ pub fn parse_post_request(params: &Params) -> Result<PostedRequest, Vec<ParamErr
     let owned = |n: &str| single(params, n).map(String::from);
     let point = match (lat, long) {
         (Some(la), Some(lo)) => Some((lo, la)),
-        (Some(_), None) => {
+        // The other one missing (not merely invalid: that was said already).
+        (Some(_), None) if single(params, "long").is_none() => {
             errors.push(ParamError::new("long", "lat和long须同时提供"));
             None
         }
-        (None, Some(_)) => {
+        (None, Some(_)) if single(params, "lat").is_none() => {
             errors.push(ParamError::new("lat", "lat和long须同时提供"));
             None
         }
+        (Some(_), None) | (None, Some(_)) => None,
         (None, None) => None,
     };
     let location = PostedLocation {
