@@ -177,6 +177,81 @@ pub fn states_with_status(status: Open311Status) -> Vec<State> {
         .collect()
 }
 
+words! {
+    /// A grid worker's place in a grid (seed §5.1, §7.1: one full-time worker hired by the
+    /// street, two part-time ones from party members and volunteers). A worker may belong to
+    /// several grids.
+    pub enum WorkerRole {
+        FullTime = ("full_time", "专职网格员"),
+        PartTime = ("part_time", "兼职网格员"),
+    }
+}
+
+/// The seed's grid: about 300 households, one full-time and two part-time grid workers.
+pub const HOUSEHOLDS_PER_GRID: u32 = 300;
+pub const FULL_TIME_PER_GRID: usize = 1;
+pub const PART_TIME_PER_GRID: usize = 2;
+
+/// What a grid lacks against the seed's staffing, in words (empty: fully staffed).
+pub fn staffing_gaps(workers: &[WorkerRole]) -> Vec<String> {
+    let count = |r| workers.iter().filter(|w| **w == r).count();
+    [
+        (WorkerRole::FullTime, FULL_TIME_PER_GRID),
+        (WorkerRole::PartTime, PART_TIME_PER_GRID),
+    ]
+    .into_iter()
+    .filter(|(r, want)| count(*r) < *want)
+    .map(|(r, want)| format!("缺{}{}名", r.label(), want - count(r)))
+    .collect()
+}
+
+/// An open event as the duplicate warning compares it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NearbyEvent {
+    pub id: i64,
+    pub category_id: i64,
+    pub state: State,
+    /// WGS84 (lon, lat).
+    pub at: (f64, f64),
+}
+
+/// The events a new report of `category_id` at `at` (lon, lat) may repeat: open events of
+/// the same category within `within_m` metres, nearest first (the dispatcher board's
+/// warning; merging is the dispatcher's decision, never automatic).
+pub fn possible_duplicates(
+    category_id: i64,
+    at: (f64, f64),
+    open: &[NearbyEvent],
+    within_m: f64,
+) -> Vec<(i64, f64)> {
+    let mut near: Vec<(i64, f64)> = open
+        .iter()
+        .filter(|e| e.category_id == category_id && !e.state.is_final())
+        .map(|e| {
+            // distance_m takes (lat, lon).
+            let d = crate::complaints::distance_m((at.1, at.0), (e.at.1, e.at.0));
+            (e.id, d)
+        })
+        .filter(|(_, d)| *d <= within_m)
+        .collect();
+    near.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    near
+}
+
+/// Open311's `expected_datetime`: when an event of `category` reported at `reported_at`
+/// (UTC microseconds) is due to be closed — `None` while the deadline reaches into a year
+/// the calendar does not have (never a guessed date).
+pub fn close_due(
+    category: &Category,
+    cal: &crate::calendar::WorkCalendar,
+    reported_at: crate::escalation::Micros,
+) -> Option<crate::escalation::Micros> {
+    match category.close.schedule(cal, reported_at, 0).ok()? {
+        crate::escalation::Schedule::Due { due_at, .. } => Some(due_at),
+        crate::escalation::Schedule::Pending { .. } => None,
+    }
+}
+
 /// Co-handling departments of one event at most.
 pub const MAX_CO_HANDLERS: usize = 10;
 /// After-photos one handling may carry at most.

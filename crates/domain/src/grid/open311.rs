@@ -270,10 +270,11 @@ impl Open311Error {
 /// The HTTP status for a list of errors: the first error's code when it is 403 or 404,
 /// else 400 ("basically 400 for any other error").
 pub fn http_status(errors: &[Open311Error]) -> u16 {
-    match errors.first().map(|e| e.code) {
-        Some(c @ (403 | 404)) => c,
-        _ => 400,
-    }
+    errors
+        .first()
+        .map(|e| e.code)
+        .filter(|c| matches!(c, 403 | 404))
+        .unwrap_or(400)
 }
 
 /// `<errors>…</errors>` / `[{"code":…,"description":…}]`.

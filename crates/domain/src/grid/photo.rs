@@ -99,10 +99,9 @@ impl PhotoError {
 pub fn size_text(bytes: usize) -> String {
     const KB: usize = 1024;
     const MB: usize = 1024 * 1024;
-    if bytes >= MB && bytes % MB == 0 {
-        format!("{} MB", bytes / MB)
-    } else if bytes >= MB {
-        format!("{:.1} MB", bytes as f64 / MB as f64)
+    if bytes >= MB {
+        let mb = format!("{:.1}", bytes as f64 / MB as f64);
+        format!("{} MB", mb.strip_suffix(".0").unwrap_or(&mb))
     } else if bytes >= KB {
         format!("{} KB", bytes.div_ceil(KB))
     } else {

@@ -616,3 +616,49 @@ fn act_texts_name_their_fields_and_limits() {
     let json = serde_json::to_string(&sample(ActKind::NotOurs)).unwrap();
     assert_eq!(json, r#"{"act":"not_ours","reason":"属于供电公司产权"}"#);
 }
+
+#[test]
+fn staffing_against_the_seed() {
+    use WorkerRole::{FullTime, PartTime};
+    assert!(staffing_gaps(&[FullTime, PartTime, PartTime]).is_empty());
+    assert_eq!(
+        staffing_gaps(&[PartTime]),
+        ["缺专职网格员1名", "缺兼职网格员1名"]
+    );
+    assert_eq!(HOUSEHOLDS_PER_GRID, 300);
+}
+
+#[test]
+fn duplicates_are_open_events_of_the_category_nearby() {
+    let at = (114.9614, 30.0912);
+    // 0.001° of latitude is about 111 m.
+    let e = |id, category_id, state, dlat: f64| NearbyEvent {
+        id,
+        category_id,
+        state,
+        at: (at.0, at.1 + dlat),
+    };
+    let open = [
+        e(1, 5, State::Dispatched, 0.0009),
+        e(2, 5, State::Reported, 0.0002),
+        e(3, 6, State::Reported, 0.0),
+        e(4, 5, State::Closed, 0.0),
+        e(5, 5, State::InProgress, 0.002),
+    ];
+    let d = possible_duplicates(5, at, &open, 150.0);
+    let ids: Vec<i64> = d.iter().map(|x| x.0).collect();
+    assert_eq!(ids, [2, 1]);
+    assert!((d[0].1 - 22.2).abs() < 0.5, "{}", d[0].1);
+}
+
+#[test]
+fn expected_datetime_is_the_close_limit() {
+    let cal = WorkCalendar::shipped();
+    let c = Category::new("light", "路灯不亮");
+    let at = beijing(2024, 9, 30, 10);
+    assert_eq!(close_due(&c, &cal, at), Some(beijing(2024, 10, 4, 0)));
+    let mut wd = c.clone();
+    wd.close = DeadlineRule::WorkingDays(3);
+    // 2027 is not shipped: pending, not guessed.
+    assert_eq!(close_due(&wd, &cal, beijing(2026, 12, 31, 10)), None);
+}

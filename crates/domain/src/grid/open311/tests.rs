@@ -462,7 +462,7 @@ fn updates_in_the_extension_s_shape() {
         description: Some("已更换灯泡 <LED>".into()),
         media_url: None,
     };
-    let x = read_xml(&render_updates(Format::Xml, &[u.clone()]));
+    let x = read_xml(&render_updates(Format::Xml, std::slice::from_ref(&u)));
     let r = "service_request_updates/request_update";
     for (f, v) in [
         ("update_id", "77"),
