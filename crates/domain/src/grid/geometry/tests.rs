@@ -345,3 +345,76 @@ fn buildings_are_points_or_footprints() {
     .unwrap_err();
     assert_eq!(e[0].reason, "楼栋须为Point或Polygon，不能是LineString");
 }
+
+/// The issue's benchmark, run by hand in release:
+/// `cargo test --release -p onewindow-domain grid::geometry::tests::assign_a_million_points -- --ignored --nocapture`.
+/// 500 grids (a 25 × 20 layout of squares, each edge cut into 5, so 20 vertices a grid)
+/// over about 5 × 4 km; a million points spread over it and a margin outside.
+#[test]
+#[ignore = "benchmark; run by hand in release"]
+fn assign_a_million_points() {
+    let cell = 0.002;
+    let mut grids = vec![];
+    for i in 0..25 {
+        for j in 0..20 {
+            let (x0, y0) = (115.0 + i as f64 * cell, 30.0 + j as f64 * cell);
+            let mut ring = vec![];
+            for (ax, ay, bx, by) in [
+                (0., 0., 1., 0.),
+                (1., 0., 1., 1.),
+                (1., 1., 0., 1.),
+                (0., 1., 0., 0.),
+            ] {
+                for k in 0..5 {
+                    let t = k as f64 / 5.0;
+                    ring.push((
+                        x0 + cell * (ax + (bx - ax) * t),
+                        y0 + cell * (ay + (by - ay) * t),
+                    ));
+                }
+            }
+            ring.push(ring[0]);
+            let id = (i * 20 + j) as i64;
+            grids.push(grid(
+                id,
+                &format!("G{id:03}"),
+                Polygon::new(LineString::from(ring), vec![]),
+            ));
+        }
+    }
+    let ix = GridIndex::new(grids.clone());
+    // A fixed linear congruential sequence: the same points every run.
+    let mut s: u64 = 42;
+    let mut next = || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let points: Vec<(f64, f64)> = (0..1_000_000)
+        .map(|_| (114.999 + next() * 0.052, 29.999 + next() * 0.042))
+        .collect();
+    let t = std::time::Instant::now();
+    let inside = points
+        .iter()
+        .filter(|(x, y)| ix.assign(*x, *y) != Assignment::OutsideAll)
+        .count();
+    let indexed = t.elapsed();
+    // Without the index: every polygon tested, for a sample of 10,000 points.
+    let t = std::time::Instant::now();
+    let brute = points[..10_000]
+        .iter()
+        .filter(|(x, y)| {
+            let c = Coord { x: *x, y: *y };
+            grids
+                .iter()
+                .any(|g| g.area.coordinate_position(&c) != CoordPos::Outside)
+        })
+        .count();
+    let linear = t.elapsed() * 100;
+    eprintln!(
+        "1,000,000 points × 500 grids: R-tree {indexed:?} ({inside} inside); \
+         testing every polygon ≈ {linear:?} (from 10,000 points, {brute} inside)"
+    );
+    assert!(inside > 900_000);
+}
