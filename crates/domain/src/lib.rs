@@ -31,6 +31,9 @@ pub mod fallback;
 /// Fees: an item's fee, payments and refunds of a case, its balance, the daily cash-up.
 pub mod fees;
 pub mod figures;
+/// 网格事件: grids and their polygons, the event loop 发现—派单—处置—反馈, categories and
+/// their extra fields, the figures, Open311 GeoReport v2 documents, photos without GPS.
+pub mod grid;
 /// Resident ID numbers, unified social credit codes, mobile numbers; masking.
 pub mod ids;
 /// The material catalogue: documents with stable ids that items' material lists refer to.
