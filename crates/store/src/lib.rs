@@ -26,6 +26,7 @@ pub mod fallback;
 pub mod fees;
 pub mod figures;
 pub mod grants;
+pub mod grid;
 pub mod materials;
 pub mod notices;
 pub mod orgs;

@@ -1,0 +1,346 @@
+//! The demo's grid data: 幸福街道's six grids (two per community, a plausible block layout
+//! around lon 116.399, lat 39.908), the grid worker in 阳光社区第一网格, a few categories, and
+//! events over the last days in several states — reported, dispatched, signed, in progress,
+//! handled, closed, a duplicate, one outside every grid, one overdue — made through the same
+//! operations the pages use, with the clock moved back, so the engine, the chain and the
+//! rollup are what they would be.
+
+use super::categories;
+use super::events::{self, NewEvent};
+use super::geometry;
+use crate::audit::{Change, Who};
+use crate::{orgs, users, Result, Store, StoreError};
+use onewindow_domain::escalation::DeadlineRule;
+use onewindow_domain::grid::{
+    Act, Actor, Category, ReporterKind, Visibility, WorkerRole, DEFAULT_CLOSE, DEFAULT_RESPOND,
+};
+use serde_json::json;
+use std::collections::HashMap;
+
+const HOUR: i64 = 3_600_000_000;
+const DAY: i64 = 24 * HOUR;
+
+/// The demo's layout: community code, its column west to east; each column holds grid 1
+/// (south) and grid 2 (north). 0.006° of longitude ≈ 510 m, 0.004° of latitude ≈ 445 m.
+pub const WEST: f64 = 116.390;
+pub const SOUTH: f64 = 39.904;
+pub const COLUMN: f64 = 0.006;
+pub const ROW: f64 = 0.004;
+pub const COMMUNITIES: [&str; 3] = ["yangguang", "heping", "dongfeng"];
+
+/// The street's grids as a GeoJSON FeatureCollection (community ids looked up by code).
+pub fn grids_geojson(communities: &[(String, i64)]) -> String {
+    let mut features = vec![];
+    for (i, code) in COMMUNITIES.iter().enumerate() {
+        let community = communities
+            .iter()
+            .find(|(c, _)| c == code)
+            .map(|(_, id)| *id);
+        for n in 0..2 {
+            let (w, s) = (WEST + i as f64 * COLUMN, SOUTH + n as f64 * ROW);
+            let (e, nn) = (w + COLUMN, s + ROW);
+            features.push(json!({
+                "type": "Feature",
+                "properties": { "code": format!("{code}-g{}", n + 1),
+                    "name": format!("{}第{}网格", name_of(code), ["一", "二"][n]),
+                    "households": 300 + 10 * (i * 2 + n), "community": community },
+                "geometry": { "type": "Polygon",
+                    "coordinates": [[[w, s], [e, s], [e, nn], [w, nn], [w, s]]] },
+            }));
+        }
+    }
+    json!({ "type": "FeatureCollection", "features": features }).to_string()
+}
+
+fn name_of(code: &str) -> &'static str {
+    match code {
+        "yangguang" => "阳光社区",
+        "heping" => "和平社区",
+        _ => "东风社区",
+    }
+}
+
+/// Demo categories: code, name, group, default department (org code), help, public.
+pub const CATEGORIES: [(&str, &str, &str, &str, &str); 5] = [
+    (
+        "lights",
+        "路灯损坏",
+        "市容环境",
+        "dept-cg",
+        "路灯不亮、灯杆倾斜：请拍下灯杆编号",
+    ),
+    (
+        "building",
+        "违法建设",
+        "城市管理",
+        "dept-cg",
+        "私搭乱建、违规加层、圈占绿地",
+    ),
+    (
+        "firelane",
+        "消防通道堵塞",
+        "安全隐患",
+        "dept-cg",
+        "车辆或杂物占用消防通道",
+    ),
+    (
+        "garbage",
+        "垃圾堆放",
+        "市容环境",
+        "dept-cg",
+        "垃圾满溢、建筑垃圾乱倒",
+    ),
+    (
+        "dispute",
+        "邻里纠纷",
+        "矛盾调解",
+        "dept-mz",
+        "噪音、漏水、占用公共空间引起的纠纷",
+    ),
+];
+
+/// Seeds the demo's grid data (after [`crate::demo::seed`]); `now` is the demo clock.
+pub async fn seed(store: &Store, now: i64) -> Result<()> {
+    let cal = onewindow_domain::calendar::WorkCalendar::shipped();
+    let mut tx = store.begin().await?;
+    let street = orgs::find_by_code(&mut *tx, "xingfu")
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let mut who = HashMap::new();
+    for name in ["admin", "dispatcher", "handler", "grid"] {
+        let id = users::find_id_by_username(&mut tx, name)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        who.insert(name, id);
+    }
+    let change = |at: i64, name: &str| Change {
+        backend: store.backend(),
+        at,
+        who: Who::user(who[name], name),
+    };
+    let mut communities = vec![];
+    for code in COMMUNITIES {
+        let c = orgs::find_by_code(&mut *tx, code)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        communities.push((code.to_string(), c.id));
+    }
+    let t0 = now - 20 * DAY;
+    geometry::import(
+        &mut tx,
+        &change(t0, "admin"),
+        street.id,
+        &grids_geojson(&communities),
+    )
+    .await?;
+    let grids = sqlx::query("SELECT id, code FROM grid_areas ORDER BY code")
+        .fetch_all(&mut *tx)
+        .await?;
+    use sqlx::Row;
+    let grid_id = |code: &str| {
+        grids
+            .iter()
+            .find(|r| r.get::<String, _>("code") == code)
+            .map(|r| r.get::<i64, _>("id"))
+    };
+    if let Some(g) = grid_id("yangguang-g1") {
+        geometry::add_worker(
+            &mut tx,
+            &change(t0, "admin"),
+            g,
+            who["grid"],
+            WorkerRole::FullTime,
+        )
+        .await?;
+    }
+    let mut category = HashMap::new();
+    let mut department = HashMap::new();
+    for (code, name, group, dept, help) in CATEGORIES {
+        let d = orgs::find_by_code(&mut *tx, dept)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut c = Category::new(code, name);
+        c.group = group.into();
+        c.help = help.into();
+        c.default_department = Some(d.id);
+        c.respond = DEFAULT_RESPOND;
+        c.close = if code == "building" {
+            DeadlineRule::WorkingDays(5)
+        } else {
+            DEFAULT_CLOSE
+        };
+        let saved = categories::save(&mut tx, &change(t0, "admin"), street.id, None, &c).await?;
+        category.insert(code, saved.id);
+        department.insert(code, d.id);
+    }
+    // (category, description, offset east/north in grid cells, days ago, how far it got)
+    let plan: [(&str, &str, (f64, f64), i64, &str); 10] = [
+        ("lights", "阳光小区3号楼前路灯不亮", (0.3, 0.4), 9, "closed"),
+        (
+            "garbage",
+            "和平里菜市场门口垃圾满溢",
+            (1.5, 0.5),
+            7,
+            "closed",
+        ),
+        (
+            "firelane",
+            "东风小区消防通道被私家车占用",
+            (2.4, 1.3),
+            5,
+            "dispatched",
+        ),
+        (
+            "building",
+            "阳光小区顶楼违规加盖彩钢房",
+            (0.6, 1.6),
+            4,
+            "in_progress",
+        ),
+        ("lights", "和平路路灯灯杆倾斜", (1.2, 1.4), 3, "handled"),
+        (
+            "garbage",
+            "阳光社区北门建筑垃圾乱倒",
+            (0.5, 1.2),
+            2,
+            "signed",
+        ),
+        (
+            "lights",
+            "阳光小区3号楼前路灯又不亮了",
+            (0.3, 0.41),
+            1,
+            "duplicate",
+        ),
+        ("dispute", "楼上漏水引起邻里纠纷", (1.7, 0.2), 1, "reported"),
+        ("garbage", "东风路口垃圾桶损坏", (2.6, 0.7), 0, "reported"),
+        (
+            "lights",
+            "街道边界外公园路灯不亮",
+            (3.4, 0.5),
+            0,
+            "reported",
+        ),
+    ];
+    let mut first = None;
+    for (i, (code, text, (dx, dy), days, until)) in plan.iter().enumerate() {
+        let at = now - days * DAY - (9 - i as i64) * HOUR;
+        let reporter = if i % 3 == 2 { "dispatcher" } else { "grid" };
+        let point = (WEST + dx * COLUMN, SOUTH + dy * ROW);
+        let r = events::report(
+            &mut tx,
+            &change(at, reporter),
+            &cal,
+            &NewEvent {
+                category_id: category[code],
+                description: (*text).into(),
+                point: Some(point),
+                address: format!("幸福街道{}", text.chars().take(6).collect::<String>()),
+                attributes: vec![],
+                reporter: if reporter == "grid" {
+                    ReporterKind::GridWorker
+                } else {
+                    ReporterKind::Resident
+                },
+                reporter_user_id: (reporter == "grid").then_some(who["grid"]),
+                reporter_client: (reporter != "grid").then(|| "居民来电".to_string()),
+                reporter_contact: String::new(),
+                visibility: if *code == "dispute" {
+                    Visibility::Private
+                } else {
+                    Visibility::Public
+                },
+                fallback_street: Some(street.id),
+                photos: vec![],
+            },
+        )
+        .await?;
+        let id = r.event.id;
+        if i == 0 {
+            first = Some(id);
+        }
+        let confirmer = if reporter == "grid" {
+            (Actor::Reporter, "grid")
+        } else {
+            (Actor::StreetDispatcher, "dispatcher")
+        };
+        let steps: Vec<(Act, Actor, &str, i64)> = match *until {
+            "duplicate" => vec![(
+                Act::RejectDuplicate {
+                    original: first.unwrap_or(id),
+                },
+                Actor::StreetDispatcher,
+                "dispatcher",
+                HOUR,
+            )],
+            "reported" => vec![],
+            _ => {
+                let mut s = vec![
+                    (
+                        Act::Dispatch {
+                            department: department[code],
+                            co: vec![],
+                        },
+                        Actor::StreetDispatcher,
+                        "dispatcher",
+                        HOUR,
+                    ),
+                    (Act::Sign, Actor::LeadHandler, "handler", 3 * HOUR),
+                    (Act::Start, Actor::LeadHandler, "handler", 4 * HOUR),
+                    (
+                        Act::Handle {
+                            reply: "已到现场处置完毕".into(),
+                            after_photos: 1,
+                        },
+                        Actor::LeadHandler,
+                        "handler",
+                        20 * HOUR,
+                    ),
+                    (Act::Confirm, confirmer.0, confirmer.1, 26 * HOUR),
+                    (Act::Close, Actor::StreetDispatcher, "dispatcher", 27 * HOUR),
+                ];
+                let keep = match *until {
+                    "dispatched" => 1,
+                    "signed" => 2,
+                    "in_progress" => 3,
+                    "handled" => 4,
+                    _ => 6,
+                };
+                s.truncate(keep);
+                s
+            }
+        };
+        for (act, actor, name, after) in steps {
+            let photos = if matches!(act, Act::Handle { .. }) {
+                vec![events::NewPhoto {
+                    bytes: TINY_PNG.to_vec(),
+                    declared: "image/png".into(),
+                }]
+            } else {
+                vec![]
+            };
+            events::act(
+                &mut tx,
+                &change(at + after, name),
+                &cal,
+                id,
+                None,
+                &[actor],
+                &act,
+                &photos,
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A 1×1 PNG: the demo's after-photo.
+pub const TINY_PNG: [u8; 67] = [
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0a, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
+];

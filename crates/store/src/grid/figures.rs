@@ -1,0 +1,100 @@
+//! The grid figures, summed from the daily rollup (`grid_rollup`, written in each act's
+//! transaction, by the day the event was reported): per grid, community, street, lead
+//! department or category over a period. The rates and their formulas are
+//! `domain::grid::Counts`.
+
+use crate::Result;
+use onewindow_domain::grid::Counts;
+use serde::Serialize;
+use sqlx::{AnyPool, Row};
+
+/// What the figures are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    Grid,
+    Community,
+    Street,
+    Department,
+    Category,
+}
+
+impl By {
+    pub fn parse(s: &str) -> Option<By> {
+        Some(match s {
+            "grid" => By::Grid,
+            "community" => By::Community,
+            "street" => By::Street,
+            "department" => By::Department,
+            "category" => By::Category,
+            _ => return None,
+        })
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            By::Grid => "grid_id",
+            By::Community => "community_org_id",
+            By::Street => "street_org_id",
+            By::Department => "department_id",
+            By::Category => "category_id",
+        }
+    }
+}
+
+/// One row: the unit's id (0 for none: outside grids, not dispatched) and its counters.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row_ {
+    pub id: i64,
+    pub counts: Counts,
+}
+
+/// Counters per unit of `by` within the streets `streets` (empty: all), reported between
+/// `from` and `to` (inclusive, `YYYY-MM-DD`).
+pub async fn figures(
+    pool: &AnyPool,
+    by: By,
+    streets: &[i64],
+    from: &str,
+    to: &str,
+) -> Result<Vec<Row_>> {
+    let mut sql = format!(
+        "SELECT {col} AS id, metric, CAST(SUM(n) AS BIGINT) AS n FROM grid_rollup WHERE day >= $1 AND day <= $2",
+        col = by.column()
+    );
+    if !streets.is_empty() {
+        let list: Vec<String> = streets.iter().map(|s| s.to_string()).collect();
+        sql.push_str(&format!(" AND street_org_id IN ({})", list.join(", ")));
+    }
+    sql.push_str(&format!(" GROUP BY {}, metric ORDER BY 1", by.column()));
+    let rows = sqlx::query(&sql)
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await?;
+    let mut out: Vec<Row_> = vec![];
+    for r in rows {
+        let id: i64 = r.get("id");
+        let metric: String = r.get("metric");
+        let n: i64 = r.get("n");
+        if out.last().is_none_or(|l| l.id != id) {
+            out.push(Row_ {
+                id,
+                counts: Counts::default(),
+            });
+        }
+        let c = &mut out.last_mut().expect("pushed").counts;
+        match metric.as_str() {
+            "reported" => c.reported += n,
+            "duplicates" => c.duplicates += n,
+            "responded_on_time" => c.responded_on_time += n,
+            "closed" => c.closed += n,
+            "closed_on_time" => c.closed_on_time += n,
+            "cross_department" => c.cross_department += n,
+            "cross_department_closed" => c.cross_department_closed += n,
+            "handled" => c.handled += n,
+            "reopened" => c.reopened += n,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
