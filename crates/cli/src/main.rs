@@ -315,6 +315,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 demo::seed_ratings(&store, clock.now()).await?;
                 onewindow_store::fallback::demo::seed(&store, clock.now()).await?;
                 onewindow_store::complaints::demo::seed(&store, clock.now()).await?;
+                onewindow_store::grid::demo::seed(&store, clock.now()).await?;
             }
             println!(
                 "{}",
@@ -540,6 +541,7 @@ async fn serve(db: &DbArgs, args: ServeArgs) -> Result<()> {
             demo::seed_ratings(&store, clock.now()).await?;
             onewindow_store::fallback::demo::seed(&store, clock.now()).await?;
             onewindow_store::complaints::demo::seed(&store, clock.now()).await?;
+            onewindow_store::grid::demo::seed(&store, clock.now()).await?;
             tracing::info!("demo data created");
         }
         print_demo_accounts();

@@ -394,6 +394,7 @@ pub async fn page_errors(
 ) -> Response {
     let path = req.uri().path().to_string();
     if path.starts_with("/api/")
+        || path.starts_with("/open311/")
         || path.starts_with("/static/")
         || path == "/healthz"
         || path == "/metrics"

@@ -23,6 +23,7 @@ pub mod fees;
 pub mod figures;
 pub mod form;
 pub mod grants;
+pub mod grid;
 pub mod home;
 pub mod inbox;
 pub mod limits;
@@ -247,6 +248,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ratings::router())
         .merge(fallback::router())
         .merge(complaints::router())
+        .merge(grid::router())
         .merge(openapi::router())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(

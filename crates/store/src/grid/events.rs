@@ -686,10 +686,22 @@ pub async fn act(
     if version.is_some_and(|v| v != ev.version) {
         return Err(StoreError::version_conflict("该事件"));
     }
+    // After-photos uploaded beforehand ([`add_photos`], phase `after`) wait for the
+    // handling that attaches them; the act's count is theirs and those sent with it.
+    let pending: Vec<i64> = sqlx::query(
+        "SELECT id FROM grid_event_photos WHERE event_id = $1 AND phase = 'after' \
+         AND act_id IS NULL ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| r.get("id"))
+    .collect();
     let act = match act {
         Act::Handle { reply, .. } => Act::Handle {
             reply: reply.clone(),
-            after_photos: photos.len() as u32,
+            after_photos: (photos.len() + pending.len()) as u32,
         },
         other => other.clone(),
     };
@@ -875,8 +887,15 @@ pub async fn act(
     .rows_affected();
     crate::error::optimistic(changed, "该事件")?;
     let chain = record(conn, change, id, kind.as_str(), ev.state, to, detail).await?;
-    if !prepared.is_empty() {
+    if matches!(act, Act::Handle { .. }) {
         insert_photos(conn, change, id, "after", Some(chain), &prepared).await?;
+        for p in &pending {
+            sqlx::query("UPDATE grid_event_photos SET act_id = $1 WHERE id = $2")
+                .bind(chain)
+                .bind(p)
+                .execute(&mut *conn)
+                .await?;
+        }
     }
     if let Act::Dispatch { department, .. } = &act {
         let d = crate::orgs::get(&mut *conn, *department).await?;
@@ -1015,23 +1034,46 @@ pub async fn photo_bytes(
     ))
 }
 
-/// Adds report photos to an event not yet final (a second shot from the reporter).
+/// Where a photo belongs: to the report (the reporter's shots), or after the handling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Report,
+    After,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Report => "report",
+            Phase::After => "after",
+        }
+    }
+}
+
+/// Adds photos to an event: report photos while it is not final, after-photos while it is
+/// being handled (they wait for the handling, which attaches and counts them). Who may is
+/// the caller's check.
 pub async fn add_photos(
     conn: &mut AnyConnection,
     change: &Change,
     id: i64,
+    phase: Phase,
     photos: &[NewPhoto],
 ) -> Result<Vec<i64>> {
     let ev = get(&mut *conn, id).await?;
-    if ev.state.is_final() {
+    let ok = match phase {
+        Phase::Report => !ev.state.is_final(),
+        Phase::After => ev.state == State::InProgress,
+    };
+    if !ok {
         return Err(StoreError::Conflict {
             code: "wrong_state",
-            message: format!("事件已“{}”，不能再添加照片", ev.state.label()),
+            message: format!("事件当前为“{}”，不能添加这类照片", ev.state.label()),
         });
     }
     let (_, max_bytes) = settings_in(conn).await?;
     let prepared = prepare_photos(photos, max_bytes)?;
-    let ids = insert_photos(conn, change, id, "report", None, &prepared).await?;
+    let ids = insert_photos(conn, change, id, phase.as_str(), None, &prepared).await?;
     audit::append(
         conn,
         change,

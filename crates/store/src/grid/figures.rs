@@ -5,6 +5,7 @@
 
 use crate::Result;
 use onewindow_domain::grid::Counts;
+use onewindow_domain::org::OrgPath;
 use serde::Serialize;
 use sqlx::{AnyPool, Row};
 
@@ -48,27 +49,25 @@ pub struct Row_ {
     pub counts: Counts,
 }
 
-/// Counters per unit of `by` within the streets `streets` (empty: all), reported between
+/// Counters per unit of `by` of the streets inside `scope`, for events reported between
 /// `from` and `to` (inclusive, `YYYY-MM-DD`).
 pub async fn figures(
     pool: &AnyPool,
     by: By,
-    streets: &[i64],
+    scope: &OrgPath,
     from: &str,
     to: &str,
 ) -> Result<Vec<Row_>> {
-    let mut sql = format!(
-        "SELECT {col} AS id, metric, CAST(SUM(n) AS BIGINT) AS n FROM grid_rollup WHERE day >= $1 AND day <= $2",
+    let sql = format!(
+        "SELECT r.{col} AS id, r.metric, CAST(SUM(r.n) AS BIGINT) AS n FROM grid_rollup r \
+         JOIN orgs s ON s.id = r.street_org_id WHERE r.day >= $1 AND r.day <= $2 \
+         AND s.path LIKE $3 GROUP BY r.{col}, r.metric ORDER BY 1",
         col = by.column()
     );
-    if !streets.is_empty() {
-        let list: Vec<String> = streets.iter().map(|s| s.to_string()).collect();
-        sql.push_str(&format!(" AND street_org_id IN ({})", list.join(", ")));
-    }
-    sql.push_str(&format!(" GROUP BY {}, metric ORDER BY 1", by.column()));
     let rows = sqlx::query(&sql)
         .bind(from)
         .bind(to)
+        .bind(format!("{}%", scope.as_str()))
         .fetch_all(pool)
         .await?;
     let mut out: Vec<Row_> = vec![];

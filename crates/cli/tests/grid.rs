@@ -1,0 +1,598 @@
+//! 网格事件 through the API and Open311 GeoReport v2 on both backends: the loop from a grid
+//! worker's report to the street's closing (refusals of state and role on the way, the
+//! chain whole on the event, the figures from the rollup); Open311 conformance written from
+//! the spec (every endpoint in XML and JSON, the 403 without a key, an unknown service
+//! code, an unknown request id, a bad date, a request posted through Open311 seen by the
+//! dispatcher and its status changes through GET requests and servicerequestupdates); a
+//! point outside every grid kept for the street with a warning; a photo's EXIF GPS gone
+//! from its public copy.
+
+mod common;
+
+use common::{Api, TestApp};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+on_both_backends!(
+    the_loop_runs_from_a_grid_worker_s_report_to_the_close,
+    open311_conformance_from_the_spec,
+    a_point_outside_every_grid_is_kept_with_a_warning,
+    the_public_copy_of_a_photo_has_no_gps,
+);
+
+const GPS_JPEG: &[u8] = include_bytes!("../../domain/src/grid/fixtures/gps.jpg");
+
+/// Lon/lat inside 阳光社区第一网格 of the demo layout.
+const IN_G1: (f64, f64) = (116.3918, 39.9056);
+
+fn find(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The GPS IFD pointer tag 0x8825 as a little- or big-endian IFD entry writes it.
+fn has_gps_tag(b: &[u8]) -> bool {
+    find(b, &[0x25, 0x88, 0x04, 0x00]) || find(b, &[0x88, 0x25, 0x00, 0x04])
+}
+
+/// Imports the demo street's grids and one category (with an optional attribute); the
+/// category's id.
+async fn setup(app: &TestApp) -> i64 {
+    let admin = app.login("admin").await;
+    let mut communities = vec![];
+    for c in onewindow_store::grid::demo::COMMUNITIES {
+        communities.push((c.to_string(), app.org_id(c).await));
+    }
+    let geojson: Value =
+        serde_json::from_str(&onewindow_store::grid::demo::grids_geojson(&communities)).unwrap();
+    let street = app.org_id("xingfu").await;
+    let (s, v) = admin
+        .post(
+            "/api/v1/grid/grids",
+            json!({"street_id": street, "geojson": geojson}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["created"], 6);
+    let cg = app.org_id("dept-cg").await;
+    let (s, v) = admin
+        .post(
+            "/api/v1/grid/categories",
+            json!({
+                "code": "lights", "name": "路灯损坏", "group": "市容环境",
+                "default_department": cg,
+                "respond": {"unit": "calendar_days", "amount": 1},
+                "close": {"unit": "calendar_days", "amount": 3},
+                "help": "路灯不亮、灯杆倾斜",
+                "attributes": [{"code": "pole", "datatype": "string", "required": false,
+                    "description": "灯杆编号", "order": 1}]
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["id"].as_i64().unwrap()
+}
+
+async fn act(api: &Api, id: i64, body: Value) -> (StatusCode, Value) {
+    api.post(&format!("/api/v1/grid/events/{id}/acts"), body)
+        .await
+}
+
+async fn ok(api: &Api, id: i64, body: Value) -> Value {
+    let (s, v) = act(api, id, body.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{body} → {v}");
+    v
+}
+
+async fn upload(api: &Api, id: i64, phase: &str, bytes: &[u8], ct: &str) -> (StatusCode, Value) {
+    let res = api
+        .client
+        .post(format!(
+            "{}/api/v1/grid/events/{id}/photos?phase={phase}",
+            api.base
+        ))
+        .header("x-csrf-token", &api.csrf)
+        .header("content-type", ct)
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let s = res.status();
+    (s, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn the_loop_runs_from_a_grid_worker_s_report_to_the_close(app: TestApp) {
+    let category = setup(&app).await;
+    let grid = app.login("grid").await;
+    let dispatcher = app.login("dispatcher").await;
+    let handler = app.login("handler").await;
+    let cg = app.org_id("dept-cg").await;
+    let (s, v) = grid
+        .post(
+            "/api/v1/grid/events",
+            json!({"category_id": category, "description": "3号楼前路灯不亮",
+                   "lon": IN_G1.0, "lat": IN_G1.1, "address": "阳光小区3号楼",
+                   "attributes": {"pole": "YG-017"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let ev = &v["event"];
+    let id = ev["id"].as_i64().unwrap();
+    assert_eq!(ev["state"], "reported");
+    assert_eq!(ev["reporter_kind"], "grid_worker");
+    assert_eq!(ev["grid_name"], "阳光社区第一网格");
+    assert_eq!(ev["outside_grids"], false);
+    assert!(ev["respond_due_at"].as_i64().is_some());
+    // A bad attribute: refused under its Open311 name.
+    let (s, v) = grid
+        .post(
+            "/api/v1/grid/events",
+            json!({"category_id": category, "description": "x", "lon": IN_G1.0,
+                   "lat": IN_G1.1, "attributes": {"nope": "1"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["fields"][0]["field"], "attribute[nope]", "{v}");
+    // The wrong state (sign before dispatch) is a conflict; the wrong person, 403.
+    let (s, v) = act(&handler, id, json!({"act": "sign"})).await;
+    assert!(
+        s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND,
+        "{s} {v}"
+    );
+    let (s, v) = act(
+        &grid,
+        id,
+        json!({"act": "dispatch", "department": cg, "co": []}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, v) = act(&dispatcher, id, json!({"act": "close"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    ok(
+        &dispatcher,
+        id,
+        json!({"act": "dispatch", "department": cg, "co": []}),
+    )
+    .await;
+    let e = ok(&handler, id, json!({"act": "sign"})).await;
+    assert_eq!(e["state"], "signed");
+    assert!(e["close_due_at"].as_i64().is_some());
+    ok(&handler, id, json!({"act": "start"})).await;
+    // Handling needs an after-photo.
+    let (s, v) = act(
+        &handler,
+        id,
+        json!({"act": "handle", "reply": "已更换灯泡", "after_photos": 0}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["fields"][0]["field"], "after_photos", "{v}");
+    let (s, v) = upload(&handler, id, "after", GPS_JPEG, "image/jpeg").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let e = ok(
+        &handler,
+        id,
+        json!({"act": "handle", "reply": "已更换灯泡", "after_photos": 0}),
+    )
+    .await;
+    assert_eq!(e["state"], "handled");
+    // Only the reporting grid worker confirms.
+    let (s, _) = act(&dispatcher, id, json!({"act": "confirm"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    ok(&grid, id, json!({"act": "confirm"})).await;
+    let e = ok(&dispatcher, id, json!({"act": "close"})).await;
+    assert_eq!(e["state"], "closed");
+    // 一事件一链: the whole chain on the event, attributed.
+    let (s, v) = grid.get(&format!("/api/v1/grid/events/{id}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let acts: Vec<&str> = v["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["act"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        acts,
+        ["report", "dispatch", "sign", "start", "handle", "confirm", "close"]
+    );
+    assert_eq!(v["chain"][1]["actor"], "dispatcher");
+    assert_eq!(v["photos"].as_array().unwrap().len(), 1);
+    assert_eq!(v["photos"][0]["phase"], "after");
+    // Figures from the rollup.
+    let (s, v) = dispatcher
+        .get("/api/v1/grid/figures?by=category&from=2000-01-01&to=2100-12-31")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let row = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == category)
+        .cloned()
+        .unwrap();
+    assert_eq!(row["counts"]["reported"], 1, "{row}");
+    assert_eq!(row["counts"]["closed"], 1, "{row}");
+    assert_eq!(row["closure_permille"], 1000, "{row}");
+    assert_eq!(row["responded_on_time_permille"], 1000, "{row}");
+}
+
+/// A raw answer: status, content type, body.
+async fn raw(req: reqwest::RequestBuilder) -> (StatusCode, String, String) {
+    let res = req.send().await.unwrap();
+    let s = res.status();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    (s, ct, res.text().await.unwrap())
+}
+
+async fn json_of(app: &TestApp, path: &str) -> (StatusCode, Value) {
+    let (s, ct, body) = raw(reqwest::Client::new().get(app.url(path))).await;
+    assert!(ct.starts_with("application/json"), "{path}: {ct}");
+    (s, serde_json::from_str(&body).unwrap())
+}
+
+async fn xml_of(app: &TestApp, path: &str) -> (StatusCode, String) {
+    let (s, ct, body) = raw(reqwest::Client::new().get(app.url(path))).await;
+    assert!(ct.starts_with("text/xml"), "{path}: {ct}");
+    assert!(
+        body.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>"),
+        "{body}"
+    );
+    (s, body)
+}
+
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String, String) {
+    raw(reqwest::Client::new().post(app.url(path)).form(form)).await
+}
+
+async fn open311_conformance_from_the_spec(app: TestApp) {
+    setup(&app).await;
+    // Discovery, services, the definition: XML and JSON.
+    let (s, v) = json_of(&app, "/open311/v2/discovery.json").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(v["endpoints"].is_array(), "{v}");
+    let (s, x) = xml_of(&app, "/open311/v2/discovery.xml").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        x.contains("<discovery>") && x.contains("<endpoints>"),
+        "{x}"
+    );
+    let (s, v) = json_of(&app, "/open311/v2/services.json").await;
+    assert_eq!(s, StatusCode::OK);
+    let lights = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service_code"] == "lights")
+        .cloned()
+        .unwrap();
+    assert_eq!(lights["service_name"], "路灯损坏");
+    assert_eq!(lights["metadata"], true);
+    assert_eq!(lights["type"], "realtime");
+    let (s, x) = xml_of(&app, "/open311/v2/services.xml").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(x.contains("<services>") && x.contains("<service_code>lights</service_code>"));
+    let (s, v) = json_of(&app, "/open311/v2/services/lights.json").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["service_code"], "lights");
+    assert_eq!(v["attributes"][0]["code"], "pole");
+    assert_eq!(v["attributes"][0]["datatype"], "string");
+    let (s, x) = xml_of(&app, "/open311/v2/services/lights.xml").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(x.contains("<service_definition>"), "{x}");
+    // An unknown service code: 404 in the spec's error body.
+    let (s, v) = json_of(&app, "/open311/v2/services/nope.json").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(v[0]["code"], 404);
+    assert!(v[0]["description"].as_str().is_some());
+    let (s, x) = xml_of(&app, "/open311/v2/services/nope.xml").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(x.contains("<errors><error><code>404</code>"), "{x}");
+
+    // POST without a key: 403, the spec's body.
+    let point = [
+        ("service_code", "lights"),
+        ("lat", "39.9056"),
+        ("long", "116.3918"),
+        ("description", "路灯不亮"),
+    ];
+    let (s, ct, body) = post_form(&app, "/open311/v2/requests.json", &point).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    assert!(ct.starts_with("application/json"));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v[0]["code"], 403);
+    let (s, _, body) = post_form(&app, "/open311/v2/requests.xml", &point).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(body.contains("<code>403</code>"), "{body}");
+    let mut wrong = point.to_vec();
+    wrong.push(("api_key", "ow_not-a-key"));
+    let (s, _, _) = post_form(&app, "/open311/v2/requests.json", &wrong).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // A key of a service account of the street.
+    let admin = app.login("admin").await;
+    let dispatcher = app.login("dispatcher").await;
+    let (s, created) = admin
+        .post(
+            "/api/v1/api-keys",
+            json!({"name": "FixMyStreet对接", "user_id": dispatcher.user["id"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let key = created["secret"].as_str().unwrap().to_string();
+    let mut form = point.to_vec();
+    form.push(("api_key", &key));
+    form.push(("attribute[pole]", "YG-020"));
+    form.push(("first_name", "Ann"));
+    let (s, ct, body) = post_form(&app, "/open311/v2/requests.json", &form).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert!(ct.starts_with("application/json"));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let id = v[0]["service_request_id"].as_str().unwrap().to_string();
+    assert!(v[0].get("token").is_none_or(|t| t.is_null()), "{v}");
+    // The same in XML; and the key as a query parameter.
+    let (s, _, body) = raw(reqwest::Client::new()
+        .post(app.url(&format!("/open311/v2/requests.xml?api_key={key}")))
+        .form(&point))
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert!(
+        body.contains("<service_requests><request><service_request_id>"),
+        "{body}"
+    );
+    // An unknown service code, no location, a bad attribute value: the spec's errors.
+    let mut unknown = form.clone();
+    unknown[0] = ("service_code", "nope");
+    let (s, _, body) = post_form(&app, "/open311/v2/requests.json", &unknown).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+    let (s, _, body) = post_form(
+        &app,
+        "/open311/v2/requests.json",
+        &[("service_code", "lights"), ("api_key", &key)],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v[0]["code"], 400);
+
+    // GET the request: JSON and XML; with the spec's fields.
+    let (s, v) = json_of(&app, &format!("/open311/v2/requests/{id}.json")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let r = &v[0];
+    assert_eq!(r["service_request_id"], id.as_str());
+    assert_eq!(r["status"], "open");
+    assert_eq!(r["service_code"], "lights");
+    assert!(r["requested_datetime"]
+        .as_str()
+        .unwrap()
+        .ends_with("+08:00"));
+    assert!(r["expected_datetime"].as_str().unwrap().ends_with("+08:00"));
+    assert!(r["lat"].is_number() && r["long"].is_number());
+    let (s, x) = xml_of(&app, &format!("/open311/v2/requests/{id}.xml")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(x.contains(&format!("<service_request_id>{id}</service_request_id>")));
+    assert!(x.contains("<status>open</status>"));
+    // An unknown request id: 404.
+    let (s, v) = json_of(&app, "/open311/v2/requests/999999.json").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(v[0]["code"], 404);
+    let (s, _) = xml_of(&app, "/open311/v2/requests/999999.xml").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // A bad date: 400.
+    let (s, v) = json_of(&app, "/open311/v2/requests.json?start_date=yesterday").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(v[0]["code"], 400);
+    let (s, x) = xml_of(&app, "/open311/v2/requests.xml?end_date=2026-13-01").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(x.contains("<code>400</code>"));
+    // Filters: list, by id, by service code and status.
+    let (s, v) = json_of(&app, "/open311/v2/requests.json").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    let (_, v) = json_of(
+        &app,
+        &format!("/open311/v2/requests.json?service_request_id={id}"),
+    )
+    .await;
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    let (_, v) = json_of(
+        &app,
+        "/open311/v2/requests.json?service_code=lights&status=closed",
+    )
+    .await;
+    assert_eq!(v.as_array().unwrap().len(), 0);
+    let (s, x) = xml_of(&app, "/open311/v2/requests.xml?status=open").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(x.matches("<request>").count(), 2);
+
+    // The dispatcher sees it, reported by the Open311 client.
+    let n: i64 = id.parse().unwrap();
+    let (s, v) = dispatcher.get("/api/v1/grid/events?state=reported").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let seen = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == n)
+        .cloned()
+        .unwrap();
+    assert_eq!(seen["reporter_kind"], "open311");
+    // Through the loop; the street confirms for a client.
+    let handler = app.login("handler").await;
+    let cg = app.org_id("dept-cg").await;
+    ok(
+        &dispatcher,
+        n,
+        json!({"act": "dispatch", "department": cg, "co": []}),
+    )
+    .await;
+    ok(&handler, n, json!({"act": "sign"})).await;
+    ok(&handler, n, json!({"act": "start"})).await;
+    let (s, _) = upload(&handler, n, "after", GPS_JPEG, "image/jpeg").await;
+    assert_eq!(s, StatusCode::CREATED);
+    ok(
+        &handler,
+        n,
+        json!({"act": "handle", "reply": "已修复", "after_photos": 0}),
+    )
+    .await;
+    let (_, v) = json_of(&app, &format!("/open311/v2/requests/{id}.json")).await;
+    assert_eq!(v[0]["status"], "open", "handled is still open: {v}");
+    assert_eq!(v[0]["agency_responsible"], "区城市管理局");
+    ok(&dispatcher, n, json!({"act": "confirm"})).await;
+    let (_, v) = json_of(&app, &format!("/open311/v2/requests/{id}.json")).await;
+    assert_eq!(v[0]["status"], "closed", "{v}");
+    let (_, v) = json_of(&app, "/open311/v2/requests.json?status=closed").await;
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    // servicerequestupdates: every status change of the request, XML and JSON.
+    let (s, v) = json_of(&app, "/open311/v2/servicerequestupdates.json").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let ours: Vec<&Value> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["service_request_id"] == id.as_str())
+        .collect();
+    assert_eq!(ours.len(), 6, "{v}");
+    assert_eq!(ours[0]["status"], "open");
+    assert_eq!(ours.last().unwrap()["status"], "closed");
+    assert!(ours
+        .iter()
+        .all(|u| u["updated_datetime"].as_str().unwrap().ends_with("+08:00")));
+    let (s, x) = xml_of(&app, "/open311/v2/servicerequestupdates.xml").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(x.contains("<request_update>"), "{x}");
+    let (s, _) = json_of(
+        &app,
+        "/open311/v2/servicerequestupdates.json?start_date=not-a-date",
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // POST an update: a key needed; recorded on the chain.
+    let now = "2026-12-01T10:00:00+08:00";
+    let upd = [
+        ("service_request_id", id.as_str()),
+        ("status", "CLOSED"),
+        ("updated_datetime", now),
+        ("description", "居民反馈已修好"),
+    ];
+    let (s, _, _) = post_form(&app, "/open311/v2/servicerequestupdates.json", &upd).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let mut with_key = upd.to_vec();
+    with_key.push(("api_key", &key));
+    let (s, _, body) = post_form(&app, "/open311/v2/servicerequestupdates.json", &with_key).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(v[0]["update_id"].as_str().is_some(), "{v}");
+    let mut unknown = with_key.clone();
+    unknown[0] = ("service_request_id", "999999");
+    let (s, _, _) = post_form(&app, "/open311/v2/servicerequestupdates.xml", &unknown).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // An extension the spec does not have: the spec's 404.
+    let (s, _, _) = raw(reqwest::Client::new().get(app.url("/open311/v2/services.html"))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+async fn a_point_outside_every_grid_is_kept_with_a_warning(app: TestApp) {
+    let category = setup(&app).await;
+    let grid = app.login("grid").await;
+    let dispatcher = app.login("dispatcher").await;
+    let (s, v) = grid
+        .post(
+            "/api/v1/grid/events",
+            json!({"category_id": category, "description": "公园里路灯不亮",
+                   "lon": 116.50, "lat": 39.95}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let ev = &v["event"];
+    assert_eq!(ev["outside_grids"], true);
+    assert!(ev["grid_id"].is_null());
+    assert_eq!(ev["street_org_id"], app.org_id("xingfu").await);
+    assert!(!v["warnings"].as_array().unwrap().is_empty(), "{v}");
+    let id = ev["id"].as_i64().unwrap();
+    let (s, v) = dispatcher.get(&format!("/api/v1/grid/events/{id}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(!v["warnings"].as_array().unwrap().is_empty());
+    assert!(v["acts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "dispatch"));
+    // The community route needs a community: refused for a place in no grid.
+    // A second report of the same category next to the first: flagged as a duplicate.
+    let (s, v) = grid
+        .post(
+            "/api/v1/grid/events",
+            json!({"category_id": category, "description": "公园路灯坏了",
+                   "lon": 116.50005, "lat": 39.95}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["possible_duplicates"][0]["id"], id, "{v}");
+    let dup = v["event"]["id"].as_i64().unwrap();
+    let e = ok(
+        &dispatcher,
+        dup,
+        json!({"act": "reject_duplicate", "original": id}),
+    )
+    .await;
+    assert_eq!(e["state"], "rejected_duplicate");
+    assert_eq!(e["original_id"], id);
+}
+
+async fn the_public_copy_of_a_photo_has_no_gps(app: TestApp) {
+    let category = setup(&app).await;
+    assert!(has_gps_tag(GPS_JPEG) && find(GPS_JPEG, b"GPSLatitude"));
+    let grid = app.login("grid").await;
+    let (s, v) = grid
+        .post(
+            "/api/v1/grid/events",
+            json!({"category_id": category, "description": "路灯不亮",
+                   "lon": IN_G1.0, "lat": IN_G1.1}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["event"]["id"].as_i64().unwrap();
+    // Wrong type and too large: refused, the limit named.
+    let (s, v) = upload(&grid, id, "report", b"GIF89a not a photo", "image/gif").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = upload(&grid, id, "report", GPS_JPEG, "image/jpeg").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let photo = v["ids"][0].as_i64().unwrap();
+    let public = reqwest::get(app.url(&format!("/grid/photos/{photo}")))
+        .await
+        .unwrap();
+    assert_eq!(public.status(), StatusCode::OK);
+    assert_eq!(public.headers()["content-type"], "image/jpeg");
+    let bytes = public.bytes().await.unwrap();
+    assert_eq!(&bytes[..2], [0xFF, 0xD8]);
+    assert!(!has_gps_tag(&bytes), "GPS IFD gone");
+    assert!(!find(&bytes, b"GPSLatitude"), "XMP GPS gone");
+    assert!(!find(
+        &bytes,
+        &[30, 0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0, 1, 0, 0, 0]
+    ));
+    // Staff reading the event get the original on asking.
+    let res = grid
+        .client
+        .get(app.url(&format!("/api/v1/grid/photos/{photo}?original=true")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(has_gps_tag(&res.bytes().await.unwrap()));
+    // The public copy is what Open311 links to.
+    let (_, v) = json_of(&app, &format!("/open311/v2/requests/{id}.json")).await;
+    assert!(v[0]["media_url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/grid/photos/{photo}")));
+}

@@ -1,0 +1,19 @@
+//! 网格事件 (SPEC C7, issue 14): the staff API and the Open311 GeoReport v2 API. The rules
+//! are `onewindow_domain::grid`, the records `onewindow_store::grid`.
+//!
+//! - [`events`]: report, list, one event with its chain and next acts, the acts, photos
+//!   (the public copy GPS-free), grids imported from GeoJSON, categories, figures.
+//! - [`open311`]: `/open311/v2/…` in XML and JSON, keys from `api_keys`, errors in the
+//!   spec's format.
+
+pub mod events;
+pub mod open311;
+
+use crate::AppState;
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(events::router())
+        .merge(open311::router())
+}
