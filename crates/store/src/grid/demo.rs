@@ -174,7 +174,8 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         department.insert(code, d.id);
     }
     // (category, description, offset east/north in grid cells, days ago, how far it got)
-    let plan: [(&str, &str, (f64, f64), i64, &str); 10] = [
+    type Planned<'a> = (&'a str, &'a str, (f64, f64), i64, &'a str);
+    let plan: [Planned; 10] = [
         ("lights", "阳光小区3号楼前路灯不亮", (0.3, 0.4), 9, "closed"),
         (
             "garbage",

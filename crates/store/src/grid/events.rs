@@ -275,11 +275,11 @@ fn photo_error(i: usize, e: photo::PhotoError) -> StoreError {
     StoreError::invalid(&format!("photos[{i}]"), e.code(), e.to_string())
 }
 
-/// Checks photos and makes their public copies: (type, original, public).
-fn prepare_photos(
-    photos: &[NewPhoto],
-    max_bytes: usize,
-) -> Result<Vec<(ImageType, Vec<u8>, Vec<u8>)>> {
+/// A checked photo: its type, the upload, and the public (GPS-free) copy.
+type Prepared = (ImageType, Vec<u8>, Vec<u8>);
+
+/// Checks photos and makes their public copies.
+fn prepare_photos(photos: &[NewPhoto], max_bytes: usize) -> Result<Vec<Prepared>> {
     let mut out = vec![];
     for (i, p) in photos.iter().enumerate() {
         let t =
@@ -296,7 +296,7 @@ async fn insert_photos(
     event_id: i64,
     phase: &str,
     act_id: Option<i64>,
-    photos: &[(ImageType, Vec<u8>, Vec<u8>)],
+    photos: &[Prepared],
 ) -> Result<Vec<i64>> {
     let mut ids = vec![];
     for (t, original, public) in photos {
