@@ -18,6 +18,7 @@ on_both_backends!(
     open311_conformance_from_the_spec,
     a_point_outside_every_grid_is_kept_with_a_warning,
     the_public_copy_of_a_photo_has_no_gps,
+    the_board_draws_the_grids_and_the_event_page_keeps_the_chain,
 );
 
 const GPS_JPEG: &[u8] = include_bytes!("../../domain/src/grid/fixtures/gps.jpg");
@@ -595,4 +596,54 @@ async fn the_public_copy_of_a_photo_has_no_gps(app: TestApp) {
         .as_str()
         .unwrap()
         .ends_with(&format!("/grid/photos/{photo}")));
+}
+
+async fn the_board_draws_the_grids_and_the_event_page_keeps_the_chain(app: TestApp) {
+    let category = setup(&app).await;
+    let grid = app.login("grid").await;
+    let (s, v) = grid
+        .post(
+            "/api/v1/grid/events",
+            json!({"category_id": category, "description": "路灯不亮<b>",
+                   "lon": IN_G1.0, "lat": IN_G1.1}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["event"]["id"].as_i64().unwrap();
+    let dispatcher = app.login("dispatcher").await;
+    let board = dispatcher.get_text("/grid").await;
+    assert!(board.contains("<svg class=\"grid-map\""), "{board}");
+    assert_eq!(board.matches("<polygon").count(), 6);
+    assert!(board.contains(&format!("href=\"/grid/events/{id}\"")));
+    assert!(!board.contains("<b>"), "escaped");
+    let page = dispatcher.get_text(&format!("/grid/events/{id}")).await;
+    assert!(
+        page.contains("事件全链条") && page.contains("value=\"dispatch\""),
+        "{page}"
+    );
+    // Dispatch with the page's form; a sign by the dispatcher is refused with 403 … as a page.
+    let cg = app.org_id("dept-cg").await.to_string();
+    let res = dispatcher
+        .client
+        .post(app.url(&format!("/grid/events/{id}/act")))
+        .form(&[
+            ("_csrf", dispatcher.csrf.as_str()),
+            ("act", "dispatch"),
+            ("department", cg.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = dispatcher
+        .client
+        .post(app.url(&format!("/grid/events/{id}/act")))
+        .form(&[("_csrf", dispatcher.csrf.as_str()), ("act", "close")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("act-error"));
+    let page = grid.get_text(&format!("/grid/events/{id}")).await;
+    assert!(page.contains("已派单"), "{page}");
 }

@@ -130,6 +130,11 @@ pub const NAV: &[NavEntry] = &[
         "登记诉求",
         Need::Permission(Permission::TakeComplaints),
     ),
+    entry(
+        "/grid",
+        "网格事件",
+        Need::Permission(Permission::ViewComplaints),
+    ),
     // One inbox for a department: its requests and the fallback window's tasks.
     entry(
         "/complaints/inbox",

@@ -3,11 +3,14 @@
 //!
 //! - [`events`]: report, list, one event with its chain and next acts, the acts, photos
 //!   (the public copy GPS-free), grids imported from GeoJSON, categories, figures.
+//! - [`pages`]: the dispatcher board with the grid map (server-rendered SVG) and one event
+//!   with its chain and act forms.
 //! - [`open311`]: `/open311/v2/…` in XML and JSON, keys from `api_keys`, errors in the
 //!   spec's format.
 
 pub mod events;
 pub mod open311;
+pub mod pages;
 
 use crate::AppState;
 use axum::Router;
@@ -16,4 +19,5 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(events::router())
         .merge(open311::router())
+        .merge(pages::router())
 }
