@@ -350,7 +350,8 @@ pub async fn co_handled_by(pool: &AnyPool, department_id: i64, limit: i64) -> Re
     Ok(rows.iter().map(from_row).collect())
 }
 
-fn check_new(new: &NewRequest) -> Result<()> {
+/// The field checks of a new request, every field's error at once.
+pub fn check_new(new: &NewRequest) -> Result<()> {
     let mut errors = FieldErrors::new();
     for (field, label, value, limit, needed) in [
         ("content", "诉求内容", &new.content, rules::CONTENT, true),

@@ -187,13 +187,6 @@ pub async fn intake_public(
     input: &IntakeInput,
 ) -> Result<Request, AppError> {
     let streets = receiving_orgs(state).await?;
-    if !streets.iter().any(|(id, _)| *id == org_id) {
-        return Err(AppError::invalid(
-            "org",
-            "unknown_org",
-            "请选择您所在的街道",
-        ));
-    }
     let mut input = input.clone();
     input.channel = Channel::Web.as_str().into();
     // The person says what it is about; the urgency and the staff member are staff's call.
@@ -205,6 +198,15 @@ pub async fn intake_public(
         input.urgency = Urgency::Ordinary.as_str().into();
     }
     let new = input.to_new(org_id, &[Channel::Web])?;
+    // Every field's error at once: the street's beside the others.
+    if !streets.iter().any(|(id, _)| *id == org_id) {
+        let mut errors = match store::check_new(&new) {
+            Err(onewindow_store::StoreError::Invalid(e)) => e,
+            _ => onewindow_domain::validation::FieldErrors::new(),
+        };
+        errors.add("org", "unknown_org", "请选择问题发生的街道");
+        return Err(AppError::Invalid(errors));
+    }
     save(state, state.change(Who::system("web")), &new).await
 }
 
