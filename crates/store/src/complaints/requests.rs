@@ -668,6 +668,9 @@ pub struct ActExtra {
 
 /// Takes `act` on request `id`. Who may is the caller's check (web: the permission at
 /// the request's organisation or its department); the order is the domain's.
+// The transaction, the moment and author, the calendar, the limits, the record and its
+// version, the act and what it carries: each is needed, none belongs with another.
+#[allow(clippy::too_many_arguments)]
 pub async fn act(
     conn: &mut AnyConnection,
     change: &Change,
@@ -1271,7 +1274,7 @@ pub async fn duplicates(
         }
     }
     out.retain(|p| Some(p.id) != exclude);
-    out.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+    out.sort_by_key(|p| std::cmp::Reverse(p.received_at));
     out.truncate(20);
     Ok(out)
 }

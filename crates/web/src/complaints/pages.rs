@@ -248,7 +248,31 @@ async fn new_form(
         checked,
     };
     let input = match intake_from(&form, &all) {
-        Ok(i) => i,
+        Ok(mut i) => {
+            // The staff member complained about, by account name: the request is then
+            // hidden from them on every path.
+            let who = form.get("complained_username").trim();
+            if !who.is_empty() {
+                let mut conn = state
+                    .store
+                    .reader()
+                    .acquire()
+                    .await
+                    .map_err(onewindow_store::StoreError::from)?;
+                match onewindow_store::users::find_id_by_username(&mut conn, who).await? {
+                    Some(id) => i.complained_user_id = Some(id),
+                    None => {
+                        let e = FieldError {
+                            field: "complained_username".into(),
+                            code: "unknown_user".into(),
+                            message: "没有这个工作人员账号，请核对或只填写窗口".into(),
+                        };
+                        return render_form(&page(vec![e], form, vec![], vec![], false), true);
+                    }
+                }
+            }
+            i
+        }
         Err(AppError::Invalid(f)) => {
             return render_form(&page(f.0, form, vec![], vec![], false), true)
         }
@@ -479,7 +503,7 @@ async fn request_view(
     };
     let shown = super::pages::row(now, r.clone());
     Ok(RequestPage {
-        chrome: Chrome::new(state, &ctx, &format!("诉求{}", r.request_no)),
+        chrome: Chrome::new(state, &ctx, format!("诉求{}", r.request_no)),
         phone: if dispatcher {
             r.person_phone.clone()
         } else {

@@ -75,17 +75,14 @@ pub struct IntakeInput {
     pub complained_window: String,
 }
 
-fn choose<T: Copy>(
+fn choose<T: Copy + PartialEq>(
     field: &str,
     value: &str,
     parse: fn(&str) -> Option<T>,
     allowed: &[T],
     label: fn(T) -> &'static str,
     what: &str,
-) -> Result<T, AppError>
-where
-    T: PartialEq,
-{
+) -> Result<T, AppError> {
     parse(value.trim())
         .filter(|v| allowed.contains(v))
         .ok_or_else(|| {
