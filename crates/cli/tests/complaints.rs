@@ -25,6 +25,7 @@ on_both_backends!(
     the_public_form_tracking_and_the_sms_rating,
     a_hotline_push_keeps_its_own_id,
     the_suggestion_ranks_the_history_s_categories,
+    needs_roll_up_into_a_problem_and_a_project,
 );
 
 fn bj(y: i32, m: u32, d: u32, h: u32) -> i64 {
@@ -1041,4 +1042,74 @@ async fn the_suggestion_ranks_the_history_s_categories(app: TestApp) {
             "shares of three categories sum to 100%: {sum}"
         );
     }
+}
+
+async fn needs_roll_up_into_a_problem_and_a_project(app: TestApp) {
+    let dispatcher = app.login("dispatcher").await;
+    let a = take(
+        &dispatcher,
+        call("13900139801", "小区没有老年食堂，老人吃饭难"),
+    )
+    .await;
+    let b = take(&dispatcher, call("13900139802", "希望社区开办老年助餐点")).await;
+    let (s, v) = dispatcher
+        .post(
+            &format!("/api/v1/complaints/{}/need", a["id"]),
+            json!({"kind": "new", "value": "老年助餐服务不足"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let problem = v["problem_id"].as_i64().unwrap();
+    let (s, v) = dispatcher
+        .post(
+            &format!("/api/v1/complaints/{}/need", b["id"]),
+            json!({"kind": "problem", "value": problem}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // A department handler cannot mark needs.
+    let (s, _) = app
+        .login("handler")
+        .await
+        .post(
+            &format!("/api/v1/complaints/{}/need", b["id"]),
+            json!({"kind": "none"}),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "not even visible to a department it was not sent to"
+    );
+    let (_, list) = dispatcher.get("/api/v1/complaints/problems").await;
+    let p = &list["items"][0];
+    assert_eq!(
+        (p["needs"].as_i64(), p["state"].as_str()),
+        (Some(2), Some("collected"))
+    );
+    // A project needs a name and an owner.
+    let path = format!("/api/v1/complaints/problems/{problem}");
+    let (s, v) = dispatcher
+        .put(&path, json!({"state": "project", "version": p["version"]}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let fields: Vec<&str> = v["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["project_name", "owner_user_id"]);
+    let owner = dispatcher.user["id"].as_i64().unwrap();
+    let (s, v) = dispatcher
+        .put(&path, json!({"state": "project", "project_name": "幸福社区老年助餐点", "owner_user_id": owner, "version": p["version"]}))
+        .await;
+    assert_eq!(
+        (s, v["state"].as_str(), v["owner_name"].as_str()),
+        (StatusCode::OK, Some("project"), Some("郑派单")),
+        "{v}"
+    );
+    // A stale version loses.
+    let (s, _) = dispatcher.put(&path, json!({"state": "done", "project_name": "x", "owner_user_id": owner, "version": p["version"]})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
 }

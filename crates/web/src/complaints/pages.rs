@@ -4,8 +4,8 @@
 //! department inbox that also lists the fallback window's tasks (one inbox, not three).
 
 use super::requests::{
-    authorize_read, check, get_request, intake, is_dispatcher, is_lead, list, take_act, CheckInput,
-    IntakeInput, SuggestionRow,
+    authorize_read, check, get_request, intake, is_dispatcher, is_lead, list, mark_need, take_act,
+    CheckInput, IntakeInput, Need, SuggestionRow,
 };
 use crate::chrome::Chrome;
 use crate::context::{PageUser, Principal};
@@ -623,27 +623,12 @@ async fn need_form(
     Path(id): Path<i64>,
     form: FormData,
 ) -> PageResult {
-    let r = get_request(&state, &p, id).await?;
-    if !is_dispatcher(&p, &r) {
-        return Err(AppError::NotYours {
-            code: "not_dispatcher",
-            message: "只有受理单位的派单员可以归入民情问题".into(),
-        }
-        .into());
-    }
-    let change = state.change(p.user.who());
-    let mut tx = state.store.begin().await?;
-    let problem = match form.get("problem_id").trim() {
-        "" => None,
-        "new" => Some(
-            problems::create(&mut tx, &change, r.org_id, form.get("title"))
-                .await?
-                .id,
-        ),
-        v => v.parse::<i64>().ok(),
+    let need = match form.get("problem_id").trim() {
+        "" => Need::None,
+        "new" => Need::New(form.get("title").to_string()),
+        v => v.parse::<i64>().map(Need::Problem).unwrap_or(Need::None),
     };
-    store::mark_need(&mut tx, &change, id, problem).await?;
-    tx.commit().await?;
+    mark_need(&state, &p, id, &need).await?;
     Ok(Redirect::to(&format!("/complaints/{id}")).into_response())
 }
 

@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/complaints/{id}", get(get_api))
         .route("/api/v1/complaints/{id}/acts", post(act_api))
         .route("/api/v1/complaints/{id}/events", get(events_api))
+        .route("/api/v1/complaints/{id}/need", post(need_api))
         .route("/api/v1/complaints/track", get(track_api))
         .route("/api/v1/complaints/track/rating", post(rating_api))
 }
@@ -331,6 +332,48 @@ async fn act_as(
     Ok(out)
 }
 
+/// 民情收集: what a request is marked as.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+pub enum Need {
+    /// Not a need (unmarked).
+    None,
+    /// A need of this problem.
+    Problem(i64),
+    /// A need of a new problem with this title.
+    New(String),
+}
+
+/// Marks a request as a need (the receiving organisation's dispatcher).
+pub async fn mark_need(
+    state: &AppState,
+    p: &Principal,
+    id: i64,
+    need: &Need,
+) -> Result<Option<i64>, AppError> {
+    let r = get_request(state, p, id).await?;
+    if !is_dispatcher(p, &r) {
+        return Err(AppError::NotYours {
+            code: "not_dispatcher",
+            message: "只有受理单位的派单员可以归入民情问题".into(),
+        });
+    }
+    let change = state.change(p.user.who());
+    let mut tx = state.store.begin().await?;
+    let problem = match need {
+        Need::None => None,
+        Need::New(title) => Some(
+            onewindow_store::complaints::problems::create(&mut tx, &change, r.org_id, title)
+                .await?
+                .id,
+        ),
+        Need::Problem(id) => Some(*id),
+    };
+    store::mark_need(&mut tx, &change, id, problem).await?;
+    tx.commit().await?;
+    Ok(problem)
+}
+
 /// What the dispatcher sees before creating or dispatching: possible duplicates and the
 /// suggested categories.
 #[derive(Debug, Clone, Serialize)]
@@ -579,6 +622,16 @@ async fn events_api(
     get_request(&state, &p, id).await?;
     let items: Vec<Event> = store::events(state.store.reader(), id).await?;
     Ok(Json(json!({ "items": items })))
+}
+
+async fn need_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+    ApiJson(need): ApiJson<Need>,
+) -> ApiResult<Json<Value>> {
+    let problem = mark_need(&state, &p, id, &need).await?;
+    Ok(Json(json!({ "problem_id": problem })))
 }
 
 /// An act as the API sends it: the domain's act plus the callback's way and the version.
