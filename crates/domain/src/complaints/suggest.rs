@@ -150,7 +150,10 @@ mod tests {
         assert!((top[0].share - 4.0 / 7.0).abs() < 1e-12, "{top:?}");
         // The tokeniser keeps the words the model counts.
         // (jieba's own cut: single characters, punctuation and digits are dropped.)
-        assert_eq!(tokens("夜间施工噪音扰民！3号楼"), ["夜间", "施工", "噪音", "扰民", "号楼"]);
+        assert_eq!(
+            tokens("夜间施工噪音扰民！3号楼"),
+            ["夜间", "施工", "噪音", "扰民", "号楼"]
+        );
     }
 
     #[test]

@@ -305,7 +305,7 @@ async fn new_form(
     }
     match intake(&state, &p, &input).await {
         Ok(req) => {
-            if let Some(original) = merge_into {
+            if let Some(original) = merge_into.filter(|_| is_dispatcher(&p, &req)) {
                 let merged = take_act(
                     &state,
                     &p,
@@ -313,8 +313,8 @@ async fn new_form(
                     Some(req.version),
                     &Act::Merge { original },
                     &ActExtra {
-                        callback_way: None,
                         told: true,
+                        ..ActExtra::default()
                     },
                 )
                 .await;
@@ -478,9 +478,16 @@ async fn request_view(
         (vec![], vec![])
     };
     let departments = if dispatcher {
+        let mut conn = pool
+            .acquire()
+            .await
+            .map_err(onewindow_store::StoreError::from)?;
+        let area = store::district_of(&mut conn, &r.org_path).await?;
+        drop(conn);
         onewindow_store::orgs::departments(pool)
             .await?
             .into_iter()
+            .filter(|o| area.contains(&o.path))
             .map(|o| (o.id, o.name))
             .chain(
                 store::receiving_orgs(pool)
@@ -581,8 +588,8 @@ fn act_from(form: &FormData) -> Result<(Act, ActExtra), AppError> {
     Ok((
         act,
         ActExtra {
-            callback_way: Some("phone".into()),
             told: form.get("told") == "1",
+            ..ActExtra::default()
         },
     ))
 }
@@ -662,7 +669,8 @@ async fn inbox_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -
         )
         .await?,
     );
-    let co_handled = rows(store::co_handled_by(state.store.reader(), p.user.org_id, 100).await?);
+    let co_handled =
+        rows(store::co_handled_by(state.store.reader(), p.user.org_id, p.user.id, 100).await?);
     let fallback_tasks = if p
         .authorize(Permission::AnswerFallbackTasks, &p.user.org_path)
         .is_ok()

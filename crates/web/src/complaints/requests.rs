@@ -168,9 +168,15 @@ pub async fn intake(
     if new.channel == Channel::Hotline {
         if let Some(ext) = &new.external_id {
             if let Some(existing) = store::by_external_id(state.store.reader(), ext).await? {
+                // Another organisation's request is not named to the caller.
+                let message = if existing.org_id == org_id {
+                    format!("该12345工单已推送，诉求编号{}", existing.request_no)
+                } else {
+                    "该12345工单编号已被使用".to_string()
+                };
                 return Err(AppError::Conflict {
                     code: "already_received",
-                    message: format!("该12345工单已推送，诉求编号{}", existing.request_no),
+                    message,
                 });
             }
         }
@@ -253,14 +259,21 @@ pub fn authorize_read(p: &Principal, req: &Request) -> Result<(), AppError> {
     }
     let viewer = p.authorize(Permission::ViewComplaints, &p.user.org_path);
     let handler = p.authorize(Permission::HandleComplaints, &p.user.org_path);
-    if viewer.is_err() && handler.is_err() {
+    let taker = p.authorize(Permission::TakeComplaints, &p.user.org_path);
+    if viewer.is_err() && handler.is_err() && taker.is_err() {
         return viewer;
     }
     let mut places = vec![req.org_path.clone()];
     places.extend(req.lead_path.clone());
-    let seen = places
-        .iter()
-        .any(|o| p.authorize(Permission::ViewComplaints, o).is_ok())
+    // The staff member who took it in follows it (a window clerk tells the caller its
+    // number), as long as they still take requests in.
+    let taker = req.created_by == Some(p.user.id)
+        && p.authorize(Permission::TakeComplaints, &p.user.org_path)
+            .is_ok();
+    let seen = taker
+        || places
+            .iter()
+            .any(|o| p.authorize(Permission::ViewComplaints, o).is_ok())
         || is_lead(p, req)
         || (handler.is_ok() && req.co_departments.contains(&p.user.org_id));
     if seen {
@@ -313,7 +326,24 @@ pub async fn take_act(
             message: "只有受理单位的派单员可以派单、审核退单、回访和合并".into(),
         });
     }
-    act_as(state, state.change(p.user.who()), id, version, act, extra).await
+    // Staff record phone callbacks; "sms" is the person rating on the tracking page.
+    let extra = ActExtra {
+        callback_way: Some("phone".into()),
+        link_base: link_base(state),
+        ..extra.clone()
+    };
+    act_as(state, state.change(p.user.who()), id, version, act, &extra).await
+}
+
+/// Where residents reach the product, for links in messages (`--public-url`).
+pub fn link_base(state: &AppState) -> String {
+    state
+        .config
+        .public_url
+        .clone()
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .to_string()
 }
 
 async fn act_as(
@@ -421,18 +451,27 @@ pub async fn check(state: &AppState, p: &Principal, input: &CheckInput) -> Resul
         (Some(a), Some(b)) if onewindow_domain::complaints::valid_coordinates(a, b) => Some((a, b)),
         _ => None,
     };
-    let mut duplicates = store::duplicates(
-        pool,
-        &scope,
-        state.now(),
-        &input.person_phone,
-        input.category_id,
-        place,
-        days,
-        metres,
-        input.exclude,
-    )
-    .await?;
+    // Other people's requests are the dispatcher's to see: a desk that only takes requests
+    // in gets the suggestions alone.
+    let dispatcher = p
+        .authorize(Permission::DispatchComplaints, &p.user.org_path)
+        .is_ok();
+    let mut duplicates = if !dispatcher {
+        vec![]
+    } else {
+        store::duplicates(
+            pool,
+            &scope,
+            state.now(),
+            &input.person_phone,
+            input.category_id,
+            place,
+            days,
+            metres,
+            input.exclude,
+        )
+        .await?
+    };
     // A staff member never learns of complaints about themselves through the check either.
     duplicates.retain(|d| d.complained_user_id != Some(p.user.id));
     let suggestions = suggestions(state, &p.user.org_path, &input.content).await?;
@@ -505,6 +544,13 @@ pub async fn rate_by_person(
     solved: bool,
 ) -> Result<Request, AppError> {
     let req = find_for_person(state, request_no, query_code).await?;
+    if req.satisfaction.is_some() && req.state != ReqState::Replied {
+        return Err(AppError::invalid(
+            "satisfaction",
+            "already_rated",
+            "您已经评价过了，谢谢您的监督",
+        ));
+    }
     if req.state != ReqState::Replied {
         return Err(AppError::invalid(
             "satisfaction",
@@ -524,6 +570,7 @@ pub async fn rate_by_person(
         &ActExtra {
             callback_way: Some("sms".into()),
             told: false,
+            link_base: link_base(state),
         },
     )
     .await
@@ -656,6 +703,7 @@ async fn act_api(
     let extra = ActExtra {
         callback_way: input.way.clone(),
         told: input.told,
+        ..ActExtra::default()
     };
     Ok(Json(
         take_act(&state, &p, id, input.version, &input.act, &extra).await?,
