@@ -1139,6 +1139,33 @@ async fn the_suggestion_ranks_the_history_s_categories(app: TestApp) {
             "shares of three categories sum to 100%: {sum}"
         );
     }
+    // The dispatcher takes the suggestion: dispatched with the category, counted under it.
+    let r = take(
+        &dispatcher,
+        json!({"channel": "phone", "request_type": "help", "content": "晚上路灯不亮",
+        "person_name": "某", "person_phone": "13900139699"}),
+    )
+    .await;
+    let d = ok(
+        &dispatcher,
+        r["id"].as_i64().unwrap(),
+        json!({"act": "dispatch", "lead": cg, "category_id": ids["city.lights"]}),
+    )
+    .await;
+    assert_eq!(d["category_id"], ids["city.lights"]);
+    let (_, by_cat) = app
+        .login("supervisor")
+        .await
+        .get("/api/v1/complaints/figures?by=category")
+        .await;
+    let row = by_cat["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == ids["city.lights"])
+        .cloned()
+        .unwrap();
+    assert_eq!(row["counts"]["dispatched"], 1, "{by_cat}");
 }
 
 async fn needs_roll_up_into_a_problem_and_a_project(app: TestApp) {

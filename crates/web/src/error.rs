@@ -44,7 +44,7 @@ pub enum AppError {
     #[error("查询次数过多，请{retry_after_secs}秒后再试")]
     TooManyLookups { retry_after_secs: u64 },
     /// Too many public submissions from this address or for this phone number: 429.
-    #[error("提交过于频繁，请{retry_after_secs}秒后再试")]
+    #[error("提交过于频繁，请{}后再试；急事请拨打12345", wait_words(*retry_after_secs))]
     TooManySubmissions { retry_after_secs: u64 },
     /// The body is larger than the route accepts (`--max-body-bytes`, uploads more).
     #[error("提交的内容过大（不能超过{limit}字节）")]
@@ -748,5 +748,14 @@ mod tests {
             "Invalid URL: Cannot parse `hall` with value `x` to a `i64`",
         );
         assert_eq!(p.unwrap().0, "hall");
+    }
+}
+
+/// A wait in the words a resident reads: seconds under two minutes, else minutes.
+fn wait_words(secs: u64) -> String {
+    if secs < 120 {
+        format!("{secs}秒")
+    } else {
+        format!("{}分钟", secs.div_ceil(60))
     }
 }

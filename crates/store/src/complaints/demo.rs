@@ -176,7 +176,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
     let extra = ActExtra {
         callback_way: Some("phone".into()),
         told: true,
-        link_base: String::new(),
+        ..ActExtra::default()
     };
     // History: taken in over the last four weeks, dispatched, signed, replied, called back.
     for (i, (code, text)) in HISTORY.iter().enumerate() {

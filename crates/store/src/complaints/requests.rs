@@ -162,6 +162,18 @@ pub struct Request {
 }
 
 impl Request {
+    /// Which step [`Request::due_now`] is the limit of.
+    pub fn due_label(&self) -> &'static str {
+        match self.state {
+            State::Received => "派单时限",
+            State::Dispatched => "签收时限",
+            State::Signed | State::Reopened | State::Supervised => "答复时限",
+            State::Replied => "回访时限",
+            State::ReturnAsked => "退单审核",
+            _ => "时限",
+        }
+    }
+
     /// The moment the work owed now is due, for the board's order and colours.
     pub fn due_now(&self) -> Option<i64> {
         match self.state {
@@ -713,6 +725,8 @@ pub struct ActExtra {
     pub told: bool,
     /// Where residents reach the product (`--public-url`), for the link in the reply SMS.
     pub link_base: String,
+    /// Dispatch: the category the dispatcher settled on (a suggestion taken, a correction).
+    pub category_id: Option<i64>,
 }
 
 /// Takes `act` on request `id`. Who may is the caller's check (web: the permission at
@@ -748,6 +762,20 @@ pub async fn act(
             }
             co_orgs.sort_unstable();
             co_orgs.dedup();
+            // Counted under the category it is dispatched with.
+            let counted = match extra.category_id {
+                Some(c) => {
+                    super::categories::get(&mut *conn, c).await.map_err(|_| {
+                        StoreError::invalid("category_id", "unknown_category", "请选择诉求分类")
+                    })?;
+                    set.push(("category_id", json!(c)));
+                    Request {
+                        category_id: Some(c),
+                        ..req.clone()
+                    }
+                }
+                None => req.clone(),
+            };
             close_item(conn, change, req.dispatch_item_id).await?;
             let item = track(
                 conn,
@@ -770,9 +798,16 @@ pub async fn act(
                 ("dispatch_item_id", json!(null)),
                 ("dispatch_round", json!(req.dispatch_round + 1)),
             ]);
-            bump(conn, change, &req, Some(lead_org.id), Metric::Dispatched).await?;
+            bump(
+                conn,
+                change,
+                &counted,
+                Some(lead_org.id),
+                Metric::Dispatched,
+            )
+            .await?;
             if req.dispatch_round == 0 {
-                bump(conn, change, &req, Some(lead_org.id), Metric::Requests).await?;
+                bump(conn, change, &counted, Some(lead_org.id), Metric::Requests).await?;
             }
             tell_co(conn, change, &req, &co_orgs).await?;
             detail = json!({ "lead": lead_org.id, "lead_name": lead_org.name, "co": co_orgs,

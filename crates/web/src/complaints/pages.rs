@@ -381,6 +381,7 @@ struct RequestPage {
     suggestions: Vec<SuggestionRow>,
     departments: Vec<(i64, String)>,
     problems: Vec<Problem>,
+    categories: Vec<Category>,
     dispatcher: bool,
     lead: bool,
     errors: Vec<FieldError>,
@@ -401,6 +402,13 @@ impl RequestPage {
     }
     fn is_suggested(&self, id: &i64) -> bool {
         self.suggestions.first().and_then(|s| s.department_id) == Some(*id)
+    }
+    /// The category the dispatch form starts on: the request's, else the top suggestion.
+    fn is_category(&self, id: &i64) -> bool {
+        self.r
+            .category_id
+            .or(self.suggestions.first().map(|s| s.category_id))
+            == Some(*id)
     }
     fn in_problem(&self, id: &i64) -> bool {
         self.r.problem_id == Some(*id)
@@ -508,6 +516,11 @@ async fn request_view(
     } else {
         vec![]
     };
+    let categories = if dispatcher && r.state == ReqState::Received {
+        categories::for_viewer(pool, &r.org_path, false).await?
+    } else {
+        vec![]
+    };
     let shown = super::pages::row(now, r.clone());
     Ok(RequestPage {
         chrome: Chrome::new(state, &ctx, format!("诉求{}", r.request_no)),
@@ -525,6 +538,7 @@ async fn request_view(
         suggestions,
         departments,
         problems,
+        categories,
         dispatcher,
         lead,
         errors,
@@ -589,6 +603,7 @@ fn act_from(form: &FormData) -> Result<(Act, ActExtra), AppError> {
         act,
         ActExtra {
             told: form.get("told") == "1",
+            category_id: id("category_id"),
             ..ActExtra::default()
         },
     ))

@@ -571,6 +571,7 @@ pub async fn rate_by_person(
             callback_way: Some("sms".into()),
             told: false,
             link_base: link_base(state),
+            category_id: None,
         },
     )
     .await
@@ -692,6 +693,9 @@ struct ActInput {
     way: Option<String>,
     #[serde(default)]
     told: bool,
+    /// dispatch: the category settled on.
+    #[serde(default)]
+    category_id: Option<i64>,
 }
 
 async fn act_api(
@@ -703,6 +707,7 @@ async fn act_api(
     let extra = ActExtra {
         callback_way: input.way.clone(),
         told: input.told,
+        category_id: input.category_id,
         ..ActExtra::default()
     };
     Ok(Json(
