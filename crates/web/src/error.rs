@@ -693,6 +693,15 @@ fn backticked(text: &str, prefix: &str) -> Option<String> {
     Some(rest[..rest.find('`')?].to_string())
 }
 
+/// A wait in the words a resident reads: seconds under two minutes, else minutes.
+fn wait_words(secs: u64) -> String {
+    if secs < 120 {
+        format!("{secs}秒")
+    } else {
+        format!("{}分钟", secs.div_ceil(60))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
@@ -748,14 +757,5 @@ mod tests {
             "Invalid URL: Cannot parse `hall` with value `x` to a `i64`",
         );
         assert_eq!(p.unwrap().0, "hall");
-    }
-}
-
-/// A wait in the words a resident reads: seconds under two minutes, else minutes.
-fn wait_words(secs: u64) -> String {
-    if secs < 120 {
-        format!("{secs}秒")
-    } else {
-        format!("{}分钟", secs.div_ceil(60))
     }
 }

@@ -1352,7 +1352,7 @@ pub async fn duplicates(
         let dlon = metres / (111_000.0 * lat.to_radians().cos().abs().max(0.01));
         let rows = sqlx::query(&format!(
             "{base} AND c.category_id = $4 AND c.lat BETWEEN $5 AND $6 AND c.lon BETWEEN $7 AND $8 \
-             ORDER BY c.received_at DESC LIMIT 50"
+             ORDER BY c.received_at DESC LIMIT 200"
         ))
         .bind(scope.as_str())
         .bind(&upper)
