@@ -25,6 +25,14 @@
 //!
 //! `--path` replaces the first page's path (default `/api/v1/cases?limit=25`), e.g. to
 //! measure a filter: `--path '/api/v1/cases?light=red&limit=25'`.
+//!
+//! `--scenario complaint`: 接诉即办 intake and dispatch, as the demo `dispatcher` (幸福街道,
+//! TakeComplaints + DispatchComplaints) with an API key: `POST /api/v1/complaints` (a phone
+//! request of one of the demo categories, its own phone number and place) then
+//! `POST /api/v1/complaints/{id}/acts` `{"act":"dispatch","lead":<区城市管理局>}` — two
+//! requests per loop, `--requests` rounded down to whole loops. The demo's requests and
+//! categories are seeded first (`complaints::demo::seed`); the app clock is fixed on
+//! 2026-11-23 as for the lifecycle. Prints the totals and p50/p99 per operation.
 
 use onewindow_store::clock::{Clock, SystemClock};
 use onewindow_store::{apikeys, audit, catalog, demo, users, Store, StoreOptions};
@@ -41,6 +49,20 @@ const LIFECYCLE: [(&str, &str, &str); 5] = [
     ("approve", "approver", "approved"),
     ("result_ready", "approver", "result_ready"),
     ("issue", "clerk", "issued"),
+];
+
+/// The operations of `--scenario complaint`, in order: (act, account, state after).
+const COMPLAINT: [(&str, &str, &str); 2] = [
+    ("intake", "dispatcher", "received"),
+    ("dispatch", "dispatcher", "dispatched"),
+];
+
+/// What people say in `--scenario complaint` (category code, content), taken in turn.
+const COMPLAINT_TEXTS: [(&str, &str); 4] = [
+    ("city.roads", "小区门口道路破损坑洼，下雨天积水严重"),
+    ("city.lights", "路灯不亮，晚上出行不安全"),
+    ("city.noise", "夜间施工噪音扰民，影响休息"),
+    ("city.roads", "人行道砖块松动，老人走路容易摔倒"),
 ];
 
 /// 2026-11-23 10:00 Beijing time plus the time elapsed: "today" stays inside the shipped
@@ -103,18 +125,24 @@ async fn main() {
         .await
         .expect("open database");
     let lifecycle = a.scenario == "lifecycle";
-    let clock: Arc<dyn Clock> = if lifecycle {
+    let complaint = a.scenario == "complaint";
+    let clock: Arc<dyn Clock> = if lifecycle || complaint {
         Arc::new(BenchClock(Instant::now()))
     } else {
         Arc::new(SystemClock)
     };
     demo::seed(&store, clock.now()).await.expect("seed");
+    if complaint {
+        onewindow_store::complaints::demo::seed(&store, clock.now())
+            .await
+            .expect("complaints demo");
+    }
     // One API key each for the admin (the foundation scenarios), the window clerk and the
-    // approver (the lifecycle).
+    // approver (the lifecycle), the dispatcher (complaints).
     let mut keys = std::collections::HashMap::new();
     {
         let mut tx = store.begin().await.unwrap();
-        for username in ["admin", "clerk", "approver"] {
+        for username in ["admin", "clerk", "approver", "dispatcher"] {
             let id = users::find_id_by_username(&mut tx, username)
                 .await
                 .unwrap()
@@ -162,6 +190,27 @@ async fn main() {
     if a.fill > 0 {
         fill_cases(&store, a.fill, clock.now()).await;
     }
+    // `--scenario complaint`: the lead department and the categories' ids.
+    let complaint_ctx = if complaint {
+        let cg = onewindow_store::orgs::find_by_code(store.reader(), "dept-cg")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let mut categories = std::collections::HashMap::new();
+        for (code, _) in COMPLAINT_TEXTS {
+            let id: i64 = sqlx::query_scalar("SELECT id FROM complaint_categories WHERE code = $1")
+                .bind(code)
+                .fetch_one(store.reader())
+                .await
+                .unwrap();
+            categories.insert(code, id);
+        }
+        Some((cg, categories))
+    } else {
+        None
+    };
+    let complaint_ctx = Arc::new(complaint_ctx);
     let keys = Arc::new(keys);
     let state = AppState::new(store.clone(), clock, WebConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -176,9 +225,12 @@ async fn main() {
         .build()
         .unwrap();
     let next = Arc::new(AtomicUsize::new(0));
-    // Units of work: requests, or whole cases (five requests each) for the lifecycle.
+    // Units of work: requests, or whole cases (five requests each) for the lifecycle, or
+    // whole loops (two requests each) for the complaints.
     let units = if lifecycle {
         a.requests / LIFECYCLE.len()
+    } else if complaint {
+        a.requests / COMPLAINT.len()
     } else {
         a.requests
     };
@@ -186,7 +238,7 @@ async fn main() {
     let mut tasks = Vec::new();
     for _ in 0..a.connections {
         let first_page = a.path.clone();
-        let (client, next, base, secret, scenario, keys, intake_body) = (
+        let (client, next, base, secret, scenario, keys, intake_body, complaint_ctx) = (
             client.clone(),
             next.clone(),
             base.clone(),
@@ -194,6 +246,7 @@ async fn main() {
             a.scenario.clone(),
             keys.clone(),
             intake_body.clone(),
+            complaint_ctx.clone(),
         );
         tasks.push(tokio::spawn(async move {
             // Latencies (µs) per operation; one operation except for the lifecycle.
@@ -230,6 +283,42 @@ async fn main() {
                         case = res.json().await.expect("JSON body");
                         assert!(status.is_success(), "{op}: {status} {case}");
                         assert_eq!(case["state"], *expect, "{op}");
+                        lat[k].push(t.elapsed().as_micros() as u64);
+                    }
+                    continue;
+                }
+                if let Some((cg, categories)) = complaint_ctx.as_ref() {
+                    let (code, text) = COMPLAINT_TEXTS[i % COMPLAINT_TEXTS.len()];
+                    let mut id = Value::Null;
+                    for (k, (op, who, expect)) in COMPLAINT.iter().enumerate() {
+                        let t = Instant::now();
+                        let req = if k == 0 {
+                            client
+                                .post(format!("{base}/api/v1/complaints"))
+                                .json(&json!({
+                                    "channel": "phone",
+                                    "request_type": "help",
+                                    "urgency": "ordinary",
+                                    "category_id": categories[code],
+                                    "content": text,
+                                    "person_name": "张先生",
+                                    "person_phone": format!("139{:08}", i % 100_000_000),
+                                    "address": format!("幸福小区{}号楼", i % 40 + 1),
+                                    "lat": 39.9 + (i % 997) as f64 * 0.00004,
+                                    "lon": 116.39 + (i % 991) as f64 * 0.00005,
+                                }))
+                        } else {
+                            client
+                                .post(format!("{base}/api/v1/complaints/{id}/acts"))
+                                .json(&json!({ "act": op, "lead": cg }))
+                        };
+                        let res = req.bearer_auth(&keys[who]).send().await.expect("request");
+                        let status = res.status();
+                        let body: Value = res.json().await.expect("JSON body");
+                        assert!(status.is_success(), "{op}: {status} {body}");
+                        let request = if k == 0 { &body["request"] } else { &body };
+                        assert_eq!(request["state"], *expect, "{op}");
+                        id = request["id"].clone();
                         lat[k].push(t.elapsed().as_micros() as u64);
                     }
                     continue;
@@ -298,6 +387,22 @@ async fn main() {
         pct(&all, 0.99),
         *all.last().unwrap() as f64 / 1000.0
     );
+    if complaint {
+        println!(
+            "  {} loops (intake + dispatch) in {secs:.1} s: {:.0} loops/s",
+            per_op[0].len(),
+            per_op[0].len() as f64 / secs
+        );
+        for ((op, _, _), lat) in COMPLAINT.iter().zip(per_op.iter_mut()) {
+            lat.sort_unstable();
+            println!(
+                "  {op:<12} p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms",
+                pct(lat, 0.50),
+                pct(lat, 0.99),
+                *lat.last().unwrap() as f64 / 1000.0
+            );
+        }
+    }
     if lifecycle {
         println!(
             "  {} cases in {secs:.1} s: {:.0} cases/s",

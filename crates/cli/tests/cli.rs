@@ -202,3 +202,21 @@ fn deleting_or_reordering_audit_rows_is_named() {
     );
     assert!(stdout(&o).contains("expected event 12"), "{}", stdout(&o));
 }
+
+#[test]
+fn the_demo_s_requests_train_the_suggestion_by_command() {
+    let s = Scratch::new();
+    assert!(s.run(&["demo"]).status.success());
+    // The demo trains once on its 37 requests; retraining reads the same history.
+    let out = s.run(&["train-suggestions"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.starts_with("model 2 trained on "), "{text}");
+    let n: u64 = text
+        .trim()
+        .rsplit(' ')
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(n >= 30, "the demo's categorised requests: {text}");
+}

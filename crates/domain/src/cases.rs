@@ -1723,7 +1723,8 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 2 * 14 * 10 * actions.len());
+        assert_eq!(checked, 2 * 14 * all_performers().len() * actions.len());
+        assert_eq!(all_performers().len(), Role::ALL.len() + 2);
         // Every outcome kind occurs, and every edge of the graph was taken.
         assert!(seen.contains(&Outcome::RoleNotAllowed));
         assert!(seen.contains(&Outcome::IllegalTransition));
@@ -1756,6 +1757,7 @@ mod tests {
             Role::FallbackOfficer,
             Role::GridWorker,
             Role::DeptHandler,
+            Role::Dispatcher,
         ] {
             for action in valid_actions(today(), 3) {
                 assert!(!may_perform(P::Staff(role), action.kind()), "{role:?}");

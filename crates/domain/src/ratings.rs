@@ -595,11 +595,29 @@ pub const CALLBACK_LINK: &str = "/hf/";
 /// A message as staff may read it: the token of any callback link hidden, so no one but
 /// the rater can answer for the rater.
 pub fn redact_callback_links(text: &str) -> String {
+    redact_after(text, CALLBACK_LINK)
+}
+
+/// A message as staff may read it in the outbox: callback links and query codes (查询码,
+/// which let whoever holds them follow and rate a request or case as the person) hidden.
+pub fn redact_for_staff(text: &str) -> String {
+    redact_after(&redact_callback_links(text), QUERY_CODE_MARK)
+}
+
+/// The words before a query code in every message to a resident.
+pub const QUERY_CODE_MARK: &str = "查询码";
+
+/// `text` with the token after each `marker` (letters, digits, `-`, `_`; after optional
+/// spaces) replaced by asterisks.
+fn redact_after(text: &str, marker: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(i) = rest.find(CALLBACK_LINK) {
-        out.push_str(&rest[..i + CALLBACK_LINK.len()]);
-        rest = &rest[i + CALLBACK_LINK.len()..];
+    while let Some(i) = rest.find(marker) {
+        out.push_str(&rest[..i + marker.len()]);
+        rest = &rest[i + marker.len()..];
+        let spaces = rest.len() - rest.trim_start_matches(' ').len();
+        out.push_str(&rest[..spaces]);
+        rest = &rest[spaces..];
         let end = rest
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
             .unwrap_or(rest.len());
@@ -1278,6 +1296,18 @@ mod tests {
             "请评价：https://x.cn/hf/******。谢谢"
         );
         assert_eq!(redact_callback_links("没有链接"), "没有链接");
+    }
+
+    #[test]
+    fn query_codes_are_hidden_from_staff() {
+        assert_eq!(
+            redact_for_staff("诉求编号SQ20261123000001，查询码N5MVAG8K。请记下"),
+            "诉求编号SQ20261123000001，查询码******。请记下"
+        );
+        assert_eq!(
+            redact_for_staff("查询码 AB12，链接https://x.cn/hf/Ab3"),
+            "查询码 ******，链接https://x.cn/hf/******"
+        );
     }
 
     #[test]

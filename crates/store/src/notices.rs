@@ -455,9 +455,7 @@ pub async fn outbox_page(
         .map(|r| OutboxMessage {
             id: r.get("id"),
             phone: masked(&r.get::<String, _>("phone")),
-            message: onewindow_domain::ratings::redact_callback_links(
-                &r.get::<String, _>("message"),
-            ),
+            message: onewindow_domain::ratings::redact_for_staff(&r.get::<String, _>("message")),
             org_id: r.get("org_id"),
             state: r.get("state"),
             attempts: r.get("attempts"),

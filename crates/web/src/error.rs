@@ -44,7 +44,7 @@ pub enum AppError {
     #[error("查询次数过多，请{retry_after_secs}秒后再试")]
     TooManyLookups { retry_after_secs: u64 },
     /// Too many public submissions from this address or for this phone number: 429.
-    #[error("提交过于频繁，请{retry_after_secs}秒后再试")]
+    #[error("提交过于频繁，请{}后再试；急事请拨打12345", wait_words(*retry_after_secs))]
     TooManySubmissions { retry_after_secs: u64 },
     /// The body is larger than the route accepts (`--max-body-bytes`, uploads more).
     #[error("提交的内容过大（不能超过{limit}字节）")]
@@ -692,6 +692,15 @@ fn backticked(text: &str, prefix: &str) -> Option<String> {
     let rest = &text[text.find(prefix)? + prefix.len()..];
     let rest = rest.strip_prefix('`')?;
     Some(rest[..rest.find('`')?].to_string())
+}
+
+/// A wait in the words a resident reads: seconds under two minutes, else minutes.
+fn wait_words(secs: u64) -> String {
+    if secs < 120 {
+        format!("{secs}秒")
+    } else {
+        format!("{}分钟", secs.div_ceil(60))
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ const FRAGMENTS: &[&str] = &[
     include_str!("../openapi/fallback_reference.json"),
     include_str!("../openapi/fallback_figures.json"),
     include_str!("../openapi/grid.json"),
+    include_str!("../openapi/complaints.json"),
 ];
 
 pub fn router() -> Router<AppState> {

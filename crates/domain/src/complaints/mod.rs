@@ -553,7 +553,7 @@ words! {
         ReturnsAsked = ("returns_asked", "退单"),
         Repeats = ("repeats", "重复诉求"),
         Closed = ("closed", "办结"),
-        Told = ("told", "已告知结果"),
+        Told = ("told", "已反馈结果"),
     }
 }
 
@@ -617,9 +617,11 @@ impl Counts {
     pub fn repeat_rate(&self) -> Rate {
         Rate::new(self.repeats, self.requests)
     }
-    /// 结果反馈率 = closed requests whose person was told the result ÷ closed requests.
+    /// 结果反馈率 = dispatches whose department fed its result back to the person (its
+    /// first reply, which goes to the person with the rating link) ÷ dispatches. A request
+    /// handed back by 退单 or never answered lowers it.
     pub fn feedback_rate(&self) -> Rate {
-        Rate::new(self.told, self.closed)
+        Rate::new(self.told, self.dispatched)
     }
     /// 退单率 = 退单 asked ÷ requests dispatched.
     pub fn return_rate(&self) -> Rate {

@@ -132,6 +132,31 @@ mod tests {
     }
 
     #[test]
+    fn the_scores_are_the_formula_s_on_a_hand_counted_set() {
+        // A: two requests, tokens 路灯 不亮 | 路灯; B: one request, token 噪音. Vocabulary 3.
+        let m = Model::train([
+            ("A", vec!["路灯".to_string(), "不亮".to_string()]),
+            ("A", vec!["路灯".to_string()]),
+            ("B", vec!["噪音".to_string()]),
+        ]);
+        // 路灯: A = 2/3 · (2+1)/(3+3) = 1/3; B = 1/3 · (0+1)/(1+3) = 1/12; shares 4/5, 1/5.
+        let top = m.rank(&["路灯".to_string()], 2);
+        assert_eq!(top[0].category, "A");
+        assert!((top[0].share - 0.8).abs() < 1e-12, "{top:?}");
+        assert!((top[1].share - 0.2).abs() < 1e-12, "{top:?}");
+        // An unseen token scales both by 1/(tokens + 3): A 1/6, B 1/4 — B's thinner history
+        // weighs less, so 未知: A = 2/3 · 1/6 = 1/9, B = 1/3 · 1/4 = 1/12; shares 4/7, 3/7.
+        let top = m.rank(&["未知".to_string()], 2);
+        assert!((top[0].share - 4.0 / 7.0).abs() < 1e-12, "{top:?}");
+        // The tokeniser keeps the words the model counts.
+        // (jieba's own cut: single characters, punctuation and digits are dropped.)
+        assert_eq!(
+            tokens("夜间施工噪音扰民！3号楼"),
+            ["夜间", "施工", "噪音", "扰民", "号楼"]
+        );
+    }
+
+    #[test]
     fn with_no_known_word_the_prior_decides() {
         let top = model().rank(&tokens("某某某"), 1);
         assert_eq!(top[0].category, "roads", "the category with most requests");

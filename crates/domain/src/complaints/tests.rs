@@ -182,7 +182,7 @@ fn the_rates_on_hand_counted_numbers() {
     assert_eq!(c.satisfaction_rate().percent_text(), "50.0%");
     assert_eq!(c.on_time_rate().percent_text(), "80.0%");
     assert_eq!(c.repeat_rate().percent_text(), "20.0%");
-    assert_eq!(c.feedback_rate().percent_text(), "75.0%");
+    assert_eq!(c.feedback_rate().percent_text(), "37.5%");
     assert_eq!(c.return_rate().percent_text(), "25.0%");
 }
 

@@ -92,9 +92,11 @@ CREATE TABLE complaints (
 );
 CREATE INDEX complaints_org_state ON complaints (org_id, state, id);
 CREATE INDEX complaints_lead ON complaints (lead_department_id, state, id);
--- The duplicate check reads by phone, and by category within a recent period.
+-- The duplicate check reads by phone, and by category within a recent period and a box
+-- around the place: the coordinates in the index keep the box in the index condition
+-- (measured with 1,000,000 requests: BENCHMARKS.md).
 CREATE INDEX complaints_phone ON complaints (person_phone, received_at);
-CREATE INDEX complaints_category_recent ON complaints (category_id, received_at);
+CREATE INDEX complaints_category_place ON complaints (category_id, received_at, lat, lon);
 CREATE INDEX complaints_original ON complaints (original_id, id);
 
 CREATE TABLE complaint_events (

@@ -144,7 +144,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
     };
     let new = |i: usize, code: &str, text: &str, urgency: Urgency| NewRequest {
         org_id: street.id,
-        channel: if i % 3 == 0 {
+        channel: if i.is_multiple_of(3) {
             Channel::Web
         } else {
             Channel::Phone
@@ -152,7 +152,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         external_id: None,
         request_type: if code == "hall.service" {
             RequestType::ServiceComplaint
-        } else if i % 4 == 0 {
+        } else if i.is_multiple_of(4) {
             RequestType::Complaint
         } else {
             RequestType::Help
@@ -176,6 +176,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
     let extra = ActExtra {
         callback_way: Some("phone".into()),
         told: true,
+        ..ActExtra::default()
     };
     // History: taken in over the last four weeks, dispatched, signed, replied, called back.
     for (i, (code, text)) in HISTORY.iter().enumerate() {

@@ -155,10 +155,25 @@ pub struct Request {
     pub closed_at: Option<i64>,
     pub dispatch_item_id: Option<i64>,
     pub handle_item_id: Option<i64>,
+    /// The staff member who took it in (the system account of a 12345 push; none online).
+    #[serde(skip)]
+    pub created_by: Option<i64>,
     pub version: i64,
 }
 
 impl Request {
+    /// Which step [`Request::due_now`] is the limit of.
+    pub fn due_label(&self) -> &'static str {
+        match self.state {
+            State::Received => "派单时限",
+            State::Dispatched => "签收时限",
+            State::Signed | State::Reopened | State::Supervised => "答复时限",
+            State::Replied => "回访时限",
+            State::ReturnAsked => "退单审核",
+            _ => "时限",
+        }
+    }
+
     /// The moment the work owed now is due, for the board's order and colours.
     pub fn due_now(&self) -> Option<i64> {
         match self.state {
@@ -239,6 +254,7 @@ fn from_row(r: &AnyRow) -> Request {
         closed_at: r.get("closed_at"),
         dispatch_item_id: r.get("dispatch_item_id"),
         handle_item_id: r.get("handle_item_id"),
+        created_by: r.get("created_by"),
         version: r.get("version"),
     }
 }
@@ -332,25 +348,33 @@ pub async fn list(pool: &AnyPool, scope: &OrgPath, f: &Filter) -> Result<Vec<Req
 }
 
 /// Requests where a co-handling department is named (its inbox shows them too).
-pub async fn co_handled_by(pool: &AnyPool, department_id: i64, limit: i64) -> Result<Vec<Request>> {
+pub async fn co_handled_by(
+    pool: &AnyPool,
+    department_id: i64,
+    viewer: i64,
+    limit: i64,
+) -> Result<Vec<Request>> {
     // co_departments is a JSON array of ids; the match is on the id's written form with
     // its delimiters, so 1 does not match 12.
     let rows = sqlx::query(&format!(
         "{SELECT} WHERE c.state IN ('dispatched', 'signed', 'reopened', 'supervised') AND \
          (c.co_departments LIKE $1 OR c.co_departments LIKE $2 OR c.co_departments LIKE $3 OR \
-         c.co_departments = $4) ORDER BY c.id DESC LIMIT $5"
+         c.co_departments = $4) AND (c.complained_user_id IS NULL OR c.complained_user_id <> $6) \
+         ORDER BY c.id DESC LIMIT $5"
     ))
     .bind(format!("[{department_id},%"))
     .bind(format!("%,{department_id},%"))
     .bind(format!("%,{department_id}]"))
     .bind(format!("[{department_id}]"))
     .bind(limit.clamp(1, 200))
+    .bind(viewer)
     .fetch_all(pool)
     .await?;
     Ok(rows.iter().map(from_row).collect())
 }
 
-fn check_new(new: &NewRequest) -> Result<()> {
+/// The field checks of a new request, every field's error at once.
+pub fn check_new(new: &NewRequest) -> Result<()> {
     let mut errors = FieldErrors::new();
     for (field, label, value, limit, needed) in [
         ("content", "诉求内容", &new.content, rules::CONTENT, true),
@@ -393,6 +417,14 @@ fn check_new(new: &NewRequest) -> Result<()> {
     }
     if new.channel == Channel::Hotline && new.external_id.is_none() {
         errors.add("external_id", "required", "12345推送须带工单编号");
+    }
+    if new.complained_user_id.is_some() && new.request_type != RequestType::ServiceComplaint {
+        // Naming a staff member hides the request from them: only for what is about them.
+        errors.add(
+            "complained_user_id",
+            "not_a_service_complaint",
+            "只有窗口服务投诉可以指定被投诉的工作人员",
+        );
     }
     if new.request_type == RequestType::ServiceComplaint
         && new.complained_user_id.is_none()
@@ -638,10 +670,26 @@ async fn bump(
 
 /// A department a request may go to: a department, or a district (the fallback when
 /// the department is unclear).
-async fn department(conn: &mut AnyConnection, id: i64, field: &str) -> Result<crate::orgs::Org> {
+async fn department(
+    conn: &mut AnyConnection,
+    req: &Request,
+    id: i64,
+    field: &str,
+) -> Result<crate::orgs::Org> {
     let org = crate::orgs::get(&mut *conn, id)
         .await
         .map_err(|_| StoreError::invalid(field, "unknown_department", "请选择承办部门"))?;
+    let area = district_of(conn, &req.org_path).await?;
+    if !area.contains(&org.path) {
+        return Err(StoreError::invalid(
+            field,
+            "other_district",
+            format!(
+                "{}不在本区，不能派单；跨区事项请转12345或上级协调",
+                org.name
+            ),
+        ));
+    }
     if !matches!(org.kind, OrgKind::Department | OrgKind::District) {
         return Err(StoreError::invalid(
             field,
@@ -650,6 +698,18 @@ async fn department(conn: &mut AnyConnection, id: i64, field: &str) -> Result<cr
         ));
     }
     Ok(org)
+}
+
+/// The district a request's receiving organisation lies in (its own path if none above
+/// it is a district): the departments it may dispatch to are inside.
+pub async fn district_of(conn: &mut AnyConnection, path: &OrgPath) -> Result<OrgPath> {
+    for id in path.ids().iter().rev() {
+        let o = crate::orgs::get(&mut *conn, *id).await?;
+        if o.kind == OrgKind::District {
+            return Ok(o.path);
+        }
+    }
+    Ok(path.clone())
 }
 
 fn refused(e: ActError) -> StoreError {
@@ -663,10 +723,17 @@ pub struct ActExtra {
     pub callback_way: Option<String>,
     /// A merge: whether the person was told the existing number (phone intake says so).
     pub told: bool,
+    /// Where residents reach the product (`--public-url`), for the link in the reply SMS.
+    pub link_base: String,
+    /// Dispatch: the category the dispatcher settled on (a suggestion taken, a correction).
+    pub category_id: Option<i64>,
 }
 
 /// Takes `act` on request `id`. Who may is the caller's check (web: the permission at
 /// the request's organisation or its department); the order is the domain's.
+// The transaction, the moment and author, the calendar, the limits, the record and its
+// version, the act and what it carries: each is needed, none belongs with another.
+#[allow(clippy::too_many_arguments)]
 pub async fn act(
     conn: &mut AnyConnection,
     change: &Change,
@@ -688,13 +755,27 @@ pub async fn act(
     let detail;
     match act {
         Act::Dispatch { lead, co } => {
-            let lead_org = department(conn, *lead, "lead").await?;
+            let lead_org = department(conn, &req, *lead, "lead").await?;
             let mut co_orgs = Vec::new();
             for c in co {
-                co_orgs.push(department(conn, *c, "co").await?.id);
+                co_orgs.push(department(conn, &req, *c, "co").await?.id);
             }
             co_orgs.sort_unstable();
             co_orgs.dedup();
+            // Counted under the category it is dispatched with.
+            let counted = match extra.category_id {
+                Some(c) => {
+                    super::categories::get(&mut *conn, c).await.map_err(|_| {
+                        StoreError::invalid("category_id", "unknown_category", "请选择诉求分类")
+                    })?;
+                    set.push(("category_id", json!(c)));
+                    Request {
+                        category_id: Some(c),
+                        ..req.clone()
+                    }
+                }
+                None => req.clone(),
+            };
             close_item(conn, change, req.dispatch_item_id).await?;
             let item = track(
                 conn,
@@ -717,16 +798,26 @@ pub async fn act(
                 ("dispatch_item_id", json!(null)),
                 ("dispatch_round", json!(req.dispatch_round + 1)),
             ]);
-            bump(conn, change, &req, Some(lead_org.id), Metric::Dispatched).await?;
+            bump(
+                conn,
+                change,
+                &counted,
+                Some(lead_org.id),
+                Metric::Dispatched,
+            )
+            .await?;
             if req.dispatch_round == 0 {
-                bump(conn, change, &req, Some(lead_org.id), Metric::Requests).await?;
+                bump(conn, change, &counted, Some(lead_org.id), Metric::Requests).await?;
             }
             tell_co(conn, change, &req, &co_orgs).await?;
             detail = json!({ "lead": lead_org.id, "lead_name": lead_org.name, "co": co_orgs,
                 "on_time": req.dispatch_due_at.is_none_or(|d| at <= d) });
         }
         Act::Sign => {
-            let on_time = req.sign_due_at.is_none_or(|d| at <= d);
+            // Counted once per dispatch: signing again after a refused 退单 is the same
+            // dispatch, so 响应率 never passes 100%.
+            let first = req.signed_at.is_none();
+            let on_time = first && req.sign_due_at.is_none_or(|d| at <= d);
             if let Some(item) = req.handle_item_id {
                 let stage = rules::feedback_stage(req.urgency, req.complex);
                 escalation::advance_stage_from(
@@ -739,7 +830,9 @@ pub async fn act(
                 )
                 .await?;
             }
-            set.push(("signed_at", json!(at)));
+            if first {
+                set.push(("signed_at", json!(at)));
+            }
             if on_time {
                 bump(
                     conn,
@@ -783,7 +876,7 @@ pub async fn act(
         Act::DecideReturn { accept, lead } => {
             close_item(conn, change, req.dispatch_item_id).await?;
             let target = match (accept, lead) {
-                (true, Some(l)) => department(conn, *l, "lead").await?,
+                (true, Some(l)) => department(conn, &req, *l, "lead").await?,
                 _ => {
                     let id = req
                         .lead_department_id
@@ -803,12 +896,21 @@ pub async fn act(
             .await?;
             set.extend([
                 ("lead_department_id", json!(target.id)),
-                ("sign_due_at", json!(item.due_at)),
-                ("signed_at", json!(null)),
                 ("handle_item_id", json!(item.id)),
                 ("dispatch_item_id", json!(null)),
             ]);
             if *accept {
+                let co: Vec<i64> = req
+                    .co_departments
+                    .iter()
+                    .copied()
+                    .filter(|c| *c != target.id)
+                    .collect();
+                set.extend([
+                    ("sign_due_at", json!(item.due_at)),
+                    ("signed_at", json!(null)),
+                    ("co_departments", json!(json!(co).to_string())),
+                ]);
                 // A re-dispatch: the new department's clock starts now.
                 let reply_due = due(cal, limits.feedback_rule(req.urgency, req.complex), at);
                 set.extend([
@@ -842,6 +944,10 @@ pub async fn act(
                 ("handle_item_id", json!(null)),
             ]);
             bump(conn, change, &req, req.lead_department_id, Metric::Replied).await?;
+            if req.reopens == 0 && req.replied_at.is_none() {
+                // 结果反馈: the department's result reached the person (first reply).
+                bump(conn, change, &req, req.lead_department_id, Metric::Told).await?;
+            }
             if on_time {
                 bump(
                     conn,
@@ -853,8 +959,8 @@ pub async fn act(
                 .await?;
             }
             let message = format!(
-                "您的诉求{}已有答复，请凭编号和查询码查看并评价：/complaints/track?no={}",
-                req.request_no, req.request_no
+                "您的诉求{}已有答复，请凭编号和受理短信中的查询码查看并评价：{}/complaints/track?no={}",
+                req.request_no, extra.link_base, req.request_no
             );
             notices::queue(
                 conn,
@@ -899,7 +1005,6 @@ pub async fn act(
                 State::Closed => {
                     set.extend([("closed_at", json!(at)), ("told_at", json!(at))]);
                     bump(conn, change, &req, dept, Metric::Closed).await?;
-                    bump(conn, change, &req, dept, Metric::Told).await?;
                     let message = format!(
                         "您的诉求{}已办结（回访：{}）。感谢您的监督。",
                         req.request_no,
@@ -969,6 +1074,13 @@ pub async fn act(
             let orig = get(&mut *conn, *original).await.map_err(|_| {
                 StoreError::invalid("original", "unknown_request", "要合并到的诉求不存在")
             })?;
+            if orig.state.is_final() {
+                return Err(StoreError::invalid(
+                    "original",
+                    "original_closed",
+                    "原诉求已办结，不能合并；请作为新诉求派单",
+                ));
+            }
             if orig.id == req.id || orig.original_id.is_some() || orig.org_path != req.org_path {
                 return Err(StoreError::invalid(
                     "original",
@@ -1012,7 +1124,6 @@ pub async fn act(
             .await?;
             // The message is the telling; a phone intake also said it on the call.
             set.push(("told_at", json!(at)));
-            bump(conn, change, &counted, dept, Metric::Told).await?;
             detail = json!({ "original": orig.id, "original_no": orig.request_no,
                 "told_on_call": extra.told });
         }
@@ -1241,7 +1352,7 @@ pub async fn duplicates(
         let dlon = metres / (111_000.0 * lat.to_radians().cos().abs().max(0.01));
         let rows = sqlx::query(&format!(
             "{base} AND c.category_id = $4 AND c.lat BETWEEN $5 AND $6 AND c.lon BETWEEN $7 AND $8 \
-             ORDER BY c.received_at DESC LIMIT 50"
+             ORDER BY c.received_at DESC LIMIT 200"
         ))
         .bind(scope.as_str())
         .bind(&upper)
@@ -1270,7 +1381,7 @@ pub async fn duplicates(
         }
     }
     out.retain(|p| Some(p.id) != exclude);
-    out.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+    out.sort_by_key(|p| std::cmp::Reverse(p.received_at));
     out.truncate(20);
     Ok(out)
 }

@@ -20,9 +20,10 @@ pub async fn train(conn: &mut AnyConnection, at: i64, hold_out: &[i64]) -> Resul
     .bind(TRAINING_LIMIT)
     .fetch_all(&mut *conn)
     .await?;
+    let held: std::collections::HashSet<i64> = hold_out.iter().copied().collect();
     let history: Vec<(String, Vec<String>)> = rows
         .iter()
-        .filter(|r| !hold_out.contains(&r.get::<i64, _>("id")))
+        .filter(|r| !held.contains(&r.get::<i64, _>("id")))
         .map(|r| {
             (
                 r.get::<String, _>("code"),

@@ -4,8 +4,8 @@
 //! department inbox that also lists the fallback window's tasks (one inbox, not three).
 
 use super::requests::{
-    authorize_read, check, get_request, intake, is_dispatcher, is_lead, list, take_act, CheckInput,
-    IntakeInput, SuggestionRow,
+    authorize_read, check, get_request, intake, is_dispatcher, is_lead, list, mark_need, take_act,
+    CheckInput, IntakeInput, Need, SuggestionRow,
 };
 use crate::chrome::Chrome;
 use crate::context::{PageUser, Principal};
@@ -248,7 +248,31 @@ async fn new_form(
         checked,
     };
     let input = match intake_from(&form, &all) {
-        Ok(i) => i,
+        Ok(mut i) => {
+            // The staff member complained about, by account name: the request is then
+            // hidden from them on every path.
+            let who = form.get("complained_username").trim();
+            if !who.is_empty() {
+                let mut conn = state
+                    .store
+                    .reader()
+                    .acquire()
+                    .await
+                    .map_err(onewindow_store::StoreError::from)?;
+                match onewindow_store::users::find_id_by_username(&mut conn, who).await? {
+                    Some(id) => i.complained_user_id = Some(id),
+                    None => {
+                        let e = FieldError {
+                            field: "complained_username".into(),
+                            code: "unknown_user".into(),
+                            message: "没有这个工作人员账号，请核对或只填写窗口".into(),
+                        };
+                        return render_form(&page(vec![e], form, vec![], vec![], false), true);
+                    }
+                }
+            }
+            i
+        }
         Err(AppError::Invalid(f)) => {
             return render_form(&page(f.0, form, vec![], vec![], false), true)
         }
@@ -281,7 +305,7 @@ async fn new_form(
     }
     match intake(&state, &p, &input).await {
         Ok(req) => {
-            if let Some(original) = merge_into {
+            if let Some(original) = merge_into.filter(|_| is_dispatcher(&p, &req)) {
                 let merged = take_act(
                     &state,
                     &p,
@@ -289,8 +313,8 @@ async fn new_form(
                     Some(req.version),
                     &Act::Merge { original },
                     &ActExtra {
-                        callback_way: None,
                         told: true,
+                        ..ActExtra::default()
                     },
                 )
                 .await;
@@ -357,6 +381,7 @@ struct RequestPage {
     suggestions: Vec<SuggestionRow>,
     departments: Vec<(i64, String)>,
     problems: Vec<Problem>,
+    categories: Vec<Category>,
     dispatcher: bool,
     lead: bool,
     errors: Vec<FieldError>,
@@ -377,6 +402,13 @@ impl RequestPage {
     }
     fn is_suggested(&self, id: &i64) -> bool {
         self.suggestions.first().and_then(|s| s.department_id) == Some(*id)
+    }
+    /// The category the dispatch form starts on: the request's, else the top suggestion.
+    fn is_category(&self, id: &i64) -> bool {
+        self.r
+            .category_id
+            .or(self.suggestions.first().map(|s| s.category_id))
+            == Some(*id)
     }
     fn in_problem(&self, id: &i64) -> bool {
         self.r.problem_id == Some(*id)
@@ -454,9 +486,16 @@ async fn request_view(
         (vec![], vec![])
     };
     let departments = if dispatcher {
+        let mut conn = pool
+            .acquire()
+            .await
+            .map_err(onewindow_store::StoreError::from)?;
+        let area = store::district_of(&mut conn, &r.org_path).await?;
+        drop(conn);
         onewindow_store::orgs::departments(pool)
             .await?
             .into_iter()
+            .filter(|o| area.contains(&o.path))
             .map(|o| (o.id, o.name))
             .chain(
                 store::receiving_orgs(pool)
@@ -477,9 +516,14 @@ async fn request_view(
     } else {
         vec![]
     };
+    let categories = if dispatcher && r.state == ReqState::Received {
+        categories::for_viewer(pool, &r.org_path, false).await?
+    } else {
+        vec![]
+    };
     let shown = super::pages::row(now, r.clone());
     Ok(RequestPage {
-        chrome: Chrome::new(state, &ctx, &format!("诉求{}", r.request_no)),
+        chrome: Chrome::new(state, &ctx, format!("诉求{}", r.request_no)),
         phone: if dispatcher {
             r.person_phone.clone()
         } else {
@@ -494,6 +538,7 @@ async fn request_view(
         suggestions,
         departments,
         problems,
+        categories,
         dispatcher,
         lead,
         errors,
@@ -557,8 +602,9 @@ fn act_from(form: &FormData) -> Result<(Act, ActExtra), AppError> {
     Ok((
         act,
         ActExtra {
-            callback_way: Some("phone".into()),
             told: form.get("told") == "1",
+            category_id: id("category_id"),
+            ..ActExtra::default()
         },
     ))
 }
@@ -599,27 +645,12 @@ async fn need_form(
     Path(id): Path<i64>,
     form: FormData,
 ) -> PageResult {
-    let r = get_request(&state, &p, id).await?;
-    if !is_dispatcher(&p, &r) {
-        return Err(AppError::NotYours {
-            code: "not_dispatcher",
-            message: "只有受理单位的派单员可以归入民情问题".into(),
-        }
-        .into());
-    }
-    let change = state.change(p.user.who());
-    let mut tx = state.store.begin().await?;
-    let problem = match form.get("problem_id").trim() {
-        "" => None,
-        "new" => Some(
-            problems::create(&mut tx, &change, r.org_id, form.get("title"))
-                .await?
-                .id,
-        ),
-        v => v.parse::<i64>().ok(),
+    let need = match form.get("problem_id").trim() {
+        "" => Need::None,
+        "new" => Need::New(form.get("title").to_string()),
+        v => v.parse::<i64>().map(Need::Problem).unwrap_or(Need::None),
     };
-    store::mark_need(&mut tx, &change, id, problem).await?;
-    tx.commit().await?;
+    mark_need(&state, &p, id, &need).await?;
     Ok(Redirect::to(&format!("/complaints/{id}")).into_response())
 }
 
@@ -653,7 +684,8 @@ async fn inbox_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -
         )
         .await?,
     );
-    let co_handled = rows(store::co_handled_by(state.store.reader(), p.user.org_id, 100).await?);
+    let co_handled =
+        rows(store::co_handled_by(state.store.reader(), p.user.org_id, p.user.id, 100).await?);
     let fallback_tasks = if p
         .authorize(Permission::AnswerFallbackTasks, &p.user.org_path)
         .is_ok()

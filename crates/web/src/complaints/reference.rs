@@ -334,6 +334,9 @@ impl ProblemsPage {
     fn label(&self, s: &str) -> &'static str {
         problems::state_label(s)
     }
+    fn is_state(&self, p: &Problem, state: &str) -> bool {
+        p.state == state
+    }
 }
 
 async fn problems_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {

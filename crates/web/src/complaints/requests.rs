@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/complaints/{id}", get(get_api))
         .route("/api/v1/complaints/{id}/acts", post(act_api))
         .route("/api/v1/complaints/{id}/events", get(events_api))
+        .route("/api/v1/complaints/{id}/need", post(need_api))
         .route("/api/v1/complaints/track", get(track_api))
         .route("/api/v1/complaints/track/rating", post(rating_api))
 }
@@ -75,17 +76,14 @@ pub struct IntakeInput {
     pub complained_window: String,
 }
 
-fn choose<T: Copy>(
+fn choose<T: Copy + PartialEq>(
     field: &str,
     value: &str,
     parse: fn(&str) -> Option<T>,
     allowed: &[T],
     label: fn(T) -> &'static str,
     what: &str,
-) -> Result<T, AppError>
-where
-    T: PartialEq,
-{
+) -> Result<T, AppError> {
     parse(value.trim())
         .filter(|v| allowed.contains(v))
         .ok_or_else(|| {
@@ -170,9 +168,15 @@ pub async fn intake(
     if new.channel == Channel::Hotline {
         if let Some(ext) = &new.external_id {
             if let Some(existing) = store::by_external_id(state.store.reader(), ext).await? {
+                // Another organisation's request is not named to the caller.
+                let message = if existing.org_id == org_id {
+                    format!("该12345工单已推送，诉求编号{}", existing.request_no)
+                } else {
+                    "该12345工单编号已被使用".to_string()
+                };
                 return Err(AppError::Conflict {
                     code: "already_received",
-                    message: format!("该12345工单已推送，诉求编号{}", existing.request_no),
+                    message,
                 });
             }
         }
@@ -187,13 +191,6 @@ pub async fn intake_public(
     input: &IntakeInput,
 ) -> Result<Request, AppError> {
     let streets = receiving_orgs(state).await?;
-    if !streets.iter().any(|(id, _)| *id == org_id) {
-        return Err(AppError::invalid(
-            "org",
-            "unknown_org",
-            "请选择您所在的街道",
-        ));
-    }
     let mut input = input.clone();
     input.channel = Channel::Web.as_str().into();
     // The person says what it is about; the urgency and the staff member are staff's call.
@@ -205,6 +202,15 @@ pub async fn intake_public(
         input.urgency = Urgency::Ordinary.as_str().into();
     }
     let new = input.to_new(org_id, &[Channel::Web])?;
+    // Every field's error at once: the street's beside the others.
+    if !streets.iter().any(|(id, _)| *id == org_id) {
+        let mut errors = match store::check_new(&new) {
+            Err(onewindow_store::StoreError::Invalid(e)) => e,
+            _ => onewindow_domain::validation::FieldErrors::new(),
+        };
+        errors.add("org", "unknown_org", "请选择问题发生的街道");
+        return Err(AppError::Invalid(errors));
+    }
     save(state, state.change(Who::system("web")), &new).await
 }
 
@@ -253,14 +259,21 @@ pub fn authorize_read(p: &Principal, req: &Request) -> Result<(), AppError> {
     }
     let viewer = p.authorize(Permission::ViewComplaints, &p.user.org_path);
     let handler = p.authorize(Permission::HandleComplaints, &p.user.org_path);
-    if viewer.is_err() && handler.is_err() {
+    let taker = p.authorize(Permission::TakeComplaints, &p.user.org_path);
+    if viewer.is_err() && handler.is_err() && taker.is_err() {
         return viewer;
     }
     let mut places = vec![req.org_path.clone()];
     places.extend(req.lead_path.clone());
-    let seen = places
-        .iter()
-        .any(|o| p.authorize(Permission::ViewComplaints, o).is_ok())
+    // The staff member who took it in follows it (a window clerk tells the caller its
+    // number), as long as they still take requests in.
+    let taker = req.created_by == Some(p.user.id)
+        && p.authorize(Permission::TakeComplaints, &p.user.org_path)
+            .is_ok();
+    let seen = taker
+        || places
+            .iter()
+            .any(|o| p.authorize(Permission::ViewComplaints, o).is_ok())
         || is_lead(p, req)
         || (handler.is_ok() && req.co_departments.contains(&p.user.org_id));
     if seen {
@@ -313,7 +326,24 @@ pub async fn take_act(
             message: "只有受理单位的派单员可以派单、审核退单、回访和合并".into(),
         });
     }
-    act_as(state, state.change(p.user.who()), id, version, act, extra).await
+    // Staff record phone callbacks; "sms" is the person rating on the tracking page.
+    let extra = ActExtra {
+        callback_way: Some("phone".into()),
+        link_base: link_base(state),
+        ..extra.clone()
+    };
+    act_as(state, state.change(p.user.who()), id, version, act, &extra).await
+}
+
+/// Where residents reach the product, for links in messages (`--public-url`).
+pub fn link_base(state: &AppState) -> String {
+    state
+        .config
+        .public_url
+        .clone()
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .to_string()
 }
 
 async fn act_as(
@@ -330,6 +360,48 @@ async fn act_as(
     let out = store::act(&mut tx, &change, &cal, &limits, id, version, act, extra).await?;
     tx.commit().await?;
     Ok(out)
+}
+
+/// 民情收集: what a request is marked as.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+pub enum Need {
+    /// Not a need (unmarked).
+    None,
+    /// A need of this problem.
+    Problem(i64),
+    /// A need of a new problem with this title.
+    New(String),
+}
+
+/// Marks a request as a need (the receiving organisation's dispatcher).
+pub async fn mark_need(
+    state: &AppState,
+    p: &Principal,
+    id: i64,
+    need: &Need,
+) -> Result<Option<i64>, AppError> {
+    let r = get_request(state, p, id).await?;
+    if !is_dispatcher(p, &r) {
+        return Err(AppError::NotYours {
+            code: "not_dispatcher",
+            message: "只有受理单位的派单员可以归入民情问题".into(),
+        });
+    }
+    let change = state.change(p.user.who());
+    let mut tx = state.store.begin().await?;
+    let problem = match need {
+        Need::None => None,
+        Need::New(title) => Some(
+            onewindow_store::complaints::problems::create(&mut tx, &change, r.org_id, title)
+                .await?
+                .id,
+        ),
+        Need::Problem(id) => Some(*id),
+    };
+    store::mark_need(&mut tx, &change, id, problem).await?;
+    tx.commit().await?;
+    Ok(problem)
 }
 
 /// What the dispatcher sees before creating or dispatching: possible duplicates and the
@@ -379,18 +451,27 @@ pub async fn check(state: &AppState, p: &Principal, input: &CheckInput) -> Resul
         (Some(a), Some(b)) if onewindow_domain::complaints::valid_coordinates(a, b) => Some((a, b)),
         _ => None,
     };
-    let mut duplicates = store::duplicates(
-        pool,
-        &scope,
-        state.now(),
-        &input.person_phone,
-        input.category_id,
-        place,
-        days,
-        metres,
-        input.exclude,
-    )
-    .await?;
+    // Other people's requests are the dispatcher's to see: a desk that only takes requests
+    // in gets the suggestions alone.
+    let dispatcher = p
+        .authorize(Permission::DispatchComplaints, &p.user.org_path)
+        .is_ok();
+    let mut duplicates = if !dispatcher {
+        vec![]
+    } else {
+        store::duplicates(
+            pool,
+            &scope,
+            state.now(),
+            &input.person_phone,
+            input.category_id,
+            place,
+            days,
+            metres,
+            input.exclude,
+        )
+        .await?
+    };
     // A staff member never learns of complaints about themselves through the check either.
     duplicates.retain(|d| d.complained_user_id != Some(p.user.id));
     let suggestions = suggestions(state, &p.user.org_path, &input.content).await?;
@@ -463,6 +544,13 @@ pub async fn rate_by_person(
     solved: bool,
 ) -> Result<Request, AppError> {
     let req = find_for_person(state, request_no, query_code).await?;
+    if req.satisfaction.is_some() && req.state != ReqState::Replied {
+        return Err(AppError::invalid(
+            "satisfaction",
+            "already_rated",
+            "您已经评价过了，谢谢您的监督",
+        ));
+    }
     if req.state != ReqState::Replied {
         return Err(AppError::invalid(
             "satisfaction",
@@ -482,6 +570,8 @@ pub async fn rate_by_person(
         &ActExtra {
             callback_way: Some("sms".into()),
             told: false,
+            link_base: link_base(state),
+            category_id: None,
         },
     )
     .await
@@ -582,6 +672,16 @@ async fn events_api(
     Ok(Json(json!({ "items": items })))
 }
 
+async fn need_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+    ApiJson(need): ApiJson<Need>,
+) -> ApiResult<Json<Value>> {
+    let problem = mark_need(&state, &p, id, &need).await?;
+    Ok(Json(json!({ "problem_id": problem })))
+}
+
 /// An act as the API sends it: the domain's act plus the callback's way and the version.
 #[derive(Debug, Deserialize)]
 struct ActInput {
@@ -593,6 +693,9 @@ struct ActInput {
     way: Option<String>,
     #[serde(default)]
     told: bool,
+    /// dispatch: the category settled on.
+    #[serde(default)]
+    category_id: Option<i64>,
 }
 
 async fn act_api(
@@ -604,6 +707,8 @@ async fn act_api(
     let extra = ActExtra {
         callback_way: input.way.clone(),
         told: input.told,
+        category_id: input.category_id,
+        ..ActExtra::default()
     };
     Ok(Json(
         take_act(&state, &p, id, input.version, &input.act, &extra).await?,
