@@ -225,7 +225,7 @@ async fn event_view(
         .unwrap_or_default();
     let _ = actors(p, &e);
     Ok(EventPage {
-        chrome: Chrome::new(state, ctx, &format!("网格事件{id}")),
+        chrome: Chrome::new(state, ctx, format!("网格事件{id}")),
         reported: format_local(e.reported_at),
         chain: chain
             .into_iter()
