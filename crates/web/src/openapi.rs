@@ -146,6 +146,22 @@ fn shared_response(status: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn the_role_enum_is_the_domain_s() {
+        let doc = super::document();
+        let listed: Vec<&str> = doc["components"]["schemas"]["Role"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let roles: Vec<&str> = onewindow_domain::access::Role::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .collect();
+        assert_eq!(listed, roles);
+    }
+
+    #[test]
     fn every_reference_resolves() {
         let doc = super::document();
         let text = doc.to_string();

@@ -94,7 +94,9 @@ pub async fn create(
         return Err(AppError::Forbidden(onewindow_domain::access::Denied::Level));
     }
     if let Some(parent) = body.parent_id {
-        let parent = categories::get(state.store.reader(), parent).await?;
+        let parent = categories::get(state.store.reader(), parent)
+            .await
+            .map_err(|_| AppError::invalid("parent_id", "unknown_category", "上级分类不存在"))?;
         authorize_reference_data(
             &p.actor(),
             ReferenceData::ComplaintCategory {
