@@ -6,46 +6,13 @@
 
 mod common;
 
-use common::browser::{browser, login, screenshot_dir, start_driver, wait_css};
+use common::browser::{
+    browser, click, login, screenshot_dir, start_driver, text_of, type_into, wait_css,
+};
 use common::{Db, TestApp};
 use fantoccini::{Client, Locator};
 
 on_both_backends!(a_problem_goes_round_the_whole_loop_in_the_browser);
-
-/// Clicks `css`, again if the page was still changing under it (a stale element: the
-/// previous page's submit had not finished loading the next one).
-async fn click(c: &Client, css: &str) {
-    let mut last = String::new();
-    for _ in 0..50 {
-        match c.find(Locator::Css(css)).await {
-            Ok(e) => match e.click().await {
-                Ok(()) => return,
-                Err(err) => last = err.to_string(),
-            },
-            Err(err) => last = err.to_string(),
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{css}: {last}")
-}
-
-async fn type_into(c: &Client, css: &str, text: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .send_keys(text)
-        .await
-        .unwrap();
-}
-
-async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
-}
 
 async fn screenshot(c: &Client, app: &TestApp, name: &str) {
     if app.backend != Db::Sqlite {

@@ -1294,6 +1294,18 @@ pub fn normalize_query_code(input: &str) -> Option<String> {
     valid.then_some(code)
 }
 
+/// Whether the code a resident typed (any width, spaces, dashes, case) is `stored`: every
+/// byte compared whatever the first difference, so the time taken tells nothing about how
+/// much of a guess was right. Case tracking, fallback progress and request tracking ask this.
+pub fn query_code_matches(typed: &str, stored: &str) -> bool {
+    let given = normalize_query_code(&crate::validation::halfwidth(typed)).unwrap_or_default();
+    given.len() == stored.len()
+        && given
+            .bytes()
+            .zip(stored.bytes())
+            .fold(true, |ok, (a, b)| ok & (a == b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2896,6 +2908,10 @@ mod tests {
             assert_eq!(normalize_query_code(bad), None, "{bad}");
         }
         assert_eq!(normalize_query_code("abc def"), Some(s("ABCDEF")));
+        // As typed on a phone: full-width, lower case, a dash; a near miss is no match.
+        assert!(query_code_matches("ａｂｃ-def", "ABCDEF"));
+        assert!(!query_code_matches("ABCDEG", "ABCDEF"));
+        assert!(!query_code_matches("", "ABCDEF"));
     }
 
     // --- 3. random walks through the machine --------------------------------------------

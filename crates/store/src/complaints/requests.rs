@@ -279,13 +279,7 @@ pub async fn for_person(pool: &AnyPool, request_no: &str, query_code: &str) -> R
         .await?
         .map(|r| from_row(&r))
         .ok_or(StoreError::NotFound)?;
-    let given = onewindow_domain::cases::normalize_query_code(query_code).unwrap_or_default();
-    let same = given.len() == found.query_code.len()
-        && given
-            .bytes()
-            .zip(found.query_code.bytes())
-            .fold(true, |ok, (a, b)| ok & (a == b));
-    if same {
+    if onewindow_domain::cases::query_code_matches(query_code, &found.query_code) {
         Ok(found)
     } else {
         Err(StoreError::NotFound)

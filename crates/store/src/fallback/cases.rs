@@ -243,13 +243,7 @@ pub async fn by_case_no(pool: &AnyPool, case_no: &str) -> Result<FallbackCase> {
 /// The case a person follows with its number and query code; a wrong code is no case.
 pub async fn for_person(pool: &AnyPool, case_no: &str, query_code: &str) -> Result<FallbackCase> {
     let case = by_case_no(pool, case_no).await?;
-    let given = onewindow_domain::cases::normalize_query_code(query_code).unwrap_or_default();
-    let same = given.len() == case.query_code.len()
-        && given
-            .bytes()
-            .zip(case.query_code.bytes())
-            .fold(true, |ok, (a, b)| ok & (a == b));
-    if same {
+    if onewindow_domain::cases::query_code_matches(query_code, &case.query_code) {
         Ok(case)
     } else {
         Err(StoreError::NotFound)

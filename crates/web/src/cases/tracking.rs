@@ -50,30 +50,34 @@ pub async fn find_case(
     if machine::parse_case_number(&case_no).is_none() {
         return Err(AppError::NotFound);
     }
+    within_lookup_limit(state, &case_no, lookup(state, &case_no, code)).await
+}
+
+/// Runs a lookup by a well-formed number (a case, a fallback case, a request) under the
+/// per-number limiter: past [`super::LOOKUP_FAILURES_PER_MINUTE`] failures in a minute it is
+/// 429 without looking; a lookup that finds gives its try back.
+pub async fn within_lookup_limit<T>(
+    state: &AppState,
+    number: &str,
+    lookup: impl std::future::Future<Output = Result<T, AppError>>,
+) -> Result<T, AppError> {
     state
         .lookup_limits
-        .take(&case_no, state.now())
+        .take(number, state.now())
         .map_err(|retry_after_secs| AppError::TooManyLookups { retry_after_secs })?;
-    let found = lookup(state, &case_no, code).await;
+    let found = lookup.await;
     if found.is_ok() {
-        state.lookup_limits.give_back(&case_no);
+        state.lookup_limits.give_back(number);
     }
     found
 }
 
 /// The case whose number (well-formed, checked by the caller) and code match.
 async fn lookup(state: &AppState, case_no: &str, code: &str) -> Result<CaseRecord, AppError> {
-    let given =
-        machine::normalize_query_code(&validation::halfwidth(code)).ok_or(AppError::NotFound)?;
     let case = store_cases::by_number(state.store.reader(), case_no)
         .await
         .map_err(|_| AppError::NotFound)?;
-    if given.len() != case.query_code.len()
-        || !given
-            .bytes()
-            .zip(case.query_code.bytes())
-            .fold(true, |ok, (a, b)| ok & (a == b))
-    {
+    if !machine::query_code_matches(code, &case.query_code) {
         return Err(AppError::NotFound);
     }
     Ok(case)

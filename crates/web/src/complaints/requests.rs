@@ -521,18 +521,12 @@ pub async fn find_for_person(
     if !onewindow_domain::complaints::is_request_number(&no) {
         return Err(AppError::NotFound);
     }
-    state
-        .lookup_limits
-        .take(&no, state.now())
-        .map_err(|retry_after_secs| AppError::TooManyLookups { retry_after_secs })?;
-    let code = onewindow_domain::validation::halfwidth(query_code);
-    let found = store::for_person(state.store.reader(), &no, &code)
-        .await
-        .map_err(|_| AppError::NotFound);
-    if found.is_ok() {
-        state.lookup_limits.give_back(&no);
-    }
-    found
+    let lookup = async {
+        store::for_person(state.store.reader(), &no, query_code)
+            .await
+            .map_err(|_| AppError::NotFound)
+    };
+    crate::cases::tracking::within_lookup_limit(state, &no, lookup).await
 }
 
 /// The person rates the reply on the tracking page (the SMS link leads there): 回访 by 短信.

@@ -354,18 +354,12 @@ pub async fn find_for_person(
             "请填写受理回执上的案件编号（BB开头的16位编号）",
         ));
     }
-    state
-        .lookup_limits
-        .take(&case_no, state.now())
-        .map_err(|retry_after_secs| AppError::TooManyLookups { retry_after_secs })?;
-    let code = onewindow_domain::validation::halfwidth(query_code);
-    let found = store::for_person(state.store.reader(), &case_no, &code)
-        .await
-        .map_err(|_| AppError::NotFound);
-    if found.is_ok() {
-        state.lookup_limits.give_back(&case_no);
-    }
-    found
+    let lookup = async {
+        store::for_person(state.store.reader(), &case_no, query_code)
+            .await
+            .map_err(|_| AppError::NotFound)
+    };
+    crate::cases::tracking::within_lookup_limit(state, &case_no, lookup).await
 }
 
 /// The person rates the handling of their case (number and query code, once told).
