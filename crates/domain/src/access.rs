@@ -153,10 +153,26 @@ pub enum Permission {
     HandleComplaints,
     /// Keep the category tree and retrain the department suggestion.
     ManageComplaintCategories,
+    /// Read a street's grid events: the dispatcher board with its map, the figures. (A
+    /// department reads what it leads or co-handles through `HandleGridEvents`, a reporter
+    /// what they reported.)
+    ViewGridEvents,
+    /// Report a grid event: a grid worker in their grids, the desks for a resident.
+    ReportGridEvents,
+    /// The street's dispatch of grid events: dispatch, merge a duplicate, close.
+    DispatchGridEvents,
+    /// Answer for a department: sign for, handle with after-photos, return as not ours.
+    HandleGridEvents,
+    /// The community route (seed 001 §5.1, 社区直接处置): a community's duty officer or
+    /// head takes an event of the community with the enforcement team, skipping the
+    /// street's dispatch.
+    TakeGridEventsInCommunity,
+    /// Keep the event categories (Open311 services), owned by a city or district.
+    ManageGridCategories,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 31] = [
+    pub const ALL: [Permission; 37] = [
         Permission::ViewOrgs,
         Permission::ManageOrgs,
         Permission::ViewUsers,
@@ -188,6 +204,12 @@ impl Permission {
         Permission::DispatchComplaints,
         Permission::HandleComplaints,
         Permission::ManageComplaintCategories,
+        Permission::ViewGridEvents,
+        Permission::ReportGridEvents,
+        Permission::DispatchGridEvents,
+        Permission::HandleGridEvents,
+        Permission::TakeGridEventsInCommunity,
+        Permission::ManageGridCategories,
     ];
 
     /// The permission table. Kept as one match so a review reads it at a glance.
@@ -225,6 +247,12 @@ impl Permission {
             Permission::DispatchComplaints => &[Dispatcher],
             Permission::HandleComplaints => &[DeptHandler, Approver],
             Permission::ManageComplaintCategories => &[Admin],
+            Permission::ViewGridEvents => &[Admin, Supervisor, Dispatcher],
+            Permission::ReportGridEvents => &[GridWorker, Dispatcher, GuideDesk, WindowClerk],
+            Permission::DispatchGridEvents => &[Dispatcher],
+            Permission::HandleGridEvents => &[DeptHandler, Approver],
+            Permission::TakeGridEventsInCommunity => &[Dispatcher, Supervisor],
+            Permission::ManageGridCategories => &[Admin],
         }
     }
 }
@@ -356,6 +384,11 @@ pub enum ReferenceData<'a> {
         owner: &'a OrgPath,
     },
     ComplaintModel,
+    /// A grid event category (an Open311 service), owned by a city or a district
+    /// (`grid_categories.org_id`): served to every street and every Open311 client.
+    GridCategory {
+        owner: &'a OrgPath,
+    },
 }
 
 /// The root of the tree `path` lies in (`/1/4/9/` → `/1/`).
@@ -380,6 +413,7 @@ pub fn authorize_reference_data(actor: &Actor, data: ReferenceData<'_>) -> Resul
             (Permission::ManageComplaintCategories, owner)
         }
         ReferenceData::ComplaintModel => (Permission::ManageComplaintCategories, &root),
+        ReferenceData::GridCategory { owner } => (Permission::ManageGridCategories, owner),
     };
     authorize(actor, permission, owner)
 }
@@ -493,6 +527,8 @@ mod tests {
                     ManageFallbackLists,
                     ViewComplaints,
                     ManageComplaintCategories,
+                    ViewGridEvents,
+                    ManageGridCategories,
                 ],
             ),
             (
@@ -512,6 +548,8 @@ mod tests {
                     ViewFallback,
                     DecideFallback,
                     ViewComplaints,
+                    ViewGridEvents,
+                    TakeGridEventsInCommunity,
                 ],
             ),
             (
@@ -522,6 +560,7 @@ mod tests {
                     IssueTickets,
                     EnterRatings,
                     TakeComplaints,
+                    ReportGridEvents,
                 ],
             ),
             (
@@ -536,6 +575,7 @@ mod tests {
                     ViewCashup,
                     ViewRatings,
                     TakeComplaints,
+                    ReportGridEvents,
                 ],
             ),
             (
@@ -548,20 +588,35 @@ mod tests {
                     RectifyRatings,
                     AnswerFallbackTasks,
                     HandleComplaints,
+                    HandleGridEvents,
                 ],
             ),
             (
                 FallbackOfficer,
                 &[ViewOrgs, ViewFallback, HandleFallback, TakeComplaints],
             ),
-            (GridWorker, &[ViewOrgs]),
+            (GridWorker, &[ViewOrgs, ReportGridEvents]),
             (
                 DeptHandler,
-                &[ViewOrgs, AnswerFallbackTasks, HandleComplaints],
+                &[
+                    ViewOrgs,
+                    AnswerFallbackTasks,
+                    HandleComplaints,
+                    HandleGridEvents,
+                ],
             ),
             (
                 Dispatcher,
-                &[ViewOrgs, ViewComplaints, TakeComplaints, DispatchComplaints],
+                &[
+                    ViewOrgs,
+                    ViewComplaints,
+                    TakeComplaints,
+                    DispatchComplaints,
+                    ViewGridEvents,
+                    ReportGridEvents,
+                    DispatchGridEvents,
+                    TakeGridEventsInCommunity,
+                ],
             ),
         ];
         for (role, allowed) in expected {

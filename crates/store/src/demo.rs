@@ -21,7 +21,7 @@ pub struct DemoAccount {
 }
 
 /// The accounts the demo creates, one per role (plus a community clerk to show scope).
-pub const ACCOUNTS: [DemoAccount; 11] = [
+pub const ACCOUNTS: [DemoAccount; 12] = [
     DemoAccount {
         username: "admin",
         role: Role::Admin,
@@ -77,6 +77,13 @@ pub const ACCOUNTS: [DemoAccount; 11] = [
         role: Role::WindowClerk,
         org: "阳光社区",
     },
+    // The community's duty officer: takes the community's grid events directly with the
+    // enforcement team (社区直接处置), and dispatches nothing of the street's.
+    DemoAccount {
+        username: "community",
+        role: Role::Dispatcher,
+        org: "阳光社区",
+    },
 ];
 
 fn display_name(username: &str) -> &'static str {
@@ -91,6 +98,7 @@ fn display_name(username: &str) -> &'static str {
         "grid" => "孙网格",
         "handler" => "周处置",
         "dispatcher" => "郑派单",
+        "community" => "冯值班",
         _ => "吴窗口",
     }
 }

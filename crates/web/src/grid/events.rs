@@ -2,13 +2,13 @@
 //! acts, the acts, photos; grids imported from GeoJSON; categories; figures. The operations
 //! here are shared by the API below and the Open311 routes (`open311.rs`).
 //!
-//! Authorisation, with the permissions the 接诉即办 loop already defines: an event belongs
-//! to its street (its dispatchers, `DispatchComplaints`, dispatch, merge and close; staff
-//! with `ViewComplaints` there read it), to its lead department once dispatched
-//! (`HandleComplaints`: sign, handle, return), to its community (staff of the community's
-//! own organisation take it directly) and to its reporting grid worker (confirm, reopen).
-//! Which act each of those may take is `domain::grid::may_act`; reading needs one of the
-//! relations (or a co-handling department's handler), else 404 like none.
+//! Authorisation: an event belongs to its street (its dispatchers, `DispatchGridEvents`,
+//! dispatch, merge and close; staff with `ViewGridEvents` there read it), to its lead
+//! department once dispatched (`HandleGridEvents`: sign, handle, return), to its community
+//! (the community's duty officer or head, `TakeGridEventsInCommunity` at the community
+//! itself, take it directly) and to its reporter while they still hold `ReportGridEvents`
+//! (confirm, reopen). Which act each of those may take is `domain::grid::may_act`; reading
+//! needs one of the relations (or a co-handling department's handler), else 404 like none.
 
 use crate::context::{ApiUser, Principal};
 use crate::error::{ApiResult, AppError};
@@ -20,7 +20,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use onewindow_domain::access::{Permission, Role};
+use onewindow_domain::access::{
+    authorize_reference_data, may_own_catalog, Denied, Permission, ReferenceData, Role,
+};
 use onewindow_domain::grid::{self as rules, Act, Actor, Category, ReporterKind, Visibility};
 use onewindow_domain::org::OrgPath;
 use onewindow_store::audit::Change;
@@ -48,10 +50,13 @@ pub fn router() -> Router<AppState> {
 /// The relations `p` has to `ev`, as the rules name them.
 pub fn actors(p: &Principal, ev: &Event) -> Vec<Actor> {
     let mut out = vec![];
-    if ev.reporter_user_id == Some(p.user.id) {
+    if ev.reporter_user_id == Some(p.user.id)
+        && p.authorize(Permission::ReportGridEvents, &p.user.org_path)
+            .is_ok()
+    {
         out.push(Actor::Reporter);
     }
-    if p.authorize(Permission::DispatchComplaints, &ev.street_path)
+    if p.authorize(Permission::DispatchGridEvents, &ev.street_path)
         .is_ok()
     {
         out.push(Actor::StreetDispatcher);
@@ -59,11 +64,14 @@ pub fn actors(p: &Principal, ev: &Event) -> Vec<Actor> {
     if ev
         .lead_path
         .as_ref()
-        .is_some_and(|d| p.authorize(Permission::HandleComplaints, d).is_ok())
+        .is_some_and(|d| p.authorize(Permission::HandleGridEvents, d).is_ok())
     {
         out.push(Actor::LeadHandler);
     }
-    if ev.community_org_id == Some(p.user.org_id) {
+    if ev.community_org_id == Some(p.user.org_id)
+        && p.authorize(Permission::TakeGridEventsInCommunity, &p.user.org_path)
+            .is_ok()
+    {
         out.push(Actor::Community);
     }
     out
@@ -73,10 +81,10 @@ pub fn actors(p: &Principal, ev: &Event) -> Vec<Actor> {
 /// a co-handling department; else 404.
 pub fn authorize_read(p: &Principal, ev: &Event) -> Result<(), AppError> {
     let seen = !actors(p, ev).is_empty()
-        || p.authorize(Permission::ViewComplaints, &ev.street_path)
+        || p.authorize(Permission::ViewGridEvents, &ev.street_path)
             .is_ok()
         || (p
-            .authorize(Permission::HandleComplaints, &p.user.org_path)
+            .authorize(Permission::HandleGridEvents, &p.user.org_path)
             .is_ok()
             && ev.co_departments.contains(&p.user.org_id));
     if seen {
@@ -138,10 +146,8 @@ pub async fn report(
     p: &Principal,
     input: &ReportInput,
 ) -> Result<store::Reported, AppError> {
+    p.authorize(Permission::ReportGridEvents, &p.user.org_path)?;
     let worker = p.user.roles.contains(&Role::GridWorker);
-    if !worker {
-        p.authorize(Permission::TakeComplaints, &p.user.org_path)?;
-    }
     let street = street_of(state, &p.user.org_path).await?;
     let new = NewEvent {
         category_id: input.category_id,
@@ -283,11 +289,11 @@ async fn list_api(
     match q.view.as_deref() {
         Some("mine") => f.reporter_user_id = Some(p.user.id),
         Some("department") => {
-            p.authorize(Permission::HandleComplaints, &p.user.org_path)?;
+            p.authorize(Permission::HandleGridEvents, &p.user.org_path)?;
             f.lead_department_id = Some(p.user.org_id);
         }
         _ => {
-            p.authorize(Permission::ViewComplaints, &p.user.org_path)?;
+            p.authorize(Permission::ViewGridEvents, &p.user.org_path)?;
         }
     }
     let items = store::list(state.store.reader(), &p.user.org_path, &f).await?;
@@ -527,25 +533,57 @@ struct CategoryInput {
     category: Category,
 }
 
-/// Creates or changes a category (an administrator); owned by the caller's organisation.
+/// Creates a category (an administrator of a city or district, who then owns it) or
+/// changes one (the permission at its owner: shared reference data, `ReferenceData`). The
+/// default department must lie inside the owner, as a catalog item's does.
 async fn save_category_api(
     State(state): State<AppState>,
     ApiUser(p): ApiUser,
     ApiJson(input): ApiJson<CategoryInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    p.authorize(Permission::ManageComplaintCategories, &p.user.org_path)?;
-    let id = match (input.id, input.version) {
-        (Some(id), Some(v)) => Some((id, v)),
+    let reader = state.store.reader();
+    let (owner, id) = match (input.id, input.version) {
+        (Some(id), Some(v)) => {
+            let old = categories::get(reader, id).await?;
+            (
+                onewindow_store::orgs::get(reader, old.org_id).await?,
+                Some((id, v)),
+            )
+        }
         (Some(_), None) => {
             return Err(AppError::invalid("version", "required", "修改类别须带上版本号").into())
         }
-        _ => None,
+        (None, _) => {
+            p.authorize(Permission::ManageGridCategories, &p.user.org_path)?;
+            let own = onewindow_store::orgs::get(reader, p.user.org_id).await?;
+            if !may_own_catalog(own.kind) {
+                return Err(AppError::Forbidden(Denied::Level).into());
+            }
+            (own, None)
+        }
     };
+    authorize_reference_data(
+        &p.actor(),
+        ReferenceData::GridCategory { owner: &owner.path },
+    )?;
+    if let Some(d) = input.category.default_department {
+        let inside = onewindow_store::orgs::get(reader, d)
+            .await
+            .is_ok_and(|d| owner.path.contains(&d.path));
+        if !inside {
+            return Err(AppError::invalid(
+                "default_department",
+                "department_outside_owner",
+                "默认处置部门须在类别所属机构的辖区内",
+            )
+            .into());
+        }
+    }
     let mut tx = state.store.begin().await?;
     let saved = categories::save(
         &mut tx,
         &state.change(p.user.who()),
-        p.user.org_id,
+        owner.id,
         id,
         &input.category,
     )
@@ -573,7 +611,7 @@ async fn figures_api(
     ApiUser(p): ApiUser,
     Query(q): Query<FiguresQuery>,
 ) -> ApiResult<Json<Value>> {
-    p.authorize(Permission::ViewComplaints, &p.user.org_path)?;
+    p.authorize(Permission::ViewGridEvents, &p.user.org_path)?;
     let by = figures::By::parse(q.by.as_deref().unwrap_or("grid")).ok_or_else(|| {
         AppError::invalid(
             "by",

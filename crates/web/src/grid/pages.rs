@@ -116,7 +116,7 @@ struct BoardPage {
 }
 
 async fn board_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
-    p.authorize(Permission::ViewComplaints, &p.user.org_path)?;
+    p.authorize(Permission::ViewGridEvents, &p.user.org_path)?;
     let pool = state.store.reader();
     let events = store::list(
         pool,
