@@ -3,6 +3,7 @@
 use super::TestApp;
 use fantoccini::{Client, ClientBuilder, Locator};
 use onewindow_store::demo::DEMO_PASSWORD;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -15,9 +16,37 @@ pub struct Driver {
 }
 
 impl Drop for Driver {
+    /// Kills chromedriver and every browser it started. Killing chromedriver alone leaves
+    /// its chromium processes running (one set per test, until the machine runs out of
+    /// memory), so the whole process group goes, and then whatever still names one of this
+    /// driver's profiles on its command line (a browser that left the group).
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let pid = self.child.id() as i32;
+        // SAFETY: kill(2) with a negative pid signals the process group; no memory involved.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
         let _ = self.child.wait();
+        let profiles = self._profiles.path().to_string_lossy().into_owned();
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for entry in procs.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&profiles) {
+                // SAFETY: as above, a signal to one process.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
     }
 }
 
@@ -31,6 +60,8 @@ pub async fn start_driver() -> Driver {
         .port();
     let child = Command::new(&bin)
         .arg(format!("--port={port}"))
+        // Its own process group, so that dropping the driver takes its browsers with it.
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
