@@ -19,6 +19,9 @@ on_both_backends!(
     a_point_outside_every_grid_is_kept_with_a_warning,
     the_public_copy_of_a_photo_has_no_gps,
     the_board_draws_the_grids_and_the_event_page_keeps_the_chain,
+    the_community_takes_an_event_directly_and_only_its_duty_officer_may,
+    wrong_role_other_organisation_and_lower_level_are_refused,
+    buildings_are_imported_into_their_grids_and_counted_in_households,
 );
 
 const GPS_JPEG: &[u8] = include_bytes!("../../domain/src/grid/fixtures/gps.jpg");
@@ -646,4 +649,390 @@ async fn the_board_draws_the_grids_and_the_event_page_keeps_the_chain(app: TestA
     assert!(res.text().await.unwrap().contains("act-error"));
     let page = grid.get_text(&format!("/grid/events/{id}")).await;
     assert!(page.contains("已派单"), "{page}");
+}
+
+async fn report_in_g1(app: &TestApp, category: i64, description: &str) -> i64 {
+    let grid = app.login("grid").await;
+    let (s, v) = grid
+        .post(
+            "/api/v1/grid/events",
+            json!({"category_id": category, "description": description,
+                   "lon": IN_G1.0, "lat": IN_G1.1}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["event"]["id"].as_i64().unwrap()
+}
+
+async fn the_community_takes_an_event_directly_and_only_its_duty_officer_may(app: TestApp) {
+    let category = setup(&app).await;
+    let id = report_in_g1(&app, category, "消防通道被三轮车堵住").await;
+    let take = json!({"act": "community_takes", "note": "联系执法队现场清理", "enforcement": true});
+    // Staff of the community without the permission (a community station's clerk) and
+    // the street's dispatcher (the route skips the street) are refused; the event is as it was.
+    for who in ["clerk-yangguang", "dispatcher"] {
+        let api = app.login(who).await;
+        let (s, v) = act(&api, id, take.clone()).await;
+        assert!(
+            s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND,
+            "{who}: {s} {v}"
+        );
+    }
+    let dispatcher = app.login("dispatcher").await;
+    let (_, v) = dispatcher.get(&format!("/api/v1/grid/events/{id}")).await;
+    assert_eq!(v["event"]["state"], "reported", "{v}");
+    // The community's duty officer takes it: the route is recorded, the respond stage met.
+    let community = app.login("community").await;
+    let (_, v) = community.get(&format!("/api/v1/grid/events/{id}")).await;
+    assert!(
+        v["acts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "community_takes"),
+        "{v}"
+    );
+    let e = ok(&community, id, take).await;
+    assert_eq!(e["state"], "handled_by_community", "{e}");
+    assert_eq!(e["route"], "community", "{e}");
+    // Nothing is left for the street to dispatch.
+    let (s, v) = act(
+        &dispatcher,
+        id,
+        json!({"act": "dispatch", "department": app.org_id("dept-cg").await}),
+    )
+    .await;
+    assert!(s.is_client_error(), "{s} {v}");
+    ok(&community, id, json!({"act": "start"})).await;
+    let (s, v) = upload(&community, id, "after", GPS_JPEG, "image/jpeg").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let e = ok(
+        &community,
+        id,
+        json!({"act": "handle", "reply": "执法队已清走三轮车，通道畅通"}),
+    )
+    .await;
+    assert_eq!(e["state"], "handled");
+    let grid = app.login("grid").await;
+    let e = ok(&grid, id, json!({"act": "confirm"})).await;
+    assert_eq!(e["state"], "confirmed");
+    let e = ok(&dispatcher, id, json!({"act": "close"})).await;
+    assert_eq!(e["state"], "closed");
+    let (_, v) = dispatcher.get(&format!("/api/v1/grid/events/{id}")).await;
+    let acts: Vec<&str> = v["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["act"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        acts,
+        [
+            "report",
+            "community_takes",
+            "start",
+            "handle",
+            "confirm",
+            "close"
+        ],
+        "{v}"
+    );
+}
+
+async fn wrong_role_other_organisation_and_lower_level_are_refused(app: TestApp) {
+    let category = setup(&app).await;
+    let id = report_in_g1(&app, category, "路灯不亮").await;
+    let code = |v: &Value| v["code"].as_str().unwrap_or("").to_string();
+    // Wrong role: a department handler reports nothing and reads no board.
+    let handler = app.login("handler").await;
+    let (s, v) = handler
+        .post(
+            "/api/v1/grid/events",
+            json!({"category_id": category, "description": "x", "lon": IN_G1.0, "lat": IN_G1.1}),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::FORBIDDEN, "forbidden_role".into()),
+        "{v}"
+    );
+    let (s, v) = handler.get("/api/v1/grid/events").await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::FORBIDDEN, "forbidden_role".into()),
+        "{v}"
+    );
+    // Not yet dispatched to the department: it does not exist for it.
+    let (s, _) = handler.get(&format!("/api/v1/grid/events/{id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Another department (民政局's approver) after the dispatch to 城管: still 404, and its
+    // acts are refused.
+    let dispatcher = app.login("dispatcher").await;
+    ok(
+        &dispatcher,
+        id,
+        json!({"act": "dispatch", "department": app.org_id("dept-cg").await}),
+    )
+    .await;
+    let approver = app.login("approver").await;
+    let (s, _) = approver.get(&format!("/api/v1/grid/events/{id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = act(&approver, id, json!({"act": "sign"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Another street's dispatcher: neither the event nor its board.
+    let admin = app.login("admin").await;
+    let district = app.org_id("district").await;
+    let (s, street) = admin
+        .post("/api/v1/orgs", json!({"parent_id": district, "kind": "street", "name": "和平街道", "code": "hp-street"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{street}");
+    let (s, v) = admin
+        .post(
+            "/api/v1/users",
+            json!({"username": "dispatcher-hp", "display_name": "褚派单",
+            "org_id": street["id"], "roles": ["dispatcher"], "password": "dispatcher-hp-pass-1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let other = app
+        .login_with("dispatcher-hp", "dispatcher-hp-pass-1")
+        .await
+        .unwrap();
+    let (s, _) = other.get(&format!("/api/v1/grid/events/{id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = act(&other, id, json!({"act": "close"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = other.get("/api/v1/grid/events").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        v["items"].as_array().unwrap().iter().all(|e| e["id"] != id),
+        "{v}"
+    );
+    // Lower level: categories are the city's and districts'; a street administrator may
+    // neither add one nor change the city's.
+    let (s, v) = admin
+        .post("/api/v1/users", json!({"username": "admin-street", "display_name": "卫管理",
+            "org_id": app.org_id("xingfu").await, "roles": ["admin"], "password": "admin-street-pass-1"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let street_admin = app
+        .login_with("admin-street", "admin-street-pass-1")
+        .await
+        .unwrap();
+    let (s, v) = street_admin
+        .post(
+            "/api/v1/grid/categories",
+            json!({"code": "street-own", "name": "街道自建"}),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::FORBIDDEN, "forbidden_level".into()),
+        "{v}"
+    );
+    let (_, cats) = admin.get("/api/v1/grid/categories").await;
+    let lights = cats["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == category)
+        .unwrap()
+        .clone();
+    let mut edit = lights.clone();
+    edit["name"] = json!("街道改名");
+    let (s, v) = street_admin
+        .post("/api/v1/grid/categories", edit.clone())
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    // A district's category may not send events to another district's department.
+    let city = app.org_id("city").await;
+    let (s, d2) = admin
+        .post("/api/v1/orgs", json!({"parent_id": city, "kind": "district", "name": "邻区", "code": "other-district"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{d2}");
+    let (s, dept) = admin
+        .post("/api/v1/orgs", json!({"parent_id": d2["id"], "kind": "department", "name": "邻区城管局", "code": "other-cg"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{dept}");
+    let (s, v) = admin
+        .post(
+            "/api/v1/users",
+            json!({"username": "admin-district", "display_name": "蒋管理",
+            "org_id": district, "roles": ["admin"], "password": "admin-district-pass-1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let district_admin = app
+        .login_with("admin-district", "admin-district-pass-1")
+        .await
+        .unwrap();
+    let (s, v) = district_admin
+        .post(
+            "/api/v1/grid/categories",
+            json!({"code": "district-roads", "name": "道路破损",
+            "default_department": dept["id"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["fields"][0]["field"], "default_department", "{v}");
+    // …and the city's category is not the district's to change either.
+    let (s, v) = district_admin.post("/api/v1/grid/categories", edit).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    // The district's own category, with its own department: created.
+    let (s, v) = district_admin
+        .post(
+            "/api/v1/grid/categories",
+            json!({"code": "district-roads", "name": "道路破损",
+            "default_department": app.org_id("dept-cg").await}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["org_id"], district);
+}
+
+async fn buildings_are_imported_into_their_grids_and_counted_in_households(app: TestApp) {
+    setup(&app).await;
+    let admin = app.login("admin").await;
+    let street = app.org_id("xingfu").await;
+    let buildings: Value =
+        serde_json::from_str(&onewindow_store::grid::demo::buildings_geojson()).unwrap();
+    let (s, v) = admin
+        .post(
+            "/api/v1/grid/buildings",
+            json!({"street_id": street, "geojson": buildings}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["created"].as_i64(), v["updated"].as_i64()),
+        (Some(36), Some(0)),
+        "{v}"
+    );
+    // Each grid's households: the sum of its six buildings' counts, computed here from the file.
+    let (_, grids) = admin
+        .get(&format!("/api/v1/grid/grids?street_id={street}"))
+        .await;
+    let grids = grids["items"].as_array().unwrap().clone();
+    assert_eq!(grids.len(), 6);
+    for g in &grids {
+        let code = g["code"].as_str().unwrap();
+        let expected: i64 = buildings["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| {
+                f["properties"]["code"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{code}-"))
+            })
+            .map(|f| f["properties"]["households"].as_i64().unwrap())
+            .sum();
+        assert_eq!(g["households"].as_i64(), Some(expected), "{code}");
+        let (s, b) = admin
+            .get(&format!("/api/v1/grid/grids/{}/buildings", g["id"]))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let items = b["items"].as_array().unwrap();
+        assert_eq!(items.len(), 6, "{b}");
+        assert!(
+            items
+                .iter()
+                .all(|i| i["code"].as_str().unwrap().starts_with(&format!("{code}-"))),
+            "{b}"
+        );
+    }
+    // Importing again replaces, by code.
+    let (s, v) = admin
+        .post(
+            "/api/v1/grid/buildings",
+            json!({"street_id": street, "geojson": buildings}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["updated"].as_i64()),
+        (StatusCode::OK, Some(36)),
+        "{v}"
+    );
+    // A building outside every grid, one naming an unknown grid, an open ring: each named,
+    // nothing written.
+    let before = app.count("grid_buildings").await;
+    let bad = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "far", "name": "远处楼"},
+         "geometry": {"type": "Point", "coordinates": [116.50, 39.95]}},
+        {"type": "Feature", "properties": {"code": "new-1", "name": "新楼", "grid": "no-such"},
+         "geometry": {"type": "Point", "coordinates": [IN_G1.0, IN_G1.1]}},
+        {"type": "Feature", "properties": {"code": "open", "name": "开口楼"},
+         "geometry": {"type": "Polygon", "coordinates": [[[116.391, 39.905], [116.392, 39.905], [116.392, 39.906]]]}},
+        {"type": "Feature", "properties": {"code": "fine", "name": "好楼"},
+         "geometry": {"type": "Point", "coordinates": [IN_G1.0, IN_G1.1]}}
+    ]});
+    let (s, v) = admin
+        .post(
+            "/api/v1/grid/buildings",
+            json!({"street_id": street, "geojson": bad}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let fields: Vec<&str> = v["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.iter().any(|f| f.starts_with("features[2]")), "{v}");
+    assert_eq!(app.count("grid_buildings").await, before);
+    let bad_grids = json!({"type": "FeatureCollection", "features": [bad["features"][0], bad["features"][1], bad["features"][3]]});
+    let (s, v) = admin
+        .post(
+            "/api/v1/grid/buildings",
+            json!({"street_id": street, "geojson": bad_grids}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let fields: Vec<&str> = v["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["features[0].geometry", "features[1].properties.grid"],
+        "{v}"
+    );
+    assert!(
+        v["fields"][0]["message"].as_str().unwrap().contains("far"),
+        "{v}"
+    );
+    assert_eq!(app.count("grid_buildings").await, before);
+    // Refusals: a clerk may not import; a grid worker sees no street's buildings by id.
+    let clerk = app.login("clerk").await;
+    let (s, _) = clerk
+        .post(
+            "/api/v1/grid/buildings",
+            json!({"street_id": street, "geojson": buildings}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let other_admin = {
+        let (s, v) = admin
+            .post("/api/v1/users", json!({"username": "admin-yg", "display_name": "韩管理",
+                "org_id": app.org_id("yangguang").await, "roles": ["admin"], "password": "admin-yg-pass-1"}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        app.login_with("admin-yg", "admin-yg-pass-1").await.unwrap()
+    };
+    // A community administrator is below the street: the street is not in its scope.
+    let (s, _) = other_admin
+        .post(
+            "/api/v1/grid/buildings",
+            json!({"street_id": street, "geojson": buildings}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = other_admin
+        .get(&format!("/api/v1/grid/grids/{}/buildings", grids[0]["id"]))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }

@@ -271,15 +271,30 @@ pub const ADDRESS: TextLimit = TextLimit::one_line(200);
 #[serde(rename_all = "snake_case", tag = "act")]
 pub enum Act {
     /// 派单 by the street: a lead department and co-handlers (none when it handles alone).
-    Dispatch { department: i64, co: Vec<i64> },
+    Dispatch {
+        department: i64,
+        #[serde(default)]
+        co: Vec<i64>,
+    },
     /// The community takes the event itself (with the enforcement team when `enforcement`).
-    CommunityTakes { enforcement: bool, note: String },
+    CommunityTakes {
+        #[serde(default)]
+        enforcement: bool,
+        #[serde(default)]
+        note: String,
+    },
     /// 签收 by the lead department.
     Sign,
     /// The handler starts on site.
     Start,
-    /// The handler's result: the reply and how many after-photos were attached (≥ 1).
-    Handle { reply: String, after_photos: u32 },
+    /// The handler's result: the reply and how many after-photos were attached (≥ 1). The
+    /// store counts them itself (those uploaded before and those sent with the act), so a
+    /// client need not send the count.
+    Handle {
+        reply: String,
+        #[serde(default)]
+        after_photos: u32,
+    },
     /// The reporter confirms the result.
     Confirm,
     /// The reporter finds it not done: back to the same handler.
@@ -724,8 +739,8 @@ fn yes() -> bool {
     true
 }
 
-/// An event category (事件类别), editable by the street's administrators; an Open311
-/// service.
+/// An event category (事件类别), shared reference data kept by a city's or district's
+/// administrators (`access::ReferenceData::GridCategory`); an Open311 service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Category {
     /// Stable, also the Open311 `service_code`.
@@ -738,14 +753,27 @@ pub struct Category {
     #[serde(default)]
     pub keywords: String,
     /// The department the street usually dispatches to (the board preselects it).
+    #[serde(default)]
     pub default_department: Option<i64>,
+    /// Until someone signs for it; the seed's 1 calendar day when not given.
+    #[serde(default = "default_respond")]
     pub respond: DeadlineRule,
+    /// Until it is closed, from the report; the seed's 3 calendar days when not given.
+    #[serde(default = "default_close")]
     pub close: DeadlineRule,
     /// What to report and how (shown to the reporter; Open311's `description`).
     #[serde(default)]
     pub help: String,
     #[serde(default)]
     pub attributes: Vec<Attribute>,
+}
+
+fn default_respond() -> DeadlineRule {
+    DEFAULT_RESPOND
+}
+
+fn default_close() -> DeadlineRule {
+    DEFAULT_CLOSE
 }
 
 impl Category {

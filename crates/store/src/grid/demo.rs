@@ -52,6 +52,31 @@ pub fn grids_geojson(communities: &[(String, i64)]) -> String {
     json!({ "type": "FeatureCollection", "features": features }).to_string()
 }
 
+/// Six buildings (楼栋) per grid, as points at their entrances in a 3 × 2 block, 48 to 53
+/// households each (about the seed's 300 a grid); the grid each falls in is found from its
+/// point, not named.
+pub fn buildings_geojson() -> String {
+    let mut features = vec![];
+    for (i, code) in COMMUNITIES.iter().enumerate() {
+        for n in 0..2 {
+            let (w, s) = (WEST + i as f64 * COLUMN, SOUTH + n as f64 * ROW);
+            for k in 0..6 {
+                let (col, row) = ((k % 3) as f64, (k / 3) as f64);
+                let lon = w + COLUMN * (0.2 + 0.3 * col);
+                let lat = s + ROW * (0.3 + 0.4 * row);
+                features.push(json!({
+                    "type": "Feature",
+                    "properties": { "code": format!("{code}-g{}-b{}", n + 1, k + 1),
+                        "name": format!("{}{}号楼", name_of(code), n * 6 + k + 1),
+                        "households": 48 + (k + i + n) % 6 },
+                    "geometry": { "type": "Point", "coordinates": [lon, lat] },
+                }));
+            }
+        }
+    }
+    json!({ "type": "FeatureCollection", "features": features }).to_string()
+}
+
 fn name_of(code: &str) -> &'static str {
     match code {
         "yangguang" => "阳光社区",
@@ -106,6 +131,10 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
     let street = orgs::find_by_code(&mut *tx, "xingfu")
         .await?
         .ok_or(StoreError::NotFound)?;
+    // Categories are shared reference data, owned by the district (as 接诉即办's are).
+    let district = orgs::find_by_code(&mut *tx, "district")
+        .await?
+        .ok_or(StoreError::NotFound)?;
     let mut who = HashMap::new();
     for name in ["admin", "dispatcher", "handler", "grid"] {
         let id = users::find_id_by_username(&mut tx, name)
@@ -131,6 +160,13 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         &change(t0, "admin"),
         street.id,
         &grids_geojson(&communities),
+    )
+    .await?;
+    geometry::import_buildings(
+        &mut tx,
+        &change(t0, "admin"),
+        street.id,
+        &buildings_geojson(),
     )
     .await?;
     let grids = sqlx::query("SELECT id, code FROM grid_areas ORDER BY code")
@@ -169,7 +205,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         } else {
             DEFAULT_CLOSE
         };
-        let saved = categories::save(&mut tx, &change(t0, "admin"), street.id, None, &c).await?;
+        let saved = categories::save(&mut tx, &change(t0, "admin"), district.id, None, &c).await?;
         category.insert(code, saved.id);
         department.insert(code, d.id);
     }

@@ -159,17 +159,7 @@ pub async fn import(
             format!("{}不是街道，网格须导入到街道", street.name),
         ));
     }
-    let features = rules::import_geojson(text, &[]).map_err(|errors| {
-        let mut e = onewindow_domain::validation::FieldErrors::new();
-        for err in errors {
-            let field = match err.index {
-                Some(i) => format!("features[{i}].{}", err.field),
-                None => err.field.to_string(),
-            };
-            e.add(&field, "bad_feature", err.to_string());
-        }
-        StoreError::Invalid(e)
-    })?;
+    let features = rules::import_geojson(text, &[]).map_err(feature_errors)?;
     let mut errors = onewindow_domain::validation::FieldErrors::new();
     for (i, f) in features.iter().enumerate() {
         if let Some(c) = f.community_org_id {
@@ -275,6 +265,245 @@ pub async fn import(
         .await?;
     }
     Ok(out)
+}
+
+/// The domain's import problems as field errors, each naming its feature.
+fn feature_errors(errors: Vec<rules::ImportError>) -> StoreError {
+    let mut e = onewindow_domain::validation::FieldErrors::new();
+    for err in errors {
+        let field = match err.index {
+            Some(i) => format!("features[{i}].{}", err.field),
+            None => err.field.to_string(),
+        };
+        e.add(&field, "bad_feature", err.to_string());
+    }
+    StoreError::Invalid(e)
+}
+
+/// A building (楼栋) as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredBuilding {
+    pub id: i64,
+    pub grid_id: i64,
+    pub code: String,
+    pub name: String,
+    pub households: Option<i64>,
+    pub geometry: serde_json::Value,
+    pub lon: f64,
+    pub lat: f64,
+}
+
+/// What a buildings import did, and each touched grid's household count after it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildingsImported {
+    pub created: usize,
+    pub updated: usize,
+    /// (grid id, households): the sum over the grid's buildings that give a count.
+    pub households: Vec<(i64, i64)>,
+}
+
+/// Imports a street's buildings from a GeoJSON FeatureCollection (checked by
+/// `domain::grid::geometry::import_buildings`). A building names its grid by code (one of
+/// this street's) or falls into the grid its anchor point lies in — the domain's
+/// assignment over the street's grids; a building in none of them is an error naming it,
+/// never a building without a grid. Matched by code (replaced, or added); a code another
+/// street's building has is refused. Then each touched grid's `households` becomes the sum
+/// of its buildings' (seed 001: a grid is counted in households, about 300). All or nothing.
+pub async fn import_buildings(
+    conn: &mut AnyConnection,
+    change: &Change,
+    street_org_id: i64,
+    text: &str,
+) -> Result<BuildingsImported> {
+    let grids: Vec<StoredGrid> = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM grid_areas WHERE street_org_id = $1 ORDER BY code"
+    ))
+    .bind(street_org_id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect();
+    if grids.is_empty() {
+        return Err(StoreError::invalid(
+            "street_id",
+            "no_grids",
+            "该街道尚未导入网格，请先导入网格再导入楼栋",
+        ));
+    }
+    let buildings = rules::import_buildings(text).map_err(feature_errors)?;
+    let index = GridIndex::new(grids.iter().filter_map(StoredGrid::to_grid).collect());
+    let mut errors = onewindow_domain::validation::FieldErrors::new();
+    let mut placed = vec![];
+    for (i, b) in buildings.iter().enumerate() {
+        let grid = match &b.grid_code {
+            Some(code) => grids.iter().find(|g| &g.code == code).map(|g| g.id),
+            None => {
+                let anchor = b.anchor();
+                match index.assign(anchor.x(), anchor.y()) {
+                    Assignment::Grid(id) => Some(id),
+                    Assignment::OutsideAll => None,
+                }
+            }
+        };
+        match (grid, &b.grid_code) {
+            (Some(g), _) => placed.push((b, g)),
+            (None, Some(code)) => errors.add(
+                &format!("features[{i}].properties.grid"),
+                "unknown_grid",
+                format!("楼栋{}：本街道没有编码为{code}的网格", b.code),
+            ),
+            (None, None) => errors.add(
+                &format!("features[{i}].geometry"),
+                "outside_all_grids",
+                format!("楼栋{}不在本街道任何网格内", b.code),
+            ),
+        }
+    }
+    for (i, (b, _)) in placed.iter().enumerate() {
+        if placed[..i].iter().any(|(o, _)| o.code == b.code) {
+            errors.add(
+                "features",
+                "duplicate_code",
+                format!("楼栋编码{}重复", b.code),
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(StoreError::Invalid(errors));
+    }
+    let mut out = BuildingsImported {
+        created: 0,
+        updated: 0,
+        households: vec![],
+    };
+    let mut touched: Vec<i64> = vec![];
+    for (b, grid_id) in placed {
+        let anchor = b.anchor();
+        let geometry = match &b.shape {
+            rules::Shape::Point(p) => json!({ "type": "Point", "coordinates": [p.x(), p.y()] }),
+            rules::Shape::Polygon(poly) => json!({
+                "type": "Polygon",
+                "coordinates": to_geojson(&MultiPolygon(vec![poly.clone()]))["coordinates"][0],
+            }),
+        };
+        let existing: Option<(i64, i64)> = sqlx::query(
+            "SELECT b.id, g.street_org_id FROM grid_buildings b              JOIN grid_areas g ON g.id = b.grid_id WHERE b.code = $1",
+        )
+        .bind(&b.code)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| (r.get("id"), r.get("street_org_id")));
+        let households = b.households.map(i64::from);
+        let id = match existing {
+            Some((_, street)) if street != street_org_id => {
+                return Err(StoreError::invalid(
+                    "features",
+                    "code_taken",
+                    format!("楼栋编码{}已属于其他街道", b.code),
+                ))
+            }
+            Some((id, _)) => {
+                let old: Option<i64> =
+                    sqlx::query("SELECT grid_id FROM grid_buildings WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *conn)
+                        .await?
+                        .get("grid_id");
+                touched.extend(old);
+                sqlx::query(
+                    "UPDATE grid_buildings SET grid_id = $1, name = $2, households = $3,                      geojson = $4, lon = $5, lat = $6, updated_at = $7 WHERE id = $8",
+                )
+                .bind(grid_id)
+                .bind(&b.name)
+                .bind(households)
+                .bind(geometry.to_string())
+                .bind(anchor.x())
+                .bind(anchor.y())
+                .bind(change.at)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+                out.updated += 1;
+                id
+            }
+            None => {
+                let id: i64 = sqlx::query(
+                    "INSERT INTO grid_buildings (grid_id, code, name, households, geojson, lon,                      lat, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                )
+                .bind(grid_id)
+                .bind(&b.code)
+                .bind(&b.name)
+                .bind(households)
+                .bind(geometry.to_string())
+                .bind(anchor.x())
+                .bind(anchor.y())
+                .bind(change.at)
+                .fetch_one(&mut *conn)
+                .await?
+                .get("id");
+                out.created += 1;
+                id
+            }
+        };
+        touched.push(grid_id);
+        audit::append(
+            conn,
+            change,
+            "grid.building_import",
+            "grid_building",
+            &id.to_string(),
+            &json!({ "code": b.code, "name": b.name, "grid": grid_id, "households": households,
+                     "replaced": existing.is_some() }),
+        )
+        .await?;
+    }
+    touched.sort_unstable();
+    touched.dedup();
+    for grid_id in touched {
+        let total: Option<i64> = sqlx::query(
+            "SELECT CAST(SUM(households) AS BIGINT) AS n FROM grid_buildings WHERE grid_id = $1",
+        )
+        .bind(grid_id)
+        .fetch_one(&mut *conn)
+        .await?
+        .get("n");
+        if let Some(n) = total {
+            sqlx::query(
+                "UPDATE grid_areas SET households = $1, version = version + 1 WHERE id = $2",
+            )
+            .bind(n)
+            .bind(grid_id)
+            .execute(&mut *conn)
+            .await?;
+            out.households.push((grid_id, n));
+        }
+    }
+    Ok(out)
+}
+
+/// The buildings of a grid, by code.
+pub async fn buildings_of(pool: &AnyPool, grid_id: i64) -> Result<Vec<StoredBuilding>> {
+    let rows = sqlx::query(
+        "SELECT id, grid_id, code, name, households, geojson, lon, lat FROM grid_buildings \
+         WHERE grid_id = $1 ORDER BY code",
+    )
+    .bind(grid_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| StoredBuilding {
+            id: r.get("id"),
+            grid_id: r.get("grid_id"),
+            code: r.get("code"),
+            name: r.get("name"),
+            households: r.get("households"),
+            geometry: serde_json::from_str(&r.get::<String, _>("geojson")).unwrap_or_default(),
+            lon: r.get("lon"),
+            lat: r.get("lat"),
+        })
+        .collect())
 }
 
 /// Adds a grid worker to a grid (full or part time); audited.

@@ -27,7 +27,7 @@ use onewindow_domain::grid::{self as rules, Act, Actor, Category, ReporterKind, 
 use onewindow_domain::org::OrgPath;
 use onewindow_store::audit::Change;
 use onewindow_store::grid::events::{self as store, Event, Filter, NewEvent, NewPhoto, Phase};
-use onewindow_store::grid::{categories, figures, geometry};
+use onewindow_store::grid::{categories, figures};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -38,7 +38,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/grid/events/{id}/acts", post(act_api))
         .route("/api/v1/grid/events/{id}/photos", post(photo_api))
         .route("/api/v1/grid/photos/{id}", get(staff_photo_api))
-        .route("/api/v1/grid/grids", get(grids_api).post(import_api))
         .route(
             "/api/v1/grid/categories",
             get(categories_api).post(save_category_api),
@@ -450,69 +449,6 @@ async fn public_photo(
         return Err(AppError::NotFound.into());
     }
     Ok(image(info.mime, bytes))
-}
-
-#[derive(Debug, Deserialize)]
-struct StreetQuery {
-    #[serde(default)]
-    street_id: Option<i64>,
-}
-
-async fn street_in_scope(
-    state: &AppState,
-    p: &Principal,
-    street_id: Option<i64>,
-    permission: Permission,
-) -> Result<onewindow_store::orgs::Org, AppError> {
-    let id = match street_id {
-        Some(id) => id,
-        None => street_of(state, &p.user.org_path)
-            .await?
-            .ok_or_else(|| AppError::invalid("street_id", "required", "请选择街道"))?,
-    };
-    let street = onewindow_store::orgs::get(state.store.reader(), id).await?;
-    p.authorize_visible(permission, &street.path)?;
-    Ok(street)
-}
-
-/// The street's grids with their polygons (GeoJSON).
-async fn grids_api(
-    State(state): State<AppState>,
-    ApiUser(p): ApiUser,
-    Query(q): Query<StreetQuery>,
-) -> ApiResult<Json<Value>> {
-    let street = street_in_scope(&state, &p, q.street_id, Permission::ViewOrgs).await?;
-    let items = geometry::of_street(state.store.reader(), street.id).await?;
-    Ok(Json(json!({ "street_id": street.id, "items": items })))
-}
-
-#[derive(Debug, Deserialize)]
-struct ImportInput {
-    #[serde(default)]
-    street_id: Option<i64>,
-    /// A GeoJSON FeatureCollection of grids.
-    geojson: Value,
-}
-
-/// Imports a street's grids (an administrator of the street or above).
-async fn import_api(
-    State(state): State<AppState>,
-    ApiUser(p): ApiUser,
-    ApiJson(input): ApiJson<ImportInput>,
-) -> ApiResult<Json<Value>> {
-    let street = street_in_scope(&state, &p, input.street_id, Permission::ManageOrgs).await?;
-    let mut tx = state.store.begin().await?;
-    let done = geometry::import(
-        &mut tx,
-        &state.change(p.user.who()),
-        street.id,
-        &input.geojson.to_string(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(
-        json!({ "created": done.created, "updated": done.updated }),
-    ))
 }
 
 async fn categories_api(

@@ -1,13 +1,15 @@
 //! 网格事件 (SPEC C7, issue 14): the staff API and the Open311 GeoReport v2 API. The rules
 //! are `onewindow_domain::grid`, the records `onewindow_store::grid`.
 //!
+//! - [`areas`]: the street's grids and buildings (楼栋), imported from GeoJSON.
 //! - [`events`]: report, list, one event with its chain and next acts, the acts, photos
-//!   (the public copy GPS-free), grids imported from GeoJSON, categories, figures.
+//!   (the public copy GPS-free), categories, figures.
 //! - [`pages`]: the dispatcher board with the grid map (server-rendered SVG) and one event
 //!   with its chain and act forms.
 //! - [`open311`]: `/open311/v2/…` in XML and JSON, keys from `api_keys`, errors in the
 //!   spec's format.
 
+pub mod areas;
 pub mod events;
 pub mod open311;
 pub mod pages;
@@ -17,6 +19,7 @@ use axum::Router;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(areas::router())
         .merge(events::router())
         .merge(open311::router())
         .merge(pages::router())
