@@ -22,6 +22,7 @@ on_both_backends!(
     the_community_takes_an_event_directly_and_only_its_duty_officer_may,
     wrong_role_other_organisation_and_lower_level_are_refused,
     buildings_are_imported_into_their_grids_and_counted_in_households,
+    the_department_inbox_lists_its_events_and_the_figures_count_them,
 );
 
 const GPS_JPEG: &[u8] = include_bytes!("../../domain/src/grid/fixtures/gps.jpg");
@@ -1035,4 +1036,89 @@ async fn buildings_are_imported_into_their_grids_and_counted_in_households(app: 
         .get(&format!("/api/v1/grid/grids/{}/buildings", grids[0]["id"]))
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+async fn the_department_inbox_lists_its_events_and_the_figures_count_them(app: TestApp) {
+    let category = setup(&app).await;
+    let a = report_in_g1(&app, category, "路灯不亮").await;
+    let b = report_in_g1(&app, category, "路灯闪烁").await;
+    let c = report_in_g1(&app, category, "路灯不亮了").await;
+    let dispatcher = app.login("dispatcher").await;
+    let (cg, mz) = (app.org_id("dept-cg").await, app.org_id("dept-mz").await);
+    ok(
+        &dispatcher,
+        a,
+        json!({"act": "dispatch", "department": cg, "co": [mz]}),
+    )
+    .await;
+    ok(
+        &dispatcher,
+        c,
+        json!({"act": "reject_duplicate", "original": a}),
+    )
+    .await;
+    // The department's inbox: the event to sign, with its limit; not the others.
+    let handler = app.login("handler").await;
+    let page = handler.get_text("/complaints/inbox").await;
+    assert!(page.contains(&format!("id=\"grid-event-{a}\"")), "{page}");
+    assert!(page.contains("签收时限"), "{page}");
+    assert!(!page.contains(&format!("id=\"grid-event-{b}\"")));
+    ok(&handler, a, json!({"act": "sign"})).await;
+    ok(&handler, a, json!({"act": "start"})).await;
+    let (s, v) = upload(&handler, a, "after", GPS_JPEG, "image/jpeg").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    ok(&handler, a, json!({"act": "handle", "reply": "已更换灯泡"})).await;
+    let page = handler.get_text("/complaints/inbox").await;
+    assert!(
+        !page.contains(&format!("id=\"grid-event-{a}\"")),
+        "handled: off the inbox"
+    );
+    let grid = app.login("grid").await;
+    ok(&grid, a, json!({"act": "confirm"})).await;
+    ok(&dispatcher, a, json!({"act": "close"})).await;
+    // The figures: three reports, one a duplicate; of the two, one closed (on time), one
+    // with a co-handler and closed — 办结率 50 %, 协同完成率 100 % (达标).
+    let (s, v) = dispatcher.get("/api/v1/grid/figures?by=grid").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let row = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "阳光社区第一网格")
+        .unwrap()
+        .clone();
+    assert_eq!(row["counts"]["reported"], 2, "{row}");
+    assert_eq!(row["counts"]["duplicates"], 1, "{row}");
+    assert_eq!(row["counts"]["closed"], 1, "{row}");
+    assert_eq!(row["closure_permille"], 500, "{row}");
+    assert_eq!(row["cross_department_permille"], 1000, "{row}");
+    assert_eq!(row["meets_cross_department_target"], true, "{row}");
+    assert!(
+        v["definitions"]["closure"].as_str().unwrap().contains("÷"),
+        "{v}"
+    );
+    let page = dispatcher.get_text("/grid/figures?by=grid").await;
+    assert!(
+        page.contains("阳光社区第一网格") && page.contains("50.0%") && page.contains("达标"),
+        "{page}"
+    );
+    let page = dispatcher.get_text("/grid/figures?by=category").await;
+    assert!(page.contains("路灯损坏"), "{page}");
+    let page = dispatcher.get_text("/grid/figures?by=department").await;
+    assert!(page.contains("区城市管理局"), "{page}");
+    // Bad input names the field; a department reads no street's figures.
+    let (s, v) = dispatcher.get("/api/v1/grid/figures?by=planet").await;
+    assert_eq!(
+        (s, v["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("by")),
+        "{v}"
+    );
+    let (s, v) = dispatcher.get("/api/v1/grid/figures?from=2026-13-01").await;
+    assert_eq!(
+        (s, v["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("from")),
+        "{v}"
+    );
+    let (s, _) = handler.get("/api/v1/grid/figures").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }

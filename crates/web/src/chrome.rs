@@ -133,7 +133,7 @@ pub const NAV: &[NavEntry] = &[
     entry(
         "/grid",
         "网格事件",
-        Need::Permission(Permission::ViewComplaints),
+        Need::Permission(Permission::ViewGridEvents),
     ),
     // One inbox for a department: its requests and the fallback window's tasks.
     entry(

@@ -42,11 +42,63 @@ impl By {
     }
 }
 
-/// One row: the unit's id (0 for none: outside grids, not dispatched) and its counters.
+/// One row: the unit's id (0 for none: outside grids, not dispatched), its name and its
+/// counters.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row_ {
     pub id: i64,
+    pub name: String,
     pub counts: Counts,
+}
+
+impl By {
+    /// The name of a unit of this kind, and the words for "none" (id 0).
+    fn names_sql(self) -> &'static str {
+        match self {
+            By::Grid => "SELECT id, name FROM grid_areas WHERE id = $1",
+            By::Category => "SELECT id, name FROM grid_categories WHERE id = $1",
+            By::Community | By::Street | By::Department => {
+                "SELECT id, name FROM orgs WHERE id = $1"
+            }
+        }
+    }
+
+    fn none_name(self) -> &'static str {
+        match self {
+            By::Grid | By::Community => "不在任何网格内",
+            By::Department => "未派单（含社区直接处置）",
+            By::Street | By::Category => "—",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            By::Grid => "grid",
+            By::Community => "community",
+            By::Street => "street",
+            By::Department => "department",
+            By::Category => "category",
+        }
+    }
+
+    /// The unit's name as the figures' first column reads.
+    pub fn label(self) -> &'static str {
+        match self {
+            By::Grid => "网格",
+            By::Community => "社区",
+            By::Street => "街道",
+            By::Department => "牵头部门",
+            By::Category => "事件类别",
+        }
+    }
+
+    pub const ALL: [By; 5] = [
+        By::Grid,
+        By::Community,
+        By::Street,
+        By::Department,
+        By::Category,
+    ];
 }
 
 /// Counters per unit of `by` of the streets inside `scope`, for events reported between
@@ -78,6 +130,7 @@ pub async fn figures(
         if out.last().is_none_or(|l| l.id != id) {
             out.push(Row_ {
                 id,
+                name: String::new(),
                 counts: Counts::default(),
             });
         }
@@ -94,6 +147,18 @@ pub async fn figures(
             "reopened" => c.reopened += n,
             _ => {}
         }
+    }
+    // One name per unit of the page (a street has tens of grids; no history read).
+    for row in &mut out {
+        row.name = match row.id {
+            0 => by.none_name().to_string(),
+            id => sqlx::query(by.names_sql())
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+                .map(|r| r.get::<String, _>("name"))
+                .unwrap_or_else(|| format!("#{id}")),
+        };
     }
     Ok(out)
 }

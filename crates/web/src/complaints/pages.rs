@@ -662,6 +662,7 @@ struct InboxPage {
     to_reply: Vec<Row>,
     co_handled: Vec<Row>,
     fallback_tasks: Vec<onewindow_store::fallback::cases::Task>,
+    grid_events: Vec<crate::grid::events::InboxEvent>,
 }
 
 async fn inbox_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
@@ -700,11 +701,13 @@ async fn inbox_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -
     } else {
         vec![]
     };
+    let grid_events = crate::grid::events::department_inbox(&state, &p).await?;
     render(&InboxPage {
         chrome: Chrome::new(&state, &ctx, "部门待办"),
         to_sign,
         to_reply,
         co_handled,
         fallback_tasks,
+        grid_events,
     })
 }

@@ -26,8 +26,8 @@ use onewindow_domain::access::{
 use onewindow_domain::grid::{self as rules, Act, Actor, Category, ReporterKind, Visibility};
 use onewindow_domain::org::OrgPath;
 use onewindow_store::audit::Change;
+use onewindow_store::grid::categories;
 use onewindow_store::grid::events::{self as store, Event, Filter, NewEvent, NewPhoto, Phase};
-use onewindow_store::grid::{categories, figures};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -42,7 +42,6 @@ pub fn router() -> Router<AppState> {
             "/api/v1/grid/categories",
             get(categories_api).post(save_category_api),
         )
-        .route("/api/v1/grid/figures", get(figures_api))
         .route("/grid/photos/{id}", get(public_photo))
 }
 
@@ -97,6 +96,66 @@ pub async fn get_event(state: &AppState, p: &Principal, id: i64) -> Result<Event
     let ev = store::get(state.store.reader(), id).await?;
     authorize_read(p, &ev)?;
     Ok(ev)
+}
+
+/// A grid event in a department's inbox, with the limit it is working against.
+pub struct InboxEvent {
+    pub event: Event,
+    /// The step's limit by name and time (签收 before the response limit, then 办结).
+    pub due: String,
+    pub overdue: bool,
+}
+
+/// The grid events `p`'s department leads and has not handled yet (to sign, signed, in
+/// progress — reopened ones included), the soonest due first; empty without
+/// `HandleGridEvents`.
+pub async fn department_inbox(
+    state: &AppState,
+    p: &Principal,
+) -> Result<Vec<InboxEvent>, AppError> {
+    if p.authorize(Permission::HandleGridEvents, &p.user.org_path)
+        .is_err()
+    {
+        return Ok(vec![]);
+    }
+    let f = Filter {
+        states: vec![
+            rules::State::Dispatched,
+            rules::State::Signed,
+            rules::State::InProgress,
+        ],
+        lead_department_id: Some(p.user.org_id),
+        limit: 200,
+        ..Filter::default()
+    };
+    let now = state.now();
+    let mut out: Vec<InboxEvent> = store::list(state.store.reader(), &p.user.org_path, &f)
+        .await?
+        .into_iter()
+        .map(|event| {
+            let (step, at) = match event.state {
+                rules::State::Dispatched => ("签收", event.respond_due_at),
+                _ => ("办结", event.close_due_at),
+            };
+            let due = at.map_or_else(
+                || "—".to_string(),
+                |t| format!("{step}时限 {}", onewindow_store::clock::format_local(t)),
+            );
+            InboxEvent {
+                overdue: at.is_some_and(|t| t < now),
+                due,
+                event,
+            }
+        })
+        .collect();
+    out.sort_by_key(|e| {
+        match e.event.state {
+            rules::State::Dispatched => e.event.respond_due_at,
+            _ => e.event.close_due_at,
+        }
+        .unwrap_or(i64::MAX)
+    });
+    Ok(out)
 }
 
 /// What a report sends (the staff API; Open311 has its own form).
@@ -531,53 +590,4 @@ async fn save_category_api(
         StatusCode::CREATED
     };
     Ok((status, Json(json!(saved))))
-}
-
-#[derive(Debug, Deserialize)]
-struct FiguresQuery {
-    #[serde(default)]
-    by: Option<String>,
-    from: chrono::NaiveDate,
-    to: chrono::NaiveDate,
-}
-
-/// The figures per grid, community, street, department or category of the caller's scope.
-async fn figures_api(
-    State(state): State<AppState>,
-    ApiUser(p): ApiUser,
-    Query(q): Query<FiguresQuery>,
-) -> ApiResult<Json<Value>> {
-    p.authorize(Permission::ViewGridEvents, &p.user.org_path)?;
-    let by = figures::By::parse(q.by.as_deref().unwrap_or("grid")).ok_or_else(|| {
-        AppError::invalid(
-            "by",
-            "unknown_value",
-            "by只能是grid、community、street、department或category",
-        )
-    })?;
-    let rows = figures::figures(
-        state.store.reader(),
-        by,
-        &p.user.org_path,
-        &q.from.to_string(),
-        &q.to.to_string(),
-    )
-    .await?;
-    let rate = |r: onewindow_domain::figures::Rate| r.per_mille();
-    let items: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            let c = &r.counts;
-            json!({
-                "id": r.id, "counts": c,
-                "responded_on_time_permille": rate(c.responded_on_time_rate()),
-                "closed_on_time_permille": rate(c.closed_on_time_rate()),
-                "closure_permille": rate(c.closure_rate()),
-                "cross_department_permille": rate(c.cross_department_rate()),
-                "meets_cross_department_target": c.meets_cross_department_target(),
-                "reopen_permille": rate(c.reopen_rate()),
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "items": items })))
 }

@@ -3,7 +3,9 @@
 //!
 //! - [`areas`]: the street's grids and buildings (楼栋), imported from GeoJSON.
 //! - [`events`]: report, list, one event with its chain and next acts, the acts, photos
-//!   (the public copy GPS-free), categories, figures.
+//!   (the public copy GPS-free), categories.
+//! - [`figures`]: the rates per grid, community, street, department or category, page and
+//!   API.
 //! - [`pages`]: the dispatcher board with the grid map (server-rendered SVG) and one event
 //!   with its chain and act forms.
 //! - [`open311`]: `/open311/v2/…` in XML and JSON, keys from `api_keys`, errors in the
@@ -11,6 +13,7 @@
 
 pub mod areas;
 pub mod events;
+pub mod figures;
 pub mod open311;
 pub mod pages;
 
@@ -21,6 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(areas::router())
         .merge(events::router())
+        .merge(figures::router())
         .merge(open311::router())
         .merge(pages::router())
 }
