@@ -23,6 +23,7 @@ on_both_backends!(
     wrong_role_other_organisation_and_lower_level_are_refused,
     buildings_are_imported_into_their_grids_and_counted_in_households,
     the_department_inbox_lists_its_events_and_the_figures_count_them,
+    a_grid_must_lie_inside_the_community_it_names,
 );
 
 const GPS_JPEG: &[u8] = include_bytes!("../../domain/src/grid/fixtures/gps.jpg");
@@ -1121,4 +1122,100 @@ async fn the_department_inbox_lists_its_events_and_the_figures_count_them(app: T
     );
     let (s, _) = handler.get("/api/v1/grid/figures").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+async fn a_grid_must_lie_inside_the_community_it_names(app: TestApp) {
+    use onewindow_store::grid::demo::{communities_geojson, COLUMN, ROW, SOUTH, WEST};
+    setup(&app).await;
+    let admin = app.login("admin").await;
+    let street = app.org_id("xingfu").await;
+    let communities: Value = serde_json::from_str(&communities_geojson()).unwrap();
+    let (s, v) = admin
+        .post(
+            "/api/v1/grid/communities",
+            json!({"street_id": street, "geojson": communities}),
+        )
+        .await;
+    assert_eq!((s, v["created"].as_i64()), (StatusCode::OK, Some(3)), "{v}");
+    // A boundary that leaves the community's own grids outside (half the column): refused,
+    // naming the grid; an unknown community code too.
+    let (w, s0) = (WEST, SOUTH);
+    let half = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "yangguang", "name": "阳光社区"},
+         "geometry": {"type": "Polygon", "coordinates": [[[w, s0], [w + COLUMN / 2.0, s0],
+            [w + COLUMN / 2.0, s0 + 2.0 * ROW], [w, s0 + 2.0 * ROW], [w, s0]]]}},
+        {"type": "Feature", "properties": {"code": "no-such", "name": "无名社区"},
+         "geometry": {"type": "Polygon", "coordinates": [[[w, s0], [w + 0.001, s0], [w + 0.001, s0 + 0.001], [w, s0]]]}}
+    ]});
+    let (s, v) = admin
+        .post(
+            "/api/v1/grid/communities",
+            json!({"street_id": street, "geojson": half}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let fields: Vec<&str> = v["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"features[0].geometry") && fields.contains(&"features[1].properties.code"),
+        "{v}"
+    );
+    assert!(
+        v["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("阳光社区第一网格"),
+        "{v}"
+    );
+    // A grid reaching past the east edge of the community it names: refused, nothing changed.
+    let yangguang = app.org_id("yangguang").await;
+    let before: String =
+        sqlx::query_scalar("SELECT geojson FROM grid_areas WHERE code = 'yangguang-g1'")
+            .fetch_one(app.store.reader())
+            .await
+            .unwrap();
+    let wide = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "yangguang-g1", "name": "阳光社区第一网格", "community": yangguang},
+         "geometry": {"type": "Polygon", "coordinates": [[[w, s0], [w + 1.5 * COLUMN, s0],
+            [w + 1.5 * COLUMN, s0 + ROW], [w, s0 + ROW], [w, s0]]]}}
+    ]});
+    let (s, v) = admin
+        .post(
+            "/api/v1/grid/grids",
+            json!({"street_id": street, "geojson": wide}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["fields"][0]["field"], "features[0].geometry", "{v}");
+    assert!(
+        v["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("超出所属社区"),
+        "{v}"
+    );
+    let after: String =
+        sqlx::query_scalar("SELECT geojson FROM grid_areas WHERE code = 'yangguang-g1'")
+            .fetch_one(app.store.reader())
+            .await
+            .unwrap();
+    assert_eq!(before, after);
+    // The same grid inside its community (the demo's own) imports again.
+    let mut ids = vec![];
+    for c in onewindow_store::grid::demo::COMMUNITIES {
+        ids.push((c.to_string(), app.org_id(c).await));
+    }
+    let own: Value =
+        serde_json::from_str(&onewindow_store::grid::demo::grids_geojson(&ids)).unwrap();
+    let (s, v) = admin
+        .post(
+            "/api/v1/grid/grids",
+            json!({"street_id": street, "geojson": own}),
+        )
+        .await;
+    assert_eq!((s, v["updated"].as_i64()), (StatusCode::OK, Some(6)), "{v}");
 }

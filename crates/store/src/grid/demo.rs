@@ -52,7 +52,26 @@ pub fn grids_geojson(communities: &[(String, i64)]) -> String {
     json!({ "type": "FeatureCollection", "features": features }).to_string()
 }
 
-/// Six buildings (楼栋) per grid, as points at their entrances in a 3 × 2 block, 48 to 53
+/// The boundaries of the street's three communities: each its column, both grids' rows.
+pub fn communities_geojson() -> String {
+    let features: Vec<serde_json::Value> = COMMUNITIES
+        .iter()
+        .enumerate()
+        .map(|(i, code)| {
+            let (w, s) = (WEST + i as f64 * COLUMN, SOUTH);
+            let (e, n) = (w + COLUMN, s + 2.0 * ROW);
+            json!({
+                "type": "Feature",
+                "properties": { "code": code, "name": name_of(code) },
+                "geometry": { "type": "Polygon",
+                    "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]] },
+            })
+        })
+        .collect();
+    json!({ "type": "FeatureCollection", "features": features }).to_string()
+}
+
+/// Six buildings (楼栋) per grid, as points at their entrances in a 3 × 2 block, 44 to 56
 /// households each (about the seed's 300 a grid); the grid each falls in is found from its
 /// point, not named.
 pub fn buildings_geojson() -> String {
@@ -68,7 +87,7 @@ pub fn buildings_geojson() -> String {
                     "type": "Feature",
                     "properties": { "code": format!("{code}-g{}-b{}", n + 1, k + 1),
                         "name": format!("{}{}号楼", name_of(code), n * 6 + k + 1),
-                        "households": 48 + (k + i + n) % 6 },
+                        "households": 44 + (k * 5 + i * 3 + n * 7) % 13 },
                     "geometry": { "type": "Point", "coordinates": [lon, lat] },
                 }));
             }
@@ -155,6 +174,13 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         communities.push((code.to_string(), c.id));
     }
     let t0 = now - 20 * DAY;
+    geometry::import_communities(
+        &mut tx,
+        &change(t0, "admin"),
+        street.id,
+        &communities_geojson(),
+    )
+    .await?;
     geometry::import(
         &mut tx,
         &change(t0, "admin"),

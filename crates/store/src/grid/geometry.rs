@@ -159,7 +159,8 @@ pub async fn import(
             format!("{}不是街道，网格须导入到街道", street.name),
         ));
     }
-    let features = rules::import_geojson(text, &[]).map_err(feature_errors)?;
+    let communities = community_areas_of(conn, &street.path).await?;
+    let features = rules::import_geojson(text, &communities).map_err(feature_errors)?;
     let mut errors = onewindow_domain::validation::FieldErrors::new();
     for (i, f) in features.iter().enumerate() {
         if let Some(c) = f.community_org_id {
@@ -261,6 +262,123 @@ pub async fn import(
             &id.to_string(),
             &json!({ "code": f.code, "name": f.name, "street": street.id,
                      "community": f.community_org_id, "replaced": existing.is_some() }),
+        )
+        .await?;
+    }
+    Ok(out)
+}
+
+/// The boundaries of the communities under `street` that have one.
+async fn community_areas_of(
+    conn: &mut AnyConnection,
+    street: &onewindow_domain::org::OrgPath,
+) -> Result<Vec<(i64, MultiPolygon<f64>)>> {
+    let rows = sqlx::query(
+        "SELECT a.org_id, a.geojson FROM community_areas a JOIN orgs o ON o.id = a.org_id \
+         WHERE o.path LIKE $1",
+    )
+    .bind(format!("{}%", street.as_str()))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let g: serde_json::Value = serde_json::from_str(&r.get::<String, _>("geojson")).ok()?;
+            Some((r.get("org_id"), parse_area(&g)?))
+        })
+        .collect())
+}
+
+/// Imports the boundaries of a street's communities from a GeoJSON FeatureCollection: each
+/// feature's `code` names a community of the street (its organisation code), its geometry
+/// checked as a grid's is. A boundary that would leave one of the community's grids
+/// sticking out is refused, naming the grid. All or nothing; audited per community.
+pub async fn import_communities(
+    conn: &mut AnyConnection,
+    change: &Change,
+    street_org_id: i64,
+    text: &str,
+) -> Result<Imported> {
+    let street = crate::orgs::get(&mut *conn, street_org_id).await?;
+    let features = rules::import_geojson(text, &[]).map_err(feature_errors)?;
+    let grids: Vec<StoredGrid> = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM grid_areas WHERE street_org_id = $1 ORDER BY code"
+    ))
+    .bind(street.id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect();
+    let mut errors = onewindow_domain::validation::FieldErrors::new();
+    let mut found = vec![];
+    for (i, f) in features.iter().enumerate() {
+        let org = crate::orgs::find_by_code(&mut *conn, &f.code).await?;
+        match org {
+            Some(o)
+                if o.kind == OrgKind::Community
+                    && street.path.contains(&o.path)
+                    && o.id != street.id =>
+            {
+                use geo::Contains;
+                for g in grids.iter().filter(|g| g.community_org_id == Some(o.id)) {
+                    let inside = g.to_grid().is_some_and(|grid| f.area.contains(&grid.area));
+                    if !inside {
+                        errors.add(
+                            &format!("features[{i}].geometry"),
+                            "grid_outside",
+                            format!("社区{}的范围没有包含其网格{}（{}）", o.name, g.name, g.code),
+                        );
+                    }
+                }
+                found.push((o, f));
+            }
+            _ => errors.add(
+                &format!("features[{i}].properties.code"),
+                "unknown_community",
+                format!("{}没有编码为{}的社区", street.name, f.code),
+            ),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(StoreError::Invalid(errors));
+    }
+    let mut out = Imported {
+        created: 0,
+        updated: 0,
+    };
+    for (org, f) in found {
+        let geometry = to_geojson(&f.area).to_string();
+        let replaced = sqlx::query(
+            "UPDATE community_areas SET geojson = $1, updated_at = $2 WHERE org_id = $3",
+        )
+        .bind(&geometry)
+        .bind(change.at)
+        .bind(org.id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            > 0;
+        if replaced {
+            out.updated += 1;
+        } else {
+            sqlx::query(
+                "INSERT INTO community_areas (org_id, geojson, updated_at) VALUES ($1, $2, $3)",
+            )
+            .bind(org.id)
+            .bind(&geometry)
+            .bind(change.at)
+            .execute(&mut *conn)
+            .await?;
+            out.created += 1;
+        }
+        audit::append(
+            conn,
+            change,
+            "grid.community_area",
+            "org",
+            &org.id.to_string(),
+            &json!({ "code": f.code, "street": street.id, "replaced": replaced }),
         )
         .await?;
     }

@@ -9,7 +9,7 @@ use crate::error::{ApiResult, AppError};
 use crate::form::ApiJson;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use onewindow_domain::access::Permission;
 use onewindow_store::grid::geometry;
@@ -20,10 +20,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/grid/grids", get(grids_api).post(import_api))
         .route("/api/v1/grid/grids/{id}/buildings", get(buildings_api))
-        .route(
-            "/api/v1/grid/buildings",
-            axum::routing::post(import_buildings_api),
-        )
+        .route("/api/v1/grid/communities", post(import_communities_api))
+        .route("/api/v1/grid/buildings", post(import_buildings_api))
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,5 +130,27 @@ async fn buildings_api(
     let items = geometry::buildings_of(reader, id).await?;
     Ok(Json(
         json!({ "grid_id": id, "households": grid.households, "items": items }),
+    ))
+}
+
+/// Imports the boundaries of a street's communities (features coded by community), so that
+/// its grids are checked to lie inside them.
+async fn import_communities_api(
+    State(state): State<AppState>,
+    ApiUser(p): ApiUser,
+    ApiJson(input): ApiJson<ImportInput>,
+) -> ApiResult<Json<Value>> {
+    let street = street_in_scope(&state, &p, input.street_id, Permission::ManageOrgs).await?;
+    let mut tx = state.store.begin().await?;
+    let done = geometry::import_communities(
+        &mut tx,
+        &state.change(p.user.who()),
+        street.id,
+        &input.geojson.to_string(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(
+        json!({ "created": done.created, "updated": done.updated }),
     ))
 }
