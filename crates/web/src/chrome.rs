@@ -135,6 +135,16 @@ pub const NAV: &[NavEntry] = &[
         "网格事件",
         Need::Permission(Permission::ViewGridEvents),
     ),
+    entry(
+        "/grid/figures",
+        "网格统计",
+        Need::Permission(Permission::ViewGridEvents),
+    ),
+    entry(
+        "/grid/categories",
+        "事件类别",
+        Need::Permission(Permission::ManageGridCategories),
+    ),
     // One inbox for a department: its requests and the fallback window's tasks.
     entry(
         "/complaints/inbox",

@@ -20,13 +20,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use onewindow_domain::access::{
-    authorize_reference_data, may_own_catalog, Denied, Permission, ReferenceData, Role,
-};
-use onewindow_domain::grid::{self as rules, Act, Actor, Category, ReporterKind, Visibility};
+use onewindow_domain::access::{Permission, Role};
+use onewindow_domain::grid::{self as rules, Act, Actor, ReporterKind, Visibility};
 use onewindow_domain::org::OrgPath;
 use onewindow_store::audit::Change;
-use onewindow_store::grid::categories;
 use onewindow_store::grid::events::{self as store, Event, Filter, NewEvent, NewPhoto, Phase};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -38,10 +35,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/grid/events/{id}/acts", post(act_api))
         .route("/api/v1/grid/events/{id}/photos", post(photo_api))
         .route("/api/v1/grid/photos/{id}", get(staff_photo_api))
-        .route(
-            "/api/v1/grid/categories",
-            get(categories_api).post(save_category_api),
-        )
         .route("/grid/photos/{id}", get(public_photo))
 }
 
@@ -508,86 +501,4 @@ async fn public_photo(
         return Err(AppError::NotFound.into());
     }
     Ok(image(info.mime, bytes))
-}
-
-async fn categories_api(
-    State(state): State<AppState>,
-    ApiUser(_p): ApiUser,
-) -> ApiResult<Json<Value>> {
-    let items = categories::list(state.store.reader()).await?;
-    Ok(Json(json!({ "items": items })))
-}
-
-#[derive(Debug, Deserialize)]
-struct CategoryInput {
-    #[serde(default)]
-    id: Option<i64>,
-    #[serde(default)]
-    version: Option<i64>,
-    #[serde(flatten)]
-    category: Category,
-}
-
-/// Creates a category (an administrator of a city or district, who then owns it) or
-/// changes one (the permission at its owner: shared reference data, `ReferenceData`). The
-/// default department must lie inside the owner, as a catalog item's does.
-async fn save_category_api(
-    State(state): State<AppState>,
-    ApiUser(p): ApiUser,
-    ApiJson(input): ApiJson<CategoryInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let reader = state.store.reader();
-    let (owner, id) = match (input.id, input.version) {
-        (Some(id), Some(v)) => {
-            let old = categories::get(reader, id).await?;
-            (
-                onewindow_store::orgs::get(reader, old.org_id).await?,
-                Some((id, v)),
-            )
-        }
-        (Some(_), None) => {
-            return Err(AppError::invalid("version", "required", "修改类别须带上版本号").into())
-        }
-        (None, _) => {
-            p.authorize(Permission::ManageGridCategories, &p.user.org_path)?;
-            let own = onewindow_store::orgs::get(reader, p.user.org_id).await?;
-            if !may_own_catalog(own.kind) {
-                return Err(AppError::Forbidden(Denied::Level).into());
-            }
-            (own, None)
-        }
-    };
-    authorize_reference_data(
-        &p.actor(),
-        ReferenceData::GridCategory { owner: &owner.path },
-    )?;
-    if let Some(d) = input.category.default_department {
-        let inside = onewindow_store::orgs::get(reader, d)
-            .await
-            .is_ok_and(|d| owner.path.contains(&d.path));
-        if !inside {
-            return Err(AppError::invalid(
-                "default_department",
-                "department_outside_owner",
-                "默认处置部门须在类别所属机构的辖区内",
-            )
-            .into());
-        }
-    }
-    let mut tx = state.store.begin().await?;
-    let saved = categories::save(
-        &mut tx,
-        &state.change(p.user.who()),
-        owner.id,
-        id,
-        &input.category,
-    )
-    .await?;
-    tx.commit().await?;
-    let status = if id.is_some() {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, Json(json!(saved))))
 }

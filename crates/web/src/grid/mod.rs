@@ -3,7 +3,8 @@
 //!
 //! - [`areas`]: the street's grids and buildings (楼栋), imported from GeoJSON.
 //! - [`events`]: report, list, one event with its chain and next acts, the acts, photos
-//!   (the public copy GPS-free), categories.
+//!   (the public copy GPS-free).
+//! - [`categories`]: the event categories (Open311 services), page and API.
 //! - [`figures`]: the rates per grid, community, street, department or category, page and
 //!   API.
 //! - [`pages`]: the dispatcher board with the grid map (server-rendered SVG) and one event
@@ -12,6 +13,7 @@
 //!   spec's format.
 
 pub mod areas;
+pub mod categories;
 pub mod events;
 pub mod figures;
 pub mod open311;
@@ -23,6 +25,7 @@ use axum::Router;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(areas::router())
+        .merge(categories::router())
         .merge(events::router())
         .merge(figures::router())
         .merge(open311::router())
