@@ -266,9 +266,25 @@ async fn a_grid_event_goes_round_the_loop_on_a_phone(app: TestApp) {
         .unwrap();
     screenshot_full(&g, &app, "grid-event-reported").await;
 
-    // Once more, the place picked on the map (the point of 阳光社区第一网格 clicked).
+    // Once more, the place picked on the map (the point of 阳光社区第一网格 clicked) —
+    // after a first press with nothing filled in: the errors beside their fields.
     g.goto(&app.url("/grid/report")).await.unwrap();
     wait_css(&g, "#report-form").await;
+    type_into(&g, "#address", "阳光小区3号楼").await;
+    click(&g, "#report-submit").await;
+    wait_css(&g, "#form-errors").await;
+    assert!(text_of(&g, "#category_id-error")
+        .await
+        .contains("请选择事件类别"));
+    let kept = g
+        .find(Locator::Css("#address"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("阳光小区3号楼"), "kept");
+    screenshot_full(&g, &app, "grid-report-errors").await;
     click(&g, &format!("input[name=category_id][value='{category}']")).await;
     type_into(&g, "#description", "3号楼旁灯杆倾斜").await;
     let at = g

@@ -127,7 +127,7 @@ async fn the_report_form_names_each_field_and_keeps_the_input(app: TestApp) {
     assert_eq!(page.matches("<polygon").count(), 6, "the street's grids");
     assert!(page.contains(&format!("name=\"attr.{category}.pole\"")));
     assert!(page.contains(&format!("<select id=\"attr.{category}.kind\"")));
-    assert!(page.len() < 24_000, "a small page: {} bytes", page.len());
+    assert!(page.len() < 12_000, "a small page: {} bytes", page.len());
 
     // No category: named beside the category, the description kept.
     let (s, _, html) = post_multipart(
@@ -150,6 +150,7 @@ async fn the_report_form_names_each_field_and_keeps_the_input(app: TestApp) {
         "kept"
     );
     assert!(html.contains("value=\"阳光小区3号楼\""), "kept");
+    assert!(!html.contains("请重新选择照片"), "no photo was sent");
 
     // An empty description and no place: both named, the category and the extra field kept.
     let (s, _, html) = post_multipart(
@@ -329,6 +330,7 @@ async fn a_report_with_a_photo_lands_on_its_event_page(app: TestApp) {
             && page.contains("<dt>灯的种类</dt><dd class=\"grid-answer\">路灯</dd>"),
         "the extra fields in words: {page}"
     );
+    assert!(page.len() < 12_000, "a small page: {} bytes", page.len());
     assert!(page.contains(&format!(
         "<a href=\"/api/v1/grid/photos/{photo}\" data-photo=\"{photo}\"><img src=\"/api/v1/grid/photos/{photo}\""
     )));
@@ -456,6 +458,7 @@ async fn my_reports_show_only_mine_waiting_ones_first(app: TestApp) {
     .await;
 
     let mine = grid.get_text("/grid/mine").await;
+    assert!(mine.len() < 8_000, "a small page: {} bytes", mine.len());
     let waiting = &mine[mine.find("id=\"waiting\"").unwrap()..mine.find("id=\"others\"").unwrap()];
     assert!(
         waiting.contains(&format!("data-event=\"{first}\"")),

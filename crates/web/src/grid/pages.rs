@@ -563,6 +563,8 @@ struct ReportPage {
     photo_limits: String,
     /// A grid worker reports their own finding; other staff report for a resident.
     worker: bool,
+    /// Photos came with a refused report: a browser never refills a file input.
+    reselect: bool,
 }
 
 impl ReportPage {
@@ -656,6 +658,7 @@ async fn report_view(
     ctx: &crate::context::Ctx,
     form: FormData,
     errors: Vec<FieldError>,
+    reselect: bool,
 ) -> Result<ReportPage, AppError> {
     let pool = state.store.reader();
     let cats: Vec<StoredCategory> = categories::list(pool)
@@ -675,13 +678,14 @@ async fn report_view(
         errors,
         photo_limits: photo_limits(state).await?,
         worker: p.user.roles.contains(&Role::GridWorker),
+        reselect,
     })
 }
 
 async fn report_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
     p.authorize(Permission::ReportGridEvents, &p.user.org_path)?;
     render_form(
-        &report_view(&state, &p, &ctx, FormData::default(), vec![]).await?,
+        &report_view(&state, &p, &ctx, FormData::default(), vec![], false).await?,
         false,
     )
 }
@@ -769,6 +773,7 @@ async fn report_form(
 ) -> PageResult {
     p.authorize(Permission::ReportGridEvents, &p.user.org_path)?;
     let Posted { form, photos } = read_posted(&headers, body).await?;
+    let reselect = !photos.is_empty();
     let cats = categories::list(state.store.reader()).await?;
     let refused = match report_input(&form, &cats) {
         Err(errors) => errors,
@@ -803,7 +808,10 @@ async fn report_form(
             }
         })
         .collect();
-    render_form(&report_view(&state, &p, &ctx, form, errors).await?, true)
+    render_form(
+        &report_view(&state, &p, &ctx, form, errors, reselect).await?,
+        true,
+    )
 }
 
 // ---- my reports ----
