@@ -160,6 +160,19 @@ async fn screenshot_full(c: &Client, app: &TestApp, name: &str) {
     c.set_window_size(PHONE.0, PHONE.1).await.unwrap();
 }
 
+/// Asserts the page needs no sideways scrolling at the phone's width.
+async fn fits_width(c: &Client, what: &str) {
+    let v = c
+        .execute(
+            "const d = document.documentElement; return [d.scrollWidth, d.clientWidth]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (scroll, client) = (v[0].as_i64().unwrap(), v[1].as_i64().unwrap());
+    assert!(scroll <= client, "{what}: {scroll} px wide in {client}");
+}
+
 /// The event's id from the page's address (`/grid/events/{id}…`).
 async fn event_id(c: &Client) -> i64 {
     let url = c.current_url().await.unwrap();
@@ -220,6 +233,7 @@ async fn a_grid_event_goes_round_the_loop_on_a_phone(app: TestApp) {
     wait_css(&g, "#current-user").await;
     g.goto(&app.url("/grid/report")).await.unwrap();
     wait_css(&g, "#report-form").await;
+    fits_width(&g, "the report form").await;
     screenshot_full(&g, &app, "grid-report").await;
     click(&g, &format!("input[name=category_id][value='{category}']")).await;
     wait_css(&g, &format!("input[name='attr.{category}.pole']")).await;
@@ -367,6 +381,7 @@ async fn a_grid_event_goes_round_the_loop_on_a_phone(app: TestApp) {
     wait_text(&h, "#event-state", "处置中").await;
     type_into(&h, "#reply", "已更换灯泡，恢复照明").await;
     type_into(&h, "#after-photos-input", &fixture()).await;
+    fits_width(&h, "the handling form").await;
     screenshot_full(&h, &app, "grid-event-handle").await;
     click(&h, "#handle-submit").await;
     wait_text(&h, "#event-state", "已处置待确认").await;
@@ -381,13 +396,27 @@ async fn a_grid_event_goes_round_the_loop_on_a_phone(app: TestApp) {
     assert!(text_of(&g, "#mine-list")
         .await
         .contains(&format!("事件{picked}")));
+    fits_width(&g, "my reports").await;
     screenshot_full(&g, &app, "grid-mine").await;
     click(&g, &format!("#waiting-list a[href='/grid/events/{id}']")).await;
     wait_css(&g, "#confirm-submit").await;
     assert!(images_loaded(&g, "#report-photos").await && images_loaded(&g, "#after-photos").await);
+    fits_width(&g, "the event page").await;
     screenshot_full(&g, &app, "grid-event-confirm").await;
     click(&g, "#confirm-submit").await;
     wait_text(&g, "#event-state", "已确认").await;
+    // Large text on the phone: the report form still fits.
+    g.goto(&app.url("/grid/report")).await.unwrap();
+    click(&g, "#large-text-toggle").await;
+    for _ in 0..50 {
+        if common::browser::html_class(&g).await.contains("large-text") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    wait_css(&g, "#report-form").await;
+    fits_width(&g, "the report form in large text").await;
+    screenshot_full(&g, &app, "grid-report-large-text").await;
 
     // The street closes it; the chain lists every act.
     d.goto(&app.url(&format!("/grid/events/{id}")))

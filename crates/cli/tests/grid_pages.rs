@@ -21,6 +21,7 @@ on_both_backends!(
     the_report_pages_need_report_grid_events,
     my_reports_show_only_mine_waiting_ones_first,
     the_handling_form_takes_the_reply_and_after_photos_at_once,
+    extra_fields_are_inputs_of_their_datatype,
 );
 
 const GPS_JPEG: &[u8] = include_bytes!("../../domain/src/grid/fixtures/gps.jpg");
@@ -557,4 +558,93 @@ async fn the_handling_form_takes_the_reply_and_after_photos_at_once(app: TestApp
     assert_eq!(v["photos"][0]["phase"], "after");
     let page = handler.get_text(&format!("/grid/events/{id}")).await;
     assert!(page.contains("alt=\"处置后照片1\""), "{page}");
+}
+
+async fn extra_fields_are_inputs_of_their_datatype(app: TestApp) {
+    setup(&app).await;
+    let admin = app.login("admin").await;
+    let (s, v) = admin
+        .post(
+            "/api/v1/grid/categories",
+            json!({
+                "code": "fire_lane", "name": "消防通道堵塞", "default_department": null,
+                "respond": {"unit": "hours", "amount": 2},
+                "close": {"unit": "calendar_days", "amount": 1},
+                "help": "楼道、消防通道被车辆或杂物占用",
+                "attributes": [
+                    {"code": "seen", "datatype": "datetime", "required": true,
+                     "description": "发现时间", "order": 1},
+                    {"code": "cars", "datatype": "number", "required": false,
+                     "description": "占道车辆数", "order": 2},
+                    {"code": "detail", "datatype": "text", "required": false,
+                     "description": "现场情况", "order": 3},
+                    {"code": "what", "datatype": "multi_value_list", "required": false,
+                     "description": "占用物", "order": 4,
+                     "values": [{"key": "car", "name": "车辆"}, {"key": "junk", "name": "杂物"},
+                                {"key": "stall", "name": "摊位"}]},
+                    {"code": "tip", "datatype": "string", "required": false, "variable": false,
+                     "description": "请勿与占道人员争执", "order": 5}
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let cat = v["id"].as_i64().unwrap();
+    let grid = app.login("grid").await;
+    let page = grid.get_text("/grid/report").await;
+    assert!(page.contains(&format!("name=\"attr.{cat}.seen\" type=\"datetime-local\"")));
+    assert!(page.contains("发现时间（必填）"));
+    assert!(page.contains(&format!("name=\"attr.{cat}.cars\" inputmode=\"decimal\"")));
+    assert!(page.contains(&format!("<textarea id=\"attr.{cat}.detail\"")));
+    assert_eq!(
+        page.matches(&format!("type=\"checkbox\" name=\"attr.{cat}.what\""))
+            .count(),
+        3
+    );
+    assert!(page.contains("请勿与占道人员争执"), "a line to read");
+    assert!(
+        !page.contains(&format!("name=\"attr.{cat}.tip\"")),
+        "asking nothing"
+    );
+    let base = [
+        ("category_id", cat.to_string()),
+        ("description", "5号楼消防通道被占".into()),
+        ("address", "阳光小区5号楼".into()),
+    ];
+    // A number that is not one, and the required date-time missing: both beside their fields.
+    let cars = format!("attr.{cat}.cars");
+    let mut fields = base.to_vec();
+    fields.push((&cars, "三辆".into()));
+    let (s, _, html) = post_multipart(&grid, "/grid/report", &fields, &[]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("data-field=\"attribute[cars]\""), "{html}");
+    assert!(html.contains("data-field=\"attribute[seen]\""), "{html}");
+    assert!(html.contains("请填写发现时间"), "{html}");
+    assert!(html.contains("value=\"三辆\""), "kept");
+    // The browser's local date-time is read as +08:00; the list keeps both choices.
+    let mut fields = base.to_vec();
+    let seen = format!("attr.{cat}.seen");
+    let what = format!("attr.{cat}.what");
+    fields.push((&seen, "2026-12-03T09:30".into()));
+    fields.push((&what, "car".into()));
+    fields.push((&what, "junk".into()));
+    let (s, location, html) = post_multipart(&grid, "/grid/report", &fields, &[]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{html}");
+    let id = location
+        .strip_prefix("/grid/events/")
+        .and_then(|r| r.strip_suffix("?reported=1"))
+        .unwrap()
+        .to_string();
+    let (_, v) = grid.get(&format!("/api/v1/grid/events/{id}")).await;
+    let attrs = v["event"]["attributes"].to_string();
+    assert!(attrs.contains("2026-12-03T09:30"), "{attrs}");
+    assert!(
+        attrs.contains("\"car\"") && attrs.contains("\"junk\""),
+        "{attrs}"
+    );
+    let page = grid.get_text(&location).await;
+    assert!(
+        page.contains("<dd class=\"grid-answer\">车辆、杂物</dd>"),
+        "{page}"
+    );
 }
