@@ -145,6 +145,17 @@ pub const NAV: &[NavEntry] = &[
         "事件类别",
         Need::Permission(Permission::ManageGridCategories),
     ),
+    // The grid worker's phone pages (and staff reporting for a resident).
+    entry(
+        "/grid/report",
+        "上报事件",
+        Need::Permission(Permission::ReportGridEvents),
+    ),
+    entry(
+        "/grid/mine",
+        "我的上报",
+        Need::Permission(Permission::ReportGridEvents),
+    ),
     // One inbox for a department: its requests and the fallback window's tasks.
     entry(
         "/complaints/inbox",

@@ -26,10 +26,20 @@ const UPLOAD_ROUTES: [&str; 4] = [
     "/api/v1/calendar/import",
 ];
 
+/// The grid pages that send photos from a phone camera: the report form and an event's act
+/// form (the handling's after-photos).
+fn is_grid_photo_form(path: &str) -> bool {
+    path == "/grid/report"
+        || path
+            .strip_prefix("/grid/events/")
+            .and_then(|rest| rest.strip_suffix("/act"))
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The body limit for `path`: uploads get [`crate::form::MAX_UPLOAD_BYTES`] (or the
 /// general limit when that was set higher).
 pub fn body_limit_for(max_body_bytes: usize, path: &str) -> usize {
-    if UPLOAD_ROUTES.contains(&path) {
+    if UPLOAD_ROUTES.contains(&path) || is_grid_photo_form(path) {
         max_body_bytes.max(crate::form::MAX_UPLOAD_BYTES)
     } else {
         max_body_bytes

@@ -197,6 +197,17 @@ pub async fn report(
     p: &Principal,
     input: &ReportInput,
 ) -> Result<store::Reported, AppError> {
+    report_with_photos(state, p, input, vec![]).await
+}
+
+/// [`report`] with the report's photos, all in the event's one transaction (the phone
+/// page's form sends them together).
+pub async fn report_with_photos(
+    state: &AppState,
+    p: &Principal,
+    input: &ReportInput,
+    photos: Vec<NewPhoto>,
+) -> Result<store::Reported, AppError> {
     p.authorize(Permission::ReportGridEvents, &p.user.org_path)?;
     let worker = p.user.roles.contains(&Role::GridWorker);
     let street = street_of(state, &p.user.org_path).await?;
@@ -220,7 +231,7 @@ pub async fn report(
             Visibility::Private
         },
         fallback_street: street,
-        photos: vec![],
+        photos,
     };
     save(state, state.change(p.user.who()), &new).await
 }
@@ -255,6 +266,19 @@ pub async fn take_act(
     version: Option<i64>,
     act: &Act,
 ) -> Result<Event, AppError> {
+    take_act_with_photos(state, p, id, version, act, &[]).await
+}
+
+/// [`take_act`] with the after-photos of a handling, in the act's one transaction (the
+/// handler's page form sends the reply and the photos together).
+pub async fn take_act_with_photos(
+    state: &AppState,
+    p: &Principal,
+    id: i64,
+    version: Option<i64>,
+    act: &Act,
+    photos: &[NewPhoto],
+) -> Result<Event, AppError> {
     let ev = get_event(state, p, id).await?;
     let who = actors(p, &ev);
     let cal = state.calendar().await?;
@@ -267,7 +291,7 @@ pub async fn take_act(
         version,
         &who,
         act,
-        &[],
+        photos,
     )
     .await?;
     tx.commit().await?;
