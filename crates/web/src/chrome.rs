@@ -151,10 +151,12 @@ pub const NAV: &[NavEntry] = &[
         "上报事件",
         Need::Permission(Permission::ReportGridEvents),
     ),
+    // Only a grid worker's own reports are theirs to confirm; a desk reporting for a
+    // resident records the resident as the reporter.
     entry(
         "/grid/mine",
         "我的上报",
-        Need::Permission(Permission::ReportGridEvents),
+        Need::Rule(Permission::ReportGridEvents, is_grid_worker),
     ),
     // One inbox for a department: its requests and the fallback window's tasks.
     entry(
@@ -250,4 +252,9 @@ impl Chrome {
             unread: ctx.unread,
         }
     }
+}
+
+/// Whether the actor is a grid worker (the NAV rule of 我的上报).
+fn is_grid_worker(actor: &Actor) -> bool {
+    actor.has_role(onewindow_domain::access::Role::GridWorker)
 }

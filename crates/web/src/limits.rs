@@ -26,14 +26,17 @@ const UPLOAD_ROUTES: [&str; 4] = [
     "/api/v1/calendar/import",
 ];
 
-/// The grid pages that send photos from a phone camera: the report form and an event's act
-/// form (the handling's after-photos).
+/// The routes that take photos from a phone camera: the report form, an event's act form
+/// (the handling's after-photos) and the API's photo upload.
 fn is_grid_photo_form(path: &str) -> bool {
-    path == "/grid/report"
-        || path
-            .strip_prefix("/grid/events/")
-            .and_then(|rest| rest.strip_suffix("/act"))
+    let under = |prefix: &str, suffix: &str| {
+        path.strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(suffix))
             .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+    };
+    path == "/grid/report"
+        || under("/grid/events/", "/act")
+        || under("/api/v1/grid/events/", "/photos")
 }
 
 /// The body limit for `path`: uploads get [`crate::form::MAX_UPLOAD_BYTES`] (or the
