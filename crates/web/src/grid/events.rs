@@ -233,7 +233,7 @@ pub async fn report_with_photos(
         fallback_street: street,
         photos,
     };
-    save(state, state.change(p.user.who()), &new).await
+    save(state, state.change(p.user.who()), &new, true).await
 }
 
 pub async fn street_of(state: &AppState, path: &OrgPath) -> Result<Option<i64>, AppError> {
@@ -246,15 +246,32 @@ pub async fn street_of(state: &AppState, path: &OrgPath) -> Result<Option<i64>, 
     Ok(store::street_of(&mut conn, path).await?)
 }
 
+/// Saves a report in one transaction; then, for a caller that shows them
+/// (`with_duplicates`: the staff's pages and API, not Open311), the possible duplicates,
+/// read after the commit so that the writer never waits for the search.
 pub async fn save(
     state: &AppState,
     change: Change,
     new: &NewEvent,
+    with_duplicates: bool,
 ) -> Result<store::Reported, AppError> {
     let cal = state.calendar().await?;
     let mut tx = state.store.begin().await?;
-    let out = store::report(&mut tx, &change, &cal, new).await?;
+    let mut out = store::report(&mut tx, &change, &cal, new).await?;
     tx.commit().await?;
+    if let (Some(at), true) = (new.point, with_duplicates) {
+        let pool = state.store.reader();
+        let (metres, _) = store::settings(pool).await?;
+        let mut conn = pool.acquire().await.map_err(AppError::from)?;
+        out.possible_duplicates = store::duplicates_near(
+            &mut conn,
+            out.event.category_id,
+            at,
+            metres,
+            Some(out.event.id),
+        )
+        .await?;
+    }
     Ok(out)
 }
 

@@ -380,7 +380,7 @@ async fn post_request(
         photos: vec![],
     };
     let change = state.change(Who::user(user.id, &user.username));
-    match super::events::save(state, change, &new).await {
+    match super::events::save(state, change, &new, false).await {
         Ok(r) => {
             let notice = r.event.close_due_at.map(|d| {
                 format!(
