@@ -24,6 +24,8 @@ on_both_backends!(
     buildings_are_imported_into_their_grids_and_counted_in_households,
     the_department_inbox_lists_its_events_and_the_figures_count_them,
     a_grid_must_lie_inside_the_community_it_names,
+    the_figures_follow_an_event_to_its_department_and_drop_returned_co_handlers,
+    a_street_keeps_to_its_district_its_grids_and_its_workers,
 );
 
 const GPS_JPEG: &[u8] = include_bytes!("../../domain/src/grid/fixtures/gps.jpg");
@@ -1218,4 +1220,228 @@ async fn a_grid_must_lie_inside_the_community_it_names(app: TestApp) {
         )
         .await;
     assert_eq!((s, v["updated"].as_i64()), (StatusCode::OK, Some(6)), "{v}");
+}
+
+async fn department_row(api: &Api, name: &str) -> Value {
+    let (s, v) = api.get("/api/v1/grid/figures?by=department").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+async fn the_figures_follow_an_event_to_its_department_and_drop_returned_co_handlers(app: TestApp) {
+    let category = setup(&app).await;
+    let id = report_in_g1(&app, category, "路灯不亮").await;
+    let dispatcher = app.login("dispatcher").await;
+    let (cg, mz) = (app.org_id("dept-cg").await, app.org_id("dept-mz").await);
+    // Dispatched to 民政局 with 城管 co-handling: 民政局 counts the event and its 协同.
+    ok(
+        &dispatcher,
+        id,
+        json!({"act": "dispatch", "department": mz, "co": [cg]}),
+    )
+    .await;
+    let row = department_row(&dispatcher, "区民政局").await;
+    assert_eq!(row["counts"]["reported"], 1, "{row}");
+    assert_eq!(row["counts"]["cross_department"], 1, "{row}");
+    let none = department_row(&dispatcher, "未派单（含社区直接处置）").await;
+    assert!(none.is_null() || none["counts"]["reported"] == 0, "{none}");
+    // 民政局 returns it: counted nowhere as 协同 (its co-handlers went with it), back to
+    // 未派单; then 城管 alone takes it, signs in time and closes it.
+    let approver = app.login("approver").await;
+    ok(
+        &approver,
+        id,
+        json!({"act": "not_ours", "reason": "路灯归城管"}),
+    )
+    .await;
+    let row = department_row(&dispatcher, "区民政局").await;
+    assert!(row.is_null() || row["counts"]["reported"] == 0, "{row}");
+    let none = department_row(&dispatcher, "未派单（含社区直接处置）").await;
+    assert_eq!(none["counts"]["reported"], 1, "{none}");
+    assert_eq!(none["counts"]["cross_department"], 0, "{none}");
+    ok(
+        &dispatcher,
+        id,
+        json!({"act": "dispatch", "department": cg}),
+    )
+    .await;
+    let handler = app.login("handler").await;
+    ok(&handler, id, json!({"act": "sign"})).await;
+    ok(&handler, id, json!({"act": "start"})).await;
+    let (s, v) = upload(&handler, id, "after", GPS_JPEG, "image/jpeg").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let e = ok(&handler, id, json!({"act": "handle", "reply": "已修复"})).await;
+    assert_eq!(e["state"], "handled");
+    let (_, v) = handler.get(&format!("/api/v1/grid/events/{id}")).await;
+    let handle = v["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["act"] == "handle")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        handle["detail"]["after_photos"], 1,
+        "the photo uploaded before counts: {handle}"
+    );
+    ok(&app.login("grid").await, id, json!({"act": "confirm"})).await;
+    ok(&dispatcher, id, json!({"act": "close"})).await;
+    let row = department_row(&dispatcher, "区城市管理局").await;
+    let c = &row["counts"];
+    assert_eq!(
+        (
+            c["reported"].as_i64(),
+            c["responded_on_time"].as_i64(),
+            c["closed"].as_i64(),
+            c["cross_department"].as_i64()
+        ),
+        (Some(1), Some(1), Some(1), Some(0)),
+        "{row}"
+    );
+    assert_eq!(row["closure_permille"], 1000, "{row}");
+    // The street's total is the one event, whatever departments it passed through.
+    let (_, v) = dispatcher.get("/api/v1/grid/figures?by=street").await;
+    let total: i64 = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["counts"]["reported"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 1, "{v}");
+}
+
+async fn a_street_keeps_to_its_district_its_grids_and_its_workers(app: TestApp) {
+    let category = setup(&app).await;
+    let admin = app.login("admin").await;
+    let dispatcher = app.login("dispatcher").await;
+    let id = report_in_g1(&app, category, "路灯不亮").await;
+    // Another district's department: not this street's to dispatch to.
+    let city = app.org_id("city").await;
+    let (_, d2) = admin
+        .post("/api/v1/orgs", json!({"parent_id": city, "kind": "district", "name": "邻区", "code": "other-district"}))
+        .await;
+    let (s, dept) = admin
+        .post("/api/v1/orgs", json!({"parent_id": d2["id"], "kind": "department", "name": "邻区城管局", "code": "other-cg"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{dept}");
+    let (s, v) = act(
+        &dispatcher,
+        id,
+        json!({"act": "dispatch", "department": dept["id"]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["fields"][0]["code"], "department_outside_district", "{v}");
+    let (s, v) = act(
+        &dispatcher,
+        id,
+        json!({"act": "dispatch", "department": app.org_id("dept-cg").await, "co": [dept["id"]]}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("co")),
+        "{v}"
+    );
+    // Merges: into an event that is itself a duplicate is refused (no cycles).
+    let b = report_in_g1(&app, category, "路灯坏了").await;
+    let c = report_in_g1(&app, category, "路灯又坏了").await;
+    ok(
+        &dispatcher,
+        b,
+        json!({"act": "reject_duplicate", "original": id}),
+    )
+    .await;
+    let (s, v) = act(
+        &dispatcher,
+        c,
+        json!({"act": "reject_duplicate", "original": b}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["fields"][0]["code"], "original_is_duplicate", "{v}");
+    let (s, v) = act(
+        &dispatcher,
+        id,
+        json!({"act": "reject_duplicate", "original": b}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    // The community's duty officer finds the community's events in its list.
+    let community = app.login("community").await;
+    let (s, v) = community.get("/api/v1/grid/events").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(
+        v["items"].as_array().unwrap().iter().any(|e| e["id"] == id),
+        "{v}"
+    );
+    // Another street with its own grid and worker: its grid may not overlap ours (a shared
+    // edge is fine), and its worker may not report into our grids.
+    let district = app.org_id("district").await;
+    let (_, st) = admin
+        .post(
+            "/api/v1/orgs",
+            json!({"parent_id": district, "kind": "street", "name": "和谐街道", "code": "hexie"}),
+        )
+        .await;
+    let (w, s0) = (
+        onewindow_store::grid::demo::WEST,
+        onewindow_store::grid::demo::SOUTH,
+    );
+    let grid_at = |code: &str, x0: f64, x1: f64| {
+        json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": code, "name": "和谐第一网格"},
+         "geometry": {"type": "Polygon", "coordinates": [[[x0, s0], [x1, s0], [x1, s0 + 0.004], [x0, s0 + 0.004], [x0, s0]]]}}]})
+    };
+    let (s, v) = admin
+        .post(
+            "/api/v1/grid/grids",
+            json!({"street_id": st["id"], "geojson": grid_at("hexie-g1", w - 0.004, w + 0.002)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["fields"][0]["code"], "overlaps_other_street", "{v}");
+    let (s, v) = admin
+        .post(
+            "/api/v1/grid/grids",
+            json!({"street_id": st["id"], "geojson": grid_at("hexie-g1", w - 0.006, w)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "sharing an edge: {v}");
+    let (s, v) = admin
+        .post(
+            "/api/v1/users",
+            json!({"username": "grid-hx", "display_name": "魏网格",
+            "org_id": st["id"], "roles": ["grid_worker"], "password": "grid-hx-pass-1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let other = app.login_with("grid-hx", "grid-hx-pass-1").await.unwrap();
+    let before = app.count("grid_events").await;
+    let (s, v) = other
+        .post(
+            "/api/v1/grid/events",
+            json!({"category_id": category, "description": "路灯不亮",
+            "lon": IN_G1.0, "lat": IN_G1.1}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["fields"][0]["code"], "outside_own_street", "{v}");
+    assert_eq!(app.count("grid_events").await, before);
+    // …in its own street, it may.
+    let (s, v) = other
+        .post(
+            "/api/v1/grid/events",
+            json!({"category_id": category, "description": "路灯不亮",
+            "lon": w - 0.003, "lat": s0 + 0.002}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["event"]["street_org_id"], st["id"], "{v}");
 }

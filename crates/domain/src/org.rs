@@ -90,6 +90,17 @@ impl OrgPath {
         &self.0
     }
 
+    /// The path of the organisation directly above; none for a root.
+    pub fn parent(&self) -> Option<OrgPath> {
+        let ids = self.ids();
+        let (_, up) = ids.split_last()?;
+        let (first, rest) = up.split_first()?;
+        Some(
+            rest.iter()
+                .fold(OrgPath::root(*first), |p, id| p.child(*id)),
+        )
+    }
+
     /// True when `other` is this organisation or lies anywhere below it.
     pub fn contains(&self, other: &OrgPath) -> bool {
         other.0.starts_with(&self.0)
@@ -108,6 +119,14 @@ impl OrgPath {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_s_parent_is_the_path_one_level_up() {
+        let street = OrgPath::root(1).child(4).child(9);
+        assert_eq!(street.parent(), Some(OrgPath::root(1).child(4)));
+        assert_eq!(OrgPath::root(1).child(4).parent(), Some(OrgPath::root(1)));
+        assert_eq!(OrgPath::root(1).parent(), None);
+    }
 
     #[test]
     fn tree_shape_rules() {

@@ -222,7 +222,8 @@ pub struct Filter {
     pub limit: i64,
 }
 
-/// Events of the streets inside `scope` (or led by the filter's department), newest first.
+/// Events of the streets or communities inside `scope` (or led by the filter's department,
+/// or reported by the filter's user), newest first.
 pub async fn list(pool: &AnyPool, scope: &OrgPath, f: &Filter) -> Result<Vec<Event>> {
     let mut sql = format!("{SELECT} WHERE ");
     let mut n = 1;
@@ -234,7 +235,9 @@ pub async fn list(pool: &AnyPool, scope: &OrgPath, f: &Filter) -> Result<Vec<Eve
         conds.push(format!("e.reporter_user_id = ${n}"));
         n += 1;
     } else {
-        conds.push(format!("s.path LIKE ${n}"));
+        // The streets inside the scope, or — for a community's own staff, whose scope lies
+        // below the street — the events of the communities inside it.
+        conds.push(format!("(s.path LIKE ${n} OR cm.path LIKE ${n})"));
         n += 1;
     }
     if !f.states.is_empty() {
@@ -362,6 +365,60 @@ async fn record(
     )
     .await?;
     Ok(id)
+}
+
+/// The rollup counters `ev` counts in as it stands, all under its current key (street,
+/// community, grid, lead department, category; the day it was reported). The rollup holds
+/// each event's current contribution: an act takes the event's contribution before it away
+/// and adds the one after ([`recount`]), so a re-dispatch moves the event to its new
+/// department, a return drops its co-handlers from 跨部门协同, a merge makes it a duplicate —
+/// and every rate of `domain::grid::Counts` reads consistent counters.
+fn contributions(ev: &Event) -> Vec<&'static str> {
+    if ev.state == State::RejectedDuplicate {
+        return vec!["duplicates"];
+    }
+    let mut out = vec!["reported"];
+    let by = |at: Option<i64>, due: Option<i64>| at.is_some_and(|t| due.is_none_or(|d| t <= d));
+    if by(ev.responded_at, ev.respond_due_at) {
+        out.push("responded_on_time");
+    }
+    if ev.handled_at.is_some() {
+        out.push("handled");
+    }
+    if ev.reopens > 0 {
+        out.push("reopened");
+    }
+    let cross = !ev.co_departments.is_empty();
+    if cross {
+        out.push("cross_department");
+    }
+    if ev.state == State::Closed {
+        out.push("closed");
+        if by(ev.closed_at, ev.close_due_at) {
+            out.push("closed_on_time");
+        }
+        if cross {
+            out.push("cross_department_closed");
+        }
+    }
+    out
+}
+
+/// Moves the event's rollup contribution from `before` to `after` (see [`contributions`]).
+async fn recount(conn: &mut AnyConnection, before: &Event, after: &Event) -> Result<()> {
+    let same_key = before.lead_department_id == after.lead_department_id;
+    let (old, new) = (contributions(before), contributions(after));
+    for m in &old {
+        if !(same_key && new.contains(m)) {
+            bump(conn, before, m, -1).await?;
+        }
+    }
+    for m in &new {
+        if !(same_key && old.contains(m)) {
+            bump(conn, after, m, 1).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Adds `delta` to one rollup counter of the event, on the day it was reported.
@@ -535,7 +592,9 @@ pub async fn report(
     )
     .await?;
     insert_photos(conn, change, id, "report", Some(chain), &photos).await?;
-    bump(conn, &event, "reported", 1).await?;
+    for m in contributions(&event) {
+        bump(conn, &event, m, 1).await?;
+    }
     let mut warnings = vec![];
     if outside {
         let text = format!("网格事件{id}的位置不在任何网格内，已归属街道，请核实位置后派单");
@@ -733,28 +792,38 @@ pub async fn act(
         Act::Dispatch { department, co } => {
             let mut all = vec![*department];
             all.extend(co.iter().copied());
+            // A street dispatches inside its district: the departments under the street's
+            // parent (the district's own, the street's own), never another district's.
+            let district = ev
+                .street_path
+                .parent()
+                .unwrap_or_else(|| ev.street_path.clone());
             for (i, d) in all.iter().enumerate() {
                 let field = if i == 0 { "department" } else { "co" };
-                let ok = crate::orgs::get(&mut *conn, *d)
-                    .await
-                    .is_ok_and(|o| o.kind == OrgKind::Department);
-                if !ok {
-                    return Err(StoreError::invalid(
-                        field,
-                        "not_a_department",
-                        "请选择职能部门",
-                    ));
+                let org = crate::orgs::get(&mut *conn, *d).await.ok();
+                match org {
+                    Some(o) if o.kind == OrgKind::Department && district.contains(&o.path) => {}
+                    Some(o) if o.kind == OrgKind::Department => {
+                        return Err(StoreError::invalid(
+                            field,
+                            "department_outside_district",
+                            format!("{}不在本街道所在的区内，不能派单", o.name),
+                        ))
+                    }
+                    _ => {
+                        return Err(StoreError::invalid(
+                            field,
+                            "not_a_department",
+                            "请选择职能部门",
+                        ))
+                    }
                 }
             }
-            let first_cross = ev.co_departments.is_empty() && !co.is_empty();
             after.route = Some(Route::Street);
             after.lead_department_id = Some(*department);
             after.co_departments = co.clone();
             detail["department"] = json!(department);
             detail["co"] = json!(co);
-            if first_cross {
-                bump(conn, &after, "cross_department", 1).await?;
-            }
         }
         Act::CommunityTakes { enforcement, note } => {
             if ev.community_org_id.is_none() {
@@ -769,10 +838,14 @@ pub async fn act(
             detail["enforcement"] = json!(enforcement);
             detail["note"] = json!(note);
         }
-        Act::Handle { reply, .. } => {
+        Act::Handle {
+            reply,
+            after_photos,
+        } => {
             after.reply = Some(reply.clone());
             detail["reply"] = json!(reply);
-            detail["after_photos"] = json!(prepared.len());
+            // Those uploaded beforehand and those sent with the act.
+            detail["after_photos"] = json!(after_photos);
         }
         Act::Reopen { reason } => {
             after.reopens += 1;
@@ -782,6 +855,8 @@ pub async fn act(
             after.returns += 1;
             after.route = None;
             after.lead_department_id = None;
+            // The co-handlers were the returning department's; the next dispatch names its own.
+            after.co_departments = vec![];
             detail["reason"] = json!(reason);
             detail["department"] = json!(ev.lead_department_id);
         }
@@ -796,38 +871,33 @@ pub async fn act(
                     "只能合并到本街道的事件",
                 ));
             }
+            // Into the event that is being handled: never into another duplicate (two
+            // events merged into each other would leave the problem with nobody).
+            if orig.state == State::RejectedDuplicate {
+                return Err(StoreError::invalid(
+                    "original",
+                    "original_is_duplicate",
+                    format!(
+                        "事件{}本身已作为重复事件合并到事件{}，请合并到原事件",
+                        orig.id,
+                        orig.original_id.unwrap_or(orig.id)
+                    ),
+                ));
+            }
             after.original_id = Some(*original);
             detail["original"] = json!(original);
         }
         Act::Sign | Act::Start | Act::Confirm | Act::Close => {}
     }
-    // Timing and counters.
+    // Timing (the counters follow from it in `recount`, below).
     if matches!(act, Act::Sign | Act::CommunityTakes { .. }) && ev.responded_at.is_none() {
         after.responded_at = Some(at);
-        if ev.respond_due_at.is_none_or(|d| at <= d) {
-            bump(conn, &after, "responded_on_time", 1).await?;
-        }
     }
     if matches!(act, Act::Handle { .. }) && ev.handled_at.is_none() {
         after.handled_at = Some(at);
-        bump(conn, &after, "handled", 1).await?;
-    }
-    if matches!(act, Act::Reopen { .. }) && ev.reopens == 0 {
-        bump(conn, &after, "reopened", 1).await?;
     }
     if matches!(act, Act::Close) {
         after.closed_at = Some(at);
-        bump(conn, &after, "closed", 1).await?;
-        if ev.close_due_at.is_none_or(|d| at <= d) {
-            bump(conn, &after, "closed_on_time", 1).await?;
-        }
-        if !ev.co_departments.is_empty() {
-            bump(conn, &after, "cross_department_closed", 1).await?;
-        }
-    }
-    if matches!(act, Act::RejectDuplicate { .. }) {
-        bump(conn, &after, "reported", -1).await?;
-        bump(conn, &after, "duplicates", 1).await?;
     }
     // The engine.
     if let Some(item) = item {
@@ -857,6 +927,7 @@ pub async fn act(
             _ => {}
         }
     }
+    recount(conn, &ev, &after).await?;
     let changed = sqlx::query(
         "UPDATE grid_events SET state = $1, route = $2, lead_department_id = $3, \
          co_departments = $4, original_id = $5, reopens = $6, returns = $7, reply = $8, \

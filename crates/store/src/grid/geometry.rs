@@ -176,6 +176,42 @@ pub async fn import(
             }
         }
     }
+    // A grid may not reach into another street's grids: where two overlap, the place would
+    // go to one street by the lowest code and the other would lose its own events (sharing
+    // an edge is fine).
+    for (i, f) in features.iter().enumerate() {
+        let Some(b) = f.area.bounding_rect() else {
+            continue;
+        };
+        let near = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM grid_areas WHERE street_org_id <> $1 AND min_lon <= $2 \
+             AND max_lon >= $3 AND min_lat <= $4 AND max_lat >= $5"
+        ))
+        .bind(street.id)
+        .bind(b.max().x)
+        .bind(b.min().x)
+        .bind(b.max().y)
+        .bind(b.min().y)
+        .fetch_all(&mut *conn)
+        .await?;
+        for other in near.iter().map(from_row) {
+            use geo::Relate;
+            let overlaps = other.to_grid().is_some_and(|g| {
+                let m = f.area.relate(&g.area);
+                m.is_intersects() && !m.is_touches()
+            });
+            if overlaps {
+                errors.add(
+                    &format!("features[{i}].geometry"),
+                    "overlaps_other_street",
+                    format!(
+                        "网格{}与其他街道的网格{}（{}）重叠",
+                        f.code, other.name, other.code
+                    ),
+                );
+            }
+        }
+    }
     if !errors.is_empty() {
         return Err(StoreError::Invalid(errors));
     }

@@ -25,6 +25,7 @@ use onewindow_domain::grid::{self as rules, Act, Actor, ReporterKind, Visibility
 use onewindow_domain::org::OrgPath;
 use onewindow_store::audit::Change;
 use onewindow_store::grid::events::{self as store, Event, Filter, NewEvent, NewPhoto, Phase};
+use onewindow_store::grid::geometry;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -211,6 +212,9 @@ pub async fn report_with_photos(
     p.authorize(Permission::ReportGridEvents, &p.user.org_path)?;
     let worker = p.user.roles.contains(&Role::GridWorker);
     let street = street_of(state, &p.user.org_path).await?;
+    if let (true, Some((lon, lat))) = (worker, input.lon.zip(input.lat)) {
+        check_worker_street(state, p, street, lon, lat).await?;
+    }
     let new = NewEvent {
         category_id: input.category_id,
         description: input.description.clone(),
@@ -234,6 +238,46 @@ pub async fn report_with_photos(
         photos,
     };
     save(state, state.change(p.user.who()), &new, true).await
+}
+
+/// A grid worker reports in the street they work for (the streets of their grids, or of
+/// their own organisation): the reporter confirms the result, so a worker of another street
+/// must not become the confirmer of this street's events. A place outside every grid is
+/// kept for the worker's own street anyway.
+async fn check_worker_street(
+    state: &AppState,
+    p: &Principal,
+    own_street: Option<i64>,
+    lon: f64,
+    lat: f64,
+) -> Result<(), AppError> {
+    if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
+        return Ok(()); // the store names the field
+    }
+    let pool = state.store.reader();
+    let mut conn = pool.acquire().await.map_err(AppError::from)?;
+    let Some(grid) = geometry::assign(&mut conn, lon, lat).await? else {
+        return Ok(());
+    };
+    let mut streets: Vec<i64> = own_street.into_iter().collect();
+    for (grid_id, _) in geometry::grids_of_worker(pool, p.user.id).await? {
+        streets.push(geometry::get(&mut conn, grid_id).await?.street_org_id);
+    }
+    if streets.contains(&grid.street_org_id) {
+        Ok(())
+    } else {
+        let name = onewindow_store::orgs::get(pool, grid.street_org_id)
+            .await?
+            .name;
+        Err(AppError::invalid(
+            "lon",
+            "outside_own_street",
+            format!(
+                "该位置属于{name}的{}，不在您负责的街道内，请联系该街道上报",
+                grid.name
+            ),
+        ))
+    }
 }
 
 pub async fn street_of(state: &AppState, path: &OrgPath) -> Result<Option<i64>, AppError> {
