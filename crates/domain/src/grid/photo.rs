@@ -4,14 +4,23 @@
 //! A phone camera writes where the photo was taken into EXIF (the GPS IFD, tag 0x8825),
 //! and often into XMP too. A resident's photo of a neighbour dispute must not publish
 //! where they live, so every copy shown publicly is [`strip_gps`]ped:
-//! - JPEG: the APP1 `Exif` and XMP segments are removed whole (simpler and surer than
-//!   editing the TIFF structure inside, which can hide GPS in maker notes and thumbnails);
-//!   the orientation alone is written back in a minimal new Exif segment, because phone
-//!   photos rely on it to stand upright. Every other segment and the image data are kept
-//!   byte for byte.
-//! - PNG: the `eXIf` chunk and the text chunks (`tEXt`, `zTXt`, `iTXt`, where XMP lives) are
-//!   dropped; the image chunks are kept.
-//! - WebP: the `EXIF` and `XMP ` chunks are dropped and their flags cleared in `VP8X`.
+//! - JPEG: the file is walked segment by segment and scan by scan, and only the segments
+//!   needed to show the image are kept (an allowlist: frame, tables, scans, JFIF, ICC
+//!   profile, Adobe colour transform); the APP1 `Exif` and XMP segments are removed whole
+//!   (simpler and surer than editing the TIFF structure inside, which can hide GPS in maker
+//!   notes and thumbnails), and so are IPTC (APP13), comments and every other APPn. The
+//!   orientation alone is written back in a minimal new Exif segment, because phone photos
+//!   rely on it to stand upright. The copy ends at the first EOI: phones store further
+//!   images after it (MPF previews and depth maps), each with its own Exif and GPS.
+//!   The kept segments and the image data are kept byte for byte.
+//! - PNG: only the image chunks and those saying how to show it are kept: the `eXIf` chunk,
+//!   the text chunks (`tEXt`, `zTXt`, `iTXt`, where XMP lives) and any other are dropped,
+//!   and the copy ends at `IEND`.
+//! - WebP: only the image, animation and ICC chunks are kept: `EXIF`, `XMP ` and any other
+//!   are dropped, their flags cleared in `VP8X`, data after the RIFF size not copied.
+//!
+//! A file that is cut short or whose structure runs past its end is refused as
+//! [`PhotoError::Corrupt`]; no input makes these functions panic.
 
 /// The image types an event photo may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,67 +163,129 @@ pub fn strip_gps(bytes: &[u8]) -> Result<Vec<u8>, PhotoError> {
 }
 
 const EXIF_HEADER: &[u8] = b"Exif\0\0";
-const XMP_HEADER: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
-const XMP_EXT_HEADER: &[u8] = b"http://ns.adobe.com/xmp/extension/\0";
 
+/// The JPEG rebuilt from an allowlist of its segments (ITU-T T.81 annex B, JFIF 1.02):
+/// - kept: the frame (SOF0–SOF15: 0xC0–0xCF without 0xC4, 0xC8 and 0xCC), the tables DQT,
+///   DHT, DAC and DRI, DNL, each SOS with its entropy-coded data (where `FF 00` is a stuffed
+///   data byte and RST0–RST7 are part of the data), APP0 `JFIF` (its 14-byte header only, a
+///   thumbnail after it dropped), APP2 `ICC_PROFILE` (colour) and APP14 `Adobe` (its 12
+///   bytes: the colour transform);
+/// - dropped: APP1 (Exif, XMP and all else; the orientation alone comes back, see
+///   [`orientation_segment`]), APP2 `MPF` and every other APPn (APP13 IPTC/Photoshop,
+///   APP0 `JFXX`, whose thumbnail may be a whole JPEG with its own Exif), COM, the reserved
+///   0xC8 `JPG` and 0xF0–0xFD extensions, and TEM;
+/// - the file ends at the first EOI after a scan: what follows it (the MPF secondary images
+///   a phone stores there, previews and depth maps each with their own Exif and GPS, or any
+///   trailing data) is not copied.
+///
+/// Scans are walked, not copied to the end: a progressive JPEG has several SOS with DHT (and
+/// metadata) between them. A file that ends before its EOI, a segment that runs past the end,
+/// a second SOI or a marker where none can be is [`PhotoError::Corrupt`].
 fn strip_jpeg(b: &[u8]) -> Result<Vec<u8>, PhotoError> {
+    if b.get(..2) != Some(&[0xFF, 0xD8][..]) {
+        return Err(PhotoError::Corrupt);
+    }
     let mut out = Vec::with_capacity(b.len());
-    out.extend_from_slice(&b[..2]);
+    out.extend_from_slice(&[0xFF, 0xD8]);
     let mut i = 2;
     let mut orientation = None;
     let mut exif_at = None;
+    let mut frame = false;
+    let mut scans = false;
     loop {
-        // Markers may be preceded by 0xFF fill bytes.
-        while i < b.len() && b[i] == 0xFF && b.get(i + 1) == Some(&0xFF) {
-            i += 1;
-        }
-        if i + 1 >= b.len() || b[i] != 0xFF {
+        // A marker: 0xFF, any number of 0xFF fill bytes, the marker code.
+        if b.get(i) != Some(&0xFF) {
             return Err(PhotoError::Corrupt);
         }
-        let marker = b[i + 1];
+        while b.get(i + 1) == Some(&0xFF) {
+            i += 1;
+        }
+        let marker = *b.get(i + 1).ok_or(PhotoError::Corrupt)?;
         match marker {
-            // TEM and RSTn stand alone.
-            0x01 | 0xD0..=0xD7 => {
-                out.extend_from_slice(&b[i..i + 2]);
+            // EOI: the end of this image; the first one ends the copy. Before any scan
+            // there is nothing to show.
+            0xD9 if scans => {
+                if let (Some(at), Some(o)) = (exif_at, orientation) {
+                    out.splice(at..at, orientation_segment(o));
+                }
+                out.extend_from_slice(&[0xFF, 0xD9]);
+                return Ok(out);
+            }
+            // A stuffed zero or RSTn outside a scan, a second SOI, EOI before a scan.
+            0x00 | 0xD0..=0xD9 => return Err(PhotoError::Corrupt),
+            // TEM stands alone and is not kept.
+            0x01 => {
                 i += 2;
                 continue;
             }
-            // EOI before any scan: nothing to show.
-            0xD9 => return Err(PhotoError::Corrupt),
             _ => {}
         }
-        if i + 4 > b.len() {
-            return Err(PhotoError::Corrupt);
-        }
-        let len = usize::from(u16::from_be_bytes([b[i + 2], b[i + 3]]));
-        if len < 2 || i + 2 + len > b.len() {
-            return Err(PhotoError::Corrupt);
-        }
-        let body = &b[i + 4..i + 2 + len];
-        if marker == 0xDA {
-            // SOS: the scan and everything after it is image data, kept as it is.
-            if let Some(at) = exif_at {
-                if let Some(o) = orientation {
-                    let seg = orientation_segment(o);
-                    out.splice(at..at, seg);
-                }
+        let len = b
+            .get(i + 2..i + 4)
+            .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+            .filter(|l| *l >= 2)
+            .ok_or(PhotoError::Corrupt)?;
+        let end = i + 2 + len;
+        let segment = b.get(i..end).ok_or(PhotoError::Corrupt)?;
+        let body = &segment[4..];
+        match marker {
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                frame = true;
+                out.extend_from_slice(segment);
             }
-            out.extend_from_slice(&b[i..]);
-            return Ok(out);
-        }
-        let drop = marker == 0xE1
-            && (body.starts_with(EXIF_HEADER)
-                || body.starts_with(XMP_HEADER)
-                || body.starts_with(XMP_EXT_HEADER));
-        if drop {
-            if body.starts_with(EXIF_HEADER) {
-                orientation = orientation.or_else(|| read_orientation(&body[EXIF_HEADER.len()..]));
+            // DHT, DAC, DQT, DNL, DRI.
+            0xC4 | 0xCC | 0xDB..=0xDD => out.extend_from_slice(segment),
+            0xDA => {
+                if !frame {
+                    return Err(PhotoError::Corrupt);
+                }
+                scans = true;
+                out.extend_from_slice(segment);
+                let data_end = scan_end(b, end)?;
+                out.extend_from_slice(b.get(end..data_end).ok_or(PhotoError::Corrupt)?);
+                i = data_end;
+                continue;
+            }
+            0xE0 if body.starts_with(b"JFIF\0") && body.len() >= 14 => {
+                // The header without its thumbnail (0×0), so nothing rides after it.
+                out.extend_from_slice(&[0xFF, 0xE0, 0, 16]);
+                out.extend_from_slice(&body[..12]);
+                out.extend_from_slice(&[0, 0]);
+            }
+            // APP1 Exif, XMP and anything else: dropped; the first Exif before the scans
+            // leaves its orientation and its place.
+            0xE1 if body.starts_with(EXIF_HEADER) && !scans => {
+                if orientation.is_none() {
+                    orientation = body.get(EXIF_HEADER.len()..).and_then(read_orientation);
+                }
                 exif_at.get_or_insert(out.len());
             }
-        } else {
-            out.extend_from_slice(&b[i..i + 2 + len]);
+            0xE2 if body.starts_with(b"ICC_PROFILE\0") => out.extend_from_slice(segment),
+            0xEE if body.starts_with(b"Adobe") && body.len() >= 12 => {
+                out.extend_from_slice(&[0xFF, 0xEE, 0, 14]);
+                out.extend_from_slice(&body[..12]);
+            }
+            _ => {}
         }
-        i += 2 + len;
+        i = end;
+    }
+}
+
+/// Where the entropy-coded data that starts at `from` ends: at the first 0xFF that is not
+/// a stuffed zero (`FF 00`) or a restart marker (`FF D0`–`FF D7`), i.e. at the next marker
+/// (or its fill bytes). Data that runs to the end of the file never reached its EOI.
+fn scan_end(b: &[u8], from: usize) -> Result<usize, PhotoError> {
+    let mut j = from;
+    loop {
+        j += b
+            .get(j..)
+            .and_then(|rest| rest.iter().position(|&x| x == 0xFF))
+            .ok_or(PhotoError::Corrupt)?;
+        match b.get(j + 1) {
+            Some(0x00 | 0xD0..=0xD7) => j += 2,
+            Some(_) => return Ok(j),
+            None => return Err(PhotoError::Corrupt),
+        }
     }
 }
 
@@ -226,7 +297,7 @@ fn read_orientation(tiff: &[u8]) -> Option<u16> {
         _ => return None,
     };
     let u16_at = |p: usize| -> Option<u16> {
-        let s = tiff.get(p..p + 2)?;
+        let s = tiff.get(p..p.checked_add(2)?)?;
         Some(if le {
             u16::from_le_bytes([s[0], s[1]])
         } else {
@@ -234,7 +305,7 @@ fn read_orientation(tiff: &[u8]) -> Option<u16> {
         })
     };
     let u32_at = |p: usize| -> Option<u32> {
-        let s = tiff.get(p..p + 4)?;
+        let s = tiff.get(p..p.checked_add(4)?)?;
         Some(if le {
             u32::from_le_bytes([s[0], s[1], s[2], s[3]])
         } else {
@@ -244,7 +315,7 @@ fn read_orientation(tiff: &[u8]) -> Option<u16> {
     let ifd = usize::try_from(u32_at(4)?).ok()?;
     let n = usize::from(u16_at(ifd)?);
     (0..n).find_map(|k| {
-        let e = ifd + 2 + 12 * k;
+        let e = ifd.checked_add(2 + 12 * k)?;
         (u16_at(e)? == 0x0112 && u16_at(e + 2)? == 3)
             .then(|| u16_at(e + 8))
             .flatten()
@@ -271,65 +342,92 @@ fn orientation_segment(o: u16) -> Vec<u8> {
     seg
 }
 
+/// The PNG chunks a public copy keeps: the critical ones and the ancillary ones that say how
+/// to show the pixels (colour, transparency, pixel size, APNG animation). Everything else is
+/// dropped: `eXIf`, the text chunks `tEXt`, `zTXt`, `iTXt` (where XMP lives), `tIME`, and
+/// any private or unknown chunk. (`mDCV`/`cLLI` are PNG 3's names, `mDCv`/`cLLi` the drafts'.)
+const PNG_KEPT: &[&[u8; 4]] = &[
+    b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"cHRM", b"gAMA", b"iCCP", b"sBIT", b"sRGB",
+    b"cICP", b"mDCV", b"mDCv", b"cLLI", b"cLLi", b"bKGD", b"pHYs", b"acTL", b"fcTL", b"fdAT",
+];
+
+/// The PNG rebuilt from [`PNG_KEPT`]; it ends with `IEND`, and
+/// anything after that is not copied. A chunk running past the end, or no `IEND`, is
+/// [`PhotoError::Corrupt`].
 fn strip_png(b: &[u8]) -> Result<Vec<u8>, PhotoError> {
-    let mut out = b[..8].to_vec();
+    let mut out = b.get(..8).ok_or(PhotoError::Corrupt)?.to_vec();
     let mut i = 8;
-    let mut ended = false;
-    while i < b.len() {
-        if i + 12 > b.len() {
-            return Err(PhotoError::Corrupt);
-        }
-        let len = u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as usize;
+    loop {
+        let head = b.get(i..i + 8).ok_or(PhotoError::Corrupt)?;
+        let len = usize::try_from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]))
+            .map_err(|_| PhotoError::Corrupt)?;
+        let kind = &head[4..8];
         let end = i
             .checked_add(12)
             .and_then(|x| x.checked_add(len))
-            .filter(|e| *e <= b.len())
             .ok_or(PhotoError::Corrupt)?;
-        let kind = &b[i + 4..i + 8];
-        if !matches!(kind, b"eXIf" | b"tEXt" | b"zTXt" | b"iTXt") {
-            out.extend_from_slice(&b[i..end]);
+        let chunk = b.get(i..end).ok_or(PhotoError::Corrupt)?;
+        if PNG_KEPT.iter().any(|k| k[..] == *kind) {
+            out.extend_from_slice(chunk);
+        }
+        if kind == b"IEND" {
+            return Ok(out);
         }
         i = end;
-        if kind == b"IEND" {
-            ended = true;
-            break;
-        }
-    }
-    if ended {
-        Ok(out)
-    } else {
-        Err(PhotoError::Corrupt)
     }
 }
 
+/// The WebP chunks a public copy keeps: the image (`VP8 `, `VP8L`, `VP8X` with its flags
+/// fixed, `ALPH`), the animation (`ANIM`, `ANMF`) and the colour profile (`ICCP`); `EXIF`,
+/// `XMP ` and any unknown chunk are dropped.
+const WEBP_KEPT: &[&[u8; 4]] = &[
+    b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF", b"ICCP",
+];
+
+/// The WebP rebuilt from [`WEBP_KEPT`], within the RIFF size the header states (data after
+/// it is not copied), with the RIFF size recomputed and the EXIF and XMP flags of `VP8X`
+/// cleared. A RIFF size past the end of the file or a chunk running past it is
+/// [`PhotoError::Corrupt`].
 fn strip_webp(b: &[u8]) -> Result<Vec<u8>, PhotoError> {
+    let size = b
+        .get(4..8)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .and_then(|s| usize::try_from(s).ok())
+        .ok_or(PhotoError::Corrupt)?;
+    let riff = b
+        .get(8..size.checked_add(8).ok_or(PhotoError::Corrupt)?)
+        .filter(|r| r.starts_with(b"WEBP"))
+        .ok_or(PhotoError::Corrupt)?;
     let mut body = b"WEBP".to_vec();
-    let mut i = 12;
-    while i < b.len() {
-        if i + 8 > b.len() {
-            return Err(PhotoError::Corrupt);
-        }
-        let kind = &b[i..i + 4];
-        let len = u32::from_le_bytes([b[i + 4], b[i + 5], b[i + 6], b[i + 7]]) as usize;
-        let padded = len + (len & 1);
-        let end = (i + 8)
-            .checked_add(padded)
-            .filter(|e| *e <= b.len())
-            .ok_or(PhotoError::Corrupt)?;
-        match kind {
-            b"EXIF" | b"XMP " => {}
-            b"VP8X" if len >= 1 => {
-                let mut chunk = b[i..end].to_vec();
-                // Flags: bit 3 EXIF, bit 2 XMP.
-                chunk[8] &= !(0x08 | 0x04);
-                body.extend_from_slice(&chunk);
+    let mut image = false;
+    let mut i = 4;
+    while i < riff.len() {
+        let head = riff.get(i..i + 8).ok_or(PhotoError::Corrupt)?;
+        let kind = &head[..4];
+        let len = usize::try_from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]))
+            .map_err(|_| PhotoError::Corrupt)?;
+        let padded = len.checked_add(len & 1).ok_or(PhotoError::Corrupt)?;
+        let end = (i + 8).checked_add(padded).ok_or(PhotoError::Corrupt)?;
+        let chunk = riff.get(i..end).ok_or(PhotoError::Corrupt)?;
+        if kind == b"VP8X" {
+            let mut chunk = chunk.to_vec();
+            // Flags: bit 3 EXIF, bit 2 XMP.
+            if let Some(flags) = chunk.get_mut(8) {
+                *flags &= !(0x08 | 0x04);
             }
-            _ => body.extend_from_slice(&b[i..end]),
+            body.extend_from_slice(&chunk);
+        } else if WEBP_KEPT.iter().any(|k| k[..] == *kind) {
+            image |= matches!(kind, b"VP8 " | b"VP8L" | b"ANMF");
+            body.extend_from_slice(chunk);
         }
         i = end;
     }
+    if !image {
+        return Err(PhotoError::Corrupt);
+    }
+    let size = u32::try_from(body.len()).map_err(|_| PhotoError::Corrupt)?;
     let mut out = b"RIFF".to_vec();
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&size.to_le_bytes());
     out.extend_from_slice(&body);
     Ok(out)
 }
