@@ -26,6 +26,7 @@ on_both_backends!(
     a_grid_must_lie_inside_the_community_it_names,
     the_figures_follow_an_event_to_its_department_and_drop_returned_co_handlers,
     a_street_keeps_to_its_district_its_grids_and_its_workers,
+    the_board_warns_of_duplicates_and_lateness_and_dispatches_in_one_action,
 );
 
 const GPS_JPEG: &[u8] = include_bytes!("../../domain/src/grid/fixtures/gps.jpg");
@@ -1444,4 +1445,75 @@ async fn a_street_keeps_to_its_district_its_grids_and_its_workers(app: TestApp) 
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["event"]["street_org_id"], st["id"], "{v}");
+}
+
+async fn the_board_warns_of_duplicates_and_lateness_and_dispatches_in_one_action(app: TestApp) {
+    let category = setup(&app).await;
+    let a = report_in_g1(&app, category, "路灯不亮").await;
+    let b = report_in_g1(&app, category, "这盏路灯也不亮").await;
+    let dispatcher = app.login("dispatcher").await;
+    let board = dispatcher.get_text("/grid").await;
+    // Each waits for dispatch with its limit, and each has the other as a possible duplicate.
+    assert!(
+        board.contains(&format!("id=\"duplicate-{a}\""))
+            && board.contains(&format!("id=\"duplicate-{b}\"")),
+        "{board}"
+    );
+    assert!(board.contains("响应时限"), "{board}");
+    assert!(!board.contains("已超时"), "{board}");
+    // The category's department is preselected; only the district's departments offered.
+    let cg = app.org_id("dept-cg").await;
+    assert!(
+        board.contains(&format!("<option value=\"{cg}\" selected>")),
+        "{board}"
+    );
+    // Two days later the response limit (1 calendar day) has passed.
+    app.clock.advance_secs(2 * 24 * 3600);
+    let dispatcher = app.login("dispatcher").await;
+    let board = dispatcher.get_text("/grid").await;
+    assert!(board.contains("已超时"), "{board}");
+    // One action from the board: dispatched, back on the board.
+    let (_, v) = dispatcher.get(&format!("/api/v1/grid/events/{a}")).await;
+    let version = v["event"]["version"].to_string();
+    let cg_s = cg.to_string();
+    let res = dispatcher
+        .client
+        .post(app.url(&format!("/grid/events/{a}/act")))
+        .form(&[
+            ("_csrf", dispatcher.csrf.as_str()),
+            ("act", "dispatch"),
+            ("version", version.as_str()),
+            ("back", "board"),
+            ("department", cg_s.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/grid#new");
+    let (_, v) = dispatcher.get(&format!("/api/v1/grid/events/{a}")).await;
+    assert_eq!(v["event"]["state"], "dispatched", "{v}");
+    // The event page dispatches with co-handlers too.
+    let mz = app.org_id("dept-mz").await.to_string();
+    let page = dispatcher.get_text(&format!("/grid/events/{b}")).await;
+    assert!(page.contains("name=\"co\""), "{page}");
+    let res = dispatcher
+        .client
+        .post(app.url(&format!("/grid/events/{b}/act")))
+        .form(&[
+            ("_csrf", dispatcher.csrf.as_str()),
+            ("act", "dispatch"),
+            ("department", cg_s.as_str()),
+            ("co", mz.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, v) = dispatcher.get(&format!("/api/v1/grid/events/{b}")).await;
+    assert_eq!(
+        v["event"]["co_departments"],
+        json!([app.org_id("dept-mz").await]),
+        "{v}"
+    );
 }

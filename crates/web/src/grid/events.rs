@@ -92,6 +92,38 @@ pub async fn get_event(state: &AppState, p: &Principal, id: i64) -> Result<Event
     Ok(ev)
 }
 
+/// The departments a street may dispatch to (the store refuses any other): those inside
+/// the street's district, by the tree's order.
+pub async fn dispatch_targets(
+    state: &AppState,
+    street: &OrgPath,
+) -> Result<Vec<(i64, String)>, AppError> {
+    let district = street.parent().unwrap_or_else(|| street.clone());
+    Ok(onewindow_store::orgs::departments(state.store.reader())
+        .await?
+        .into_iter()
+        .filter(|o| district.contains(&o.path))
+        .map(|o| (o.id, o.name))
+        .collect())
+}
+
+/// The step's limit of an open event, in words, and whether it has passed: the response
+/// limit (派单 and 签收 within it) until someone signed for it, then 办结.
+pub fn due_of(ev: &Event, now: i64) -> (String, bool) {
+    let (step, at) = match ev.state {
+        rules::State::Reported => ("响应", ev.respond_due_at),
+        rules::State::Dispatched => ("签收", ev.respond_due_at),
+        _ => ("办结", ev.close_due_at),
+    };
+    match at {
+        Some(t) => (
+            format!("{step}时限 {}", onewindow_store::clock::format_local(t)),
+            t < now,
+        ),
+        None => ("—".to_string(), false),
+    }
+}
+
 /// A grid event in a department's inbox, with the limit it is working against.
 pub struct InboxEvent {
     pub event: Event,
@@ -127,16 +159,9 @@ pub async fn department_inbox(
         .await?
         .into_iter()
         .map(|event| {
-            let (step, at) = match event.state {
-                rules::State::Dispatched => ("签收", event.respond_due_at),
-                _ => ("办结", event.close_due_at),
-            };
-            let due = at.map_or_else(
-                || "—".to_string(),
-                |t| format!("{step}时限 {}", onewindow_store::clock::format_local(t)),
-            );
+            let (due, overdue) = due_of(&event, now);
             InboxEvent {
-                overdue: at.is_some_and(|t| t < now),
+                overdue,
                 due,
                 event,
             }

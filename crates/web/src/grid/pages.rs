@@ -133,6 +133,13 @@ pub fn map_svg(grids: &[StoredGrid], events: &[Event]) -> String {
 pub struct Row {
     pub e: Event,
     pub reported: String,
+    /// The step's limit in words, and whether it has passed.
+    pub due: String,
+    pub overdue: bool,
+    /// Open events of the same category nearby (waiting ones only).
+    pub duplicates: usize,
+    /// The category's usual department, preselected in the board's dispatch.
+    pub default_department: Option<i64>,
 }
 
 #[derive(Template)]
@@ -143,6 +150,9 @@ struct BoardPage {
     new: Vec<Row>,
     outside: Vec<Row>,
     open: Vec<Row>,
+    /// Where the board's one-action dispatch may send an event.
+    departments: Vec<(i64, String)>,
+    may_dispatch: bool,
 }
 
 async fn board_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -> PageResult {
@@ -163,24 +173,59 @@ async fn board_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -
         None => vec![],
     };
     let map = map_svg(&grids, &events);
-    let row = |e: &Event| Row {
-        e: e.clone(),
-        reported: format_local(e.reported_at),
+    let now = state.now();
+    let defaults: std::collections::HashMap<i64, Option<i64>> = categories::list(pool)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.category.default_department))
+        .collect();
+    let row = |e: &Event| {
+        let (due, overdue) = super::events::due_of(e, now);
+        Row {
+            e: e.clone(),
+            reported: format_local(e.reported_at),
+            due,
+            overdue,
+            duplicates: 0,
+            default_department: defaults.get(&e.category_id).copied().flatten(),
+        }
     };
+    // The waiting events' duplicate warnings: open events of the same category nearby.
+    let (metres, _) = store::settings(pool).await?;
+    let mut new = vec![];
+    for e in events.iter().filter(|e| e.state == EvState::Reported) {
+        let mut r = row(e);
+        if let (Some(lon), Some(lat)) = (e.lon, e.lat) {
+            let mut conn = pool.acquire().await.map_err(AppError::from)?;
+            r.duplicates =
+                store::duplicates_near(&mut conn, e.category_id, (lon, lat), metres, Some(e.id))
+                    .await?
+                    .len();
+        }
+        new.push(r);
+    }
+    let departments = match street {
+        Some(s) => {
+            let street = onewindow_store::orgs::get(pool, s).await?;
+            super::events::dispatch_targets(&state, &street.path).await?
+        }
+        None => vec![],
+    };
+    let may_dispatch = street.is_some()
+        && p.authorize(Permission::DispatchGridEvents, &p.user.org_path)
+            .is_ok();
     render(&BoardPage {
         chrome: Chrome::new(&state, &ctx, "网格事件"),
         map,
-        new: events
-            .iter()
-            .filter(|e| e.state == EvState::Reported)
-            .map(row)
-            .collect(),
+        new,
         outside: events.iter().filter(|e| e.outside_grids).map(row).collect(),
         open: events
             .iter()
             .filter(|e| !e.state.is_final() && e.state != EvState::Reported)
             .map(row)
             .collect(),
+        departments,
+        may_dispatch,
     })
 }
 
@@ -250,6 +295,8 @@ struct EventPage {
     chain: Vec<ChainRow>,
     acts: Vec<String>,
     departments: Vec<(i64, String)>,
+    /// The category's usual department, preselected.
+    default_department: Option<i64>,
     warnings: Vec<String>,
     duplicates: Vec<(i64, String)>,
     report_photos: Vec<PhotoRow>,
@@ -292,11 +339,7 @@ async fn event_view(
     let d = detail(state, p, id).await?;
     let chain = store::chain(state.store.reader(), id).await?;
     let acts = strings(&d["acts"]);
-    let departments = onewindow_store::orgs::departments(state.store.reader())
-        .await?
-        .into_iter()
-        .map(|o| (o.id, o.name))
-        .collect();
+    let departments = super::events::dispatch_targets(state, &e.street_path).await?;
     let warnings = strings(&d["warnings"]);
     let duplicates = d["possible_duplicates"]
         .as_array()
@@ -329,6 +372,7 @@ async fn event_view(
         .await
         .ok();
     Ok(EventPage {
+        default_department: cat.as_ref().and_then(|c| c.category.default_department),
         answers: answers(&e, cat.as_ref()),
         chrome: Chrome::new(state, ctx, format!("网格事件{id}")),
         reported: format_local(e.reported_at),
@@ -496,6 +540,8 @@ async fn act_form(
         Err(e) => Err(e),
     };
     match done {
+        // The board's one-action dispatch goes back to the board.
+        Ok(_) if form.get("back") == "board" => Ok(Redirect::to("/grid#new").into_response()),
         Ok(_) => Ok(Redirect::to(&format!("/grid/events/{id}")).into_response()),
         Err(e @ (AppError::Invalid(_) | AppError::Conflict { .. } | AppError::NotYours { .. })) => {
             let limits = photo_limits(&state).await?;
