@@ -1123,7 +1123,26 @@ async fn the_department_inbox_lists_its_events_and_the_figures_count_them(app: T
         (StatusCode::UNPROCESSABLE_ENTITY, Some("from")),
         "{v}"
     );
-    let (s, _) = handler.get("/api/v1/grid/figures").await;
+    // A department reads its own figures only: the events it leads, wherever reported.
+    let (s, v) = handler.get("/api/v1/grid/figures?by=department").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let names: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["区城市管理局"], "{v}");
+    let (s, v) = handler.get("/api/v1/grid/figures?by=grid").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let reported: i64 = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["counts"]["reported"].as_i64().unwrap())
+        .sum();
+    assert_eq!(reported, 1, "only the event it leads: {v}");
+    let (s, _) = app.login("grid").await.get("/api/v1/grid/figures").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 

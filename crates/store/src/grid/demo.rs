@@ -1,7 +1,9 @@
-//! The demo's grid data: 幸福街道's six grids (two per community, a plausible block layout
-//! around lon 116.399, lat 39.908), the grid worker in 阳光社区第一网格, a few categories, and
-//! events over the last days in several states — reported, dispatched, signed, in progress,
-//! handled, closed, a duplicate, one outside every grid, one overdue — made through the same
+//! The demo's grid data: 幸福街道's communities and six grids (two per community, a plausible
+//! block layout around lon 116.399, lat 39.908) with their buildings, the grid worker in
+//! 阳光社区第一网格, a few categories, and about four weeks of events — closed ones (some late,
+//! one co-handled) and open ones in every state: reported, dispatched, signed, in progress,
+//! handled, confirmed, taken by the community, returned by a department, reopened, a
+//! duplicate, one outside every grid, some past their limits — made through the same
 //! operations the pages use, with the clock moved back, so the engine, the chain and the
 //! rollup are what they would be.
 
@@ -155,7 +157,14 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         .await?
         .ok_or(StoreError::NotFound)?;
     let mut who = HashMap::new();
-    for name in ["admin", "dispatcher", "handler", "grid"] {
+    for name in [
+        "admin",
+        "dispatcher",
+        "handler",
+        "grid",
+        "community",
+        "approver",
+    ] {
         let id = users::find_id_by_username(&mut tx, name)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -235,13 +244,27 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         category.insert(code, saved.id);
         department.insert(code, d.id);
     }
-    // (category, description, offset east/north in grid cells, days ago, how far it got)
-    type Planned<'a> = (&'a str, &'a str, (f64, f64), i64, &'a str);
-    let plan: [Planned; 10] = [
-        ("lights", "阳光小区3号楼前路灯不亮", (0.3, 0.4), 9, "closed"),
+    let mz = orgs::find_by_code(&mut *tx, "dept-mz")
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .id;
+    // (category, description, address, offset east/north in grid cells, days ago, how far it
+    // got). The last weeks' events first: closed, some late, one with a co-handler; then the
+    // open ones in every state, some past their limits.
+    type Planned<'a> = (&'a str, &'a str, &'a str, (f64, f64), i64, &'a str);
+    let mut plan: Vec<Planned> = vec![
+        (
+            "lights",
+            "阳光小区3号楼前路灯不亮",
+            "阳光小区3号楼",
+            (0.3, 0.4),
+            9,
+            "closed",
+        ),
         (
             "garbage",
             "和平里菜市场门口垃圾满溢",
+            "和平里菜市场",
             (1.5, 0.5),
             7,
             "closed",
@@ -249,6 +272,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         (
             "firelane",
             "东风小区消防通道被私家车占用",
+            "东风小区2号门",
             (2.4, 1.3),
             5,
             "dispatched",
@@ -256,14 +280,23 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         (
             "building",
             "阳光小区顶楼违规加盖彩钢房",
+            "阳光小区8号楼顶",
             (0.6, 1.6),
             4,
             "in_progress",
         ),
-        ("lights", "和平路路灯灯杆倾斜", (1.2, 1.4), 3, "handled"),
+        (
+            "lights",
+            "和平路路灯灯杆倾斜",
+            "和平路与幸福大街路口",
+            (1.2, 1.4),
+            3,
+            "handled",
+        ),
         (
             "garbage",
             "阳光社区北门建筑垃圾乱倒",
+            "阳光社区北门",
             (0.5, 1.2),
             2,
             "signed",
@@ -271,23 +304,113 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
         (
             "lights",
             "阳光小区3号楼前路灯又不亮了",
+            "阳光小区3号楼",
             (0.3, 0.41),
             1,
             "duplicate",
         ),
-        ("dispute", "楼上漏水引起邻里纠纷", (1.7, 0.2), 1, "reported"),
-        ("garbage", "东风路口垃圾桶损坏", (2.6, 0.7), 0, "reported"),
+        (
+            "dispute",
+            "楼上漏水引起邻里纠纷",
+            "和平里5号楼",
+            (1.7, 0.2),
+            1,
+            "reported",
+        ),
+        (
+            "garbage",
+            "东风路口垃圾桶损坏",
+            "东风路与幸福大街路口",
+            (2.6, 0.7),
+            0,
+            "reported",
+        ),
         (
             "lights",
             "街道边界外公园路灯不亮",
+            "幸福公园东门（街道边界外）",
             (3.4, 0.5),
             0,
             "reported",
         ),
+        (
+            "garbage",
+            "阳光小区南门外堆放废旧家具",
+            "阳光小区南门",
+            (0.2, 0.2),
+            2,
+            "community",
+        ),
+        (
+            "lights",
+            "和平里2号楼楼道灯不亮",
+            "和平里2号楼",
+            (1.3, 0.3),
+            3,
+            "confirmed",
+        ),
+        (
+            "firelane",
+            "东风小区消防通道堆放杂物",
+            "东风小区6号楼",
+            (2.5, 1.6),
+            2,
+            "returned",
+        ),
+        (
+            "garbage",
+            "和平路绿地垃圾未清运",
+            "和平路绿地",
+            (1.6, 1.7),
+            4,
+            "reopened",
+        ),
+        (
+            "building",
+            "东风小区一层违规扩建",
+            "东风小区12号楼",
+            (2.2, 0.4),
+            8,
+            "co_closed",
+        ),
     ];
+    let older = [
+        ("lights", "路灯不亮", "阳光小区"),
+        ("garbage", "垃圾满溢", "和平里"),
+        ("firelane", "消防通道被占用", "东风小区"),
+        ("garbage", "建筑垃圾乱倒", "阳光社区"),
+        ("lights", "路灯闪烁", "和平路"),
+    ];
+    let older_text: Vec<(String, String)> = (0..14)
+        .map(|k| {
+            let (_, what, place) = older[k % older.len()];
+            (
+                format!("{place}{}号楼附近{what}", k + 1),
+                format!("{place}{}号楼", k + 1),
+            )
+        })
+        .collect();
+    for (k, (text, address)) in older_text.iter().enumerate() {
+        let (code, ..) = older[k % older.len()];
+        let (col, row) = ((k % 3) as f64, ((k / 3) % 2) as f64);
+        // Every fourth closed after its limit, every fifth signed late.
+        let until = match k {
+            k if k % 4 == 3 => "closed_late",
+            k if k % 5 == 4 => "responded_late",
+            _ => "closed",
+        };
+        plan.push((
+            code,
+            text,
+            address,
+            (col + 0.15 + 0.05 * (k % 4) as f64, row + 0.7),
+            10 + k as i64,
+            until,
+        ));
+    }
     let mut first = None;
-    for (i, (code, text, (dx, dy), days, until)) in plan.iter().enumerate() {
-        let at = now - days * DAY - (9 - i as i64) * HOUR;
+    for (i, (code, text, address, (dx, dy), days, until)) in plan.iter().enumerate() {
+        let at = now - days * DAY - (9 - (i as i64 % 9)) * HOUR;
         let reporter = if i % 3 == 2 { "dispatcher" } else { "grid" };
         let point = (WEST + dx * COLUMN, SOUTH + dy * ROW);
         let r = events::report(
@@ -298,7 +421,7 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
                 category_id: category[code],
                 description: (*text).into(),
                 point: Some(point),
-                address: format!("幸福街道{}", text.chars().take(6).collect::<String>()),
+                address: format!("幸福街道{address}"),
                 attributes: vec![],
                 reporter: if reporter == "grid" {
                     ReporterKind::GridWorker
@@ -337,19 +460,65 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
                 HOUR,
             )],
             "reported" => vec![],
+            // The community takes it with the enforcement team (社区直接处置).
+            "community" => vec![(
+                Act::CommunityTakes {
+                    enforcement: true,
+                    note: "联系综合执法队当日清运".into(),
+                },
+                Actor::Community,
+                "community",
+                2 * HOUR,
+            )],
+            // Sent to 民政局, who return it as not theirs: back to the street.
+            "returned" => vec![
+                (
+                    Act::Dispatch {
+                        department: mz,
+                        co: vec![],
+                    },
+                    Actor::StreetDispatcher,
+                    "dispatcher",
+                    HOUR,
+                ),
+                (
+                    Act::NotOurs {
+                        reason: "消防通道属城管和消防职责，请改派".into(),
+                    },
+                    Actor::LeadHandler,
+                    "approver",
+                    5 * HOUR,
+                ),
+            ],
             _ => {
+                let late = *until == "responded_late";
+                let co = if *until == "co_closed" {
+                    vec![mz]
+                } else {
+                    vec![]
+                };
                 let mut s = vec![
                     (
                         Act::Dispatch {
                             department: department[code],
-                            co: vec![],
+                            co,
                         },
                         Actor::StreetDispatcher,
                         "dispatcher",
                         HOUR,
                     ),
-                    (Act::Sign, Actor::LeadHandler, "handler", 3 * HOUR),
-                    (Act::Start, Actor::LeadHandler, "handler", 4 * HOUR),
+                    (
+                        Act::Sign,
+                        Actor::LeadHandler,
+                        "handler",
+                        if late { 30 * HOUR } else { 3 * HOUR },
+                    ),
+                    (
+                        Act::Start,
+                        Actor::LeadHandler,
+                        "handler",
+                        if late { 31 * HOUR } else { 4 * HOUR },
+                    ),
                     (
                         Act::Handle {
                             reply: "已到现场处置完毕".into(),
@@ -362,12 +531,30 @@ pub async fn seed(store: &Store, now: i64) -> Result<()> {
                     (Act::Confirm, confirmer.0, confirmer.1, 26 * HOUR),
                     (Act::Close, Actor::StreetDispatcher, "dispatcher", 27 * HOUR),
                 ];
+                if *until == "closed_late" {
+                    // Confirmed and closed on the fifth day: past the 3-day limit.
+                    s[4].3 = 100 * HOUR;
+                    s[5].3 = 101 * HOUR;
+                }
+                if *until == "reopened" {
+                    // The worker finds it not done: back to the department, in progress.
+                    s.truncate(4);
+                    s.push((
+                        Act::Reopen {
+                            reason: "绿地东侧仍有垃圾未清".into(),
+                        },
+                        confirmer.0,
+                        confirmer.1,
+                        24 * HOUR,
+                    ));
+                }
                 let keep = match *until {
                     "dispatched" => 1,
                     "signed" => 2,
                     "in_progress" => 3,
                     "handled" => 4,
-                    _ => 6,
+                    "confirmed" => 5,
+                    _ => s.len(),
                 };
                 s.truncate(keep);
                 s

@@ -101,27 +101,33 @@ impl By {
     ];
 }
 
-/// Counters per unit of `by` of the streets inside `scope`, for events reported between
-/// `from` and `to` (inclusive, `YYYY-MM-DD`).
+/// Counters per unit of `by` of the streets inside `scope` — or, with `department`, of the
+/// events that department leads, wherever they are —, for events reported between `from`
+/// and `to` (inclusive, `YYYY-MM-DD`).
 pub async fn figures(
     pool: &AnyPool,
     by: By,
     scope: &OrgPath,
+    department: Option<i64>,
     from: &str,
     to: &str,
 ) -> Result<Vec<Row_>> {
+    let unit = match department {
+        Some(_) => "r.department_id = $3",
+        None => "s.path LIKE $3",
+    };
     let sql = format!(
         "SELECT r.{col} AS id, r.metric, CAST(SUM(r.n) AS BIGINT) AS n FROM grid_rollup r \
          JOIN orgs s ON s.id = r.street_org_id WHERE r.day >= $1 AND r.day <= $2 \
-         AND s.path LIKE $3 GROUP BY r.{col}, r.metric ORDER BY 1",
+         AND {unit} GROUP BY r.{col}, r.metric ORDER BY 1",
         col = by.column()
     );
-    let rows = sqlx::query(&sql)
-        .bind(from)
-        .bind(to)
-        .bind(format!("{}%", scope.as_str()))
-        .fetch_all(pool)
-        .await?;
+    let q = sqlx::query(&sql).bind(from).bind(to);
+    let q = match department {
+        Some(d) => q.bind(d),
+        None => q.bind(format!("{}%", scope.as_str())),
+    };
+    let rows = q.fetch_all(pool).await?;
     let mut out: Vec<Row_> = vec![];
     for r in rows {
         let id: i64 = r.get("id");

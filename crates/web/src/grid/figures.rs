@@ -74,13 +74,21 @@ fn date(field: &str, v: Option<&str>, default: NaiveDate) -> Result<NaiveDate, A
 }
 
 /// The period (default: the last 30 days to today, Beijing time), the grouping (default:
-/// grid) and the rows of the caller's scope: the streets inside it.
+/// grid) and the rows of the caller's scope: the streets inside it — or, for a department
+/// (`HandleGridEvents` without `ViewGridEvents`), the events it leads.
 pub async fn figures(
     state: &AppState,
     p: &Principal,
     q: &FiguresQuery,
 ) -> Result<(NaiveDate, NaiveDate, By, Vec<RatesRow>), AppError> {
-    p.authorize(Permission::ViewGridEvents, &p.user.org_path)?;
+    let department = match p.authorize(Permission::ViewGridEvents, &p.user.org_path) {
+        Ok(()) => None,
+        Err(denied) => {
+            p.authorize(Permission::HandleGridEvents, &p.user.org_path)
+                .map_err(|_| denied)?;
+            Some(p.user.org_id)
+        }
+    };
     let today = onewindow_store::clock::local_date(state.now());
     let from = date(
         "from",
@@ -106,6 +114,7 @@ pub async fn figures(
         state.store.reader(),
         by,
         &p.user.org_path,
+        department,
         &from.to_string(),
         &to.to_string(),
     )

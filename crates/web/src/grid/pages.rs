@@ -297,6 +297,9 @@ struct EventPage {
     departments: Vec<(i64, String)>,
     /// The category's usual department, preselected.
     default_department: Option<i64>,
+    /// The step's limit (empty once the event is final), and whether it has passed.
+    due: String,
+    overdue: bool,
     warnings: Vec<String>,
     duplicates: Vec<(i64, String)>,
     report_photos: Vec<PhotoRow>,
@@ -371,7 +374,14 @@ async fn event_view(
     let cat = categories::get(state.store.reader(), e.category_id)
         .await
         .ok();
+    let (due, overdue) = if e.state.is_final() {
+        (String::new(), false)
+    } else {
+        super::events::due_of(&e, state.now())
+    };
     Ok(EventPage {
+        due,
+        overdue,
         default_department: cat.as_ref().and_then(|c| c.category.default_department),
         answers: answers(&e, cat.as_ref()),
         chrome: Chrome::new(state, ctx, format!("网格事件{id}")),
