@@ -142,7 +142,10 @@ pub fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AppE
         let (code, message) = if text.starts_with("missing field") {
             ("required", format!("缺少字段 {field}"))
         } else {
-            ("invalid", format!("字段 {field} 的值无效：{text}"))
+            (
+                "invalid",
+                format!("字段 {field} 的值无效：{}", in_words(&text)),
+            )
         };
         AppError::invalid(&field, code, message)
     })?;
@@ -150,6 +153,53 @@ pub fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AppE
     de.end()
         .map_err(|e| AppError::BadRequest(format!("JSON 格式有误：{e}")))?;
     Ok(value)
+}
+
+/// serde's reason in the product's words: an unknown choice with the choices, or the kind
+/// of value expected; anything else as serde put it.
+fn in_words(text: &str) -> String {
+    // serde_json appends the position; the field is named already.
+    let text = match text.rfind(" at line ") {
+        Some(i) if text[i..].contains(" column ") => &text[..i],
+        _ => text,
+    };
+    let kind = |expected: &str| -> Option<&'static str> {
+        let e = expected.trim();
+        Some(match e {
+            "u8" | "u16" | "u32" | "u64" | "usize" => "非负整数",
+            "i8" | "i16" | "i32" | "i64" | "isize" => "整数",
+            "f32" | "f64" => "数字",
+            "a string" | "a borrowed string" => "文字",
+            "a boolean" => "true或false",
+            "a sequence" => "数组",
+            _ if e.starts_with("struct ") || e == "a map" => "对象",
+            _ => return None,
+        })
+    };
+    let ticks = |s: &str| -> Vec<String> {
+        s.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    if let Some(rest) = text.strip_prefix("unknown variant `") {
+        let given = rest.split('`').next().unwrap_or_default();
+        let choices = ticks(rest.split_once("expected").map_or("", |(_, e)| e));
+        return if choices.is_empty() {
+            format!("未知的取值“{given}”")
+        } else {
+            format!("未知的取值“{given}”，可选：{}", choices.join("、"))
+        };
+    }
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            if let Some(k) = rest.rsplit_once(", expected ").and_then(|(_, e)| kind(e)) {
+                return format!("应为{k}");
+            }
+        }
+    }
+    text.to_string()
 }
 
 /// The field an internally tagged enum's unknown tag came in (serde reports it at the
@@ -211,4 +261,47 @@ pub async fn multipart_parts(
         parts.entry(name).or_insert(Part { file_name, bytes });
     }
     Ok(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Shape {
+        count: u32,
+        unit: Unit,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Unit {
+        Hours,
+        CalendarDays,
+    }
+
+    fn message(body: &str) -> String {
+        match json_body::<Shape>(body.as_bytes()) {
+            Err(AppError::Invalid(f)) => format!("{}: {}", f.0[0].field, f.0[0].message),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_wrong_value_is_told_in_words_naming_the_field() {
+        assert_eq!(
+            message(r#"{"count": 1, "unit": "fortnights"}"#),
+            "unit: 字段 unit 的值无效：未知的取值“fortnights”，可选：hours、calendar_days"
+        );
+        assert_eq!(
+            message(r#"{"count": -1, "unit": "hours"}"#),
+            "count: 字段 count 的值无效：应为非负整数"
+        );
+        assert_eq!(
+            message(r#"{"count": "many", "unit": "hours"}"#),
+            "count: 字段 count 的值无效：应为非负整数"
+        );
+        assert_eq!(message(r#"{"unit": "hours"}"#), "count: 缺少字段 count");
+    }
 }
