@@ -425,7 +425,10 @@ async fn lists_are_limited_to_scope(app: TestApp) {
         .map(|u| u["username"].as_str().unwrap())
         .collect();
     usernames.sort();
-    assert_eq!(usernames, vec!["clerk-yangguang", "grid", "yg.admin"]);
+    assert_eq!(
+        usernames,
+        vec!["clerk-yangguang", "community", "grid", "yg.admin"]
+    );
     let city = app.login("admin").await;
     let (_, all) = city.get("/api/v1/orgs?limit=200").await;
     assert_eq!(
