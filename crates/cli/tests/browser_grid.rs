@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::grid::*;
+
 use common::browser::{
     browser, click, login, screenshot_dir, start_driver, text_of, type_into, wait_css, Driver,
 };
@@ -19,9 +21,6 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 on_both_backends!(a_grid_event_goes_round_the_loop_on_a_phone);
-
-/// Lon/lat inside 阳光社区第一网格 of the demo layout.
-const IN_G1: (f64, f64) = (116.3918, 39.9056);
 
 const PHONE: (u32, u32) = (390, 844);
 
@@ -34,49 +33,15 @@ fn fixture() -> String {
         .into_owned()
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// The GPS IFD pointer tag 0x8825 as a little- or big-endian IFD entry writes it.
-fn has_gps_tag(b: &[u8]) -> bool {
-    find(b, &[0x25, 0x88, 0x04, 0x00]) || find(b, &[0x88, 0x25, 0x00, 0x04])
-}
-
-/// Imports the demo street's grids and one category; its id.
+/// Imports the demo street's grids and creates 路灯损坏 with this file's extra fields; its id.
 async fn setup(app: &TestApp) -> i64 {
-    let admin = app.login("admin").await;
-    let mut communities = vec![];
-    for c in onewindow_store::grid::demo::COMMUNITIES {
-        communities.push((c.to_string(), app.org_id(c).await));
-    }
-    let geojson: Value =
-        serde_json::from_str(&onewindow_store::grid::demo::grids_geojson(&communities)).unwrap();
-    let street = app.org_id("xingfu").await;
-    let (s, v) = admin
-        .post(
-            "/api/v1/grid/grids",
-            json!({"street_id": street, "geojson": geojson}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let cg = app.org_id("dept-cg").await;
-    let (s, v) = admin
-        .post(
-            "/api/v1/grid/categories",
-            json!({
-                "code": "lights", "name": "路灯损坏", "group": "市容环境",
-                "default_department": cg,
-                "respond": {"unit": "calendar_days", "amount": 1},
-                "close": {"unit": "calendar_days", "amount": 3},
-                "help": "路灯不亮、灯杆倾斜",
-                "attributes": [{"code": "pole", "datatype": "string", "required": false,
-                    "description": "灯杆编号", "order": 1}]
-            }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    v["id"].as_i64().unwrap()
+    import_demo_grids(app).await;
+    lights_category(
+        app,
+        json!([{"code": "pole", "datatype": "string", "required": false,
+                    "description": "灯杆编号", "order": 1}]),
+    )
+    .await
 }
 
 /// A browser at a phone's size.

@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::grid::*;
+
 use common::{Api, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -29,56 +31,15 @@ on_both_backends!(
     the_board_warns_of_duplicates_and_lateness_and_dispatches_in_one_action,
 );
 
-const GPS_JPEG: &[u8] = include_bytes!("../../domain/src/grid/fixtures/gps.jpg");
-
-/// Lon/lat inside 阳光社区第一网格 of the demo layout.
-const IN_G1: (f64, f64) = (116.3918, 39.9056);
-
-fn find(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// The GPS IFD pointer tag 0x8825 as a little- or big-endian IFD entry writes it.
-fn has_gps_tag(b: &[u8]) -> bool {
-    find(b, &[0x25, 0x88, 0x04, 0x00]) || find(b, &[0x88, 0x25, 0x00, 0x04])
-}
-
-/// Imports the demo street's grids and one category (with an optional attribute); the
-/// category's id.
+/// Imports the demo street's grids and creates 路灯损坏 with this file's extra fields; its id.
 async fn setup(app: &TestApp) -> i64 {
-    let admin = app.login("admin").await;
-    let mut communities = vec![];
-    for c in onewindow_store::grid::demo::COMMUNITIES {
-        communities.push((c.to_string(), app.org_id(c).await));
-    }
-    let geojson: Value =
-        serde_json::from_str(&onewindow_store::grid::demo::grids_geojson(&communities)).unwrap();
-    let street = app.org_id("xingfu").await;
-    let (s, v) = admin
-        .post(
-            "/api/v1/grid/grids",
-            json!({"street_id": street, "geojson": geojson}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["created"], 6);
-    let cg = app.org_id("dept-cg").await;
-    let (s, v) = admin
-        .post(
-            "/api/v1/grid/categories",
-            json!({
-                "code": "lights", "name": "路灯损坏", "group": "市容环境",
-                "default_department": cg,
-                "respond": {"unit": "calendar_days", "amount": 1},
-                "close": {"unit": "calendar_days", "amount": 3},
-                "help": "路灯不亮、灯杆倾斜",
-                "attributes": [{"code": "pole", "datatype": "string", "required": false,
-                    "description": "灯杆编号", "order": 1}]
-            }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    v["id"].as_i64().unwrap()
+    import_demo_grids(app).await;
+    lights_category(
+        app,
+        json!([{"code": "pole", "datatype": "string", "required": false,
+                    "description": "灯杆编号", "order": 1}]),
+    )
+    .await
 }
 
 async fn act(api: &Api, id: i64, body: Value) -> (StatusCode, Value) {
@@ -559,7 +520,7 @@ async fn a_point_outside_every_grid_is_kept_with_a_warning(app: TestApp) {
 
 async fn the_public_copy_of_a_photo_has_no_gps(app: TestApp) {
     let category = setup(&app).await;
-    assert!(has_gps_tag(GPS_JPEG) && find(GPS_JPEG, b"GPSLatitude"));
+    assert!(has_gps_tag(GPS_JPEG) && contains_bytes(GPS_JPEG, b"GPSLatitude"));
     let grid = app.login("grid").await;
     let (s, v) = grid
         .post(
@@ -584,8 +545,8 @@ async fn the_public_copy_of_a_photo_has_no_gps(app: TestApp) {
     let bytes = public.bytes().await.unwrap();
     assert_eq!(&bytes[..2], [0xFF, 0xD8]);
     assert!(!has_gps_tag(&bytes), "GPS IFD gone");
-    assert!(!find(&bytes, b"GPSLatitude"), "XMP GPS gone");
-    assert!(!find(
+    assert!(!contains_bytes(&bytes, b"GPSLatitude"), "XMP GPS gone");
+    assert!(!contains_bytes(
         &bytes,
         &[30, 0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0, 1, 0, 0, 0]
     ));

@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::grid::*;
+
 use common::{Api, TestApp};
 use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
@@ -24,48 +26,14 @@ on_both_backends!(
     extra_fields_are_inputs_of_their_datatype,
 );
 
-const GPS_JPEG: &[u8] = include_bytes!("../../domain/src/grid/fixtures/gps.jpg");
-
-/// Lon/lat inside 阳光社区第一网格 of the demo layout.
-const IN_G1: (f64, f64) = (116.3918, 39.9056);
-
-/// Imports the demo street's grids and one category with an extra field; its id.
+/// Imports the demo street's grids and creates 路灯损坏 with this file's extra fields; its id.
 async fn setup(app: &TestApp) -> i64 {
-    let admin = app.login("admin").await;
-    let mut communities = vec![];
-    for c in onewindow_store::grid::demo::COMMUNITIES {
-        communities.push((c.to_string(), app.org_id(c).await));
-    }
-    let geojson: Value =
-        serde_json::from_str(&onewindow_store::grid::demo::grids_geojson(&communities)).unwrap();
-    let street = app.org_id("xingfu").await;
-    let (s, v) = admin
-        .post(
-            "/api/v1/grid/grids",
-            json!({"street_id": street, "geojson": geojson}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let cg = app.org_id("dept-cg").await;
-    let (s, v) = admin
-        .post(
-            "/api/v1/grid/categories",
-            json!({
-                "code": "lights", "name": "路灯损坏", "group": "市容环境",
-                "default_department": cg,
-                "respond": {"unit": "calendar_days", "amount": 1},
-                "close": {"unit": "calendar_days", "amount": 3},
-                "help": "路灯不亮、灯杆倾斜",
-                "attributes": [{"code": "pole", "datatype": "string", "required": false,
+    import_demo_grids(app).await;
+    lights_category(app, json!([{"code": "pole", "datatype": "string", "required": false,
                     "description": "灯杆编号", "order": 1},
                     {"code": "kind", "datatype": "single_value_list", "required": false,
                     "description": "灯的种类", "order": 2,
-                    "values": [{"key": "street", "name": "路灯"}, {"key": "yard", "name": "庭院灯"}]}]
-            }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    v["id"].as_i64().unwrap()
+                    "values": [{"key": "street", "name": "路灯"}, {"key": "yard", "name": "庭院灯"}]}])).await
 }
 
 /// Posts a multipart form to a page as `api`'s session (its CSRF token as `_csrf`).

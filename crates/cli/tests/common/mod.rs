@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod grid;
 
 use onewindow_store::clock::ManualClock;
 use onewindow_store::{demo, Store, StoreOptions};

@@ -160,6 +160,14 @@ struct Fields {
 }
 
 impl Fields {
+    fn respond_in(&self, unit: &str) -> bool {
+        self.respond_unit == unit
+    }
+
+    fn close_in(&self, unit: &str) -> bool {
+        self.close_unit == unit
+    }
+
     fn new(key: Option<i64>, c: &Category, version: i64, refused: Option<&FormData>) -> Fields {
         let pick = |field: &str, stored: String| match refused {
             Some(f) => f.get(field).to_string(),
