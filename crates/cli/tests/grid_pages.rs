@@ -24,6 +24,7 @@ on_both_backends!(
     my_reports_show_only_mine_waiting_ones_first,
     the_handling_form_takes_the_reply_and_after_photos_at_once,
     extra_fields_are_inputs_of_their_datatype,
+    the_categories_page_edits_at_the_owner_only,
 );
 
 /// Imports the demo street's grids and creates 路灯损坏 with this file's extra fields; its id.
@@ -618,4 +619,115 @@ async fn extra_fields_are_inputs_of_their_datatype(app: TestApp) {
         page.contains("<dd class=\"grid-answer\">车辆、杂物</dd>"),
         "{page}"
     );
+}
+
+/// Posts a form to a page as `api` (session and CSRF token): status and body.
+async fn post_page_form(api: &Api, path: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+    let mut fields: Vec<(&str, &str)> = vec![("_csrf", api.csrf.as_str())];
+    fields.extend_from_slice(form);
+    let res = api
+        .client
+        .post(format!("{}{}", api.base, path))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.text().await.unwrap_or_default())
+}
+
+async fn the_categories_page_edits_at_the_owner_only(app: TestApp) {
+    let id = setup(&app).await;
+    let admin = app.login("admin").await;
+    let page = admin.get_text("/grid/categories").await;
+    assert!(
+        page.contains("路灯损坏") && page.contains("id=\"new-category\""),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("action=\"/grid/categories/{id}\"")),
+        "{page}"
+    );
+    // A refused new category: each error beside its field, what was typed kept, nothing saved.
+    let before = app.count("grid_categories").await;
+    let (s, body) = post_page_form(
+        &admin,
+        "/grid/categories",
+        &[
+            ("code", "potholes"),
+            ("name", "道路坑洼"),
+            ("respond_amount", "0"),
+            ("respond_unit", "hours"),
+            ("close_amount", "3"),
+            ("close_unit", "calendar_days"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("响应时限须为正整数"), "{body}");
+    assert!(
+        body.contains("value=\"potholes\"") && body.contains("value=\"道路坑洼\""),
+        "{body}"
+    );
+    assert_eq!(app.count("grid_categories").await, before);
+    // Accepted: listed with its limits in words.
+    let (s, body) = post_page_form(
+        &admin,
+        "/grid/categories",
+        &[
+            ("code", "potholes"),
+            ("name", "道路坑洼"),
+            ("respond_amount", "4"),
+            ("respond_unit", "hours"),
+            ("close_amount", "2"),
+            ("close_unit", "working_days"),
+            ("help", "拍下坑洼位置"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let page = admin.get_text("/grid/categories").await;
+    assert!(
+        page.contains("道路坑洼") && page.contains("4小时") && page.contains("2个工作日"),
+        "{page}"
+    );
+    // A street administrator reads the list, is offered no form, and is refused a post.
+    let (s, v) = admin
+        .post("/api/v1/users", json!({"username": "admin-street", "display_name": "卫管理",
+            "org_id": app.org_id("xingfu").await, "roles": ["admin"], "password": "admin-street-pass-1"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let street_admin = app
+        .login_with("admin-street", "admin-street-pass-1")
+        .await
+        .unwrap();
+    let page = street_admin.get_text("/grid/categories").await;
+    assert!(
+        page.contains("道路坑洼")
+            && !page.contains("<form method=\"post\" action=\"/grid/categories"),
+        "{page}"
+    );
+    let (s, _) = post_page_form(
+        &street_admin,
+        "/grid/categories",
+        &[
+            ("code", "street-own"),
+            ("name", "街道自建"),
+            ("respond_amount", "1"),
+            ("close_amount", "3"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = post_page_form(
+        &street_admin,
+        &format!("/grid/categories/{id}"),
+        &[
+            ("version", "1"),
+            ("name", "改名"),
+            ("respond_amount", "1"),
+            ("close_amount", "3"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }
