@@ -1272,34 +1272,148 @@ pub async fn public_updates(
         .collect())
 }
 
-/// Records an update an external system posted (Open311 `POST servicerequestupdates`):
-/// a chain entry without a change of state — our loop decides states; the client's status
-/// and text are kept as it sent them. Its id is the `update_id`.
+/// Records an update an external system posted (Open311 `POST servicerequestupdates`) on
+/// `ev`, read by the caller in this transaction after it checked the poster's relation to
+/// the event (`open311_reporter`, the street's `DispatchGridEvents`): a chain entry
+/// without a change of state — our loop decides states, so a `status` other than the
+/// event's current Open311 status is refused (`status`), never silently ignored. The text
+/// is kept as sent. The client's `external_id` (`update_id`) is idempotent per poster
+/// (`grid_event_external_updates`): a repeat writes nothing and answers the first update
+/// (`created: false`), before the status is compared — the state may have moved since.
+/// The same `external_id` for another event is refused (`update_id`).
 pub async fn external_update(
     conn: &mut AnyConnection,
     change: &Change,
-    id: i64,
-    status: &str,
+    ev: &Event,
+    status: rules::Open311Status,
     description: &str,
     external_id: Option<&str>,
-) -> Result<i64> {
-    let ev = get(&mut *conn, id).await?;
+) -> Result<ExternalUpdate> {
     if ev.visibility != Visibility::Public {
         return Err(StoreError::NotFound);
+    }
+    let claim = match (change.who.user_id, external_id) {
+        (Some(user), Some(x)) => {
+            if x.chars().count() > EXTERNAL_ID_MAX {
+                return Err(StoreError::invalid(
+                    "update_id",
+                    "too_long",
+                    format!("update_id不能超过{EXTERNAL_ID_MAX}个字符"),
+                ));
+            }
+            // Claimed first, so a concurrent repeat waits for this transaction (PostgreSQL)
+            // or for the writer (SQLite), then finds the claim and writes nothing.
+            let fresh = sqlx::query(
+                "INSERT INTO grid_event_external_updates (user_id, external_id, event_id, at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, external_id) DO NOTHING",
+            )
+            .bind(user)
+            .bind(x)
+            .bind(ev.id)
+            .bind(change.at)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+                == 1;
+            if !fresh {
+                let r = sqlx::query(
+                    "SELECT event_id, chain_id FROM grid_event_external_updates \
+                     WHERE user_id = $1 AND external_id = $2",
+                )
+                .bind(user)
+                .bind(x)
+                .fetch_one(&mut *conn)
+                .await?;
+                let (event_id, chain_id): (i64, Option<i64>) =
+                    (r.get("event_id"), r.get("chain_id"));
+                if event_id != ev.id {
+                    return Err(StoreError::invalid(
+                        "update_id",
+                        "used",
+                        format!("update_id“{x}”已用于服务请求{event_id}的更新，请换一个"),
+                    ));
+                }
+                return match chain_id {
+                    Some(id) => Ok(ExternalUpdate { id, created: false }),
+                    None => Err(StoreError::Conflict {
+                        code: "in_progress",
+                        message: "同一update_id的更新正在提交，请稍后重试".into(),
+                    }),
+                };
+            }
+            Some((user, x))
+        }
+        _ => None,
+    };
+    let current = rules::open311_status(ev.state);
+    if status != current {
+        return Err(StoreError::invalid(
+            "status",
+            "status_change",
+            format!(
+                "服务请求{}当前为{}（{}），status须与之相同：状态只随网格事件的办理流程\
+                 （派单、处置、确认、结案）变化，不能通过更新修改\
+                 （status changes are not accepted; status must be {}）",
+                ev.id,
+                current.as_str(),
+                current.label(),
+                current.as_str()
+            ),
+        ));
     }
     let mut f = FieldErrors::new();
     if let Err(e) = check_text("description", "更新说明", description, rules::NOTE) {
         f.0.push(e);
         return Err(StoreError::Invalid(f));
     }
-    record(
+    let id = record(
         conn,
         change,
-        id,
+        ev.id,
         "comment",
         ev.state,
         ev.state,
-        json!({ "status": status, "description": description, "external_update_id": external_id }),
+        json!({ "status": status.as_str(), "description": description,
+                "external_update_id": external_id }),
     )
-    .await
+    .await?;
+    if let Some((user, x)) = claim {
+        sqlx::query(
+            "UPDATE grid_event_external_updates SET chain_id = $1 \
+             WHERE user_id = $2 AND external_id = $3",
+        )
+        .bind(id)
+        .bind(user)
+        .bind(x)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(ExternalUpdate { id, created: true })
+}
+
+/// The longest `update_id` a client may send.
+pub const EXTERNAL_ID_MAX: usize = 100;
+
+/// What `external_update` answers: the update's id (its chain entry's), and whether it was
+/// recorded now (`false`: a repeat of the poster's `update_id`, nothing written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExternalUpdate {
+    pub id: i64,
+    pub created: bool,
+}
+
+/// The account that reported `ev` through Open311 — its API key's user, the one the
+/// chain's report entry is attributed to —, or none for an event reported otherwise.
+pub async fn open311_reporter(conn: &mut AnyConnection, ev: &Event) -> Result<Option<i64>> {
+    if ev.reporter_kind != ReporterKind::Open311 {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "SELECT user_id FROM grid_event_events WHERE event_id = $1 AND act = 'report' \
+         ORDER BY id LIMIT 1",
+    )
+    .bind(ev.id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.and_then(|r| r.get::<Option<i64>, _>("user_id")))
 }

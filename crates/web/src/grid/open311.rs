@@ -22,6 +22,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use onewindow_domain::access::{authorize, Permission};
 use onewindow_domain::grid::open311::{
     self as spec, Created, Discovery, Endpoint, Format, Open311Error, RequestFilter, RequestUpdate,
     ServiceRequest,
@@ -306,10 +307,40 @@ async fn key_user(
     }
 }
 
-fn field_errors(format: Format, f: &onewindow_domain::validation::FieldErrors) -> Response {
+/// The spec's parameter an error of our records is about: `POST requests` names the place
+/// `lat`/`long`/`address_string` (or `address_id`, when that was what it sent), the
+/// category `service_code`, photos `media_url`; attributes are already `attribute[code]`.
+fn spec_param<'a>(field: &'a str, params: &[(String, String)]) -> &'a str {
+    match field {
+        "lon" => "long",
+        "address"
+            if single(params, "address_string").is_none()
+                && single(params, "address_id").is_some() =>
+        {
+            "address_id"
+        }
+        "address" => "address_string",
+        "category_id" => "service_code",
+        f if f.starts_with("photos") || f.starts_with("after_photos") => "media_url",
+        f => f,
+    }
+}
+
+/// Field errors of our records as the spec's errors (400), each naming its parameter the
+/// way `ParamError` does.
+fn field_errors(
+    format: Format,
+    f: &onewindow_domain::validation::FieldErrors,
+    params: &[(String, String)],
+) -> Response {
     let list: Vec<Open311Error> =
         f.0.iter()
-            .map(|e| Open311Error::new(400, format!("{}：{}", e.field, e.message)))
+            .map(|e| {
+                Open311Error::new(
+                    400,
+                    format!("参数{}：{}", spec_param(&e.field, params), e.message),
+                )
+            })
             .collect();
     errors(format, &list)
 }
@@ -388,10 +419,16 @@ async fn post_request(
                     onewindow_store::clock::format_local(d)
                 )
             });
-            let notice = match (&notice, r.warnings.first()) {
-                (Some(n), Some(w)) => Some(format!("{n}；{w}")),
-                (None, Some(w)) => Some(w.clone()),
-                _ => notice,
+            // The client's words only: the warnings are the dispatcher's (internal
+            // instructions), never shown to a third party.
+            let outside = r
+                .event
+                .outside_grids
+                .then_some("该位置不在街道划定的网格内，街道将核实位置");
+            let notice = match (notice, outside) {
+                (Some(n), Some(o)) => Some(format!("{n}；{o}")),
+                (None, Some(o)) => Some(o.to_string()),
+                (n, None) => n,
             };
             let _ = headers;
             answer(
@@ -405,7 +442,7 @@ async fn post_request(
                 ),
             )
         }
-        Err(crate::error::AppError::Invalid(f)) => field_errors(format, &f),
+        Err(crate::error::AppError::Invalid(f)) => field_errors(format, &f, params),
         Err(e) => internal(format, e),
     }
 }
@@ -456,6 +493,21 @@ async fn updates(
     answer(format, StatusCode::OK, spec::render_updates(format, &out))
 }
 
+/// 403 for a key whose account has no relation to the event.
+fn not_related() -> Open311Error {
+    Open311Error::new(
+        403,
+        "该api_key的账号既不是此服务请求所在街道的派单员，也不是上报它的客户端，不能提交更新\
+         （api_key not allowed to update this service request）",
+    )
+}
+
+/// `POST servicerequestupdates`: the key's account must be related to the public event —
+/// it holds `DispatchGridEvents` at the event's street (the domain's rule, as for staff),
+/// or it is the Open311 client that reported it —, else 403; a private event is 404 like
+/// none. The status must be the event's current one (400 otherwise: states change through
+/// the loop's acts only). `update_id` is idempotent per key account: the first post is
+/// 201 Created, a repeat 200 OK with the same `update_id` and nothing written.
 async fn post_update(state: &AppState, format: Format, params: &[(String, String)]) -> Response {
     let user = match key_user(state, format, params).await {
         Ok(u) => u,
@@ -474,30 +526,50 @@ async fn post_update(state: &AppState, format: Format, params: &[(String, String
     let change = state.change(Who::user(user.id, &user.username));
     let done = async {
         let mut tx = state.store.begin().await?;
+        let ev = store::get(&mut *tx, id).await?;
+        if ev.visibility != Visibility::Public {
+            return Err(StoreError::NotFound);
+        }
+        let dispatcher = authorize(
+            &user.actor(),
+            Permission::DispatchGridEvents,
+            &ev.street_path,
+        )
+        .is_ok();
+        if !dispatcher && store::open311_reporter(&mut tx, &ev).await? != Some(user.id) {
+            return Ok(None);
+        }
         let n = store::external_update(
             &mut tx,
             &change,
-            id,
-            posted.status.as_str(),
+            &ev,
+            posted.status,
             &posted.description,
             posted.update_id.as_deref(),
         )
         .await?;
-        tx.commit().await?;
-        Ok::<_, StoreError>(n)
+        if n.created {
+            tx.commit().await?;
+        }
+        Ok::<_, StoreError>(Some(n))
     }
     .await;
     match done {
-        Ok(n) => answer(
+        Ok(Some(n)) => answer(
             format,
-            StatusCode::CREATED,
-            spec::render_update_created(format, &n.to_string()),
+            if n.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            },
+            spec::render_update_created(format, &n.id.to_string()),
         ),
+        Ok(None) => errors(format, &[not_related()]),
         Err(StoreError::NotFound) => errors(
             format,
             &[Open311Error::unknown_request(&posted.service_request_id)],
         ),
-        Err(StoreError::Invalid(f)) => field_errors(format, &f),
+        Err(StoreError::Invalid(f)) => field_errors(format, &f, params),
         Err(e) => internal(format, e),
     }
 }
