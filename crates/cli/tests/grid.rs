@@ -29,6 +29,7 @@ on_both_backends!(
     the_figures_follow_an_event_to_its_department_and_drop_returned_co_handlers,
     a_street_keeps_to_its_district_its_grids_and_its_workers,
     the_board_warns_of_duplicates_and_lateness_and_dispatches_in_one_action,
+    a_duplicate_does_not_tell_the_public_a_private_original,
 );
 
 /// Imports the demo street's grids and creates 路灯损坏 with this file's extra fields; its id.
@@ -1496,4 +1497,45 @@ async fn the_board_warns_of_duplicates_and_lateness_and_dispatches_in_one_action
         json!([app.org_id("dept-mz").await]),
         "{v}"
     );
+}
+
+async fn a_duplicate_does_not_tell_the_public_a_private_original(app: TestApp) {
+    let category = setup(&app).await;
+    let grid = app.login("grid").await;
+    let (s, v) = grid
+        .post(
+            "/api/v1/grid/events",
+            json!({"category_id": category, "description": "楼道灯坏了，家里有老人",
+            "lon": IN_G1.0, "lat": IN_G1.1, "public": false}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let private = v["event"]["id"].as_i64().unwrap();
+    let public = report_in_g1(&app, category, "楼道灯不亮").await;
+    let other = report_in_g1(&app, category, "楼道灯还是不亮").await;
+    let dispatcher = app.login("dispatcher").await;
+    ok(
+        &dispatcher,
+        public,
+        json!({"act": "reject_duplicate", "original": private}),
+    )
+    .await;
+    let shown = report_in_g1(&app, category, "三楼楼道灯不亮").await;
+    ok(
+        &dispatcher,
+        other,
+        json!({"act": "reject_duplicate", "original": shown}),
+    )
+    .await;
+    let (s, v) = json_of(&app, &format!("/open311/v2/requests/{public}.json")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let notes = v[0]["status_notes"].as_str().unwrap_or("").to_string();
+    assert!(
+        notes.contains("重复上报") && !notes.contains(&format!("原事件{private}")),
+        "{notes}"
+    );
+    // A public original is named.
+    let (_, v) = json_of(&app, &format!("/open311/v2/requests/{other}.json")).await;
+    let notes = v[0]["status_notes"].as_str().unwrap_or("").to_string();
+    assert!(notes.contains(&format!("原事件{shown}")), "{notes}");
 }

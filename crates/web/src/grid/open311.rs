@@ -188,15 +188,26 @@ async fn as_request(
     let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
     let photos = store::first_photos(state.store.reader(), &ids).await?;
     let base = base(state, headers);
+    // A duplicate names its original only when the original is public itself: a private
+    // event's id is not told to the public.
+    let mut public_originals = vec![];
+    for o in events.iter().filter_map(|e| e.original_id) {
+        let public = store::get(state.store.reader(), o)
+            .await
+            .is_ok_and(|orig| orig.visibility == Visibility::Public);
+        if public {
+            public_originals.push(o);
+        }
+    }
     Ok(events
         .iter()
         .map(|e| {
             let photo = photos.iter().find(|(ev, _)| *ev == e.id).map(|(_, p)| *p);
-            let notes = match e.state {
-                rules::State::RejectedDuplicate => match e.original_id {
-                    Some(o) => format!("{}（重复上报，原事件{o}）", e.public_status),
-                    None => e.public_status.to_string(),
-                },
+            let notes = match (e.state, e.original_id) {
+                (rules::State::RejectedDuplicate, Some(o)) if public_originals.contains(&o) => {
+                    format!("{}（重复上报，原事件{o}）", e.public_status)
+                }
+                (rules::State::RejectedDuplicate, _) => format!("{}（重复上报）", e.public_status),
                 _ => e.public_status.to_string(),
             };
             ServiceRequest {
