@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::grid::*;
+
 use common::{Api, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -19,44 +21,13 @@ on_both_backends!(
     the_client_gets_a_neutral_notice_and_the_spec_s_parameter_names,
 );
 
-/// Lon/lat inside 阳光社区第一网格 of the demo layout.
-const IN_G1: (f64, f64) = (116.3918, 39.9056);
-
 const UPDATES: &str = "/open311/v2/servicerequestupdates.json";
 const NOW: &str = "2026-12-01T10:00:00+08:00";
 
 /// Imports the demo street's grids and one category; the category's id.
 async fn setup(app: &TestApp) -> i64 {
-    let admin = app.login("admin").await;
-    let mut communities = vec![];
-    for c in onewindow_store::grid::demo::COMMUNITIES {
-        communities.push((c.to_string(), app.org_id(c).await));
-    }
-    let geojson: Value =
-        serde_json::from_str(&onewindow_store::grid::demo::grids_geojson(&communities)).unwrap();
-    let street = app.org_id("xingfu").await;
-    let (s, v) = admin
-        .post(
-            "/api/v1/grid/grids",
-            json!({"street_id": street, "geojson": geojson}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let cg = app.org_id("dept-cg").await;
-    let (s, v) = admin
-        .post(
-            "/api/v1/grid/categories",
-            json!({
-                "code": "lights", "name": "路灯损坏", "group": "市容环境",
-                "default_department": cg,
-                "respond": {"unit": "calendar_days", "amount": 1},
-                "close": {"unit": "calendar_days", "amount": 3},
-                "help": "路灯不亮、灯杆倾斜", "attributes": []
-            }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    v["id"].as_i64().unwrap()
+    import_demo_grids(app).await;
+    lights_category(app, json!([])).await
 }
 
 /// An API key acting as `user_id`, made by the administrator.
