@@ -27,8 +27,9 @@
 #            connection count (the new events "now") and list rounds at each.
 #
 # After each phase: EXPLAIN (SQLite: EXPLAIN QUERY PLAN and the query timed in sqlite3;
-# PostgreSQL: EXPLAIN (ANALYZE, BUFFERS)) of the list's query and of the POST's duplicate
-# check, with the parameters the server binds. At the end: statements per POST, STMT_REQUESTS
+# PostgreSQL: EXPLAIN (ANALYZE, BUFFERS)) of the list's query and of the duplicate check
+# (since c948fe1 the staff's, after the commit; the Open311 POST no longer runs it), with
+# the parameters the server binds. At the end: statements per POST, STMT_REQUESTS
 # POSTs one at a time (SQLite: sqlx's statement log; PostgreSQL: pg_stat_statements, the
 # cluster restarted with it so it weighed on no round).
 #
@@ -206,9 +207,10 @@ list_sql() {
   now_s=$(date +%s)
   from=$(((now_s - 90 * 86400) * 1000000))
   to=$((now_s * 1000000 + 999999))
-  echo "SELECT e.*, s.path AS street_path, cm.path AS community_path, g.name AS grid_name, c.code AS category_code, c.name AS category_name, d.name AS lead_name, d.path AS lead_path FROM grid_events e JOIN orgs s ON s.id = e.street_org_id LEFT JOIN orgs cm ON cm.id = e.community_org_id LEFT JOIN grid_areas g ON g.id = e.grid_id JOIN grid_categories c ON c.id = e.category_id LEFT JOIN orgs d ON d.id = e.lead_department_id WHERE e.visibility = 'public' AND e.reported_at >= $from AND e.reported_at <= $to ORDER BY e.id DESC LIMIT 1000"
+  echo "SELECT e.*, s.path AS street_path, cm.path AS community_path, g.name AS grid_name, c.code AS category_code, c.name AS category_name, d.name AS lead_name, d.path AS lead_path FROM grid_events e JOIN orgs s ON s.id = e.street_org_id LEFT JOIN orgs cm ON cm.id = e.community_org_id LEFT JOIN grid_areas g ON g.id = e.grid_id JOIN grid_categories c ON c.id = e.category_id LEFT JOIN orgs d ON d.id = e.lead_department_id WHERE e.visibility = 'public' AND e.reported_at >= $from AND e.reported_at <= $to ORDER BY e.reported_at DESC, e.id DESC LIMIT 1000"
 }
-# The POST's duplicate check (duplicates_near) for a point in the middle of the street,
+# The duplicate check (duplicates_near; since c948fe1 run after the commit for the staff's
+# pages and API only, not for the Open311 POST) for a point in the middle of the street,
 # 50 m (grid.duplicate_metres' default) as the server computes the box.
 dup_sql() {
   local cat
@@ -240,7 +242,7 @@ explain() { # PHASE
     fi
     echo '```'
     echo
-    echo "### $BACKEND, $phase: the POST's duplicate check (lights, 50 m around lon 116.399 lat 39.908)"
+    echo "### $BACKEND, $phase: the staff duplicate check (lights, 50 m around lon 116.399 lat 39.908)"
     echo
     echo '```'
     if [[ $BACKEND == sqlite ]]; then
