@@ -130,6 +130,9 @@ pub async fn html_class(c: &Client) -> String {
         .to_string()
 }
 
+/// Signs in on the login page and waits until the signed-in page has loaded: a `goto`
+/// right after the click would otherwise race the login's own navigation, and land on the
+/// workbench it redirects to instead.
 pub async fn login(c: &Client, app: &TestApp, username: &str) {
     c.goto(&app.url("/login")).await.unwrap();
     wait_css(c, "#username")
@@ -149,6 +152,7 @@ pub async fn login(c: &Client, app: &TestApp, username: &str) {
         .click()
         .await
         .unwrap();
+    wait_css(c, "#current-user").await;
 }
 
 pub fn screenshot_dir() -> std::path::PathBuf {
