@@ -219,6 +219,14 @@ async fn a_problem_goes_round_the_whole_loop_in_the_browser(app: TestApp) {
     type_into(&second, "#verify-note", "电话回访核实").await;
     click(&second, "input[name='satisfaction'][value='satisfied']").await;
     click(&second, "#verify").await;
+    // `#case-events` is on the page before the click too: wait until the verification has
+    // landed (its form gone), or the owner may load the case before it is committed.
+    for _ in 0..100 {
+        if second.find(Locator::Css("#verify")).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     wait_css(&second, "#case-events").await;
     officer.goto(&case_url).await.unwrap();
     wait_css(&officer, "#file").await;
