@@ -231,6 +231,13 @@ async fn a_problem_goes_round_the_whole_loop_in_the_browser(app: TestApp) {
     officer.goto(&case_url).await.unwrap();
     wait_css(&officer, "#file").await;
     click(&officer, "#file").await;
+    // As above: wait for the filing to land before reading the state.
+    for _ in 0..100 {
+        if officer.find(Locator::Css("#file")).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     wait_css(&officer, "#case-events").await;
     assert_eq!(text_of(&officer, "#case-state").await, "已备案");
     screenshot(&officer, &app, "fallback-case-filed").await;

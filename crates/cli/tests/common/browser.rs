@@ -188,12 +188,16 @@ pub async fn type_into(c: &Client, css: &str, text: &str) {
         .unwrap();
 }
 
-/// The text of the element at `css`.
+/// The text of the element at `css`, read again if the page was still changing under it
+/// (a stale element: a submit's next page had not finished loading).
 pub async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    for _ in 0..50 {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if let Ok(t) = e.text().await {
+                return t;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css}: not found or never stable")
 }
