@@ -71,7 +71,7 @@ async fn import_api(
     State(state): State<AppState>,
     ApiUser(p): ApiUser,
     ApiJson(input): ApiJson<ImportInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<geometry::Imported>> {
     let street = street_in_scope(&state, &p, input.street_id, Permission::ManageOrgs).await?;
     let mut tx = state.store.begin().await?;
     let done = geometry::import(
@@ -82,9 +82,7 @@ async fn import_api(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(
-        json!({ "created": done.created, "updated": done.updated }),
-    ))
+    Ok(Json(done))
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,7 +137,7 @@ async fn import_communities_api(
     State(state): State<AppState>,
     ApiUser(p): ApiUser,
     ApiJson(input): ApiJson<ImportInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<geometry::Imported>> {
     let street = street_in_scope(&state, &p, input.street_id, Permission::ManageOrgs).await?;
     let mut tx = state.store.begin().await?;
     let done = geometry::import_communities(
@@ -150,7 +148,5 @@ async fn import_communities_api(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(
-        json!({ "created": done.created, "updated": done.updated }),
-    ))
+    Ok(Json(done))
 }

@@ -193,10 +193,10 @@ async fn board_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -
     // The waiting events' duplicate warnings: open events of the same category nearby.
     let (metres, _) = store::settings(pool).await?;
     let mut new = vec![];
+    let mut conn = pool.acquire().await.map_err(AppError::from)?;
     for e in events.iter().filter(|e| e.state == EvState::Reported) {
         let mut r = row(e);
         if let (Some(lon), Some(lat)) = (e.lon, e.lat) {
-            let mut conn = pool.acquire().await.map_err(AppError::from)?;
             r.duplicates =
                 store::duplicates_near(&mut conn, e.category_id, (lon, lat), metres, Some(e.id))
                     .await?
@@ -204,6 +204,7 @@ async fn board_page(State(state): State<AppState>, PageUser(p, ctx): PageUser) -
         }
         new.push(r);
     }
+    drop(conn);
     let departments = match street {
         Some(s) => {
             let street = onewindow_store::orgs::get(pool, s).await?;
